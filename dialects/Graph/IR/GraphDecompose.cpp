@@ -1,0 +1,160 @@
+//===- GraphDecompose.cpp - Composite graph ops into primitive ones -------===//
+//
+// DecomposableOpInterface: softmax, normalizations and GEMM rewrite
+// themselves into reductions and elementwise ops. Fusion sees the composite
+// op whole; the lowering to linalg only ever sees primitives.
+//
+//===----------------------------------------------------------------------===//
+
+#include "llmc/Dialect/Graph/IR/GraphOps.h"
+
+#include "mlir/IR/PatternMatch.h"
+
+using namespace mlir;
+using namespace mlir::llmc::graph;
+
+namespace {
+/// Builds graph ops at one location with inferred result types.
+struct GraphBuilder {
+  RewriterBase &b;
+  Location loc;
+
+  Value scalar(Type element, double v) {
+    auto type = RankedTensorType::get({}, element);
+    Attribute attr = isa<FloatType>(element)
+                         ? (Attribute)b.getFloatAttr(element, v)
+                         : (Attribute)b.getIntegerAttr(element, (int64_t)v);
+    return ConstantOp::create(b, loc, type, DenseElementsAttr::get(type, attr));
+  }
+  Value reduce(Value x, StringRef kind, ArrayRef<int64_t> axes) {
+    return ReduceOp::create(b, loc, x, b.getStringAttr(kind),
+                            b.getDenseI64ArrayAttr(axes), b.getBoolAttr(true));
+  }
+  Value add(Value x, Value y) { return AddOp::create(b, loc, x, y); }
+  Value sub(Value x, Value y) { return SubOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return MulOp::create(b, loc, x, y); }
+  Value div(Value x, Value y) { return DivOp::create(b, loc, x, y); }
+  Value exp(Value x) { return ExpOp::create(b, loc, x.getType(), x); }
+  Value log(Value x) { return LogOp::create(b, loc, x.getType(), x); }
+  Value sqrt(Value x) { return SqrtOp::create(b, loc, x.getType(), x); }
+  /// Reshapes a 1-D per-channel tensor to [C, 1, ..., 1] for NC... inputs.
+  Value perChannel(Value v, int64_t rank) {
+    auto type = cast<RankedTensorType>(v.getType());
+    SmallVector<int64_t> shape(rank - 1, 1);
+    shape[0] = type.getDimSize(0);
+    return ReshapeOp::create(
+        b, loc, RankedTensorType::get(shape, type.getElementType()), v);
+  }
+  /// (x - mean) / sqrt(variance + epsilon), reducing over `axes`.
+  Value normalize(Value x, ArrayRef<int64_t> axes, double epsilon) {
+    Type element = getElementTypeOrSelf(x.getType());
+    Value centered = sub(x, reduce(x, "mean", axes));
+    Value variance = reduce(mul(centered, centered), "mean", axes);
+    return div(centered, sqrt(add(variance, scalar(element, epsilon))));
+  }
+};
+
+SmallVector<int64_t> range(int64_t from, int64_t to) {
+  SmallVector<int64_t> r;
+  for (int64_t i = from; i < to; ++i)
+    r.push_back(i);
+  return r;
+}
+} // namespace
+
+LogicalResult SoftmaxOp::decompose(RewriterBase &rewriter) {
+  GraphBuilder g{rewriter, getLoc()};
+  Value shifted = g.sub(getInput(), g.reduce(getInput(), "max", {static_cast<int64_t>(getAxis())}));
+  Value e = g.exp(shifted);
+  rewriter.replaceOp(*this, g.div(e, g.reduce(e, "sum", {static_cast<int64_t>(getAxis())})));
+  return success();
+}
+
+LogicalResult LogSoftmaxOp::decompose(RewriterBase &rewriter) {
+  GraphBuilder g{rewriter, getLoc()};
+  Value shifted = g.sub(getInput(), g.reduce(getInput(), "max", {static_cast<int64_t>(getAxis())}));
+  Value sum = g.reduce(g.exp(shifted), "sum", {static_cast<int64_t>(getAxis())});
+  rewriter.replaceOp(*this, g.sub(shifted, g.log(sum)));
+  return success();
+}
+
+LogicalResult HardmaxOp::decompose(RewriterBase &rewriter) {
+  GraphBuilder g{rewriter, getLoc()};
+  auto type = getInput().getType();
+  int64_t axis = getAxis(), n = type.getDimSize(axis);
+  Value argmax = ArgReduceOp::create(
+      rewriter, getLoc(), getInput(), rewriter.getStringAttr("max"),
+      rewriter.getI64IntegerAttr(axis), rewriter.getBoolAttr(true),
+      rewriter.getBoolAttr(false));
+  // Positions along the axis, shaped to broadcast against the input.
+  SmallVector<int64_t> shape(type.getRank(), 1);
+  shape[axis] = n;
+  auto iotaType = RankedTensorType::get(shape, rewriter.getI64Type());
+  SmallVector<int64_t> positions = range(0, n);
+  Value iota = ConstantOp::create(
+      rewriter, getLoc(), iotaType,
+      DenseElementsAttr::get(iotaType, ArrayRef<int64_t>(positions)));
+  Value hit = EqualOp::create(rewriter, getLoc(), iota, argmax);
+  rewriter.replaceOpWithNewOp<CastOp>(*this, type, hit);
+  return success();
+}
+
+LogicalResult LayerNormOp::decompose(RewriterBase &rewriter) {
+  GraphBuilder g{rewriter, getLoc()};
+  int64_t rank = getInput().getType().getRank();
+  Value y = g.normalize(getInput(), range(getAxis(), rank),
+                        getEpsilon().convertToDouble());
+  y = g.mul(y, getScale());
+  if (getBias())
+    y = g.add(y, getBias());
+  rewriter.replaceOp(*this, y);
+  return success();
+}
+
+LogicalResult BatchNormOp::decompose(RewriterBase &rewriter) {
+  GraphBuilder g{rewriter, getLoc()};
+  int64_t rank = getInput().getType().getRank();
+  Type element = getInput().getType().getElementType();
+  // y = (x - mean) * (scale / sqrt(var + eps)) + bias; the factor depends
+  // only on parameters, so it is computed once per channel.
+  Value factor = g.div(g.perChannel(getScale(), rank),
+                       g.sqrt(g.add(g.perChannel(getVariance(), rank),
+                                    g.scalar(element, getEpsilon().convertToDouble()))));
+  Value y = g.mul(g.sub(getInput(), g.perChannel(getMean(), rank)), factor);
+  rewriter.replaceOp(*this, g.add(y, g.perChannel(getBias(), rank)));
+  return success();
+}
+
+LogicalResult InstanceNormOp::decompose(RewriterBase &rewriter) {
+  GraphBuilder g{rewriter, getLoc()};
+  int64_t rank = getInput().getType().getRank();
+  Value y = g.normalize(getInput(), range(2, rank),
+                        getEpsilon().convertToDouble());
+  y = g.mul(y, g.perChannel(getScale(), rank));
+  rewriter.replaceOp(*this, g.add(y, g.perChannel(getBias(), rank)));
+  return success();
+}
+
+LogicalResult GemmOp::decompose(RewriterBase &rewriter) {
+  GraphBuilder g{rewriter, getLoc()};
+  Value a = getA(), b = getB();
+  if (getTransA())
+    a = TransposeOp::create(rewriter, getLoc(), a, ArrayRef<int64_t>{1, 0});
+  if (getTransB())
+    b = TransposeOp::create(rewriter, getLoc(), b, ArrayRef<int64_t>{1, 0});
+  Type element = getOutput().getType().getElementType();
+  Value y = MatMulOp::create(rewriter, getLoc(), a, b);
+  double alpha = getAlpha().convertToDouble(), beta = getBeta().convertToDouble();
+  if (alpha != 1.0)
+    y = g.mul(y, g.scalar(element, alpha));
+  if (getC() && beta != 0.0) {
+    Value c = getC();
+    if (beta != 1.0)
+      c = g.mul(c, g.scalar(element, beta));
+    y = g.add(y, c);
+  }
+  if (y.getType() != getOutput().getType())
+    y = BroadcastToOp::create(rewriter, getLoc(), getOutput().getType(), y);
+  rewriter.replaceOp(*this, y);
+  return success();
+}

@@ -1,0 +1,370 @@
+//===- GraphFolders.cpp - Folders and canonicalization of graph ops -------===//
+//
+// Folding matters beyond tidiness: exported models compute shapes with small
+// subgraphs (Shape -> Gather -> Unsqueeze -> Concat -> Reshape). With static
+// shapes these fold to constants, which the importer then reads as the
+// static attributes of the consuming op.
+//
+//===----------------------------------------------------------------------===//
+
+#include "llmc/Dialect/Graph/IR/GraphOps.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/PatternMatch.h"
+
+using namespace mlir;
+using namespace mlir::llmc::graph;
+
+/// Constants up to this many elements are folded through; larger ones are
+/// left to run-time code.
+static constexpr int64_t kMaxFoldElements = 4096;
+
+static DenseElementsAttr denseConstant(Attribute attr) {
+  auto dense = dyn_cast_or_null<DenseElementsAttr>(attr);
+  if (!dense || dense.getNumElements() > kMaxFoldElements)
+    return nullptr;
+  return dense;
+}
+
+/// Strides of a row-major shape.
+static SmallVector<int64_t> stridesOf(ArrayRef<int64_t> shape) {
+  SmallVector<int64_t> strides(shape.size(), 1);
+  for (int64_t i = static_cast<int64_t>(shape.size()) - 2; i >= 0; --i)
+    strides[i] = strides[i + 1] * shape[i + 1];
+  return strides;
+}
+
+/// Linear index into `shape` (broadcast onto `outShape`) of the element at
+/// linear index `linear` of `outShape`.
+static int64_t broadcastIndex(int64_t linear, ArrayRef<int64_t> outShape,
+                              ArrayRef<int64_t> shape) {
+  SmallVector<int64_t> outStrides = stridesOf(outShape);
+  SmallVector<int64_t> strides = stridesOf(shape);
+  int64_t offset = outShape.size() - shape.size(), index = 0;
+  for (size_t d = 0; d < outShape.size(); ++d) {
+    int64_t coord = (linear / outStrides[d]) % std::max<int64_t>(outShape[d], 1);
+    if (d < static_cast<size_t>(offset))
+      continue;
+    int64_t size = shape[d - offset];
+    index += (size == 1 ? 0 : coord) * strides[d - offset];
+  }
+  return index;
+}
+
+/// Folds a binary op on two small constants of one integer or float type.
+template <typename IntFn, typename FloatFn>
+static Attribute foldBinary(Operation *op, ArrayRef<Attribute> operands,
+                            IntFn intFn, FloatFn floatFn) {
+  DenseElementsAttr lhs = denseConstant(operands[0]);
+  DenseElementsAttr rhs = denseConstant(operands[1]);
+  if (!lhs || !rhs)
+    return {};
+  auto outType = cast<RankedTensorType>(op->getResult(0).getType());
+  if (outType.getNumElements() > kMaxFoldElements)
+    return {};
+  Type element = outType.getElementType();
+  ArrayRef<int64_t> outShape = outType.getShape();
+  int64_t n = outType.getNumElements();
+  if (auto intType = dyn_cast<IntegerType>(element)) {
+    if (intType.getWidth() == 1 || !intType.isSignless())
+      return {};
+    auto a = llvm::to_vector(lhs.getValues<APInt>());
+    auto b = llvm::to_vector(rhs.getValues<APInt>());
+    SmallVector<APInt> out;
+    for (int64_t i = 0; i < n; ++i) {
+      APInt x = a[broadcastIndex(i, outShape, lhs.getType().getShape())];
+      APInt y = b[broadcastIndex(i, outShape, rhs.getType().getShape())];
+      std::optional<APInt> r = intFn(x, y);
+      if (!r)
+        return {};
+      out.push_back(*r);
+    }
+    return DenseElementsAttr::get(outType, out);
+  }
+  if (isa<FloatType>(element)) {
+    auto a = llvm::to_vector(lhs.getValues<APFloat>());
+    auto b = llvm::to_vector(rhs.getValues<APFloat>());
+    SmallVector<APFloat> out;
+    for (int64_t i = 0; i < n; ++i) {
+      APFloat x = a[broadcastIndex(i, outShape, lhs.getType().getShape())];
+      APFloat y = b[broadcastIndex(i, outShape, rhs.getType().getShape())];
+      out.push_back(floatFn(x, y));
+    }
+    return DenseElementsAttr::get(outType, out);
+  }
+  return {};
+}
+
+OpFoldResult AddOp::fold(FoldAdaptor adaptor) {
+  return foldBinary(
+      *this, adaptor.getOperands(),
+      [](const APInt &x, const APInt &y) -> std::optional<APInt> { return x + y; },
+      [](APFloat x, const APFloat &y) {
+        x.add(y, APFloat::rmNearestTiesToEven);
+        return x;
+      });
+}
+
+OpFoldResult SubOp::fold(FoldAdaptor adaptor) {
+  return foldBinary(
+      *this, adaptor.getOperands(),
+      [](const APInt &x, const APInt &y) -> std::optional<APInt> { return x - y; },
+      [](APFloat x, const APFloat &y) {
+        x.subtract(y, APFloat::rmNearestTiesToEven);
+        return x;
+      });
+}
+
+OpFoldResult MulOp::fold(FoldAdaptor adaptor) {
+  return foldBinary(
+      *this, adaptor.getOperands(),
+      [](const APInt &x, const APInt &y) -> std::optional<APInt> { return x * y; },
+      [](APFloat x, const APFloat &y) {
+        x.multiply(y, APFloat::rmNearestTiesToEven);
+        return x;
+      });
+}
+
+OpFoldResult DivOp::fold(FoldAdaptor adaptor) {
+  return foldBinary(
+      *this, adaptor.getOperands(),
+      [](const APInt &x, const APInt &y) -> std::optional<APInt> {
+        if (y.isZero() || (y.isAllOnes() && x.isMinSignedValue()))
+          return std::nullopt;
+        return x.sdiv(y);
+      },
+      [](APFloat x, const APFloat &y) {
+        x.divide(y, APFloat::rmNearestTiesToEven);
+        return x;
+      });
+}
+
+OpFoldResult CastOp::fold(FoldAdaptor adaptor) {
+  if (getInput().getType() == getOutput().getType())
+    return getInput();
+  DenseElementsAttr in = denseConstant(adaptor.getInput());
+  if (!in)
+    return {};
+  Type from = in.getElementType(), to = getOutput().getType().getElementType();
+  auto fromInt = dyn_cast<IntegerType>(from);
+  auto toInt = dyn_cast<IntegerType>(to);
+  // Integer <-> integer and integer -> float casts of small constants: the
+  // ones shape subgraphs use.
+  if (fromInt && toInt && toInt.getWidth() > 1) {
+    SmallVector<APInt> out;
+    for (APInt v : in.getValues<APInt>())
+      out.push_back(fromInt.isUnsigned() || fromInt.getWidth() == 1
+                        ? v.zextOrTrunc(toInt.getWidth())
+                        : v.sextOrTrunc(toInt.getWidth()));
+    return DenseElementsAttr::get(getOutput().getType(), out);
+  }
+  if (fromInt && isa<FloatType>(to) && fromInt.getWidth() > 1) {
+    SmallVector<APFloat> out;
+    for (APInt v : in.getValues<APInt>()) {
+      APFloat f(cast<FloatType>(to).getFloatSemantics());
+      f.convertFromAPInt(v, !fromInt.isUnsigned(), APFloat::rmNearestTiesToEven);
+      out.push_back(f);
+    }
+    return DenseElementsAttr::get(getOutput().getType(), out);
+  }
+  return {};
+}
+
+OpFoldResult BroadcastToOp::fold(FoldAdaptor adaptor) {
+  if (getInput().getType() == getOutput().getType())
+    return getInput();
+  if (auto splat = dyn_cast_or_null<SplatElementsAttr>(adaptor.getInput()))
+    return SplatElementsAttr::get(getOutput().getType(),
+                                  splat.getSplatValue<Attribute>());
+  return {};
+}
+
+OpFoldResult ReduceOp::fold(FoldAdaptor) {
+  if (getAxes().empty() && getInput().getType() == getOutput().getType() &&
+      getKind() != "l1" && getKind() != "l2" && getKind() != "log_sum" &&
+      getKind() != "log_sum_exp" && getKind() != "sum_square")
+    return getInput();
+  return {};
+}
+
+OpFoldResult ConstantOp::fold(FoldAdaptor) { return getValue(); }
+
+OpFoldResult ShapeOp::fold(FoldAdaptor) {
+  return DenseElementsAttr::get(getOutput().getType(),
+                                getInput().getType().getShape());
+}
+
+OpFoldResult SizeOp::fold(FoldAdaptor) {
+  return DenseElementsAttr::get(getOutput().getType(),
+                                getInput().getType().getNumElements());
+}
+
+OpFoldResult ReshapeOp::fold(FoldAdaptor adaptor) {
+  if (getInput().getType() == getOutput().getType())
+    return getInput();
+  if (auto dense = dyn_cast_or_null<DenseElementsAttr>(adaptor.getInput()))
+    return dense.reshape(getOutput().getType());
+  return {};
+}
+
+namespace {
+/// reshape(reshape(x)) -> reshape(x).
+struct FoldReshapeChain : OpRewritePattern<ReshapeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ReshapeOp op,
+                                PatternRewriter &rewriter) const override {
+    auto producer = op.getInput().getDefiningOp<ReshapeOp>();
+    if (!producer)
+      return rewriter.notifyMatchFailure(op, "input is not a reshape");
+    rewriter.replaceOpWithNewOp<ReshapeOp>(op, op.getType(), producer.getInput());
+    return success();
+  }
+};
+
+/// transpose(transpose(x)) -> transpose(x) with the composed permutation.
+struct FoldTransposeChain : OpRewritePattern<TransposeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(TransposeOp op,
+                                PatternRewriter &rewriter) const override {
+    auto producer = op.getInput().getDefiningOp<TransposeOp>();
+    if (!producer)
+      return rewriter.notifyMatchFailure(op, "input is not a transpose");
+    SmallVector<int64_t> perm;
+    for (int64_t p : op.getPerm())
+      perm.push_back(producer.getPerm()[p]);
+    rewriter.replaceOpWithNewOp<TransposeOp>(op, producer.getInput(), perm);
+    return success();
+  }
+};
+} // namespace
+
+void ReshapeOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                            MLIRContext *context) {
+  results.add<FoldReshapeChain>(context);
+}
+
+void TransposeOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                              MLIRContext *context) {
+  results.add<FoldTransposeChain>(context);
+}
+
+OpFoldResult TransposeOp::fold(FoldAdaptor adaptor) {
+  bool identity = true;
+  for (auto [i, p] : llvm::enumerate(getPerm()))
+    identity &= static_cast<int64_t>(i) == p;
+  if (identity)
+    return getInput();
+  DenseElementsAttr in = denseConstant(adaptor.getInput());
+  if (!in)
+    return {};
+  if (in.isSplat())
+    return in.resizeSplat(getOutput().getType());
+  auto values = llvm::to_vector(in.getValues<Attribute>());
+  ArrayRef<int64_t> outShape = getOutput().getType().getShape();
+  SmallVector<int64_t> inStrides = stridesOf(in.getType().getShape());
+  SmallVector<int64_t> outStrides = stridesOf(outShape);
+  SmallVector<Attribute> out;
+  for (int64_t i = 0, n = getOutput().getType().getNumElements(); i < n; ++i) {
+    int64_t index = 0;
+    for (size_t d = 0; d < outShape.size(); ++d)
+      index += ((i / outStrides[d]) % outShape[d]) * inStrides[getPerm()[d]];
+    out.push_back(values[index]);
+  }
+  return DenseElementsAttr::get(getOutput().getType(), out);
+}
+
+OpFoldResult SliceOp::fold(FoldAdaptor adaptor) {
+  if (getInput().getType() == getOutput().getType() &&
+      llvm::all_of(getStarts(), [](int64_t s) { return s == 0; }) &&
+      llvm::all_of(getSteps(), [](int64_t s) { return s == 1; }))
+    return getInput();
+  DenseElementsAttr in = denseConstant(adaptor.getInput());
+  if (!in)
+    return {};
+  if (in.isSplat())
+    return in.resizeSplat(getOutput().getType());
+  auto values = llvm::to_vector(in.getValues<Attribute>());
+  ArrayRef<int64_t> outShape = getOutput().getType().getShape();
+  SmallVector<int64_t> inStrides = stridesOf(in.getType().getShape());
+  SmallVector<int64_t> outStrides = stridesOf(outShape);
+  SmallVector<Attribute> out;
+  for (int64_t i = 0, n = getOutput().getType().getNumElements(); i < n; ++i) {
+    int64_t index = 0;
+    for (size_t d = 0; d < outShape.size(); ++d) {
+      int64_t coord = (i / outStrides[d]) % outShape[d];
+      index += (getStarts()[d] + coord * getSteps()[d]) * inStrides[d];
+    }
+    out.push_back(values[index]);
+  }
+  return DenseElementsAttr::get(getOutput().getType(), out);
+}
+
+OpFoldResult ConcatOp::fold(FoldAdaptor adaptor) {
+  if (getInputs().size() == 1)
+    return getInputs().front();
+  SmallVector<DenseElementsAttr> parts;
+  for (Attribute a : adaptor.getInputs()) {
+    DenseElementsAttr d = denseConstant(a);
+    if (!d)
+      return {};
+    parts.push_back(d);
+  }
+  auto outType = getOutput().getType();
+  if (outType.getNumElements() > kMaxFoldElements)
+    return {};
+  // Copy axis-major blocks: for each outer index, each part's inner block.
+  int64_t axis = getAxis();
+  ArrayRef<int64_t> outShape = outType.getShape();
+  int64_t outer = 1;
+  for (int64_t d = 0; d < axis; ++d)
+    outer *= outShape[d];
+  SmallVector<SmallVector<Attribute>> values;
+  SmallVector<int64_t> blocks;
+  for (DenseElementsAttr p : parts) {
+    values.push_back(llvm::to_vector(p.getValues<Attribute>()));
+    int64_t block = 1;
+    for (int64_t d = axis; d < p.getType().getRank(); ++d)
+      block *= p.getType().getDimSize(d);
+    blocks.push_back(block);
+  }
+  SmallVector<Attribute> out;
+  for (int64_t o = 0; o < outer; ++o)
+    for (size_t p = 0; p < parts.size(); ++p)
+      for (int64_t i = 0; i < blocks[p]; ++i)
+        out.push_back(values[p][o * blocks[p] + i]);
+  return DenseElementsAttr::get(outType, out);
+}
+
+OpFoldResult GatherOp::fold(FoldAdaptor adaptor) {
+  DenseElementsAttr data = denseConstant(adaptor.getData());
+  DenseElementsAttr indices = denseConstant(adaptor.getIndices());
+  if (!data || !indices)
+    return {};
+  auto outType = getOutput().getType();
+  if (outType.getNumElements() > kMaxFoldElements)
+    return {};
+  auto values = llvm::to_vector(data.getValues<Attribute>());
+  SmallVector<int64_t> idx;
+  int64_t axisSize = data.getType().getDimSize(getAxis());
+  for (APInt v : indices.getValues<APInt>()) {
+    int64_t i = v.getSExtValue();
+    if (i < 0)
+      i += axisSize;
+    if (i < 0 || i >= axisSize)
+      return {};
+    idx.push_back(i);
+  }
+  ArrayRef<int64_t> shape = data.getType().getShape();
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < getAxis(); ++d)
+    outer *= shape[d];
+  for (int64_t d = getAxis() + 1; d < static_cast<int64_t>(shape.size()); ++d)
+    inner *= shape[d];
+  SmallVector<Attribute> out;
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i : idx)
+      for (int64_t k = 0; k < inner; ++k)
+        out.push_back(values[(o * axisSize + i) * inner + k]);
+  return DenseElementsAttr::get(outType, out);
+}

@@ -1,0 +1,39 @@
+//===- GraphOps.h - Operations of the graph dialect ------------*- C++ -*-===//
+
+#ifndef LLMC_DIALECT_GRAPH_IR_GRAPHOPS_H
+#define LLMC_DIALECT_GRAPH_IR_GRAPHOPS_H
+
+#include "llmc/Dialect/Graph/IR/GraphDialect.h"
+#include "mlir/Dialect/Utils/StructuredOpsUtils.h"
+#include "mlir/IR/AffineMap.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/IR/TypeUtilities.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+namespace mlir::llmc::graph::detail {
+/// Iterators of an elementwise op: one parallel loop per result dim.
+llvm::SmallVector<utils::IteratorType> getElementwiseIterators(Operation *op);
+/// Maps of an elementwise op: numpy broadcasting of each operand onto the
+/// result's loops (size-1 broadcast dims map to the constant 0).
+llvm::SmallVector<AffineMap> getElementwiseMaps(Operation *op);
+} // namespace mlir::llmc::graph::detail
+
+#include "llmc/Dialect/Graph/IR/GraphInterfaces.h.inc"
+
+#define GET_OP_CLASSES
+#include "llmc/Dialect/Graph/IR/GraphOps.h.inc"
+
+namespace mlir::llmc::graph {
+/// Numpy broadcast of two static shapes; failure if incompatible.
+FailureOr<SmallVector<int64_t>> broadcastShapes(ArrayRef<int64_t> a,
+                                                ArrayRef<int64_t> b);
+/// Element type with the signedness dropped (uiN -> iN), as lowered.
+Type getStorageType(Type type);
+/// True for uiN element types.
+bool isUnsignedInteger(Type type);
+} // namespace mlir::llmc::graph
+
+#endif // LLMC_DIALECT_GRAPH_IR_GRAPHOPS_H

@@ -1,0 +1,130 @@
+//===- OnnxImportContext.h - What an ONNX op importer sees -----*- C++ -*-===//
+//
+// Private to lib/Import: the context handed to the small function that
+// imports one ONNX operator, and the table those functions register in.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLMC_LIB_IMPORT_ONNXIMPORTCONTEXT_H
+#define LLMC_LIB_IMPORT_ONNXIMPORTCONTEXT_H
+
+#include "llmc/Dialect/Graph/IR/GraphOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+
+#include "onnx/onnx_pb.h"
+
+#include <functional>
+#include <optional>
+
+namespace mlir::llmc::onnximport {
+
+class ModelImporter;
+
+/// The view of one ONNX node that an op importer works with.
+class NodeContext {
+public:
+  NodeContext(ModelImporter &importer, const onnx::NodeProto &node,
+              OpBuilder &builder, Location loc, int64_t opset)
+      : importer(importer), node(node), b(builder), loc(loc), opset(opset) {}
+
+  ModelImporter &importer;
+  const onnx::NodeProto &node;
+  OpBuilder &b;
+  Location loc;
+  int64_t opset; ///< version of the default ONNX domain in the model
+
+  /// Number of inputs listed, including empty optional ones.
+  unsigned numInputs() const { return node.input_size(); }
+  /// True when input `i` is listed and not the empty name.
+  bool hasInput(unsigned i) const {
+    return static_cast<int>(i) < node.input_size() && !node.input(i).empty();
+  }
+  /// The value of input `i`, or a null value when absent.
+  Value input(unsigned i) const;
+  RankedTensorType inputType(unsigned i) const {
+    return cast<RankedTensorType>(input(i).getType());
+  }
+  /// Number of outputs listed; hasOutput(i) when one is wanted.
+  unsigned numOutputs() const { return node.output_size(); }
+  bool hasOutput(unsigned i) const {
+    return static_cast<int>(i) < node.output_size() && !node.output(i).empty();
+  }
+
+  /// The value of input `i` when it is known at compile time: an
+  /// initializer, a Constant, a folded subgraph, or a graph input whose data
+  /// was given. Emits an error naming `what` otherwise.
+  FailureOr<DenseElementsAttr> constantInput(unsigned i, llvm::StringRef what);
+  FailureOr<SmallVector<int64_t>> constantInts(unsigned i, llvm::StringRef what);
+  FailureOr<SmallVector<double>> constantFloats(unsigned i,
+                                                llvm::StringRef what);
+
+  bool hasAttr(llvm::StringRef name) const { return findAttr(name); }
+  int64_t getInt(llvm::StringRef name, int64_t defaultValue) const;
+  double getFloat(llvm::StringRef name, double defaultValue) const;
+  std::string getString(llvm::StringRef name,
+                        llvm::StringRef defaultValue) const;
+  SmallVector<int64_t> getInts(llvm::StringRef name,
+                               ArrayRef<int64_t> defaultValue = {}) const;
+  SmallVector<double> getFloats(llvm::StringRef name,
+                                ArrayRef<double> defaultValue = {}) const;
+  /// A tensor-valued attribute (e.g. Constant's `value`).
+  FailureOr<ElementsAttr> getTensorAttr(llvm::StringRef name);
+
+  /// Emits an error at this node; the message gets the node's name.
+  InFlightDiagnostic emitError(const llvm::Twine &message) const;
+  /// Normalizes a possibly negative axis into [0, rank); error otherwise.
+  FailureOr<int64_t> normalizeAxis(int64_t axis, int64_t rank) const;
+
+  /// MLIR element type of an ONNX TensorProto data type; null if unsupported.
+  Type elementType(int32_t onnxType) const;
+  /// A rank-0 or 1-D constant of the given element type.
+  Value scalarConstant(Type elementType, double value) const;
+  Value intsConstant(ArrayRef<int64_t> values) const;
+
+private:
+  const onnx::AttributeProto *findAttr(llvm::StringRef name) const;
+};
+
+/// Imports one node: returns one value per output it produced (trailing
+/// outputs the node does not ask for may be omitted), or failure after
+/// emitting an error.
+using OpImporter = std::function<FailureOr<SmallVector<Value>>(NodeContext &)>;
+
+/// The table of op importers, keyed by (domain, op type), each valid for an
+/// opset range.
+class OpImporterRegistry {
+public:
+  void add(llvm::StringRef opType, int64_t minOpset, int64_t maxOpset,
+           OpImporter importer);
+  void add(llvm::StringRef opType, OpImporter importer) {
+    add(opType, 1, kMaxOpset, std::move(importer));
+  }
+  /// The importer for `opType` at `opset`, or null.
+  const OpImporter *lookup(llvm::StringRef opType, int64_t opset) const;
+
+  static constexpr int64_t kMaxOpset = 21;
+
+private:
+  struct Entry {
+    int64_t minOpset, maxOpset;
+    OpImporter importer;
+  };
+  llvm::StringMap<SmallVector<Entry, 1>> table;
+};
+
+// One registration function per op family (OnnxMathOps.cpp, ...).
+void registerMathOps(OpImporterRegistry &registry);
+void registerNNOps(OpImporterRegistry &registry);
+void registerTensorOps(OpImporterRegistry &registry);
+void registerReductionOps(OpImporterRegistry &registry);
+
+/// Helper for single-result importers.
+inline FailureOr<SmallVector<Value>> single(Value v) {
+  return SmallVector<Value>{v};
+}
+
+} // namespace mlir::llmc::onnximport
+
+#endif // LLMC_LIB_IMPORT_ONNXIMPORTCONTEXT_H

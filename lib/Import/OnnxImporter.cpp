@@ -1,0 +1,952 @@
+//===- OnnxImporter.cpp - ONNX protobuf to the graph dialect --------------===//
+//
+// Reads the model with libonnx (binary protobuf or text format), validates
+// it (structure first, so that a cycle or an edge from nothing gets a clear
+// message, then onnx::checker), and imports node by node through the table
+// of op importers. Ops without an importer whose ONNX schema defines a
+// function body (LayerNormalization's expansion, SoftmaxCrossEntropyLoss...)
+// are expanded with libonnx's function builder and imported op by op.
+//
+// Initializers become graph.constant ops: large ones as dense_resource
+// blobs (copied once out of the protobuf, whose copy is then released),
+// small ones as dense literals that folders and importers can read.
+//
+//===----------------------------------------------------------------------===//
+
+#include "OnnxImportContext.h"
+
+#include "llmc/Import/OnnxImporter.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/BuiltinDialect.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/Verifier.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+
+#include "onnx/checker.h"
+#include "onnx/defs/function.h"
+#include "onnx/defs/parser.h"
+#include "onnx/defs/schema.h"
+
+#include <fstream>
+
+using namespace mlir;
+using namespace mlir::llmc;
+using namespace mlir::llmc::onnximport;
+
+/// Initializers with more elements than this become resource blobs.
+static constexpr int64_t kInlineConstantLimit = 64;
+/// Tensors larger than this are refused as exceeding memory.
+static constexpr uint64_t kMaxTensorBytes = 1ull << 36; // 64 GiB
+
+//===----------------------------------------------------------------------===//
+// Registry
+//===----------------------------------------------------------------------===//
+
+void OpImporterRegistry::add(StringRef opType, int64_t minOpset,
+                             int64_t maxOpset, OpImporter importer) {
+  table[opType].push_back({minOpset, maxOpset, std::move(importer)});
+}
+
+const OpImporter *OpImporterRegistry::lookup(StringRef opType,
+                                             int64_t opset) const {
+  auto it = table.find(opType);
+  if (it == table.end())
+    return nullptr;
+  for (const Entry &e : it->second)
+    if (opset >= e.minOpset && opset <= e.maxOpset)
+      return &e.importer;
+  return nullptr;
+}
+
+static const OpImporterRegistry &getRegistry() {
+  static const OpImporterRegistry registry = [] {
+    OpImporterRegistry r;
+    registerMathOps(r);
+    registerNNOps(r);
+    registerTensorOps(r);
+    registerReductionOps(r);
+    return r;
+  }();
+  return registry;
+}
+
+//===----------------------------------------------------------------------===//
+// ModelImporter
+//===----------------------------------------------------------------------===//
+
+namespace mlir::llmc::onnximport {
+class ModelImporter {
+public:
+  ModelImporter(MLIRContext &context, StringRef path,
+                const ImportOptions &options)
+      : context(context), path(path.str()), options(options),
+        builder(&context) {}
+
+  FailureOr<OwningOpRef<ModuleOp>> run(onnx::ModelProto &model);
+
+  /// Error at file level (no node).
+  InFlightDiagnostic fileError(const Twine &message) {
+    return mlir::emitError(FileLineColLoc::get(&context, path, 0, 0), message);
+  }
+
+  Value lookup(const std::string &name) const {
+    auto it = values.find(name);
+    return it == values.end() ? Value() : it->second;
+  }
+  /// Data given at run time for a graph input, if any.
+  DenseElementsAttr runtimeData(Value v) const {
+    auto it = inputData.find(v);
+    return it == inputData.end() ? DenseElementsAttr() : it->second;
+  }
+  Type elementType(int32_t onnxType) const;
+  FailureOr<ElementsAttr> tensorToAttr(onnx::TensorProto &tensor,
+                                       StringRef what);
+  const std::string &getPath() const { return path; }
+  MLIRContext &getContext() { return context; }
+
+private:
+  LogicalResult checkStructure(const onnx::GraphProto &graph);
+  LogicalResult importNodes(const google::protobuf::RepeatedPtrField<
+                                onnx::NodeProto> &nodes,
+                            StringRef scope);
+  LogicalResult importNode(const onnx::NodeProto &node, StringRef scope);
+  LogicalResult expandFunction(const onnx::NodeProto &node, Location loc,
+                               StringRef nodeName);
+  LogicalResult checkType(Value v, const onnx::TypeProto &declared,
+                          Location loc, StringRef what);
+  LogicalResult checkSize(RankedTensorType type, Location loc, StringRef what);
+  FailureOr<std::string> readExternalData(const onnx::TensorProto &tensor,
+                                          StringRef what);
+
+  MLIRContext &context;
+  std::string path;
+  const ImportOptions &options;
+  OpBuilder builder;
+  int64_t opset = 0;
+  llvm::StringMap<int64_t> domainOpsets;
+  std::unordered_map<std::string, Value> values;
+  llvm::DenseMap<Value, DenseElementsAttr> inputData;
+  unsigned expansionCounter = 0;
+};
+} // namespace mlir::llmc::onnximport
+
+Type ModelImporter::elementType(int32_t t) const {
+  MLIRContext *ctx = const_cast<MLIRContext *>(&context);
+  switch (t) {
+  case onnx::TensorProto::FLOAT:
+    return Float32Type::get(ctx);
+  case onnx::TensorProto::DOUBLE:
+    return Float64Type::get(ctx);
+  case onnx::TensorProto::FLOAT16:
+    return Float16Type::get(ctx);
+  case onnx::TensorProto::BFLOAT16:
+    return BFloat16Type::get(ctx);
+  case onnx::TensorProto::BOOL:
+    return IntegerType::get(ctx, 1);
+  case onnx::TensorProto::INT8:
+    return IntegerType::get(ctx, 8);
+  case onnx::TensorProto::INT16:
+    return IntegerType::get(ctx, 16);
+  case onnx::TensorProto::INT32:
+    return IntegerType::get(ctx, 32);
+  case onnx::TensorProto::INT64:
+    return IntegerType::get(ctx, 64);
+  case onnx::TensorProto::UINT8:
+    return IntegerType::get(ctx, 8, IntegerType::Unsigned);
+  case onnx::TensorProto::UINT16:
+    return IntegerType::get(ctx, 16, IntegerType::Unsigned);
+  case onnx::TensorProto::UINT32:
+    return IntegerType::get(ctx, 32, IntegerType::Unsigned);
+  case onnx::TensorProto::UINT64:
+    return IntegerType::get(ctx, 64, IntegerType::Unsigned);
+  default:
+    return nullptr;
+  }
+}
+
+static std::string onnxTypeName(int32_t t) {
+  if (onnx::TensorProto_DataType_IsValid(t))
+    return onnx::TensorProto_DataType_Name(
+        static_cast<onnx::TensorProto_DataType>(t));
+  return "type " + std::to_string(t);
+}
+
+static std::string shapeString(ArrayRef<int64_t> shape) {
+  std::string s = "[";
+  for (auto [i, d] : llvm::enumerate(shape))
+    s += (i ? "," : "") + (d < 0 ? std::string("?") : std::to_string(d));
+  return s + "]";
+}
+
+LogicalResult ModelImporter::checkSize(RankedTensorType type, Location loc,
+                                       StringRef what) {
+  uint64_t count = 1;
+  for (int64_t d : type.getShape()) {
+    if (d < 0)
+      return mlir::emitError(loc) << what << " has a negative dimension";
+    if (__builtin_mul_overflow(count, static_cast<uint64_t>(d), &count))
+      return mlir::emitError(loc) << what << " has a shape whose size overflows";
+  }
+  unsigned bits = std::max(8u, type.getElementType().getIntOrFloatBitWidth());
+  uint64_t bytes;
+  if (__builtin_mul_overflow(count, bits / 8, &bytes) || bytes > kMaxTensorBytes)
+    return mlir::emitError(loc) << what << " of shape "
+                                << shapeString(type.getShape())
+                                << " exceeds memory (over 64 GiB)";
+  return success();
+}
+
+FailureOr<std::string>
+ModelImporter::readExternalData(const onnx::TensorProto &tensor,
+                                StringRef what) {
+  std::string location;
+  int64_t offset = 0, length = -1;
+  for (const auto &entry : tensor.external_data()) {
+    if (entry.key() == "location")
+      location = entry.value();
+    else if (entry.key() == "offset" || entry.key() == "length") {
+      char *end = nullptr;
+      long long v = std::strtoll(entry.value().c_str(), &end, 10);
+      if (!end || *end || v < 0)
+        return fileError(Twine(what) + ": external data " + entry.key() +
+                         " is not a non-negative integer"),
+               failure();
+      (entry.key() == "offset" ? offset : length) = v;
+    }
+  }
+  // External data must stay inside the model's folder: no absolute paths,
+  // no '..', no links that leave it.
+  if (location.empty() || llvm::sys::path::is_absolute(location))
+    return fileError(Twine(what) + ": external data location '" + location +
+                     "' must be a relative path inside the model's folder"),
+           failure();
+  for (auto it = llvm::sys::path::begin(location),
+            e = llvm::sys::path::end(location);
+       it != e; ++it)
+    if (*it == "..")
+      return fileError(Twine(what) + ": external data location '" + location +
+                       "' must not contain '..'"),
+             failure();
+  SmallString<256> dir(path);
+  llvm::sys::path::remove_filename(dir);
+  if (dir.empty())
+    dir = ".";
+  SmallString<256> realDir, realFile, file(dir);
+  llvm::sys::path::append(file, location);
+  if (llvm::sys::fs::real_path(dir, realDir) ||
+      llvm::sys::fs::real_path(file, realFile))
+    return fileError(Twine(what) + ": cannot open external data file '" +
+                     location + "'"),
+           failure();
+  if (!StringRef(realFile).starts_with(Twine(realDir + "/").str()))
+    return fileError(Twine(what) + ": external data file '" + location +
+                     "' leaves the model's folder"),
+           failure();
+  uint64_t fileSize = 0;
+  if (llvm::sys::fs::file_size(realFile, fileSize))
+    return fileError(Twine(what) + ": cannot read external data file '" +
+                     location + "'"),
+           failure();
+  if (length < 0)
+    length = static_cast<int64_t>(fileSize) - offset;
+  if (offset < 0 || length < 0 ||
+      static_cast<uint64_t>(offset) + static_cast<uint64_t>(length) > fileSize)
+    return fileError(Twine(what) + ": external data offset " + Twine(offset) +
+                     " and length " + Twine(length) +
+                     " lie outside the file (" + Twine(fileSize) + " bytes)"),
+           failure();
+  std::ifstream in(realFile.str().str(), std::ios::binary);
+  std::string data(static_cast<size_t>(length), '\0');
+  in.seekg(offset);
+  in.read(data.data(), length);
+  if (!in)
+    return fileError(Twine(what) + ": short read of external data"), failure();
+  return data;
+}
+
+/// Copies the typed fields of a TensorProto into little-endian raw bytes.
+template <typename T, typename Field>
+static std::string packField(const Field &field) {
+  std::string raw(field.size() * sizeof(T), '\0');
+  for (int i = 0; i < field.size(); ++i) {
+    T v = static_cast<T>(field.Get(i));
+    std::memcpy(raw.data() + i * sizeof(T), &v, sizeof(T));
+  }
+  return raw;
+}
+
+FailureOr<ElementsAttr> ModelImporter::tensorToAttr(onnx::TensorProto &tensor,
+                                                    StringRef what) {
+  Type element = elementType(tensor.data_type());
+  if (!element)
+    return fileError(Twine(what) + " has unsupported element type " +
+                     onnxTypeName(tensor.data_type())),
+           failure();
+  SmallVector<int64_t> shape(tensor.dims().begin(), tensor.dims().end());
+  auto type = RankedTensorType::get(shape, element);
+  Location loc = FileLineColLoc::get(&context, path, 0, 0);
+  if (failed(checkSize(type, loc, what)))
+    return failure();
+  int64_t count = type.getNumElements();
+  unsigned bits = element.getIntOrFloatBitWidth();
+  size_t elementBytes = bits == 1 ? 1 : bits / 8;
+
+  std::string raw;
+  if (tensor.data_location() == onnx::TensorProto::EXTERNAL) {
+    FailureOr<std::string> data = readExternalData(tensor, what);
+    if (failed(data))
+      return failure();
+    raw = std::move(*data);
+  } else if (tensor.has_raw_data()) {
+    raw = std::move(*tensor.mutable_raw_data());
+    tensor.clear_raw_data();
+  } else {
+    switch (tensor.data_type()) {
+    case onnx::TensorProto::FLOAT:
+      raw = packField<float>(tensor.float_data());
+      break;
+    case onnx::TensorProto::DOUBLE:
+      raw = packField<double>(tensor.double_data());
+      break;
+    case onnx::TensorProto::INT64:
+      raw = packField<int64_t>(tensor.int64_data());
+      break;
+    case onnx::TensorProto::UINT32:
+    case onnx::TensorProto::UINT64:
+      raw = bits == 32 ? packField<uint32_t>(tensor.uint64_data())
+                       : packField<uint64_t>(tensor.uint64_data());
+      break;
+    case onnx::TensorProto::INT32:
+      raw = packField<int32_t>(tensor.int32_data());
+      break;
+    case onnx::TensorProto::INT16:
+      raw = packField<int16_t>(tensor.int32_data());
+      break;
+    case onnx::TensorProto::UINT16:
+    case onnx::TensorProto::FLOAT16:
+    case onnx::TensorProto::BFLOAT16:
+      raw = packField<uint16_t>(tensor.int32_data());
+      break;
+    case onnx::TensorProto::INT8:
+      raw = packField<int8_t>(tensor.int32_data());
+      break;
+    case onnx::TensorProto::UINT8:
+    case onnx::TensorProto::BOOL:
+      raw = packField<uint8_t>(tensor.int32_data());
+      break;
+    default:
+      break;
+    }
+  }
+  if (raw.size() != static_cast<size_t>(count) * elementBytes)
+    return fileError(Twine(what) + " holds " + Twine(raw.size()) +
+                     " bytes of data but its shape " + shapeString(shape) +
+                     " needs " + Twine(count * elementBytes)),
+           failure();
+  if (bits == 1) {
+    SmallVector<bool> bools;
+    for (char c : raw)
+      bools.push_back(c != 0);
+    return ElementsAttr(DenseElementsAttr::get(type, ArrayRef<bool>(bools)));
+  }
+  if (count <= kInlineConstantLimit) {
+    bool detectedSplat = false;
+    if (!DenseElementsAttr::isValidRawBuffer(type, ArrayRef<char>(raw),
+                                             detectedSplat))
+      return fileError(Twine(what) + " has malformed data"), failure();
+    return ElementsAttr(
+        DenseElementsAttr::getFromRawBuffer(type, ArrayRef<char>(raw)));
+  }
+  // Large tensors: one copy into an aligned resource blob.
+  AsmResourceBlob blob = HeapAsmResourceBlob::allocateAndCopyWithAlign(
+      ArrayRef<char>(raw), alignof(uint64_t));
+  raw.clear();
+  raw.shrink_to_fit();
+  std::string key = tensor.name().empty() ? std::string("constant")
+                                          : tensor.name();
+  return ElementsAttr(
+      DenseResourceElementsAttr::get(type, key, std::move(blob)));
+}
+
+/// Reads the declared type of a value: element type and shape (-1 for a
+/// symbolic or unknown dim). Returns false when it is not a tensor type.
+static bool declaredTensor(const onnx::TypeProto &type, int32_t &elementType,
+                           SmallVectorImpl<int64_t> &shape,
+                           SmallVectorImpl<std::string> *symbols = nullptr) {
+  if (!type.has_tensor_type())
+    return false;
+  elementType = type.tensor_type().elem_type();
+  if (!type.tensor_type().has_shape())
+    return true;
+  for (const auto &dim : type.tensor_type().shape().dim()) {
+    shape.push_back(dim.has_dim_value() ? dim.dim_value() : -1);
+    if (symbols)
+      symbols->push_back(dim.has_dim_param() ? dim.dim_param() : "");
+  }
+  return true;
+}
+
+LogicalResult ModelImporter::checkType(Value v, const onnx::TypeProto &declared,
+                                       Location loc, StringRef what) {
+  int32_t elem = 0;
+  SmallVector<int64_t> shape;
+  if (!declaredTensor(declared, elem, shape))
+    return success();
+  auto type = cast<RankedTensorType>(v.getType());
+  if (elem != 0 && elementType(elem) && elementType(elem) != type.getElementType())
+    return mlir::emitError(loc)
+           << "inconsistent types: " << what << " is declared "
+           << onnxTypeName(elem) << " but computes to " << type.getElementType();
+  if (!declared.tensor_type().has_shape())
+    return success();
+  bool mismatch = static_cast<int64_t>(shape.size()) != type.getRank();
+  for (size_t i = 0; !mismatch && i < shape.size(); ++i)
+    mismatch = shape[i] >= 0 && shape[i] != type.getDimSize(i);
+  if (mismatch)
+    return mlir::emitError(loc)
+           << "inconsistent shapes: " << what << " is declared "
+           << shapeString(shape) << " but computes to "
+           << shapeString(type.getShape());
+  return success();
+}
+
+LogicalResult ModelImporter::checkStructure(const onnx::GraphProto &graph) {
+  if (graph.node_size() == 0 && graph.output_size() == 0)
+    return fileError("empty graph: the model has no nodes and no outputs");
+  if (graph.output_size() == 0)
+    return fileError("the graph has no outputs");
+  llvm::StringSet<> defined, producedLater;
+  for (const auto &in : graph.input())
+    defined.insert(in.name());
+  for (const auto &init : graph.initializer())
+    defined.insert(init.name());
+  llvm::StringMap<std::string> producer;
+  for (const auto &node : graph.node())
+    for (const auto &out : node.output())
+      if (!out.empty())
+        producer[out] = node.name().empty() ? node.op_type() : node.name();
+  // Walk in order: an input produced by a later node means a cycle (or an
+  // unsorted graph, which ONNX forbids); one produced by no node is an edge
+  // from nothing.
+  for (const auto &node : graph.node()) {
+    std::string name = node.name().empty() ? node.op_type() : node.name();
+    for (const auto &in : node.input()) {
+      if (in.empty() || defined.contains(in))
+        continue;
+      auto it = producer.find(in);
+      if (it == producer.end())
+        return fileError("node '" + name + "' (" + node.op_type() +
+                         "): input '" + in +
+                         "' is an edge from nothing: no node, input or "
+                         "initializer produces it");
+      return fileError("node '" + name + "' (" + node.op_type() +
+                       "): input '" + in + "' comes from node '" + it->second +
+                       "' later in the graph: the graph has a cycle or is not "
+                       "topologically sorted");
+    }
+    for (const auto &out : node.output())
+      if (!out.empty())
+        defined.insert(out);
+  }
+  for (const auto &out : graph.output())
+    if (!defined.contains(out.name()))
+      return fileError("graph output '" + out.name() +
+                       "' is an edge from nothing: no node produces it");
+  return success();
+}
+
+static std::string nodeDisplayName(const onnx::NodeProto &node, int index) {
+  if (!node.name().empty())
+    return node.name();
+  return node.op_type() + "_" + std::to_string(index);
+}
+
+LogicalResult ModelImporter::importNodes(
+    const google::protobuf::RepeatedPtrField<onnx::NodeProto> &nodes,
+    StringRef scope) {
+  for (const onnx::NodeProto &node : nodes)
+    if (failed(importNode(node, scope)))
+      return failure();
+  return success();
+}
+
+LogicalResult ModelImporter::importNode(const onnx::NodeProto &node,
+                                        StringRef scope) {
+  static int counter = 0;
+  std::string name = nodeDisplayName(node, counter++);
+  if (!scope.empty() && node.name().empty())
+    name = (scope + "/" + node.op_type()).str();
+  Location loc = NameLoc::get(StringAttr::get(&context, name),
+                              FileLineColLoc::get(&context, path, 0, 0));
+  StringRef domain = node.domain();
+  if (!domain.empty() && domain != "ai.onnx")
+    return mlir::emitError(loc) << "unsupported operator domain '" << domain
+                                << "' of op " << node.op_type();
+  for (const auto &in : node.input())
+    if (!in.empty() && !lookup(in))
+      return mlir::emitError(loc) << "input '" << in << "' is not defined";
+
+  if (const OpImporter *importer =
+          getRegistry().lookup(node.op_type(), opset)) {
+    NodeContext ctx(*this, node, builder, loc, opset);
+    FailureOr<SmallVector<Value>> results = (*importer)(ctx);
+    if (failed(results))
+      return failure();
+    for (int i = 0; i < node.output_size(); ++i) {
+      if (node.output(i).empty())
+        continue;
+      if (i >= static_cast<int>(results->size()) || !(*results)[i])
+        return mlir::emitError(loc)
+               << "unsupported: output " << i << " of " << node.op_type()
+               << " is not produced by llmc";
+      Value v = (*results)[i];
+      if (failed(checkSize(cast<RankedTensorType>(v.getType()), loc,
+                           "output '" + node.output(i) + "'")))
+        return failure();
+      values[node.output(i)] = v;
+    }
+    return success();
+  }
+  return expandFunction(node, loc, name);
+}
+
+LogicalResult ModelImporter::expandFunction(const onnx::NodeProto &node,
+                                            Location loc, StringRef nodeName) {
+  const onnx::OpSchema *schema =
+      onnx::OpSchemaRegistry::Schema(node.op_type(), static_cast<int>(opset), "");
+  onnx::FunctionProto function;
+  bool haveFunction = false;
+  if (schema && schema->HasFunction()) {
+    function = *schema->GetFunction();
+    haveFunction = true;
+  } else if (schema && schema->HasContextDependentFunction()) {
+    std::vector<onnx::TypeProto> inputTypes;
+    for (const auto &in : node.input()) {
+      onnx::TypeProto t;
+      if (Value v = in.empty() ? Value() : lookup(in)) {
+        auto type = cast<RankedTensorType>(v.getType());
+        auto *tensor = t.mutable_tensor_type();
+        int32_t onnxType = 0;
+        for (int32_t c = 1; c <= 16; ++c)
+          if (elementType(c) == type.getElementType()) {
+            onnxType = c;
+            break;
+          }
+        tensor->set_elem_type(onnxType);
+        for (int64_t d : type.getShape())
+          tensor->mutable_shape()->add_dim()->set_dim_value(d);
+      }
+      inputTypes.push_back(t);
+    }
+    onnx::FunctionBodyBuildContextImpl ctx(node, inputTypes);
+    try {
+      haveFunction = schema->BuildContextDependentFunction(ctx, function);
+    } catch (const std::exception &) {
+      haveFunction = false;
+    }
+  }
+  if (!haveFunction)
+    return mlir::emitError(loc)
+           << "unsupported operator " << node.op_type() << " (opset " << opset
+           << ")";
+  onnx::GraphProto expanded;
+  std::string prefix = "llmc_fn" + std::to_string(expansionCounter++) + "_";
+  try {
+    onnx::FunctionExpandHelper(node, function, expanded, prefix);
+  } catch (const std::exception &e) {
+    return mlir::emitError(loc) << "cannot expand " << node.op_type() << ": "
+                                << e.what();
+  }
+  return importNodes(expanded.node(), nodeName);
+}
+
+FailureOr<OwningOpRef<ModuleOp>>
+ModelImporter::run(onnx::ModelProto &model) {
+  for (const auto &entry : model.opset_import()) {
+    std::string domain = entry.domain();
+    if (domain.empty() || domain == "ai.onnx")
+      opset = entry.version();
+    domainOpsets[domain] = entry.version();
+  }
+  if (opset == 0 && model.opset_import_size() == 0)
+    opset = 1;
+  if (opset < 7 || opset > OpImporterRegistry::kMaxOpset)
+    return fileError("unsupported opset " + Twine(opset) +
+                     " of the default ONNX domain (llmc supports 7 to " +
+                     Twine(OpImporterRegistry::kMaxOpset) + ")"),
+           failure();
+  onnx::GraphProto &graph = *model.mutable_graph();
+  if (failed(checkStructure(graph)))
+    return failure();
+  // libonnx 1.12 knows opsets up to 17; newer models get our own checks.
+  if (opset <= 17) {
+    try {
+      onnx::checker::check_model(model);
+    } catch (const std::exception &e) {
+      std::string msg = e.what();
+      msg = msg.substr(0, msg.find('\n'));
+      return fileError("invalid model: " + msg), failure();
+    }
+  }
+
+  auto module = ModuleOp::create(FileLineColLoc::get(&context, path, 0, 0));
+  llvm::StringSet<> initializerNames;
+  for (const auto &init : graph.initializer())
+    initializerNames.insert(init.name());
+
+  // Function signature: graph inputs that are not initializers.
+  SmallVector<Type> argTypes;
+  SmallVector<std::string> argNames;
+  SmallVector<const ImportInput *> argData;
+  size_t positional = 0;
+  for (const auto &in : graph.input()) {
+    if (initializerNames.contains(in.name()))
+      continue;
+    int32_t elem = 0;
+    SmallVector<int64_t> shape;
+    SmallVector<std::string> symbols;
+    if (!declaredTensor(in.type(), elem, shape, &symbols))
+      return fileError("input '" + in.name() +
+                       "' is not a tensor (sequences, maps and optionals are "
+                       "not supported)"),
+             failure();
+    Type element = elementType(elem);
+    if (!element)
+      return fileError("input '" + in.name() + "' has unsupported element type " +
+                       onnxTypeName(elem)),
+             failure();
+    const ImportInput *given = nullptr;
+    for (const ImportInput &i : options.inputs)
+      if (i.name == in.name())
+        given = &i;
+    if (!given && positional < options.inputs.size() &&
+        options.inputs[positional].name.empty())
+      given = &options.inputs[positional];
+    ++positional;
+    if (given) {
+      if (given->elementType && given->elementType != element)
+        return fileError("input '" + in.name() + "' must be " +
+                         onnxTypeName(elem) + " but was given other data"),
+               failure();
+      if (in.type().tensor_type().has_shape()) {
+        bool bad = given->shape.size() != shape.size();
+        for (size_t d = 0; !bad && d < shape.size(); ++d)
+          bad = shape[d] >= 0 && shape[d] != given->shape[d];
+        if (bad)
+          return fileError("input '" + in.name() + "' must have shape " +
+                           shapeString(shape) + " but was given shape " +
+                           shapeString(given->shape)),
+                 failure();
+      }
+      shape.assign(given->shape.begin(), given->shape.end());
+    } else {
+      for (auto [d, s] : llvm::enumerate(shape))
+        if (s < 0)
+          return fileError("input '" + in.name() + "' has symbolic dim '" +
+                           (symbols[d].empty() ? std::string("?")
+                                               : symbols[d]) +
+                           "': give an input of that shape to specialise it"),
+                 failure();
+      if (!in.type().tensor_type().has_shape())
+        return fileError("input '" + in.name() +
+                         "' has no shape: give an input to specialise it"),
+               failure();
+    }
+    auto type = RankedTensorType::get(shape, element);
+    if (failed(checkSize(type, FileLineColLoc::get(&context, path, 0, 0),
+                         "input '" + in.name() + "'")))
+      return failure();
+    argTypes.push_back(type);
+    argNames.push_back(in.name());
+    argData.push_back(given);
+  }
+  for (const ImportInput &i : options.inputs)
+    if (!i.name.empty() &&
+        llvm::none_of(argNames, [&](const std::string &n) { return n == i.name; }))
+      return fileError("the model has no input named '" + i.name + "'"),
+             failure();
+  if (positional < options.inputs.size())
+    return fileError("too many inputs: the model takes " + Twine(positional)),
+           failure();
+
+  builder.setInsertionPointToEnd(module.getBody());
+  auto func = func::FuncOp::create(builder, module.getLoc(), "main",
+                                   builder.getFunctionType(argTypes, {}));
+  func->setAttr("llvm.emit_c_interface", builder.getUnitAttr());
+  Block *entry = func.addEntryBlock();
+  builder.setInsertionPointToStart(entry);
+  for (auto [i, arg] : llvm::enumerate(entry->getArguments())) {
+    values[argNames[i]] = arg;
+    func.setArgAttr(i, kNameAttr, builder.getStringAttr(argNames[i]));
+    const ImportInput *given = argData[i];
+    if (given && !given->data.empty()) {
+      auto type = cast<RankedTensorType>(arg.getType());
+      Type storage = type.getElementType();
+      bool isSplat = false;
+      if (type.getNumElements() <= 4096 &&
+          (storage.isInteger(64) || storage.isInteger(32) ||
+           storage.isF32() || storage.isF64()) &&
+          DenseElementsAttr::isValidRawBuffer(type, given->data, isSplat))
+        inputData[arg] = DenseElementsAttr::getFromRawBuffer(type, given->data);
+    }
+  }
+
+  for (onnx::TensorProto &init : *graph.mutable_initializer()) {
+    FailureOr<ElementsAttr> attr =
+        tensorToAttr(init, "initializer '" + init.name() + "'");
+    if (failed(attr))
+      return failure();
+    Location loc = NameLoc::get(builder.getStringAttr(init.name()),
+                                FileLineColLoc::get(&context, path, 0, 0));
+    values[init.name()] = graph::ConstantOp::create(builder, loc, attr->getType(),
+                                                    *attr);
+  }
+
+  if (failed(importNodes(graph.node(), "")))
+    return failure();
+
+  // Declared types of intermediate values must agree with what was computed.
+  for (const auto &info : graph.value_info()) {
+    Value v = lookup(info.name());
+    if (v && failed(checkType(v, info.type(), func.getLoc(),
+                              "value '" + info.name() + "'")))
+      return failure();
+  }
+  SmallVector<Value> results;
+  SmallVector<Type> resultTypes;
+  for (const auto &out : graph.output()) {
+    Value v = lookup(out.name());
+    if (!v)
+      return fileError("graph output '" + out.name() + "' is not produced"),
+             failure();
+    if (failed(checkType(v, out.type(), FileLineColLoc::get(&context, path, 0, 0),
+                         "output '" + out.name() + "'")))
+      return failure();
+    results.push_back(v);
+    resultTypes.push_back(v.getType());
+  }
+  func::ReturnOp::create(builder, func.getLoc(), results);
+  func.setType(builder.getFunctionType(argTypes, resultTypes));
+  for (auto [i, out] : llvm::enumerate(graph.output()))
+    func.setResultAttr(i, kNameAttr, builder.getStringAttr(out.name()));
+  if (failed(mlir::verify(module)))
+    return failure();
+  return OwningOpRef<ModuleOp>(module);
+}
+
+//===----------------------------------------------------------------------===//
+// NodeContext
+//===----------------------------------------------------------------------===//
+
+Value NodeContext::input(unsigned i) const {
+  return hasInput(i) ? importer.lookup(node.input(i)) : Value();
+}
+
+InFlightDiagnostic NodeContext::emitError(const Twine &message) const {
+  return mlir::emitError(loc, message);
+}
+
+FailureOr<int64_t> NodeContext::normalizeAxis(int64_t axis, int64_t rank) const {
+  int64_t a = axis < 0 ? axis + rank : axis;
+  if (a < 0 || a >= std::max<int64_t>(rank, 1)) {
+    emitError("axis ") << axis << " is out of range for rank " << rank;
+    return failure();
+  }
+  return a;
+}
+
+Type NodeContext::elementType(int32_t onnxType) const {
+  return importer.elementType(onnxType);
+}
+
+FailureOr<DenseElementsAttr> NodeContext::constantInput(unsigned i,
+                                                        StringRef what) {
+  Value v = input(i);
+  if (!v) {
+    emitError("missing ") << what;
+    return failure();
+  }
+  Attribute attr;
+  if (matchPattern(v, m_Constant(&attr))) {
+    if (auto dense = dyn_cast<DenseElementsAttr>(attr))
+      return dense;
+    if (auto resource = dyn_cast<DenseResourceElementsAttr>(attr)) {
+      // Small shape-like values can come as blobs; read them out.
+      AsmResourceBlob *blob = resource.getRawHandle().getBlob();
+      bool isSplat = false;
+      if (blob &&
+          DenseElementsAttr::isValidRawBuffer(resource.getType(),
+                                              blob->getData(), isSplat))
+        return DenseElementsAttr::getFromRawBuffer(resource.getType(),
+                                                   blob->getData());
+    }
+  }
+  if (DenseElementsAttr data = importer.runtimeData(v))
+    return data;
+  emitError(Twine(what) + " (input '" + node.input(i) +
+            "') must be known at compile time: make it an initializer or a "
+            "constant, or give its data as an input");
+  return failure();
+}
+
+FailureOr<SmallVector<int64_t>> NodeContext::constantInts(unsigned i,
+                                                          StringRef what) {
+  FailureOr<DenseElementsAttr> attr = constantInput(i, what);
+  if (failed(attr))
+    return failure();
+  if (!isa<IntegerType>(attr->getElementType())) {
+    emitError(what) << " must be an integer tensor";
+    return failure();
+  }
+  SmallVector<int64_t> out;
+  for (APInt v : attr->getValues<APInt>())
+    out.push_back(v.getSExtValue());
+  return out;
+}
+
+FailureOr<SmallVector<double>> NodeContext::constantFloats(unsigned i,
+                                                           StringRef what) {
+  FailureOr<DenseElementsAttr> attr = constantInput(i, what);
+  if (failed(attr))
+    return failure();
+  SmallVector<double> out;
+  if (isa<FloatType>(attr->getElementType())) {
+    for (APFloat v : attr->getValues<APFloat>()) {
+      bool lost = false;
+      v.convert(APFloat::IEEEdouble(), APFloat::rmNearestTiesToEven, &lost);
+      out.push_back(v.convertToDouble());
+    }
+  } else {
+    for (APInt v : attr->getValues<APInt>())
+      out.push_back(static_cast<double>(v.getSExtValue()));
+  }
+  return out;
+}
+
+const onnx::AttributeProto *NodeContext::findAttr(StringRef name) const {
+  for (const auto &attr : node.attribute())
+    if (attr.name() == name)
+      return &attr;
+  return nullptr;
+}
+
+int64_t NodeContext::getInt(StringRef name, int64_t defaultValue) const {
+  const onnx::AttributeProto *a = findAttr(name);
+  return a ? a->i() : defaultValue;
+}
+
+double NodeContext::getFloat(StringRef name, double defaultValue) const {
+  const onnx::AttributeProto *a = findAttr(name);
+  return a ? a->f() : defaultValue;
+}
+
+std::string NodeContext::getString(StringRef name,
+                                   StringRef defaultValue) const {
+  const onnx::AttributeProto *a = findAttr(name);
+  return a ? a->s() : defaultValue.str();
+}
+
+SmallVector<int64_t> NodeContext::getInts(StringRef name,
+                                          ArrayRef<int64_t> defaultValue) const {
+  const onnx::AttributeProto *a = findAttr(name);
+  if (!a)
+    return SmallVector<int64_t>(defaultValue);
+  return SmallVector<int64_t>(a->ints().begin(), a->ints().end());
+}
+
+SmallVector<double> NodeContext::getFloats(StringRef name,
+                                           ArrayRef<double> defaultValue) const {
+  const onnx::AttributeProto *a = findAttr(name);
+  if (!a)
+    return SmallVector<double>(defaultValue);
+  return SmallVector<double>(a->floats().begin(), a->floats().end());
+}
+
+FailureOr<ElementsAttr> NodeContext::getTensorAttr(StringRef name) {
+  const onnx::AttributeProto *a = findAttr(name);
+  if (!a || !a->has_t()) {
+    emitError("missing tensor attribute '") << name << "'";
+    return failure();
+  }
+  onnx::TensorProto copy = a->t();
+  return importer.tensorToAttr(copy, "attribute '" + name.str() + "'");
+}
+
+Value NodeContext::scalarConstant(Type elementType, double value) const {
+  auto type = RankedTensorType::get({}, elementType);
+  Attribute attr = isa<FloatType>(elementType)
+                       ? (Attribute)b.getFloatAttr(elementType, value)
+                       : (Attribute)b.getIntegerAttr(elementType,
+                                                     static_cast<int64_t>(value));
+  return graph::ConstantOp::create(b, loc, type,
+                                   DenseElementsAttr::get(type, attr));
+}
+
+Value NodeContext::intsConstant(ArrayRef<int64_t> values) const {
+  auto type = RankedTensorType::get({static_cast<int64_t>(values.size())},
+                                    b.getI64Type());
+  return graph::ConstantOp::create(b, loc, type,
+                                   DenseElementsAttr::get(type, values));
+}
+
+//===----------------------------------------------------------------------===//
+// Entry points
+//===----------------------------------------------------------------------===//
+
+static bool isTextFormat(StringRef path) {
+  return path.ends_with(".onnxtxt") || path.ends_with(".onnx.txt");
+}
+
+FailureOr<OwningOpRef<ModuleOp>>
+mlir::llmc::importOnnxModelFromBuffer(MLIRContext &context, StringRef buffer,
+                                      StringRef path,
+                                      const ImportOptions &options) {
+  context.loadDialect<graph::GraphDialect, func::FuncDialect>();
+  ModelImporter importer(context, path, options);
+  onnx::ModelProto model;
+  if (isTextFormat(path)) {
+    std::string text = buffer.str();
+    onnx::OnnxParser parser(text.c_str());
+    auto status = parser.Parse(model);
+    if (!status.IsOK()) {
+      std::string msg = status.ErrorMessage();
+      return importer.fileError("cannot parse ONNX text format: " +
+                                msg.substr(0, msg.find('\n'))),
+             failure();
+    }
+  } else {
+    if (buffer.empty())
+      return importer.fileError("empty file: not an ONNX model"), failure();
+    if (buffer.size() > static_cast<size_t>(INT32_MAX) ||
+        !model.ParseFromArray(buffer.data(), static_cast<int>(buffer.size())))
+      return importer.fileError(
+                 "not an ONNX model, or a truncated one (protobuf parse "
+                 "failed)"),
+             failure();
+    if (!model.has_graph())
+      return importer.fileError("not an ONNX model: it holds no graph"),
+             failure();
+  }
+  return importer.run(model);
+}
+
+FailureOr<OwningOpRef<ModuleOp>>
+mlir::llmc::importOnnxModel(MLIRContext &context, StringRef path,
+                            const ImportOptions &options) {
+  auto file = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                          /*RequiresNullTerminator=*/false);
+  if (!file) {
+    mlir::emitError(FileLineColLoc::get(&context, path, 0, 0))
+        << "cannot read file: " << file.getError().message();
+    return failure();
+  }
+  return importOnnxModelFromBuffer(context, (*file)->getBuffer(), path,
+                                   options);
+}
