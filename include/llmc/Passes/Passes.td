@@ -1,0 +1,43 @@
+//===- Passes.td - Graph-level passes of llmc --------------*- tablegen -*-===//
+
+#ifndef LLMC_PASSES_PASSES
+#define LLMC_PASSES_PASSES
+
+include "mlir/Pass/PassBase.td"
+
+def DecomposeCompositeOpsPass
+    : Pass<"llmc-decompose-composite-ops", "func::FuncOp"> {
+  let summary = "Rewrites composite graph ops into primitive graph ops.";
+  let description = [{
+    Every op implementing `DecomposableOpInterface` (softmax, log_softmax,
+    hardmax, layer_norm, batch_norm, instance_norm, gemm) is replaced by the
+    reductions and elementwise ops it stands for. Runs after the passes that
+    want to see composite ops whole, and before the lowering to linalg.
+
+    ```mlir
+    %y = graph.softmax %x {axis = 1 : i64} : tensor<2x3xf32>
+    ```
+    becomes
+    ```mlir
+    %m = graph.reduce %x {axes = array<i64: 1>, keepdims = true, kind = "max"} ...
+    %d = graph.sub %x, %m ...
+    %e = graph.exp %d ...
+    %s = graph.reduce %e {axes = array<i64: 1>, keepdims = true, kind = "sum"} ...
+    %y = graph.div %e, %s ...
+    ```
+  }];
+  let dependentDialects = ["::mlir::llmc::graph::GraphDialect"];
+}
+
+def TestIterationSpacePass
+    : Pass<"llmc-test-iteration-space", "func::FuncOp"> {
+  let summary = "Attaches each op's iteration space as an attribute (testing).";
+  let description = [{
+    For every op implementing `IterationSpaceOpInterface`, sets
+    `llmc.iterators` (an array of "parallel"/"reduction" strings) and
+    `llmc.maps` (an array of affine maps, operands then results), so that
+    lit tests can check the description each op gives of itself.
+  }];
+}
+
+#endif // LLMC_PASSES_PASSES

@@ -1,0 +1,290 @@
+//===- ContractionToLinalg.cpp - Contractions, convolutions, pooling ------===//
+//
+// matmul and einsum are multiply-accumulate generics whose maps are the
+// ops' own iteration-space maps. Convolutions and pools pad their input
+// first (tensor.pad), then run the op's map with the pads removed; pools
+// get their window loops' extent from a shape-only operand, as linalg's
+// named pooling ops do.
+//
+//===----------------------------------------------------------------------===//
+
+#include "LoweringUtils.h"
+
+using namespace mlir;
+using namespace mlir::llmc;
+using namespace mlir::llmc::lowering;
+
+namespace {
+Value multiplyAdd(OpBuilder &b, Location l, ValueRange factors, Value acc) {
+  Value p = factors.front();
+  bool isFloat = isa<FloatType>(p.getType());
+  for (Value f : factors.drop_front())
+    p = isFloat ? (Value)arith::MulFOp::create(b, l, p, f)
+                : (Value)arith::MulIOp::create(b, l, p, f);
+  return isFloat ? (Value)arith::AddFOp::create(b, l, acc, p)
+                 : (Value)arith::AddIOp::create(b, l, acc, p);
+}
+
+/// A generic that multiplies its inputs and accumulates into a zero-filled
+/// result, with the given iteration space.
+template <typename OpTy>
+struct ContractionToGeneric : OpConversionPattern<OpTy> {
+  using OpConversionPattern<OpTy>::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(OpTy op, typename OpTy::Adaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto type = convertedType(*this->getTypeConverter(), op.getType());
+    Value acc = filledTensor(rewriter, loc, type,
+                             scalarConstant(rewriter, loc, type.getElementType(), 0));
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{type}, adaptor.getOperands(), ValueRange{acc},
+        op.getIterationSpaceMaps(), op.getIterationSpaceIterators(),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          linalg::YieldOp::create(
+              b, l, multiplyAdd(b, l, args.drop_back(), args.back()));
+        });
+    rewriter.replaceOp(op, generic.getResults());
+    return success();
+  }
+};
+
+/// Maps of a windowed op over loops (n, c|m, o..., [c,] k...) reading the
+/// already padded input at o * stride + k * dilation.
+AffineExpr windowExpr(MLIRContext *ctx, unsigned outDim, unsigned kDim,
+                      int64_t stride, int64_t dilation) {
+  return getAffineDimExpr(outDim, ctx) * stride +
+         getAffineDimExpr(kDim, ctx) * dilation;
+}
+
+struct ConvToGeneric : OpConversionPattern<graph::ConvOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(graph::ConvOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = getContext();
+    auto type = convertedType(*getTypeConverter(), op.getType());
+    auto wType = cast<RankedTensorType>(adaptor.getWeight().getType());
+    Type t = type.getElementType();
+    int64_t s = type.getRank() - 2;
+    ArrayRef<int64_t> pads = op.getPads();
+    SmallVector<int64_t> low(2, 0), high(2, 0);
+    low.append(pads.begin(), pads.begin() + s);
+    high.append(pads.begin() + s, pads.end());
+    Value input = padWith(rewriter, loc, adaptor.getInput(), low, high,
+                          scalarConstant(rewriter, loc, t, 0));
+    // Loops (n, m, o_1..o_s, c, k_1..k_s).
+    int64_t numLoops = 3 + 2 * s;
+    int64_t mPerGroup = wType.getDimSize(0) / op.getGroup();
+    int64_t cPerGroup = wType.getDimSize(1);
+    AffineExpr n = getAffineDimExpr(0, ctx), m = getAffineDimExpr(1, ctx),
+               c = getAffineDimExpr(2 + s, ctx);
+    SmallVector<AffineExpr> in{n, m.floorDiv(mPerGroup) * cPerGroup + c};
+    SmallVector<AffineExpr> w{m, c}, out{n, m};
+    for (int64_t i = 0; i < s; ++i) {
+      in.push_back(windowExpr(ctx, 2 + i, 3 + s + i, op.getStrides()[i],
+                              op.getDilations()[i]));
+      w.push_back(getAffineDimExpr(3 + s + i, ctx));
+      out.push_back(getAffineDimExpr(2 + i, ctx));
+    }
+    SmallVector<AffineMap> maps{AffineMap::get(numLoops, 0, in, ctx),
+                                AffineMap::get(numLoops, 0, w, ctx),
+                                AffineMap::get(numLoops, 0, out, ctx)};
+    Value init;
+    if (adaptor.getBias()) {
+      // Start from the bias broadcast over (n, spatial).
+      SmallVector<AffineMap> biasMaps{
+          AffineMap::get(type.getRank(), 0, getAffineDimExpr(1, ctx), ctx),
+          AffineMap::getMultiDimIdentityMap(type.getRank(), ctx)};
+      init = linalg::GenericOp::create(
+                 rewriter, loc, TypeRange{type}, ValueRange{adaptor.getBias()},
+                 ValueRange{emptyTensor(rewriter, loc, type)}, biasMaps,
+                 SmallVector<utils::IteratorType>(type.getRank(),
+                                                  utils::IteratorType::parallel),
+                 [](OpBuilder &b, Location l, ValueRange args) {
+                   linalg::YieldOp::create(b, l, args[0]);
+                 })
+                 .getResult(0);
+    } else {
+      init = filledTensor(rewriter, loc, type, scalarConstant(rewriter, loc, t, 0));
+    }
+    SmallVector<utils::IteratorType> iterators(2 + s,
+                                               utils::IteratorType::parallel);
+    iterators.append(1 + s, utils::IteratorType::reduction);
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{type}, ValueRange{input, adaptor.getWeight()},
+        ValueRange{init}, maps, iterators,
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          linalg::YieldOp::create(b, l,
+                                  multiplyAdd(b, l, args.take_front(2), args[2]));
+        });
+    rewriter.replaceOp(op, generic.getResults());
+    return success();
+  }
+};
+
+/// Sum- or max-pools an already padded NC... tensor.
+Value poolPadded(OpBuilder &b, Location loc, Value input,
+                 RankedTensorType outType, ArrayRef<int64_t> kernel,
+                 ArrayRef<int64_t> strides, ArrayRef<int64_t> dilations,
+                 bool isMax, bool isUnsigned) {
+  MLIRContext *ctx = b.getContext();
+  int64_t rank = outType.getRank(), s = rank - 2, numLoops = rank + s;
+  Type t = outType.getElementType();
+  bool isFloat = isa<FloatType>(t);
+  SmallVector<AffineExpr> in{getAffineDimExpr(0, ctx), getAffineDimExpr(1, ctx)};
+  SmallVector<AffineExpr> window;
+  for (int64_t i = 0; i < s; ++i) {
+    in.push_back(windowExpr(ctx, 2 + i, rank + i, strides[i],
+                            dilations.empty() ? 1 : dilations[i]));
+    window.push_back(getAffineDimExpr(rank + i, ctx));
+  }
+  SmallVector<AffineMap> maps{
+      AffineMap::get(numLoops, 0, in, ctx),
+      AffineMap::get(numLoops, 0, window, ctx),
+      AffineMap::getMultiDimIdentityMap(numLoops, ctx).getMajorSubMap(rank)};
+  Value init;
+  if (isMax) {
+    Value lowest;
+    if (auto ft = dyn_cast<FloatType>(t))
+      lowest = arith::ConstantOp::create(
+          b, loc, t, b.getFloatAttr(t, APFloat::getInf(ft.getFloatSemantics(), true)));
+    else
+      lowest = arith::ConstantOp::create(
+          b, loc, t,
+          b.getIntegerAttr(t, isUnsigned ? APInt::getMinValue(t.getIntOrFloatBitWidth())
+                                         : APInt::getSignedMinValue(t.getIntOrFloatBitWidth())));
+    init = filledTensor(b, loc, outType, lowest);
+  } else {
+    init = filledTensor(b, loc, outType, scalarConstant(b, loc, t, 0));
+  }
+  SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
+  iterators.append(s, utils::IteratorType::reduction);
+  Value windowShape = emptyTensor(b, loc, RankedTensorType::get(kernel, t));
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{outType}, ValueRange{input, windowShape},
+             ValueRange{init}, maps, iterators,
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               Value x = args[0], acc = args[2], r;
+               if (!isMax)
+                 r = isFloat ? (Value)arith::AddFOp::create(nb, l, acc, x)
+                             : (Value)arith::AddIOp::create(nb, l, acc, x);
+               else if (isFloat)
+                 r = arith::MaximumFOp::create(nb, l, acc, x);
+               else
+                 r = isUnsigned ? (Value)arith::MaxUIOp::create(nb, l, acc, x)
+                                : (Value)arith::MaxSIOp::create(nb, l, acc, x);
+               linalg::YieldOp::create(nb, l, r);
+             })
+      .getResult(0);
+}
+
+void splitPads(ArrayRef<int64_t> pads, SmallVectorImpl<int64_t> &low,
+               SmallVectorImpl<int64_t> &high) {
+  int64_t s = pads.size() / 2;
+  low.assign({0, 0});
+  high.assign({0, 0});
+  low.append(pads.begin(), pads.begin() + s);
+  high.append(pads.begin() + s, pads.end());
+}
+
+struct MaxPoolToGeneric : OpConversionPattern<graph::MaxPoolOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(graph::MaxPoolOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto type = convertedType(*getTypeConverter(), op.getType());
+    Type t = type.getElementType();
+    bool isUnsigned = graph::isUnsignedInteger(op.getType());
+    Value lowest;
+    if (auto ft = dyn_cast<FloatType>(t))
+      lowest = arith::ConstantOp::create(
+          rewriter, loc, t,
+          rewriter.getFloatAttr(t, APFloat::getInf(ft.getFloatSemantics(), true)));
+    else
+      lowest = arith::ConstantOp::create(
+          rewriter, loc, t,
+          rewriter.getIntegerAttr(
+              t, isUnsigned
+                     ? APInt::getMinValue(t.getIntOrFloatBitWidth())
+                     : APInt::getSignedMinValue(t.getIntOrFloatBitWidth())));
+    SmallVector<int64_t> low, high;
+    splitPads(op.getPads(), low, high);
+    Value padded = padWith(rewriter, loc, adaptor.getInput(), low, high, lowest);
+    rewriter.replaceOp(op, poolPadded(rewriter, loc, padded, type,
+                                      op.getKernelShape(), op.getStrides(),
+                                      op.getDilations(), true, isUnsigned));
+    return success();
+  }
+};
+
+struct AvgPoolToGeneric : OpConversionPattern<graph::AvgPoolOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(graph::AvgPoolOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto type = convertedType(*getTypeConverter(), op.getType());
+    auto inType = cast<RankedTensorType>(adaptor.getInput().getType());
+    Type t = type.getElementType();
+    int64_t rank = type.getRank();
+    SmallVector<int64_t> low, high, countLow, countHigh;
+    splitPads(op.getPads(), low, high);
+    splitPads(op.getCountPads(), countLow, countHigh);
+    Value zero = scalarConstant(rewriter, loc, t, 0);
+    Value one = scalarConstant(rewriter, loc, t, 1);
+    Value sums = poolPadded(rewriter, loc,
+                            padWith(rewriter, loc, adaptor.getInput(), low,
+                                    high, zero),
+                            type, op.getKernelShape(), op.getStrides(), {},
+                            false, false);
+    // The divisor counts the input positions, plus the pads that count, in
+    // each window: pool a ones tensor padded with ones where pads count and
+    // zeros elsewhere. It depends only on shapes, so it folds into a
+    // constant-like computation of one batch and channel.
+    SmallVector<int64_t> onesShape(inType.getShape());
+    onesShape[0] = onesShape[1] = 1;
+    Value ones = filledTensor(rewriter, loc, RankedTensorType::get(onesShape, t), one);
+    Value counted = padWith(rewriter, loc, ones, countLow, countHigh, one);
+    SmallVector<int64_t> restLow, restHigh;
+    for (int64_t d = 0; d < rank; ++d) {
+      restLow.push_back(low[d] - countLow[d]);
+      restHigh.push_back(high[d] - countHigh[d]);
+    }
+    counted = padWith(rewriter, loc, counted, restLow, restHigh, zero);
+    SmallVector<int64_t> countShape(type.getShape());
+    countShape[0] = countShape[1] = 1;
+    auto countType = RankedTensorType::get(countShape, t);
+    Value counts = poolPadded(rewriter, loc, counted, countType,
+                              op.getKernelShape(), op.getStrides(), {}, false,
+                              false);
+    MLIRContext *ctx = getContext();
+    SmallVector<AffineExpr> countExprs{getAffineConstantExpr(0, ctx),
+                                       getAffineConstantExpr(0, ctx)};
+    for (int64_t d = 2; d < rank; ++d)
+      countExprs.push_back(getAffineDimExpr(d, ctx));
+    AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{type}, ValueRange{sums, counts},
+        ValueRange{emptyTensor(rewriter, loc, type)},
+        SmallVector<AffineMap>{id, AffineMap::get(rank, 0, countExprs, ctx), id},
+        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+        [](OpBuilder &b, Location l, ValueRange args) {
+          linalg::YieldOp::create(b, l,
+                                  arith::DivFOp::create(b, l, args[0], args[1]).getResult());
+        });
+    rewriter.replaceOp(op, generic.getResults());
+    return success();
+  }
+};
+} // namespace
+
+void mlir::llmc::populateContractionToLinalgPatterns(
+    const TypeConverter &converter, RewritePatternSet &patterns) {
+  patterns.add<ContractionToGeneric<graph::MatMulOp>,
+               ContractionToGeneric<graph::EinsumOp>, ConvToGeneric,
+               MaxPoolToGeneric, AvgPoolToGeneric>(converter,
+                                                   patterns.getContext());
+}

@@ -1,0 +1,158 @@
+//===- GraphToLinalgPass.cpp - The graph -> linalg conversion driver ------===//
+//
+// A thin driver: the type converter (unsigned -> signless), the shared
+// helpers of the per-family pattern files, and a full conversion that leaves
+// no graph op behind.
+//
+//===----------------------------------------------------------------------===//
+
+#include "LoweringUtils.h"
+
+#include "mlir/Dialect/Func/Transforms/FuncConversions.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+namespace mlir::llmc {
+#define GEN_PASS_DEF_CONVERTGRAPHTOLINALGPASS
+#include "llmc/Codegen/Passes.h.inc"
+} // namespace mlir::llmc
+
+using namespace mlir;
+using namespace mlir::llmc;
+
+GraphTypeConverter::GraphTypeConverter() {
+  addConversion([](Type t) { return t; });
+  addConversion([](RankedTensorType t) -> Type {
+    return t.clone(graph::getStorageType(t.getElementType()));
+  });
+  auto cast = [](OpBuilder &b, Type type, ValueRange inputs,
+                 Location loc) -> Value {
+    return UnrealizedConversionCastOp::create(b, loc, type, inputs).getResult(0);
+  };
+  addSourceMaterialization(cast);
+  addTargetMaterialization(cast);
+}
+
+RankedTensorType lowering::convertedType(const TypeConverter &converter,
+                                         Type type) {
+  return cast<RankedTensorType>(converter.convertType(type));
+}
+
+Value lowering::emptyTensor(OpBuilder &b, Location loc, RankedTensorType type) {
+  return tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType());
+}
+
+Value lowering::filledTensor(OpBuilder &b, Location loc, RankedTensorType type,
+                             Value value) {
+  return linalg::FillOp::create(b, loc, value, emptyTensor(b, loc, type))
+      .getResult(0);
+}
+
+Value lowering::buildIndexedGeneric(OpBuilder &b, Location loc,
+                                    RankedTensorType type, IndexedBody body) {
+  int64_t rank = type.getRank();
+  SmallVector<AffineMap> maps{
+      AffineMap::getMultiDimIdentityMap(rank, b.getContext())};
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, loc, TypeRange{type}, ValueRange{}, ValueRange{emptyTensor(b, loc, type)},
+      maps, iterators, [&](OpBuilder &nb, Location nloc, ValueRange) {
+        SmallVector<Value> ivs;
+        for (int64_t d = 0; d < rank; ++d)
+          ivs.push_back(linalg::IndexOp::create(nb, nloc, d));
+        linalg::YieldOp::create(nb, nloc, body(nb, nloc, ivs));
+      });
+  return generic.getResult(0);
+}
+
+Value lowering::clampedIndex(OpBuilder &b, Location loc, Value index,
+                             int64_t size) {
+  Type i64 = b.getI64Type();
+  if (isa<FloatType>(index.getType()))
+    index = arith::FPToSIOp::create(b, loc, i64, index);
+  else if (index.getType() != i64)
+    index = arith::ExtSIOp::create(b, loc, i64, index);
+  Value sizeV = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(size));
+  Value zero = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0));
+  Value last = arith::ConstantOp::create(b, loc,
+                                         b.getI64IntegerAttr(std::max<int64_t>(size - 1, 0)));
+  Value negative =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, index, zero);
+  Value wrapped = arith::SelectOp::create(
+      b, loc, negative, arith::AddIOp::create(b, loc, index, sizeV), index);
+  Value clamped = arith::MaxSIOp::create(
+      b, loc, zero, arith::MinSIOp::create(b, loc, wrapped, last));
+  return arith::IndexCastOp::create(b, loc, b.getIndexType(), clamped);
+}
+
+Value lowering::scalarConstant(OpBuilder &b, Location loc, Type type,
+                               double value) {
+  if (isa<FloatType>(type))
+    return arith::ConstantOp::create(b, loc, type, b.getFloatAttr(type, value));
+  return arith::ConstantOp::create(
+      b, loc, type, b.getIntegerAttr(type, static_cast<int64_t>(value)));
+}
+
+Value lowering::reshapeTo(OpBuilder &b, Location loc, Value value,
+                          RankedTensorType type) {
+  if (value.getType() == type)
+    return value;
+  auto shapeType = RankedTensorType::get({type.getRank()}, b.getI64Type());
+  Value shape = arith::ConstantOp::create(
+      b, loc, shapeType, DenseElementsAttr::get(shapeType, type.getShape()));
+  return tensor::ReshapeOp::create(b, loc, type, value, shape);
+}
+
+Value lowering::padWith(OpBuilder &b, Location loc, Value value,
+                        ArrayRef<int64_t> low, ArrayRef<int64_t> high,
+                        Value padValue) {
+  if (llvm::all_of(low, [](int64_t p) { return p == 0; }) &&
+      llvm::all_of(high, [](int64_t p) { return p == 0; }))
+    return value;
+  auto type = cast<RankedTensorType>(value.getType());
+  SmallVector<int64_t> shape(type.getShape());
+  for (size_t d = 0; d < shape.size(); ++d)
+    shape[d] += low[d] + high[d];
+  auto padded = RankedTensorType::get(shape, type.getElementType());
+  SmallVector<OpFoldResult> lo, hi;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    lo.push_back(b.getIndexAttr(low[d]));
+    hi.push_back(b.getIndexAttr(high[d]));
+  }
+  return tensor::PadOp::create(b, loc, padded, value, lo, hi, padValue);
+}
+
+namespace {
+struct ConvertGraphToLinalgPass final
+    : ::mlir::llmc::impl::ConvertGraphToLinalgPassBase<ConvertGraphToLinalgPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    MLIRContext *ctx = &getContext();
+    GraphTypeConverter converter;
+    ConversionTarget target(*ctx);
+    target.addIllegalDialect<graph::GraphDialect>();
+    target.addLegalOp<ModuleOp, UnrealizedConversionCastOp>();
+    target.addLegalDialect<linalg::LinalgDialect, tensor::TensorDialect,
+                           arith::ArithDialect, math::MathDialect,
+                           scf::SCFDialect>();
+    target.addDynamicallyLegalOp<func::FuncOp>([&](func::FuncOp op) {
+      return converter.isSignatureLegal(op.getFunctionType());
+    });
+    target.addDynamicallyLegalOp<func::ReturnOp, func::CallOp>(
+        [&](Operation *op) { return converter.isLegal(op); });
+    RewritePatternSet patterns(ctx);
+    populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns,
+                                                                   converter);
+    populateReturnOpTypeConversionPattern(patterns, converter);
+    populateCallOpTypeConversionPattern(patterns, converter);
+    populateElementwiseToLinalgPatterns(converter, patterns);
+    populateReductionToLinalgPatterns(converter, patterns);
+    populateContractionToLinalgPatterns(converter, patterns);
+    populateDataMovementToLinalgPatterns(converter, patterns);
+    if (failed(applyFullConversion(getOperation(), target, std::move(patterns))))
+      signalPassFailure();
+  }
+};
+} // namespace

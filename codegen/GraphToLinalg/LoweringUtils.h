@@ -1,0 +1,46 @@
+//===- LoweringUtils.h - Shared helpers of the graph lowering --*- C++ -*-===//
+
+#ifndef LLMC_CODEGEN_GRAPHTOLINALG_LOWERINGUTILS_H
+#define LLMC_CODEGEN_GRAPHTOLINALG_LOWERINGUTILS_H
+
+#include "llmc/Codegen/Passes.h"
+#include "llmc/Dialect/Graph/IR/GraphOps.h"
+
+namespace mlir::llmc::lowering {
+
+using IndexedBody =
+    llvm::function_ref<Value(OpBuilder &, Location, ValueRange)>;
+
+/// The converted (signless) type of a graph tensor value's type.
+RankedTensorType convertedType(const TypeConverter &converter, Type type);
+
+/// tensor.empty of `type`.
+Value emptyTensor(OpBuilder &b, Location loc, RankedTensorType type);
+
+/// A tensor of `type` filled with `value`.
+Value filledTensor(OpBuilder &b, Location loc, RankedTensorType type,
+                   Value value);
+
+/// A linalg.generic without inputs whose body computes each result element
+/// from its indices: the form of every gather-like lowering.
+Value buildIndexedGeneric(OpBuilder &b, Location loc, RankedTensorType type,
+                          IndexedBody body);
+
+/// Index into a dim of `size` from an integer (or float) scalar index:
+/// negative values count from the end, and the result is clamped into
+/// [0, size) so that no input can read out of bounds.
+Value clampedIndex(OpBuilder &b, Location loc, Value index, int64_t size);
+
+/// arith.constant of a scalar of `type`.
+Value scalarConstant(OpBuilder &b, Location loc, Type type, double value);
+
+/// tensor.reshape of `value` to the static `type`.
+Value reshapeTo(OpBuilder &b, Location loc, Value value, RankedTensorType type);
+
+/// tensor.pad of `value` with `low`/`high` pads and a constant scalar.
+Value padWith(OpBuilder &b, Location loc, Value value, ArrayRef<int64_t> low,
+              ArrayRef<int64_t> high, Value padValue);
+
+} // namespace mlir::llmc::lowering
+
+#endif // LLMC_CODEGEN_GRAPHTOLINALG_LOWERINGUTILS_H

@@ -1,0 +1,67 @@
+//===- Pipelines.cpp - The CPU compilation pipeline, by phase -------------===//
+//
+// One place builds the pipeline, in named phases, so that
+// `llmc --compile-to=<phase>` can stop after any of them. Each phase is a
+// textual pipeline of registered passes: what `llmc-opt` runs is exactly
+// what the compiler runs.
+//
+//===----------------------------------------------------------------------===//
+
+#include "llmc/Codegen/Passes.h"
+
+#include "mlir/Pass/PassRegistry.h"
+#include "llvm/Support/ErrorHandling.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace mlir::llmc;
+
+std::optional<Phase> mlir::llmc::parsePhase(StringRef name) {
+  return llvm::StringSwitch<std::optional<Phase>>(name)
+      .Case("import", Phase::Import)
+      .Case("graph", Phase::Graph)
+      .Case("linalg", Phase::Linalg)
+      .Case("bufferized", Phase::Bufferized)
+      .Case("llvm", Phase::LLVM)
+      .Default(std::nullopt);
+}
+
+static const char *phasePipeline(Phase phase) {
+  switch (phase) {
+  case Phase::Import:
+    return "";
+  case Phase::Graph:
+    // Fold shape computations first so that decomposition sees constants;
+    // decompose composites last, after any pass that wants them whole.
+    return "canonicalize,cse,func.func(llmc-decompose-composite-ops),"
+           "canonicalize,cse";
+  case Phase::Linalg:
+    return "llmc-convert-graph-to-linalg,canonicalize,cse";
+  case Phase::Bufferized:
+    // Results become caller-allocated out-parameters: the runtime owns
+    // every buffer it hands in, the code frees only its temporaries.
+    return "one-shot-bufferize{bufferize-function-boundaries "
+           "function-boundary-type-conversion=identity-layout-map},"
+           "buffer-results-to-out-params{hoist-static-allocs modify-public-functions},"
+           "buffer-deallocation-pipeline,convert-bufferization-to-memref,"
+           "canonicalize";
+  case Phase::LLVM:
+    // math-to-llvm takes what LLVM has intrinsics for; libm calls cover the
+    // rest (erf, asin...) and must exist before func-to-llvm runs.
+    return "func.func(convert-linalg-to-loops),lower-affine,convert-scf-to-cf,"
+           "expand-strided-metadata,lower-affine,finalize-memref-to-llvm,"
+           "convert-math-to-llvm,convert-math-to-libm,convert-arith-to-llvm,"
+           "convert-index-to-llvm,convert-func-to-llvm,convert-cf-to-llvm,"
+           "reconcile-unrealized-casts";
+  }
+  llvm_unreachable("unknown phase");
+}
+
+void mlir::llmc::buildCpuPipeline(OpPassManager &pm, Phase last) {
+  for (Phase p : {Phase::Graph, Phase::Linalg, Phase::Bufferized, Phase::LLVM}) {
+    if (p > last)
+      return;
+    if (failed(parsePassPipeline(phasePipeline(p), pm, llvm::errs())))
+      llvm::report_fatal_error("llmc: malformed built-in pipeline");
+  }
+}

@@ -1,0 +1,51 @@
+//===- Passes.h - Codegen passes and pipelines of llmc ---------*- C++ -*-===//
+
+#ifndef LLMC_CODEGEN_PASSES_H
+#define LLMC_CODEGEN_PASSES_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+namespace mlir::llmc {
+
+#define GEN_PASS_DECL
+#include "llmc/Codegen/Passes.h.inc"
+
+/// Converts graph tensor types to their lowered form (unsigned -> signless).
+class GraphTypeConverter : public TypeConverter {
+public:
+  GraphTypeConverter();
+};
+
+/// Patterns lowering graph ops, one family per file.
+void populateElementwiseToLinalgPatterns(const TypeConverter &converter,
+                                         RewritePatternSet &patterns);
+void populateReductionToLinalgPatterns(const TypeConverter &converter,
+                                       RewritePatternSet &patterns);
+void populateContractionToLinalgPatterns(const TypeConverter &converter,
+                                         RewritePatternSet &patterns);
+void populateDataMovementToLinalgPatterns(const TypeConverter &converter,
+                                          RewritePatternSet &patterns);
+
+/// The compilation phases `llmc --compile-to` can stop after, in order.
+enum class Phase { Import, Graph, Linalg, Bufferized, LLVM };
+/// Parses a phase name ("import", "graph", "linalg", "bufferized", "llvm").
+std::optional<Phase> parsePhase(llvm::StringRef name);
+
+/// Adds the CPU pipeline's passes from the imported graph up to and
+/// including `last`.
+void buildCpuPipeline(OpPassManager &pm, Phase last);
+
+#define GEN_PASS_REGISTRATION
+#include "llmc/Codegen/Passes.h.inc"
+
+} // namespace mlir::llmc
+
+#endif // LLMC_CODEGEN_PASSES_H

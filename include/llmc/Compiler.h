@@ -1,0 +1,59 @@
+//===- Compiler.h - The llmc compiler driver API ---------------*- C++ -*-===//
+
+#ifndef LLMC_COMPILER_H
+#define LLMC_COMPILER_H
+
+#include "llmc/Codegen/Passes.h"
+#include "llmc/Runtime/Tensor.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mlir::llmc {
+
+/// Name and type of one input or output of a model's @main.
+struct TensorSignature {
+  std::string name;
+  RankedTensorType type;
+};
+struct ModelSignature {
+  std::vector<TensorSignature> inputs, outputs;
+};
+
+/// Reads @main's signature (names from `llmc.name` attributes). Must be
+/// called before bufferization rewrites the function.
+FailureOr<ModelSignature> getSignature(ModuleOp module);
+
+/// Lowers `module` for the CPU up to and including `last`, honouring MLIR's
+/// pass-manager command-line options (--mlir-print-ir-after-all, timing).
+LogicalResult lowerForCpu(ModuleOp module, Phase last);
+
+/// JIT-compiles an LLVM-dialect module and runs @main on `inputs`, given in
+/// signature order; returns the outputs in signature order.
+FailureOr<std::vector<::llmc::runtime::HostTensor>>
+runWithJit(ModuleOp module, const ModelSignature &signature,
+           const std::vector<::llmc::runtime::HostTensor> &inputs);
+
+/// The element type of a runtime dtype, and back.
+Type elementTypeOf(MLIRContext &context, ::llmc::runtime::DType dtype);
+FailureOr<::llmc::runtime::DType> dtypeOf(Type elementType);
+
+/// Prints every error as one line `error: FILE: node 'NAME': message` (or
+/// `error: LOCATION: message` for .mlir input) on stderr.
+class OneLineDiagnosticHandler : public ScopedDiagnosticHandler {
+public:
+  explicit OneLineDiagnosticHandler(MLIRContext *context);
+  /// True once an error has been reported.
+  bool hadError() const { return errorSeen; }
+
+private:
+  bool errorSeen = false;
+};
+
+} // namespace mlir::llmc
+
+#endif // LLMC_COMPILER_H

@@ -1,0 +1,48 @@
+//===- Tensor.h - Host tensors and .npy files (no MLIR) --------*- C++ -*-===//
+//
+// Part of the runtime: depends on nothing but the C++ standard library.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLMC_RUNTIME_TENSOR_H
+#define LLMC_RUNTIME_TENSOR_H
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace llmc::runtime {
+
+/// Element types of llmc tensors, as ONNX numbers them.
+enum class DType : int32_t {
+  F32 = 1, U8 = 2, I8 = 3, U16 = 4, I16 = 5, I32 = 6, I64 = 7, Bool = 9,
+  F16 = 10, F64 = 11, U32 = 12, U64 = 13, BF16 = 16,
+};
+
+/// Bytes per element (1 for bool).
+size_t dtypeSize(DType t);
+/// Name as ONNX spells it ("FLOAT", "INT64"...).
+const char *dtypeName(DType t);
+/// Parses an ONNX dtype number; false if llmc does not support it.
+bool dtypeFromOnnx(int32_t onnx, DType &out);
+
+/// A dense row-major host tensor.
+struct HostTensor {
+  std::string name;
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+  std::vector<char> data;
+
+  int64_t numElements() const;
+};
+
+/// Reads a .npy file (format 1.0-3.0, little-endian, C order). On failure
+/// returns false and sets `error` to one line.
+bool readNpy(const std::string &path, HostTensor &out, std::string &error);
+/// Writes a .npy file (format 1.0).
+bool writeNpy(const std::string &path, const HostTensor &tensor,
+              std::string &error);
+
+} // namespace llmc::runtime
+
+#endif // LLMC_RUNTIME_TENSOR_H

@@ -1,0 +1,220 @@
+//===- Compiler.cpp - Lowering, JIT execution and diagnostics -------------===//
+
+#include "llmc/Compiler.h"
+
+#include "llmc/Import/OnnxImporter.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstdlib>
+#include <cstring>
+
+using namespace mlir;
+using namespace mlir::llmc;
+using ::llmc::runtime::DType;
+using ::llmc::runtime::HostTensor;
+
+FailureOr<ModelSignature> mlir::llmc::getSignature(ModuleOp module) {
+  auto main = module.lookupSymbol<func::FuncOp>("main");
+  if (!main)
+    return module.emitError("the module has no @main function"), failure();
+  ModelSignature sig;
+  FunctionType type = main.getFunctionType();
+  auto nameOf = [](Attribute a, const std::string &fallback) {
+    auto s = dyn_cast_or_null<StringAttr>(a);
+    return s ? s.str() : fallback;
+  };
+  for (unsigned i = 0; i < type.getNumInputs(); ++i) {
+    auto t = dyn_cast<RankedTensorType>(type.getInput(i));
+    if (!t || !t.hasStaticShape())
+      return main.emitError("@main argument ")
+                 << i << " must be a statically shaped tensor",
+             failure();
+    sig.inputs.push_back(
+        {nameOf(main.getArgAttr(i, kNameAttr), "input" + std::to_string(i)), t});
+  }
+  for (unsigned i = 0; i < type.getNumResults(); ++i) {
+    auto t = dyn_cast<RankedTensorType>(type.getResult(i));
+    if (!t || !t.hasStaticShape())
+      return main.emitError("@main result ")
+                 << i << " must be a statically shaped tensor",
+             failure();
+    sig.outputs.push_back(
+        {nameOf(main.getResultAttr(i, kNameAttr), "output" + std::to_string(i)),
+         t});
+  }
+  return sig;
+}
+
+LogicalResult mlir::llmc::lowerForCpu(ModuleOp module, Phase last) {
+  PassManager pm(module->getName());
+  if (failed(applyPassManagerCLOptions(pm)))
+    return failure();
+  buildCpuPipeline(pm, last);
+  return pm.run(module);
+}
+
+Type mlir::llmc::elementTypeOf(MLIRContext &ctx, DType dtype) {
+  switch (dtype) {
+  case DType::F32: return Float32Type::get(&ctx);
+  case DType::F64: return Float64Type::get(&ctx);
+  case DType::F16: return Float16Type::get(&ctx);
+  case DType::BF16: return BFloat16Type::get(&ctx);
+  case DType::Bool: return IntegerType::get(&ctx, 1);
+  case DType::I8: return IntegerType::get(&ctx, 8);
+  case DType::I16: return IntegerType::get(&ctx, 16);
+  case DType::I32: return IntegerType::get(&ctx, 32);
+  case DType::I64: return IntegerType::get(&ctx, 64);
+  case DType::U8: return IntegerType::get(&ctx, 8, IntegerType::Unsigned);
+  case DType::U16: return IntegerType::get(&ctx, 16, IntegerType::Unsigned);
+  case DType::U32: return IntegerType::get(&ctx, 32, IntegerType::Unsigned);
+  case DType::U64: return IntegerType::get(&ctx, 64, IntegerType::Unsigned);
+  }
+  return {};
+}
+
+FailureOr<DType> mlir::llmc::dtypeOf(Type t) {
+  for (int32_t code : {1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 16}) {
+    DType d = static_cast<DType>(code);
+    if (elementTypeOf(*t.getContext(), d) == t)
+      return d;
+  }
+  return failure();
+}
+
+namespace {
+/// A memref descriptor for the C interface: {allocated, aligned, offset,
+/// sizes[rank], strides[rank]}, all 64-bit.
+struct Descriptor {
+  std::vector<int64_t> words;
+  Descriptor(void *data, const std::vector<int64_t> &shape) {
+    words.push_back(reinterpret_cast<int64_t>(data));
+    words.push_back(reinterpret_cast<int64_t>(data));
+    words.push_back(0);
+    for (int64_t d : shape)
+      words.push_back(d);
+    std::vector<int64_t> strides(shape.size(), 1);
+    for (int64_t i = static_cast<int64_t>(shape.size()) - 2; i >= 0; --i)
+      strides[i] = strides[i + 1] * shape[i + 1];
+    words.insert(words.end(), strides.begin(), strides.end());
+  }
+};
+
+/// 64-byte aligned storage that outlives the call.
+struct AlignedBuffer {
+  void *ptr = nullptr;
+  explicit AlignedBuffer(size_t bytes) {
+    ptr = std::aligned_alloc(64, ((std::max<size_t>(bytes, 1) + 63) / 64) * 64);
+  }
+  ~AlignedBuffer() { std::free(ptr); }
+  AlignedBuffer(const AlignedBuffer &) = delete;
+};
+} // namespace
+
+FailureOr<std::vector<HostTensor>>
+mlir::llmc::runWithJit(ModuleOp module, const ModelSignature &sig,
+                       const std::vector<HostTensor> &inputs) {
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  registerBuiltinDialectTranslation(*module.getContext());
+  registerLLVMDialectTranslation(*module.getContext());
+
+  ExecutionEngineOptions options;
+  options.transformer = makeOptimizingTransformer(/*optLevel=*/3,
+                                                  /*sizeLevel=*/0, nullptr);
+  auto engine = ExecutionEngine::create(module, options);
+  if (!engine) {
+    std::string msg = llvm::toString(engine.takeError());
+    return module.emitError("JIT compilation failed: ") << msg, failure();
+  }
+
+  std::vector<std::unique_ptr<AlignedBuffer>> buffers;
+  std::vector<Descriptor> descriptors;
+  for (auto [tensor, s] : llvm::zip(inputs, sig.inputs)) {
+    buffers.push_back(std::make_unique<AlignedBuffer>(tensor.data.size()));
+    std::memcpy(buffers.back()->ptr, tensor.data.data(), tensor.data.size());
+    descriptors.emplace_back(buffers.back()->ptr,
+                             std::vector<int64_t>(s.type.getShape()));
+  }
+  std::vector<HostTensor> outputs;
+  for (const TensorSignature &s : sig.outputs) {
+    HostTensor t;
+    t.name = s.name;
+    FailureOr<DType> d = dtypeOf(s.type.getElementType());
+    if (failed(d))
+      return module.emitError("unsupported output type"), failure();
+    t.dtype = *d;
+    t.shape.assign(s.type.getShape().begin(), s.type.getShape().end());
+    size_t bytes = t.numElements() * ::llmc::runtime::dtypeSize(t.dtype);
+    buffers.push_back(std::make_unique<AlignedBuffer>(bytes));
+    std::memset(buffers.back()->ptr, 0, bytes);
+    descriptors.emplace_back(buffers.back()->ptr, t.shape);
+    outputs.push_back(std::move(t));
+  }
+  std::vector<void *> descriptorPtrs;
+  for (Descriptor &d : descriptors)
+    descriptorPtrs.push_back(d.words.data());
+  std::vector<void *> args;
+  for (void *&p : descriptorPtrs)
+    args.push_back(&p);
+  if (llvm::Error err = (*engine)->invokePacked("_mlir_ciface_main", args)) {
+    std::string msg = llvm::toString(std::move(err));
+    return module.emitError("execution failed: ") << msg, failure();
+  }
+  size_t first = inputs.size();
+  for (auto [i, t] : llvm::enumerate(outputs)) {
+    t.data.resize(t.numElements() * ::llmc::runtime::dtypeSize(t.dtype));
+    std::memcpy(t.data.data(), buffers[first + i]->ptr, t.data.size());
+  }
+  return outputs;
+}
+
+//===----------------------------------------------------------------------===//
+// Diagnostics
+//===----------------------------------------------------------------------===//
+
+/// "FILE: node 'NAME'" for a named ONNX node, "FILE" or "FILE:L:C" otherwise.
+static std::string describeLocation(Location loc) {
+  if (auto fused = dyn_cast<FusedLoc>(loc))
+    if (!fused.getLocations().empty())
+      return describeLocation(fused.getLocations().front());
+  if (auto name = dyn_cast<NameLoc>(loc)) {
+    std::string child = describeLocation(name.getChildLoc());
+    return child + (child.empty() ? "" : ": ") + "node '" +
+           name.getName().str() + "'";
+  }
+  if (auto file = dyn_cast<FileLineColLoc>(loc)) {
+    if (file.getLine() == 0)
+      return file.getFilename().str();
+    return (file.getFilename().str() + ":" + Twine(file.getLine()) + ":" +
+            Twine(file.getColumn()))
+        .str();
+  }
+  if (auto callSite = dyn_cast<CallSiteLoc>(loc))
+    return describeLocation(callSite.getCallee());
+  return "";
+}
+
+OneLineDiagnosticHandler::OneLineDiagnosticHandler(MLIRContext *context)
+    : ScopedDiagnosticHandler(context) {
+  setHandler([this](Diagnostic &diag) -> LogicalResult {
+    if (diag.getSeverity() != DiagnosticSeverity::Error)
+      return success(); // notes and remarks are dropped: one line per error
+    if (errorSeen)
+      return success(); // only the first error: it is the cause
+    errorSeen = true;
+    std::string where = describeLocation(diag.getLocation());
+    std::string message = diag.str();
+    std::replace(message.begin(), message.end(), '\n', ' ');
+    llvm::errs() << "error: " << where << (where.empty() ? "" : ": ")
+                 << message << "\n";
+    return success();
+  });
+}

@@ -1,0 +1,235 @@
+//===- Tensor.cpp - Host tensors and .npy files ---------------------------===//
+//
+// The .npy format: magic "\x93NUMPY", version, header length, then a Python
+// dict literal {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
+// padded to 64 bytes, then the data. Anything malformed is refused with a
+// message, never read past its end.
+//
+//===----------------------------------------------------------------------===//
+
+#include "llmc/Runtime/Tensor.h"
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+using namespace llmc::runtime;
+
+size_t llmc::runtime::dtypeSize(DType t) {
+  switch (t) {
+  case DType::Bool: case DType::U8: case DType::I8: return 1;
+  case DType::U16: case DType::I16: case DType::F16: case DType::BF16: return 2;
+  case DType::F32: case DType::I32: case DType::U32: return 4;
+  case DType::F64: case DType::I64: case DType::U64: return 8;
+  }
+  return 1;
+}
+
+const char *llmc::runtime::dtypeName(DType t) {
+  switch (t) {
+  case DType::F32: return "FLOAT";
+  case DType::U8: return "UINT8";
+  case DType::I8: return "INT8";
+  case DType::U16: return "UINT16";
+  case DType::I16: return "INT16";
+  case DType::I32: return "INT32";
+  case DType::I64: return "INT64";
+  case DType::Bool: return "BOOL";
+  case DType::F16: return "FLOAT16";
+  case DType::F64: return "DOUBLE";
+  case DType::U32: return "UINT32";
+  case DType::U64: return "UINT64";
+  case DType::BF16: return "BFLOAT16";
+  }
+  return "?";
+}
+
+bool llmc::runtime::dtypeFromOnnx(int32_t onnx, DType &out) {
+  switch (onnx) {
+  case 1: case 2: case 3: case 4: case 5: case 6: case 7: case 9: case 10:
+  case 11: case 12: case 13: case 16:
+    out = static_cast<DType>(onnx);
+    return true;
+  default:
+    return false;
+  }
+}
+
+int64_t HostTensor::numElements() const {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+namespace {
+struct Descr {
+  const char *npy;
+  DType dtype;
+};
+// numpy has no bfloat16: llmc writes it as raw 2-byte void ('|V2').
+const Descr kDescrs[] = {
+    {"<f4", DType::F32}, {"<f8", DType::F64}, {"<f2", DType::F16},
+    {"|b1", DType::Bool}, {"|i1", DType::I8}, {"|u1", DType::U8},
+    {"<i2", DType::I16}, {"<u2", DType::U16}, {"<i4", DType::I32},
+    {"<u4", DType::U32}, {"<i8", DType::I64}, {"<u8", DType::U64},
+    {"|V2", DType::BF16},
+};
+
+/// Value of `key` in the header dict, as the raw text after "'key':".
+bool headerField(const std::string &header, const std::string &key,
+                 std::string &value) {
+  size_t k = header.find("'" + key + "'");
+  if (k == std::string::npos)
+    return false;
+  size_t colon = header.find(':', k);
+  if (colon == std::string::npos)
+    return false;
+  value = header.substr(colon + 1);
+  return true;
+}
+} // namespace
+
+bool llmc::runtime::readNpy(const std::string &path, HostTensor &out,
+                            std::string &error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = "cannot open '" + path + "'";
+    return false;
+  }
+  std::string bytes((std::istreambuf_iterator<char>(in)),
+                    std::istreambuf_iterator<char>());
+  if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) {
+    error = "'" + path + "' is not a .npy file";
+    return false;
+  }
+  unsigned major = static_cast<unsigned char>(bytes[6]);
+  size_t headerLen, offset;
+  if (major == 1) {
+    headerLen = static_cast<unsigned char>(bytes[8]) |
+                (static_cast<unsigned char>(bytes[9]) << 8);
+    offset = 10;
+  } else if (major == 2 || major == 3) {
+    if (bytes.size() < 12) {
+      error = "'" + path + "' has a truncated .npy header";
+      return false;
+    }
+    uint32_t len;
+    std::memcpy(&len, bytes.data() + 8, 4);
+    headerLen = len;
+    offset = 12;
+  } else {
+    error = "'" + path + "' has unsupported .npy version " +
+            std::to_string(major);
+    return false;
+  }
+  if (offset + headerLen > bytes.size()) {
+    error = "'" + path + "' has a truncated .npy header";
+    return false;
+  }
+  std::string header = bytes.substr(offset, headerLen);
+  std::string descr, fortran, shape;
+  if (!headerField(header, "descr", descr) ||
+      !headerField(header, "fortran_order", fortran) ||
+      !headerField(header, "shape", shape)) {
+    error = "'" + path + "' has a malformed .npy header";
+    return false;
+  }
+  size_t q1 = descr.find('\''), q2 = descr.find('\'', q1 + 1);
+  if (q1 == std::string::npos || q2 == std::string::npos) {
+    error = "'" + path + "' has a malformed dtype";
+    return false;
+  }
+  std::string d = descr.substr(q1 + 1, q2 - q1 - 1);
+  // numpy writes '|b1', '|i1', '|u1' for 1-byte types, '<' elsewhere.
+  bool found = false;
+  for (const Descr &entry : kDescrs) {
+    std::string e = entry.npy;
+    if (d == e || (d.size() == 3 && e.size() == 3 && d.substr(1) == e.substr(1) &&
+                   (d[0] == '=' || d[0] == '<' || d[0] == '|'))) {
+      out.dtype = entry.dtype;
+      found = true;
+      break;
+    }
+  }
+  if (!found) {
+    error = "'" + path + "' has unsupported dtype '" + d + "'";
+    return false;
+  }
+  if (fortran.find("True") < fortran.find(',')) {
+    error = "'" + path + "' is in Fortran order; save it in C order";
+    return false;
+  }
+  size_t open = shape.find('('), close = shape.find(')');
+  if (open == std::string::npos || close == std::string::npos || close < open) {
+    error = "'" + path + "' has a malformed shape";
+    return false;
+  }
+  out.shape.clear();
+  std::stringstream dims(shape.substr(open + 1, close - open - 1));
+  std::string item;
+  uint64_t count = 1;
+  while (std::getline(dims, item, ',')) {
+    size_t first = item.find_first_not_of(" ");
+    if (first == std::string::npos)
+      continue;
+    char *end = nullptr;
+    long long v = std::strtoll(item.c_str() + first, &end, 10);
+    if (v < 0 || end == item.c_str() + first) {
+      error = "'" + path + "' has a malformed shape";
+      return false;
+    }
+    if (__builtin_mul_overflow(count, static_cast<uint64_t>(v), &count)) {
+      error = "'" + path + "' has a shape whose size overflows";
+      return false;
+    }
+    out.shape.push_back(v);
+  }
+  size_t dataOffset = offset + headerLen;
+  uint64_t need;
+  if (__builtin_mul_overflow(count, dtypeSize(out.dtype), &need) ||
+      need != bytes.size() - dataOffset) {
+    error = "'" + path + "' holds " + std::to_string(bytes.size() - dataOffset) +
+            " bytes of data, its shape needs " + std::to_string(need);
+    return false;
+  }
+  out.data.assign(bytes.begin() + dataOffset, bytes.end());
+  return true;
+}
+
+bool llmc::runtime::writeNpy(const std::string &path, const HostTensor &t,
+                             std::string &error) {
+  const char *descr = "<f4";
+  for (const Descr &entry : kDescrs)
+    if (entry.dtype == t.dtype)
+      descr = entry.npy;
+  std::string shape = "(";
+  for (int64_t d : t.shape)
+    shape += std::to_string(d) + ", ";
+  if (t.shape.size() > 1)
+    shape.resize(shape.size() - 2);
+  else if (t.shape.size() == 1)
+    shape.resize(shape.size() - 1);
+  shape += ")";
+  std::string header = std::string("{'descr': '") + descr +
+                       "', 'fortran_order': False, 'shape': " + shape + ", }";
+  size_t total = 10 + header.size() + 1;
+  header.append((64 - total % 64) % 64, ' ');
+  header += '\n';
+  std::ofstream out(path, std::ios::binary);
+  if (!out) {
+    error = "cannot write '" + path + "'";
+    return false;
+  }
+  out.write("\x93NUMPY\x01\x00", 8);
+  uint16_t len = static_cast<uint16_t>(header.size());
+  char lenBytes[2] = {static_cast<char>(len & 0xff), static_cast<char>(len >> 8)};
+  out.write(lenBytes, 2);
+  out << header;
+  out.write(t.data.data(), static_cast<std::streamsize>(t.data.size()));
+  if (!out) {
+    error = "short write to '" + path + "'";
+    return false;
+  }
+  return true;
+}

@@ -1,0 +1,236 @@
+//===- llmc.cpp - The llmc command ----------------------------------------===//
+//
+//   llmc run MODEL.onnx --input NAME=FILE.npy ... --output-dir DIR
+//   llmc compile MODEL.onnx --compile-to=PHASE --emit=mlir [-o FILE]
+//
+// Every error is one line on stderr and exit status 1.
+//
+//===----------------------------------------------------------------------===//
+
+#include "llmc/Compiler.h"
+#include "llmc/Import/OnnxImporter.h"
+#include "llmc/InitAll.h"
+
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "mlir/Support/Timing.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+using namespace mlir;
+using namespace mlir::llmc;
+namespace cl = llvm::cl;
+using ::llmc::runtime::HostTensor;
+
+static cl::SubCommand runCommand("run", "Compile MODEL for the CPU and run it "
+                                        "on the given inputs");
+static cl::SubCommand compileCommand(
+    "compile", "Compile MODEL and write the IR of a phase (--emit=mlir)");
+
+static cl::opt<std::string> modelPath(cl::Positional, cl::desc("MODEL"),
+                                      cl::sub(runCommand),
+                                      cl::sub(compileCommand));
+static cl::list<std::string>
+    inputArgs("input",
+              cl::desc("An input: NAME=FILE.npy, or FILE.npy for the next "
+                       "input in graph order (repeatable)"),
+              cl::sub(runCommand), cl::sub(compileCommand));
+static cl::list<std::string> positionalInputs(cl::Positional, cl::ZeroOrMore,
+                                              cl::desc("[FILE.npy ...]"),
+                                              cl::sub(runCommand));
+static cl::opt<std::string>
+    outputDir("output-dir",
+              cl::desc("Where `run` writes <output name>.npy (default .)"),
+              cl::init("."), cl::sub(runCommand));
+static cl::opt<std::string> outputFile("o", cl::desc("Output file (default -)"),
+                                       cl::init("-"), cl::sub(compileCommand));
+static cl::opt<std::string> compileTo(
+    "compile-to",
+    cl::desc("Stop after a phase: import, graph, linalg, bufferized, llvm"),
+    cl::init(""), cl::sub(runCommand), cl::sub(compileCommand));
+static cl::opt<std::string>
+    emit("emit", cl::desc("What to write: mlir (the IR after --compile-to)"),
+         cl::init(""), cl::sub(runCommand), cl::sub(compileCommand));
+static cl::opt<std::string> target("target",
+                                   cl::desc("Target: cpu (the default)"),
+                                   cl::init("cpu"), cl::sub(runCommand),
+                                   cl::sub(compileCommand));
+
+static int fail(const Twine &message) {
+  llvm::errs() << "error: " << message << "\n";
+  return 1;
+}
+
+/// Reads the --input files (and positional ones) in the order given.
+static bool readInputs(std::vector<HostTensor> &tensors) {
+  std::vector<std::string> all(inputArgs.begin(), inputArgs.end());
+  all.insert(all.end(), positionalInputs.begin(), positionalInputs.end());
+  for (const std::string &arg : all) {
+    std::string name, file = arg;
+    size_t eq = arg.find('=');
+    if (eq != std::string::npos && !llvm::sys::fs::exists(arg)) {
+      name = arg.substr(0, eq);
+      file = arg.substr(eq + 1);
+    }
+    HostTensor t;
+    std::string error;
+    if (!::llmc::runtime::readNpy(file, t, error)) {
+      llvm::errs() << "error: " << error << "\n";
+      return false;
+    }
+    t.name = name;
+    tensors.push_back(std::move(t));
+  }
+  return true;
+}
+
+/// Orders the given tensors as the signature's inputs; errors for missing,
+/// extra or misnamed ones.
+static bool matchInputs(const ModelSignature &sig,
+                        std::vector<HostTensor> &given) {
+  std::vector<HostTensor> ordered(sig.inputs.size());
+  std::vector<bool> filled(sig.inputs.size(), false);
+  size_t next = 0;
+  for (HostTensor &t : given) {
+    size_t i = sig.inputs.size();
+    if (!t.name.empty()) {
+      for (size_t k = 0; k < sig.inputs.size(); ++k)
+        if (sig.inputs[k].name == t.name)
+          i = k;
+      if (i == sig.inputs.size()) {
+        llvm::errs() << "error: " << modelPath << ": the model has no input named '"
+                     << t.name << "'\n";
+        return false;
+      }
+    } else {
+      while (next < sig.inputs.size() && filled[next])
+        ++next;
+      i = next;
+      if (i == sig.inputs.size()) {
+        llvm::errs() << "error: " << modelPath << ": too many inputs: the model takes "
+                     << sig.inputs.size() << "\n";
+        return false;
+      }
+    }
+    if (filled[i]) {
+      llvm::errs() << "error: " << modelPath << ": input '" << sig.inputs[i].name
+                   << "' is given twice\n";
+      return false;
+    }
+    filled[i] = true;
+    ordered[i] = std::move(t);
+  }
+  for (size_t i = 0; i < sig.inputs.size(); ++i)
+    if (!filled[i]) {
+      llvm::errs() << "error: " << modelPath << ": missing input '"
+                   << sig.inputs[i].name << "'\n";
+      return false;
+    }
+  given = std::move(ordered);
+  return true;
+}
+
+static std::string safeFileName(std::string name) {
+  for (char &c : name)
+    if (c == '/' || c == '\\' || c == '\0')
+      c = '_';
+  if (name.empty() || name == "." || name == "..")
+    name = "_" + name;
+  return name;
+}
+
+static int runOrCompile(bool isRun) {
+  if (target != "cpu")
+    return fail("target '" + target + "' is not supported yet (only cpu)");
+  std::optional<Phase> last = Phase::LLVM;
+  if (!compileTo.empty()) {
+    last = parsePhase(compileTo);
+    if (!last)
+      return fail("unknown phase '" + compileTo +
+                  "' (import, graph, linalg, bufferized, llvm)");
+  }
+  if (!emit.empty() && emit != "mlir")
+    return fail("unknown --emit '" + emit + "' (mlir)");
+  if (!isRun && emit.empty())
+    return fail("llmc compile writes IR only for now: give --emit=mlir");
+
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  OneLineDiagnosticHandler diagnostics(&context);
+
+  std::vector<HostTensor> given;
+  if (!readInputs(given))
+    return 1;
+  ImportOptions options;
+  for (const HostTensor &t : given) {
+    ImportInput in;
+    in.name = t.name;
+    in.shape = t.shape;
+    in.elementType = elementTypeOf(context, t.dtype);
+    in.data = t.data;
+    options.inputs.push_back(std::move(in));
+  }
+  FailureOr<OwningOpRef<ModuleOp>> module =
+      importOnnxModel(context, modelPath, options);
+  if (failed(module))
+    return 1;
+  FailureOr<ModelSignature> sig = getSignature(**module);
+  if (failed(sig))
+    return 1;
+  if (isRun && (!emit.empty() || compileTo.empty()) && !matchInputs(*sig, given))
+    return 1;
+  if (failed(lowerForCpu(**module, *last)))
+    return 1;
+
+  if (!emit.empty() || !compileTo.empty()) {
+    std::string error;
+    auto out = openOutputFile(isRun ? std::string("-") : outputFile.getValue(), &error);
+    if (!out)
+      return fail(error);
+    (*module)->print(out->os());
+    out->keep();
+    return 0;
+  }
+
+  FailureOr<std::vector<HostTensor>> outputs =
+      runWithJit(**module, *sig, given);
+  if (failed(outputs))
+    return 1;
+  if (std::error_code ec = llvm::sys::fs::create_directories(outputDir))
+    return fail("cannot create output directory '" + outputDir +
+                "': " + ec.message());
+  for (const HostTensor &t : *outputs) {
+    SmallString<256> path(outputDir);
+    llvm::sys::path::append(path, safeFileName(t.name) + ".npy");
+    std::string error;
+    if (!::llmc::runtime::writeNpy(std::string(path), t, error))
+      return fail(error);
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  registerAllPasses();
+  registerAsmPrinterCLOptions();
+  registerMLIRContextCLOptions();
+  registerPassManagerCLOptions();
+  registerDefaultTimingManagerCLOptions();
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "llmc: compiles ONNX models through MLIR and runs them\n\n"
+      "  llmc run MODEL.onnx --input NAME=FILE.npy ... --output-dir DIR\n"
+      "  llmc compile MODEL.onnx --compile-to=PHASE --emit=mlir -o FILE\n");
+  if (runCommand)
+    return runOrCompile(true);
+  if (compileCommand)
+    return runOrCompile(false);
+  return fail("give a command: run or compile (see llmc --help)");
+}
