@@ -3,6 +3,7 @@
 #include "llmc/Compiler.h"
 
 #include "llmc/Import/OnnxImporter.h"
+#include "llmc/Runtime/CpuKernels.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
@@ -134,6 +135,13 @@ mlir::llmc::runWithJit(ModuleOp module, const ModelSignature &sig,
     std::string msg = llvm::toString(engine.takeError());
     return module.emitError("JIT compilation failed: ") << msg, failure();
   }
+  (*engine)->registerSymbols([](llvm::orc::MangleAndInterner interner) {
+    llvm::orc::SymbolMap map;
+    for (const auto *s = ::llmc::runtime::getCpuKernelSymbols(); s->name; ++s)
+      map[interner(s->name)] = {llvm::orc::ExecutorAddr::fromPtr(s->address),
+                                llvm::JITSymbolFlags::Exported};
+    return map;
+  });
 
   std::vector<std::unique_ptr<AlignedBuffer>> buffers;
   std::vector<Descriptor> descriptors;

@@ -67,7 +67,8 @@ struct Descr {
   const char *npy;
   DType dtype;
 };
-// numpy has no bfloat16: llmc writes it as raw 2-byte void ('|V2').
+// numpy has no bfloat16: llmc writes its bits as uint16 ('<u2', the ONNX
+// test data's convention) and also reads raw 2-byte void ('|V2').
 const Descr kDescrs[] = {
     {"<f4", DType::F32}, {"<f8", DType::F64}, {"<f2", DType::F16},
     {"|b1", DType::Bool}, {"|i1", DType::I8}, {"|u1", DType::U8},
@@ -199,9 +200,9 @@ bool llmc::runtime::readNpy(const std::string &path, HostTensor &out,
 
 bool llmc::runtime::writeNpy(const std::string &path, const HostTensor &t,
                              std::string &error) {
-  const char *descr = "<f4";
+  const char *descr = t.dtype == DType::BF16 ? "<u2" : "<f4";
   for (const Descr &entry : kDescrs)
-    if (entry.dtype == t.dtype)
+    if (entry.dtype == t.dtype && t.dtype != DType::BF16)
       descr = entry.npy;
   std::string shape = "(";
   for (int64_t d : t.shape)

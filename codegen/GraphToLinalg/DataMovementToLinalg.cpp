@@ -109,7 +109,7 @@ struct PadLowering : OpConversionPattern<graph::PadOp> {
                       Value twice = arith::ConstantOp::create(b, l, b.getI64IntegerAttr(2 * (n - 1)));
                       i = arith::SelectOp::create(b, l, over, arith::SubIOp::create(b, l, twice, i), i);
                     }
-                    in.push_back(clampedIndex(b, l, i, n));
+                    in.push_back(clampedIndex(b, l, i, n, /*wrapNegative=*/false));
                   }
                   return tensor::ExtractOp::create(b, l, a.getInput(), in);
                 }));
@@ -227,7 +227,6 @@ struct ResizeLowering : IndexedPattern<graph::ResizeOp> {
                                 Value iv, int64_t d) {
     Type f64 = b.getF64Type();
     int64_t inLen = op.getInput().getType().getDimSize(d);
-    int64_t outLen = op.getOutput().getType().getDimSize(d);
     double scale = op.getScales()[d];
     auto c = [&](double v) { return scalarConstant(b, l, f64, v); };
     Value x = arith::UIToFPOp::create(
@@ -235,22 +234,24 @@ struct ResizeLowering : IndexedPattern<graph::ResizeOp> {
     StringRef mode = op.getCoordinateTransformationMode();
     if (mode == "asymmetric")
       return arith::DivFOp::create(b, l, x, c(scale));
+    // ONNX resizes to the unrounded length in * scale.
+    double resized = inLen * scale;
     if (mode == "align_corners")
-      return outLen == 1 ? c(0)
-                         : (Value)arith::MulFOp::create(
-                               b, l, x, c(double(inLen - 1) / double(outLen - 1)));
+      return resized <= 1 ? c(0)
+                          : (Value)arith::MulFOp::create(
+                                b, l, x, c(double(inLen - 1) / (resized - 1)));
     Value shifted = arith::DivFOp::create(
         b, l, arith::AddFOp::create(b, l, x, c(0.5)), c(scale));
     if (mode == "tf_half_pixel_for_nn")
       return shifted;
-    if (mode == "pytorch_half_pixel" && outLen == 1)
+    if (mode == "pytorch_half_pixel" && resized <= 1)
       return c(0);
     return arith::SubFOp::create(b, l, shifted, c(0.5));
   }
 
   static Value toIndex(OpBuilder &b, Location l, Value f, int64_t size) {
     return clampedIndex(b, l, arith::FPToSIOp::create(b, l, b.getI64Type(), f),
-                        size);
+                        size, /*wrapNegative=*/false);
   }
 
   Value element(graph::ResizeOp op, Adaptor a, OpBuilder &b, Location l,

@@ -68,7 +68,7 @@ Value lowering::buildIndexedGeneric(OpBuilder &b, Location loc,
 }
 
 Value lowering::clampedIndex(OpBuilder &b, Location loc, Value index,
-                             int64_t size) {
+                             int64_t size, bool wrapNegative) {
   Type i64 = b.getI64Type();
   if (isa<FloatType>(index.getType()))
     index = arith::FPToSIOp::create(b, loc, i64, index);
@@ -80,8 +80,12 @@ Value lowering::clampedIndex(OpBuilder &b, Location loc, Value index,
                                          b.getI64IntegerAttr(std::max<int64_t>(size - 1, 0)));
   Value negative =
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, index, zero);
-  Value wrapped = arith::SelectOp::create(
-      b, loc, negative, arith::AddIOp::create(b, loc, index, sizeV), index);
+  Value wrapped =
+      wrapNegative
+          ? (Value)arith::SelectOp::create(
+                b, loc, negative, arith::AddIOp::create(b, loc, index, sizeV),
+                index)
+          : index;
   Value clamped = arith::MaxSIOp::create(
       b, loc, zero, arith::MinSIOp::create(b, loc, wrapped, last));
   return arith::IndexCastOp::create(b, loc, b.getIndexType(), clamped);

@@ -27,9 +27,11 @@ Value buildIndexedGeneric(OpBuilder &b, Location loc, RankedTensorType type,
                           IndexedBody body);
 
 /// Index into a dim of `size` from an integer (or float) scalar index:
-/// negative values count from the end, and the result is clamped into
-/// [0, size) so that no input can read out of bounds.
-Value clampedIndex(OpBuilder &b, Location loc, Value index, int64_t size);
+/// negative values count from the end (unless `wrapNegative` is false), and
+/// the result is clamped into [0, size) so that no input can read out of
+/// bounds.
+Value clampedIndex(OpBuilder &b, Location loc, Value index, int64_t size,
+                   bool wrapNegative = true);
 
 /// arith.constant of a scalar of `type`.
 Value scalarConstant(OpBuilder &b, Location loc, Type type, double value);

@@ -493,19 +493,39 @@ LogicalResult ModelImporter::importNode(const onnx::NodeProto &node,
     if (!in.empty() && !lookup(in))
       return mlir::emitError(loc) << "input '" << in << "' is not defined";
 
+  // Arity against the schema: libonnx's checker does this only up to
+  // opset 17, and no op importer may index a missing required input.
+  if (const onnx::OpSchema *schema = onnx::OpSchemaRegistry::Schema(
+          node.op_type(), static_cast<int>(std::min<int64_t>(opset, 17)), "")) {
+    if (node.input_size() < schema->min_input() ||
+        node.input_size() > schema->max_input())
+      return mlir::emitError(loc)
+             << node.op_type() << " takes " << schema->min_input() << " to "
+             << schema->max_input() << " inputs, got " << node.input_size();
+    const auto &formals = schema->inputs();
+    for (int i = 0; i < node.input_size() && i < static_cast<int>(formals.size());
+         ++i)
+      if (node.input(i).empty() &&
+          formals[i].GetOption() == onnx::OpSchema::Single)
+        return mlir::emitError(loc) << "required input " << i << " ("
+                                    << formals[i].GetName() << ") is missing";
+  }
+
   if (const OpImporter *importer =
           getRegistry().lookup(node.op_type(), opset)) {
     NodeContext ctx(*this, node, builder, loc, opset);
     FailureOr<SmallVector<Value>> results = (*importer)(ctx);
     if (failed(results))
       return failure();
+    // An importer may leave out optional outputs (LayerNormalization's mean,
+    // say); when the model asks for one, import the op's function body.
+    for (int i = 0; i < node.output_size(); ++i)
+      if (!node.output(i).empty() &&
+          (i >= static_cast<int>(results->size()) || !(*results)[i]))
+        return expandFunction(node, loc, name);
     for (int i = 0; i < node.output_size(); ++i) {
       if (node.output(i).empty())
         continue;
-      if (i >= static_cast<int>(results->size()) || !(*results)[i])
-        return mlir::emitError(loc)
-               << "unsupported: output " << i << " of " << node.op_type()
-               << " is not produced by llmc";
       Value v = (*results)[i];
       if (failed(checkSize(cast<RankedTensorType>(v.getType()), loc,
                            "output '" + node.output(i) + "'")))
@@ -631,7 +651,10 @@ ModelImporter::run(onnx::ModelProto &model) {
       given = &options.inputs[positional];
     ++positional;
     if (given) {
-      if (given->elementType && given->elementType != element)
+      // numpy has no bfloat16: its bits come as uint16.
+      bool bitsOfBF16 = element.isBF16() && given->elementType &&
+                        given->elementType.isUnsignedInteger(16);
+      if (given->elementType && given->elementType != element && !bitsOfBF16)
         return fileError("input '" + in.name() + "' must be " +
                          onnxTypeName(elem) + " but was given other data"),
                failure();
@@ -690,11 +713,18 @@ ModelImporter::run(onnx::ModelProto &model) {
       auto type = cast<RankedTensorType>(arg.getType());
       Type storage = type.getElementType();
       bool isSplat = false;
-      if (type.getNumElements() <= 4096 &&
-          (storage.isInteger(64) || storage.isInteger(32) ||
-           storage.isF32() || storage.isF64()) &&
-          DenseElementsAttr::isValidRawBuffer(type, given->data, isSplat))
+      if (type.getNumElements() > 4096) {
+        // Only small inputs can set shapes; large ones stay run-time data.
+      } else if (storage.isInteger(1)) {
+        SmallVector<bool> bools;
+        for (char c : given->data)
+          bools.push_back(c != 0);
+        if (static_cast<int64_t>(bools.size()) == type.getNumElements())
+          inputData[arg] = DenseElementsAttr::get(type, ArrayRef<bool>(bools));
+      } else if (DenseElementsAttr::isValidRawBuffer(type, given->data,
+                                                     isSplat)) {
         inputData[arg] = DenseElementsAttr::getFromRawBuffer(type, given->data);
+      }
     }
   }
 
@@ -766,6 +796,28 @@ Type NodeContext::elementType(int32_t onnxType) const {
   return importer.elementType(onnxType);
 }
 
+/// The constant value of `v`, folding its producers (shape subgraphs such
+/// as Shape -> Size -> Sub) on demand.
+static Attribute foldToConstant(Value v, unsigned depth = 0) {
+  Attribute attr;
+  if (matchPattern(v, m_Constant(&attr)))
+    return attr;
+  Operation *op = v.getDefiningOp();
+  if (!op || depth > 64 || op->getNumRegions())
+    return {};
+  SmallVector<Attribute> operands;
+  for (Value operand : op->getOperands())
+    operands.push_back(foldToConstant(operand, depth + 1));
+  SmallVector<OpFoldResult> results;
+  if (failed(op->fold(operands, results)) ||
+      results.size() != op->getNumResults())
+    return {};
+  OpFoldResult r = results[cast<OpResult>(v).getResultNumber()];
+  if (auto folded = dyn_cast<Attribute>(r))
+    return folded;
+  return foldToConstant(cast<Value>(r), depth + 1);
+}
+
 FailureOr<DenseElementsAttr> NodeContext::constantInput(unsigned i,
                                                         StringRef what) {
   Value v = input(i);
@@ -773,8 +825,7 @@ FailureOr<DenseElementsAttr> NodeContext::constantInput(unsigned i,
     emitError("missing ") << what;
     return failure();
   }
-  Attribute attr;
-  if (matchPattern(v, m_Constant(&attr))) {
+  if (Attribute attr = foldToConstant(v)) {
     if (auto dense = dyn_cast<DenseElementsAttr>(attr))
       return dense;
     if (auto resource = dyn_cast<DenseResourceElementsAttr>(attr)) {

@@ -139,7 +139,8 @@ def to_npy_array(a):
         vals = [v.decode("utf-8") if isinstance(v, bytes) else str(v)
                 for v in a.ravel()]
         return np.array(vals, dtype=np.str_).reshape(a.shape)
-    return np.ascontiguousarray(a)
+    # np.ascontiguousarray would turn a 0-d array into a 1-d one.
+    return np.array(a, order="C", copy=True)
 
 
 def _as_str_list(a):

@@ -483,7 +483,7 @@ LogicalResult GemmOp::verify() {
 LogicalResult EinsumOp::verify() {
   StringRef eq = getEquation();
   auto [lhs, rhs] = eq.split("->");
-  if (rhs.size() == eq.size() || eq.find("...") != StringRef::npos)
+  if (!eq.contains("->") || eq.contains("..."))
     return emitOpError("equation must be explicit (\"ab,bc->ac\"), without ...");
   SmallVector<StringRef> terms;
   lhs.split(terms, ',');
