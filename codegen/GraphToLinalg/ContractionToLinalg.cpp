@@ -124,6 +124,128 @@ struct ConvToGeneric : OpConversionPattern<graph::ConvOp> {
   }
 };
 
+/// Transposed convolution as a direct one: scatter the input into a zero
+/// tensor at stride `s` (insert_slice with strides), then convolve with the
+/// spatially flipped weight:
+///   out[n, m, o] = sum_{c, k} P[n, ch(m, c), o + pad + k * d]
+///                             * w[ch(m, c), m mod M/g, K - 1 - k]
+/// where x[i] sits at P[(K - 1) * d + i * s].
+struct ConvTransposeToGeneric : OpConversionPattern<graph::ConvTransposeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(graph::ConvTransposeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = getContext();
+    auto type = convertedType(*getTypeConverter(), op.getType());
+    auto xType = cast<RankedTensorType>(adaptor.getInput().getType());
+    auto wType = cast<RankedTensorType>(adaptor.getWeight().getType());
+    Type t = type.getElementType();
+    int64_t s = type.getRank() - 2;
+    ArrayRef<int64_t> strides = op.getStrides(), dilations = op.getDilations();
+    ArrayRef<int64_t> pads = op.getPads();
+
+    SmallVector<int64_t> pShape{xType.getDimSize(0), xType.getDimSize(1)};
+    SmallVector<OpFoldResult> offsets(2, rewriter.getIndexAttr(0));
+    SmallVector<OpFoldResult> sizes, steps(2, rewriter.getIndexAttr(1));
+    for (int64_t d : xType.getShape())
+      sizes.push_back(rewriter.getIndexAttr(d));
+    for (int64_t i = 0; i < s; ++i) {
+      int64_t reach = (wType.getDimSize(2 + i) - 1) * dilations[i];
+      int64_t needed = type.getDimSize(2 + i) + pads[i] + reach;
+      int64_t filled = reach + (xType.getDimSize(2 + i) - 1) * strides[i] + 1;
+      pShape.push_back(std::max(needed, filled));
+      offsets.push_back(rewriter.getIndexAttr(reach));
+      steps.push_back(rewriter.getIndexAttr(strides[i]));
+    }
+    Value zero = scalarConstant(rewriter, loc, t, 0);
+    Value scattered = filledTensor(rewriter, loc,
+                                   RankedTensorType::get(pShape, t), zero);
+    scattered = tensor::InsertSliceOp::create(rewriter, loc, adaptor.getInput(),
+                                              scattered, offsets, sizes, steps);
+    Value weight = adaptor.getWeight();
+    Value flipped = buildIndexedGeneric(
+        rewriter, loc, wType, [&](OpBuilder &b, Location l, ValueRange ivs) {
+          SmallVector<Value> at(ivs);
+          for (int64_t i = 0; i < s; ++i)
+            at[2 + i] = arith::SubIOp::create(
+                b, l, arith::ConstantIndexOp::create(b, l, wType.getDimSize(2 + i) - 1),
+                ivs[2 + i]);
+          return tensor::ExtractOp::create(b, l, weight, at);
+        });
+
+    // Expose the groups so that every map is a projection: loops
+    // (n, g, mm, o_1..o_s, c, k_1..k_s) over P as [N, G, C/G, L...], the
+    // weight as [G, C/G, M/G, K...] and the result as [N, G, M/G, O...].
+    int64_t groups = op.getGroup();
+    int64_t mPerGroup = wType.getDimSize(1);
+    int64_t cPerGroup = xType.getDimSize(1) / groups;
+    auto split = [&](Value v, int64_t dim, int64_t perGroup) {
+      auto vt = cast<RankedTensorType>(v.getType());
+      SmallVector<int64_t> shape(vt.getShape().take_front(dim));
+      shape.push_back(groups);
+      shape.push_back(perGroup);
+      llvm::append_range(shape, vt.getShape().drop_front(dim + 1));
+      return reshapeTo(rewriter, loc, v,
+                       RankedTensorType::get(shape, vt.getElementType()));
+    };
+    Value groupedInput = split(scattered, 1, cPerGroup);
+    Value groupedWeight = split(flipped, 0, cPerGroup);
+    SmallVector<int64_t> outShape{type.getDimSize(0), groups, mPerGroup};
+    llvm::append_range(outShape, type.getShape().drop_front(2));
+    auto groupedType = RankedTensorType::get(outShape, t);
+
+    int64_t numLoops = 4 + 2 * s;
+    AffineExpr n = getAffineDimExpr(0, ctx), g = getAffineDimExpr(1, ctx),
+               mm = getAffineDimExpr(2, ctx), c = getAffineDimExpr(3 + s, ctx);
+    SmallVector<AffineExpr> in{n, g, c}, w{g, c, mm}, out{n, g, mm};
+    for (int64_t i = 0; i < s; ++i) {
+      AffineExpr o = getAffineDimExpr(3 + i, ctx);
+      AffineExpr k = getAffineDimExpr(4 + s + i, ctx);
+      in.push_back(o + pads[i] + k * dilations[i]);
+      w.push_back(k);
+      out.push_back(o);
+    }
+    SmallVector<AffineMap> maps{AffineMap::get(numLoops, 0, in, ctx),
+                                AffineMap::get(numLoops, 0, w, ctx),
+                                AffineMap::get(numLoops, 0, out, ctx)};
+    Value init = filledTensor(rewriter, loc, groupedType, zero);
+    SmallVector<utils::IteratorType> iterators(3 + s,
+                                               utils::IteratorType::parallel);
+    iterators.append(1 + s, utils::IteratorType::reduction);
+    Value result =
+        linalg::GenericOp::create(
+            rewriter, loc, TypeRange{groupedType},
+            ValueRange{groupedInput, groupedWeight}, ValueRange{init}, maps,
+            iterators,
+            [&](OpBuilder &b, Location l, ValueRange args) {
+              linalg::YieldOp::create(
+                  b, l, multiplyAdd(b, l, args.take_front(2), args[2]));
+            })
+            .getResult(0);
+    result = reshapeTo(rewriter, loc, result, type);
+    if (adaptor.getBias()) {
+      AffineMap id = AffineMap::getMultiDimIdentityMap(type.getRank(), ctx);
+      SmallVector<AffineMap> biasMaps{
+          id, AffineMap::get(type.getRank(), 0, getAffineDimExpr(1, ctx), ctx),
+          id};
+      result = linalg::GenericOp::create(
+                   rewriter, loc, TypeRange{type},
+                   ValueRange{result, adaptor.getBias()},
+                   ValueRange{emptyTensor(rewriter, loc, type)}, biasMaps,
+                   SmallVector<utils::IteratorType>(
+                       type.getRank(), utils::IteratorType::parallel),
+                   [&](OpBuilder &b, Location l, ValueRange args) {
+                     linalg::YieldOp::create(
+                         b, l, multiplyAdd(b, l, args.take_front(1), args[1]));
+                   })
+                   .getResult(0);
+    }
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
 /// Sum- or max-pools an already padded NC... tensor.
 Value poolPadded(OpBuilder &b, Location loc, Value input,
                  RankedTensorType outType, ArrayRef<int64_t> kernel,
@@ -285,6 +407,7 @@ void mlir::llmc::populateContractionToLinalgPatterns(
     const TypeConverter &converter, RewritePatternSet &patterns) {
   patterns.add<ContractionToGeneric<graph::MatMulOp>,
                ContractionToGeneric<graph::EinsumOp>, ConvToGeneric,
+               ConvTransposeToGeneric,
                MaxPoolToGeneric, AvgPoolToGeneric>(converter,
                                                    patterns.getContext());
 }

@@ -61,6 +61,11 @@ public:
                                                 llvm::StringRef what);
 
   bool hasAttr(llvm::StringRef name) const { return findAttr(name); }
+  /// The attribute itself, or null (for attributes whose type varies by
+  /// opset, such as Cast's `to`).
+  const onnx::AttributeProto *getAttr(llvm::StringRef name) const {
+    return findAttr(name);
+  }
   int64_t getInt(llvm::StringRef name, int64_t defaultValue) const;
   double getFloat(llvm::StringRef name, double defaultValue) const;
   std::string getString(llvm::StringRef name,

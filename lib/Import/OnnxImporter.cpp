@@ -597,9 +597,9 @@ ModelImporter::run(onnx::ModelProto &model) {
   }
   if (opset == 0 && model.opset_import_size() == 0)
     opset = 1;
-  if (opset < 7 || opset > OpImporterRegistry::kMaxOpset)
+  if (opset < 1 || opset > OpImporterRegistry::kMaxOpset)
     return fileError("unsupported opset " + Twine(opset) +
-                     " of the default ONNX domain (llmc supports 7 to " +
+                     " of the default ONNX domain (llmc supports 1 to " +
                      Twine(OpImporterRegistry::kMaxOpset) + ")"),
            failure();
   onnx::GraphProto &graph = *model.mutable_graph();

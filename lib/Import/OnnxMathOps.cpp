@@ -16,10 +16,31 @@ OpImporter unary() {
   };
 }
 
+/// Before opset 7, binary ops broadcast only with `broadcast = 1`, and then
+/// the second operand's dims line up with the first's from `axis` on (by
+/// default, with its trailing dims). Reshape it so numpy broadcasting means
+/// the same.
+Value legacyBroadcast(NodeContext &c, Value x, Value y) {
+  if (c.opset >= 7 || c.getInt("broadcast", 0) == 0 || !c.hasAttr("axis"))
+    return y;
+  auto xt = cast<RankedTensorType>(x.getType());
+  auto yt = cast<RankedTensorType>(y.getType());
+  int64_t axis = c.getInt("axis", 0);
+  if (axis < 0)
+    axis += xt.getRank();
+  if (axis < 0 || axis + yt.getRank() > xt.getRank())
+    return y;
+  SmallVector<int64_t> shape(yt.getShape());
+  shape.append(xt.getRank() - axis - yt.getRank(), 1);
+  return g::ReshapeOp::create(c.b, c.loc,
+                              RankedTensorType::get(shape, yt.getElementType()),
+                              y);
+}
+
 template <typename OpTy>
 OpImporter binary() {
   return [](NodeContext &c) -> FailureOr<SmallVector<Value>> {
-    Value x = c.input(0), y = c.input(1);
+    Value x = c.input(0), y = legacyBroadcast(c, c.input(0), c.input(1));
     if (getElementTypeOrSelf(x.getType()) != getElementTypeOrSelf(y.getType())) {
       c.emitError("operands have different element types");
       return failure();
@@ -91,7 +112,15 @@ FailureOr<SmallVector<Value>> importCast(NodeContext &c) {
   if (c.node.op_type() == "CastLike")
     to = getElementTypeOrSelf(c.input(1).getType());
   else
-    to = c.elementType(static_cast<int32_t>(c.getInt("to", 0)));
+    if (const onnx::AttributeProto *a = c.getAttr("to");
+        a && a->type() == onnx::AttributeProto::STRING) {
+      // Before opset 6, `to` named the type ("FLOAT").
+      onnx::TensorProto_DataType t;
+      if (onnx::TensorProto_DataType_Parse(a->s(), &t))
+        to = c.elementType(t);
+    } else {
+      to = c.elementType(static_cast<int32_t>(c.getInt("to", 0)));
+    }
   if (!to) {
     c.emitError("unsupported target type ") << c.getInt("to", 0);
     return failure();
@@ -235,7 +264,28 @@ void mlir::llmc::onnximport::registerMathOps(OpImporterRegistry &r) {
   r.add("Min", variadic<g::MinOp>());
   r.add("Sum", variadic<g::AddOp>());
   r.add("Mean", variadic<g::AddOp>(/*mean=*/true));
-  r.add("PRelu", binary<g::PReluOp>());
+  r.add("PRelu", 7, OpImporterRegistry::kMaxOpset, binary<g::PReluOp>());
+  r.add("PRelu", 1, 6, [](NodeContext &c) -> FailureOr<SmallVector<Value>> {
+    // Before opset 7 a 1-D slope of C values applies along the channels.
+    Value x = c.input(0), slope = c.input(1);
+    auto xt = cast<RankedTensorType>(x.getType());
+    auto st = cast<RankedTensorType>(slope.getType());
+    if (st.getRank() == 1 && xt.getRank() >= 2 &&
+        st.getDimSize(0) == xt.getDimSize(1) && st.getDimSize(0) != 1) {
+      SmallVector<int64_t> shape(xt.getRank() - 1, 1);
+      shape[0] = st.getDimSize(0);
+      slope = g::ReshapeOp::create(
+          c.b, c.loc, RankedTensorType::get(shape, st.getElementType()), slope);
+    }
+    SmallVector<Type> inferred;
+    if (failed(g::PReluOp::inferReturnTypes(
+            c.b.getContext(), c.loc, {x, slope}, DictionaryAttr(),
+            OpaqueProperties(nullptr), RegionRange(), inferred))) {
+      c.emitError("slope does not broadcast to the input");
+      return failure();
+    }
+    return single(g::PReluOp::create(c.b, c.loc, x, slope));
+  });
   r.add("BitShift", [](NodeContext &c) -> FailureOr<SmallVector<Value>> {
     Value x = c.input(0), y = c.input(1);
     SmallVector<Type> inferred;

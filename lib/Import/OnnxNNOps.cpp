@@ -408,10 +408,6 @@ Results importInstanceNorm(NodeContext &c) {
 }
 
 Results importLayerNorm(NodeContext &c) {
-  // Mean and InvStdDev outputs: produce none, so that the importer imports
-  // the op's ONNX function body instead.
-  if (c.hasOutput(1) || c.hasOutput(2))
-    return SmallVector<Value>{};
   auto xt = c.inputType(0);
   FailureOr<int64_t> axis = c.normalizeAxis(c.getInt("axis", -1), xt.getRank());
   if (failed(axis) || failed(checkElementTypes(c, {1, 2})))
@@ -429,10 +425,33 @@ Results importLayerNorm(NodeContext &c) {
       return failure();
     }
   }
-  return single(
+  double epsilon = c.getFloat("epsilon", 1e-5);
+  SmallVector<Value> results{
       g::LayerNormOp::create(c.b, c.loc, xt, c.input(0), c.input(1), c.input(2),
                              c.b.getI64IntegerAttr(*axis),
-                             c.b.getF64FloatAttr(c.getFloat("epsilon", 1e-5))));
+                             c.b.getF64FloatAttr(epsilon))};
+  if (!c.hasOutput(1) && !c.hasOutput(2))
+    return results;
+  // The training outputs Mean and InvStdDev, over the normalized dims with
+  // those dims kept (stash_type float is the input's type for f32 models).
+  SmallVector<int64_t> axes;
+  for (int64_t d = *axis; d < xt.getRank(); ++d)
+    axes.push_back(d);
+  auto reduce = [&](Value v) -> Value {
+    return g::ReduceOp::create(c.b, c.loc, v, c.b.getStringAttr("mean"),
+                               c.b.getDenseI64ArrayAttr(axes),
+                               c.b.getBoolAttr(true));
+  };
+  Value x = c.input(0), mean = reduce(x);
+  Value centered = g::SubOp::create(c.b, c.loc, x, mean);
+  Value variance = reduce(g::MulOp::create(c.b, c.loc, centered, centered));
+  Value shifted = g::AddOp::create(
+      c.b, c.loc, variance, c.scalarConstant(xt.getElementType(), epsilon));
+  Value root = g::SqrtOp::create(c.b, c.loc, shifted.getType(), shifted);
+  results.push_back(mean);
+  results.push_back(
+      g::ReciprocalOp::create(c.b, c.loc, root.getType(), root));
+  return results;
 }
 
 /// x / ||x||_p along `axis` (p is 1 or 2).

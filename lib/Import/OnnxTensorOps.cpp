@@ -690,7 +690,8 @@ ImportResult importConcat(NodeContext &c) {
       inputs.push_back(c.input(i));
   if (inputs.empty())
     return c.emitError("Concat needs at least one input");
-  if (!c.hasAttr("axis"))
+  // The axis became required in opset 4; before, it defaulted to 1.
+  if (!c.hasAttr("axis") && c.opset >= 4)
     return c.emitError("Concat needs an axis");
   auto first = cast<RankedTensorType>(inputs[0].getType());
   FailureOr<int64_t> axis = axisOf(c, c.getInt("axis", 0), first.getRank());

@@ -368,3 +368,55 @@ OpFoldResult GatherOp::fold(FoldAdaptor adaptor) {
         out.push_back(values[(o * axisSize + i) * inner + k]);
   return DenseElementsAttr::get(outType, out);
 }
+
+OpFoldResult NegOp::fold(FoldAdaptor adaptor) {
+  DenseElementsAttr in = denseConstant(adaptor.getInput());
+  if (!in)
+    return {};
+  if (isa<FloatType>(in.getElementType()))
+    return in.mapValues(in.getElementType(), [](const APFloat &v) {
+      APFloat r = v;
+      r.changeSign();
+      return r.bitcastToAPInt();
+    });
+  auto intType = dyn_cast<IntegerType>(in.getElementType());
+  if (!intType || !intType.isSignless() || intType.getWidth() == 1)
+    return {};
+  return in.mapValues(in.getElementType(),
+                      [](const APInt &v) { return -v; });
+}
+
+OpFoldResult EqualOp::fold(FoldAdaptor adaptor) {
+  DenseElementsAttr lhs = denseConstant(adaptor.getLhs());
+  DenseElementsAttr rhs = denseConstant(adaptor.getRhs());
+  auto outType = getOutput().getType();
+  if (!lhs || !rhs || outType.getNumElements() > kMaxFoldElements)
+    return {};
+  auto a = llvm::to_vector(lhs.getValues<Attribute>());
+  auto b = llvm::to_vector(rhs.getValues<Attribute>());
+  SmallVector<bool> out;
+  for (int64_t i = 0, n = outType.getNumElements(); i < n; ++i)
+    out.push_back(
+        a[broadcastIndex(i, outType.getShape(), lhs.getType().getShape())] ==
+        b[broadcastIndex(i, outType.getShape(), rhs.getType().getShape())]);
+  return DenseElementsAttr::get(outType, ArrayRef<bool>(out));
+}
+
+OpFoldResult WhereOp::fold(FoldAdaptor adaptor) {
+  DenseElementsAttr cond = denseConstant(adaptor.getCondition());
+  DenseElementsAttr lhs = denseConstant(adaptor.getLhs());
+  DenseElementsAttr rhs = denseConstant(adaptor.getRhs());
+  auto outType = getOutput().getType();
+  if (!cond || !lhs || !rhs || outType.getNumElements() > kMaxFoldElements)
+    return {};
+  auto c = llvm::to_vector(cond.getValues<bool>());
+  auto a = llvm::to_vector(lhs.getValues<Attribute>());
+  auto b = llvm::to_vector(rhs.getValues<Attribute>());
+  ArrayRef<int64_t> shape = outType.getShape();
+  SmallVector<Attribute> out;
+  for (int64_t i = 0, n = outType.getNumElements(); i < n; ++i)
+    out.push_back(c[broadcastIndex(i, shape, cond.getType().getShape())]
+                      ? a[broadcastIndex(i, shape, lhs.getType().getShape())]
+                      : b[broadcastIndex(i, shape, rhs.getType().getShape())]);
+  return DenseElementsAttr::get(outType, out);
+}

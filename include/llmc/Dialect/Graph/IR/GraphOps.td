@@ -45,7 +45,9 @@ class Graph_UnaryOp<string mnemonic, Type type, string desc,
 }
 
 def Graph_AbsOp : Graph_UnaryOp<"abs", Graph_NumericTensor, "Absolute value.">;
-def Graph_NegOp : Graph_UnaryOp<"neg", Graph_NumericTensor, "Negation.">;
+def Graph_NegOp : Graph_UnaryOp<"neg", Graph_NumericTensor, "Negation."> {
+  let hasFolder = 1;
+}
 def Graph_SignOp : Graph_UnaryOp<"sign", Graph_NumericTensor, "Sign (-1, 0, 1).">;
 def Graph_ReluOp : Graph_UnaryOp<"relu", Graph_NumericTensor, "max(x, 0).">;
 def Graph_ExpOp : Graph_UnaryOp<"exp", Graph_FloatTensor, "Exponential.">;
@@ -210,7 +212,9 @@ def Graph_BitwiseXorOp : Graph_BinaryOp<"bitwise_xor", Graph_IntegerTensor,
     Graph_IntegerTensor, Graph_IntegerTensor, "Bitwise xor.", [Commutative]>;
 
 def Graph_EqualOp : Graph_BinaryOp<"equal", Graph_Tensor, Graph_Tensor,
-                                   Graph_BoolTensor, "lhs == rhs.", [Commutative]>;
+                                   Graph_BoolTensor, "lhs == rhs.", [Commutative]> {
+  let hasFolder = 1;
+}
 def Graph_LessOp : Graph_BinaryOp<"less", Graph_NumericTensor, Graph_NumericTensor,
                                   Graph_BoolTensor, "lhs < rhs.">;
 def Graph_LessEqualOp : Graph_BinaryOp<"less_equal", Graph_NumericTensor,
@@ -230,6 +234,7 @@ def Graph_WhereOp : Graph_ElementwiseOp<"where", [
     $condition `,` $lhs `,` $rhs attr-dict `:` type($condition) `,` type($lhs)
     `,` type($rhs) `->` type($output)
   }];
+  let hasFolder = 1;
 }
 
 def Graph_BroadcastToOp : Graph_ElementwiseOp<"broadcast_to"> {
