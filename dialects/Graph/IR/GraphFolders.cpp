@@ -180,12 +180,51 @@ OpFoldResult BroadcastToOp::fold(FoldAdaptor adaptor) {
   return {};
 }
 
-OpFoldResult ReduceOp::fold(FoldAdaptor) {
+OpFoldResult ReduceOp::fold(FoldAdaptor adaptor) {
+  StringRef kind = getKind();
   if (getAxes().empty() && getInput().getType() == getOutput().getType() &&
-      getKind() != "l1" && getKind() != "l2" && getKind() != "log_sum" &&
-      getKind() != "log_sum_exp" && getKind() != "sum_square")
+      (kind == "sum" || kind == "mean" || kind == "max" || kind == "min" ||
+       kind == "prod"))
     return getInput();
-  return {};
+  // Small signed integer reductions: the shape arithmetic of exported models.
+  DenseElementsAttr in = denseConstant(adaptor.getInput());
+  auto intType = in ? dyn_cast<IntegerType>(in.getElementType()) : nullptr;
+  if (!intType || !intType.isSignless() || intType.getWidth() == 1 ||
+      (kind != "sum" && kind != "prod" && kind != "max" && kind != "min"))
+    return {};
+  auto outType = getOutput().getType();
+  ArrayRef<int64_t> inShape = in.getType().getShape();
+  SmallVector<int64_t> inStrides = stridesOf(inShape);
+  // Map each input element to its output element (reduced dims dropped or
+  // kept as size 1: the linear order of the kept dims is the same).
+  SmallVector<int64_t> keptDims;
+  for (int64_t d = 0; d < static_cast<int64_t>(inShape.size()); ++d)
+    if (!llvm::is_contained(getAxes(), d))
+      keptDims.push_back(d);
+  SmallVector<std::optional<APInt>> acc(outType.getNumElements());
+  auto values = llvm::to_vector(in.getValues<APInt>());
+  for (int64_t i = 0, n = in.getNumElements(); i < n; ++i) {
+    int64_t out = 0;
+    for (int64_t d : keptDims)
+      out = out * inShape[d] + (i / inStrides[d]) % inShape[d];
+    APInt v = values[i];
+    std::optional<APInt> &a = acc[out];
+    if (!a)
+      a = v;
+    else if (kind == "sum")
+      a = *a + v;
+    else if (kind == "prod")
+      a = *a * v;
+    else if (kind == "max")
+      a = a->sge(v) ? *a : v;
+    else
+      a = a->sle(v) ? *a : v;
+  }
+  SmallVector<APInt> out;
+  for (auto &a : acc)
+    out.push_back(a ? *a
+                    : APInt(intType.getWidth(), kind == "prod" ? 1 : 0));
+  return DenseElementsAttr::get(outType, out);
 }
 
 OpFoldResult ConstantOp::fold(FoldAdaptor) { return getValue(); }

@@ -1,0 +1,71 @@
+// Folders and canonicalization patterns of the graph dialect.
+// RUN: llmc-opt %s -split-input-file -canonicalize | FileCheck %s
+
+// Shape subgraphs fold to constants.
+// CHECK-LABEL: func.func @shape_chain(
+// CHECK:         %[[C:.*]] = graph.constant dense<[2, 12]> : tensor<2xi64>
+// CHECK:         return %[[C]]
+func.func @shape_chain(%x: tensor<2x3x4xf32>) -> tensor<2xi64> {
+  %s = graph.shape %x : tensor<2x3x4xf32> -> tensor<3xi64>
+  %i = graph.constant dense<[1, 2]> : tensor<2xi64>
+  %g = graph.gather %s, %i {axis = 0 : i64} : tensor<3xi64>, tensor<2xi64> -> tensor<2xi64>
+  %p = graph.reduce %g {kind = "prod", axes = array<i64: 0>, keepdims = true} : tensor<2xi64> -> tensor<1xi64>
+  %n = graph.size %x : tensor<2x3x4xf32> -> tensor<i64>
+  %q = graph.div %n, %p : tensor<i64>, tensor<1xi64> -> tensor<1xi64>
+  %d = graph.slice %s {starts = array<i64: 0>, sizes = array<i64: 1>, steps = array<i64: 1>} : tensor<3xi64> -> tensor<1xi64>
+  %m = graph.mul %d, %q : tensor<1xi64>, tensor<1xi64> -> tensor<1xi64>
+  %r = graph.concat %d, %p {axis = 0 : i64} : tensor<1xi64>, tensor<1xi64> -> tensor<2xi64>
+  return %r : tensor<2xi64>
+}
+
+// -----
+
+// Identity transposes, same-type reshapes and casts disappear.
+// CHECK-LABEL: func.func @identities(
+// CHECK-SAME:    %[[X:.*]]: tensor<2x3xf32>
+// CHECK-NEXT:    return %[[X]]
+func.func @identities(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  %0 = graph.transpose %x {perm = array<i64: 0, 1>} : tensor<2x3xf32> -> tensor<2x3xf32>
+  %1 = graph.reshape %0 : tensor<2x3xf32> -> tensor<2x3xf32>
+  %2 = graph.cast %1 : tensor<2x3xf32> -> tensor<2x3xf32>
+  return %2 : tensor<2x3xf32>
+}
+
+// -----
+
+// Chains of reshapes and of transposes compose.
+// CHECK-LABEL: func.func @chains(
+// CHECK-SAME:    %[[X:.*]]: tensor<2x3x4xf32>
+// CHECK:         %[[T:.*]] = graph.transpose %[[X]] {perm = array<i64: 2, 0, 1>}
+// CHECK:         graph.reshape %[[T]] : tensor<4x2x3xf32> -> tensor<24xf32>
+// CHECK-NOT:     graph.transpose
+func.func @chains(%x: tensor<2x3x4xf32>) -> tensor<24xf32> {
+  %0 = graph.transpose %x {perm = array<i64: 1, 2, 0>} : tensor<2x3x4xf32> -> tensor<3x4x2xf32>
+  %1 = graph.transpose %0 {perm = array<i64: 1, 2, 0>} : tensor<3x4x2xf32> -> tensor<4x2x3xf32>
+  %2 = graph.reshape %1 : tensor<4x2x3xf32> -> tensor<8x3xf32>
+  %3 = graph.reshape %2 : tensor<8x3xf32> -> tensor<24xf32>
+  return %3 : tensor<24xf32>
+}
+
+// -----
+
+// Integer division by zero does not fold (it is undefined in ONNX).
+// CHECK-LABEL: func.func @no_fold_div_zero(
+// CHECK:         graph.div
+func.func @no_fold_div_zero() -> tensor<i64> {
+  %a = graph.constant dense<7> : tensor<i64>
+  %b = graph.constant dense<0> : tensor<i64>
+  %0 = graph.div %a, %b : tensor<i64>, tensor<i64> -> tensor<i64>
+  return %0 : tensor<i64>
+}
+
+// -----
+
+// Values computed at run time are not folded.
+// CHECK-LABEL: func.func @no_fold(
+// CHECK:         graph.add
+func.func @no_fold(%x: tensor<2xi64>) -> tensor<2xi64> {
+  %c = graph.constant dense<1> : tensor<2xi64>
+  %0 = graph.add %x, %c : tensor<2xi64>, tensor<2xi64> -> tensor<2xi64>
+  return %0 : tensor<2xi64>
+}
