@@ -576,6 +576,19 @@ LogicalResult ModelImporter::expandFunction(const onnx::NodeProto &node,
     return mlir::emitError(loc)
            << "unsupported operator " << node.op_type() << " (opset " << opset
            << ")";
+  // An attribute of the body that refers to an attribute the node does not
+  // set must be absent (libonnx 1.12's expansion would give it a default
+  // value, turning NegativeLogLikelihoodLoss's ignore_index into 0).
+  llvm::StringSet<> setAttrs;
+  for (const auto &a : node.attribute())
+    setAttrs.insert(a.name());
+  for (onnx::NodeProto &n : *function.mutable_node()) {
+    auto *attrs = n.mutable_attribute();
+    for (int i = attrs->size() - 1; i >= 0; --i)
+      if (!attrs->Get(i).ref_attr_name().empty() &&
+          !setAttrs.contains(attrs->Get(i).ref_attr_name()))
+        attrs->DeleteSubrange(i, 1);
+  }
   onnx::GraphProto expanded;
   std::string prefix = "llmc_fn" + std::to_string(expansionCounter++) + "_";
   try {
