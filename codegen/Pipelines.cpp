@@ -33,8 +33,9 @@ static const char *phasePipeline(Phase phase) {
   case Phase::Graph:
     // Fold shape computations first so that decomposition sees constants;
     // decompose composites last, after any pass that wants them whole.
+    // Weights leave the code last, once folding no longer needs them.
     return "canonicalize,cse,func.func(llmc-decompose-composite-ops),"
-           "canonicalize,cse";
+           "canonicalize,cse,llmc-outline-weights";
   case Phase::Linalg:
     return "llmc-convert-graph-to-linalg,canonicalize,cse";
   case Phase::Bufferized:
@@ -48,7 +49,10 @@ static const char *phasePipeline(Phase phase) {
   case Phase::LLVM:
     // math-to-llvm takes what LLVM has intrinsics for; libm calls cover the
     // rest (erf, asin...) and must exist before func-to-llvm runs.
-    return "func.func(convert-linalg-to-loops),lower-affine,convert-scf-to-cf,"
+    // Marked contractions become runtime kernel calls before the remaining
+    // generics become loops.
+    return "llmc-lower-library-calls,"
+           "func.func(convert-linalg-to-loops),lower-affine,convert-scf-to-cf,"
            "expand-strided-metadata,lower-affine,finalize-memref-to-llvm,"
            "convert-math-to-llvm,convert-math-to-libm,convert-arith-to-llvm,"
            "convert-index-to-llvm,convert-func-to-llvm,convert-cf-to-llvm,"
@@ -57,8 +61,11 @@ static const char *phasePipeline(Phase phase) {
   llvm_unreachable("unknown phase");
 }
 
-void mlir::llmc::buildCpuPipeline(OpPassManager &pm, Phase last) {
+void mlir::llmc::buildCpuPipeline(OpPassManager &pm, Phase first,
+                                  Phase last) {
   for (Phase p : {Phase::Graph, Phase::Linalg, Phase::Bufferized, Phase::LLVM}) {
+    if (p < first)
+      continue;
     if (p > last)
       return;
     if (failed(parsePassPipeline(phasePipeline(p), pm, llvm::errs())))

@@ -6,6 +6,8 @@
 #include "llmc/Runtime/CpuKernels.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinDialect.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Pass/PassManager.h"
@@ -54,12 +56,31 @@ FailureOr<ModelSignature> mlir::llmc::getSignature(ModuleOp module) {
   return sig;
 }
 
-LogicalResult mlir::llmc::lowerForCpu(ModuleOp module, Phase last) {
+LogicalResult mlir::llmc::lowerForCpu(ModuleOp module, Phase first,
+                                      Phase last) {
   PassManager pm(module->getName());
   if (failed(applyPassManagerCLOptions(pm)))
     return failure();
-  buildCpuPipeline(pm, last);
+  applyDefaultTimingPassManagerCLOptions(pm);
+  buildCpuPipeline(pm, first, last);
   return pm.run(module);
+}
+
+LogicalResult mlir::llmc::takeWeights(ModuleOp module,
+                                      ModelSignature &signature) {
+  auto main = module.lookupSymbol<func::FuncOp>("main");
+  if (!main)
+    return module.emitError("the module has no @main function");
+  signature.weights.clear();
+  for (unsigned i = signature.inputs.size(); i < main.getNumArguments(); ++i) {
+    auto weight =
+        main.getArgAttrOfType<DenseResourceElementsAttr>(i, "llmc.weight");
+    if (!weight || !weight.getRawHandle().getBlob())
+      return main.emitError("argument ") << i << " of @main is not a weight";
+    signature.weights.push_back(weight);
+    main.removeArgAttr(i, "llmc.weight");
+  }
+  return success();
 }
 
 Type mlir::llmc::elementTypeOf(MLIRContext &ctx, DType dtype) {
@@ -151,6 +172,12 @@ mlir::llmc::runWithJit(ModuleOp module, const ModelSignature &sig,
     descriptors.emplace_back(buffers.back()->ptr,
                              std::vector<int64_t>(s.type.getShape()));
   }
+  // Weights are passed in place, straight from their resource blobs.
+  for (DenseResourceElementsAttr weight : sig.weights) {
+    ArrayRef<char> data = weight.getRawHandle().getBlob()->getData();
+    descriptors.emplace_back(const_cast<char *>(data.data()),
+                             std::vector<int64_t>(weight.getType().getShape()));
+  }
   std::vector<HostTensor> outputs;
   for (const TensorSignature &s : sig.outputs) {
     HostTensor t;
@@ -176,7 +203,7 @@ mlir::llmc::runWithJit(ModuleOp module, const ModelSignature &sig,
     std::string msg = llvm::toString(std::move(err));
     return module.emitError("execution failed: ") << msg, failure();
   }
-  size_t first = inputs.size();
+  size_t first = inputs.size(); // output buffers follow the input buffers
   for (auto [i, t] : llvm::enumerate(outputs)) {
     t.data.resize(t.numElements() * ::llmc::runtime::dtypeSize(t.dtype));
     std::memcpy(t.data.data(), buffers[first + i]->ptr, t.data.size());

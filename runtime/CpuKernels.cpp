@@ -2,32 +2,191 @@
 
 #include "llmc/Runtime/CpuKernels.h"
 
+#include <cblas.h>
+
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
+namespace {
+/// A strided view of an unranked memref argument.
+template <typename T>
+struct View {
+  T *data;
+  int64_t rank;
+  const int64_t *sizes;
+  const int64_t *strides;
+
+  /// From a ranked descriptor {allocated, aligned, offset, sizes, strides}.
+  View(void *descriptor, int64_t rank) : rank(rank) {
+    auto *words = static_cast<int64_t *>(descriptor);
+    data = reinterpret_cast<T *>(words[1]) + words[2];
+    sizes = words + 3;
+    strides = words + 3 + rank;
+  }
+  int64_t count() const {
+    int64_t n = 1;
+    for (int64_t d = 0; d < rank; ++d)
+      n *= sizes[d];
+    return n;
+  }
+  bool contiguous() const {
+    int64_t expected = 1;
+    for (int64_t d = rank - 1; d >= 0; --d) {
+      if (sizes[d] != 1 && strides[d] != expected)
+        return false;
+      expected *= sizes[d];
+    }
+    return true;
+  }
+  /// Writes dense row-major `values` back through the strides.
+  void scatter(const T *values) const {
+    std::vector<int64_t> index(rank, 0);
+    for (int64_t i = 0, n = count(); i < n; ++i) {
+      int64_t offset = 0;
+      for (int64_t d = 0; d < rank; ++d)
+        offset += index[d] * strides[d];
+      data[offset] = values[i];
+      for (int64_t d = rank - 1; d >= 0; --d) {
+        if (++index[d] < sizes[d])
+          break;
+        index[d] = 0;
+      }
+    }
+  }
+  /// A dense row-major copy (or the data itself when already dense).
+  const T *dense(std::vector<T> &storage) const {
+    if (contiguous())
+      return data;
+    storage.resize(count());
+    std::vector<int64_t> index(rank, 0);
+    for (int64_t i = 0, n = count(); i < n; ++i) {
+      int64_t offset = 0;
+      for (int64_t d = 0; d < rank; ++d)
+        offset += index[d] * strides[d];
+      storage[i] = data[offset];
+      for (int64_t d = rank - 1; d >= 0; --d) {
+        if (++index[d] < sizes[d])
+          break;
+        index[d] = 0;
+      }
+    }
+    return storage.data();
+  }
+};
+
+void gemm(const float *a, const float *b, float *c, int64_t m, int64_t n,
+          int64_t k, float beta) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, k,
+              b, n, beta, c, n);
+}
+void gemm(const double *a, const double *b, double *c, int64_t m, int64_t n,
+          int64_t k, double beta) {
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0, a, k,
+              b, n, beta, c, n);
+}
+
+template <typename T>
+void matmul(void *am, void *bm, void *cm) {
+  View<T> a(am, 3), b(bm, 3), c(cm, 3);
+  int64_t batch = c.sizes[0], m = c.sizes[1], n = c.sizes[2], k = a.sizes[2];
+  if (batch == 0 || m == 0 || n == 0)
+    return;
+  if (k == 0)
+    return;
+  // C accumulates: C += A * B, on dense copies of any strided operand.
+  std::vector<T> aStore, bStore, cStore;
+  const T *ad = a.dense(aStore), *bd = b.dense(bStore);
+  bool cDense = c.contiguous();
+  T *cd = cDense ? c.data : const_cast<T *>(c.dense(cStore));
+  if (b.sizes[0] == 1 && a.sizes[0] == batch) {
+    // One GEMM for the whole batch when B is shared: stack A's rows.
+    gemm(ad, bd, cd, batch * m, n, k, T(1));
+  } else {
+    for (int64_t i = 0; i < batch; ++i)
+      gemm(ad + (a.sizes[0] == 1 ? 0 : i) * m * k,
+           bd + (b.sizes[0] == 1 ? 0 : i) * k * n, cd + i * m * n, m, n, k,
+           T(1));
+  }
+  if (!cDense)
+    c.scatter(cd);
+}
+} // namespace
+
+extern "C" void _mlir_ciface_llmc_matmul_f32(void *a, void *b, void *c) {
+  matmul<float>(a, b, c);
+}
+
+extern "C" void _mlir_ciface_llmc_matmul_f64(void *a, void *b, void *c) {
+  matmul<double>(a, b, c);
+}
+
+extern "C" void _mlir_ciface_llmc_conv2d_f32(void *xm, void *wm, void *pm,
+                                             void *ym) {
+  View<float> xv(xm, 4), wv(wm, 4), yv(ym, 4);
+  View<int64_t> pv(pm, 1);
+  std::vector<int64_t> pStore;
+  const int64_t *p = pv.dense(pStore);
+  int64_t strideH = p[0], strideW = p[1], dilationH = p[2], dilationW = p[3],
+          groups = p[4];
+  std::vector<float> xStore, wStore, yStore;
+  const float *x = xv.dense(xStore), *w = wv.dense(wStore);
+  bool yDense = yv.contiguous();
+  float *y = yDense ? yv.data : const_cast<float *>(yv.dense(yStore));
+  int64_t n = xv.sizes[0], c = xv.sizes[1], h = xv.sizes[2], wd = xv.sizes[3];
+  int64_t m = wv.sizes[0], kh = wv.sizes[2], kw = wv.sizes[3];
+  int64_t oh = yv.sizes[2], ow = yv.sizes[3];
+  int64_t cg = c / groups, mg = m / groups, kdim = cg * kh * kw;
+  int64_t pixels = oh * ow;
+  // The input is already padded: a 1x1 stride-1 convolution reads it as is.
+  bool direct = kh == 1 && kw == 1 && strideH == 1 && strideW == 1 &&
+                oh == h && ow == wd;
+  std::vector<float> col(direct ? 0 : kdim * pixels);
+  for (int64_t img = 0; img < n; ++img) {
+    for (int64_t g = 0; g < groups; ++g) {
+      const float *xg = x + (img * c + g * cg) * h * wd;
+      const float *cols = xg;
+      if (!direct) {
+        // col[(ci, i, j), (r, s)] = x[ci, r * stride + i * dilation, ...]
+        for (int64_t ci = 0; ci < cg; ++ci)
+          for (int64_t i = 0; i < kh; ++i)
+            for (int64_t j = 0; j < kw; ++j) {
+              float *row = col.data() + ((ci * kh + i) * kw + j) * pixels;
+              for (int64_t r = 0; r < oh; ++r) {
+                const float *in =
+                    xg + (ci * h + r * strideH + i * dilationH) * wd +
+                    j * dilationW;
+                float *out = row + r * ow;
+                for (int64_t s = 0; s < ow; ++s)
+                  out[s] = in[s * strideW];
+              }
+            }
+        cols = col.data();
+      }
+      // y += W_g * col: the result already holds the bias (or zero).
+      gemm(w + g * mg * kdim, cols, y + (img * m + g * mg) * pixels, mg,
+           pixels, kdim, 1.0f);
+    }
+  }
+  if (!yDense)
+    yv.scatter(y);
+}
+
 extern "C" void memrefCopy(int64_t elementSize, LLMCUnrankedMemRef *src,
                            LLMCUnrankedMemRef *dst) {
-  // Descriptor layout: {allocated, aligned, offset, sizes[rank], strides[rank]}.
-  auto fields = [](LLMCUnrankedMemRef *m, char *&base, const int64_t *&sizes,
-                   const int64_t *&strides) {
-    auto *words = static_cast<int64_t *>(m->descriptor);
-    base = reinterpret_cast<char *>(words[1]);
-    base += 0; // offset applied below
-    sizes = words + 3;
-    strides = words + 3 + m->rank;
-    return words[2];
-  };
-  char *srcBase, *dstBase;
-  const int64_t *sizes, *srcStrides, *dstSizes, *dstStrides;
-  int64_t srcOffset = fields(src, srcBase, sizes, srcStrides);
-  int64_t dstOffset = fields(dst, dstBase, dstSizes, dstStrides);
+  auto *srcWords = static_cast<int64_t *>(src->descriptor);
+  auto *dstWords = static_cast<int64_t *>(dst->descriptor);
   int64_t rank = src->rank;
+  auto *srcBase = reinterpret_cast<char *>(srcWords[1]);
+  auto *dstBase = reinterpret_cast<char *>(dstWords[1]);
+  const int64_t *sizes = srcWords + 3, *srcStrides = srcWords + 3 + rank;
+  const int64_t *dstStrides = dstWords + 3 + rank;
   for (int64_t d = 0; d < rank; ++d)
     if (sizes[d] == 0)
       return;
   std::vector<int64_t> index(rank, 0);
   while (true) {
-    int64_t s = srcOffset, t = dstOffset;
+    int64_t s = srcWords[2], t = dstWords[2];
     for (int64_t d = 0; d < rank; ++d) {
       s += index[d] * srcStrides[d];
       t += index[d] * dstStrides[d];
@@ -48,6 +207,12 @@ extern "C" void memrefCopy(int64_t elementSize, LLMCUnrankedMemRef *src,
 const llmc::runtime::KernelSymbol *llmc::runtime::getCpuKernelSymbols() {
   static const KernelSymbol symbols[] = {
       {"memrefCopy", reinterpret_cast<void *>(&memrefCopy)},
+      {"_mlir_ciface_llmc_matmul_f32",
+       reinterpret_cast<void *>(&_mlir_ciface_llmc_matmul_f32)},
+      {"_mlir_ciface_llmc_matmul_f64",
+       reinterpret_cast<void *>(&_mlir_ciface_llmc_matmul_f64)},
+      {"_mlir_ciface_llmc_conv2d_f32",
+       reinterpret_cast<void *>(&_mlir_ciface_llmc_conv2d_f32)},
       {nullptr, nullptr},
   };
   return symbols;

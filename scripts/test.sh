@@ -3,6 +3,8 @@
 #   (a) lit tests in build/test (if configured)
 #   (b) ONNX conformance suites from libonnx-testdata, against
 #       test/conformance/xfail.txt
+#   (b2) the ONNX wheel's backend node tests (onnx in .venv), as suite
+#       onnx-wheel-node, against test/conformance/xfail-onnx-wheel.txt
 #   (c) pytest suites under test/python (if present)
 # The last line printed is always `N passed, M failed` (sum over stages);
 # the exit status is non-zero when anything failed.
@@ -89,29 +91,50 @@ else
 fi
 
 # --- (b) ONNX conformance -----------------------------------------------------
-echo "=== conformance ==="
-conf_args=(
-  --llmc "$LLMC"
-  --suite "$DATA/node" --suite "$DATA/pytorch-converted"
-  --suite "$DATA/pytorch-operator" --suite "$DATA/simple"
-  --xfail "$REPO/test/conformance/xfail.txt"
-  --jobs "${LLMC_TEST_JOBS:-$(nproc)}"
-  --timeout "${LLMC_TEST_TIMEOUT:-120}"
+# conformance_stage NAME ARGS... : run_conformance.py with the common options
+# and ARGS (suites, xfail list, report), counted as stage NAME.
+conformance_stage() {
+  local name="$1" status=0 line p f
+  shift
+  local conf_args=(
+    --llmc "$LLMC" "$@"
+    --jobs "${LLMC_TEST_JOBS:-$(nproc)}"
+    --timeout "${LLMC_TEST_TIMEOUT:-120}"
+  )
+  if [[ -n "${LLMC_TEST_FILTER:-}" ]]; then conf_args+=(--filter "$LLMC_TEST_FILTER"); fi
+  echo "=== $name ==="
+  run_logged "$LOGDIR/$name.log" "$VPY" "$REPO/test/conformance/run_conformance.py" \
+    "${conf_args[@]}" || status=$?
+  line="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$LOGDIR/$name.log" | tail -n1 || true)"
+  if [[ -n "$line" ]]; then
+    p="${line%% passed*}"
+    f="${line#*, }"; f="${f%% failed}"
+    if ((status != 0 && f == 0)); then f=1; fi
+  else
+    p=0; f=1  # runner died before its summary
+  fi
+  add_stage "$name" "$p" "$f"
+}
+
+conformance_stage conformance \
+  --suite "$DATA/node" --suite "$DATA/pytorch-converted" \
+  --suite "$DATA/pytorch-operator" --suite "$DATA/simple" \
+  --xfail "$REPO/test/conformance/xfail.txt" \
   --report "$REPO/build/conformance-report.json"
-)
-if [[ -n "${LLMC_TEST_FILTER:-}" ]]; then conf_args+=(--filter "$LLMC_TEST_FILTER"); fi
-status=0
-run_logged "$LOGDIR/conformance.log" "$VPY" "$REPO/test/conformance/run_conformance.py" \
-  "${conf_args[@]}" || status=$?
-line="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$LOGDIR/conformance.log" | tail -n1 || true)"
-if [[ -n "$line" ]]; then
-  p="${line%% passed*}"
-  f="${line#*, }"; f="${f%% failed}"
-  if ((status != 0 && f == 0)); then f=1; fi
+
+# --- (b2) the ONNX wheel's backend node tests --------------------------------
+# Newer than libonnx-testdata's (opsets up to 24); the suite is named
+# onnx-wheel-node so that its xfail keys differ from the node/... ones.
+WHEEL_NODE="$("$VPY" -c 'import os, onnx; print(os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "node"))' 2>/dev/null || true)"
+if [[ -n "$WHEEL_NODE" && -d "$WHEEL_NODE" ]]; then
+  conformance_stage conformance-onnx-wheel \
+    --suite "onnx-wheel-node=$WHEEL_NODE" \
+    --xfail "$REPO/test/conformance/xfail-onnx-wheel.txt" \
+    --report "$REPO/build/conformance-onnx-wheel-report.json"
 else
-  p=0; f=1  # runner died before its summary
+  echo "error: the onnx wheel's backend test data is missing (.venv onnx)" >&2
+  add_stage conformance-onnx-wheel 0 1
 fi
-add_stage conformance "$p" "$f"
 
 # --- (c) pytest ------------------------------------------------------------
 if [[ -d "$REPO/test/python" ]]; then

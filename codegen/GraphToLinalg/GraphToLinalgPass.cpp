@@ -8,7 +8,9 @@
 
 #include "LoweringUtils.h"
 
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/Transforms/FuncConversions.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Transforms/DialectConversion.h"
@@ -155,6 +157,8 @@ struct ConvertGraphToLinalgPass final
     populateReductionToLinalgPatterns(converter, patterns);
     populateContractionToLinalgPatterns(converter, patterns);
     populateDataMovementToLinalgPatterns(converter, patterns);
+    if (useLibraryCalls)
+      populateLibraryCallPatterns(converter, patterns);
     if (failed(applyFullConversion(getOperation(), target, std::move(patterns))))
       signalPassFailure();
   }

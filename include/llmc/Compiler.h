@@ -22,15 +22,23 @@ struct TensorSignature {
 };
 struct ModelSignature {
   std::vector<TensorSignature> inputs, outputs;
+  /// Weights passed in after the inputs (see llmc-outline-weights), in
+  /// argument order; each holds its data as a resource blob.
+  std::vector<DenseResourceElementsAttr> weights;
 };
 
 /// Reads @main's signature (names from `llmc.name` attributes). Must be
 /// called before bufferization rewrites the function.
 FailureOr<ModelSignature> getSignature(ModuleOp module);
 
-/// Lowers `module` for the CPU up to and including `last`, honouring MLIR's
-/// pass-manager command-line options (--mlir-print-ir-after-all, timing).
-LogicalResult lowerForCpu(ModuleOp module, Phase last);
+/// Lowers `module` for the CPU through the phases from `first` up to and
+/// including `last`, honouring MLIR's pass-manager command-line options
+/// (--mlir-print-ir-after-all, --mlir-timing).
+LogicalResult lowerForCpu(ModuleOp module, Phase first, Phase last);
+
+/// Moves the `llmc.weight` attributes of @main's arguments (after the graph
+/// phase) into `signature.weights`.
+LogicalResult takeWeights(ModuleOp module, ModelSignature &signature);
 
 /// JIT-compiles an LLVM-dialect module and runs @main on `inputs`, given in
 /// signature order; returns the outputs in signature order.

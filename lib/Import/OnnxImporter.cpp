@@ -36,6 +36,12 @@
 
 #include <fstream>
 
+namespace onnx::checker {
+// libonnx 1.12 exports the checker with a context (whose model folder is
+// where external data is looked up) but does not declare it.
+void check_model(const ModelProto &model, CheckerContext &ctx);
+} // namespace onnx::checker
+
 using namespace mlir;
 using namespace mlir::llmc;
 using namespace mlir::llmc::onnximport;
@@ -123,7 +129,8 @@ private:
                           Location loc, StringRef what);
   LogicalResult checkSize(RankedTensorType type, Location loc, StringRef what);
   FailureOr<std::string> readExternalData(const onnx::TensorProto &tensor,
-                                          StringRef what);
+                                          StringRef what,
+                                          bool checkOnly = false);
 
   MLIRContext &context;
   std::string path;
@@ -205,7 +212,7 @@ LogicalResult ModelImporter::checkSize(RankedTensorType type, Location loc,
 
 FailureOr<std::string>
 ModelImporter::readExternalData(const onnx::TensorProto &tensor,
-                                StringRef what) {
+                                StringRef what, bool checkOnly) {
   std::string location;
   int64_t offset = 0, length = -1;
   for (const auto &entry : tensor.external_data()) {
@@ -262,6 +269,8 @@ ModelImporter::readExternalData(const onnx::TensorProto &tensor,
                      " and length " + Twine(length) +
                      " lie outside the file (" + Twine(fileSize) + " bytes)"),
            failure();
+  if (checkOnly)
+    return std::string();
   std::ifstream in(realFile.str().str(), std::ios::binary);
   std::string data(static_cast<size_t>(length), '\0');
   in.seekg(offset);
@@ -437,6 +446,19 @@ LogicalResult ModelImporter::checkStructure(const onnx::GraphProto &graph) {
   // from nothing.
   for (const auto &node : graph.node()) {
     std::string name = node.name().empty() ? node.op_type() : node.name();
+    // An op that neither an importer nor a schema knows: name the node
+    // (libonnx's checker would not, and warns on stderr for removed
+    // experimental ops such as Crop).
+    StringRef domain = node.domain();
+    if ((domain.empty() || domain == "ai.onnx") &&
+        !getRegistry().lookup(node.op_type(), opset) &&
+        !onnx::OpSchemaRegistry::Schema(node.op_type(), static_cast<int>(opset),
+                                        ""))
+      return mlir::emitError(
+                 NameLoc::get(StringAttr::get(&context, name),
+                              FileLineColLoc::get(&context, path, 0, 0)))
+             << "unsupported operator " << node.op_type() << " (opset "
+             << opset << ")";
     for (const auto &in : node.input()) {
       if (in.empty() || defined.contains(in))
         continue;
@@ -497,8 +519,10 @@ LogicalResult ModelImporter::importNode(const onnx::NodeProto &node,
   // opset 17, and no op importer may index a missing required input.
   if (const onnx::OpSchema *schema = onnx::OpSchemaRegistry::Schema(
           node.op_type(), static_cast<int>(std::min<int64_t>(opset, 17)), "")) {
+    // Newer opsets add optional inputs (ReduceMean's axes in 18): above 17
+    // only the minimum is checked here, the importer checks the rest.
     if (node.input_size() < schema->min_input() ||
-        node.input_size() > schema->max_input())
+        (opset <= 17 && node.input_size() > schema->max_input()))
       return mlir::emitError(loc)
              << node.op_type() << " takes " << schema->min_input() << " to "
              << schema->max_input() << " inputs, got " << node.input_size();
@@ -618,10 +642,23 @@ ModelImporter::run(onnx::ModelProto &model) {
   onnx::GraphProto &graph = *model.mutable_graph();
   if (failed(checkStructure(graph)))
     return failure();
+  // External data must lie inside the model's folder before the checker
+  // looks for its files there.
+  for (const onnx::TensorProto &init : graph.initializer())
+    if (init.data_location() == onnx::TensorProto::EXTERNAL &&
+        failed(readExternalData(init, "initializer '" + init.name() + "'",
+                                /*checkOnly=*/true)))
+      return failure();
   // libonnx 1.12 knows opsets up to 17; newer models get our own checks.
   if (opset <= 17) {
     try {
-      onnx::checker::check_model(model);
+      onnx::checker::CheckerContext checkerContext;
+      SmallString<256> dir(path);
+      llvm::sys::path::remove_filename(dir);
+      if (!dir.empty())
+        dir += llvm::sys::path::get_separator();
+      checkerContext.set_model_dir(dir.str().str());
+      onnx::checker::check_model(model, checkerContext);
     } catch (const std::exception &e) {
       std::string msg = e.what();
       msg = msg.substr(0, msg.find('\n'));

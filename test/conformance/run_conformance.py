@@ -7,6 +7,11 @@
         --xfail test/conformance/xfail.txt [--jobs N] [--filter REGEX] \\
         [--timeout SEC] [--report FILE.json] [--update-xfail] [-v]
 
+A suite is DIR (named by its basename) or NAME=DIR, which names it NAME:
+two suites whose folders share a basename (the ONNX wheel's `node` and
+libonnx-testdata's) get distinct xfail keys, e.g.
+`--suite onnx-wheel-node=.venv/.../onnx/backend/test/data/node`.
+
 Each test directory holds model.onnx and test_data_set_*/{input,output}_N.pb.
 For every data set the inputs are written as .npy files and
 
@@ -29,8 +34,8 @@ numpy dtype. STRING tensors are written as numpy unicode ('<U') arrays (no
 pickling); outputs may be '<U' or '|S' (utf-8). The libonnx test data stores
 BFLOAT16 tensors as raw uint16 bits, so those are exchanged as uint16.
 
-xfail file: one `suite/test: reason` per line (suite = basename of the suite
-directory, e.g. `node/test_abs: Abs not supported`), `#` starts a comment.
+xfail file: one `suite/test: reason` per line (suite = the suite's name,
+e.g. `node/test_abs: Abs not supported`), `#` starts a comment.
 A listed test is expected to FAIL, ERROR or TIMEOUT; a listed test that
 passes is an "unexpected pass", and a CRASH is never expected, listed or not.
 An unlisted test is expected to PASS.
@@ -85,12 +90,20 @@ class Test:
         self.key = f"{suite}/{name}"
 
 
-def discover(suite_dirs, filter_re):
+def parse_suite(spec):
+    """Return (name, directory) of a --suite argument: DIR or NAME=DIR."""
+    name, eq, sdir = spec.partition("=")
+    if eq and name and os.sep not in name and not os.path.isdir(spec):
+        return name, os.path.abspath(sdir)
+    sdir = os.path.abspath(spec)
+    return os.path.basename(sdir.rstrip(os.sep)), sdir
+
+
+def discover(suite_specs, filter_re):
     """Return (tests to run, skipped keys, keys of all test dirs)."""
     tests, skipped, existing = [], [], set()
-    for sdir in suite_dirs:
-        sdir = os.path.abspath(sdir)
-        suite = os.path.basename(sdir.rstrip(os.sep))
+    for spec in suite_specs:
+        suite, sdir = parse_suite(spec)
         if not os.path.isdir(sdir):
             raise SystemExit(f"error: suite directory not found: {sdir}")
         for name in sorted(os.listdir(sdir)):
@@ -439,6 +452,10 @@ def write_xfail(path, header, entries):
 
 def reason_for(res):
     msg = res.message or res.outcome
+    # Keep what follows the model's path, and only the names of the
+    # harness's temporary files: reasons stay the same from run to run.
+    msg = msg.replace(f"error: {os.path.join(res.test.path, 'model.onnx')}: ", "")
+    msg = re.sub(r"[^\s']*/llmc-conf-[^/\s']*/(?:[^\s']*/)?", "", msg)
     if res.outcome != ERROR:
         msg = f"{res.outcome}: {msg}"
     msg = msg.replace("#", "")
@@ -454,8 +471,10 @@ def parse_args(argv):
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--llmc", required=True, help="path of the llmc binary")
-    ap.add_argument("--suite", action="append", required=True, metavar="DIR",
-                    help="suite directory of test dirs (repeatable)")
+    ap.add_argument("--suite", action="append", required=True,
+                    metavar="[NAME=]DIR",
+                    help="suite directory of test dirs, named NAME or its "
+                    "basename (repeatable)")
     ap.add_argument("--xfail", metavar="FILE", help="expected-failure list")
     ap.add_argument("--jobs", "-j", type=int, default=2, help="parallel tests (default 2)")
     ap.add_argument("--filter", metavar="REGEX",
@@ -496,7 +515,7 @@ def main(argv=None):
     header, xfail = read_xfail(args.xfail)
     suites = []
     for s in args.suite:
-        name = os.path.basename(os.path.abspath(s).rstrip(os.sep))
+        name = parse_suite(s)[0]
         if name not in suites:
             suites.append(name)
 

@@ -201,3 +201,42 @@ def test_update_xfail(fake_llmc, tmp_path):
                extra=("--update-xfail",))
     assert re.fullmatch(r"node/test_abs: llmc: error: unsupported op 'Abs'\n",
                         (tmp_path / "xfail.txt").read_text())
+
+
+# --- suite names ---------------------------------------------------------
+
+def test_parse_suite(tmp_path):
+    d = tmp_path / "node"
+    d.mkdir()
+    assert rc.parse_suite(str(d)) == ("node", str(d))
+    assert rc.parse_suite(str(d) + os.sep) == ("node", str(d))
+    assert rc.parse_suite(f"onnx-wheel-node={d}") == ("onnx-wheel-node", str(d))
+    # A folder whose own name holds '=' is still a plain DIR.
+    odd = tmp_path / "a=b"
+    odd.mkdir()
+    assert rc.parse_suite(str(odd)) == ("a=b", str(odd))
+
+
+@needs_data
+def test_named_suite(fake_llmc, tmp_path):
+    code, lines, res = run_runner(
+        fake_llmc, tmp_path, "error", xfail="wheel/test_abs: listed\n",
+        extra=("--suite", f"wheel={NODE}", "--filter", r"^(node|wheel)/test_abs$"))
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert [t["name"] for t in report["tests"]] == ["node/test_abs",
+                                                    "wheel/test_abs"]
+    # node/test_abs is not listed, wheel/test_abs is: one expected failure.
+    assert code == 1 and lines[-1] == "1 passed, 1 failed"
+    assert "wheel: 0/1 pass" in lines and "node: 0/1 pass" in lines
+
+
+def test_reason_shortened():
+    t = rc.Test("node", "test_x", "/data/node/test_x")
+    r = rc.Result(t)
+    r.set(rc.ERROR, "error: /data/node/test_x/model.onnx: node 'n': bad op")
+    assert rc.reason_for(r) == "node 'n': bad op"
+    r.set(rc.ERROR, "error: '/tmp/llmc-conf-test_x-ab12/test_data_set_0/"
+          "inputs/input_0.npy' has unsupported dtype '<U9'")
+    assert rc.reason_for(r) == "error: 'input_0.npy' has unsupported dtype '<U9'"
+    r.set(rc.FAIL, "output 'y': 1/6 values differ")
+    assert rc.reason_for(r) == "FAIL: output 'y': 1/6 values differ"

@@ -186,8 +186,15 @@ static int runOrCompile(bool isRun) {
     return 1;
   if (isRun && (!emit.empty() || compileTo.empty()) && !matchInputs(*sig, given))
     return 1;
-  if (failed(lowerForCpu(**module, *last)))
+  // Lower through the graph phase, take the weights out of the code (the
+  // runtime passes them in place), then lower the rest.
+  if (failed(lowerForCpu(**module, Phase::Graph, std::min(*last, Phase::Graph))))
     return 1;
+  if (*last > Phase::Graph) {
+    if (failed(takeWeights(**module, *sig)) ||
+        failed(lowerForCpu(**module, Phase::Linalg, *last)))
+      return 1;
+  }
 
   if (!emit.empty() || !compileTo.empty()) {
     std::string error;

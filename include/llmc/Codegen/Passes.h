@@ -4,6 +4,8 @@
 #define LLMC_CODEGEN_PASSES_H
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -33,15 +35,20 @@ void populateContractionToLinalgPatterns(const TypeConverter &converter,
                                          RewritePatternSet &patterns);
 void populateDataMovementToLinalgPatterns(const TypeConverter &converter,
                                           RewritePatternSet &patterns);
+/// f32/f64 matmul and f32 convolution as calls to the runtime's BLAS-backed
+/// kernels; they take precedence over the generic lowering where they apply.
+void populateLibraryCallPatterns(const TypeConverter &converter,
+                                 RewritePatternSet &patterns);
 
 /// The compilation phases `llmc --compile-to` can stop after, in order.
 enum class Phase { Import, Graph, Linalg, Bufferized, LLVM };
 /// Parses a phase name ("import", "graph", "linalg", "bufferized", "llvm").
 std::optional<Phase> parsePhase(llvm::StringRef name);
 
-/// Adds the CPU pipeline's passes from the imported graph up to and
-/// including `last`.
-void buildCpuPipeline(OpPassManager &pm, Phase last);
+/// Adds the CPU pipeline's passes of the phases after `first`'s
+/// predecessor up to and including `last` (Phase::Graph as `first` starts
+/// from the imported graph).
+void buildCpuPipeline(OpPassManager &pm, Phase first, Phase last);
 
 #define GEN_PASS_REGISTRATION
 #include "llmc/Codegen/Passes.h.inc"

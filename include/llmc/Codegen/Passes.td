@@ -13,7 +13,9 @@ def ConvertGraphToLinalgPass
     IterationSpaceOpInterface maps and ScalarComputeOpInterface bodies;
     reductions, contractions, convolutions and pools become generics with
     reduction loops; data movement becomes tensor ops or index-computing
-    generics. Unsigned element types become signless (the op bodies keep
+    generics. With `library-calls` (the default), f32/f64 matmul and f32
+    1-D/2-D convolution become calls to the runtime's OpenBLAS-backed
+    kernels instead. Unsigned element types become signless (the op bodies keep
     the unsigned semantics). Composite ops must have been decomposed first
     (`llmc-decompose-composite-ops`); any graph op left over is an error
     naming the op.
@@ -35,8 +37,41 @@ def ConvertGraphToLinalgPass
   let dependentDialects = [
     "::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect",
     "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
-    "::mlir::scf::SCFDialect", "::mlir::func::FuncDialect"
+    "::mlir::scf::SCFDialect", "::mlir::func::FuncDialect",
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::memref::MemRefDialect"
   ];
+  let options = [
+    Option<"useLibraryCalls", "library-calls", "bool", /*default=*/"true",
+           "Lower f32/f64 matmul and f32 convolution to calls into the "
+           "runtime's BLAS-backed kernels">
+  ];
+}
+
+def LowerLibraryCallsPass : Pass<"llmc-lower-library-calls", "ModuleOp"> {
+  let summary = "Replaces linalg.generic ops marked with a library_call by "
+                "calls to that runtime kernel.";
+  let description = [{
+    Runs after bufferization. Every `linalg.generic` on buffers that carries
+    a `library_call` attribute (set by the graph lowering on contractions the
+    runtime's BLAS-backed kernels compute) becomes a `func.call` of that
+    kernel through its C interface, with every operand cast to a fully
+    dynamic strided memref; the kernel is declared once per module.
+
+    ```mlir
+    linalg.generic {library_call = "llmc_matmul_f32", ...}
+        ins(%a, %b : memref<1x2x3xf32>, memref<1x3x4xf32>)
+        outs(%c : memref<1x2x4xf32>) { ... }
+    ```
+    becomes
+    ```mlir
+    %0 = memref.cast %a : memref<1x2x3xf32> to memref<?x?x?xf32, strided<[?, ?, ?], offset: ?>>
+    ...
+    call @llmc_matmul_f32(%0, %1, %2) : (...) -> ()
+    ```
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect"];
 }
 
 #endif // LLMC_CODEGEN_PASSES

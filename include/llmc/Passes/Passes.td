@@ -40,4 +40,32 @@ def TestIterationSpacePass
   }];
 }
 
+def OutlineWeightsPass : Pass<"llmc-outline-weights", "ModuleOp"> {
+  let summary = "Turns large constant weights into arguments of @main.";
+  let description = [{
+    Every `graph.constant` of `@main` that holds a resource blob of at least
+    `min-elements` elements becomes a new trailing argument of `@main`,
+    carrying the blob as its `llmc.weight` attribute. Code generation then
+    never copies weights into the generated code: the runtime passes them
+    in (the JIT hands over the blob in place; an artifact maps them from its
+    file).
+
+    ```mlir
+    func.func @main(%x: tensor<1x512xf32>) -> tensor<1x10xf32> {
+      %w = graph.constant dense_resource<fc.weight> : tensor<512x10xf32>
+      ...
+    ```
+    becomes
+    ```mlir
+    func.func @main(%x: tensor<1x512xf32>,
+        %w: tensor<512x10xf32> {llmc.weight = dense_resource<fc.weight> : tensor<512x10xf32>})
+    ```
+  }];
+  let options = [
+    Option<"minElements", "min-elements", "int64_t", /*default=*/"1024",
+           "Smallest constant (in elements) that becomes an argument">
+  ];
+  let dependentDialects = ["::mlir::llmc::graph::GraphDialect"];
+}
+
 #endif // LLMC_PASSES_PASSES

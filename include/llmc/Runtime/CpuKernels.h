@@ -22,6 +22,19 @@ struct LLMCUnrankedMemRef {
 /// utility so that lowered code links against it unchanged.
 void memrefCopy(int64_t elementSize, LLMCUnrankedMemRef *src,
                 LLMCUnrankedMemRef *dst);
+
+/// Kernels that `llmc-lower-library-calls` calls in place of linalg.generic
+/// ops carrying a `library_call` attribute. Each argument is a pointer to a
+/// ranked memref descriptor {allocated, aligned, offset, sizes, strides};
+/// the last operand is the generic's output, which the kernel accumulates
+/// into (as the generic would). Backed by OpenBLAS.
+///
+/// C[B, M, N] += A[B1, M, K] * B[B2, K, N], with B1, B2 either B or 1.
+void _mlir_ciface_llmc_matmul_f32(void *a, void *b, void *c);
+void _mlir_ciface_llmc_matmul_f64(void *a, void *b, void *c);
+/// Y[N, M, OH, OW] += conv(X[N, C, H, W] already padded, W[M, C/G, KH, KW])
+/// with params = [strideH, strideW, dilationH, dilationW, groups] (i64).
+void _mlir_ciface_llmc_conv2d_f32(void *x, void *w, void *params, void *y);
 }
 
 namespace llmc::runtime {

@@ -1,0 +1,474 @@
+"""End-to-end test models for llmc: built in PyTorch, exported to ONNX.
+
+Every model is built with seeded random weights (no pretrained weights are
+downloaded), put in eval mode and exported with torch.onnx.export (Debian's
+torch 1.13, opset OPSET, fixed input shapes). Alongside the ONNX file each
+model comes with fixed inputs and two PyTorch references:
+
+  ref_fp32  the model run by PyTorch in float32 (what the ONNX file encodes)
+  ref_fp64  the same weights and inputs run in float64 (model.double()): an
+            independent, much more accurate reference to measure fp32 error
+
+    import models
+    case = models.get("gpt2_mini")           # or models.gpt2_mini()
+    case.onnx_path, case.inputs, case.ref_fp32, case.ref_fp64
+
+`case` is a named tuple (onnx_path, inputs, ref_fp32, ref_fp64); the dicts map
+ONNX input / output names to numpy arrays (float32 / int64 inputs, float32 and
+float64 references).
+
+Models (MODELS lists them; DESCRIPTIONS says what each is):
+  resnet50            torchvision resnet50(weights=None), 1x3x224x224
+  mobilenet_v3_small  torchvision mobilenet_v3_small(weights=None), 1x3x224x224
+  vit_mini            a small ViT (torchvision VisionTransformer class, NOT
+                      vit_b_16): 64x64 image, patch 8, 4 layers, 4 heads,
+                      hidden 128, MLP 512, 1000 classes; 1x3x64x64
+  gpt2_mini           GPT-2-style decoder written here: vocab 1000, 4 layers,
+                      4 heads, d=128, seq 32, pre-LN, causal attention via
+                      explicit matmul/mask/softmax, tanh-GELU MLP, tied LM head;
+                      input_ids int64 2x32
+  bert_mini           BERT-style encoder written here: vocab 1000, 4 layers,
+                      4 heads, d=128, seq 32, token+position+segment
+                      embeddings, post-LN, additive attention mask, erf-GELU,
+                      tanh pooler; input_ids/token_type_ids/attention_mask
+                      int64 2x32 (row 1 has 10 padding positions)
+
+Cache: exported files land in CACHE_ROOT/<key>/ where CACHE_ROOT defaults to
+build/e2e-models (override with $LLMC_E2E_CACHE or the cache_dir argument) and
+<key> hashes this file's bytes, the torch version and OPSET, so editing this
+file re-exports everything and unchanged models are exported once. Each model
+is stored as NAME.onnx plus NAME.npz (inputs and both references). Writes are
+atomic and serialised with a lock file, so concurrent users are safe.
+
+Run directly to (re)build the cache and print a summary:
+    .venv/bin/python test/e2e/models.py [NAME ...]
+"""
+
+import collections
+import copy
+import fcntl
+import hashlib
+import math
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+DEFAULT_CACHE_ROOT = os.path.join(REPO, "build", "e2e-models")
+OPSET = 14
+SEED = 20240611
+
+E2ECase = collections.namedtuple("E2ECase", "onnx_path inputs ref_fp32 ref_fp64")
+
+
+def _torch():
+    import torch  # imported lazily: only needed when (re)exporting
+    return torch
+
+
+# ---------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------
+
+def _randomize_batchnorm(model):
+    """Give every BatchNorm non-trivial (but well-conditioned) statistics and
+    affine parameters; torchvision's defaults make eval-mode BN an identity."""
+    torch = _torch()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.running_mean.normal_(0.0, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+                if m.affine:
+                    m.weight.uniform_(0.5, 1.5)
+                    m.bias.normal_(0.0, 0.1)
+
+
+def _randomize_layernorm(model):
+    torch = _torch()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.LayerNorm) and m.elementwise_affine:
+                m.weight.normal_(1.0, 0.1)
+                m.bias.normal_(0.0, 0.1)
+
+
+# ---------------------------------------------------------------------------
+# Model definitions. Each builder returns (module in eval mode, ordered dict of
+# input name -> torch tensor, list of output names). Builders seed torch.
+# ---------------------------------------------------------------------------
+
+def _image_input(shape):
+    torch = _torch()
+    g = torch.Generator().manual_seed(SEED + 1)
+    return torch.randn(*shape, generator=g, dtype=torch.float32)
+
+
+def build_resnet50():
+    torch = _torch()
+    import torchvision
+    torch.manual_seed(SEED)
+    model = torchvision.models.resnet50(weights=None)
+    _randomize_batchnorm(model)
+    model.eval()
+    inputs = collections.OrderedDict(input=_image_input((1, 3, 224, 224)))
+    return model, inputs, ["logits"]
+
+
+def build_mobilenet_v3_small():
+    torch = _torch()
+    import torchvision
+    torch.manual_seed(SEED)
+    model = torchvision.models.mobilenet_v3_small(weights=None)
+    _randomize_batchnorm(model)
+    model.eval()
+    inputs = collections.OrderedDict(input=_image_input((1, 3, 224, 224)))
+    return model, inputs, ["logits"]
+
+
+def build_vit_mini():
+    torch = _torch()
+    from torchvision.models.vision_transformer import VisionTransformer
+    torch.manual_seed(SEED)
+    model = VisionTransformer(image_size=64, patch_size=8, num_layers=4,
+                              num_heads=4, hidden_dim=128, mlp_dim=512,
+                              num_classes=1000)
+    with torch.no_grad():
+        # torchvision zero-initialises the class token and the head (the
+        # output would be all zeros); make them random.
+        model.class_token.normal_(0.0, 0.02)
+        torch.nn.init.normal_(model.heads.head.weight, 0.0, 0.05)
+        torch.nn.init.normal_(model.heads.head.bias, 0.0, 0.05)
+    _randomize_layernorm(model)
+    model.eval()
+    inputs = collections.OrderedDict(input=_image_input((1, 3, 64, 64)))
+    return model, inputs, ["logits"]
+
+
+def _transformer_modules():
+    """The GPT-2 and BERT style modules (defined lazily: they need torch)."""
+    torch = _torch()
+    nn = torch.nn
+    F = torch.nn.functional
+
+    class CausalSelfAttention(nn.Module):
+        def __init__(self, d, heads, max_seq):
+            super().__init__()
+            self.heads = heads
+            self.c_attn = nn.Linear(d, 3 * d)
+            self.c_proj = nn.Linear(d, d)
+            mask = torch.tril(torch.ones(max_seq, max_seq, dtype=torch.bool))
+            self.register_buffer("mask", mask.view(1, 1, max_seq, max_seq),
+                                 persistent=False)
+
+        def forward(self, x):
+            B, T, C = x.shape
+            hd = C // self.heads
+            q, k, v = self.c_attn(x).split(C, dim=2)
+            q = q.view(B, T, self.heads, hd).transpose(1, 2)
+            k = k.view(B, T, self.heads, hd).transpose(1, 2)
+            v = v.view(B, T, self.heads, hd).transpose(1, 2)
+            att = torch.matmul(q, k.transpose(-2, -1)) * (1.0 / math.sqrt(hd))
+            att = att.masked_fill(~self.mask[:, :, :T, :T], float("-inf"))
+            att = F.softmax(att, dim=-1)
+            y = torch.matmul(att, v)
+            y = y.transpose(1, 2).reshape(B, T, C)
+            return self.c_proj(y)
+
+    class GPT2Block(nn.Module):
+        def __init__(self, d, heads, max_seq):
+            super().__init__()
+            self.ln_1 = nn.LayerNorm(d)
+            self.attn = CausalSelfAttention(d, heads, max_seq)
+            self.ln_2 = nn.LayerNorm(d)
+            self.mlp = nn.Sequential(nn.Linear(d, 4 * d),
+                                     nn.GELU(approximate="tanh"),
+                                     nn.Linear(4 * d, d))
+
+        def forward(self, x):
+            x = x + self.attn(self.ln_1(x))
+            x = x + self.mlp(self.ln_2(x))
+            return x
+
+    class GPT2(nn.Module):
+        def __init__(self, vocab, d, layers, heads, max_seq):
+            super().__init__()
+            self.wte = nn.Embedding(vocab, d)
+            self.wpe = nn.Embedding(max_seq, d)
+            self.blocks = nn.ModuleList(
+                [GPT2Block(d, heads, max_seq) for _ in range(layers)])
+            self.ln_f = nn.LayerNorm(d)
+            self.register_buffer("pos", torch.arange(max_seq), persistent=False)
+
+        def forward(self, input_ids):
+            T = input_ids.shape[1]
+            x = self.wte(input_ids) + self.wpe(self.pos[:T])
+            for blk in self.blocks:
+                x = blk(x)
+            x = self.ln_f(x)
+            return torch.matmul(x, self.wte.weight.t())  # tied LM head
+
+    class BertSelfAttention(nn.Module):
+        def __init__(self, d, heads):
+            super().__init__()
+            self.heads = heads
+            self.query = nn.Linear(d, d)
+            self.key = nn.Linear(d, d)
+            self.value = nn.Linear(d, d)
+            self.output = nn.Linear(d, d)
+
+        def forward(self, x, ext_mask):
+            B, T, C = x.shape
+            hd = C // self.heads
+
+            def split(t):
+                return t.view(B, T, self.heads, hd).permute(0, 2, 1, 3)
+
+            q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
+            scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(hd)
+            probs = F.softmax(scores + ext_mask, dim=-1)
+            ctx = torch.matmul(probs, v).permute(0, 2, 1, 3).reshape(B, T, C)
+            return self.output(ctx)
+
+    class BertLayer(nn.Module):
+        def __init__(self, d, heads):
+            super().__init__()
+            self.attention = BertSelfAttention(d, heads)
+            self.ln_attn = nn.LayerNorm(d, eps=1e-12)
+            self.intermediate = nn.Linear(d, 4 * d)
+            self.out = nn.Linear(4 * d, d)
+            self.ln_out = nn.LayerNorm(d, eps=1e-12)
+
+        def forward(self, x, ext_mask):
+            x = self.ln_attn(x + self.attention(x, ext_mask))
+            x = self.ln_out(x + self.out(F.gelu(self.intermediate(x))))
+            return x
+
+    class Bert(nn.Module):
+        def __init__(self, vocab, d, layers, heads, max_seq, type_vocab=2):
+            super().__init__()
+            self.word_embeddings = nn.Embedding(vocab, d)
+            self.position_embeddings = nn.Embedding(max_seq, d)
+            self.token_type_embeddings = nn.Embedding(type_vocab, d)
+            self.ln_emb = nn.LayerNorm(d, eps=1e-12)
+            self.layers = nn.ModuleList([BertLayer(d, heads) for _ in range(layers)])
+            self.pooler = nn.Linear(d, d)
+            self.register_buffer("pos", torch.arange(max_seq), persistent=False)
+
+        def forward(self, input_ids, token_type_ids, attention_mask):
+            T = input_ids.shape[1]
+            x = (self.word_embeddings(input_ids)
+                 + self.position_embeddings(self.pos[:T])
+                 + self.token_type_embeddings(token_type_ids))
+            x = self.ln_emb(x)
+            ext = attention_mask[:, None, None, :].to(x.dtype)
+            ext = (1.0 - ext) * -10000.0
+            for layer in self.layers:
+                x = layer(x, ext)
+            pooled = torch.tanh(self.pooler(x[:, 0]))
+            return x, pooled
+
+    return GPT2, Bert
+
+
+VOCAB, D_MODEL, LAYERS, HEADS, SEQ, BATCH = 1000, 128, 4, 4, 32, 2
+
+
+def _token_ids():
+    torch = _torch()
+    g = torch.Generator().manual_seed(SEED + 2)
+    return torch.randint(0, VOCAB, (BATCH, SEQ), generator=g, dtype=torch.int64)
+
+
+def build_gpt2_mini():
+    torch = _torch()
+    GPT2, _ = _transformer_modules()
+    torch.manual_seed(SEED)
+    model = GPT2(VOCAB, D_MODEL, LAYERS, HEADS, SEQ)
+    _randomize_layernorm(model)
+    model.eval()
+    inputs = collections.OrderedDict(input_ids=_token_ids())
+    return model, inputs, ["logits"]
+
+
+def build_bert_mini():
+    torch = _torch()
+    _, Bert = _transformer_modules()
+    torch.manual_seed(SEED)
+    model = Bert(VOCAB, D_MODEL, LAYERS, HEADS, SEQ)
+    _randomize_layernorm(model)
+    model.eval()
+    token_type = torch.zeros(BATCH, SEQ, dtype=torch.int64)
+    token_type[:, SEQ // 2:] = 1
+    mask = torch.ones(BATCH, SEQ, dtype=torch.int64)
+    mask[1, SEQ - 10:] = 0
+    inputs = collections.OrderedDict(input_ids=_token_ids(),
+                                     token_type_ids=token_type,
+                                     attention_mask=mask)
+    return model, inputs, ["last_hidden_state", "pooler_output"]
+
+
+BUILDERS = collections.OrderedDict([
+    ("resnet50", build_resnet50),
+    ("mobilenet_v3_small", build_mobilenet_v3_small),
+    ("vit_mini", build_vit_mini),
+    ("gpt2_mini", build_gpt2_mini),
+    ("bert_mini", build_bert_mini),
+])
+MODELS = list(BUILDERS)
+
+DESCRIPTIONS = {
+    "resnet50": "torchvision resnet50(weights=None), random BN stats, 1x3x224x224",
+    "mobilenet_v3_small": "torchvision mobilenet_v3_small(weights=None), random BN stats, 1x3x224x224",
+    "vit_mini": "small ViT (torchvision VisionTransformer: img 64, patch 8, 4 layers, 4 heads, hidden 128, mlp 512), 1x3x64x64",
+    "gpt2_mini": "GPT-2-style decoder (vocab 1000, 4 layers, 4 heads, d 128, pre-LN, causal softmax attention, tanh-GELU, tied head), ids 2x32",
+    "bert_mini": "BERT-style encoder (vocab 1000, 4 layers, 4 heads, d 128, post-LN, attention mask, erf-GELU, pooler), ids 2x32",
+}
+
+# Slow models (for pytest marks and for callers that want a quick subset).
+SLOW = {"resnet50"}
+
+
+def build_torch_model(name):
+    """(module in eval mode, ordered dict of torch input tensors, output names)."""
+    if name not in BUILDERS:
+        raise KeyError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+    return BUILDERS[name]()
+
+
+# ---------------------------------------------------------------------------
+# Export + cache
+# ---------------------------------------------------------------------------
+
+def cache_key():
+    torch = _torch()
+    h = hashlib.sha256()
+    with open(os.path.abspath(__file__), "rb") as f:
+        h.update(f.read())
+    h.update(f"torch={torch.__version__};opset={OPSET}".encode())
+    return h.hexdigest()[:16]
+
+
+def cache_dir(root=None):
+    root = root or os.environ.get("LLMC_E2E_CACHE") or DEFAULT_CACHE_ROOT
+    return os.path.join(root, cache_key())
+
+
+def _run_torch(model, inputs, dtype):
+    """Run `model` (a deep copy converted to `dtype`) and return numpy outputs."""
+    torch = _torch()
+    m = copy.deepcopy(model).to(dtype).eval()
+    args = [t.to(dtype) if t.is_floating_point() else t for t in inputs.values()]
+    with torch.no_grad():
+        out = m(*args)
+    if isinstance(out, torch.Tensor):
+        out = (out,)
+    return [o.detach().cpu().numpy() for o in out]
+
+
+def _export(name, onnx_path, npz_path):
+    torch = _torch()
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    model, inputs, output_names = build_torch_model(name)
+    ref32 = _run_torch(model, inputs, torch.float32)
+    ref64 = _run_torch(model, inputs, torch.float64)
+
+    d = os.path.dirname(onnx_path)
+    fd, tmp_onnx = tempfile.mkstemp(prefix=name + ".", suffix=".onnx.tmp", dir=d)
+    os.close(fd)
+    try:
+        # Export with autograd enabled: under no_grad nn.MultiheadAttention
+        # takes its fused fast path, which has no ONNX symbolic in torch 1.13.
+        with torch.enable_grad():
+            torch.onnx.export(model, tuple(inputs.values()), tmp_onnx,
+                              input_names=list(inputs), output_names=output_names,
+                              opset_version=OPSET, do_constant_folding=True,
+                              training=torch.onnx.TrainingMode.EVAL)
+        arrays = {}
+        for k, v in inputs.items():
+            arrays["in:" + k] = v.numpy()
+        for k, a32, a64 in zip(output_names, ref32, ref64):
+            arrays["ref32:" + k] = a32.astype(np.float32)
+            arrays["ref64:" + k] = a64.astype(np.float64)
+        fd, tmp_npz = tempfile.mkstemp(prefix=name + ".", suffix=".npz.tmp", dir=d)
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        # npz last: its presence marks a complete entry.
+        os.replace(tmp_onnx, onnx_path)
+        os.replace(tmp_npz, npz_path)
+    finally:
+        for p in (tmp_onnx,):
+            if os.path.exists(p):
+                os.unlink(p)
+
+
+def _load(onnx_path, npz_path):
+    inputs, ref32, ref64 = {}, {}, {}
+    with np.load(npz_path) as z:
+        for key in z.files:
+            kind, name = key.split(":", 1)
+            {"in": inputs, "ref32": ref32, "ref64": ref64}[kind][name] = z[key]
+    return E2ECase(onnx_path, inputs, ref32, ref64)
+
+
+def get(name, cache_root=None):
+    """E2ECase for model `name`, exporting it into the cache if needed."""
+    if name not in BUILDERS:
+        raise KeyError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+    d = cache_dir(cache_root)
+    os.makedirs(d, exist_ok=True)
+    onnx_path = os.path.join(d, name + ".onnx")
+    npz_path = os.path.join(d, name + ".npz")
+    if not (os.path.exists(onnx_path) and os.path.exists(npz_path)):
+        with open(os.path.join(d, name + ".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (os.path.exists(onnx_path) and os.path.exists(npz_path)):
+                _export(name, onnx_path, npz_path)
+    return _load(onnx_path, npz_path)
+
+
+def resnet50(cache_root=None):
+    return get("resnet50", cache_root)
+
+
+def mobilenet_v3_small(cache_root=None):
+    return get("mobilenet_v3_small", cache_root)
+
+
+def vit_mini(cache_root=None):
+    return get("vit_mini", cache_root)
+
+
+def gpt2_mini(cache_root=None):
+    return get("gpt2_mini", cache_root)
+
+
+def bert_mini(cache_root=None):
+    return get("bert_mini", cache_root)
+
+
+def rel_l2(actual, expected):
+    """||actual - expected||_2 / ||expected||_2, computed in float64."""
+    a = np.asarray(actual, np.float64).ravel()
+    e = np.asarray(expected, np.float64).ravel()
+    return float(np.linalg.norm(a - e) / np.linalg.norm(e))
+
+
+def main(argv):
+    names = argv or MODELS
+    print(f"cache: {cache_dir()}")
+    for name in names:
+        case = get(name)
+        size = os.path.getsize(case.onnx_path) / 1e6
+        errs = ", ".join(f"{k}: {rel_l2(case.ref_fp32[k], case.ref_fp64[k]):.2e}"
+                         for k in case.ref_fp64)
+        shapes = ", ".join(f"{k}{list(v.shape)}:{v.dtype}" for k, v in case.inputs.items())
+        print(f"{name:20s} {size:7.1f} MB  inputs {shapes}  "
+              f"torch fp32 vs fp64 rel L2: {errs}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

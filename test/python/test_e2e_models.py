@@ -1,0 +1,93 @@
+"""End-to-end model tests: real networks exported from PyTorch, run by llmc.
+
+For each model of test/e2e/models.py (ResNet-50, MobileNetV3-small, a small
+ViT, a GPT-2-style decoder, a BERT-style encoder; seeded random weights,
+exported once to build/e2e-models/ and cached) this runs
+
+    llmc run MODEL.onnx --input NAME=FILE.npy ... --output-dir DIR
+
+and compares every output with the PyTorch reference computed in float64:
+
+    ||llmc - ref_fp64||_2 / ||ref_fp64||_2 <= REL_L2_TOL = 1e-4
+
+(PyTorch's own float32 result is ~1e-7..1e-6 away from the float64 one; the
+summary prints both numbers). The tolerance is fixed: never loosen it to make
+a model pass. A model is skipped only when llmc reports an `error:` about an
+unsupported operation; the skip reason is printed. Any other failure of llmc
+(crash, timeout, other error, missing/misshaped output) fails the test.
+
+Run (slow models, marked `slow`, run by default):
+    .venv/bin/python -m pytest test/python -q
+    .venv/bin/python -m pytest test/python -q -m "not slow"   # quick subset
+Environment: LLMC (binary, default build/bin/llmc), LLMC_E2E_CACHE (model
+cache root, default build/e2e-models), LLMC_E2E_TIMEOUT (seconds per llmc run,
+default 1800).
+"""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "test", "e2e"))
+import llmc_runner  # noqa: E402
+import models  # noqa: E402
+
+# Relative L2 error allowed for llmc's float32 result against the float64
+# PyTorch reference.
+REL_L2_TOL = 1e-4
+TIMEOUT_S = float(os.environ.get("LLMC_E2E_TIMEOUT", "1800"))
+
+
+def _params():
+    for name in models.MODELS:
+        marks = [pytest.mark.slow] if name in models.SLOW else []
+        yield pytest.param(name, marks=marks, id=name)
+
+
+def _record(config, line):
+    config.__dict__.setdefault("llmc_e2e_results", []).append(line)
+    print(line)
+
+
+@pytest.mark.parametrize("name", list(_params()))
+def test_e2e_model(name, tmp_path, request):
+    case = models.get(name)
+    input_args = llmc_runner.write_inputs(case.inputs, str(tmp_path / "in"))
+    res = llmc_runner.run_llmc(case.onnx_path, input_args, str(tmp_path / "out"),
+                               list(case.ref_fp64), timeout=TIMEOUT_S)
+    tag = f"{name:20s} llmc run {res.wall_s:7.1f}s"
+    if res.timed_out:
+        _record(request.config, f"{tag}  FAIL: timed out after {TIMEOUT_S:.0f}s")
+        pytest.fail(f"llmc run timed out after {TIMEOUT_S:.0f}s")
+    if res.returncode != 0:
+        err = llmc_runner.first_error_line(res.stderr)
+        if err and llmc_runner.UNSUPPORTED_RE.search(err):
+            _record(request.config, f"{tag}  SKIP: {err}")
+            pytest.skip(f"{name}: llmc does not support this model yet: {err}")
+        _record(request.config,
+                f"{tag}  FAIL: llmc exited {res.returncode}: {err or 'no error line'}")
+        pytest.fail(f"llmc run failed (exit {res.returncode}):\n"
+                    f"{res.stderr[-4000:]}")
+
+    problems, summary = [], []
+    for out, ref64 in case.ref_fp64.items():
+        got = res.outputs.get(out)
+        if got is None:
+            problems.append(f"{out}: output file missing")
+            continue
+        if got.shape != ref64.shape or got.dtype != np.float32:
+            problems.append(f"{out}: got {got.dtype}{list(got.shape)}, "
+                            f"expected float32{list(ref64.shape)}")
+            continue
+        err = models.rel_l2(got, ref64) if np.isfinite(got).all() else float("inf")
+        floor = models.rel_l2(case.ref_fp32[out], ref64)
+        summary.append(f"{out} rel L2 {err:.2e} (torch fp32 {floor:.2e})")
+        if not err <= REL_L2_TOL:
+            problems.append(f"{out}: relative L2 error {err:.3e} > {REL_L2_TOL:.0e} "
+                            f"vs the float64 reference (torch fp32: {floor:.2e})")
+    status = "FAIL" if problems else "ok"
+    _record(request.config, f"{tag}  {status}: " + "; ".join(summary or problems))
+    assert not problems, "\n".join(problems)
