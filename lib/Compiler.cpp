@@ -3,6 +3,8 @@
 #include "llmc/Compiler.h"
 
 #include "llmc/Import/OnnxImporter.h"
+#include "llmc/Codegen/CpuObject.h"
+#include "llmc/Runtime/Artifact.h"
 #include "llmc/Runtime/CpuKernels.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -149,8 +151,10 @@ mlir::llmc::runWithJit(ModuleOp module, const ModelSignature &sig,
   registerLLVMDialectTranslation(*module.getContext());
 
   ExecutionEngineOptions options;
-  options.transformer = makeOptimizingTransformer(/*optLevel=*/3,
-                                                  /*sizeLevel=*/0, nullptr);
+  // options.transformer is a function_ref: the transformer must outlive it.
+  std::function<llvm::Error(llvm::Module *)> transformer =
+      makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0, nullptr);
+  options.transformer = transformer;
   auto engine = ExecutionEngine::create(module, options);
   if (!engine) {
     std::string msg = llvm::toString(engine.takeError());
@@ -209,6 +213,51 @@ mlir::llmc::runWithJit(ModuleOp module, const ModelSignature &sig,
     std::memcpy(t.data.data(), buffers[first + i]->ptr, t.data.size());
   }
   return outputs;
+}
+
+LogicalResult mlir::llmc::writeCpuArtifact(ModuleOp module,
+                                           const ModelSignature &sig,
+                                           StringRef path) {
+  FailureOr<std::string> so = emitCpuSharedObject(module);
+  if (failed(so))
+    return failure();
+  ::llmc::runtime::ArtifactContents contents;
+  contents.entry = kCpuEntryName.str();
+  contents.sharedObject = std::move(*so);
+  auto spec = [&](const TensorSignature &s)
+      -> FailureOr<::llmc::runtime::TensorSpec> {
+    FailureOr<DType> d = dtypeOf(s.type.getElementType());
+    if (failed(d))
+      return module.emitError("unsupported type of '") << s.name << "'",
+             failure();
+    return ::llmc::runtime::TensorSpec{
+        s.name, *d, std::vector<int64_t>(s.type.getShape())};
+  };
+  for (const TensorSignature &s : sig.inputs) {
+    auto t = spec(s);
+    if (failed(t))
+      return failure();
+    contents.inputs.push_back(*t);
+  }
+  for (const TensorSignature &s : sig.outputs) {
+    auto t = spec(s);
+    if (failed(t))
+      return failure();
+    contents.outputs.push_back(*t);
+  }
+  for (DenseResourceElementsAttr w : sig.weights) {
+    FailureOr<DType> d = dtypeOf(w.getType().getElementType());
+    if (failed(d))
+      return module.emitError("unsupported weight type"), failure();
+    ArrayRef<char> data = w.getRawHandle().getBlob()->getData();
+    contents.weights.push_back({*d,
+                                std::vector<int64_t>(w.getType().getShape()),
+                                data.data(), data.size()});
+  }
+  std::string error;
+  if (!::llmc::runtime::writeArtifact(path.str(), contents, error))
+    return module.emitError(error), failure();
+  return success();
 }
 
 //===----------------------------------------------------------------------===//

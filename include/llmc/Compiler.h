@@ -46,6 +46,11 @@ FailureOr<std::vector<::llmc::runtime::HostTensor>>
 runWithJit(ModuleOp module, const ModelSignature &signature,
            const std::vector<::llmc::runtime::HostTensor> &inputs);
 
+/// Compiles an LLVM-dialect module into a CPU artifact at `path`: native
+/// code as a shared object, the signature, and the weights.
+LogicalResult writeCpuArtifact(ModuleOp module, const ModelSignature &signature,
+                               llvm::StringRef path);
+
 /// The element type of a runtime dtype, and back.
 Type elementTypeOf(MLIRContext &context, ::llmc::runtime::DType dtype);
 FailureOr<::llmc::runtime::DType> dtypeOf(Type elementType);

@@ -1,6 +1,7 @@
 //===- llmc.cpp - The llmc command ----------------------------------------===//
 //
-//   llmc run MODEL.onnx --input NAME=FILE.npy ... --output-dir DIR
+//   llmc compile MODEL.onnx -o OUT.llmcx [--target cpu] [--input ...]
+//   llmc run MODEL.onnx|OUT.llmcx --input NAME=FILE.npy ... --output-dir DIR
 //   llmc compile MODEL.onnx --compile-to=PHASE --emit=mlir [-o FILE]
 //
 // Every error is one line on stderr and exit status 1.
@@ -10,6 +11,7 @@
 #include "llmc/Compiler.h"
 #include "llmc/Import/OnnxImporter.h"
 #include "llmc/InitAll.h"
+#include "llmc/Runtime/Artifact.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
@@ -27,10 +29,12 @@ using namespace mlir::llmc;
 namespace cl = llvm::cl;
 using ::llmc::runtime::HostTensor;
 
-static cl::SubCommand runCommand("run", "Compile MODEL for the CPU and run it "
-                                        "on the given inputs");
+static cl::SubCommand runCommand(
+    "run", "Run MODEL (compiled for the CPU on the fly) or an artifact on the "
+           "given inputs");
 static cl::SubCommand compileCommand(
-    "compile", "Compile MODEL and write the IR of a phase (--emit=mlir)");
+    "compile", "Compile MODEL into an artifact (-o OUT.llmcx), or write the IR "
+               "of a phase (--emit=mlir)");
 
 static cl::opt<std::string> modelPath(cl::Positional, cl::desc("MODEL"),
                                       cl::sub(runCommand),
@@ -47,8 +51,9 @@ static cl::opt<std::string>
     outputDir("output-dir",
               cl::desc("Where `run` writes <output name>.npy (default .)"),
               cl::init("."), cl::sub(runCommand));
-static cl::opt<std::string> outputFile("o", cl::desc("Output file (default -)"),
-                                       cl::init("-"), cl::sub(compileCommand));
+static cl::opt<std::string> outputFile(
+    "o", cl::desc("The artifact (.llmcx), or with --emit=mlir the IR file"),
+    cl::init("-"), cl::sub(compileCommand));
 static cl::opt<std::string> compileTo(
     "compile-to",
     cl::desc("Stop after a phase: import, graph, linalg, bufferized, llvm"),
@@ -91,44 +96,44 @@ static bool readInputs(std::vector<HostTensor> &tensors) {
 
 /// Orders the given tensors as the signature's inputs; errors for missing,
 /// extra or misnamed ones.
-static bool matchInputs(const ModelSignature &sig,
+static bool matchInputs(const std::vector<std::string> &names,
                         std::vector<HostTensor> &given) {
-  std::vector<HostTensor> ordered(sig.inputs.size());
-  std::vector<bool> filled(sig.inputs.size(), false);
+  std::vector<HostTensor> ordered(names.size());
+  std::vector<bool> filled(names.size(), false);
   size_t next = 0;
   for (HostTensor &t : given) {
-    size_t i = sig.inputs.size();
+    size_t i = names.size();
     if (!t.name.empty()) {
-      for (size_t k = 0; k < sig.inputs.size(); ++k)
-        if (sig.inputs[k].name == t.name)
+      for (size_t k = 0; k < names.size(); ++k)
+        if (names[k] == t.name)
           i = k;
-      if (i == sig.inputs.size()) {
+      if (i == names.size()) {
         llvm::errs() << "error: " << modelPath << ": the model has no input named '"
                      << t.name << "'\n";
         return false;
       }
     } else {
-      while (next < sig.inputs.size() && filled[next])
+      while (next < names.size() && filled[next])
         ++next;
       i = next;
-      if (i == sig.inputs.size()) {
+      if (i == names.size()) {
         llvm::errs() << "error: " << modelPath << ": too many inputs: the model takes "
-                     << sig.inputs.size() << "\n";
+                     << names.size() << "\n";
         return false;
       }
     }
     if (filled[i]) {
-      llvm::errs() << "error: " << modelPath << ": input '" << sig.inputs[i].name
+      llvm::errs() << "error: " << modelPath << ": input '" << names[i]
                    << "' is given twice\n";
       return false;
     }
     filled[i] = true;
     ordered[i] = std::move(t);
   }
-  for (size_t i = 0; i < sig.inputs.size(); ++i)
+  for (size_t i = 0; i < names.size(); ++i)
     if (!filled[i]) {
       llvm::errs() << "error: " << modelPath << ": missing input '"
-                   << sig.inputs[i].name << "'\n";
+                   << names[i] << "'\n";
       return false;
     }
   given = std::move(ordered);
@@ -144,6 +149,8 @@ static std::string safeFileName(std::string name) {
   return name;
 }
 
+static int writeOutputs(const std::vector<HostTensor> &outputs);
+
 static int runOrCompile(bool isRun) {
   if (target != "cpu")
     return fail("target '" + target + "' is not supported yet (only cpu)");
@@ -156,8 +163,9 @@ static int runOrCompile(bool isRun) {
   }
   if (!emit.empty() && emit != "mlir")
     return fail("unknown --emit '" + emit + "' (mlir)");
-  if (!isRun && emit.empty())
-    return fail("llmc compile writes IR only for now: give --emit=mlir");
+  if (!isRun && emit.empty() && compileTo.empty() &&
+      (outputFile.empty() || outputFile == "-"))
+    return fail("give the artifact's path: llmc compile MODEL -o OUT.llmcx");
 
   DialectRegistry registry;
   registerAllDialects(registry);
@@ -184,7 +192,11 @@ static int runOrCompile(bool isRun) {
   FailureOr<ModelSignature> sig = getSignature(**module);
   if (failed(sig))
     return 1;
-  if (isRun && (!emit.empty() || compileTo.empty()) && !matchInputs(*sig, given))
+  std::vector<std::string> names;
+  for (const TensorSignature &t : sig->inputs)
+    names.push_back(t.name);
+  if (isRun && (!emit.empty() || compileTo.empty()) &&
+      !matchInputs(names, given))
     return 1;
   // Lower through the graph phase, take the weights out of the code (the
   // runtime passes them in place), then lower the rest.
@@ -206,14 +218,42 @@ static int runOrCompile(bool isRun) {
     return 0;
   }
 
+  if (!isRun)
+    return failed(writeCpuArtifact(**module, *sig, outputFile)) ? 1 : 0;
+
   FailureOr<std::vector<HostTensor>> outputs =
       runWithJit(**module, *sig, given);
   if (failed(outputs))
     return 1;
+  return writeOutputs(*outputs);
+}
+
+/// `llmc run OUT.llmcx`: the runtime alone, no compiler involved.
+static int runArtifact() {
+  std::string error;
+  std::unique_ptr<::llmc::runtime::Artifact> artifact =
+      ::llmc::runtime::Artifact::load(modelPath, error);
+  if (!artifact)
+    return fail(error);
+  std::vector<HostTensor> given;
+  if (!readInputs(given))
+    return 1;
+  std::vector<std::string> names;
+  for (const auto &spec : artifact->inputs())
+    names.push_back(spec.name);
+  if (!matchInputs(names, given))
+    return 1;
+  std::vector<HostTensor> outputs;
+  if (!artifact->run(given, outputs, error))
+    return fail(error);
+  return writeOutputs(outputs);
+}
+
+static int writeOutputs(const std::vector<HostTensor> &outputs) {
   if (std::error_code ec = llvm::sys::fs::create_directories(outputDir))
     return fail("cannot create output directory '" + outputDir +
                 "': " + ec.message());
-  for (const HostTensor &t : *outputs) {
+  for (const HostTensor &t : outputs) {
     SmallString<256> path(outputDir);
     llvm::sys::path::append(path, safeFileName(t.name) + ".npy");
     std::string error;
@@ -235,6 +275,8 @@ int main(int argc, char **argv) {
       "llmc: compiles ONNX models through MLIR and runs them\n\n"
       "  llmc run MODEL.onnx --input NAME=FILE.npy ... --output-dir DIR\n"
       "  llmc compile MODEL.onnx --compile-to=PHASE --emit=mlir -o FILE\n");
+  if (runCommand && ::llmc::runtime::looksLikeArtifact(modelPath))
+    return runArtifact();
   if (runCommand)
     return runOrCompile(true);
   if (compileCommand)

@@ -1,0 +1,97 @@
+//===- Artifact.h - llmc artifacts: writing, loading, running --*- C++ -*-===//
+//
+// Part of the runtime (no MLIR or LLVM). An artifact (.llmcx) is
+//
+//   header (64 bytes): magic "LLMCX\0\r\n", u32 format version, u32 zero,
+//                      u64 payload size, u64 FNV-1a checksum of the payload,
+//                      zero padding
+//   payload:           a FlatBuffer (runtime/Artifact.fbs): target, I/O
+//                      signature, weights (64-byte aligned, used in place
+//                      from the mapped file) and the compiled shared object.
+//
+// The loader checks size, magic, version, checksum, the FlatBuffer's
+// structure and the target before it trusts anything in the file.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLMC_RUNTIME_ARTIFACT_H
+#define LLMC_RUNTIME_ARTIFACT_H
+
+#include "llmc/Runtime/Tensor.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace llmc::runtime {
+
+constexpr char kArtifactMagic[8] = {'L', 'L', 'M', 'C', 'X', '\0', '\r', '\n'};
+constexpr uint32_t kArtifactVersion = 1;
+constexpr size_t kArtifactHeaderSize = 64;
+/// The only target this runtime executes.
+constexpr const char *kCpuTarget = "cpu-x86_64";
+
+/// Name, element type and shape of an input or output.
+struct TensorSpec {
+  std::string name;
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+};
+
+/// What the compiler hands the writer.
+struct ArtifactContents {
+  std::string target = kCpuTarget;
+  std::string entry = "llmc_entry";
+  std::vector<TensorSpec> inputs, outputs;
+  struct Weight {
+    DType dtype;
+    std::vector<int64_t> shape;
+    const char *data;
+    size_t size;
+  };
+  std::vector<Weight> weights;
+  std::string sharedObject;
+};
+
+/// Writes an artifact; false with a one-line `error` on failure.
+bool writeArtifact(const std::string &path, const ArtifactContents &contents,
+                   std::string &error);
+
+/// True when the file starts with the artifact magic.
+bool looksLikeArtifact(const std::string &path);
+
+/// A loaded, verified artifact, ready to run.
+class Artifact {
+public:
+  /// Loads and verifies `path`; null with a one-line `error` on failure.
+  static std::unique_ptr<Artifact> load(const std::string &path,
+                                        std::string &error);
+  ~Artifact();
+
+  const std::vector<TensorSpec> &inputs() const { return inputs_; }
+  const std::vector<TensorSpec> &outputs() const { return outputs_; }
+
+  /// Runs on `inputs` (in signature order, checked against it); false with
+  /// a one-line `error` on failure.
+  bool run(const std::vector<HostTensor> &inputs,
+           std::vector<HostTensor> &outputs, std::string &error) const;
+
+private:
+  Artifact() = default;
+  std::string path_;
+  void *mapping_ = nullptr;
+  size_t mappingSize_ = 0;
+  void *library_ = nullptr;
+  void (*entry_)(void **) = nullptr;
+  std::vector<TensorSpec> inputs_, outputs_;
+  struct WeightView {
+    std::vector<int64_t> shape;
+    const void *data;
+  };
+  std::vector<WeightView> weights_;
+};
+
+} // namespace llmc::runtime
+
+#endif // LLMC_RUNTIME_ARTIFACT_H
