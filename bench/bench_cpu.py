@@ -126,6 +126,13 @@ def run_cmd(cmd, timeout, what):
     return wall
 
 
+def _mtime(path):
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return None
+
+
 def machine_info():
     model, cpus = platform.processor() or "?", os.cpu_count()
     cores = None
@@ -287,6 +294,8 @@ def main(argv=None):
     os.makedirs(workroot, exist_ok=True)
     start = time.time()
     load0 = os.getloadavg()
+    llmc_bin = llmc_runner.llmc_path()
+    llmc_stat0 = _mtime(llmc_bin)
 
     res = {n: {} for n in names}
     errors = []
@@ -353,13 +362,24 @@ def main(argv=None):
         pass
     commit = subprocess.run(["git", "-C", REPO, "describe", "--always", "--dirty"],
                             capture_output=True, text=True).stdout.strip()
+    llmc_stat1 = _mtime(llmc_bin)
+    built = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(llmc_stat1)) \
+        if llmc_stat1 else "missing"
 
     print()
     print(f"Machine: {cpu}, {cpus} CPU(s)"
           + (f", {cores} core(s)" if cores else "")
           + f"; threads per system: {args.threads}; "
           f"load average {load0[0]:.2f} at start, {load1[0]:.2f} at end")
-    print(f"Versions: llmc {commit}; " + "; ".join(vers))
+    print(f"Versions: llmc {commit} (binary {llmc_bin}, built {built}); "
+          + "; ".join(vers))
+    if llmc_stat0 != llmc_stat1:
+        print("WARNING: the llmc binary was rebuilt during this run; llmc "
+              "timings may mix two builds.")
+    if max(load0[0], load1[0]) > (os.cpu_count() or 1):
+        print(f"WARNING: the machine was busy (load average above); "
+              f"multi-threaded timings (torch's OpenMP especially) suffer "
+              f"from CPU contention.")
     print(f"Runs: ORT/IREE/torch median of {args.runs} after {args.warmup} "
           f"warm-up; llmc median of {args.llmc_runs} `llmc run` calls "
           f"(compile + execute each). Total {time.time() - start:.0f}s.")

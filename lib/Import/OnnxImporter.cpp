@@ -600,12 +600,21 @@ LogicalResult ModelImporter::expandFunction(const onnx::NodeProto &node,
     return mlir::emitError(loc)
            << "unsupported operator " << node.op_type() << " (opset " << opset
            << ")";
-  // An attribute of the body that refers to an attribute the node does not
-  // set must be absent (libonnx 1.12's expansion would give it a default
-  // value, turning NegativeLogLikelihoodLoss's ignore_index into 0).
+  // Attributes the node leaves out take the schema's default (MVN's axes);
+  // a reference to one with no default must then be absent from the body
+  // (libonnx 1.12's expansion would invent a value, turning
+  // NegativeLogLikelihoodLoss's ignore_index into 0).
+  onnx::NodeProto withDefaults = node;
   llvm::StringSet<> setAttrs;
   for (const auto &a : node.attribute())
     setAttrs.insert(a.name());
+  for (const auto &[attrName, attr] : schema->attributes())
+    if (!setAttrs.contains(attrName) && attr.default_value.has_type()) {
+      onnx::AttributeProto *added = withDefaults.add_attribute();
+      *added = attr.default_value;
+      added->set_name(attrName);
+      setAttrs.insert(attrName);
+    }
   for (onnx::NodeProto &n : *function.mutable_node()) {
     auto *attrs = n.mutable_attribute();
     for (int i = attrs->size() - 1; i >= 0; --i)
@@ -616,7 +625,7 @@ LogicalResult ModelImporter::expandFunction(const onnx::NodeProto &node,
   onnx::GraphProto expanded;
   std::string prefix = "llmc_fn" + std::to_string(expansionCounter++) + "_";
   try {
-    onnx::FunctionExpandHelper(node, function, expanded, prefix);
+    onnx::FunctionExpandHelper(withDefaults, function, expanded, prefix);
   } catch (const std::exception &e) {
     return mlir::emitError(loc) << "cannot expand " << node.op_type() << ": "
                                 << e.what();

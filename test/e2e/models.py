@@ -36,7 +36,8 @@ Models (MODELS lists them; DESCRIPTIONS says what each is):
 Cache: exported files land in CACHE_ROOT/<key>/ where CACHE_ROOT defaults to
 build/e2e-models (override with $LLMC_E2E_CACHE or the cache_dir argument) and
 <key> hashes this file's bytes, the torch version and OPSET, so editing this
-file re-exports everything and unchanged models are exported once. Each model
+file re-exports everything and unchanged models are exported once; entries
+of other keys not used for a day are removed when a new key is created. Each model
 is stored as NAME.onnx plus NAME.npz (inputs and both references). Writes are
 atomic and serialised with a lock file, so concurrent users are safe.
 
@@ -343,13 +344,44 @@ def build_torch_model(name):
 # Export + cache
 # ---------------------------------------------------------------------------
 
+def _file_hash():
+    with open(os.path.abspath(__file__), "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+# Hash of this file as imported (not re-read later: the cache key must match
+# the code that runs, even if the file is edited while a process uses it).
+_FILE_HASH = _file_hash()
+STALE_CACHE_AGE_S = 24 * 3600
+
+
 def cache_key():
     torch = _torch()
-    h = hashlib.sha256()
-    with open(os.path.abspath(__file__), "rb") as f:
-        h.update(f.read())
+    h = hashlib.sha256(_FILE_HASH.encode())
     h.update(f"torch={torch.__version__};opset={OPSET}".encode())
     return h.hexdigest()[:16]
+
+
+def _prune_stale(root, keep):
+    """Remove other cache entries (16-hex-digit directories) of `root` not
+    touched for STALE_CACHE_AGE_S: left by earlier versions of this file."""
+    import shutil
+    import time
+    try:
+        entries = os.listdir(root)
+    except OSError:
+        return
+    for e in entries:
+        p = os.path.join(root, e)
+        if e == keep or len(e) != 16 or not os.path.isdir(p):
+            continue
+        if any(c not in "0123456789abcdef" for c in e):
+            continue
+        try:
+            if time.time() - os.path.getmtime(p) > STALE_CACHE_AGE_S:
+                shutil.rmtree(p, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def cache_dir(root=None):
@@ -371,7 +403,6 @@ def _run_torch(model, inputs, dtype):
 
 def _export(name, onnx_path, npz_path):
     torch = _torch()
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
     model, inputs, output_names = build_torch_model(name)
     ref32 = _run_torch(model, inputs, torch.float32)
     ref64 = _run_torch(model, inputs, torch.float64)
@@ -379,6 +410,7 @@ def _export(name, onnx_path, npz_path):
     d = os.path.dirname(onnx_path)
     fd, tmp_onnx = tempfile.mkstemp(prefix=name + ".", suffix=".onnx.tmp", dir=d)
     os.close(fd)
+    tmp_npz = None
     try:
         # Export with autograd enabled: under no_grad nn.MultiheadAttention
         # takes its fused fast path, which has no ONNX symbolic in torch 1.13.
@@ -396,12 +428,14 @@ def _export(name, onnx_path, npz_path):
         fd, tmp_npz = tempfile.mkstemp(prefix=name + ".", suffix=".npz.tmp", dir=d)
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
+        for p in (tmp_onnx, tmp_npz):
+            os.chmod(p, 0o644)
         # npz last: its presence marks a complete entry.
         os.replace(tmp_onnx, onnx_path)
         os.replace(tmp_npz, npz_path)
     finally:
-        for p in (tmp_onnx,):
-            if os.path.exists(p):
+        for p in (tmp_onnx, tmp_npz):
+            if p and os.path.exists(p):
                 os.unlink(p)
 
 
@@ -419,7 +453,9 @@ def get(name, cache_root=None):
     if name not in BUILDERS:
         raise KeyError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
     d = cache_dir(cache_root)
-    os.makedirs(d, exist_ok=True)
+    if not os.path.isdir(d):
+        os.makedirs(d, exist_ok=True)
+        _prune_stale(os.path.dirname(d), os.path.basename(d))
     onnx_path = os.path.join(d, name + ".onnx")
     npz_path = os.path.join(d, name + ".npz")
     if not (os.path.exists(onnx_path) and os.path.exists(npz_path)):
