@@ -1,10 +1,10 @@
-"""Run `llmc run` on a model with numpy inputs; shared by the e2e tests and
-bench/bench_cpu.py.
+"""Run `llmc` (run / compile / bench) on a model with numpy inputs; shared by
+the e2e tests and bench/bench_cpu.py.
 
 The llmc binary may be briefly missing or replaced while it is being relinked
-by a concurrent build: run_llmc waits for it to appear and retries a run whose
-binary changed underneath it (or could not be executed), but never retries a
-plain failure.
+by a concurrent build: call_llmc (and run_llmc) waits for it to appear and
+retries a call whose binary changed underneath it (or could not be executed),
+but never retries a plain failure.
 """
 
 import collections
@@ -71,18 +71,14 @@ def write_inputs(inputs, in_dir):
     return args
 
 
-def run_llmc(onnx_path, input_args, out_dir, output_names, timeout=600,
-             llmc=None, extra_args=(), retries=3):
-    """Run `llmc run ONNX --input ... --output-dir OUT_DIR` and load outputs.
+def call_llmc(args, timeout=600, llmc=None, retries=3):
+    """Run `llmc ARGS...` once (retrying only around a relink of the binary).
 
-    Returns LlmcResult; `outputs` maps each of `output_names` to its array (or
-    is None when llmc failed or an output file is missing); wall_s is the wall
-    time of the llmc process (compile + execute).
+    Returns LlmcResult with outputs=None; wall_s is the wall time of the
+    llmc process; returncode is None (and timed_out True) on a timeout.
     """
     llmc = llmc or llmc_path()
-    os.makedirs(out_dir, exist_ok=True)
-    cmd = [llmc, "run", onnx_path, *input_args, "--output-dir", out_dir,
-           *extra_args]
+    cmd = [llmc, *args]
     for attempt in range(retries + 1):
         if not wait_for_binary(llmc):
             return LlmcResult(127, "", f"llmc binary not found: {llmc}", 0.0,
@@ -108,14 +104,48 @@ def run_llmc(onnx_path, input_args, out_dir, output_names, timeout=600,
                 and attempt < retries:
             continue  # the binary was replaced during the run: run again
         break
+    return LlmcResult(proc.returncode, proc.stdout, proc.stderr, wall, None,
+                      False)
+
+
+def run_llmc(onnx_path, input_args, out_dir, output_names, timeout=600,
+             llmc=None, extra_args=(), retries=3):
+    """Run `llmc run MODEL --input ... --output-dir OUT_DIR` and load outputs.
+
+    MODEL is an ONNX file (compiled on the fly: wall_s is compile + execute)
+    or an artifact from `llmc compile -o` (wall_s is load + execute).
+    Returns LlmcResult; `outputs` maps each of `output_names` to its array (or
+    is None when llmc failed or an output file is missing).
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    res = call_llmc(["run", onnx_path, *input_args, "--output-dir", out_dir,
+                     *extra_args], timeout=timeout, llmc=llmc, retries=retries)
     outputs = None
-    if proc.returncode == 0:
+    if res.returncode == 0:
         outputs = {}
         for name in output_names:
             path = output_file(out_dir, name)
             outputs[name] = np.load(path) if os.path.exists(path) else None
-    return LlmcResult(proc.returncode, proc.stdout, proc.stderr, wall,
-                      outputs, False)
+    return res._replace(outputs=outputs)
+
+
+# `llmc bench` prints one line:
+#   PATH: N runs after W warm-up: median X ms  min X ms  p90 X ms  max X ms
+BENCH_RE = re.compile(
+    r"(\d+) runs after (\d+) warm-up: median ([\d.]+) ms\s+min ([\d.]+) ms"
+    r"\s+p90 ([\d.]+) ms\s+max ([\d.]+) ms")
+
+
+def parse_bench(stdout):
+    """The times of an `llmc bench` line, in seconds: dict with runs, warmup,
+    median, min, p90, max; None if there is no such line."""
+    m = BENCH_RE.search(stdout or "")
+    if not m:
+        return None
+    runs, warmup, *ms = m.groups()
+    return dict(runs=int(runs), warmup=int(warmup),
+                **{k: float(v) / 1e3
+                   for k, v in zip(("median", "min", "p90", "max"), ms)})
 
 
 def first_error_line(text):

@@ -14,11 +14,15 @@
 #include "llmc/Runtime/Artifact.h"
 
 #include "mlir/IR/AsmState.h"
+
+#include <chrono>
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
@@ -36,17 +40,29 @@ static cl::SubCommand compileCommand(
     "compile", "Compile MODEL into an artifact (-o OUT.llmcx), or write the IR "
                "of a phase (--emit=mlir)");
 
+static cl::SubCommand benchCommand(
+    "bench", "Time MODEL (compiled to an artifact first) or an artifact: "
+             "warm-up runs, then timed runs, their median and spread");
+
 static cl::opt<std::string> modelPath(cl::Positional, cl::desc("MODEL"),
                                       cl::sub(runCommand),
-                                      cl::sub(compileCommand));
+                                      cl::sub(compileCommand),
+                                      cl::sub(benchCommand));
+static cl::opt<unsigned> benchRuns("runs", cl::desc("Timed runs (default 20)"),
+                                   cl::init(20), cl::sub(benchCommand));
+static cl::opt<unsigned> benchWarmup("warmup",
+                                     cl::desc("Warm-up runs (default 3)"),
+                                     cl::init(3), cl::sub(benchCommand));
 static cl::list<std::string>
     inputArgs("input",
               cl::desc("An input: NAME=FILE.npy, or FILE.npy for the next "
                        "input in graph order (repeatable)"),
-              cl::sub(runCommand), cl::sub(compileCommand));
+              cl::sub(runCommand), cl::sub(compileCommand),
+              cl::sub(benchCommand));
 static cl::list<std::string> positionalInputs(cl::Positional, cl::ZeroOrMore,
                                               cl::desc("[FILE.npy ...]"),
-                                              cl::sub(runCommand));
+                                              cl::sub(runCommand),
+                                              cl::sub(benchCommand));
 static cl::opt<std::string>
     outputDir("output-dir",
               cl::desc("Where `run` writes <output name>.npy (default .)"),
@@ -64,7 +80,8 @@ static cl::opt<std::string>
 static cl::opt<std::string> target("target",
                                    cl::desc("Target: cpu (the default)"),
                                    cl::init("cpu"), cl::sub(runCommand),
-                                   cl::sub(compileCommand));
+                                   cl::sub(compileCommand),
+                                   cl::sub(benchCommand));
 
 static int fail(const Twine &message) {
   llvm::errs() << "error: " << message << "\n";
@@ -249,6 +266,43 @@ static int runArtifact() {
   return writeOutputs(outputs);
 }
 
+/// `llmc bench`: load the artifact once, then time whole runs.
+static int benchArtifact(const std::string &path) {
+  std::string error;
+  std::unique_ptr<::llmc::runtime::Artifact> artifact =
+      ::llmc::runtime::Artifact::load(path, error);
+  if (!artifact)
+    return fail(error);
+  std::vector<HostTensor> given;
+  if (!readInputs(given))
+    return 1;
+  std::vector<std::string> names;
+  for (const auto &spec : artifact->inputs())
+    names.push_back(spec.name);
+  if (!matchInputs(names, given))
+    return 1;
+  if (benchRuns == 0)
+    return fail("--runs must be at least 1");
+  std::vector<HostTensor> outputs;
+  std::vector<double> ms;
+  for (unsigned i = 0; i < benchWarmup + benchRuns; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    if (!artifact->run(given, outputs, error))
+      return fail(error);
+    auto end = std::chrono::steady_clock::now();
+    if (i >= benchWarmup)
+      ms.push_back(std::chrono::duration<double, std::milli>(end - start).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  auto at = [&](double q) { return ms[static_cast<size_t>(q * (ms.size() - 1))]; };
+  llvm::outs() << llvm::format(
+      "%s: %u runs after %u warm-up: median %.3f ms  min %.3f ms  p90 %.3f ms  "
+      "max %.3f ms\n",
+      modelPath.c_str(), benchRuns.getValue(), benchWarmup.getValue(), at(0.5),
+      ms.front(), at(0.9), ms.back());
+  return 0;
+}
+
 static int writeOutputs(const std::vector<HostTensor> &outputs) {
   if (std::error_code ec = llvm::sys::fs::create_directories(outputDir))
     return fail("cannot create output directory '" + outputDir +
@@ -273,13 +327,28 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(
       argc, argv,
       "llmc: compiles ONNX models through MLIR and runs them\n\n"
-      "  llmc run MODEL.onnx --input NAME=FILE.npy ... --output-dir DIR\n"
+      "  llmc compile MODEL.onnx -o OUT.llmcx [--input NAME=FILE.npy ...]\n"
+      "  llmc run MODEL.onnx|OUT.llmcx --input NAME=FILE.npy ... --output-dir DIR\n"
+      "  llmc bench MODEL.onnx|OUT.llmcx --input NAME=FILE.npy ... [--runs N]\n"
       "  llmc compile MODEL.onnx --compile-to=PHASE --emit=mlir -o FILE\n");
   if (runCommand && ::llmc::runtime::looksLikeArtifact(modelPath))
     return runArtifact();
+  if (benchCommand) {
+    if (::llmc::runtime::looksLikeArtifact(modelPath))
+      return benchArtifact(modelPath);
+    // Compile to a temporary artifact first, then time it.
+    SmallString<128> tmp;
+    if (llvm::sys::fs::createTemporaryFile("llmc-bench", "llmcx", tmp))
+      return fail("cannot create a temporary file");
+    llvm::FileRemover remove(tmp);
+    outputFile = std::string(tmp);
+    if (int rc = runOrCompile(false))
+      return rc;
+    return benchArtifact(std::string(tmp));
+  }
   if (runCommand)
     return runOrCompile(true);
   if (compileCommand)
     return runOrCompile(false);
-  return fail("give a command: run or compile (see llmc --help)");
+  return fail("give a command: compile, run or bench (see llmc --help)");
 }
