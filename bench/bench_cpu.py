@@ -3,18 +3,20 @@
 end-to-end models of test/e2e/models.py, all timed in the same run.
 
     .venv/bin/python bench/bench_cpu.py [--models resnet50,gpt2_mini]
-        [--runs 20] [--warmup 3] [--llmc-runs 3] [--threads 2]
-        [--timeout 1800] [--workdir DIR]
+        [--runs 20] [--warmup 3] [--threads 2] [--timeout 1800]
+        [--workdir DIR]
 
 What is measured (wall-clock; medians):
-  llmc           `llmc run MODEL --input ... --output-dir DIR`, one process per
-                 call: this is compile + execute (llmc has no separate execute
-                 or benchmark mode yet), median of --llmc-runs calls.
-  llmc compile   `llmc compile MODEL --compile-to=llvm --emit=mlir -o /dev/null`:
-                 the MLIR part of compilation only (import .. LLVM dialect).
-                 LLVM code generation / JIT happens inside `llmc run` and is
-                 not separately measurable, so llmc's execute time is at most
-                 llmc - llmc compile, and is not known more precisely.
+  llmc           steady-state execution: `llmc bench OUT.llmcx --input ...
+                 --runs R --warmup W` (R, W = --runs, --warmup) loads the
+                 artifact once, makes W untimed runs, then times R runs
+                 in-process; the column is the median it prints (its min / max
+                 are shown in the second table). llmc's generated code is
+                 single-threaded; its matmuls / convolutions call OpenBLAS,
+                 run with OPENBLAS_NUM_THREADS=--threads.
+  llmc compile   wall time of the whole `llmc compile MODEL.onnx -o OUT.llmcx`
+                 process (import, lowering, LLVM code generation, writing the
+                 artifact with its weights); no inputs are given to it.
   ORT            onnxruntime.InferenceSession (CPUExecutionProvider,
                  intra_op_num_threads=--threads, default graph optimizations),
                  median of --runs session.run calls after --warmup.
@@ -28,9 +30,10 @@ What is measured (wall-clock; medians):
   IREE compile   wall time of iree-compile (import time printed separately).
   torch eager    the PyTorch module, torch.set_num_threads(--threads),
                  torch.no_grad(), median of --runs calls after --warmup.
-Ratios are time ratios (llmc time / other time: > 1 means llmc is slower).
+Ratios are llmc median / other median (> 1 means llmc is slower).
 Every system's first output is also checked against the float64 PyTorch
-reference (relative L2 error) and shown in a second table.
+reference (relative L2 error) and shown in a second table; llmc's comes from
+`llmc run OUT.llmcx --input ... --output-dir DIR` (the artifact, run once).
 
 A failure of one system on one model shows as `error` in the table, the
 reason is printed below it, and the benchmark goes on.
@@ -154,28 +157,43 @@ def machine_info():
 # systems
 # ---------------------------------------------------------------------------
 
+def _llmc_call(args, what, cli_args, env=None):
+    res = llmc_runner.call_llmc(cli_args, timeout=args.timeout, env=env)
+    if res.timed_out:
+        raise BenchError(f"{what} timed out after {args.timeout:.0f}s")
+    if res.returncode != 0:
+        err = llmc_runner.first_error_line(res.stderr) or \
+            (res.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise BenchError(f"{what} exited {res.returncode}: {err[:300]}")
+    return res
+
+
 def bench_llmc(case, args, workdir):
+    """(median, {min, max, ...}, compile wall time, accuracy) in seconds."""
     input_args = llmc_runner.write_inputs(case.inputs, os.path.join(workdir, "in"))
     out_names = list(case.ref_fp64)
-    walls, acc = [], None
-    for _ in range(args.llmc_runs):
-        res = llmc_runner.run_llmc(case.onnx_path, input_args,
-                                   os.path.join(workdir, "out"), out_names,
-                                   timeout=args.timeout)
-        if res.timed_out:
-            raise BenchError(f"llmc run timed out after {args.timeout:.0f}s")
-        if res.returncode != 0:
-            err = llmc_runner.first_error_line(res.stderr) or \
-                (res.stderr.strip().splitlines() or ["(no output)"])[-1]
-            raise BenchError(f"llmc run exited {res.returncode}: {err[:300]}")
-        if any(v is None for v in res.outputs.values()):
-            raise BenchError("llmc run: an output file is missing")
-        walls.append(res.wall_s)
-        acc = accuracy([res.outputs[n] for n in out_names], case)
-    compile_s = run_cmd([llmc_runner.llmc_path(), "compile", case.onnx_path,
-                         "--compile-to=llvm", "--emit=mlir", "-o", os.devnull],
-                        args.timeout, "llmc compile")
-    return statistics.median(walls), compile_s, acc, walls
+    env = {"OPENBLAS_NUM_THREADS": str(args.threads)}
+    artifact = os.path.join(workdir, "model.llmcx")
+    compile_s = _llmc_call(args, "llmc compile",
+                           ["compile", case.onnx_path, "-o", artifact]).wall_s
+    res = llmc_runner.run_llmc(artifact, input_args, os.path.join(workdir, "out"),
+                               out_names, timeout=args.timeout, env=env)
+    if res.timed_out:
+        raise BenchError(f"llmc run timed out after {args.timeout:.0f}s")
+    if res.returncode != 0:
+        err = llmc_runner.first_error_line(res.stderr) or \
+            (res.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise BenchError(f"llmc run exited {res.returncode}: {err[:300]}")
+    if any(v is None for v in res.outputs.values()):
+        raise BenchError("llmc run: an output file is missing")
+    acc = accuracy([res.outputs[n] for n in out_names], case)
+    out = _llmc_call(args, "llmc bench",
+                     ["bench", artifact, *input_args, "--runs", str(args.runs),
+                      "--warmup", str(args.warmup)], env=env).stdout
+    stats = llmc_runner.parse_bench(out)
+    if stats is None:
+        raise BenchError(f"llmc bench: no timing line in {out.strip()[:200]!r}")
+    return stats["median"], stats, compile_s, acc
 
 
 def bench_ort(case, args):
@@ -257,18 +275,19 @@ def main(argv=None):
     ap.add_argument("--systems", default=",".join(SYSTEMS),
                     help="comma-separated subset of: " + ", ".join(SYSTEMS))
     ap.add_argument("--runs", type=int, default=20,
-                    help="timed runs for ORT / IREE / torch (median)")
+                    help="timed runs for every system (median)")
     ap.add_argument("--warmup", type=int, default=3,
-                    help="untimed warm-up runs for ORT / IREE / torch")
-    ap.add_argument("--llmc-runs", type=int, default=3,
-                    help="`llmc run` calls per model (median; each compiles)")
+                    help="untimed warm-up runs for every system")
     ap.add_argument("--threads", type=int, default=2,
-                    help="threads for ORT, IREE and torch (default 2)")
+                    help="threads for ORT, IREE and torch, and OpenBLAS "
+                    "threads for llmc (default 2)")
     ap.add_argument("--timeout", type=float, default=1800.0,
                     help="seconds allowed for one llmc / iree-compile call")
     ap.add_argument("--workdir", help="keep intermediate files here "
                     "(default: a temporary directory, removed at the end)")
     args = ap.parse_args(argv)
+    if args.runs < 1 or args.warmup < 0:
+        ap.error("--runs must be at least 1 and --warmup at least 0")
 
     names = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = [m for m in names if m not in models.MODELS]
@@ -317,7 +336,7 @@ def main(argv=None):
                 os.makedirs(wd, exist_ok=True)
                 try:
                     if system == "llmc":
-                        r["llmc"], r["llmc_compile"], r["llmc_acc"], r["llmc_all"] = \
+                        r["llmc"], r["llmc_stats"], r["llmc_compile"], r["llmc_acc"] = \
                             bench_llmc(case, args, wd)
                     elif system == "ort":
                         r["ort"], r["ort_init"], r["ort_acc"] = bench_ort(case, args)
@@ -334,7 +353,7 @@ def main(argv=None):
                     tb = traceback.format_exception_only(type(e), e)[-1].strip()
                     errors.append((name, system, tb[:400]))
                 if system == "llmc" and r.get("llmc") == "error":
-                    r["llmc_compile"] = "error"
+                    r.setdefault("llmc_compile", "error")
                 if system == "iree" and r.get("iree") == "error":
                     r["iree_compile"] = "error"
                 print(f"[bench] {name}: {system} -> {fmt_time(r.get(system))}",
@@ -369,7 +388,7 @@ def main(argv=None):
     print()
     print(f"Machine: {cpu}, {cpus} CPU(s)"
           + (f", {cores} core(s)" if cores else "")
-          + f"; threads per system: {args.threads}; "
+          + f"; threads per system: {args.threads} (llmc: OpenBLAS only); "
           f"load average {load0[0]:.2f} at start, {load1[0]:.2f} at end")
     print(f"Versions: llmc {commit} (binary {llmc_bin}, built {built}); "
           + "; ".join(vers))
@@ -380,12 +399,12 @@ def main(argv=None):
         print(f"WARNING: the machine was busy (load average above); "
               f"multi-threaded timings (torch's OpenMP especially) suffer "
               f"from CPU contention.")
-    print(f"Runs: ORT/IREE/torch median of {args.runs} after {args.warmup} "
-          f"warm-up; llmc median of {args.llmc_runs} `llmc run` calls "
-          f"(compile + execute each). Total {time.time() - start:.0f}s.")
+    print(f"Runs: every system median of {args.runs} after {args.warmup} "
+          f"warm-up (llmc: `llmc bench` on the artifact); llmc compile = "
+          f"`llmc compile -o` wall time. Total {time.time() - start:.0f}s.")
     print()
-    hdr = ["model", "llmc (compile+run)", "ORT", "IREE", "torch eager",
-           "llmc/ORT", "llmc/IREE", "llmc/torch", "llmc compile (MLIR only)",
+    hdr = ["model", "llmc", "ORT", "IREE", "torch eager",
+           "llmc/ORT", "llmc/IREE", "llmc/torch", "llmc compile",
            "IREE compile"]
     print("| " + " | ".join(hdr) + " |")
     print("|" + "|".join(["---"] + ["---:"] * (len(hdr) - 1)) + "|")
@@ -403,12 +422,13 @@ def main(argv=None):
     print(f"Accuracy: relative L2 error of the first output vs the float64 "
           f"PyTorch reference ((WRONG) when > {REL_L2_TOL:.0e}); other timings")
     print()
-    print("| model | llmc | ORT | IREE | torch eager | llmc run calls | "
+    print("| model | llmc | ORT | IREE | torch eager | llmc min / max | "
           "ORT session init | IREE import |")
     print("|---|---:|---:|---:|---:|---|---:|---:|")
     for name in names:
         r = res[name]
-        calls = ", ".join(fmt_time(t) for t in r.get("llmc_all", [])) or "-"
+        st = r.get("llmc_stats")
+        calls = f"{fmt_time(st['min'])} / {fmt_time(st['max'])}" if st else "-"
         print("| " + " | ".join([
             name, r.get("llmc_acc", "-"), r.get("ort_acc", "-"),
             r.get("iree_acc", "-"), r.get("torch_acc", "-"), calls,

@@ -468,6 +468,113 @@ struct ScatterNDLowering : ScatterLowering<graph::ScatterNDOp> {
   }
 };
 
+/// TopK by selection: for each row along the axis, k rounds each picking
+/// the best element not taken yet (the first one on ties, so the order is
+/// stable). O(k * n) per row, with loops over tensors that bufferize in
+/// place.
+struct TopKLowering : OpConversionPattern<graph::TopKOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(graph::TopKOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto inType = cast<RankedTensorType>(a.getInput().getType());
+    auto valuesType = convertedType(*getTypeConverter(), op.getValues().getType());
+    auto indicesType = convertedType(*getTypeConverter(), op.getIndices().getType());
+    Type t = inType.getElementType();
+    bool isFloat = isa<FloatType>(t);
+    bool isUnsigned = graph::isUnsignedInteger(op.getInput().getType());
+    bool largest = op.getLargest();
+    int64_t axis = op.getAxis(), n = inType.getDimSize(axis), k = op.getK();
+    Type i64 = rewriter.getI64Type(), i1 = rewriter.getI1Type();
+
+    SmallVector<Value> lbs, ubs, steps;
+    for (int64_t d = 0; d < inType.getRank(); ++d) {
+      if (d == axis)
+        continue;
+      lbs.push_back(idx(rewriter, loc, 0));
+      ubs.push_back(idx(rewriter, loc, inType.getDimSize(d)));
+      steps.push_back(idx(rewriter, loc, 1));
+    }
+    auto at = [&](ValueRange outer, Value position) {
+      SmallVector<Value> index(outer.begin(), outer.end());
+      index.insert(index.begin() + axis, position);
+      return index;
+    };
+    scf::LoopNest rows = scf::buildLoopNest(
+        rewriter, loc, lbs, ubs, steps,
+        ValueRange{emptyTensor(rewriter, loc, valuesType),
+                   emptyTensor(rewriter, loc, indicesType)},
+        [&](OpBuilder &b, Location l, ValueRange outer,
+            ValueRange results) -> scf::ValueVector {
+          Value taken = filledTensor(
+              b, l, RankedTensorType::get({n}, i1),
+              arith::ConstantOp::create(b, l, b.getBoolAttr(false)));
+          auto rounds = scf::ForOp::create(
+              b, l, idx(b, l, 0), idx(b, l, k), idx(b, l, 1),
+              ValueRange{results[0], results[1], taken},
+              [&](OpBuilder &rb, Location rl, Value j, ValueRange state) {
+                auto scan = scf::ForOp::create(
+                    rb, rl, idx(rb, rl, 0), idx(rb, rl, n), idx(rb, rl, 1),
+                    ValueRange{scalarConstant(rb, rl, t, 0),
+                               arith::ConstantOp::create(
+                                   rb, rl, rb.getI64IntegerAttr(-1))},
+                    [&](OpBuilder &sb, Location sl, Value i, ValueRange best) {
+                      Value x = tensor::ExtractOp::create(sb, sl, a.getInput(),
+                                                          at(outer, i));
+                      Value isTaken =
+                          tensor::ExtractOp::create(sb, sl, state[2], ValueRange{i});
+                      Value better;
+                      if (isFloat)
+                        better = arith::CmpFOp::create(
+                            sb, sl,
+                            largest ? arith::CmpFPredicate::OGT
+                                    : arith::CmpFPredicate::OLT,
+                            x, best[0]);
+                      else
+                        better = arith::CmpIOp::create(
+                            sb, sl,
+                            largest ? (isUnsigned ? arith::CmpIPredicate::ugt
+                                                  : arith::CmpIPredicate::sgt)
+                                    : (isUnsigned ? arith::CmpIPredicate::ult
+                                                  : arith::CmpIPredicate::slt),
+                            x, best[0]);
+                      Value none = arith::CmpIOp::create(
+                          sb, sl, arith::CmpIPredicate::slt, best[1],
+                          arith::ConstantOp::create(sb, sl,
+                                                    sb.getI64IntegerAttr(0)));
+                      Value free = arith::XOrIOp::create(
+                          sb, sl, isTaken,
+                          arith::ConstantOp::create(sb, sl, sb.getBoolAttr(true)));
+                      Value take = arith::AndIOp::create(
+                          sb, sl, free, arith::OrIOp::create(sb, sl, none, better));
+                      Value iv = arith::IndexCastOp::create(sb, sl, i64, i);
+                      scf::YieldOp::create(
+                          sb, sl,
+                          ValueRange{arith::SelectOp::create(sb, sl, take, x, best[0]),
+                                     arith::SelectOp::create(sb, sl, take, iv,
+                                                             best[1])});
+                    });
+                Value bestValue = scan.getResult(0), bestIndex = scan.getResult(1);
+                Value values = tensor::InsertOp::create(rb, rl, bestValue, state[0],
+                                                        at(outer, j));
+                Value indices = tensor::InsertOp::create(rb, rl, bestIndex,
+                                                         state[1], at(outer, j));
+                Value pos = arith::IndexCastOp::create(rb, rl, rb.getIndexType(),
+                                                       bestIndex);
+                Value newTaken = tensor::InsertOp::create(
+                    rb, rl, arith::ConstantOp::create(rb, rl, rb.getBoolAttr(true)),
+                    state[2], ValueRange{pos});
+                scf::YieldOp::create(rb, rl,
+                                     ValueRange{values, indices, newTaken});
+              });
+          return {rounds.getResult(0), rounds.getResult(1)};
+        });
+    rewriter.replaceOp(op, rows.results);
+    return success();
+  }
+};
+
 /// shape and size normally fold away; lower any left to constants.
 template <typename OpTy>
 struct ShapeQueryLowering : OpConversionPattern<OpTy> {
@@ -491,7 +598,7 @@ void mlir::llmc::populateDataMovementToLinalgPatterns(
                GatherLowering, GatherElementsLowering, GatherNDLowering,
                OneHotLowering, ResizeLowering, ReshapeLowering,
                TransposeLowering, ConcatLowering, ScatterElementsLowering,
-               ScatterNDLowering, ShapeQueryLowering<graph::ShapeOp>,
+               ScatterNDLowering, TopKLowering, ShapeQueryLowering<graph::ShapeOp>,
                ShapeQueryLowering<graph::SizeOp>>(converter,
                                                   patterns.getContext());
 }

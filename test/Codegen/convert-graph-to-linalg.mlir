@@ -66,3 +66,20 @@ func.func @conv(%x: tensor<1x2x5x5xf32>, %w: tensor<4x2x3x3xf32>) -> tensor<1x4x
   %0 = graph.conv %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, group = 1 : i64} : tensor<1x2x5x5xf32>, tensor<4x2x3x3xf32> -> tensor<1x4x5x5xf32>
   return %0 : tensor<1x4x5x5xf32>
 }
+
+// -----
+
+// TopK selects k times per row: an outer loop over the other dims, a loop
+// over the k rounds, and a scan of the row.
+// CHECK-LABEL: func.func @topk(
+// CHECK:         scf.for
+// CHECK:           linalg.fill
+// CHECK:           scf.for
+// CHECK:             scf.for
+// CHECK:               arith.cmpf ogt
+// CHECK:             tensor.insert
+// CHECK:             tensor.insert
+func.func @topk(%x: tensor<2x5xf32>) -> (tensor<2x3xf32>, tensor<2x3xi64>) {
+  %0, %1 = graph.topk %x {k = 3 : i64, axis = 1 : i64, largest = true, sorted = true} : tensor<2x5xf32> -> tensor<2x3xf32>, tensor<2x3xi64>
+  return %0, %1 : tensor<2x3xf32>, tensor<2x3xi64>
+}

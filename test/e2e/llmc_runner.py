@@ -71,14 +71,16 @@ def write_inputs(inputs, in_dir):
     return args
 
 
-def call_llmc(args, timeout=600, llmc=None, retries=3):
+def call_llmc(args, timeout=600, llmc=None, retries=3, env=None):
     """Run `llmc ARGS...` once (retrying only around a relink of the binary).
 
     Returns LlmcResult with outputs=None; wall_s is the wall time of the
     llmc process; returncode is None (and timed_out True) on a timeout.
+    `env`, if given, is added to this process's environment.
     """
     llmc = llmc or llmc_path()
     cmd = [llmc, *args]
+    full_env = dict(os.environ, **env) if env else None
     for attempt in range(retries + 1):
         if not wait_for_binary(llmc):
             return LlmcResult(127, "", f"llmc binary not found: {llmc}", 0.0,
@@ -87,7 +89,7 @@ def call_llmc(args, timeout=600, llmc=None, retries=3):
         t0 = time.perf_counter()
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True,
-                                  timeout=timeout)
+                                  timeout=timeout, env=full_env)
         except subprocess.TimeoutExpired as e:
             wall = time.perf_counter() - t0
             return LlmcResult(None, _text(e.stdout), _text(e.stderr), wall,
@@ -109,7 +111,7 @@ def call_llmc(args, timeout=600, llmc=None, retries=3):
 
 
 def run_llmc(onnx_path, input_args, out_dir, output_names, timeout=600,
-             llmc=None, extra_args=(), retries=3):
+             llmc=None, extra_args=(), retries=3, env=None):
     """Run `llmc run MODEL --input ... --output-dir OUT_DIR` and load outputs.
 
     MODEL is an ONNX file (compiled on the fly: wall_s is compile + execute)
@@ -119,7 +121,8 @@ def run_llmc(onnx_path, input_args, out_dir, output_names, timeout=600,
     """
     os.makedirs(out_dir, exist_ok=True)
     res = call_llmc(["run", onnx_path, *input_args, "--output-dir", out_dir,
-                     *extra_args], timeout=timeout, llmc=llmc, retries=retries)
+                     *extra_args], timeout=timeout, llmc=llmc, retries=retries,
+                    env=env)
     outputs = None
     if res.returncode == 0:
         outputs = {}
