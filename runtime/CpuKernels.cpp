@@ -5,6 +5,8 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <functional>
+#include <thread>
 #include <cstring>
 #include <vector>
 
@@ -86,6 +88,56 @@ void gemm(const double *a, const double *b, double *c, int64_t m, int64_t n,
               b, n, beta, c, n);
 }
 
+/// Runs body(begin, end) over [0, count) split across the cores (at most
+/// as many chunks as there are cores; small jobs stay on this thread).
+void parallelFor(int64_t count, int64_t workPerItem,
+                 const std::function<void(int64_t, int64_t)> &body) {
+  static const int64_t cores =
+      std::max<int64_t>(1, std::thread::hardware_concurrency());
+  int64_t chunks = std::min<int64_t>(cores, count);
+  if (chunks <= 1 || count * workPerItem < (1 << 16)) {
+    body(0, count);
+    return;
+  }
+  std::vector<std::thread> threads;
+  int64_t per = (count + chunks - 1) / chunks;
+  for (int64_t begin = per; begin < count; begin += per)
+    threads.emplace_back(body, begin, std::min(count, begin + per));
+  body(0, std::min(count, per));
+  for (std::thread &t : threads)
+    t.join();
+}
+
+/// Depthwise convolution (one input and one output channel per group):
+/// direct loops, vectorizable along the row, channels split across cores.
+void depthwise(const float *x, const float *w, float *y, int64_t n, int64_t c,
+               int64_t h, int64_t wd, int64_t kh, int64_t kw, int64_t oh,
+               int64_t ow, int64_t strideH, int64_t strideW, int64_t dilationH,
+               int64_t dilationW) {
+  parallelFor(n * c, oh * ow * kh * kw, [&](int64_t begin, int64_t end) {
+    for (int64_t plane = begin; plane < end; ++plane) {
+      const float *xp = x + plane * h * wd;
+      const float *wp = w + (plane % c) * kh * kw;
+      float *yp = y + plane * oh * ow;
+      for (int64_t i = 0; i < kh; ++i)
+        for (int64_t j = 0; j < kw; ++j) {
+          float weight = wp[i * kw + j];
+          for (int64_t r = 0; r < oh; ++r) {
+            const float *in = xp + (r * strideH + i * dilationH) * wd +
+                              j * dilationW;
+            float *out = yp + r * ow;
+            if (strideW == 1)
+              for (int64_t s = 0; s < ow; ++s)
+                out[s] += weight * in[s];
+            else
+              for (int64_t s = 0; s < ow; ++s)
+                out[s] += weight * in[s * strideW];
+          }
+        }
+    }
+  });
+}
+
 template <typename T>
 void matmul(void *am, void *bm, void *cm) {
   View<T> a(am, 3), b(bm, 3), c(cm, 3);
@@ -138,6 +190,13 @@ extern "C" void _mlir_ciface_llmc_conv2d_f32(void *xm, void *wm, void *pm,
   int64_t oh = yv.sizes[2], ow = yv.sizes[3];
   int64_t cg = c / groups, mg = m / groups, kdim = cg * kh * kw;
   int64_t pixels = oh * ow;
+  if (cg == 1 && mg == 1) {
+    depthwise(x, w, y, n, c, h, wd, kh, kw, oh, ow, strideH, strideW,
+              dilationH, dilationW);
+    if (!yDense)
+      yv.scatter(y);
+    return;
+  }
   // The input is already padded: a 1x1 stride-1 convolution reads it as is.
   bool direct = kh == 1 && kw == 1 && strideH == 1 && strideW == 1 &&
                 oh == h && ow == wd;
@@ -177,23 +236,33 @@ extern "C" void memrefCopy(int64_t elementSize, LLMCUnrankedMemRef *src,
   auto *srcWords = static_cast<int64_t *>(src->descriptor);
   auto *dstWords = static_cast<int64_t *>(dst->descriptor);
   int64_t rank = src->rank;
-  auto *srcBase = reinterpret_cast<char *>(srcWords[1]);
-  auto *dstBase = reinterpret_cast<char *>(dstWords[1]);
+  auto *srcBase = reinterpret_cast<char *>(srcWords[1]) + srcWords[2] * elementSize;
+  auto *dstBase = reinterpret_cast<char *>(dstWords[1]) + dstWords[2] * elementSize;
   const int64_t *sizes = srcWords + 3, *srcStrides = srcWords + 3 + rank;
   const int64_t *dstStrides = dstWords + 3 + rank;
   for (int64_t d = 0; d < rank; ++d)
     if (sizes[d] == 0)
       return;
-  std::vector<int64_t> index(rank, 0);
+  if (rank == 0) {
+    std::memcpy(dstBase, srcBase, elementSize);
+    return;
+  }
+  // Rows along the last dim are copied whole when both sides are unit
+  // stride there (the usual case: padding, concatenation, slices).
+  int64_t last = rank - 1;
+  bool rows = srcStrides[last] == 1 && dstStrides[last] == 1;
+  int64_t rowElements = rows ? sizes[last] : 1;
+  int64_t loopRank = rows ? last : rank;
+  std::vector<int64_t> index(loopRank, 0);
   while (true) {
-    int64_t s = srcWords[2], t = dstWords[2];
-    for (int64_t d = 0; d < rank; ++d) {
+    int64_t s = 0, t = 0;
+    for (int64_t d = 0; d < loopRank; ++d) {
       s += index[d] * srcStrides[d];
       t += index[d] * dstStrides[d];
     }
     std::memcpy(dstBase + t * elementSize, srcBase + s * elementSize,
-                elementSize);
-    int64_t d = rank - 1;
+                rowElements * elementSize);
+    int64_t d = loopRank - 1;
     for (; d >= 0; --d) {
       if (++index[d] < sizes[d])
         break;
