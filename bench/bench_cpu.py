@@ -11,9 +11,10 @@ What is measured (wall-clock; medians):
                  --runs R --warmup W` (R, W = --runs, --warmup) loads the
                  artifact once, makes W untimed runs, then times R runs
                  in-process; the column is the median it prints (its min / max
-                 are shown in the second table). llmc's generated code is
-                 single-threaded; its matmuls / convolutions call OpenBLAS,
-                 run with OPENBLAS_NUM_THREADS=--threads.
+                 are shown in the second table). llmc has no thread setting:
+                 its matmuls / convolutions call OpenBLAS, run with
+                 OPENBLAS_NUM_THREADS=--threads; its own runtime kernels may
+                 use every core (std::thread::hardware_concurrency).
   llmc compile   wall time of the whole `llmc compile MODEL.onnx -o OUT.llmcx`
                  process (import, lowering, LLVM code generation, writing the
                  artifact with its weights); no inputs are given to it.
@@ -388,7 +389,8 @@ def main(argv=None):
     print()
     print(f"Machine: {cpu}, {cpus} CPU(s)"
           + (f", {cores} core(s)" if cores else "")
-          + f"; threads per system: {args.threads} (llmc: OpenBLAS only); "
+          + f"; threads per system: {args.threads} (llmc: OpenBLAS; its own "
+          f"kernels up to {os.cpu_count()}); "
           f"load average {load0[0]:.2f} at start, {load1[0]:.2f} at end")
     print(f"Versions: llmc {commit} (binary {llmc_bin}, built {built}); "
           + "; ".join(vers))
