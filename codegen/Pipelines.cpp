@@ -51,8 +51,11 @@ static const char *phasePipeline(Phase phase) {
     // rest (erf, asin...) and must exist before func-to-llvm runs.
     // Marked contractions become runtime kernel calls before the remaining
     // generics become loops.
+    // Transcendentals become polynomials so that LLVM vectorizes the loops
+    // around them instead of calling libm one element at a time.
     return "llmc-lower-library-calls,"
-           "func.func(convert-linalg-to-loops),lower-affine,convert-scf-to-cf,"
+           "func.func(convert-linalg-to-loops,llmc-approximate-math),"
+           "lower-affine,convert-scf-to-cf,"
            "expand-strided-metadata,lower-affine,finalize-memref-to-llvm,"
            "convert-math-to-llvm,convert-math-to-libm,convert-arith-to-llvm,"
            "convert-index-to-llvm,convert-func-to-llvm,convert-cf-to-llvm,"

@@ -74,4 +74,24 @@ def LowerLibraryCallsPass : Pass<"llmc-lower-library-calls", "ModuleOp"> {
                            "::mlir::memref::MemRefDialect"];
 }
 
+def ApproximateMathPass : Pass<"llmc-approximate-math", "func::FuncOp"> {
+  let summary = "Replaces f32 transcendentals by MLIR's polynomial "
+                "approximations.";
+  let description = [{
+    `math.tanh`, `math.erf`, `math.exp`, `math.expm1`, `math.log`,
+    `math.log1p` and `math.log2` on f32 become MLIR's polynomial
+    approximations (accurate to a few ulp), which LLVM then vectorizes with
+    the loops around them, instead of one libm call per element. Other
+    element types and other functions are left to libm.
+
+    ```mlir
+    %y = math.tanh %x : f32
+    ```
+    becomes a clamp, a rational polynomial and selects in arith ops.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 #endif // LLMC_CODEGEN_PASSES
