@@ -91,24 +91,7 @@ struct ConvToGeneric : OpConversionPattern<graph::ConvOp> {
     SmallVector<AffineMap> maps{AffineMap::get(numLoops, 0, in, ctx),
                                 AffineMap::get(numLoops, 0, w, ctx),
                                 AffineMap::get(numLoops, 0, out, ctx)};
-    Value init;
-    if (adaptor.getBias()) {
-      // Start from the bias broadcast over (n, spatial).
-      SmallVector<AffineMap> biasMaps{
-          AffineMap::get(type.getRank(), 0, getAffineDimExpr(1, ctx), ctx),
-          AffineMap::getMultiDimIdentityMap(type.getRank(), ctx)};
-      init = linalg::GenericOp::create(
-                 rewriter, loc, TypeRange{type}, ValueRange{adaptor.getBias()},
-                 ValueRange{emptyTensor(rewriter, loc, type)}, biasMaps,
-                 SmallVector<utils::IteratorType>(type.getRank(),
-                                                  utils::IteratorType::parallel),
-                 [](OpBuilder &b, Location l, ValueRange args) {
-                   linalg::YieldOp::create(b, l, args[0]);
-                 })
-                 .getResult(0);
-    } else {
-      init = filledTensor(rewriter, loc, type, scalarConstant(rewriter, loc, t, 0));
-    }
+    Value init = channelBiasOrZero(rewriter, loc, adaptor.getBias(), type);
     SmallVector<utils::IteratorType> iterators(2 + s,
                                                utils::IteratorType::parallel);
     iterators.append(1 + s, utils::IteratorType::reduction);

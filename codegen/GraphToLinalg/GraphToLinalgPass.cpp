@@ -111,6 +111,27 @@ Value lowering::reshapeTo(OpBuilder &b, Location loc, Value value,
   return tensor::ReshapeOp::create(b, loc, type, value, shape);
 }
 
+Value lowering::channelBiasOrZero(OpBuilder &b, Location loc, Value bias,
+                                  RankedTensorType type) {
+  if (!bias)
+    return filledTensor(b, loc, type,
+                        scalarConstant(b, loc, type.getElementType(), 0));
+  MLIRContext *ctx = b.getContext();
+  int64_t rank = type.getRank();
+  SmallVector<AffineMap> maps{
+      AffineMap::get(rank, 0, getAffineDimExpr(1, ctx), ctx),
+      AffineMap::getMultiDimIdentityMap(rank, ctx)};
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{type}, ValueRange{bias},
+             ValueRange{emptyTensor(b, loc, type)}, maps,
+             SmallVector<utils::IteratorType>(rank,
+                                              utils::IteratorType::parallel),
+             [](OpBuilder &nb, Location l, ValueRange args) {
+               linalg::YieldOp::create(nb, l, args[0]);
+             })
+      .getResult(0);
+}
+
 Value lowering::padWith(OpBuilder &b, Location loc, Value value,
                         ArrayRef<int64_t> low, ArrayRef<int64_t> high,
                         Value padValue) {

@@ -156,23 +156,7 @@ struct ConvToIm2col : OpConversionPattern<graph::ConvOp> {
     x = padWith(rewriter, loc, x, {0, 0, pads[0], pads[1]},
                 {0, 0, pads[2], pads[3]}, zero);
     // The output starts as the broadcast bias (or zero); the kernel adds.
-    Value init;
-    if (adaptor.getBias()) {
-      SmallVector<AffineMap> biasMaps{
-          AffineMap::get(4, 0, getAffineDimExpr(1, ctx), ctx),
-          AffineMap::getMultiDimIdentityMap(4, ctx)};
-      init = linalg::GenericOp::create(
-                 rewriter, loc, TypeRange{type2d}, ValueRange{adaptor.getBias()},
-                 ValueRange{emptyTensor(rewriter, loc, type2d)}, biasMaps,
-                 SmallVector<utils::IteratorType>(4,
-                                                  utils::IteratorType::parallel),
-                 [](OpBuilder &b, Location l, ValueRange args) {
-                   linalg::YieldOp::create(b, l, args[0]);
-                 })
-                 .getResult(0);
-    } else {
-      init = filledTensor(rewriter, loc, type2d, zero);
-    }
+    Value init = channelBiasOrZero(rewriter, loc, adaptor.getBias(), type2d);
     auto paramsType = RankedTensorType::get({5}, rewriter.getI64Type());
     Value params = arith::ConstantOp::create(
         rewriter, loc, paramsType,

@@ -39,6 +39,11 @@ Value scalarConstant(OpBuilder &b, Location loc, Type type, double value);
 /// tensor.reshape of `value` to the static `type`.
 Value reshapeTo(OpBuilder &b, Location loc, Value value, RankedTensorType type);
 
+/// The initial accumulator of a convolution into `type` (N, C, ...): the
+/// per-channel `bias` (may be null) broadcast over the other dims, or zero.
+Value channelBiasOrZero(OpBuilder &b, Location loc, Value bias,
+                        RankedTensorType type);
+
 /// tensor.pad of `value` with `low`/`high` pads and a constant scalar.
 Value padWith(OpBuilder &b, Location loc, Value value, ArrayRef<int64_t> low,
               ArrayRef<int64_t> high, Value padValue);

@@ -245,22 +245,32 @@ static int runOrCompile(bool isRun) {
   return writeOutputs(*outputs);
 }
 
-/// `llmc run OUT.llmcx`: the runtime alone, no compiler involved.
-static int runArtifact() {
+/// Loads an artifact and reads the inputs for it, in its order; null after
+/// reporting an error.
+static std::unique_ptr<::llmc::runtime::Artifact>
+loadWithInputs(const std::string &path, std::vector<HostTensor> &given) {
   std::string error;
   std::unique_ptr<::llmc::runtime::Artifact> artifact =
-      ::llmc::runtime::Artifact::load(modelPath, error);
-  if (!artifact)
-    return fail(error);
-  std::vector<HostTensor> given;
-  if (!readInputs(given))
-    return 1;
+      ::llmc::runtime::Artifact::load(path, error);
+  if (!artifact) {
+    fail(error);
+    return nullptr;
+  }
   std::vector<std::string> names;
   for (const auto &spec : artifact->inputs())
     names.push_back(spec.name);
-  if (!matchInputs(names, given))
+  if (!readInputs(given) || !matchInputs(names, given))
+    return nullptr;
+  return artifact;
+}
+
+/// `llmc run OUT.llmcx`: the runtime alone, no compiler involved.
+static int runArtifact() {
+  std::vector<HostTensor> given, outputs;
+  auto artifact = loadWithInputs(modelPath, given);
+  if (!artifact)
     return 1;
-  std::vector<HostTensor> outputs;
+  std::string error;
   if (!artifact->run(given, outputs, error))
     return fail(error);
   return writeOutputs(outputs);
@@ -268,19 +278,11 @@ static int runArtifact() {
 
 /// `llmc bench`: load the artifact once, then time whole runs.
 static int benchArtifact(const std::string &path) {
-  std::string error;
-  std::unique_ptr<::llmc::runtime::Artifact> artifact =
-      ::llmc::runtime::Artifact::load(path, error);
-  if (!artifact)
-    return fail(error);
   std::vector<HostTensor> given;
-  if (!readInputs(given))
+  auto artifact = loadWithInputs(path, given);
+  if (!artifact)
     return 1;
-  std::vector<std::string> names;
-  for (const auto &spec : artifact->inputs())
-    names.push_back(spec.name);
-  if (!matchInputs(names, given))
-    return 1;
+  std::string error;
   if (benchRuns == 0)
     return fail("--runs must be at least 1");
   std::vector<HostTensor> outputs;
