@@ -79,7 +79,6 @@ LogicalResult LogSoftmaxOp::decompose(RewriterBase &rewriter) {
 }
 
 LogicalResult HardmaxOp::decompose(RewriterBase &rewriter) {
-  GraphBuilder g{rewriter, getLoc()};
   auto type = getInput().getType();
   int64_t axis = getAxis(), n = type.getDimSize(axis);
   Value argmax = ArgReduceOp::create(

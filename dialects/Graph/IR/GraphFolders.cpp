@@ -396,9 +396,10 @@ OpFoldResult GatherOp::fold(FoldAdaptor adaptor) {
   }
   ArrayRef<int64_t> shape = data.getType().getShape();
   int64_t outer = 1, inner = 1;
-  for (int64_t d = 0; d < getAxis(); ++d)
+  int64_t axis = getAxis();
+  for (int64_t d = 0; d < axis; ++d)
     outer *= shape[d];
-  for (int64_t d = getAxis() + 1; d < static_cast<int64_t>(shape.size()); ++d)
+  for (int64_t d = axis + 1; d < static_cast<int64_t>(shape.size()); ++d)
     inner *= shape[d];
   SmallVector<Attribute> out;
   for (int64_t o = 0; o < outer; ++o)

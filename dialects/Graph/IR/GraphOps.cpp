@@ -406,8 +406,9 @@ LogicalResult TopKOp::verify() {
   auto type = getInput().getType();
   if (failed(checkAxis(*this, getAxis(), type.getRank())))
     return failure();
-  if (getK() < 0 || getK() > type.getDimSize(getAxis()))
-    return emitOpError("k = ") << getK() << " exceeds the axis size "
+  int64_t k = static_cast<int64_t>(getK());
+  if (k < 0 || k > type.getDimSize(getAxis()))
+    return emitOpError("k = ") << k << " exceeds the axis size "
                                << type.getDimSize(getAxis());
   return success();
 }
