@@ -1,6 +1,8 @@
 // Round trip of every graph op, in custom and in generic form.
 // RUN: llmc-opt %s | llmc-opt | FileCheck %s
 // RUN: llmc-opt %s --mlir-print-op-generic | llmc-opt | FileCheck %s
+// Every op describes a consistent iteration space (maps fit loops and ranks).
+// RUN: llmc-opt %s -llmc-test-iteration-space > /dev/null
 
 // CHECK-LABEL: func.func @elementwise(
 func.func @elementwise(%x: tensor<2x3xf32>, %y: tensor<3xf32>, %i: tensor<2x3xi32>,
