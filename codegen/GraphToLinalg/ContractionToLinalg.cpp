@@ -249,21 +249,9 @@ Value poolPadded(OpBuilder &b, Location loc, Value input,
       AffineMap::get(numLoops, 0, in, ctx),
       AffineMap::get(numLoops, 0, window, ctx),
       AffineMap::getMultiDimIdentityMap(numLoops, ctx).getMajorSubMap(rank)};
-  Value init;
-  if (isMax) {
-    Value lowest;
-    if (auto ft = dyn_cast<FloatType>(t))
-      lowest = arith::ConstantOp::create(
-          b, loc, t, b.getFloatAttr(t, APFloat::getInf(ft.getFloatSemantics(), true)));
-    else
-      lowest = arith::ConstantOp::create(
-          b, loc, t,
-          b.getIntegerAttr(t, isUnsigned ? APInt::getMinValue(t.getIntOrFloatBitWidth())
-                                         : APInt::getSignedMinValue(t.getIntOrFloatBitWidth())));
-    init = filledTensor(b, loc, outType, lowest);
-  } else {
-    init = filledTensor(b, loc, outType, scalarConstant(b, loc, t, 0));
-  }
+  Value init = filledTensor(b, loc, outType,
+                            isMax ? extremeValue(b, loc, t, true, isUnsigned)
+                                  : scalarConstant(b, loc, t, 0));
   SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
   iterators.append(s, utils::IteratorType::reduction);
   Value windowShape = emptyTensor(b, loc, RankedTensorType::get(kernel, t));
@@ -303,18 +291,7 @@ struct MaxPoolToGeneric : OpConversionPattern<graph::MaxPoolOp> {
     auto type = convertedType(*getTypeConverter(), op.getType());
     Type t = type.getElementType();
     bool isUnsigned = graph::isUnsignedInteger(op.getType());
-    Value lowest;
-    if (auto ft = dyn_cast<FloatType>(t))
-      lowest = arith::ConstantOp::create(
-          rewriter, loc, t,
-          rewriter.getFloatAttr(t, APFloat::getInf(ft.getFloatSemantics(), true)));
-    else
-      lowest = arith::ConstantOp::create(
-          rewriter, loc, t,
-          rewriter.getIntegerAttr(
-              t, isUnsigned
-                     ? APInt::getMinValue(t.getIntOrFloatBitWidth())
-                     : APInt::getSignedMinValue(t.getIntOrFloatBitWidth())));
+    Value lowest = extremeValue(rewriter, loc, t, /*lowest=*/true, isUnsigned);
     SmallVector<int64_t> low, high;
     splitPads(op.getPads(), low, high);
     Value padded = padWith(rewriter, loc, adaptor.getInput(), low, high, lowest);

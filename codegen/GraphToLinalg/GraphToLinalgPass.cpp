@@ -101,6 +101,19 @@ Value lowering::scalarConstant(OpBuilder &b, Location loc, Type type,
       b, loc, type, b.getIntegerAttr(type, static_cast<int64_t>(value)));
 }
 
+Value lowering::extremeValue(OpBuilder &b, Location loc, Type type,
+                             bool lowest, bool isUnsigned) {
+  if (auto ft = dyn_cast<FloatType>(type))
+    return arith::ConstantOp::create(
+        b, loc, type,
+        b.getFloatAttr(type, APFloat::getInf(ft.getFloatSemantics(), lowest)));
+  unsigned w = type.getIntOrFloatBitWidth();
+  APInt v = isUnsigned ? (lowest ? APInt::getMinValue(w) : APInt::getMaxValue(w))
+                       : (lowest ? APInt::getSignedMinValue(w)
+                                 : APInt::getSignedMaxValue(w));
+  return arith::ConstantOp::create(b, loc, type, b.getIntegerAttr(type, v));
+}
+
 Value lowering::reshapeTo(OpBuilder &b, Location loc, Value value,
                           RankedTensorType type) {
   if (value.getType() == type)

@@ -36,6 +36,12 @@ Value clampedIndex(OpBuilder &b, Location loc, Value index, int64_t size,
 /// arith.constant of a scalar of `type`.
 Value scalarConstant(OpBuilder &b, Location loc, Type type, double value);
 
+/// The lowest (`lowest`) or highest value of a storage type: -inf/+inf for
+/// floats, the integer limits (unsigned ones for `isUnsigned`) otherwise.
+/// The neutral start of a max (min) reduction or pool.
+Value extremeValue(OpBuilder &b, Location loc, Type type, bool lowest,
+                   bool isUnsigned);
+
 /// tensor.reshape of `value` to the static `type`.
 Value reshapeTo(OpBuilder &b, Location loc, Value value, RankedTensorType type);
 

@@ -34,20 +34,6 @@ SmallVector<int64_t> droppedShape(ArrayRef<int64_t> shape,
   return out;
 }
 
-/// The lowest (or highest) value of a storage type, for max (min) inits.
-Value extremeValue(OpBuilder &b, Location loc, Type type, bool lowest,
-                   bool isUnsigned) {
-  if (auto ft = dyn_cast<FloatType>(type))
-    return arith::ConstantOp::create(
-        b, loc, type,
-        b.getFloatAttr(type, APFloat::getInf(ft.getFloatSemantics(), lowest)));
-  unsigned w = type.getIntOrFloatBitWidth();
-  APInt v = isUnsigned ? (lowest ? APInt::getMinValue(w) : APInt::getMaxValue(w))
-                       : (lowest ? APInt::getSignedMinValue(w)
-                                 : APInt::getSignedMaxValue(w));
-  return arith::ConstantOp::create(b, loc, type, b.getIntegerAttr(type, v));
-}
-
 struct ReduceToGeneric : OpConversionPattern<graph::ReduceOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
