@@ -15,16 +15,6 @@ using namespace mlir::llmc;
 using namespace mlir::llmc::lowering;
 
 namespace {
-Value multiplyAdd(OpBuilder &b, Location l, ValueRange factors, Value acc) {
-  Value p = factors.front();
-  bool isFloat = isa<FloatType>(p.getType());
-  for (Value f : factors.drop_front())
-    p = isFloat ? (Value)arith::MulFOp::create(b, l, p, f)
-                : (Value)arith::MulIOp::create(b, l, p, f);
-  return isFloat ? (Value)arith::AddFOp::create(b, l, acc, p)
-                 : (Value)arith::AddIOp::create(b, l, acc, p);
-}
-
 /// A generic that multiplies its inputs and accumulates into a zero-filled
 /// result, with the given iteration space.
 template <typename OpTy>

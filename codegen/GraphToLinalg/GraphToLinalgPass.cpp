@@ -114,6 +114,17 @@ Value lowering::extremeValue(OpBuilder &b, Location loc, Type type,
   return arith::ConstantOp::create(b, loc, type, b.getIntegerAttr(type, v));
 }
 
+Value lowering::multiplyAdd(OpBuilder &b, Location loc, ValueRange factors,
+                            Value acc) {
+  Value p = factors.front();
+  bool isFloat = isa<FloatType>(p.getType());
+  for (Value f : factors.drop_front())
+    p = isFloat ? (Value)arith::MulFOp::create(b, loc, p, f)
+                : (Value)arith::MulIOp::create(b, loc, p, f);
+  return isFloat ? (Value)arith::AddFOp::create(b, loc, acc, p)
+                 : (Value)arith::AddIOp::create(b, loc, acc, p);
+}
+
 Value lowering::reshapeTo(OpBuilder &b, Location loc, Value value,
                           RankedTensorType type) {
   if (value.getType() == type)

@@ -35,12 +35,8 @@ Value markedContraction(OpBuilder &b, Location loc, StringRef libraryCall,
   auto generic = linalg::GenericOp::create(
       b, loc, TypeRange{init.getType()}, inputs, ValueRange{init}, maps,
       iterators, [&](OpBuilder &nb, Location l, ValueRange args) {
-        Value x = args[0], y = args[1], acc = args.back();
-        Value p = isa<FloatType>(x.getType())
-                      ? (Value)arith::MulFOp::create(nb, l, x, y)
-                      : (Value)arith::MulIOp::create(nb, l, x, y);
-        linalg::YieldOp::create(nb, l,
-                                (Value)arith::AddFOp::create(nb, l, acc, p));
+        linalg::YieldOp::create(
+            nb, l, multiplyAdd(nb, l, args.take_front(2), args.back()));
       });
   generic.setLibraryCallAttr(b.getStringAttr(libraryCall));
   return generic.getResult(0);

@@ -42,6 +42,10 @@ Value scalarConstant(OpBuilder &b, Location loc, Type type, double value);
 Value extremeValue(OpBuilder &b, Location loc, Type type, bool lowest,
                    bool isUnsigned);
 
+/// acc + product of `factors` (float or integer), the body of every
+/// multiply-accumulate contraction.
+Value multiplyAdd(OpBuilder &b, Location loc, ValueRange factors, Value acc);
+
 /// tensor.reshape of `value` to the static `type`.
 Value reshapeTo(OpBuilder &b, Location loc, Value value, RankedTensorType type);
 
