@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "llmc/Runtime/Artifact.h"
+#include "llmc/Runtime/CpuKernels.h"
 
 #include "Artifact_generated.h"
 
@@ -225,6 +226,7 @@ std::unique_ptr<Artifact> Artifact::load(const std::string &path,
     left -= static_cast<size_t>(n);
   }
   std::string fdPath = "/proc/self/fd/" + std::to_string(mem);
+  initializeCpuRuntime();
   a->library_ = dlopen(fdPath.c_str(), RTLD_NOW | RTLD_LOCAL);
   ::close(mem);
   if (!a->library_) {

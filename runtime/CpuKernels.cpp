@@ -1,13 +1,13 @@
 //===- CpuKernels.cpp - C functions generated CPU code calls --------------===//
 
 #include "llmc/Runtime/CpuKernels.h"
+#include "llmc/Runtime/ThreadPool.h"
 
 #include <cblas.h>
 
 #include <algorithm>
-#include <functional>
-#include <thread>
 #include <cstring>
+#include <malloc.h>
 #include <vector>
 
 namespace {
@@ -77,35 +77,60 @@ struct View {
   }
 };
 
-void gemm(const float *a, const float *b, float *c, int64_t m, int64_t n,
-          int64_t k, float beta) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, k,
-              b, n, beta, c, n);
+void initialize() { llmc::runtime::initializeCpuRuntime(); }
+
+/// A matrix operand as BLAS sees it: row-major, maybe transposed.
+template <typename T>
+struct Matrix {
+  const T *data;
+  bool transposed; // stored as [cols, rows]
+  int64_t ld;      // leading dimension of the stored matrix
+  /// The block starting at row `r`, column `c` of the logical matrix.
+  Matrix at(int64_t r, int64_t c) const {
+    return {data + (transposed ? c * ld + r : r * ld + c), transposed, ld};
+  }
+};
+
+inline CBLAS_TRANSPOSE blasTrans(bool t) {
+  return t ? CblasTrans : CblasNoTrans;
 }
-void gemm(const double *a, const double *b, double *c, int64_t m, int64_t n,
-          int64_t k, double beta) {
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0, a, k,
-              b, n, beta, c, n);
+void gemmCall(Matrix<float> a, Matrix<float> b, float *c, int64_t ldc,
+              int64_t m, int64_t n, int64_t k, float beta) {
+  cblas_sgemm(CblasRowMajor, blasTrans(a.transposed), blasTrans(b.transposed),
+              m, n, k, 1.0f, a.data, a.ld, b.data, b.ld, beta, c, ldc);
+}
+void gemmCall(Matrix<double> a, Matrix<double> b, double *c, int64_t ldc,
+              int64_t m, int64_t n, int64_t k, double beta) {
+  cblas_dgemm(CblasRowMajor, blasTrans(a.transposed), blasTrans(b.transposed),
+              m, n, k, 1.0, a.data, a.ld, b.data, b.ld, beta, c, ldc);
 }
 
-/// Runs body(begin, end) over [0, count) split across the cores (at most
-/// as many chunks as there are cores; small jobs stay on this thread).
-void parallelFor(int64_t count, int64_t workPerItem,
-                 const std::function<void(int64_t, int64_t)> &body) {
-  static const int64_t cores =
-      std::max<int64_t>(1, std::thread::hardware_concurrency());
-  int64_t chunks = std::min<int64_t>(cores, count);
-  if (chunks <= 1 || count * workPerItem < (1 << 16)) {
-    body(0, count);
+/// C[m, n] = A[m, k] * B[k, n] + beta * C, C dense row-major, split across
+/// the pool in blocks of rows (or of columns when there are few rows).
+template <typename T>
+void gemm(Matrix<T> a, Matrix<T> b, T *c, int64_t m, int64_t n, int64_t k,
+          T beta) {
+  int64_t work = 2 * m * n * k;
+  if (m >= n || m >= 4 * llmc::runtime::threadCount() * 8) {
+    int64_t blocks = (m + 7) / 8;
+    llmc::runtime::parallelFor(
+        blocks, work / blocks, [&](int64_t begin, int64_t end) {
+          int64_t r0 = begin * 8, r1 = std::min(m, end * 8);
+          gemmCall(a.at(r0, 0), b, c + r0 * n, n, r1 - r0, n, k, beta);
+        });
     return;
   }
-  std::vector<std::thread> threads;
-  int64_t per = (count + chunks - 1) / chunks;
-  for (int64_t begin = per; begin < count; begin += per)
-    threads.emplace_back(body, begin, std::min(count, begin + per));
-  body(0, std::min(count, per));
-  for (std::thread &t : threads)
-    t.join();
+  int64_t blocks = (n + 15) / 16;
+  llmc::runtime::parallelFor(
+      blocks, work / blocks, [&](int64_t begin, int64_t end) {
+        int64_t c0 = begin * 16, c1 = std::min(n, end * 16);
+        gemmCall(a, b.at(0, c0), c + c0, n, m, c1 - c0, k, beta);
+      });
+}
+template <typename T>
+void gemm(const T *a, const T *b, T *c, int64_t m, int64_t n, int64_t k,
+          T beta) {
+  gemm(Matrix<T>{a, false, k}, Matrix<T>{b, false, n}, c, m, n, k, beta);
 }
 
 /// Depthwise convolution (one input and one output channel per group):
@@ -114,7 +139,7 @@ void depthwise(const float *x, const float *w, float *y, int64_t n, int64_t c,
                int64_t h, int64_t wd, int64_t kh, int64_t kw, int64_t oh,
                int64_t ow, int64_t strideH, int64_t strideW, int64_t dilationH,
                int64_t dilationW) {
-  parallelFor(n * c, oh * ow * kh * kw, [&](int64_t begin, int64_t end) {
+  llmc::runtime::parallelFor(n * c, oh * ow * kh * kw, [&](int64_t begin, int64_t end) {
     for (int64_t plane = begin; plane < end; ++plane) {
       const float *xp = x + plane * h * wd;
       const float *wp = w + (plane % c) * kh * kw;
@@ -139,42 +164,60 @@ void depthwise(const float *x, const float *w, float *y, int64_t n, int64_t c,
 }
 
 template <typename T>
-void matmul(void *am, void *bm, void *cm) {
+void matmul(void *am, void *bm, void *pm, void *cm) {
+  initialize();
   View<T> a(am, 3), b(bm, 3), c(cm, 3);
-  int64_t batch = c.sizes[0], m = c.sizes[1], n = c.sizes[2], k = a.sizes[2];
-  if (batch == 0 || m == 0 || n == 0)
-    return;
-  if (k == 0)
+  View<int64_t> pv(pm, 1);
+  std::vector<int64_t> pStore;
+  const int64_t *p = pv.dense(pStore);
+  bool transA = p[0] != 0, transB = p[1] != 0;
+  int64_t batch = c.sizes[0], m = c.sizes[1], n = c.sizes[2];
+  int64_t k = transA ? a.sizes[1] : a.sizes[2];
+  if (batch == 0 || m == 0 || n == 0 || k == 0)
     return;
   // C accumulates: C += A * B, on dense copies of any strided operand.
   std::vector<T> aStore, bStore, cStore;
   const T *ad = a.dense(aStore), *bd = b.dense(bStore);
   bool cDense = c.contiguous();
   T *cd = cDense ? c.data : const_cast<T *>(c.dense(cStore));
-  if (b.sizes[0] == 1 && a.sizes[0] == batch) {
+  Matrix<T> am0{ad, transA, transA ? m : k}, bm0{bd, transB, transB ? k : n};
+  if (b.sizes[0] == 1 && a.sizes[0] == batch && !transA) {
     // One GEMM for the whole batch when B is shared: stack A's rows.
-    gemm(ad, bd, cd, batch * m, n, k, T(1));
+    gemm(am0, bm0, cd, batch * m, n, k, T(1));
   } else {
-    for (int64_t i = 0; i < batch; ++i)
-      gemm(ad + (a.sizes[0] == 1 ? 0 : i) * m * k,
-           bd + (b.sizes[0] == 1 ? 0 : i) * k * n, cd + i * m * n, m, n, k,
-           T(1));
+    // Whole products per thread when the batch fills the pool (the GEMM
+    // inside then runs serially); otherwise each product is split.
+    auto products = [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        Matrix<T> ai = am0, bi = bm0;
+        ai.data += (a.sizes[0] == 1 ? 0 : i) * m * k;
+        bi.data += (b.sizes[0] == 1 ? 0 : i) * k * n;
+        gemm(ai, bi, cd + i * m * n, m, n, k, T(1));
+      }
+    };
+    if (batch >= llmc::runtime::threadCount())
+      llmc::runtime::parallelFor(batch, 2 * m * n * k, products);
+    else
+      products(0, batch);
   }
   if (!cDense)
     c.scatter(cd);
 }
 } // namespace
 
-extern "C" void _mlir_ciface_llmc_matmul_f32(void *a, void *b, void *c) {
-  matmul<float>(a, b, c);
+extern "C" void _mlir_ciface_llmc_matmul_f32(void *a, void *b, void *params,
+                                             void *c) {
+  matmul<float>(a, b, params, c);
 }
 
-extern "C" void _mlir_ciface_llmc_matmul_f64(void *a, void *b, void *c) {
-  matmul<double>(a, b, c);
+extern "C" void _mlir_ciface_llmc_matmul_f64(void *a, void *b, void *params,
+                                             void *c) {
+  matmul<double>(a, b, params, c);
 }
 
 extern "C" void _mlir_ciface_llmc_conv2d_f32(void *xm, void *wm, void *pm,
                                              void *ym) {
+  initialize();
   View<float> xv(xm, 4), wv(wm, 4), yv(ym, 4);
   View<int64_t> pv(pm, 1);
   std::vector<int64_t> pStore;
@@ -207,7 +250,9 @@ extern "C" void _mlir_ciface_llmc_conv2d_f32(void *xm, void *wm, void *pm,
       const float *cols = xg;
       if (!direct) {
         // col[(ci, i, j), (r, s)] = x[ci, r * stride + i * dilation, ...]
-        for (int64_t ci = 0; ci < cg; ++ci)
+        llmc::runtime::parallelFor(cg, kh * kw * pixels, [&](int64_t c0,
+                                                             int64_t c1) {
+        for (int64_t ci = c0; ci < c1; ++ci)
           for (int64_t i = 0; i < kh; ++i)
             for (int64_t j = 0; j < kw; ++j) {
               float *row = col.data() + ((ci * kh + i) * kw + j) * pixels;
@@ -220,6 +265,7 @@ extern "C" void _mlir_ciface_llmc_conv2d_f32(void *xm, void *wm, void *pm,
                   out[s] = in[s * strideW];
               }
             }
+        });
         cols = col.data();
       }
       // y += W_g * col: the result already holds the bias (or zero).
@@ -273,7 +319,22 @@ extern "C" void memrefCopy(int64_t elementSize, LLMCUnrankedMemRef *src,
   }
 }
 
+void llmc::runtime::initializeCpuRuntime() {
+  // OpenBLAS single-threaded (the pool splits the work), and freed memory
+  // kept by malloc rather than unmapped: every run allocates the same
+  // buffers, and returning them to the kernel costs a page fault per page
+  // on the next run.
+  static const bool done = [] {
+    openblas_set_num_threads(1);
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    return true;
+  }();
+  (void)done;
+}
+
 const llmc::runtime::KernelSymbol *llmc::runtime::getCpuKernelSymbols() {
+  initialize();
   static const KernelSymbol symbols[] = {
       {"memrefCopy", reinterpret_cast<void *>(&memrefCopy)},
       {"_mlir_ciface_llmc_matmul_f32",

@@ -42,6 +42,25 @@ Value markedContraction(OpBuilder &b, Location loc, StringRef libraryCall,
   return generic.getResult(0);
 }
 
+/// When `v` is a graph.transpose that swaps only its last two dims, the
+/// (converted) tensor it transposes; a null value otherwise.
+Value storedTransposed(Value v, ConversionPatternRewriter &rewriter) {
+  auto transpose = v.getDefiningOp<graph::TransposeOp>();
+  if (!transpose)
+    return {};
+  auto perm = transpose.getPerm();
+  int64_t rank = perm.size();
+  if (rank < 2 || perm[rank - 2] != rank - 1 || perm[rank - 1] != rank - 2)
+    return {};
+  for (int64_t i = 0; i + 2 < rank; ++i)
+    if (perm[i] != i)
+      return {};
+  Value stored = rewriter.getRemappedValue(transpose.getInput());
+  if (!stored || stored.getType() != transpose.getInput().getType())
+    return {};
+  return stored;
+}
+
 struct MatMulToBlas : OpConversionPattern<graph::MatMulOp> {
   MatMulToBlas(const TypeConverter &converter, MLIRContext *ctx)
       : OpConversionPattern(converter, ctx, kLibraryBenefit) {}
@@ -85,10 +104,19 @@ struct MatMulToBlas : OpConversionPattern<graph::MatMulOp> {
     Location loc = op.getLoc();
     MLIRContext *ctx = getContext();
     int64_t total = product(batch);
-    Value a3 = reshapeTo(rewriter, loc, adaptor.getLhs(),
-                         RankedTensorType::get({*batchA, m, k}, t));
-    Value b3 = reshapeTo(rewriter, loc, adaptor.getRhs(),
-                         RankedTensorType::get({*batchB, k, n}, t));
+    // An operand that is a transpose of the last two dims is read in place,
+    // transposed by the BLAS, instead of being materialised.
+    Value lhsStored = storedTransposed(op.getLhs(), rewriter);
+    Value rhsStored = storedTransposed(op.getRhs(), rewriter);
+    bool transA = static_cast<bool>(lhsStored), transB = static_cast<bool>(rhsStored);
+    Value a3 = transA ? reshapeTo(rewriter, loc, lhsStored,
+                                  RankedTensorType::get({*batchA, k, m}, t))
+                      : reshapeTo(rewriter, loc, adaptor.getLhs(),
+                                  RankedTensorType::get({*batchA, m, k}, t));
+    Value b3 = transB ? reshapeTo(rewriter, loc, rhsStored,
+                                  RankedTensorType::get({*batchB, n, k}, t))
+                      : reshapeTo(rewriter, loc, adaptor.getRhs(),
+                                  RankedTensorType::get({*batchB, k, n}, t));
     auto cType = RankedTensorType::get({total, m, n}, t);
     Value init = filledTensor(rewriter, loc, cType,
                               scalarConstant(rewriter, loc, t, 0));
@@ -96,15 +124,28 @@ struct MatMulToBlas : OpConversionPattern<graph::MatMulOp> {
     AffineExpr bi = getAffineDimExpr(0, ctx), mi = getAffineDimExpr(1, ctx),
                ni = getAffineDimExpr(2, ctx), ki = getAffineDimExpr(3, ctx);
     AffineExpr zero = getAffineConstantExpr(0, ctx);
+    AffineExpr ba = *batchA == 1 ? zero : bi, bb = *batchB == 1 ? zero : bi;
     SmallVector<AffineMap> maps{
-        AffineMap::get(4, 0, {*batchA == 1 ? zero : bi, mi, ki}, ctx),
-        AffineMap::get(4, 0, {*batchB == 1 ? zero : bi, ki, ni}, ctx),
+        AffineMap::get(4, 0,
+                       transA ? ArrayRef<AffineExpr>{ba, ki, mi}
+                              : ArrayRef<AffineExpr>{ba, mi, ki},
+                       ctx),
+        AffineMap::get(4, 0,
+                       transB ? ArrayRef<AffineExpr>{bb, ni, ki}
+                              : ArrayRef<AffineExpr>{bb, ki, ni},
+                       ctx),
+        AffineMap::get(4, 0, getAffineConstantExpr(0, ctx)),
         AffineMap::get(4, 0, {bi, mi, ni}, ctx)};
     SmallVector<utils::IteratorType> iterators(3, utils::IteratorType::parallel);
     iterators.push_back(utils::IteratorType::reduction);
+    auto paramsType = RankedTensorType::get({2}, rewriter.getI64Type());
+    Value params = arith::ConstantOp::create(
+        rewriter, loc, paramsType,
+        DenseElementsAttr::get(paramsType,
+                               ArrayRef<int64_t>{transA ? 1 : 0, transB ? 1 : 0}));
     Value c3 = markedContraction(
         rewriter, loc, t.isF32() ? "llmc_matmul_f32" : "llmc_matmul_f64",
-        {a3, b3}, init, maps, iterators);
+        {a3, b3, params}, init, maps, iterators);
     rewriter.replaceOp(op, reshapeTo(rewriter, loc, c3, outType));
     return success();
   }

@@ -60,14 +60,14 @@ def LowerLibraryCallsPass : Pass<"llmc-lower-library-calls", "ModuleOp"> {
 
     ```mlir
     linalg.generic {library_call = "llmc_matmul_f32", ...}
-        ins(%a, %b : memref<1x2x3xf32>, memref<1x3x4xf32>)
+        ins(%a, %b, %params : memref<1x2x3xf32>, memref<1x3x4xf32>, memref<2xi64>)
         outs(%c : memref<1x2x4xf32>) { ... }
     ```
     becomes
     ```mlir
     %0 = memref.cast %a : memref<1x2x3xf32> to memref<?x?x?xf32, strided<[?, ?, ?], offset: ?>>
     ...
-    call @llmc_matmul_f32(%0, %1, %2) : (...) -> ()
+    call @llmc_matmul_f32(%0, %1, %2, %3) : (...) -> ()
     ```
   }];
   let dependentDialects = ["::mlir::func::FuncDialect",

@@ -29,9 +29,11 @@ void memrefCopy(int64_t elementSize, LLMCUnrankedMemRef *src,
 /// the last operand is the generic's output, which the kernel accumulates
 /// into (as the generic would). Backed by OpenBLAS.
 ///
-/// C[B, M, N] += A[B1, M, K] * B[B2, K, N], with B1, B2 either B or 1.
-void _mlir_ciface_llmc_matmul_f32(void *a, void *b, void *c);
-void _mlir_ciface_llmc_matmul_f64(void *a, void *b, void *c);
+/// C[B, M, N] += A[B1, M, K] * B[B2, K, N], with B1, B2 either B or 1 and
+/// params = [transA, transB] (i64): when set, that operand is stored
+/// transposed (A as [B1, K, M], B as [B2, N, K]) and BLAS reads it so.
+void _mlir_ciface_llmc_matmul_f32(void *a, void *b, void *params, void *c);
+void _mlir_ciface_llmc_matmul_f64(void *a, void *b, void *params, void *c);
 /// Y[N, M, OH, OW] += conv(X[N, C, H, W] already padded, W[M, C/G, KH, KW])
 /// with params = [strideH, strideW, dilationH, dilationW, groups] (i64).
 void _mlir_ciface_llmc_conv2d_f32(void *x, void *w, void *params, void *y);
@@ -43,6 +45,10 @@ struct KernelSymbol {
   const char *name;
   void *address;
 };
+/// Sets up the process for the kernels once (OpenBLAS single-threaded under
+/// the runtime's pool; malloc keeps freed buffers for the next run). The
+/// kernels and getCpuKernelSymbols call it; loaders call it before a run.
+void initializeCpuRuntime();
 /// The kernel symbols, ending with {nullptr, nullptr}.
 const KernelSymbol *getCpuKernelSymbols();
 } // namespace llmc::runtime
