@@ -33,6 +33,7 @@
 #include "onnx/defs/function.h"
 #include "onnx/defs/parser.h"
 #include "onnx/defs/schema.h"
+#include "onnx/shape_inference/implementation.h"
 
 #include <fstream>
 
@@ -672,6 +673,22 @@ ModelImporter::run(onnx::ModelProto &model) {
       std::string msg = e.what();
       msg = msg.substr(0, msg.find('\n'));
       return fileError("invalid model: " + msg), failure();
+    }
+    // ONNX's shape inference records the type of every value it can infer
+    // in value_info; the import below computes each value's type with the
+    // dialect's own inference (which also covers what ONNX leaves unknown,
+    // newer opsets and symbolic dims specialised from the inputs) and
+    // checks it against every value_info entry, declared or inferred. When
+    // ONNX finds a declared shape it disagrees with, it throws: the model is
+    // then imported as declared, and the import's own check reports the
+    // conflict naming the value (a better message than ONNX's).
+    try {
+      onnx::shape_inference::InferShapes(
+          model, onnx::OpSchemaRegistry::Instance(),
+          onnx::ShapeInferenceOptions(/*check_type_val=*/false,
+                                      /*strict_mode_val=*/0,
+                                      /*data_prop_val=*/false));
+    } catch (const std::exception &) {
     }
   }
 
