@@ -3,18 +3,21 @@
 end-to-end models of test/e2e/models.py, all timed in the same run.
 
     .venv/bin/python bench/bench_cpu.py [--models resnet50,gpt2_mini]
-        [--runs 20] [--warmup 3] [--threads 2] [--timeout 1800]
+        [--runs 20] [--warmup 30] [--rounds 3] [--threads 2] [--timeout 1800]
         [--workdir DIR]
 
-What is measured (wall-clock; medians):
+What is measured (wall-clock; medians). Every system is set up first
+(compiled, session created); then --rounds timing rounds run the systems one
+after another, in a rotating order, so that a slow spell of a shared machine
+falls on all of them alike. Each round times --runs calls after --warmup
+untimed ones; a system's figure is the median of its rounds' medians.
   llmc           steady-state execution: `llmc bench OUT.llmcx --input ...
                  --runs R --warmup W` (R, W = --runs, --warmup) loads the
                  artifact once, makes W untimed runs, then times R runs
-                 in-process; the column is the median it prints (its min / max
-                 are shown in the second table). llmc has no thread setting:
-                 its matmuls / convolutions call OpenBLAS, run with
-                 OPENBLAS_NUM_THREADS=--threads; its own runtime kernels may
-                 use every core (std::thread::hardware_concurrency).
+                 in-process; the round's figure is the median it prints (the
+                 min / max over all rounds are shown in the second table).
+                 Threads: LLMC_NUM_THREADS=--threads (the runtime's pool,
+                 under which OpenBLAS runs single-threaded).
   llmc compile   wall time of the whole `llmc compile MODEL.onnx -o OUT.llmcx`
                  process (import, lowering, LLVM code generation, writing the
                  artifact with its weights); no inputs are given to it.
@@ -72,8 +75,13 @@ class BenchError(Exception):
 # ---------------------------------------------------------------------------
 
 def median_time(fn, runs, warmup):
+    # The same warm-up rule as `llmc bench`: `warmup` runs, or fewer once
+    # they have taken 2 seconds (at least one).
+    t_end = time.perf_counter() + 2.0
     for _ in range(warmup):
         fn()
+        if time.perf_counter() > t_end:
+            break
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
@@ -173,7 +181,7 @@ def bench_llmc(case, args, workdir):
     """(median, {min, max, ...}, compile wall time, accuracy) in seconds."""
     input_args = llmc_runner.write_inputs(case.inputs, os.path.join(workdir, "in"))
     out_names = list(case.ref_fp64)
-    env = {"OPENBLAS_NUM_THREADS": str(args.threads)}
+    env = {"LLMC_NUM_THREADS": str(args.threads)}
     artifact = os.path.join(workdir, "model.llmcx")
     compile_s = _llmc_call(args, "llmc compile",
                            ["compile", case.onnx_path, "-o", artifact]).wall_s
@@ -188,13 +196,19 @@ def bench_llmc(case, args, workdir):
     if any(v is None for v in res.outputs.values()):
         raise BenchError("llmc run: an output file is missing")
     acc = accuracy([res.outputs[n] for n in out_names], case)
-    out = _llmc_call(args, "llmc bench",
-                     ["bench", artifact, *input_args, "--runs", str(args.runs),
-                      "--warmup", str(args.warmup)], env=env).stdout
-    stats = llmc_runner.parse_bench(out)
-    if stats is None:
-        raise BenchError(f"llmc bench: no timing line in {out.strip()[:200]!r}")
-    return stats["median"], stats, compile_s, acc
+    stats = {}
+
+    def timer():
+        out = _llmc_call(args, "llmc bench",
+                         ["bench", artifact, *input_args, "--runs", str(args.runs),
+                          "--warmup", str(args.warmup)], env=env).stdout
+        r = llmc_runner.parse_bench(out)
+        if r is None:
+            raise BenchError(f"llmc bench: no timing line in {out.strip()[:200]!r}")
+        stats["min"] = min(stats.get("min", r["min"]), r["min"])
+        stats["max"] = max(stats.get("max", r["max"]), r["max"])
+        return r["median"]
+    return timer, stats, compile_s, acc
 
 
 def bench_ort(case, args):
@@ -208,8 +222,8 @@ def bench_ort(case, args):
     init_s = time.perf_counter() - t0
     feeds = dict(case.inputs)
     outs = sess.run(None, feeds)
-    t = median_time(lambda: sess.run(None, feeds), args.runs, args.warmup)
-    return t, init_s, accuracy(outs, case)
+    return (lambda: median_time(lambda: sess.run(None, feeds), args.runs,
+                                args.warmup)), init_s, accuracy(outs, case)
 
 
 def bench_iree(case, args, workdir):
@@ -248,8 +262,8 @@ def bench_iree(case, args, workdir):
         return [o.to_host() for o in outs]
 
     outs = call()
-    t = median_time(call, args.runs, args.warmup)
-    return t, compile_s, import_s, accuracy(outs, case)
+    return (lambda: median_time(call, args.runs, args.warmup)), compile_s, \
+        import_s, accuracy(outs, case)
 
 
 def bench_torch(name, case, args):
@@ -261,10 +275,10 @@ def bench_torch(name, case, args):
         outs = [out] if isinstance(out, torch.Tensor) else list(out)
         acc = accuracy([o.numpy() for o in outs], case)
 
-        def call():
+    def call():
+        with torch.no_grad():
             model(*targs)
-        t = median_time(call, args.runs, args.warmup)
-    return t, acc
+    return (lambda: median_time(call, args.runs, args.warmup)), acc
 
 
 # ---------------------------------------------------------------------------
@@ -277,8 +291,14 @@ def main(argv=None):
                     help="comma-separated subset of: " + ", ".join(SYSTEMS))
     ap.add_argument("--runs", type=int, default=20,
                     help="timed runs for every system (median)")
-    ap.add_argument("--warmup", type=int, default=3,
-                    help="untimed warm-up runs for every system")
+    ap.add_argument("--warmup", type=int, default=30,
+                    help="untimed warm-up runs for every system in every "
+                    "round, ending early once they took 2 s (default 30)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="timing rounds, the systems interleaved (in a "
+                    "rotating order) so that a slow spell of a shared "
+                    "machine hits all of them; the median of the rounds' "
+                    "medians is reported (default 3)")
     ap.add_argument("--threads", type=int, default=2,
                     help="threads for ORT, IREE and torch, and OpenBLAS "
                     "threads for llmc (default 2)")
@@ -287,8 +307,8 @@ def main(argv=None):
     ap.add_argument("--workdir", help="keep intermediate files here "
                     "(default: a temporary directory, removed at the end)")
     args = ap.parse_args(argv)
-    if args.runs < 1 or args.warmup < 0:
-        ap.error("--runs must be at least 1 and --warmup at least 0")
+    if args.runs < 1 or args.warmup < 0 or args.rounds < 1:
+        ap.error("--runs and --rounds must be at least 1 and --warmup at least 0")
 
     names = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = [m for m in names if m not in models.MODELS]
@@ -331,32 +351,52 @@ def main(argv=None):
                 errors.append((name, "export", f"{type(e).__name__}: {e}"))
                 continue
             r = res[name]
+            timers = {}
+
+            def failed(system, e):
+                r[system] = "error"
+                timers.pop(system, None)
+                if isinstance(e, BenchError):
+                    errors.append((name, system, str(e)))
+                else:
+                    tb = traceback.format_exception_only(type(e), e)[-1].strip()
+                    errors.append((name, system, tb[:400]))
+                if system == "llmc":
+                    r.setdefault("llmc_compile", "error")
+                if system == "iree":
+                    r["iree_compile"] = "error"
+
+            # Set-up (compile, session, export) and accuracy, per system.
             for system in systems:
-                print(f"[bench] {name}: {system}", file=sys.stderr, flush=True)
+                print(f"[bench] {name}: {system} set-up", file=sys.stderr, flush=True)
                 wd = os.path.join(workroot, name, system)
                 os.makedirs(wd, exist_ok=True)
                 try:
                     if system == "llmc":
-                        r["llmc"], r["llmc_stats"], r["llmc_compile"], r["llmc_acc"] = \
-                            bench_llmc(case, args, wd)
+                        timers["llmc"], r["llmc_stats"], r["llmc_compile"], \
+                            r["llmc_acc"] = bench_llmc(case, args, wd)
                     elif system == "ort":
-                        r["ort"], r["ort_init"], r["ort_acc"] = bench_ort(case, args)
+                        timers["ort"], r["ort_init"], r["ort_acc"] = bench_ort(case, args)
                     elif system == "iree":
-                        r["iree"], r["iree_compile"], r["iree_import"], r["iree_acc"] = \
-                            bench_iree(case, args, wd)
+                        timers["iree"], r["iree_compile"], r["iree_import"], \
+                            r["iree_acc"] = bench_iree(case, args, wd)
                     elif system == "torch":
-                        r["torch"], r["torch_acc"] = bench_torch(name, case, args)
-                except BenchError as e:
-                    r[system] = "error"
-                    errors.append((name, system, str(e)))
+                        timers["torch"], r["torch_acc"] = bench_torch(name, case, args)
                 except Exception as e:  # noqa: BLE001
-                    r[system] = "error"
-                    tb = traceback.format_exception_only(type(e), e)[-1].strip()
-                    errors.append((name, system, tb[:400]))
-                if system == "llmc" and r.get("llmc") == "error":
-                    r.setdefault("llmc_compile", "error")
-                if system == "iree" and r.get("iree") == "error":
-                    r["iree_compile"] = "error"
+                    failed(system, e)
+            # Timing rounds, the systems interleaved in a rotating order.
+            medians = {s: [] for s in timers}
+            for k in range(args.rounds):
+                order = [s for s in systems if s in timers]
+                order = order[k % len(order):] + order[:k % len(order)] if order else []
+                for system in order:
+                    try:
+                        medians[system].append(timers[system]())
+                    except Exception as e:  # noqa: BLE001
+                        failed(system, e)
+            for system, ts in medians.items():
+                if system in timers and ts:
+                    r[system] = statistics.median(ts)
                 print(f"[bench] {name}: {system} -> {fmt_time(r.get(system))}",
                       file=sys.stderr, flush=True)
     finally:
@@ -389,8 +429,7 @@ def main(argv=None):
     print()
     print(f"Machine: {cpu}, {cpus} CPU(s)"
           + (f", {cores} core(s)" if cores else "")
-          + f"; threads per system: {args.threads} (llmc: OpenBLAS; its own "
-          f"kernels up to {os.cpu_count()}); "
+          + f"; threads per system: {args.threads} (llmc: LLMC_NUM_THREADS); "
           f"load average {load0[0]:.2f} at start, {load1[0]:.2f} at end")
     print(f"Versions: llmc {commit} (binary {llmc_bin}, built {built}); "
           + "; ".join(vers))
@@ -401,7 +440,8 @@ def main(argv=None):
         print(f"WARNING: the machine was busy (load average above); "
               f"multi-threaded timings (torch's OpenMP especially) suffer "
               f"from CPU contention.")
-    print(f"Runs: every system median of {args.runs} after {args.warmup} "
+    print(f"Runs: every system median of {args.rounds} interleaved rounds, "
+          f"each the median of {args.runs} runs after {args.warmup} "
           f"warm-up (llmc: `llmc bench` on the artifact); llmc compile = "
           f"`llmc compile -o` wall time. Total {time.time() - start:.0f}s.")
     print()

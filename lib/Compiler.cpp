@@ -286,9 +286,23 @@ static std::string describeLocation(Location loc) {
   return "";
 }
 
-OneLineDiagnosticHandler::OneLineDiagnosticHandler(MLIRContext *context)
+/// The name of the innermost NameLoc of `loc` (the ONNX node), if any.
+static std::string nodeName(Location loc) {
+  if (auto fused = dyn_cast<FusedLoc>(loc))
+    return fused.getLocations().empty()
+               ? std::string()
+               : nodeName(fused.getLocations().front());
+  if (auto name = dyn_cast<NameLoc>(loc))
+    return name.getName().str();
+  if (auto callSite = dyn_cast<CallSiteLoc>(loc))
+    return nodeName(callSite.getCallee());
+  return "";
+}
+
+OneLineDiagnosticHandler::OneLineDiagnosticHandler(MLIRContext *context,
+                                                   bool print)
     : ScopedDiagnosticHandler(context) {
-  setHandler([this](Diagnostic &diag) -> LogicalResult {
+  setHandler([this, print](Diagnostic &diag) -> LogicalResult {
     if (diag.getSeverity() != DiagnosticSeverity::Error)
       return success(); // notes and remarks are dropped: one line per error
     if (errorSeen)
@@ -297,8 +311,23 @@ OneLineDiagnosticHandler::OneLineDiagnosticHandler(MLIRContext *context)
     std::string where = describeLocation(diag.getLocation());
     std::string message = diag.str();
     std::replace(message.begin(), message.end(), '\n', ' ');
-    llvm::errs() << "error: " << where << (where.empty() ? "" : ": ")
-                 << message << "\n";
+    first = where + (where.empty() ? "" : ": ") + message;
+    node = nodeName(diag.getLocation());
+    if (print)
+      llvm::errs() << "error: " << first << "\n";
     return success();
   });
+}
+
+LogicalResult mlir::llmc::compileToCpuArtifact(ModuleOp module, StringRef path) {
+  FailureOr<ModelSignature> sig = getSignature(module);
+  if (failed(sig))
+    return failure();
+  // Lower through the graph phase, take the weights out of the code (the
+  // runtime passes them in place), then lower the rest.
+  if (failed(lowerForCpu(module, Phase::Graph, Phase::Graph)) ||
+      failed(takeWeights(module, *sig)) ||
+      failed(lowerForCpu(module, Phase::Linalg, Phase::LLVM)))
+    return failure();
+  return writeCpuArtifact(module, *sig, path);
 }

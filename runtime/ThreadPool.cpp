@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -11,11 +12,6 @@
 #include <vector>
 
 namespace {
-/// Busy-wait iterations before a worker sleeps (a few tens of microseconds:
-/// longer than the gap between two kernels of a model, far shorter than
-/// anything a user would notice as a spinning core).
-constexpr int kSpinIterations = 20000;
-
 inline void cpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -23,6 +19,28 @@ inline void cpuRelax() {
   std::this_thread::yield();
 #endif
 }
+
+/// How long a worker busy-waits for the next job before it sleeps. Waking a
+/// sleeping thread costs a futex call and, on a virtual machine whose other
+/// vCPU went idle, up to milliseconds; a model's kernels come faster than
+/// that, so workers spin through the serial code between them and sleep
+/// only once the model is done. (The caller waits for stragglers the same
+/// way.)
+constexpr auto kSpinTime = std::chrono::milliseconds(5);
+
+/// Busy-waits until `ready()` or kSpinTime passed; returns ready().
+template <typename Ready>
+bool spinUntil(Ready ready) {
+  auto deadline = std::chrono::steady_clock::now() + kSpinTime;
+  for (unsigned i = 1;; ++i) {
+    if (ready())
+      return true;
+    if (i % 256 == 0 && std::chrono::steady_clock::now() > deadline)
+      return ready();
+    cpuRelax();
+  }
+}
+
 
 /// One parallelFor call: pieces are claimed through `next`.
 struct Job {
@@ -73,10 +91,7 @@ public:
     insideParallelFor = true;
     job.work();
     insideParallelFor = false;
-    for (int i = 0; i < kSpinIterations &&
-                    job.remaining.load(std::memory_order_acquire) != 0;
-         ++i)
-      cpuRelax();
+    spinUntil([&] { return job.remaining.load(std::memory_order_acquire) == 0; });
     std::unique_lock<std::mutex> lock(mutex);
     done.wait(lock, [&] {
       return job.remaining.load() == 0 && job.inside == 0;
@@ -90,10 +105,7 @@ private:
     insideParallelFor = true;
     uint64_t seen = 0;
     for (;;) {
-      for (int i = 0; i < kSpinIterations &&
-                      generation.load(std::memory_order_acquire) == seen;
-           ++i)
-        cpuRelax();
+      spinUntil([&] { return generation.load(std::memory_order_acquire) != seen; });
       Job *job;
       {
         std::unique_lock<std::mutex> lock(mutex);

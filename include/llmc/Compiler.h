@@ -55,16 +55,26 @@ LogicalResult writeCpuArtifact(ModuleOp module, const ModelSignature &signature,
 Type elementTypeOf(MLIRContext &context, ::llmc::runtime::DType dtype);
 FailureOr<::llmc::runtime::DType> dtypeOf(Type elementType);
 
-/// Prints every error as one line `error: FILE: node 'NAME': message` (or
-/// `error: LOCATION: message` for .mlir input) on stderr.
+/// Lowers an imported (or built) graph-dialect module all the way and
+/// writes the CPU artifact at `path`: what `llmc compile` does after import.
+LogicalResult compileToCpuArtifact(ModuleOp module, llvm::StringRef path);
+
+/// Reports the first error as one line `error: FILE: node 'NAME': message`
+/// (or `error: LOCATION: message` for .mlir input) on stderr, or, when
+/// constructed with print = false, only keeps it for the caller.
 class OneLineDiagnosticHandler : public ScopedDiagnosticHandler {
 public:
-  explicit OneLineDiagnosticHandler(MLIRContext *context);
+  explicit OneLineDiagnosticHandler(MLIRContext *context, bool print = true);
   /// True once an error has been reported.
   bool hadError() const { return errorSeen; }
+  /// The first error's line without the "error: " prefix, and the node
+  /// (NameLoc) it names, if any.
+  const std::string &firstError() const { return first; }
+  const std::string &firstNode() const { return node; }
 
 private:
   bool errorSeen = false;
+  std::string first, node;
 };
 
 } // namespace mlir::llmc

@@ -1,0 +1,408 @@
+//===- Api.cpp - llmc's embedding API, free of MLIR types -----------------===//
+
+#include "llmc/Api.h"
+
+#include "llmc/Compiler.h"
+#include "llmc/Import/OnnxImporter.h"
+#include "llmc/InitAll.h"
+
+#include "mlir/AsmParser/AsmParser.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstdio>
+#include <mutex>
+#include <unistd.h>
+
+using namespace mlir;
+using namespace mlir::llmc;
+using ::llmc::runtime::DType;
+
+namespace {
+/// One registry for every context the API creates; passes registered once.
+DialectRegistry &registry() {
+  static DialectRegistry *instance = [] {
+    auto *r = new DialectRegistry();
+    registerAllDialects(*r);
+    registerAllPasses();
+    return r;
+  }();
+  return *instance;
+}
+
+std::unique_ptr<MLIRContext> newContext() {
+  auto context = std::make_unique<MLIRContext>(registry());
+  context->loadAllAvailableDialects();
+  return context;
+}
+
+/// Copies the handler's first error into `error` (or `fallback` when the
+/// step failed without a diagnostic).
+bool fail(const OneLineDiagnosticHandler &handler, ::llmc::api::Error &error,
+          const std::string &fallback) {
+  error.message = handler.hadError() ? handler.firstError() : fallback;
+  error.node = handler.firstNode();
+  return false;
+}
+} // namespace
+
+namespace llmc::api {
+
+bool compileOnnx(const std::string &modelBytes, const std::string &modelPath,
+                 const CompileOptions &options, const std::string &artifactPath,
+                 Error &error) {
+  std::unique_ptr<MLIRContext> context = newContext();
+  OneLineDiagnosticHandler diagnostics(context.get(), /*print=*/false);
+  std::string name = modelPath.empty() ? "<model>" : modelPath;
+  if (options.target != "cpu")
+    return error.message = name + ": target '" + options.target +
+                           "' is not supported yet (only cpu)",
+           false;
+  ImportOptions importOptions;
+  for (const runtime::HostTensor &t : options.exampleInputs) {
+    ImportInput in;
+    in.name = t.name;
+    in.shape = t.shape;
+    in.elementType = elementTypeOf(*context, t.dtype);
+    in.data = t.data;
+    importOptions.inputs.push_back(std::move(in));
+  }
+  FailureOr<OwningOpRef<ModuleOp>> module = importOnnxModelFromBuffer(
+      *context, modelBytes, name, importOptions);
+  if (failed(module))
+    return fail(diagnostics, error, name + ": cannot import the model");
+  if (failed(compileToCpuArtifact(**module, artifactPath)))
+    return fail(diagnostics, error, name + ": compilation failed");
+  return true;
+}
+
+//===----------------------------------------------------------------------===//
+// GraphBuilder
+//===----------------------------------------------------------------------===//
+
+struct GraphBuilder::Impl {
+  std::string name;
+  std::unique_ptr<MLIRContext> context;
+  std::unique_ptr<OneLineDiagnosticHandler> diagnostics;
+  OwningOpRef<ModuleOp> module;
+  func::FuncOp func;
+  std::vector<Value> values;
+  std::vector<std::pair<std::string, Value>> outputs;
+  bool compiled = false;
+
+  Location loc(const std::string &where) {
+    Location file = FileLineColLoc::get(context.get(), name, 0, 0);
+    return where.empty() ? file : NameLoc::get(StringAttr::get(context.get(), where), file);
+  }
+  /// Starts a step: clears the previous step's error.
+  void reset() {
+    diagnostics = std::make_unique<OneLineDiagnosticHandler>(context.get(),
+                                                             /*print=*/false);
+  }
+  bool valid(int value, Error &error) {
+    if (value >= 0 && static_cast<size_t>(value) < values.size())
+      return true;
+    error.message = name + ": no value numbered " + std::to_string(value);
+    return false;
+  }
+  bool usable(Error &error) {
+    if (!compiled)
+      return true;
+    error.message = name + ": the graph was already compiled";
+    return false;
+  }
+};
+
+GraphBuilder::GraphBuilder(const std::string &name) : impl(new Impl) {
+  impl->name = name;
+  impl->context = newContext();
+  impl->reset();
+  Location loc = impl->loc("");
+  impl->module = ModuleOp::create(loc);
+  OpBuilder b(impl->context.get());
+  b.setInsertionPointToEnd(impl->module->getBody());
+  impl->func = func::FuncOp::create(b, loc, "main", b.getFunctionType({}, {}));
+  impl->func.addEntryBlock();
+}
+
+GraphBuilder::~GraphBuilder() = default;
+
+int GraphBuilder::input(const std::string &name, DType dtype,
+                        const std::vector<int64_t> &shape, Error &error) {
+  if (!impl->usable(error))
+    return -1;
+  Type element = elementTypeOf(*impl->context, dtype);
+  for (int64_t d : shape)
+    if (d < 0)
+      return error.message = impl->name + ": input '" + name +
+                             "' has a negative dim",
+             -1;
+  auto type = RankedTensorType::get(shape, element);
+  Block &body = impl->func.getBody().front();
+  Value arg = body.addArgument(type, impl->loc(name));
+  unsigned index = body.getNumArguments() - 1;
+  SmallVector<Type> inputs(body.getArgumentTypes());
+  impl->func.setType(FunctionType::get(impl->context.get(), inputs, {}));
+  impl->func.setArgAttr(index, kNameAttr,
+                        StringAttr::get(impl->context.get(), name));
+  impl->values.push_back(arg);
+  return static_cast<int>(impl->values.size() - 1);
+}
+
+int GraphBuilder::constant(const std::string &name, DType dtype,
+                           const std::vector<int64_t> &shape, const void *data,
+                           size_t bytes, Error &error) {
+  if (!impl->usable(error))
+    return -1;
+  auto type = RankedTensorType::get(shape, elementTypeOf(*impl->context, dtype));
+  int64_t count = type.getNumElements();
+  if (count < 0 || static_cast<size_t>(count) * runtime::dtypeSize(dtype) != bytes)
+    return error.message = impl->name + ": constant '" + name + "' holds " +
+                           std::to_string(bytes) + " bytes, its shape needs " +
+                           std::to_string(count * runtime::dtypeSize(dtype)),
+           -1;
+  ArrayRef<char> raw(static_cast<const char *>(data), bytes);
+  AsmResourceBlob blob =
+      HeapAsmResourceBlob::allocateAndCopyWithAlign(raw, alignof(uint64_t));
+  auto attr = DenseResourceElementsAttr::get(type, name.empty() ? "constant" : name,
+                                             std::move(blob));
+  OpBuilder b = OpBuilder::atBlockEnd(&impl->func.getBody().front());
+  OperationState state(impl->loc(name), "graph.constant");
+  state.addAttribute("value", attr);
+  state.addTypes(type);
+  Operation *op = b.create(state);
+  impl->values.push_back(op->getResult(0));
+  return static_cast<int>(impl->values.size() - 1);
+}
+
+std::vector<int> GraphBuilder::op(
+    const std::string &opName, const std::vector<int> &operands,
+    const std::vector<std::pair<std::string, std::string>> &attributes,
+    const std::vector<std::string> &resultTypes, const std::string &location,
+    Error &error) {
+  if (!impl->usable(error))
+    return {};
+  impl->reset();
+  MLIRContext *ctx = impl->context.get();
+  std::string where = impl->name + (location.empty() ? "" : ": node '" + location + "'");
+  OperationName name(opName, ctx);
+  if (!name.isRegistered()) {
+    error.message = where + ": unknown op '" + opName + "'";
+    error.node = location;
+    return {};
+  }
+  OperationState state(impl->loc(location), name);
+  for (int v : operands) {
+    if (!impl->valid(v, error))
+      return {};
+    state.operands.push_back(impl->values[v]);
+  }
+  for (const auto &[key, text] : attributes) {
+    Attribute attr = parseAttribute(text, ctx);
+    if (!attr) {
+      error.message = where + ": attribute '" + key + "' of " + opName +
+                      " does not parse: " + text;
+      error.node = location;
+      return {};
+    }
+    state.addAttribute(key, attr);
+  }
+  for (const std::string &text : resultTypes) {
+    Type type = parseType(text, ctx);
+    if (!type) {
+      error.message = where + ": result type of " + opName +
+                      " does not parse: " + text;
+      error.node = location;
+      return {};
+    }
+    state.addTypes(type);
+  }
+  if (resultTypes.empty()) {
+    // Let the op infer its results: build it once without results (which
+    // stores the attributes as its properties), ask it, then build it for
+    // real.
+    Operation *probe = Operation::create(state);
+    auto infer = dyn_cast<InferTypeOpInterface>(probe);
+    SmallVector<Type> inferred;
+    LogicalResult ok =
+        infer ? infer.inferReturnTypes(ctx, state.location, state.operands,
+                                       probe->getDiscardableAttrDictionary(),
+                                       probe->getPropertiesStorage(),
+                                       probe->getRegions(), inferred)
+              : failure();
+    probe->destroy();
+    if (failed(ok)) {
+      if (!infer)
+        mlir::emitError(state.location)
+            << opName << " cannot infer its result types: give them";
+      fail(*impl->diagnostics, error, where + ": " + opName + " is invalid");
+      return {};
+    }
+    state.addTypes(inferred);
+  }
+  OpBuilder b = OpBuilder::atBlockEnd(&impl->func.getBody().front());
+  Operation *op = b.create(state);
+  if (failed(mlir::verify(op))) {
+    fail(*impl->diagnostics, error, where + ": " + opName + " is invalid");
+    op->erase();
+    return {};
+  }
+  std::vector<int> results;
+  for (Value r : op->getResults()) {
+    impl->values.push_back(r);
+    results.push_back(static_cast<int>(impl->values.size() - 1));
+  }
+  return results;
+}
+
+bool GraphBuilder::output(const std::string &name, int value, Error &error) {
+  if (!impl->usable(error) || !impl->valid(value, error))
+    return false;
+  impl->outputs.emplace_back(name, impl->values[value]);
+  return true;
+}
+
+std::vector<int64_t> GraphBuilder::shape(int value) const {
+  if (value < 0 || static_cast<size_t>(value) >= impl->values.size())
+    return {};
+  auto type = cast<RankedTensorType>(impl->values[value].getType());
+  return std::vector<int64_t>(type.getShape());
+}
+
+bool GraphBuilder::dtype(int value, DType &dtype) const {
+  if (value < 0 || static_cast<size_t>(value) >= impl->values.size())
+    return false;
+  auto type = cast<RankedTensorType>(impl->values[value].getType());
+  FailureOr<DType> d = dtypeOf(type.getElementType());
+  if (failed(d))
+    return false;
+  dtype = *d;
+  return true;
+}
+
+std::string GraphBuilder::mlir() const {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  impl->module->print(os, OpPrintingFlags().elideLargeElementsAttrs(16)
+                              .elideLargeResourceString(64));
+  return text;
+}
+
+bool GraphBuilder::compile(const CompileOptions &options,
+                           const std::string &artifactPath, Error &error) {
+  if (!impl->usable(error))
+    return false;
+  if (options.target != "cpu")
+    return error.message = impl->name + ": target '" + options.target +
+                           "' is not supported yet (only cpu)",
+           false;
+  if (impl->outputs.empty())
+    return error.message = impl->name + ": the graph has no outputs", false;
+  impl->reset();
+  impl->compiled = true;
+  OpBuilder b = OpBuilder::atBlockEnd(&impl->func.getBody().front());
+  SmallVector<Value> results;
+  for (auto &[name, v] : impl->outputs)
+    results.push_back(v);
+  func::ReturnOp::create(b, impl->loc(""), results);
+  SmallVector<Type> inputs(impl->func.getBody().front().getArgumentTypes());
+  impl->func.setType(FunctionType::get(impl->context.get(), inputs,
+                                       ValueRange(results).getTypes()));
+  for (auto [i, out] : llvm::enumerate(impl->outputs))
+    impl->func.setResultAttr(i, kNameAttr,
+                             StringAttr::get(impl->context.get(), out.first));
+  if (failed(mlir::verify(*impl->module)) ||
+      failed(compileToCpuArtifact(*impl->module, artifactPath)))
+    return fail(*impl->diagnostics, error, impl->name + ": compilation failed");
+  return true;
+}
+
+//===----------------------------------------------------------------------===//
+// Passes
+//===----------------------------------------------------------------------===//
+
+bool runPipeline(const std::string &mlirText, const std::string &pipeline,
+                 std::string &result, std::string &diagnostics) {
+  std::unique_ptr<MLIRContext> context = newContext();
+  llvm::raw_string_ostream diag(diagnostics);
+  ScopedDiagnosticHandler handler(context.get(), [&](Diagnostic &d) {
+    const char *kind = d.getSeverity() == DiagnosticSeverity::Error     ? "error"
+                       : d.getSeverity() == DiagnosticSeverity::Warning ? "warning"
+                       : d.getSeverity() == DiagnosticSeverity::Remark  ? "remark"
+                                                                        : "note";
+    std::string message = d.str();
+    std::replace(message.begin(), message.end(), '\n', ' ');
+    diag << d.getLocation() << ": " << kind << ": " << message << "\n";
+    return success();
+  });
+  ParserConfig config(context.get());
+  OwningOpRef<Operation *> op =
+      parseSourceString(mlirText, config, /*sourceName=*/"<input>");
+  if (!op)
+    return false;
+  PassManager pm(context.get(), op.get()->getName().getStringRef());
+  std::string parseErrors;
+  llvm::raw_string_ostream parseStream(parseErrors);
+  if (failed(parsePassPipeline(pipeline, pm, parseStream))) {
+    diag << "error: invalid pass pipeline '" << pipeline
+         << "': " << parseErrors;
+    if (parseErrors.empty() || parseErrors.back() != '\n')
+      diag << "\n";
+    return false;
+  }
+  if (failed(pm.run(op.get())))
+    return false;
+  llvm::raw_string_ostream os(result);
+  op.get()->print(os);
+  return true;
+}
+
+std::vector<std::pair<std::string, std::string>> registeredPasses() {
+  // MLIR lists its registry only by printing it: print into a temporary
+  // file through stdout, once, and parse the "  --name   -   summary" lines.
+  static std::vector<std::pair<std::string, std::string>> passes = [] {
+    registry();
+    std::vector<std::pair<std::string, std::string>> list;
+    llvm::SmallString<128> path;
+    int fd;
+    if (llvm::sys::fs::createTemporaryFile("llmc-passes", "txt", fd, path))
+      return list;
+    llvm::outs().flush();
+    std::fflush(stdout);
+    int saved = ::dup(1);
+    ::dup2(fd, 1);
+    printRegisteredPasses();
+    llvm::outs().flush();
+    ::dup2(saved, 1);
+    ::close(saved);
+    ::close(fd);
+    auto buffer = llvm::MemoryBuffer::getFile(path);
+    llvm::sys::fs::remove(path);
+    if (!buffer)
+      return list;
+    SmallVector<StringRef> lines;
+    (*buffer)->getBuffer().split(lines, '\n');
+    for (StringRef line : lines) {
+      // Passes are indented by two spaces; their options by more.
+      if (!line.starts_with("  --") || line.starts_with("   "))
+        continue;
+      StringRef rest = line.drop_front(4);
+      StringRef name = rest.take_until([](char c) { return c == ' '; });
+      StringRef summary = rest.drop_front(name.size()).ltrim();
+      if (summary.consume_front("-"))
+        summary = summary.ltrim();
+      list.emplace_back(name.str(), summary.str());
+    }
+    return list;
+  }();
+  return passes;
+}
+
+} // namespace llmc::api
