@@ -14,7 +14,9 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
+#include "mlir/Support/Timing.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstdio>
@@ -32,6 +34,10 @@ DialectRegistry &registry() {
     auto *r = new DialectRegistry();
     registerAllDialects(*r);
     registerAllPasses();
+    // The lowering honours MLIR's pass-manager options (print-ir, timing);
+    // they must exist even though no command line sets them here.
+    registerPassManagerCLOptions();
+    registerDefaultTimingManagerCLOptions();
     return r;
   }();
   return *instance;
@@ -129,6 +135,7 @@ GraphBuilder::GraphBuilder(const std::string &name) : impl(new Impl) {
   OpBuilder b(impl->context.get());
   b.setInsertionPointToEnd(impl->module->getBody());
   impl->func = func::FuncOp::create(b, loc, "main", b.getFunctionType({}, {}));
+  impl->func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
   impl->func.addEntryBlock();
 }
 

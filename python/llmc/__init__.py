@@ -1,0 +1,231 @@
+"""llmc: a deep-learning graph compiler, from Python.
+
+    import llmc
+    exe = llmc.compile("model.onnx")                 # a path, bytes or onnx.ModelProto
+    (y,) = exe(x)                                    # numpy in, numpy out
+    exe.save("model.llmcx"); exe = llmc.load("model.llmcx")
+
+    exe = llmc.compile(torch_module, example_inputs=(x,))   # captured with torch.fx
+    y = exe(x)                                       # torch in, torch out
+
+    llmc.passes.run(mlir_text, "builtin.module(canonicalize)")
+
+Errors are raised as llmc.errors.* exceptions (CompileError with the ONNX
+node or module path in `.node`, InputError, LoadError, PipelineError).
+"""
+
+import os
+import tempfile
+from collections import namedtuple
+
+import numpy as np
+
+from . import _llmc, errors, passes
+from .errors import (CaptureError, CompileError, InputError, LlmcError,
+                     LoadError, PipelineError, UnsupportedError)
+
+__all__ = ["compile", "load", "Executable", "TensorInfo", "passes", "errors",
+           "register_torch_backend", "LlmcError", "CompileError",
+           "UnsupportedError", "CaptureError", "LoadError", "InputError",
+           "PipelineError"]
+
+TensorInfo = namedtuple("TensorInfo", "name shape dtype")
+TensorInfo.__doc__ = "Name, shape (tuple) and dtype (numpy name) of a tensor."
+
+
+def _is_torch_tensor(x):
+    t = type(x)
+    return t.__module__.startswith("torch") and t.__name__ in ("Tensor", "Parameter")
+
+
+def _to_numpy(x):
+    if isinstance(x, np.ndarray):
+        return x
+    if _is_torch_tensor(x):
+        x = x.detach()
+        if x.device.type != "cpu":
+            x = x.cpu()
+        try:
+            return np.from_dlpack(x)  # no copy
+        except (TypeError, RuntimeError, BufferError, AttributeError):
+            return x.numpy()
+    return np.asarray(x)
+
+
+def _to_torch(a):
+    import torch
+    try:
+        return torch.utils.dlpack.from_dlpack(a)  # no copy
+    except (TypeError, RuntimeError, BufferError, AttributeError):
+        return torch.from_numpy(a)
+
+
+class Executable:
+    """A compiled model: call it with arrays (numpy or torch, positionally in
+    input order or by name); it returns arrays of the kind it was given (one
+    array for a one-output model, a tuple otherwise, or as the captured
+    module returns)."""
+
+    def __init__(self, artifact_bytes, path, returns_tuple=None):
+        self._bytes = artifact_bytes
+        self._artifact = _llmc.Artifact(path)
+        self._returns_tuple = returns_tuple
+        self.inputs = [TensorInfo(n, tuple(s), d) for n, d, s in self._artifact.inputs]
+        self.outputs = [TensorInfo(n, tuple(s), d) for n, d, s in self._artifact.outputs]
+
+    @property
+    def input_names(self):
+        return [t.name for t in self.inputs]
+
+    @property
+    def output_names(self):
+        return [t.name for t in self.outputs]
+
+    def __call__(self, *args, **kwargs):
+        names = self.input_names
+        if len(args) > len(names):
+            raise InputError(f"the model takes {len(names)} inputs, "
+                             f"{len(args) + len(kwargs)} given")
+        given = dict(zip(names, args))
+        for k, v in kwargs.items():
+            if k not in names:
+                raise InputError(f"the model has no input named '{k}' "
+                                 f"(inputs: {', '.join(names)})")
+            if k in given:
+                raise InputError(f"input '{k}' is given twice")
+            given[k] = v
+        missing = [n for n in names if n not in given]
+        if missing:
+            raise InputError(f"missing input '{missing[0]}'")
+        as_torch = any(_is_torch_tensor(v) for v in given.values())
+        arrays = [_to_numpy(given[n]) for n in names]
+        outs = self._artifact.run(arrays)
+        if as_torch:
+            outs = [_to_torch(o) for o in outs]
+        if self._returns_tuple or (self._returns_tuple is None and len(outs) != 1):
+            return tuple(outs)
+        return outs[0]
+
+    def save(self, path):
+        """Writes the artifact (loadable with llmc.load or `llmc run`)."""
+        with open(os.fspath(path), "wb") as f:
+            f.write(self._bytes)
+
+    def __repr__(self):
+        ins = ", ".join(f"{t.name}: {t.dtype}{list(t.shape)}" for t in self.inputs)
+        outs = ", ".join(f"{t.name}: {t.dtype}{list(t.shape)}" for t in self.outputs)
+        return f"<llmc.Executable ({ins}) -> ({outs})>"
+
+
+def load(path):
+    """Loads an artifact written by Executable.save or `llmc compile`."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise LoadError(f"{path}: {e.strerror}") from e
+    return Executable(data, path)
+
+
+def _finish(write):
+    """Runs write(artifact_path), then loads the artifact."""
+    with tempfile.TemporaryDirectory(prefix="llmc-") as d:
+        path = os.path.join(d, "model.llmcx")
+        returns_tuple = write(path)
+        with open(path, "rb") as f:
+            data = f.read()
+        return Executable(data, path, returns_tuple)
+
+
+def _examples(example_inputs):
+    if example_inputs is None:
+        return []
+    if isinstance(example_inputs, dict):
+        return [(k, np.ascontiguousarray(_to_numpy(v))) for k, v in example_inputs.items()]
+    if not isinstance(example_inputs, (tuple, list)):
+        example_inputs = (example_inputs,)
+    return [("", np.ascontiguousarray(_to_numpy(v))) for v in example_inputs]
+
+
+def compile(model, target="cpu", example_inputs=None, **options):
+    """Compiles `model` for `target` ("cpu"; "cuda" and "cuda:sm_XX" are not
+    available in this build) and returns an Executable.
+
+    `model` is a path to an ONNX file, the bytes of one, an onnx.ModelProto,
+    or a torch.nn.Module (then `example_inputs`, a tuple of tensors, is
+    required: the module is captured with torch.fx at those shapes). For ONNX
+    models, `example_inputs` (a tuple in input order or a dict by name) fixes
+    symbolic dims. Option: name= (the model's name in messages)."""
+    name = options.pop("name", None)
+    if options:
+        raise TypeError(f"unknown option(s): {', '.join(sorted(options))}")
+    if not isinstance(target, str):
+        raise TypeError("target must be a string such as 'cpu'")
+    if type(model).__name__ == "ModelProto" or hasattr(model, "SerializeToString"):
+        data, path = model.SerializeToString(), ""
+    elif isinstance(model, (bytes, bytearray, memoryview)):
+        data, path = bytes(model), ""
+    elif isinstance(model, (str, os.PathLike)):
+        path = os.fspath(model)
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            raise CompileError(f"{path}: cannot read the model: {e.strerror}") from e
+    elif _is_torch_module(model):
+        if example_inputs is None:
+            raise TypeError("compiling a torch.nn.Module needs example_inputs "
+                            "(a tuple of tensors)")
+        from . import fx
+        builder, _, returns_tuple = fx.capture(model, example_inputs, name)
+
+        def write(artifact):
+            builder.compile(target, artifact)
+            return returns_tuple
+        return _finish(write)
+    else:
+        raise TypeError(f"cannot compile a {type(model).__name__}: give a path, "
+                        "bytes, an onnx.ModelProto or a torch.nn.Module")
+    examples = _examples(example_inputs)
+
+    def write(artifact):
+        _llmc.compile_onnx(data, name or path, target, examples, artifact)
+        return None
+    return _finish(write)
+
+
+def _is_torch_module(x):
+    for cls in type(x).__mro__:
+        if cls.__module__ == "torch.nn.modules.module" and cls.__name__ == "Module":
+            return True
+    return False
+
+
+def register_torch_backend():
+    """Registers "llmc" as a torch.compile backend (torch 2.x); returns False
+    on a torch without torch._dynamo. Done on `import llmc` when torch is
+    already imported."""
+    try:
+        from torch._dynamo import register_backend
+    except ImportError:
+        return False
+    from . import fx
+
+    def llmc_backend(gm, example_inputs):
+        exe = compile(gm, example_inputs=tuple(example_inputs))
+
+        def run(*args):
+            out = exe(*args)
+            return out
+        return run
+    try:
+        register_backend(name="llmc")(llmc_backend)
+    except Exception:  # already registered
+        pass
+    return True
+
+
+import sys as _sys  # noqa: E402
+if "torch" in _sys.modules:
+    register_torch_backend()

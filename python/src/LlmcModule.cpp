@@ -1,0 +1,290 @@
+//===- LlmcModule.cpp - The llmc._llmc pybind11 extension -----------------===//
+//
+// The only translation unit built with C++ exceptions and RTTI: it talks to
+// llmc through llmc/Api.h and the runtime's headers (plain C++ types, no
+// MLIR), and turns their errors into the Python exceptions of llmc.errors.
+// The GIL is released while compiling and running.
+//
+//===----------------------------------------------------------------------===//
+
+#include "llmc/Api.h"
+#include "llmc/Runtime/Artifact.h"
+#include "llmc/Runtime/Tensor.h"
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+#include <dlfcn.h>
+
+namespace py = pybind11;
+using llmc::runtime::DType;
+using llmc::runtime::HostTensor;
+
+namespace {
+
+/// Raises llmc.errors.<kind>(message, node).
+[[noreturn]] void raise(const char *kind, const std::string &message,
+                        const std::string &node = "") {
+  py::object cls = py::module_::import("llmc.errors").attr(kind);
+  py::object node_obj = node.empty() ? py::none() : py::object(py::str(node));
+  PyErr_SetObject(cls.ptr(), py::make_tuple(message, node_obj).ptr());
+  throw py::error_already_set();
+}
+
+/// numpy dtype name <-> runtime dtype. bfloat16 travels as its bits (uint16
+/// arrays are read as bf16 only where the model says so).
+struct DTypeName {
+  DType dtype;
+  const char *numpy;
+};
+constexpr DTypeName kDTypes[] = {
+    {DType::F32, "float32"}, {DType::F64, "float64"}, {DType::F16, "float16"},
+    {DType::I8, "int8"},     {DType::I16, "int16"},   {DType::I32, "int32"},
+    {DType::I64, "int64"},   {DType::U8, "uint8"},    {DType::U16, "uint16"},
+    {DType::U32, "uint32"},  {DType::U64, "uint64"},  {DType::Bool, "bool"},
+};
+
+const char *numpyName(DType d) {
+  for (const DTypeName &e : kDTypes)
+    if (e.dtype == d)
+      return e.numpy;
+  if (d == DType::BF16)
+    return "uint16";
+  return nullptr;
+}
+
+DType dtypeFromName(const std::string &name) {
+  for (const DTypeName &e : kDTypes)
+    if (name == e.numpy)
+      return e.dtype;
+  if (name == "bfloat16")
+    return DType::BF16;
+  raise("UnsupportedError", "llmc has no dtype '" + name + "'");
+}
+
+/// A C-contiguous copy of `array` as a runtime tensor named `name`.
+HostTensor toHost(const std::string &name, const py::array &array) {
+  py::array c = py::array::ensure(array, py::array::c_style);
+  if (!c)
+    raise("InputError", "input '" + name + "' is not an array");
+  std::string dt = py::str(c.dtype().attr("name"));
+  HostTensor t;
+  t.name = name;
+  t.dtype = dtypeFromName(dt);
+  for (py::ssize_t i = 0; i < c.ndim(); ++i)
+    t.shape.push_back(c.shape(i));
+  t.data.resize(c.nbytes());
+  if (c.nbytes())
+    std::memcpy(t.data.data(), c.data(), c.nbytes());
+  return t;
+}
+
+py::array fromHost(HostTensor &t) {
+  const char *name = numpyName(t.dtype);
+  if (!name)
+    raise("UnsupportedError", "output '" + t.name + "' has a dtype numpy lacks");
+  std::vector<py::ssize_t> shape(t.shape.begin(), t.shape.end());
+  py::array out(py::dtype(name), shape);
+  if (!t.data.empty())
+    std::memcpy(out.mutable_data(), t.data.data(), t.data.size());
+  return out;
+}
+
+py::list specs(const std::vector<llmc::runtime::TensorSpec> &list) {
+  py::list out;
+  for (const auto &s : list) {
+    const char *n = numpyName(s.dtype);
+    out.append(py::make_tuple(s.name, n ? std::string(s.dtype == DType::BF16
+                                                          ? "bfloat16"
+                                                          : n)
+                                         : std::string("unknown"),
+                              py::tuple(py::cast(s.shape))));
+  }
+  return out;
+}
+
+/// Artifacts' code calls the runtime kernels this module carries: make its
+/// symbols visible to the shared objects it loads (Python dlopens
+/// extensions with RTLD_LOCAL).
+void exportKernelSymbols() {
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void *>(&exportKernelSymbols), &info) &&
+      info.dli_fname)
+    dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL);
+}
+
+class PyArtifact {
+public:
+  explicit PyArtifact(const std::string &path) {
+    std::string error;
+    artifact = llmc::runtime::Artifact::load(path, error);
+    if (!artifact)
+      raise("LoadError", error);
+  }
+  py::list inputs() const { return specs(artifact->inputs()); }
+  py::list outputs() const { return specs(artifact->outputs()); }
+  py::list run(const py::list &arrays) {
+    const auto &in = artifact->inputs();
+    if (arrays.size() != in.size())
+      raise("InputError", "the model takes " + std::to_string(in.size()) +
+                              " inputs, " + std::to_string(arrays.size()) +
+                              " given");
+    std::vector<HostTensor> inputs, outputs;
+    for (size_t i = 0; i < in.size(); ++i)
+      inputs.push_back(toHost(in[i].name, arrays[i].cast<py::array>()));
+    std::string error;
+    bool ok;
+    {
+      py::gil_scoped_release release;
+      ok = artifact->run(inputs, outputs, error);
+    }
+    if (!ok)
+      raise("InputError", error);
+    py::list result;
+    for (HostTensor &t : outputs)
+      result.append(fromHost(t));
+    return result;
+  }
+
+private:
+  std::unique_ptr<llmc::runtime::Artifact> artifact;
+};
+
+llmc::api::CompileOptions options(const std::string &target,
+                                  const py::list &examples) {
+  llmc::api::CompileOptions o;
+  o.target = target;
+  for (const py::handle &item : examples) {
+    auto pair = item.cast<py::tuple>();
+    o.exampleInputs.push_back(
+        toHost(pair[0].cast<std::string>(), pair[1].cast<py::array>()));
+  }
+  return o;
+}
+
+} // namespace
+
+PYBIND11_MODULE(_llmc, m) {
+  m.doc() = "llmc's compiler and runtime (use the `llmc` package instead)";
+  exportKernelSymbols();
+
+  m.def(
+      "compile_onnx",
+      [](const py::bytes &model, const std::string &modelPath,
+         const std::string &target, const py::list &examples,
+         const std::string &artifactPath) {
+        std::string bytes = model;
+        llmc::api::CompileOptions o = options(target, examples);
+        llmc::api::Error error;
+        bool ok;
+        {
+          py::gil_scoped_release release;
+          ok = llmc::api::compileOnnx(bytes, modelPath, o, artifactPath, error);
+        }
+        if (!ok)
+          raise("CompileError", error.message, error.node);
+      },
+      py::arg("model"), py::arg("model_path"), py::arg("target"),
+      py::arg("example_inputs"), py::arg("artifact_path"),
+      "Compiles serialized ONNX bytes into an artifact file.");
+
+  py::class_<PyArtifact>(m, "Artifact")
+      .def(py::init<const std::string &>(), py::arg("path"))
+      .def_property_readonly("inputs", &PyArtifact::inputs)
+      .def_property_readonly("outputs", &PyArtifact::outputs)
+      .def("run", &PyArtifact::run, py::arg("arrays"));
+
+  py::class_<llmc::api::GraphBuilder>(m, "GraphBuilder")
+      .def(py::init<const std::string &>(), py::arg("name"))
+      .def(
+          "input",
+          [](llmc::api::GraphBuilder &b, const std::string &name,
+             const std::string &dtype, const std::vector<int64_t> &shape) {
+            llmc::api::Error error;
+            int v = b.input(name, dtypeFromName(dtype), shape, error);
+            if (v < 0)
+              raise("CompileError", error.message, error.node);
+            return v;
+          },
+          py::arg("name"), py::arg("dtype"), py::arg("shape"))
+      .def(
+          "constant",
+          [](llmc::api::GraphBuilder &b, const std::string &name,
+             const py::array &array) {
+            HostTensor t = toHost(name, array);
+            llmc::api::Error error;
+            int v = b.constant(name, t.dtype, t.shape, t.data.data(),
+                               t.data.size(), error);
+            if (v < 0)
+              raise("CompileError", error.message, error.node);
+            return v;
+          },
+          py::arg("name"), py::arg("array"))
+      .def(
+          "op",
+          [](llmc::api::GraphBuilder &b, const std::string &name,
+             const std::vector<int> &operands,
+             const std::vector<std::pair<std::string, std::string>> &attrs,
+             const std::vector<std::string> &resultTypes,
+             const std::string &location) {
+            llmc::api::Error error;
+            std::vector<int> r =
+                b.op(name, operands, attrs, resultTypes, location, error);
+            if (r.empty())
+              raise("CompileError", error.message, error.node);
+            return r;
+          },
+          py::arg("name"), py::arg("operands"), py::arg("attributes"),
+          py::arg("result_types"), py::arg("location"))
+      .def(
+          "output",
+          [](llmc::api::GraphBuilder &b, const std::string &name, int value) {
+            llmc::api::Error error;
+            if (!b.output(name, value, error))
+              raise("CompileError", error.message, error.node);
+          },
+          py::arg("name"), py::arg("value"))
+      .def("shape", &llmc::api::GraphBuilder::shape, py::arg("value"))
+      .def(
+          "dtype",
+          [](const llmc::api::GraphBuilder &b, int value) {
+            DType d;
+            if (!b.dtype(value, d))
+              raise("CompileError", "no value numbered " + std::to_string(value));
+            return std::string(d == DType::BF16 ? "bfloat16" : numpyName(d));
+          },
+          py::arg("value"))
+      .def("mlir", &llmc::api::GraphBuilder::mlir)
+      .def(
+          "compile",
+          [](llmc::api::GraphBuilder &b, const std::string &target,
+             const std::string &artifactPath) {
+            llmc::api::CompileOptions o;
+            o.target = target;
+            llmc::api::Error error;
+            bool ok;
+            {
+              py::gil_scoped_release release;
+              ok = b.compile(o, artifactPath, error);
+            }
+            if (!ok)
+              raise("CompileError", error.message, error.node);
+          },
+          py::arg("target"), py::arg("artifact_path"));
+
+  m.def(
+      "run_pipeline",
+      [](const std::string &text, const std::string &pipeline) {
+        std::string result, diagnostics;
+        bool ok;
+        {
+          py::gil_scoped_release release;
+          ok = llmc::api::runPipeline(text, pipeline, result, diagnostics);
+        }
+        return py::make_tuple(ok, result, diagnostics);
+      },
+      py::arg("mlir"), py::arg("pipeline"));
+  m.def("registered_passes", &llmc::api::registeredPasses);
+}
