@@ -28,6 +28,10 @@ using namespace mlir::llmc;
 using ::llmc::runtime::DType;
 
 namespace {
+/// Constants up to this many elements are inline attributes, as the ONNX
+/// importer makes them.
+constexpr int64_t kInlineConstantLimit = 64;
+
 /// One registry for every context the API creates; passes registered once.
 DialectRegistry &registry() {
   static DialectRegistry *instance = [] {
@@ -175,11 +179,28 @@ int GraphBuilder::constant(const std::string &name, DType dtype,
                            std::to_string(bytes) + " bytes, its shape needs " +
                            std::to_string(count * runtime::dtypeSize(dtype)),
            -1;
+  // As the ONNX importer does: small constants inline (the compiler folds
+  // them), large ones (weights) as resource blobs, copied once.
   ArrayRef<char> raw(static_cast<const char *>(data), bytes);
-  AsmResourceBlob blob =
-      HeapAsmResourceBlob::allocateAndCopyWithAlign(raw, alignof(uint64_t));
-  auto attr = DenseResourceElementsAttr::get(type, name.empty() ? "constant" : name,
-                                             std::move(blob));
+  ElementsAttr attr;
+  if (dtype == DType::Bool) {
+    SmallVector<bool> bools;
+    for (char c : raw)
+      bools.push_back(c != 0);
+    attr = DenseElementsAttr::get(type, ArrayRef<bool>(bools));
+  } else if (count <= kInlineConstantLimit) {
+    bool splat = false;
+    if (!DenseElementsAttr::isValidRawBuffer(type, raw, splat))
+      return error.message = impl->name + ": constant '" + name +
+                             "' has malformed data",
+             -1;
+    attr = DenseElementsAttr::getFromRawBuffer(type, raw);
+  } else {
+    AsmResourceBlob blob =
+        HeapAsmResourceBlob::allocateAndCopyWithAlign(raw, alignof(uint64_t));
+    attr = DenseResourceElementsAttr::get(type, name.empty() ? "constant" : name,
+                                          std::move(blob));
+  }
   OpBuilder b = OpBuilder::atBlockEnd(&impl->func.getBody().front());
   OperationState state(impl->loc(name), "graph.constant");
   state.addAttribute("value", attr);
@@ -346,24 +367,40 @@ bool runPipeline(const std::string &mlirText, const std::string &pipeline,
                                                                         : "note";
     std::string message = d.str();
     std::replace(message.begin(), message.end(), '\n', ' ');
-    diag << d.getLocation() << ": " << kind << ": " << message << "\n";
+    if (auto file = dyn_cast<FileLineColLoc>(d.getLocation()))
+      diag << file.getFilename().getValue() << ":" << file.getLine() << ":"
+           << file.getColumn();
+    else
+      diag << d.getLocation();
+    diag << ": " << kind << ": " << message << "\n";
     return success();
   });
   ParserConfig config(context.get());
-  OwningOpRef<Operation *> op =
-      parseSourceString(mlirText, config, /*sourceName=*/"<input>");
+  // Top-level ops other than a module are wrapped in one, as mlir-opt does.
+  OwningOpRef<ModuleOp> op =
+      parseSourceString<ModuleOp>(mlirText, config, /*sourceName=*/"<input>");
   if (!op)
     return false;
-  PassManager pm(context.get(), op.get()->getName().getStringRef());
+  // The pipeline names its anchor: "builtin.module(...)".
   std::string parseErrors;
   llvm::raw_string_ostream parseStream(parseErrors);
-  if (failed(parsePassPipeline(pipeline, pm, parseStream))) {
+  FailureOr<OpPassManager> parsed = parsePassPipeline(pipeline, parseStream);
+  if (failed(parsed)) {
     diag << "error: invalid pass pipeline '" << pipeline
          << "': " << parseErrors;
     if (parseErrors.empty() || parseErrors.back() != '\n')
       diag << "\n";
     return false;
   }
+  StringRef opName = op.get()->getName().getStringRef();
+  std::optional<StringRef> anchor = parsed->getOpName();
+  if (anchor && *anchor != opName && *anchor != "any") {
+    diag << "error: the pipeline runs on '" << *anchor
+         << "' but the input is a '" << opName << "'\n";
+    return false;
+  }
+  PassManager pm(context.get(), opName);
+  static_cast<OpPassManager &>(pm) = *parsed;
   if (failed(pm.run(op.get())))
     return false;
   llvm::raw_string_ostream os(result);

@@ -227,8 +227,12 @@ std::unique_ptr<Artifact> Artifact::load(const std::string &path,
   }
   std::string fdPath = "/proc/self/fd/" + std::to_string(mem);
   initializeCpuRuntime();
+  // The memfd stays open while the code is loaded: dlopen knows a loaded
+  // object by its path, and a closed fd's number (so its /proc path) would
+  // be reused by the next artifact, which dlopen would then take for this
+  // one.
   a->library_ = dlopen(fdPath.c_str(), RTLD_NOW | RTLD_LOCAL);
-  ::close(mem);
+  a->codeFd_ = mem;
   if (!a->library_) {
     const char *why = dlerror();
     error = path + ": cannot load the artifact's code: " +
@@ -248,6 +252,8 @@ std::unique_ptr<Artifact> Artifact::load(const std::string &path,
 Artifact::~Artifact() {
   if (library_)
     dlclose(library_);
+  if (codeFd_ >= 0)
+    ::close(codeFd_);
   if (mapping_)
     munmap(mapping_, mappingSize_);
 }

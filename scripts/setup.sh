@@ -95,6 +95,22 @@ build() {
   ninja -C "$BUILD" -j"${LLMC_BUILD_JOBS:-2}" "${targets[@]}"
 }
 
+# --- 4. the Python package ----------------------------------------------------
+# `import llmc` for /usr/bin/python3 (its user site-packages) and for the test
+# venv: a .pth file naming the built package folder.
+install_python_package() {
+  local pkg="$BUILD/python_packages" site
+  [[ -d "$pkg/llmc" ]] || return 0
+  site="$("$PY" -m site --user-site)"
+  mkdir -p "$site"
+  printf '%s\n' "$pkg" >"$site/llmc.pth"
+  if [[ -x "$VENV/bin/python" ]]; then
+    site="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+    printf '%s\n' "$pkg" >"$site/llmc.pth"
+  fi
+}
+
 [[ "${LLMC_SKIP_APT:-0}" == 1 ]] || install_apt_packages
 [[ "${LLMC_SKIP_VENV:-0}" == 1 ]] || setup_venv
 [[ "${LLMC_SKIP_BUILD:-0}" == 1 ]] || build
+[[ "${LLMC_SKIP_BUILD:-0}" == 1 ]] || install_python_package

@@ -105,14 +105,18 @@ py::list specs(const std::vector<llmc::runtime::TensorSpec> &list) {
   return out;
 }
 
-/// Artifacts' code calls the runtime kernels this module carries: make its
-/// symbols visible to the shared objects it loads (Python dlopens
-/// extensions with RTLD_LOCAL).
+/// Artifacts' code calls the runtime's kernels by name. Python loads
+/// extensions RTLD_LOCAL, so this module's copy is not visible to them:
+/// load libllmc_kernels.so (beside this module) into the global scope.
 void exportKernelSymbols() {
   Dl_info info;
-  if (dladdr(reinterpret_cast<void *>(&exportKernelSymbols), &info) &&
-      info.dli_fname)
-    dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL);
+  if (!dladdr(reinterpret_cast<void *>(&exportKernelSymbols), &info) ||
+      !info.dli_fname)
+    return;
+  std::string path = info.dli_fname;
+  path = path.substr(0, path.rfind('/') + 1) + "libllmc_kernels.so";
+  if (!dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL))
+    throw std::runtime_error("cannot load " + path + ": " + dlerror());
 }
 
 class PyArtifact {

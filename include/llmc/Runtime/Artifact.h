@@ -83,6 +83,8 @@ private:
   void *mapping_ = nullptr;
   size_t mappingSize_ = 0;
   void *library_ = nullptr;
+  int codeFd_ = -1; // the memfd the code was loaded from
+
   void (*entry_)(void **) = nullptr;
   std::vector<TensorSpec> inputs_, outputs_;
   struct WeightView {
