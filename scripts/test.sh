@@ -140,7 +140,7 @@ fi
 if [[ -d "$REPO/test/python" ]]; then
   echo "=== pytest test/python ==="
   status=0
-  run_logged "$LOGDIR/pytest.log" "$VPY" -m pytest -q -p no:cacheprovider \
+  run_logged "$LOGDIR/pytest.log" "$VPY" -m pytest -q -rs -p no:cacheprovider \
     "$REPO/test/python" || status=$?
   if ((status == 5)); then
     add_stage pytest 0 0  # no tests collected
