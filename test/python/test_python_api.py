@@ -22,6 +22,16 @@ sys.path.insert(0, os.path.join(REPO, "test", "e2e"))
 EXAMPLE = os.path.join(REPO, "examples", "tiny_cnn.onnx")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _example_model():
+    """examples/tiny_cnn.onnx and its input are generated, not committed."""
+    if not (os.path.exists(EXAMPLE) and
+            os.path.exists(os.path.join(REPO, "examples", "tiny_cnn_input.npy"))):
+        subprocess.run(["/usr/bin/python3",
+                        os.path.join(REPO, "examples", "make_example.py"), "--quiet"],
+                       check=True)
+
+
 def rel_l2(a, b):
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
