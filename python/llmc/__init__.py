@@ -117,15 +117,18 @@ class Executable:
         return f"<llmc.Executable ({ins}) -> ({outs})>"
 
 
+def _read(path, error, what):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise error(f"{path}: {what}{e.strerror}") from e
+
+
 def load(path):
     """Loads an artifact written by Executable.save or `llmc compile`."""
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise LoadError(f"{path}: {e.strerror}") from e
-    return Executable(data, path)
+    return Executable(_read(path, LoadError, ""), path)
 
 
 def _finish(write):
@@ -168,11 +171,7 @@ def compile(model, target="cpu", example_inputs=None, **options):
         data, path = bytes(model), ""
     elif isinstance(model, (str, os.PathLike)):
         path = os.fspath(model)
-        try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except OSError as e:
-            raise CompileError(f"{path}: cannot read the model: {e.strerror}") from e
+        data = _read(path, CompileError, "cannot read the model: ")
     elif _is_torch_module(model):
         if example_inputs is None:
             raise TypeError("compiling a torch.nn.Module needs example_inputs "
@@ -210,15 +209,9 @@ def register_torch_backend():
         from torch._dynamo import register_backend
     except ImportError:
         return False
-    from . import fx
 
     def llmc_backend(gm, example_inputs):
-        exe = compile(gm, example_inputs=tuple(example_inputs))
-
-        def run(*args):
-            out = exe(*args)
-            return out
-        return run
+        return compile(gm, example_inputs=tuple(example_inputs))
     try:
         register_backend(name="llmc")(llmc_backend)
     except Exception:  # already registered

@@ -347,8 +347,8 @@ def _numpy_dtype(dtype):
 
 def _to_numpy(t):
     t = t.detach().cpu().contiguous()
-    if str(t.dtype) == "torch.bfloat16":
-        return t.view(dtype=t.new_empty(0, dtype=__import__("torch").int16).dtype).numpy().view(np.uint16)
+    if str(t.dtype) == "torch.bfloat16":  # numpy has no bfloat16: its bits
+        return t.view(__import__("torch").int16).numpy().view(np.uint16)
     return t.numpy()
 
 
