@@ -161,6 +161,7 @@ def compile(model, target="cpu", example_inputs=None, **options):
     models, `example_inputs` (a tuple in input order or a dict by name) fixes
     symbolic dims. Option: name= (the model's name in messages)."""
     name = options.pop("name", None)
+    options_frozen = options.pop("_frozen", ())
     if options:
         raise TypeError(f"unknown option(s): {', '.join(sorted(options))}")
     if not isinstance(target, str):
@@ -172,12 +173,34 @@ def compile(model, target="cpu", example_inputs=None, **options):
     elif isinstance(model, (str, os.PathLike)):
         path = os.fspath(model)
         data = _read(path, CompileError, "cannot read the model: ")
+    elif type(model).__name__ == "ExportedProgram":  # torch.export
+        from . import fx
+        if example_inputs is None:
+            args, kwargs = model.example_inputs or ((), {})
+            if kwargs:
+                raise TypeError("the exported program takes keyword inputs: give "
+                                "example_inputs as a tuple")
+            example_inputs = args
+        if not isinstance(example_inputs, (tuple, list)):
+            example_inputs = (example_inputs,)
+        builder, names, returns_tuple = fx.capture(model.module(), example_inputs, name)
+        # The exported graph returns a flat tuple; a module that returned one
+        # tensor gets one tensor back.
+        spec = getattr(model.call_spec, "out_spec", None)
+        if len(names) == 1 and spec is not None and spec.is_leaf():
+            returns_tuple = False
+
+        def write(artifact):
+            builder.compile(target, artifact)
+            return returns_tuple
+        return _finish(write)
     elif _is_torch_module(model):
         if example_inputs is None:
             raise TypeError("compiling a torch.nn.Module needs example_inputs "
                             "(a tuple of tensors)")
         from . import fx
-        builder, _, returns_tuple = fx.capture(model, example_inputs, name)
+        builder, _, returns_tuple = fx.capture(model, example_inputs, name,
+                                               options_frozen)
 
         def write(artifact):
             builder.compile(target, artifact)
@@ -201,6 +224,37 @@ def _is_torch_module(x):
     return False
 
 
+def _is_weight(placeholder, value):
+    """A Dynamo graph input that is a parameter or a buffer of the module."""
+    import torch
+    return isinstance(value, torch.nn.Parameter) or "_buffers_" in placeholder.name or \
+        "_parameters_" in placeholder.name
+
+
+def _torch_backend(gm, example_inputs):
+    """The torch.compile backend: parameters and buffers are folded in as
+    constants (as Inductor's freezing does: recompile after changing
+    weights); one executable per distinct input shape."""
+    import torch
+    placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    frozen = {i for i, (p, v) in enumerate(zip(placeholders, example_inputs))
+              if _is_weight(p, v)}
+    live = [i for i, v in enumerate(example_inputs)
+            if i not in frozen and isinstance(v, torch.Tensor)]
+    cache = {}
+
+    def run(*args):
+        key = tuple((tuple(args[i].shape), args[i].dtype) for i in live)
+        exe = cache.get(key)
+        if exe is None:
+            examples = tuple(args[i] if i in live or not isinstance(args[i], torch.Tensor)
+                             else example_inputs[i] for i in range(len(args)))
+            exe = cache[key] = compile(gm, example_inputs=examples, _frozen=frozen)
+        out = exe(*[args[i] for i in live])
+        return out if isinstance(out, tuple) else (out,)
+    return run
+
+
 def register_torch_backend():
     """Registers "llmc" as a torch.compile backend (torch 2.x); returns False
     on a torch without torch._dynamo. Done on `import llmc` when torch is
@@ -209,11 +263,8 @@ def register_torch_backend():
         from torch._dynamo import register_backend
     except ImportError:
         return False
-
-    def llmc_backend(gm, example_inputs):
-        return compile(gm, example_inputs=tuple(example_inputs))
     try:
-        register_backend(name="llmc")(llmc_backend)
+        register_backend(name="llmc")(_torch_backend)
     except Exception:  # already registered
         pass
     return True

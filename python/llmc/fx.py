@@ -152,10 +152,15 @@ def _make_tracer(root, example_inputs):
             node = proxy.node
             node.meta["llmc_module_path"] = self.path[-1]
             if kind == "placeholder":
-                if not self.inputs:
+                if not self.inputs and not args:
                     raise CaptureError(f"{type(root).__name__}.forward takes more "
                                        "inputs than example_inputs gives")
-                value = self.inputs.pop(0)
+                # Parameters past the example inputs take their defaults
+                # (args holds the default), as Python values when not tensors.
+                value = self.inputs.pop(0) if self.inputs else args[0]
+                if not _holds_tensor(value):
+                    node.graph.erase_node(node)
+                    return value
             else:
                 self.evaluating += 1
                 try:
@@ -212,9 +217,10 @@ def _record_values(gm, example_inputs):
 
 
 class _Capture:
-    def __init__(self, gm, values, name):
+    def __init__(self, gm, values, name, frozen=()):
         import torch
         self.torch = torch
+        self.frozen = set(frozen)
         self.gm = gm
         self.values = values
         self.b = _llmc.GraphBuilder(name)
@@ -281,10 +287,15 @@ class _Capture:
     # -- emission ----------------------------------------------------------
     def run(self):
         outputs = []
+        placeholders = 0
         for node in self.gm.graph.nodes:
             if node.op == "placeholder":
                 v = self.values[node]
+                placeholders += 1
                 if not self.is_tensor(v):
+                    continue
+                if placeholders - 1 in self.frozen:  # a weight folded in
+                    self.env[node] = _Value(self.constant(_to_numpy(v), node.name))
                     continue
                 self.env[node] = _Value(self.b.input(
                     node.name, _numpy_dtype(v.dtype), list(v.shape)))
@@ -331,7 +342,7 @@ class _Capture:
         else:
             self.fail(node, f"fx op {node.op}")
         if isinstance(result, list):
-            self.env[node] = [ _Value(r) for r in result ]
+            self.env[node] = [_Value(r) if r is not None else None for r in result]
         else:
             self.env[node] = _Value(result)
 
@@ -355,12 +366,19 @@ def _to_numpy(t):
 def _function_key(target):
     if isinstance(target, str):
         return target
+    packet = getattr(target, "overloadpacket", None)
+    if packet is not None:  # an ATen OpOverload (torch.export): aten.add.Tensor
+        # In-place variants (add_, relu_) read as their values: the graph is
+        # dataflow, and the traced code uses the returned value.
+        return "aten." + packet.__name__.rstrip("_")
     mod = getattr(target, "__module__", None) or ""
     name = getattr(target, "__name__", repr(target))
     if mod in ("_operator", "operator"):
         return "operator." + name
     if mod.startswith("torch.nn.functional"):
         return "F." + name
+    if mod == "torch._C._nn" and name in ("linear", "gelu"):
+        return "torch." + name
     return "torch." + name
 
 
@@ -466,7 +484,7 @@ def _identity(c, node, at, *_):
 def _transpose(c, node, at):
     x = c.arg(node.args[0])
     rank = len(c.shape(x))
-    if node.target in ("t",) or getattr(node.target, "__name__", "") == "t":
+    if _function_key(node.target) in ("t", "torch.t", "aten.t"):
         d0, d1 = 0, 1 if rank == 2 else 0
     else:
         d0, d1 = _kw(node, 1, "dim0"), _kw(node, 2, "dim1")
@@ -619,26 +637,35 @@ def _matmul(c, node, at):
     return c.op("graph.matmul", [a, b], types=[c.out_type(node)], at=at)[0]
 
 
+def _conv_fn(c, node, x, w, b, stride, padding, dilation, groups, at):
+    nd = len(c.shape(w)) - 2
+    if isinstance(padding, str):
+        if padding != "valid":
+            c.fail(node, f"convolution with padding={padding!r}")
+        padding = 0
+    pad = _pair(padding, nd)
+    operands = [x, w] + ([b] if b is not None else [])
+    return c.op("graph.conv", operands,
+                {"strides": _array(_pair(stride, nd)), "pads": _array(pad + pad),
+                 "dilations": _array(_pair(dilation, nd)), "group": _i64(groups)},
+                [c.out_type(node)], at)[0]
+
+
 def _conv(c, node, mod, at):
     if getattr(mod, "padding_mode", "zeros") != "zeros":
         c.fail(node, f"{type(mod).__name__} with padding_mode={mod.padding_mode!r}")
-    x = c.arg(node.args[0])
-    nd = len(mod.kernel_size)
-    if isinstance(mod.padding, str):
-        if mod.padding == "valid":
-            pad = [0] * nd
-        else:
-            c.fail(node, f"{type(mod).__name__} with padding={mod.padding!r}")
-    else:
-        pad = list(mod.padding)
-    w = c.constant(_to_numpy(mod.weight), f"{node.target}.weight")
-    operands = [x, w]
-    if mod.bias is not None:
-        operands.append(c.constant(_to_numpy(mod.bias), f"{node.target}.bias"))
-    return c.op("graph.conv", operands,
-                {"strides": _array(mod.stride), "pads": _array(pad + pad),
-                 "dilations": _array(mod.dilation), "group": _i64(mod.groups)},
-                [c.out_type(node)], at)[0]
+    return _conv_fn(c, node, c.arg(node.args[0]), _param(c, node, mod, "weight"),
+                    _param(c, node, mod, "bias"), mod.stride, mod.padding, mod.dilation,
+                    mod.groups, at)
+
+
+def _conv_call(c, node, at):
+    """torch.conv2d / aten.conv2d (input, weight, bias, stride, padding,
+    dilation, groups)."""
+    a = [c.arg(_kw(node, i, k, d)) for i, (k, d) in enumerate(
+        [("input", None), ("weight", None), ("bias", None), ("stride", 1),
+         ("padding", 0), ("dilation", 1), ("groups", 1)])]
+    return _conv_fn(c, node, *a, at)
 
 
 def _param(c, node, mod, name):
@@ -648,39 +675,88 @@ def _param(c, node, mod, name):
     return c.constant(_to_numpy(t), f"{node.target}.{name}")
 
 
-def _batch_norm(c, node, mod, at):
-    if mod.training and mod.track_running_stats is False:
-        c.fail(node, f"{type(mod).__name__} without running statistics")
-    x = c.arg(node.args[0])
-    ch = mod.num_features
+def _batch_norm_fn(c, node, x, mean, var, weight, bias, eps, at):
+    if mean is None or var is None:
+        c.fail(node, "batch normalisation without running statistics")
+    ch = c.shape(x)[1]
     dtype = c.b.dtype(x)
-    scale = _param(c, node, mod, "weight") if mod.affine else c.constant(np.ones(ch, dtype))
-    bias = _param(c, node, mod, "bias") if mod.affine else c.constant(np.zeros(ch, dtype))
-    mean, var = _param(c, node, mod, "running_mean"), _param(c, node, mod, "running_var")
-    return c.op("graph.batch_norm", [x, scale, bias, mean, var],
-                {"epsilon": _f64(mod.eps)}, [c.out_type(node)], at)[0]
+    weight = weight if weight is not None else c.constant(np.ones(ch, dtype))
+    bias = bias if bias is not None else c.constant(np.zeros(ch, dtype))
+    return c.op("graph.batch_norm", [x, weight, bias, mean, var],
+                {"epsilon": _f64(eps)}, [c.out_type(node)], at)[0]
 
 
-def _max_pool(c, node, mod, at):
-    if mod.ceil_mode or getattr(mod, "return_indices", False):
-        c.fail(node, "MaxPool with ceil_mode or return_indices")
-    nd = 2
-    k, s = _pair(mod.kernel_size, nd), _pair(mod.stride or mod.kernel_size, nd)
-    p, d = _pair(mod.padding, nd), _pair(mod.dilation, nd)
-    return c.op("graph.max_pool", [c.arg(node.args[0])],
-                {"kernel_shape": _array(k), "strides": _array(s), "pads": _array(p + p),
+def _batch_norm(c, node, mod, at):
+    return _batch_norm_fn(c, node, c.arg(node.args[0]),
+                          _param(c, node, mod, "running_mean"),
+                          _param(c, node, mod, "running_var"),
+                          _param(c, node, mod, "weight") if mod.affine else None,
+                          _param(c, node, mod, "bias") if mod.affine else None,
+                          mod.eps, at)
+
+
+def _batch_norm_call(c, node, at, aten=False):
+    """F.batch_norm(input, running_mean, running_var, weight, bias, training,
+    momentum, eps) or aten.batch_norm(input, weight, bias, running_mean,
+    running_var, training, momentum, eps, cudnn_enabled): inference only."""
+    names = (["input", "weight", "bias", "running_mean", "running_var"] if aten else
+             ["input", "running_mean", "running_var", "weight", "bias"])
+    a = dict((k, c.arg(_kw(node, i, k))) for i, k in enumerate(names))
+    if _kw(node, 5, "training", False):
+        c.fail(node, "batch normalisation in training mode")
+    return _batch_norm_fn(c, node, a["input"], a["running_mean"], a["running_var"],
+                          a["weight"], a["bias"], _kw(node, 7, "eps", 1e-5), at)
+
+
+def _max_pool_fn(c, node, x, kernel, stride, padding, dilation, ceil_mode, at):
+    if ceil_mode:
+        c.fail(node, "max pooling with ceil_mode")
+    k = _pair(kernel)
+    s_, p, d = _pair(stride or kernel), _pair(padding), _pair(dilation)
+    return c.op("graph.max_pool", [x],
+                {"kernel_shape": _array(k), "strides": _array(s_), "pads": _array(p + p),
                  "dilations": _array(d)}, [c.out_type(node)], at)[0]
 
 
-def _avg_pool(c, node, mod, at):
-    if mod.ceil_mode or getattr(mod, "divisor_override", None):
-        c.fail(node, "AvgPool with ceil_mode or divisor_override")
-    k, s = _pair(mod.kernel_size), _pair(mod.stride or mod.kernel_size)
-    p = _pair(mod.padding)
-    counted = p + p if mod.count_include_pad else [0] * 4
-    return c.op("graph.avg_pool", [c.arg(node.args[0])],
-                {"kernel_shape": _array(k), "strides": _array(s), "pads": _array(p + p),
+def _max_pool(c, node, mod, at):
+    if getattr(mod, "return_indices", False):
+        c.fail(node, "MaxPool with return_indices")
+    return _max_pool_fn(c, node, c.arg(node.args[0]), mod.kernel_size, mod.stride,
+                        mod.padding, mod.dilation, mod.ceil_mode, at)
+
+
+def _max_pool_call(c, node, at):
+    if _kw(node, 6, "return_indices", False):
+        c.fail(node, "max pooling with return_indices")
+    return _max_pool_fn(c, node, c.arg(node.args[0]), _kw(node, 1, "kernel_size"),
+                        _kw(node, 2, "stride"), _kw(node, 3, "padding", 0),
+                        _kw(node, 4, "dilation", 1), _kw(node, 5, "ceil_mode", False), at)
+
+
+def _avg_pool_fn(c, node, x, kernel, stride, padding, ceil_mode, count_include_pad,
+                 divisor_override, at):
+    if ceil_mode or divisor_override:
+        c.fail(node, "average pooling with ceil_mode or divisor_override")
+    k, s_ = _pair(kernel), _pair(stride or kernel)
+    p = _pair(padding)
+    counted = p + p if count_include_pad else [0] * 4
+    return c.op("graph.avg_pool", [x],
+                {"kernel_shape": _array(k), "strides": _array(s_), "pads": _array(p + p),
                  "count_pads": _array(counted)}, [c.out_type(node)], at)[0]
+
+
+def _avg_pool(c, node, mod, at):
+    return _avg_pool_fn(c, node, c.arg(node.args[0]), mod.kernel_size, mod.stride,
+                        mod.padding, mod.ceil_mode, mod.count_include_pad,
+                        getattr(mod, "divisor_override", None), at)
+
+
+def _avg_pool_call(c, node, at):
+    return _avg_pool_fn(c, node, c.arg(node.args[0]), _kw(node, 1, "kernel_size"),
+                        _kw(node, 2, "stride"), _kw(node, 3, "padding", 0),
+                        _kw(node, 4, "ceil_mode", False),
+                        _kw(node, 5, "count_include_pad", True),
+                        _kw(node, 6, "divisor_override"), at)
 
 
 def _adaptive_avg_pool(c, node, at, output_size):
@@ -695,6 +771,174 @@ def _adaptive_avg_pool(c, node, at, output_size):
     if [o if o is not None else s for o, s in zip(out, spatial)] == spatial:
         return x
     c.fail(node, f"adaptive average pooling to {tuple(out)} from {tuple(spatial)}")
+
+
+def _attention(c, q, k, v, mask, is_causal, scale, at):
+    """softmax(q k^T * scale + mask) v over the last two dims, q: (..., L, d),
+    k and v: (..., S, d). A bool mask keeps where true (SDPA's convention)."""
+    qs, ks = c.shape(q), c.shape(k)
+    rank, d = len(qs), qs[-1]
+    perm = list(range(rank))
+    perm[-1], perm[-2] = perm[-2], perm[-1]
+    kt = c.op("graph.transpose", [k], {"perm": _array(perm)}, at=at)[0]
+    scores = c.op("graph.matmul", [q, kt], at=at)[0]
+    scale = scale if scale is not None else 1.0 / float(d) ** 0.5
+    scores = c.op("graph.mul", [scores, c.tensor(scale, q)], at=at)[0]
+    if is_causal:
+        L, S = qs[-2], ks[-2]
+        mask = c.constant(np.tril(np.ones((L, S), dtype=bool)))
+    if mask is not None:
+        if c.b.dtype(mask) == "bool":
+            scores = c.op("graph.where", [mask, scores, c.tensor(float("-inf"), q)],
+                          at=at)[0]
+        else:
+            scores = c.op("graph.add", [scores, mask], at=at)[0]
+    probs = c.op("graph.softmax", [scores], {"axis": _i64(rank - 1)}, at=at)[0]
+    return c.op("graph.matmul", [probs, v], at=at)[0], probs
+
+
+def _sdpa(c, node, at):
+    if _kw(node, 4, "dropout_p", 0.0) or _kw(node, 7, "enable_gqa", False):
+        c.fail(node, "scaled_dot_product_attention with dropout or grouped queries")
+    q, k, v = (c.arg(a) for a in node.args[:3])
+    out, _ = _attention(c, q, k, v, c.arg(_kw(node, 3, "attn_mask")),
+                        _kw(node, 5, "is_causal", False), _kw(node, 6, "scale"), at)
+    return out
+
+
+def _mha_core(c, node, query, key, value, heads, w_in, b_in, w_out, b_out,
+              need_weights, average, at):
+    """nn.MultiheadAttention on (L, N, E) inputs with packed in-projection:
+    returns the output (L, N, E) and the attention weights (N, L, S), averaged
+    over heads, or None."""
+    L, N, E = c.shape(query)
+    S = c.shape(key)[0]
+    hd = E // heads
+
+    def heads_first(x, i, length):
+        w = _slice_along(c, w_in, 0, i * E, E, at=at)
+        b = _slice_along(c, b_in, 0, i * E, E, at=at) if b_in is not None else None
+        wt = c.op("graph.transpose", [w], {"perm": _array([1, 0])}, at=at)[0]
+        y = c.op("graph.matmul", [x, wt], at=at)[0]
+        if b is not None:
+            y = c.op("graph.add", [y, b], at=at)[0]
+        y = c.op("graph.transpose", [y], {"perm": _array([1, 0, 2])}, at=at)[0]
+        y = c.op("graph.reshape", [y], types=[_tensor_type((N, length, heads, hd),
+                                                           c.b.dtype(x))], at=at)[0]
+        return c.op("graph.transpose", [y], {"perm": _array([0, 2, 1, 3])}, at=at)[0]
+
+    q, k, v = heads_first(query, 0, L), heads_first(key, 1, S), heads_first(value, 2, S)
+    o, probs = _attention(c, q, k, v, None, False, None, at)
+    dtype = c.b.dtype(query)
+    o = c.op("graph.transpose", [o], {"perm": _array([2, 0, 1, 3])}, at=at)[0]
+    o = c.op("graph.reshape", [o], types=[_tensor_type((L, N, E), dtype)], at=at)[0]
+    wt = c.op("graph.transpose", [w_out], {"perm": _array([1, 0])}, at=at)[0]
+    o = c.op("graph.matmul", [o, wt], at=at)[0]
+    if b_out is not None:
+        o = c.op("graph.add", [o, b_out], at=at)[0]
+    weights = None
+    if need_weights:
+        weights = probs if not average else c.op(
+            "graph.reduce", [probs], {"kind": _str("mean"), "axes": _array([1]),
+                                      "keepdims": "false"}, at=at)[0]
+    return o, weights
+
+
+def _mha_check(c, node, unbatched, masks, separate, bias_kv, zero_attn, dropout):
+    if unbatched:
+        c.fail(node, "multi-head attention on unbatched (2-D) inputs")
+    if any(m is not None for m in masks):
+        c.fail(node, "multi-head attention with an attention or key padding mask")
+    if separate or bias_kv or zero_attn:
+        c.fail(node, "multi-head attention with separate projections, bias_k/bias_v "
+               "or add_zero_attn")
+    if dropout:
+        c.fail(node, "multi-head attention with dropout in training mode")
+
+
+def _mha_module(c, node, mod, at):
+    query, key, value = (c.arg(_kw(node, i, k)) for i, k in
+                         enumerate(["query", "key", "value"]))
+    _mha_check(c, node, len(c.shape(query)) != 3,
+               [node.kwargs.get("key_padding_mask"), node.kwargs.get("attn_mask")] +
+               list(node.args[4:5]) + list(node.args[6:7]),
+               not mod._qkv_same_embed_dim, mod.bias_k is not None, mod.add_zero_attn,
+               False)
+    if mod.batch_first:
+        query, key, value = (c.op("graph.transpose", [x], {"perm": _array([1, 0, 2])},
+                                  at=at)[0] for x in (query, key, value))
+    need = bool(_kw(node, 4, "need_weights", True))
+    out, weights = _mha_core(
+        c, node, query, key, value, mod.num_heads, _param(c, node, mod, "in_proj_weight"),
+        _param(c, node, mod, "in_proj_bias"),
+        c.constant(_to_numpy(mod.out_proj.weight), f"{node.target}.out_proj.weight"),
+        c.constant(_to_numpy(mod.out_proj.bias), f"{node.target}.out_proj.bias")
+        if mod.out_proj.bias is not None else None,
+        need, bool(node.kwargs.get("average_attn_weights", True)), at)
+    if mod.batch_first:
+        out = c.op("graph.transpose", [out], {"perm": _array([1, 0, 2])}, at=at)[0]
+    return [out, weights]
+
+
+_MHA_ARGS = ["query", "key", "value", "embed_dim_to_check", "num_heads", "in_proj_weight",
+             "in_proj_bias", "bias_k", "bias_v", "add_zero_attn", "dropout_p",
+             "out_proj_weight", "out_proj_bias", "training", "key_padding_mask",
+             "need_weights", "attn_mask", "use_separate_proj_weight"]
+
+
+def _mha_call(c, node, at):
+    """F.multi_head_attention_forward, what Dynamo records for the module."""
+    a = {k: c.arg(_kw(node, i, k)) for i, k in enumerate(_MHA_ARGS)}
+    _mha_check(c, node, len(c.shape(a["query"])) != 3,
+               [a["key_padding_mask"], a["attn_mask"]], a["use_separate_proj_weight"],
+               a["bias_k"] is not None, a["add_zero_attn"],
+               a["training"] and a["dropout_p"])
+    if node.kwargs.get("is_causal"):
+        c.fail(node, "multi-head attention with is_causal")
+    need = a["need_weights"] if a["need_weights"] is not None else True
+    out, weights = _mha_core(c, node, a["query"], a["key"], a["value"], a["num_heads"],
+                             a["in_proj_weight"], a["in_proj_bias"], a["out_proj_weight"],
+                             a["out_proj_bias"], need,
+                             node.kwargs.get("average_attn_weights", True), at)
+    return [out, weights]
+
+
+def _select(c, node, at):
+    """aten.select.int(x, dim, index): one index along dim, dim removed."""
+    x = c.arg(node.args[0])
+    shape = c.shape(x)
+    dim = _axis(node.args[1], len(shape))
+    i = node.args[2] + shape[dim] if node.args[2] < 0 else node.args[2]
+    y = _slice_along(c, x, dim, i, 1, at=at)
+    return c.op("graph.reshape", [y], types=[c.out_type(node)], at=at)[0]
+
+
+def _aten_slice(c, node, at):
+    """aten.slice.Tensor(x, dim, start, end, step)."""
+    x = c.arg(node.args[0])
+    shape = c.shape(x)
+    dim = _axis(_kw(node, 1, "dim", 0), len(shape))
+    start, end = _kw(node, 2, "start"), _kw(node, 3, "end")
+    step = _kw(node, 4, "step", 1)
+    s, e, st = slice(start, end, step).indices(shape[dim])
+    return _slice_along(c, x, dim, s, max(0, (e - s + st - 1) // st), st, at,
+                        [c.out_type(node)])
+
+
+def _rsub(c, node, at):
+    """aten.rsub(x, other, alpha): other - alpha * x."""
+    x = c.arg(node.args[0])
+    other = c.tensor(c.arg(node.args[1]), x)
+    alpha = _kw(node, 2, "alpha", 1)
+    if alpha != 1:
+        x = c.op("graph.mul", [x, c.tensor(alpha, x)], at=at)[0]
+    return c.op("graph.sub", [other, x], types=[c.out_type(node)], at=at)[0]
+
+
+def _not(c, node, at):
+    x = c.arg(node.args[0])
+    name = "graph.not" if c.b.dtype(x) == "bool" else "graph.bitwise_not"
+    return c.op(name, [x], types=[c.out_type(node)], at=at)[0]
 
 
 def _embedding(c, weight, idx, node, at):
@@ -735,6 +979,7 @@ _MODULES = {
     "Embedding": lambda c, n, m, at: _embedding(
         c, _param(c, n, m, "weight"), c.arg(n.args[0]), n, at),
     "Softmax": lambda c, n, m, at: _softmax(c, n, at, dim=m.dim),
+    "MultiheadAttention": _mha_module,
     "LogSoftmax": lambda c, n, m, at: _softmax(c, n, at, dim=m.dim, log=True),
 }
 
@@ -787,7 +1032,60 @@ _FUNCTIONS = {
     "torch.mean": _reduce("mean"), "torch.sum": _reduce("sum"),
     "torch.clamp": lambda c, n, at: _clip(c, c.arg(n.args[0]), _kw(n, 1, "min"),
                                           _kw(n, 2, "max"), n, at),
+    # What Dynamo (torch.compile) records for modules.
+    "operator.iadd": _binary("graph.add"), "operator.imul": _binary("graph.mul"),
+    "torch.conv1d": _conv_call, "torch.conv2d": _conv_call,
+    "F.conv1d": _conv_call, "F.conv2d": _conv_call,
+    "F.batch_norm": _batch_norm_call,
+    "F.max_pool2d": _max_pool_call, "torch.max_pool2d": _max_pool_call,
+    "F.avg_pool2d": _avg_pool_call,
+    "F.hardsigmoid": _unary("graph.hard_sigmoid",
+                            {"alpha": _f64(1.0 / 6.0), "beta": _f64(0.5)}),
+    "F.relu6": lambda c, n, at: _clip(c, c.arg(n.args[0]), 0.0, 6.0, n, at),
+    "F.sigmoid": _unary("graph.sigmoid"), "F.tanh": _unary("graph.tanh"),
+    "F.multi_head_attention_forward": _mha_call,
+    "F.scaled_dot_product_attention": _sdpa,
 }
+
+# What torch.export records: ATen ops, keyed without their overload name
+# (aten.add.Tensor and aten.add.Scalar are both "aten.add").
+_ATEN = {
+    "add": _binary("graph.add"), "sub": _binary("graph.sub"),
+    "mul": _binary("graph.mul"), "div": _binary("graph.div"),
+    "pow": _binary("graph.pow"), "rsub": _rsub,
+    "neg": _unary("graph.neg"), "relu": _unary("graph.relu"),
+    "tanh": _unary("graph.tanh"), "sigmoid": _unary("graph.sigmoid"),
+    "exp": _unary("graph.exp"), "log": _unary("graph.log"),
+    "sqrt": _unary("graph.sqrt"), "rsqrt": _rsqrt, "erf": _unary("graph.erf"),
+    "abs": _unary("graph.abs"), "bitwise_not": _not, "logical_not": _not,
+    "gelu": _gelu, "silu": lambda c, n, at: _silu(c, c.arg(n.args[0]), n, at),
+    "hardswish": _unary("graph.hard_swish"),
+    "hardsigmoid": _FUNCTIONS["F.hardsigmoid"],
+    "hardtanh": lambda c, n, at: _clip(c, c.arg(n.args[0]), _kw(n, 1, "min_val", -1.0),
+                                       _kw(n, 2, "max_val", 1.0), n, at),
+    "clamp": _FUNCTIONS["torch.clamp"],
+    "conv1d": _conv_call, "conv2d": _conv_call,
+    "batch_norm": lambda c, n, at: _batch_norm_call(c, n, at, aten=True),
+    "max_pool2d": _max_pool_call, "avg_pool2d": _avg_pool_call,
+    "adaptive_avg_pool2d": _FUNCTIONS["F.adaptive_avg_pool2d"],
+    "linear": _FUNCTIONS["torch.linear"], "matmul": _matmul, "bmm": _matmul,
+    "mm": _matmul,
+    "layer_norm": _FUNCTIONS["F.layer_norm"],
+    "softmax": _softmax, "log_softmax": _FUNCTIONS["torch.log_softmax"],
+    "embedding": lambda c, n, at: _embedding(c, c.arg(n.args[0]), c.arg(n.args[1]), n, at),
+    "scaled_dot_product_attention": _sdpa,
+    "dropout": _identity, "alias": _identity, "contiguous": _identity,
+    "clone": _identity, "detach": _identity,
+    "view": _reshape, "reshape": _reshape, "flatten": _reshape,
+    "unflatten": _reshape, "unsqueeze": _reshape, "squeeze": _reshape,
+    "permute": _permute, "transpose": _transpose, "t": _transpose,
+    "expand": _expand, "cat": _cat, "split": _split, "chunk": _split,
+    "select": _select, "slice": _aten_slice,
+    "masked_fill": _masked_fill, "where": _where,
+    "mean": _reduce("mean"), "sum": _reduce("sum"),
+    "to": _cast, "_to_copy": _cast,
+}
+_FUNCTIONS.update({"aten." + k: v for k, v in _ATEN.items()})
 
 _METHODS = {
     "view": _reshape, "reshape": _reshape, "flatten": _reshape,
@@ -809,18 +1107,25 @@ _METHODS = {
 }
 
 
-def capture(module, example_inputs, name=None):
+def capture(module, example_inputs, name=None, frozen=()):
     """Traces `module`, records its values on `example_inputs` and returns
-    (builder, output names, whether the module returns a tuple)."""
+    (builder, output names, whether the module returns a tuple). For a
+    ready-made GraphModule (Dynamo, torch.export), placeholders whose
+    positions are in `frozen` are folded in as constants (weights)."""
     import torch.fx
     if not isinstance(example_inputs, (tuple, list)):
         example_inputs = (example_inputs,)
     name = name or type(module).__name__
+    # Inference: modules are traced in eval mode (dropout off, running
+    # statistics). Ready-made graphs (Dynamo, torch.export) are taken as
+    # they are.
+    ready = isinstance(module, torch.fx.GraphModule)
     was_training = module.training
-    module.eval()
+    if not ready:
+        module.eval()
     try:
         with __import__("torch").no_grad():
-            if isinstance(module, torch.fx.GraphModule):
+            if ready:
                 gm = module
                 values = _record_values(gm, example_inputs)
             else:
@@ -834,7 +1139,8 @@ def capture(module, example_inputs, name=None):
                 gm = torch.fx.GraphModule(tracer.root, graph, name)
                 values = tracer.values
     finally:
-        module.train(was_training)
-    c = _Capture(gm, values, name)
+        if not ready:
+            module.train(was_training)
+    c = _Capture(gm, values, name, frozen)
     names, is_tuple = c.run()
     return c.b, names, is_tuple

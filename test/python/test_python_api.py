@@ -297,24 +297,76 @@ def _dynamo():
     return torch
 
 
-def test_torch_compile_backend_on_a_transformer_block():
+@pytest.mark.parametrize("name", ["gpt2_mini", "mobilenet_v3_small"])
+def test_torch_compile_backend_matches_eager(name):
+    """A transformer block stack and a CNN through torch.compile(backend="llmc")."""
     torch = _dynamo()
     import models
-    module, inputs, _ = models.build_torch_model("gpt2_mini")
+    module, inputs, _ = models.build_torch_model(name)
     args = tuple(inputs.values())
     compiled = torch.compile(module, backend="llmc")
     with torch.no_grad():
-        assert rel_l2(compiled(*args).numpy(), module(*args).numpy()) < 1e-4
+        err = rel_l2(compiled(*args).numpy(), module(*args).numpy())
+    torch._dynamo.reset()
+    assert err < 1e-4, f"{name}: relative L2 error {err:.2e}"
 
 
-def test_torch_compile_backend_on_a_cnn():
+def test_torch_compile_backend_recompiles_for_a_new_shape():
+    torch = _dynamo()
+    net = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.GELU(),
+                              torch.nn.LayerNorm(16)).eval()
+    compiled = torch.compile(net, backend="llmc")
+    with torch.no_grad():
+        for batch in (2, 5, 2):
+            x = torch.randn(batch, 8)
+            assert rel_l2(compiled(x).numpy(), net(x).numpy()) < 1e-5
+    torch._dynamo.reset()
+
+
+def test_torch_compile_backend_reports_unsupported_call():
+    torch = _dynamo()
+
+    def f(x):
+        return torch.fft.fft(x).real + 1
+
+    with pytest.raises(Exception) as e:
+        torch.compile(f, backend="llmc")(torch.randn(4, 8))
+    torch._dynamo.reset()
+    assert "cannot capture" in str(e.value) and "fft" in str(e.value)
+
+
+def test_torch_export_program_matches_pytorch():
+    """torch.export graphs (ATen ops; attention as scaled_dot_product_attention)."""
     torch = _dynamo()
     import models
-    module, inputs, _ = models.build_torch_model("mobilenet_v3_small")
+    module, inputs, _ = models.build_torch_model("vit_mini")
     args = tuple(inputs.values())
-    compiled = torch.compile(module, backend="llmc")
+    program = torch.export.export(module.eval(), args)
+    out = llmc.compile(program)(*args)
     with torch.no_grad():
-        assert rel_l2(compiled(*args).numpy(), module(*args).numpy()) < 1e-4
+        ref = module(*args)
+    assert isinstance(out, torch.Tensor) and out.shape == ref.shape
+    assert rel_l2(out.numpy(), ref.numpy()) < 1e-4
+
+
+def test_fx_capture_vit_with_multihead_attention_matches_pytorch():
+    _capture_and_compare("vit_mini")
+
+
+def test_fx_capture_multihead_attention_weights():
+    """nn.MultiheadAttention, sequence-first, returning its head-averaged
+    attention weights as well."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    mha = torch.nn.MultiheadAttention(16, 4).eval()
+    q, kv = torch.randn(5, 2, 16), torch.randn(7, 2, 16)
+    exe = llmc.compile(mha, example_inputs=(q, kv, kv))
+    out, weights = exe(q, kv, kv)
+    with torch.no_grad():
+        ref_out, ref_weights = mha(q, kv, kv)
+    assert rel_l2(out.numpy(), ref_out.numpy()) < 1e-5
+    assert weights.shape == (2, 5, 7)
+    assert rel_l2(weights.numpy(), ref_weights.numpy()) < 1e-5
 
 
 # --- passes ---------------------------------------------------------------------------
