@@ -26,7 +26,7 @@ std::optional<Phase> mlir::llmc::parsePhase(StringRef name) {
       .Default(std::nullopt);
 }
 
-static const char *phasePipeline(Phase phase) {
+static std::string phasePipeline(Phase phase, const PipelineOptions &options) {
   switch (phase) {
   case Phase::Import:
     return "";
@@ -34,10 +34,16 @@ static const char *phasePipeline(Phase phase) {
     // Fold shape computations first so that decomposition sees constants;
     // decompose composites last, after any pass that wants them whole.
     // Weights leave the code last, once folding no longer needs them.
-    return "canonicalize,cse,func.func(llmc-decompose-composite-ops),"
-           "canonicalize,cse,llmc-outline-weights";
+    // Fusion comes last: it plans over primitive ops, with weights as the
+    // inputs they will be at run time.
+    return std::string("canonicalize,cse,func.func(llmc-decompose-composite-ops),"
+                       "canonicalize,cse,llmc-outline-weights") +
+           (options.fusion ? ",func.func(llmc-fuse{target=cpu})" : "");
   case Phase::Linalg:
-    return "llmc-convert-graph-to-linalg,canonicalize,cse";
+    // Fusion groups become kernel functions so that their loops fuse with
+    // each other only; then the kernels are inlined back into their callers.
+    return "llmc-outline-fusion-groups,llmc-convert-graph-to-linalg,"
+           "func.func(llmc-fuse-kernel-loops),inline,symbol-dce,canonicalize,cse";
   case Phase::Bufferized:
     // Results become caller-allocated out-parameters: the runtime owns
     // every buffer it hands in, the code frees only its temporaries.
@@ -65,13 +71,13 @@ static const char *phasePipeline(Phase phase) {
 }
 
 void mlir::llmc::buildCpuPipeline(OpPassManager &pm, Phase first,
-                                  Phase last) {
+                                  Phase last, const PipelineOptions &options) {
   for (Phase p : {Phase::Graph, Phase::Linalg, Phase::Bufferized, Phase::LLVM}) {
     if (p < first)
       continue;
     if (p > last)
       return;
-    if (failed(parsePassPipeline(phasePipeline(p), pm, llvm::errs())))
+    if (failed(parsePassPipeline(phasePipeline(p, options), pm, llvm::errs())))
       llvm::report_fatal_error("llmc: malformed built-in pipeline");
   }
 }

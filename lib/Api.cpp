@@ -88,7 +88,9 @@ bool compileOnnx(const std::string &modelBytes, const std::string &modelPath,
       *context, modelBytes, name, importOptions);
   if (failed(module))
     return fail(diagnostics, error, name + ": cannot import the model");
-  if (failed(compileToCpuArtifact(**module, artifactPath)))
+  PipelineOptions pipeline;
+  pipeline.fusion = options.fusion;
+  if (failed(compileToCpuArtifact(**module, artifactPath, pipeline)))
     return fail(diagnostics, error, name + ": compilation failed");
   return true;
 }
@@ -346,8 +348,10 @@ bool GraphBuilder::compile(const CompileOptions &options,
   for (auto [i, out] : llvm::enumerate(impl->outputs))
     impl->func.setResultAttr(i, kNameAttr,
                              StringAttr::get(impl->context.get(), out.first));
+  PipelineOptions pipeline;
+  pipeline.fusion = options.fusion;
   if (failed(mlir::verify(*impl->module)) ||
-      failed(compileToCpuArtifact(*impl->module, artifactPath)))
+      failed(compileToCpuArtifact(*impl->module, artifactPath, pipeline)))
     return fail(*impl->diagnostics, error, impl->name + ": compilation failed");
   return true;
 }

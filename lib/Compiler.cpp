@@ -59,12 +59,13 @@ FailureOr<ModelSignature> mlir::llmc::getSignature(ModuleOp module) {
 }
 
 LogicalResult mlir::llmc::lowerForCpu(ModuleOp module, Phase first,
-                                      Phase last) {
+                                      Phase last,
+                                      const PipelineOptions &options) {
   PassManager pm(module->getName());
   if (failed(applyPassManagerCLOptions(pm)))
     return failure();
   applyDefaultTimingPassManagerCLOptions(pm);
-  buildCpuPipeline(pm, first, last);
+  buildCpuPipeline(pm, first, last, options);
   return pm.run(module);
 }
 
@@ -319,15 +320,16 @@ OneLineDiagnosticHandler::OneLineDiagnosticHandler(MLIRContext *context,
   });
 }
 
-LogicalResult mlir::llmc::compileToCpuArtifact(ModuleOp module, StringRef path) {
+LogicalResult mlir::llmc::compileToCpuArtifact(ModuleOp module, StringRef path,
+                                               const PipelineOptions &options) {
   FailureOr<ModelSignature> sig = getSignature(module);
   if (failed(sig))
     return failure();
   // Lower through the graph phase, take the weights out of the code (the
   // runtime passes them in place), then lower the rest.
-  if (failed(lowerForCpu(module, Phase::Graph, Phase::Graph)) ||
+  if (failed(lowerForCpu(module, Phase::Graph, Phase::Graph, options)) ||
       failed(takeWeights(module, *sig)) ||
-      failed(lowerForCpu(module, Phase::Linalg, Phase::LLVM)))
+      failed(lowerForCpu(module, Phase::Linalg, Phase::LLVM, options)))
     return failure();
   return writeCpuArtifact(module, *sig, path);
 }

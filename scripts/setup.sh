@@ -28,7 +28,7 @@ APT_PACKAGES=(
   pybind11-dev python3-dev libflatbuffers-dev flatbuffers-compiler
   ninja-build cmake
   python3-numpy python3-onnx python3-pytest python3-torch python3-torchvision
-  libopenblas-dev python3-venv
+  libopenblas-dev python3-venv libgtest-dev
 )
 
 # --- 1. apt packages ---------------------------------------------------------

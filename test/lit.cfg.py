@@ -21,7 +21,7 @@ config.substitutions.append(("%PYTHON", "/usr/bin/python3"))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
 
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
-tools = ["llmc", "llmc-opt"]
+tools = ["llmc", "llmc-opt", "llmc-unittests"]
 llvm_config.add_tool_substitutions(tools, [config.llmc_tools_dir])
 
 # GPU execution tests declare `REQUIRES: cuda-device`; lit sets the feature

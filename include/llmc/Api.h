@@ -36,6 +36,9 @@ struct CompileOptions {
   /// Tensors whose shapes (and, for shape inputs, data) specialise the
   /// model's symbolic dims, by name or in graph order when unnamed.
   std::vector<runtime::HostTensor> exampleInputs;
+  /// Fuse memory-bound ops into kernels (llmc-fuse); off gives one loop
+  /// nest per op, the reference the fused code is tested against.
+  bool fusion = true;
 };
 
 /// Compiles a serialized ONNX ModelProto into a CPU artifact at

@@ -34,7 +34,8 @@ FailureOr<ModelSignature> getSignature(ModuleOp module);
 /// Lowers `module` for the CPU through the phases from `first` up to and
 /// including `last`, honouring MLIR's pass-manager command-line options
 /// (--mlir-print-ir-after-all, --mlir-timing).
-LogicalResult lowerForCpu(ModuleOp module, Phase first, Phase last);
+LogicalResult lowerForCpu(ModuleOp module, Phase first, Phase last,
+                          const PipelineOptions &options = {});
 
 /// Moves the `llmc.weight` attributes of @main's arguments (after the graph
 /// phase) into `signature.weights`.
@@ -57,7 +58,8 @@ FailureOr<::llmc::runtime::DType> dtypeOf(Type elementType);
 
 /// Lowers an imported (or built) graph-dialect module all the way and
 /// writes the CPU artifact at `path`: what `llmc compile` does after import.
-LogicalResult compileToCpuArtifact(ModuleOp module, llvm::StringRef path);
+LogicalResult compileToCpuArtifact(ModuleOp module, llvm::StringRef path,
+                                   const PipelineOptions &options = {});
 
 /// Reports the first error as one line `error: FILE: node 'NAME': message`
 /// (or `error: LOCATION: message` for .mlir input) on stderr, or, when

@@ -159,8 +159,10 @@ def compile(model, target="cpu", example_inputs=None, **options):
     or a torch.nn.Module (then `example_inputs`, a tuple of tensors, is
     required: the module is captured with torch.fx at those shapes). For ONNX
     models, `example_inputs` (a tuple in input order or a dict by name) fixes
-    symbolic dims. Option: name= (the model's name in messages)."""
+    symbolic dims. Options: name= (the model's name in messages), fusion=
+    (default True; False compiles one loop nest per op, without llmc-fuse)."""
     name = options.pop("name", None)
+    fusion = bool(options.pop("fusion", True))
     options_frozen = options.pop("_frozen", ())
     if options:
         raise TypeError(f"unknown option(s): {', '.join(sorted(options))}")
@@ -191,7 +193,7 @@ def compile(model, target="cpu", example_inputs=None, **options):
             returns_tuple = False
 
         def write(artifact):
-            builder.compile(target, artifact)
+            builder.compile(target, artifact, fusion)
             return returns_tuple
         return _finish(write)
     elif _is_torch_module(model):
@@ -203,7 +205,7 @@ def compile(model, target="cpu", example_inputs=None, **options):
                                                options_frozen)
 
         def write(artifact):
-            builder.compile(target, artifact)
+            builder.compile(target, artifact, fusion)
             return returns_tuple
         return _finish(write)
     else:
@@ -212,7 +214,7 @@ def compile(model, target="cpu", example_inputs=None, **options):
     examples = _examples(example_inputs)
 
     def write(artifact):
-        _llmc.compile_onnx(data, name or path, target, examples, artifact)
+        _llmc.compile_onnx(data, name or path, target, examples, artifact, fusion)
         return None
     return _finish(write)
 

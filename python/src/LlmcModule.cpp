@@ -178,9 +178,10 @@ PYBIND11_MODULE(_llmc, m) {
       "compile_onnx",
       [](const py::bytes &model, const std::string &modelPath,
          const std::string &target, const py::list &examples,
-         const std::string &artifactPath) {
+         const std::string &artifactPath, bool fusion) {
         std::string bytes = model;
         llmc::api::CompileOptions o = options(target, examples);
+        o.fusion = fusion;
         llmc::api::Error error;
         bool ok;
         {
@@ -192,6 +193,7 @@ PYBIND11_MODULE(_llmc, m) {
       },
       py::arg("model"), py::arg("model_path"), py::arg("target"),
       py::arg("example_inputs"), py::arg("artifact_path"),
+      py::arg("fusion") = true,
       "Compiles serialized ONNX bytes into an artifact file.");
 
   py::class_<PyArtifact>(m, "Artifact")
@@ -264,9 +266,10 @@ PYBIND11_MODULE(_llmc, m) {
       .def(
           "compile",
           [](llmc::api::GraphBuilder &b, const std::string &target,
-             const std::string &artifactPath) {
+             const std::string &artifactPath, bool fusion) {
             llmc::api::CompileOptions o;
             o.target = target;
+            o.fusion = fusion;
             llmc::api::Error error;
             bool ok;
             {
@@ -276,7 +279,7 @@ PYBIND11_MODULE(_llmc, m) {
             if (!ok)
               raise("CompileError", error.message, error.node);
           },
-          py::arg("target"), py::arg("artifact_path"));
+          py::arg("target"), py::arg("artifact_path"), py::arg("fusion") = true);
 
   m.def(
       "run_pipeline",

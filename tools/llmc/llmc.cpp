@@ -85,6 +85,12 @@ static cl::opt<std::string> target("target",
                                    cl::sub(compileCommand),
                                    cl::sub(benchCommand));
 
+static cl::opt<bool> noFusion(
+    "no-fusion",
+    cl::desc("Do not fuse memory-bound ops into kernels (one loop nest per op)"),
+    cl::init(false), cl::sub(runCommand), cl::sub(compileCommand),
+    cl::sub(benchCommand));
+
 static int fail(const Twine &message) {
   llvm::errs() << "error: " << message << "\n";
   return 1;
@@ -219,11 +225,14 @@ static int runOrCompile(bool isRun) {
     return 1;
   // Lower through the graph phase, take the weights out of the code (the
   // runtime passes them in place), then lower the rest.
-  if (failed(lowerForCpu(**module, Phase::Graph, std::min(*last, Phase::Graph))))
+  PipelineOptions pipeline;
+  pipeline.fusion = !noFusion;
+  if (failed(lowerForCpu(**module, Phase::Graph, std::min(*last, Phase::Graph),
+                         pipeline)))
     return 1;
   if (*last > Phase::Graph) {
     if (failed(takeWeights(**module, *sig)) ||
-        failed(lowerForCpu(**module, Phase::Linalg, *last)))
+        failed(lowerForCpu(**module, Phase::Linalg, *last, pipeline)))
       return 1;
   }
 

@@ -825,6 +825,47 @@ LogicalResult ResizeOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// Fusion groups
+//===----------------------------------------------------------------------===//
+
+YieldOp FusionGroupOp::getYield() {
+  return cast<YieldOp>(getBody().front().getTerminator());
+}
+
+LogicalResult FusionGroupOp::verify() {
+  StringRef kind = getKind();
+  if (kind != "loop" && kind != "row" && kind != "column")
+    return emitOpError("kind must be \"loop\", \"row\" or \"column\", got \"")
+           << kind << "\"";
+  if (getResults().empty())
+    return emitOpError("must yield at least one result");
+  Block &body = getBody().front();
+  if (body.getNumArguments() != getInputs().size())
+    return emitOpError("has ") << getInputs().size() << " inputs but its body takes "
+                               << body.getNumArguments() << " arguments";
+  for (auto [i, input, arg] : llvm::enumerate(getInputs(), body.getArguments()))
+    if (input.getType() != arg.getType())
+      return emitOpError("input ") << i << " is " << input.getType()
+                                   << " but body argument " << i << " is "
+                                   << arg.getType();
+  YieldOp yield = getYield();
+  if (yield.getValues().getTypes() != getResultTypes())
+    return emitOpError("yields (") << yield.getValues().getTypes()
+                                   << ") but its results are ("
+                                   << getResultTypes() << ")";
+  for (Operation &op : body.without_terminator()) {
+    if (op.getDialect() != (*this)->getDialect())
+      return op.emitOpError("is not a graph op: a fusion group holds graph ops only");
+    if (isa<MatMulOp, GemmOp, ConvOp, ConvTransposeOp, EinsumOp, FusionGroupOp>(op))
+      return op.emitOpError("cannot be inside a fusion group: contractions run as "
+                            "library calls");
+  }
+  if (getBytesRead() < 0 || getBytesWritten() < 0)
+    return emitOpError("byte counts must not be negative");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // Custom syntax
 //===----------------------------------------------------------------------===//
 

@@ -48,7 +48,14 @@ std::optional<Phase> parsePhase(llvm::StringRef name);
 /// Adds the CPU pipeline's passes of the phases after `first`'s
 /// predecessor up to and including `last` (Phase::Graph as `first` starts
 /// from the imported graph).
-void buildCpuPipeline(OpPassManager &pm, Phase first, Phase last);
+/// Choices that change what the pipeline does (not just where it stops).
+struct PipelineOptions {
+  /// Form fusion groups (llmc-fuse) and fuse their loops.
+  bool fusion = true;
+};
+
+void buildCpuPipeline(OpPassManager &pm, Phase first, Phase last,
+                      const PipelineOptions &options = {});
 
 #define GEN_PASS_REGISTRATION
 #include "llmc/Codegen/Passes.h.inc"

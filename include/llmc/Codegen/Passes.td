@@ -94,4 +94,47 @@ def ApproximateMathPass : Pass<"llmc-approximate-math", "func::FuncOp"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def OutlineFusionGroupsPass : Pass<"llmc-outline-fusion-groups", "ModuleOp"> {
+  let summary = "Turns each graph.fusion_group into a private kernel function.";
+  let description = [{
+    The CPU lowering of fusion groups: each group becomes a private
+    `func.func @<caller>_kernel<N>` marked `llmc.kernel` (its body, with
+    `graph.yield` as the return) and a `func.call` in its place. The
+    kernel's graph ops then lower to linalg like any other, and
+    `llmc-fuse-kernel-loops` fuses their loops within the kernel only.
+
+    ```mlir
+    %r = graph.fusion_group "loop" (%x) {...} : (tensor<4xf32>) -> tensor<4xf32> {
+    ^bb0(%a: tensor<4xf32>):
+      %e = graph.exp %a : tensor<4xf32>
+      graph.yield %e : tensor<4xf32>
+    }
+    ```
+    becomes
+    ```mlir
+    %r = call @main_kernel0(%x) : (tensor<4xf32>) -> tensor<4xf32>
+    func.func private @main_kernel0(%a: tensor<4xf32>) -> tensor<4xf32>
+        attributes {llmc.kernel = "loop"} {
+      %e = graph.exp %a : tensor<4xf32>
+      return %e : tensor<4xf32>
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
+}
+
+def FuseKernelLoopsPass : Pass<"llmc-fuse-kernel-loops", "func::FuncOp"> {
+  let summary = "Fuses the linalg loops of a kernel function into few loops.";
+  let description = [{
+    On functions marked `llmc.kernel` only (what `llmc-fuse` decided to
+    fuse), applies upstream linalg elementwise fusion: a producer
+    `linalg.generic` is inlined into each consumer generic, so an
+    elementwise chain runs as one loop and a reduction absorbs the
+    elementwise work before it (softmax as max, sum(exp(x - max)) and the
+    normalisation). Other functions are left alone: ops outside fusion
+    groups were meant to stay apart.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 #endif // LLMC_CODEGEN_PASSES

@@ -68,4 +68,42 @@ def OutlineWeightsPass : Pass<"llmc-outline-weights", "ModuleOp"> {
   let dependentDialects = ["::mlir::llmc::graph::GraphDialect"];
 }
 
+def FusePass : Pass<"llmc-fuse", "func::FuncOp"> {
+  let summary = "Groups memory-bound graph ops into fusion groups (kernels).";
+  let description = [{
+    Describes every op of the function to the fusion planner (plain C++,
+    `llmc/Fusion/FusionPlanner.h`): elementwise, data movement, reduction,
+    contraction or opaque, with its bytes and flops. The planner's cost model
+    merges the groups that save the most memory traffic within the target's
+    kernel budget; each group becomes a `graph.fusion_group`. Contractions
+    (matmul, gemm, conv) and opaque ops stay outside, as library calls or
+    kernels of their own. Small constants (at most 64 elements) used in a
+    group are copied into it; other tensors are its inputs.
+
+    ```mlir
+    %s = graph.add %x, %b : tensor<4x8xf32>, tensor<8xf32> -> tensor<4x8xf32>
+    %r = graph.relu %s : tensor<4x8xf32>
+    ```
+    becomes
+    ```mlir
+    %r = graph.fusion_group "loop" (%x, %b) {bytes_read = 160 : i64, bytes_written = 128 : i64}
+        : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xf32> {
+    ^bb0(%a: tensor<4x8xf32>, %c: tensor<8xf32>):
+      %s = graph.add %a, %c : tensor<4x8xf32>, tensor<8xf32> -> tensor<4x8xf32>
+      %t = graph.relu %s : tensor<4x8xf32>
+      graph.yield %t : tensor<4x8xf32>
+    }
+    ```
+    With `remarks`, every decision of the planner is a remark on the
+    consumer op, with the cost model's reason.
+  }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"cuda\"",
+           "Kernel budget of the target: cpu or cuda">,
+    Option<"remarks", "remarks", "bool", /*default=*/"false",
+           "Emit each fusion decision as a remark">,
+  ];
+  let dependentDialects = ["::mlir::llmc::graph::GraphDialect"];
+}
+
 #endif // LLMC_PASSES_PASSES

@@ -274,3 +274,94 @@ func.func @shape_result(%x: tensor<2x3xf32>) -> tensor<3xi64> {
   %0 = graph.shape %x : tensor<2x3xf32> -> tensor<3xi64>
   return %0 : tensor<3xi64>
 }
+
+// -----
+
+func.func @fusion_bad_kind(%x: tensor<2xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{kind must be "loop", "row" or "column", got "tile"}}
+  %0 = graph.fusion_group "tile" (%x) {bytes_read = 8 : i64, bytes_written = 8 : i64} : (tensor<2xf32>) -> tensor<2xf32> {
+  ^bb0(%a: tensor<2xf32>):
+    %r = graph.relu %a : tensor<2xf32>
+    graph.yield %r : tensor<2xf32>
+  }
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+func.func @fusion_arg_mismatch(%x: tensor<2xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{input 0 is 'tensor<2xf32>' but body argument 0 is 'tensor<3xf32>'}}
+  %0 = graph.fusion_group "loop" (%x) {bytes_read = 8 : i64, bytes_written = 8 : i64} : (tensor<2xf32>) -> tensor<2xf32> {
+  ^bb0(%a: tensor<3xf32>):
+    %r = graph.relu %a : tensor<3xf32>
+    %s = graph.slice %r {starts = array<i64: 0>, sizes = array<i64: 2>, steps = array<i64: 1>} : tensor<3xf32> -> tensor<2xf32>
+    graph.yield %s : tensor<2xf32>
+  }
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+func.func @fusion_yield_mismatch(%x: tensor<2xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{yields ('tensor<2xf32>', 'tensor<2xf32>') but its results are ('tensor<2xf32>')}}
+  %0 = graph.fusion_group "loop" (%x) {bytes_read = 8 : i64, bytes_written = 8 : i64} : (tensor<2xf32>) -> tensor<2xf32> {
+  ^bb0(%a: tensor<2xf32>):
+    %r = graph.relu %a : tensor<2xf32>
+    graph.yield %r, %r : tensor<2xf32>, tensor<2xf32>
+  }
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+func.func @fusion_no_results(%x: tensor<2xf32>) {
+  // expected-error @+1 {{must yield at least one result}}
+  graph.fusion_group "loop" (%x) {bytes_read = 8 : i64, bytes_written = 0 : i64} : (tensor<2xf32>) -> () {
+  ^bb0(%a: tensor<2xf32>):
+    graph.yield
+  }
+  return
+}
+
+// -----
+
+func.func @fusion_holds_matmul(%x: tensor<2x2xf32>) -> tensor<2x2xf32> {
+  %0 = graph.fusion_group "loop" (%x) {bytes_read = 16 : i64, bytes_written = 16 : i64} : (tensor<2x2xf32>) -> tensor<2x2xf32> {
+  ^bb0(%a: tensor<2x2xf32>):
+    // expected-error @+1 {{cannot be inside a fusion group: contractions run as library calls}}
+    %r = graph.matmul %a, %a : tensor<2x2xf32>, tensor<2x2xf32> -> tensor<2x2xf32>
+    graph.yield %r : tensor<2x2xf32>
+  }
+  return %0 : tensor<2x2xf32>
+}
+
+// -----
+
+func.func @fusion_holds_arith(%x: tensor<2xf32>) -> tensor<2xf32> {
+  %0 = graph.fusion_group "loop" (%x) {bytes_read = 8 : i64, bytes_written = 8 : i64} : (tensor<2xf32>) -> tensor<2xf32> {
+  ^bb0(%a: tensor<2xf32>):
+    // expected-error @+1 {{is not a graph op: a fusion group holds graph ops only}}
+    %r = arith.addf %a, %a : tensor<2xf32>
+    graph.yield %r : tensor<2xf32>
+  }
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+func.func @fusion_not_isolated(%x: tensor<2xf32>) -> tensor<2xf32> {
+  // expected-note @+1 {{required by region isolation constraints}}
+  %0 = graph.fusion_group "loop" () {bytes_read = 8 : i64, bytes_written = 8 : i64} : () -> tensor<2xf32> {
+    // expected-error @+1 {{using value defined outside the region}}
+    %r = graph.relu %x : tensor<2xf32>
+    graph.yield %r : tensor<2xf32>
+  }
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+func.func @yield_outside_group(%x: tensor<2xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{expects parent op 'graph.fusion_group'}}
+  graph.yield %x : tensor<2xf32>
+}

@@ -137,3 +137,20 @@ func.func @data_movement(%x: tensor<2x3x4xf32>, %i: tensor<5xi64>, %j: tensor<2x
   %13 = graph.resize %x {mode = "linear", coordinate_transformation_mode = "half_pixel", nearest_mode = "floor", scales = array<f64: 1.0, 1.0, 2.0>} : tensor<2x3x4xf32> -> tensor<2x3x8xf32>
   return %7 : tensor<2x3x5xf32>
 }
+
+// CHECK-LABEL: func.func @fusion_group(
+func.func @fusion_group(%x: tensor<4x8xf32>, %b: tensor<8xf32>) -> (tensor<4x8xf32>, tensor<4x1xf32>) {
+  // CHECK: %[[G:.*]]:2 = graph.fusion_group "row"(%{{.*}}, %{{.*}}) {bytes_read = 160 : i64, bytes_written = 144 : i64} : (tensor<4x8xf32>, tensor<8xf32>) -> (tensor<4x8xf32>, tensor<4x1xf32>)
+  // CHECK: ^bb0(%[[A:.*]]: tensor<4x8xf32>, %[[C:.*]]: tensor<8xf32>):
+  // CHECK: graph.add %[[A]], %[[C]]
+  // CHECK: graph.reduce
+  // CHECK: graph.yield %{{.*}}, %{{.*}} : tensor<4x8xf32>, tensor<4x1xf32>
+  %0:2 = graph.fusion_group "row" (%x, %b) {bytes_read = 160 : i64, bytes_written = 144 : i64}
+      : (tensor<4x8xf32>, tensor<8xf32>) -> (tensor<4x8xf32>, tensor<4x1xf32>) {
+  ^bb0(%a: tensor<4x8xf32>, %c: tensor<8xf32>):
+    %s = graph.add %a, %c : tensor<4x8xf32>, tensor<8xf32> -> tensor<4x8xf32>
+    %m = graph.reduce %s {axes = array<i64: 1>, keepdims = true, kind = "max"} : tensor<4x8xf32> -> tensor<4x1xf32>
+    graph.yield %s, %m : tensor<4x8xf32>, tensor<4x1xf32>
+  }
+  return %0#0, %0#1 : tensor<4x8xf32>, tensor<4x1xf32>
+}

@@ -15,6 +15,7 @@ include "llmc/Dialect/Graph/IR/GraphInterfaces.td"
 include "mlir/IR/BuiltinAttributeInterfaces.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/Interfaces/ControlFlowInterfaces.td"
 
 class Graph_Op<string mnemonic, list<Trait> traits = []>
     : Op<Graph_Dialect, mnemonic, traits>;
@@ -636,6 +637,56 @@ def Graph_ResizeOp : Graph_StructuredOp<"resize"> {
   let results = (outs Graph_NumericTensor:$output);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($output)";
   let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Fusion.
+//===----------------------------------------------------------------------===//
+
+def Graph_FusionGroupOp : Graph_Op<"fusion_group", [IsolatedFromAbove,
+    RecursiveMemoryEffects, SingleBlockImplicitTerminator<"YieldOp">]> {
+  let summary = "Memory-bound graph ops that run as one kernel.";
+  let description = [{
+    Formed by `llmc-fuse` from the fusion planner's groups. The region is
+    isolated: its block arguments are the `inputs`, in order, and
+    `graph.yield` gives the `results` (a group may yield several). Every op
+    of the body is a graph op; none is a contraction (those become library
+    calls beside the groups). `kind` is the kernel form code generation
+    uses: `loop` (one thread per element), `row` (one row per block, a row
+    reduction with the elementwise work before and after it) or `column`
+    (a reduction over outer dims). `bytes_read` and `bytes_written` are the
+    planner's figures for the group.
+
+    ```mlir
+    %r = graph.fusion_group "loop" (%x, %b) {bytes_read = 16 : i64, bytes_written = 8 : i64}
+        : (tensor<2xf32>, tensor<2xf32>) -> tensor<2xf32> {
+    ^bb0(%a: tensor<2xf32>, %c: tensor<2xf32>):
+      %s = graph.add %a, %c : (tensor<2xf32>, tensor<2xf32>) -> tensor<2xf32>
+      %t = graph.relu %s : tensor<2xf32>
+      graph.yield %t : tensor<2xf32>
+    }
+    ```
+  }];
+  let arguments = (ins StrAttr:$kind, Variadic<Graph_Tensor>:$inputs,
+                       I64Attr:$bytes_read, I64Attr:$bytes_written);
+  let results = (outs Variadic<Graph_Tensor>:$results);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = [{
+    $kind `(` $inputs `)` attr-dict `:` functional-type($inputs, results) $body
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The graph.yield that ends the body.
+    YieldOp getYield();
+  }];
+}
+
+def Graph_YieldOp : Graph_Op<"yield", [Pure, Terminator, ReturnLike,
+    HasParent<"FusionGroupOp">]> {
+  let summary = "The results of a fusion group.";
+  let arguments = (ins Variadic<Graph_Tensor>:$values);
+  let assemblyFormat = "($values^ `:` type($values))? attr-dict";
+  let builders = [OpBuilder<(ins), [{ build($_builder, $_state, ::mlir::ValueRange()); }]>];
 }
 
 #endif // LLMC_GRAPH_OPS

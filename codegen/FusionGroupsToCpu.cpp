@@ -1,0 +1,85 @@
+//===- FusionGroupsToCpu.cpp - Fusion groups as CPU kernel functions ------===//
+//
+// On the CPU a fusion group becomes a private function (its kernel), whose
+// graph ops lower to linalg with everything else; the loops of each kernel
+// are then fused by upstream linalg elementwise fusion, and the kernels are
+// inlined back by the pipeline (`inline`, `symbol-dce`).
+//
+//===----------------------------------------------------------------------===//
+
+#include "llmc/Codegen/Passes.h"
+#include "llmc/Dialect/Graph/IR/GraphOps.h"
+
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::llmc {
+#define GEN_PASS_DEF_OUTLINEFUSIONGROUPSPASS
+#define GEN_PASS_DEF_FUSEKERNELLOOPSPASS
+#include "llmc/Codegen/Passes.h.inc"
+} // namespace mlir::llmc
+
+using namespace mlir;
+using namespace mlir::llmc;
+
+namespace {
+struct OutlineFusionGroupsPass final
+    : ::mlir::llmc::impl::OutlineFusionGroupsPassBase<OutlineFusionGroupsPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SymbolTable symbols(module);
+    SmallVector<graph::FusionGroupOp> groups;
+    module.walk([&](graph::FusionGroupOp g) { groups.push_back(g); });
+    DenseMap<Operation *, int> counts;
+    for (graph::FusionGroupOp group : groups) {
+      auto caller = group->getParentOfType<func::FuncOp>();
+      if (!caller) {
+        group.emitOpError("must be inside a function");
+        return signalPassFailure();
+      }
+      std::string name = (caller.getSymName() + "_kernel" +
+                          Twine(counts[caller]++)).str();
+      OpBuilder b(module.getBodyRegion());
+      b.setInsertionPointAfter(caller);
+      auto kernel = func::FuncOp::create(
+          b, group.getLoc(), name,
+          b.getFunctionType(group.getInputs().getTypes(),
+                            group.getResultTypes()));
+      kernel.setPrivate();
+      kernel->setAttr("llmc.kernel", b.getStringAttr(group.getKind()));
+      symbols.insert(kernel); // Renames on a clash.
+      kernel.getBody().takeBody(group.getBody());
+      graph::YieldOp yield = cast<graph::YieldOp>(
+          kernel.getBody().front().getTerminator());
+      b.setInsertionPoint(yield);
+      func::ReturnOp::create(b, yield.getLoc(), yield.getValues());
+      yield.erase();
+      b.setInsertionPoint(group);
+      auto call = func::CallOp::create(b, group.getLoc(), kernel,
+                                       group.getInputs());
+      group.replaceAllUsesWith(call.getResults());
+      group.erase();
+    }
+  }
+};
+
+struct FuseKernelLoopsPass final
+    : ::mlir::llmc::impl::FuseKernelLoopsPassBase<FuseKernelLoopsPass> {
+  void runOnOperation() override {
+    func::FuncOp func = getOperation();
+    if (!func->hasAttr("llmc.kernel"))
+      return;
+    RewritePatternSet patterns(&getContext());
+    // Fuse a producer into its consumer only when the producer's result is
+    // an intermediate of this kernel: the consumer recomputes it inline.
+    linalg::populateElementwiseOpsFusionPatterns(
+        patterns, [](OpOperand *fusedOperand) {
+          Operation *producer = fusedOperand->get().getDefiningOp();
+          return producer && !producer->hasAttr("library_call");
+        });
+    if (failed(applyPatternsGreedily(func, std::move(patterns))))
+      signalPassFailure();
+  }
+};
+} // namespace
