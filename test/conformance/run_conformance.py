@@ -372,6 +372,38 @@ def run_dataset(args, test, model, ds_dir, tmp, res):
             res.set(FAIL, why)
             return
 
+    if args.compare_unfused and os.path.basename(ds_dir).endswith("_0"):
+        compare_unfused(args, cmd, out_dir, [n for n, _ in expected], tmp, res)
+
+
+def compare_unfused(args, cmd, fused_dir, names, tmp, res):
+    """Runs the model again compiled with --no-fusion and requires the same
+    outputs as the fused code, within fp32 rounding (fusion only reorders
+    loops: the arithmetic of each element is the same)."""
+    out_dir = os.path.join(tmp, "outputs-unfused")
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.makedirs(out_dir)
+    unfused = cmd[:cmd.index("--output-dir")] + ["--no-fusion", "--output-dir", out_dir]
+    rc, output = run_process(unfused, tmp, args.timeout)
+    if rc != 0:
+        res.set(FAIL, f"--no-fusion run failed (exit {rc}): {last_lines(output)}")
+        return
+    for name in names:
+        a = np.load(os.path.join(fused_dir, f"{name}.npy"), allow_pickle=False)
+        b = np.load(os.path.join(out_dir, f"{name}.npy"), allow_pickle=False)
+        if a.shape != b.shape or a.dtype != b.dtype:
+            res.set(FAIL, f"output '{name}': fused {a.dtype}{list(a.shape)} vs "
+                          f"unfused {b.dtype}{list(b.shape)}")
+            return
+        if a.dtype.kind in "fc":
+            rtol = 1e-6 if a.dtype.itemsize >= 4 else 2e-3
+            same = np.allclose(a, b, rtol=rtol, atol=rtol, equal_nan=True)
+        else:
+            same = np.array_equal(a, b)
+        if not same:
+            res.set(FAIL, f"output '{name}': fused and unfused outputs differ")
+            return
+
 
 def run_test(args, test):
     res = Result(test)
@@ -481,6 +513,9 @@ def parse_args(argv):
                     help="only run tests whose suite/name matches (re.search)")
     ap.add_argument("--timeout", type=float, default=120, metavar="SEC",
                     help="per-test timeout in seconds (default 120)")
+    ap.add_argument("--compare-unfused", action="store_true",
+                    help="also run each model's first data set compiled with "
+                         "--no-fusion and require the same outputs")
     ap.add_argument("--report", metavar="FILE", help="write per-test results as JSON")
     ap.add_argument("--update-xfail", action="store_true",
                     help="rewrite --xfail from this run's non-passing tests")

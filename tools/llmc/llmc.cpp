@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "llmc/Compiler.h"
+#include "llmc/Explain.h"
 #include "llmc/Import/OnnxImporter.h"
 #include "llmc/InitAll.h"
 #include "llmc/Runtime/Artifact.h"
@@ -18,6 +19,7 @@
 #include <chrono>
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
 #include "llvm/Support/CommandLine.h"
@@ -44,10 +46,21 @@ static cl::SubCommand benchCommand(
     "bench", "Time MODEL (compiled to an artifact first) or an artifact: "
              "warm-up runs, then timed runs, their median and spread");
 
+static cl::SubCommand explainCommand(
+    "explain", "Print every kernel of MODEL after fusion: its ONNX nodes, "
+               "bytes, FLOPs and roofline time on the target");
+
 static cl::opt<std::string> modelPath(cl::Positional, cl::desc("MODEL"),
                                       cl::sub(runCommand),
                                       cl::sub(compileCommand),
-                                      cl::sub(benchCommand));
+                                      cl::sub(benchCommand),
+                                      cl::sub(explainCommand));
+static cl::opt<std::string> explainTarget(
+    "target", cl::desc("cpu, cuda (sm_90) or cuda:sm_80|sm_86|sm_89|sm_90"),
+    cl::init("cpu"), cl::sub(explainCommand));
+static cl::opt<std::string> explainFormat("format", cl::desc("text or json"),
+                                          cl::init("text"),
+                                          cl::sub(explainCommand));
 static cl::opt<unsigned> benchRuns("runs", cl::desc("Timed runs (default 20)"),
                                    cl::init(20), cl::sub(benchCommand));
 static cl::opt<unsigned> benchWarmup(
@@ -89,7 +102,8 @@ static cl::opt<bool> noFusion(
     "no-fusion",
     cl::desc("Do not fuse memory-bound ops into kernels (one loop nest per op)"),
     cl::init(false), cl::sub(runCommand), cl::sub(compileCommand),
-    cl::sub(benchCommand));
+    cl::sub(benchCommand), cl::sub(explainCommand));
+
 
 static int fail(const Twine &message) {
   llvm::errs() << "error: " << message << "\n";
@@ -340,6 +354,44 @@ static int writeOutputs(const std::vector<HostTensor> &outputs) {
   return 0;
 }
 
+/// `llmc explain`: the graph phase without fusion, then llmc-fuse with the
+/// target's kernel budget, then the report.
+static int explainModel() {
+  const RooflineTarget *roofline = lookupRooflineTarget(explainTarget);
+  if (!roofline)
+    return fail("unknown target '" + explainTarget +
+                "' (cpu, cuda, cuda:sm_80, cuda:sm_86, cuda:sm_89, cuda:sm_90)");
+  if (explainFormat != "text" && explainFormat != "json")
+    return fail("unknown --format '" + explainFormat + "' (text or json)");
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  OneLineDiagnosticHandler diagnostics(&context);
+  FailureOr<OwningOpRef<ModuleOp>> module =
+      importOnnxModel(context, modelPath, ImportOptions());
+  if (failed(module))
+    return 1;
+  PipelineOptions pipeline;
+  pipeline.fusion = false;
+  if (failed(lowerForCpu(**module, Phase::Graph, Phase::Graph, pipeline)))
+    return 1;
+  if (!noFusion) {
+    PassManager pm(&context);
+    std::string budget = explainTarget == "cpu" ? "cpu" : "cuda";
+    if (failed(parsePassPipeline("func.func(llmc-fuse{target=" + budget + "})",
+                                 pm, llvm::errs())) ||
+        failed(pm.run(**module)))
+      return 1;
+  }
+  ModelReport report = explainModule(**module, *roofline);
+  if (explainFormat == "json")
+    printReportJson(report, llvm::outs());
+  else
+    printReportText(report, llvm::outs());
+  return 0;
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   registerAllPasses();
@@ -353,7 +405,8 @@ int main(int argc, char **argv) {
       "  llmc compile MODEL.onnx -o OUT.llmcx [--input NAME=FILE.npy ...]\n"
       "  llmc run MODEL.onnx|OUT.llmcx --input NAME=FILE.npy ... --output-dir DIR\n"
       "  llmc bench MODEL.onnx|OUT.llmcx --input NAME=FILE.npy ... [--runs N]\n"
-      "  llmc compile MODEL.onnx --compile-to=PHASE --emit=mlir -o FILE\n");
+      "  llmc compile MODEL.onnx --compile-to=PHASE --emit=mlir -o FILE\n"
+      "  llmc explain MODEL.onnx [--target cpu|cuda:sm_90] [--format json]\n");
   if (runCommand && ::llmc::runtime::looksLikeArtifact(modelPath))
     return runArtifact();
   if (benchCommand) {
@@ -369,9 +422,11 @@ int main(int argc, char **argv) {
       return rc;
     return benchArtifact(std::string(tmp));
   }
+  if (explainCommand)
+    return explainModel();
   if (runCommand)
     return runOrCompile(true);
   if (compileCommand)
     return runOrCompile(false);
-  return fail("give a command: compile, run or bench (see llmc --help)");
+  return fail("give a command: compile, run, bench or explain (see llmc --help)");
 }

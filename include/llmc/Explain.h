@@ -1,0 +1,58 @@
+//===- Explain.h - What the compiler decided, kernel by kernel -*- C++ -*-===//
+//
+// `llmc explain`: every kernel of a model after fusion (a fusion group, a
+// library call, or an op that runs alone), the ONNX nodes it holds, the bytes
+// it moves, its FLOPs and its time by the roofline model of the target.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLMC_EXPLAIN_H
+#define LLMC_EXPLAIN_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <string>
+#include <vector>
+
+namespace mlir::llmc {
+
+/// A target's figures for the roofline model (one table, in Explain.cpp).
+struct RooflineTarget {
+  const char *name;
+  double bytesPerSecond; ///< DRAM bandwidth
+  double flopsPerSecond; ///< fp32 peak (no tensor cores)
+  double launchSeconds;  ///< fixed cost of one kernel launch or call
+};
+
+/// The roofline figures of `target` ("cpu", "cuda", "cuda:sm_80"...), or
+/// null if unknown.
+const RooflineTarget *lookupRooflineTarget(llvm::StringRef target);
+
+struct KernelReport {
+  std::string name;               ///< kernel0, kernel1...
+  std::string kind;               ///< loop, row, column, library, op
+  std::string op;                 ///< the graph op for library/op kernels
+  std::vector<std::string> nodes; ///< ONNX node names, in order
+  int64_t bytesIn = 0, bytesOut = 0, flops = 0;
+  double seconds = 0;             ///< roofline estimate
+  bool memoryBound = true;
+};
+
+struct ModelReport {
+  std::string target;
+  std::vector<KernelReport> kernels;
+  int64_t bytes = 0, flops = 0, peakBytes = 0;
+  double seconds = 0;
+};
+
+/// Reports the kernels of @main of a module after the graph phase (fusion
+/// groups formed or not).
+ModelReport explainModule(ModuleOp module, const RooflineTarget &target);
+
+void printReportText(const ModelReport &report, llvm::raw_ostream &os);
+void printReportJson(const ModelReport &report, llvm::raw_ostream &os);
+
+} // namespace mlir::llmc
+
+#endif // LLMC_EXPLAIN_H

@@ -1,0 +1,232 @@
+//===- Explain.cpp - Kernel-by-kernel report with roofline estimates ------===//
+
+#include "llmc/Explain.h"
+#include "llmc/Dialect/Graph/IR/GraphOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringSwitch.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/JSON.h"
+
+using namespace mlir;
+using namespace mlir::llmc;
+using namespace mlir::llmc::graph;
+
+// Every target's figures, in one table. GPUs: the datasheet DRAM bandwidth
+// and fp32 (non-tensor-core) peak of the reference part of each
+// architecture, and a typical launch cost. CPU: two cores of this class of
+// server (AVX2 FMA at ~3 GHz) and a function call.
+static const RooflineTarget kTargets[] = {
+    {"cpu", 20e9, 2 * 2 * 16 * 3.0e9, 0.2e-6},
+    {"sm_80", 1555e9, 19.5e12, 3e-6},  // A100 40 GB SXM
+    {"sm_86", 936e9, 35.6e12, 3e-6},   // RTX 3090
+    {"sm_89", 1008e9, 82.6e12, 3e-6},  // RTX 4090
+    {"sm_90", 3350e9, 66.9e12, 3e-6},  // H100 SXM
+};
+
+const RooflineTarget *mlir::llmc::lookupRooflineTarget(StringRef target) {
+  StringRef chip = target;
+  if (target == "cuda")
+    chip = "sm_90";
+  else if (target.consume_front("cuda:"))
+    chip = target;
+  for (const RooflineTarget &t : kTargets)
+    if (chip == t.name)
+      return &t;
+  return nullptr;
+}
+
+static int64_t bytesOf(Type type) {
+  auto t = dyn_cast<RankedTensorType>(type);
+  if (!t || !t.hasStaticShape() || !t.getElementType().isIntOrFloat())
+    return 0;
+  return t.getNumElements() *
+         std::max<int64_t>(1, (t.getElementType().getIntOrFloatBitWidth() + 7) / 8);
+}
+
+static int64_t elementsOf(Type type) {
+  auto t = dyn_cast<RankedTensorType>(type);
+  return t && t.hasStaticShape() ? t.getNumElements() : 0;
+}
+
+/// FLOPs of one op: 2 per multiply-add of a contraction, one per element of
+/// the larger of input and result otherwise.
+static int64_t flopsOf(Operation *op) {
+  if (auto mm = dyn_cast<MatMulOp>(op)) {
+    auto a = cast<RankedTensorType>(mm->getOperand(0).getType());
+    return 2 * elementsOf(mm->getResult(0).getType()) * a.getShape().back();
+  }
+  if (auto gemm = dyn_cast<GemmOp>(op)) {
+    auto a = cast<RankedTensorType>(gemm->getOperand(0).getType());
+    int64_t k = gemm.getTransA() ? a.getDimSize(0) : a.getDimSize(1);
+    return 2 * elementsOf(gemm->getResult(0).getType()) * k;
+  }
+  if (auto conv = dyn_cast<ConvOp>(op)) {
+    auto w = cast<RankedTensorType>(conv->getOperand(1).getType());
+    int64_t perOutput = 1;
+    for (int64_t d : w.getShape().drop_front())
+      perOutput *= d;
+    return 2 * elementsOf(conv->getResult(0).getType()) * perOutput;
+  }
+  int64_t n = 0;
+  for (Type t : op->getOperandTypes())
+    n = std::max(n, elementsOf(t));
+  for (Type t : op->getResultTypes())
+    n = std::max(n, elementsOf(t));
+  return n;
+}
+
+static void collectNames(Location loc, std::vector<std::string> &names) {
+  if (auto fused = dyn_cast<FusedLoc>(loc)) {
+    for (Location l : fused.getLocations())
+      collectNames(l, names);
+    return;
+  }
+  if (auto name = dyn_cast<NameLoc>(loc)) {
+    std::string n = name.getName().str();
+    if (names.empty() || names.back() != n)
+      names.push_back(n);
+  }
+}
+
+ModelReport mlir::llmc::explainModule(ModuleOp module,
+                                      const RooflineTarget &target) {
+  ModelReport report;
+  report.target = target.name;
+  auto main = module.lookupSymbol<func::FuncOp>("main");
+  if (!main || main.getBody().empty())
+    return report;
+  Block &block = main.getBody().front();
+
+  // Peak memory by liveness over the kernel order: a value is live from its
+  // definition to its last use; arguments (inputs, weights) all along.
+  DenseMap<Value, Operation *> lastUse;
+  for (Operation &op : block)
+    for (Value v : op.getOperands())
+      lastUse[v] = &op;
+  int64_t live = 0;
+  for (BlockArgument arg : block.getArguments())
+    live += bytesOf(arg.getType());
+  report.peakBytes = live;
+
+  for (Operation &op : block) {
+    bool isKernel = !isa<ConstantOp, ReshapeOp>(op) &&
+                    !op.hasTrait<OpTrait::IsTerminator>() &&
+                    op.getNumResults() > 0;
+    if (isKernel) {
+      KernelReport k;
+      k.name = "kernel" + std::to_string(report.kernels.size());
+      for (Value v : op.getOperands())
+        k.bytesIn += bytesOf(v.getType());
+      for (Type t : op.getResultTypes())
+        k.bytesOut += bytesOf(t);
+      if (auto group = dyn_cast<FusionGroupOp>(op)) {
+        k.kind = group.getKind().str();
+        k.bytesIn = group.getBytesRead();
+        k.bytesOut = group.getBytesWritten();
+        for (Operation &inner : group.getBody().front().without_terminator())
+          if (!isa<ConstantOp, ReshapeOp>(inner))
+            k.flops += flopsOf(&inner);
+      } else {
+        bool library = isa<MatMulOp, GemmOp, ConvOp>(op);
+        k.kind = library ? "library" : "op";
+        k.op = op.getName().getStringRef().str();
+        k.flops = flopsOf(&op);
+      }
+      collectNames(op.getLoc(), k.nodes);
+      double memory = double(k.bytesIn + k.bytesOut) / target.bytesPerSecond;
+      double compute = double(k.flops) / target.flopsPerSecond;
+      k.memoryBound = memory >= compute;
+      k.seconds = std::max(memory, compute) + target.launchSeconds;
+      report.bytes += k.bytesIn + k.bytesOut;
+      report.flops += k.flops;
+      report.seconds += k.seconds;
+      report.kernels.push_back(std::move(k));
+    }
+    for (Value r : op.getResults())
+      live += bytesOf(r.getType());
+    report.peakBytes = std::max(report.peakBytes, live);
+    for (Value v : op.getOperands()) {
+      auto it = lastUse.find(v);
+      if (it != lastUse.end() && it->second == &op && !isa<BlockArgument>(v)) {
+        live -= bytesOf(v.getType());
+        lastUse.erase(it);
+      }
+    }
+  }
+  return report;
+}
+
+static std::string humanBytes(int64_t b) {
+  char buf[32];
+  if (b >= (1 << 20))
+    snprintf(buf, sizeof buf, "%.2f MB", b / 1048576.0);
+  else if (b >= 1024)
+    snprintf(buf, sizeof buf, "%.1f KB", b / 1024.0);
+  else
+    snprintf(buf, sizeof buf, "%lld B", (long long)b);
+  return buf;
+}
+
+static std::string humanFlops(int64_t f) {
+  char buf[32];
+  if (f >= 1000000000)
+    snprintf(buf, sizeof buf, "%.2f GFLOP", f / 1e9);
+  else if (f >= 1000000)
+    snprintf(buf, sizeof buf, "%.2f MFLOP", f / 1e6);
+  else
+    snprintf(buf, sizeof buf, "%lld FLOP", (long long)f);
+  return buf;
+}
+
+void mlir::llmc::printReportText(const ModelReport &report, raw_ostream &os) {
+  os << "target " << report.target << "\n";
+  for (const KernelReport &k : report.kernels) {
+    os << k.name << "  " << k.kind;
+    if (!k.op.empty())
+      os << " " << k.op;
+    os << "  in " << humanBytes(k.bytesIn) << "  out " << humanBytes(k.bytesOut)
+       << "  " << humanFlops(k.flops) << "  "
+       << llvm::format("%.2f", k.seconds * 1e6) << " us ("
+       << (k.memoryBound ? "memory" : "compute") << ")  nodes:";
+    for (const std::string &n : k.nodes)
+      os << " " << n;
+    os << "\n";
+  }
+  os << "kernels: " << report.kernels.size() << "  bytes: "
+     << humanBytes(report.bytes) << "  flops: " << humanFlops(report.flops)
+     << "  estimated: " << llvm::format("%.2f", report.seconds * 1e6)
+     << " us  peak memory: " << llvm::format("%.2f", report.peakBytes / 1048576.0)
+     << " MB\n";
+}
+
+void mlir::llmc::printReportJson(const ModelReport &report, raw_ostream &os) {
+  llvm::json::Array kernels;
+  for (const KernelReport &k : report.kernels) {
+    llvm::json::Array nodes;
+    for (const std::string &n : k.nodes)
+      nodes.push_back(n);
+    llvm::json::Object o{{"name", k.name},
+                         {"kind", k.kind},
+                         {"nodes", std::move(nodes)},
+                         {"bytes_in", k.bytesIn},
+                         {"bytes_out", k.bytesOut},
+                         {"flops", k.flops},
+                         {"estimated_us", k.seconds * 1e6},
+                         {"bound", k.memoryBound ? "memory" : "compute"}};
+    if (!k.op.empty())
+      o["op"] = k.op;
+    kernels.push_back(std::move(o));
+  }
+  llvm::json::Object root{{"target", report.target},
+                          {"kernels", std::move(kernels)},
+                          {"summary",
+                           llvm::json::Object{
+                               {"kernels", int64_t(report.kernels.size())},
+                               {"bytes", report.bytes},
+                               {"flops", report.flops},
+                               {"estimated_us", report.seconds * 1e6},
+                               {"peak_memory_bytes", report.peakBytes}}}};
+  os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
+}
