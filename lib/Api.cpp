@@ -3,6 +3,7 @@
 #include "llmc/Api.h"
 
 #include "llmc/Compiler.h"
+#include "llmc/Dialect/Graph/IR/GraphOps.h"
 #include "llmc/Import/OnnxImporter.h"
 #include "llmc/InitAll.h"
 
@@ -28,10 +29,6 @@ using namespace mlir::llmc;
 using ::llmc::runtime::DType;
 
 namespace {
-/// Constants up to this many elements are inline attributes, as the ONNX
-/// importer makes them.
-constexpr int64_t kInlineConstantLimit = 64;
-
 /// One registry for every context the API creates; passes registered once.
 DialectRegistry &registry() {
   static DialectRegistry *instance = [] {
@@ -190,7 +187,7 @@ int GraphBuilder::constant(const std::string &name, DType dtype,
     for (char c : raw)
       bools.push_back(c != 0);
     attr = DenseElementsAttr::get(type, ArrayRef<bool>(bools));
-  } else if (count <= kInlineConstantLimit) {
+  } else if (count <= graph::kInlineConstantLimit) {
     bool splat = false;
     if (!DenseElementsAttr::isValidRawBuffer(type, raw, splat))
       return error.message = impl->name + ": constant '" + name +

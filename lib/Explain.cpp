@@ -38,11 +38,7 @@ const RooflineTarget *mlir::llmc::lookupRooflineTarget(StringRef target) {
 }
 
 static int64_t bytesOf(Type type) {
-  auto t = dyn_cast<RankedTensorType>(type);
-  if (!t || !t.hasStaticShape() || !t.getElementType().isIntOrFloat())
-    return 0;
-  return t.getNumElements() *
-         std::max<int64_t>(1, (t.getElementType().getIntOrFloatBitWidth() + 7) / 8);
+  return std::max<int64_t>(getStaticTensorBytes(type), 0);
 }
 
 static int64_t elementsOf(Type type) {

@@ -23,18 +23,7 @@ using namespace mlir::llmc;
 using namespace mlir::llmc::graph;
 namespace fusion = ::llmc::fusion;
 
-/// Constants this small are copied into each group that uses them instead of
-/// being passed in (the importer inlines them the same way).
-static constexpr int64_t kCopiedConstantLimit = 64;
-
-static int64_t bytesOf(Type type) {
-  auto tensor = dyn_cast<RankedTensorType>(type);
-  if (!tensor || !tensor.hasStaticShape() ||
-      !tensor.getElementType().isIntOrFloat())
-    return -1;
-  int64_t bits = tensor.getElementType().getIntOrFloatBitWidth();
-  return tensor.getNumElements() * std::max<int64_t>(1, (bits + 7) / 8);
-}
+static int64_t bytesOf(Type type) { return getStaticTensorBytes(type); }
 
 /// Rough work per element: transcendental ops run as polynomials or on
 /// slower units, divisions and square roots take a few issue slots.
@@ -52,7 +41,7 @@ static bool isCopiedConstant(Operation *op) {
   auto constant = dyn_cast_or_null<ConstantOp>(op);
   return constant &&
          cast<ShapedType>(constant.getType()).getNumElements() <=
-             kCopiedConstantLimit;
+             kInlineConstantLimit;
 }
 
 /// Fills in the planner's description of `op`.

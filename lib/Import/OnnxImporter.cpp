@@ -16,6 +16,7 @@
 #include "OnnxImportContext.h"
 
 #include "llmc/Import/OnnxImporter.h"
+#include "llmc/Dialect/Graph/IR/GraphOps.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AsmState.h"
@@ -47,8 +48,6 @@ using namespace mlir;
 using namespace mlir::llmc;
 using namespace mlir::llmc::onnximport;
 
-/// Initializers with more elements than this become resource blobs.
-static constexpr int64_t kInlineConstantLimit = 64;
 /// Tensors larger than this are refused as exceeding memory.
 static constexpr uint64_t kMaxTensorBytes = 1ull << 36; // 64 GiB
 
@@ -366,7 +365,7 @@ FailureOr<ElementsAttr> ModelImporter::tensorToAttr(onnx::TensorProto &tensor,
       bools.push_back(c != 0);
     return ElementsAttr(DenseElementsAttr::get(type, ArrayRef<bool>(bools)));
   }
-  if (count <= kInlineConstantLimit) {
+  if (count <= graph::kInlineConstantLimit) {
     bool detectedSplat = false;
     if (!DenseElementsAttr::isValidRawBuffer(type, ArrayRef<char>(raw),
                                              detectedSplat))

@@ -248,10 +248,8 @@ def _torch_backend(gm, example_inputs):
     def run(*args):
         key = tuple((tuple(args[i].shape), args[i].dtype) for i in live)
         exe = cache.get(key)
-        if exe is None:
-            examples = tuple(args[i] if i in live or not isinstance(args[i], torch.Tensor)
-                             else example_inputs[i] for i in range(len(args)))
-            exe = cache[key] = compile(gm, example_inputs=examples, _frozen=frozen)
+        if exe is None:  # the frozen positions hold the same weights
+            exe = cache[key] = compile(gm, example_inputs=args, _frozen=frozen)
         out = exe(*[args[i] for i in live])
         return out if isinstance(out, tuple) else (out,)
     return run

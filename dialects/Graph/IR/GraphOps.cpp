@@ -828,6 +828,15 @@ LogicalResult ResizeOp::verify() {
 // Fusion groups
 //===----------------------------------------------------------------------===//
 
+int64_t mlir::llmc::graph::getStaticTensorBytes(Type type) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  if (!tensor || !tensor.hasStaticShape() ||
+      !tensor.getElementType().isIntOrFloat())
+    return -1;
+  int64_t bits = tensor.getElementType().getIntOrFloatBitWidth();
+  return tensor.getNumElements() * std::max<int64_t>(1, (bits + 7) / 8);
+}
+
 YieldOp FusionGroupOp::getYield() {
   return cast<YieldOp>(getBody().front().getTerminator());
 }

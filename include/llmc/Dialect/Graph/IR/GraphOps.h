@@ -28,6 +28,13 @@ llvm::SmallVector<AffineMap> getElementwiseMaps(Operation *op);
 #include "llmc/Dialect/Graph/IR/GraphOps.h.inc"
 
 namespace mlir::llmc::graph {
+/// Constants of at most this many elements are inline dense attributes (the
+/// importer and the graph builder make them so; larger ones are resource
+/// blobs), and llmc-fuse copies them into the groups that use them.
+inline constexpr int64_t kInlineConstantLimit = 64;
+/// Bytes of a statically shaped int or float tensor (i1 counts as a byte),
+/// or -1 for any other type.
+int64_t getStaticTensorBytes(Type type);
 /// Numpy broadcast of two static shapes; failure if incompatible.
 FailureOr<SmallVector<int64_t>> broadcastShapes(ArrayRef<int64_t> a,
                                                 ArrayRef<int64_t> b);
