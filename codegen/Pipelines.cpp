@@ -47,7 +47,10 @@ static std::string phasePipeline(Phase phase, const PipelineOptions &options) {
   case Phase::Bufferized:
     // Results become caller-allocated out-parameters: the runtime owns
     // every buffer it hands in, the code frees only its temporaries.
-    return "one-shot-bufferize{bufferize-function-boundaries "
+    // Inputs and weights are the caller's buffers, passed in place: the
+    // code never writes them.
+    return "llmc-readonly-arguments,"
+           "one-shot-bufferize{bufferize-function-boundaries "
            "function-boundary-type-conversion=identity-layout-map},"
            "buffer-results-to-out-params{hoist-static-allocs modify-public-functions},"
            "buffer-deallocation-pipeline,convert-bufferization-to-memref,"
@@ -56,13 +59,19 @@ static std::string phasePipeline(Phase phase, const PipelineOptions &options) {
     // math-to-llvm takes what LLVM has intrinsics for; libm calls cover the
     // rest (erf, asin...) and must exist before func-to-llvm runs.
     // Marked contractions become runtime kernel calls before the remaining
-    // generics become loops.
+    // generics become loops. bf16 arithmetic runs in f32, and its
+    // conversions become integer arithmetic (arith-expand): the artifact
+    // needs no compiler-rt.
     // Transcendentals become polynomials so that LLVM vectorizes the loops
     // around them instead of calling libm one element at a time.
     return "llmc-lower-library-calls,"
-           "func.func(convert-linalg-to-loops,llmc-approximate-math),"
+           "func.func(convert-linalg-to-loops,"
+           "math-extend-to-supported-types{extra-types=f16 target-type=f32},"
+           "arith-emulate-unsupported-floats{source-types=bf16 target-type=f32},"
+           "llmc-approximate-math),"
            "lower-affine,convert-scf-to-cf,"
            "expand-strided-metadata,lower-affine,finalize-memref-to-llvm,"
+           "func.func(arith-expand{include-bf16}),"
            "convert-math-to-llvm,convert-math-to-libm,convert-arith-to-llvm,"
            "convert-index-to-llvm,convert-func-to-llvm,convert-cf-to-llvm,"
            "reconcile-unrealized-casts";

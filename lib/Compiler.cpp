@@ -2,6 +2,7 @@
 
 #include "llmc/Compiler.h"
 
+#include "llmc/Explain.h"
 #include "llmc/Import/OnnxImporter.h"
 #include "llmc/Codegen/CpuObject.h"
 #include "llmc/Runtime/Artifact.h"
@@ -216,15 +217,23 @@ mlir::llmc::runWithJit(ModuleOp module, const ModelSignature &sig,
   return outputs;
 }
 
+std::string mlir::llmc::explainCpuJson(ModuleOp module) {
+  std::string json;
+  llvm::raw_string_ostream os(json);
+  printReportJson(explainModule(module, *lookupRooflineTarget("cpu")), os);
+  return json;
+}
+
 LogicalResult mlir::llmc::writeCpuArtifact(ModuleOp module,
                                            const ModelSignature &sig,
-                                           StringRef path) {
+                                           StringRef report, StringRef path) {
   FailureOr<std::string> so = emitCpuSharedObject(module);
   if (failed(so))
     return failure();
   ::llmc::runtime::ArtifactContents contents;
   contents.entry = kCpuEntryName.str();
   contents.sharedObject = std::move(*so);
+  contents.report = report.str();
   auto spec = [&](const TensorSignature &s)
       -> FailureOr<::llmc::runtime::TensorSpec> {
     FailureOr<DType> d = dtypeOf(s.type.getElementType());
@@ -327,9 +336,11 @@ LogicalResult mlir::llmc::compileToCpuArtifact(ModuleOp module, StringRef path,
     return failure();
   // Lower through the graph phase, take the weights out of the code (the
   // runtime passes them in place), then lower the rest.
-  if (failed(lowerForCpu(module, Phase::Graph, Phase::Graph, options)) ||
-      failed(takeWeights(module, *sig)) ||
+  if (failed(lowerForCpu(module, Phase::Graph, Phase::Graph, options)))
+    return failure();
+  std::string report = explainCpuJson(module);
+  if (failed(takeWeights(module, *sig)) ||
       failed(lowerForCpu(module, Phase::Linalg, Phase::LLVM, options)))
     return failure();
-  return writeCpuArtifact(module, *sig, path);
+  return writeCpuArtifact(module, *sig, report, path);
 }

@@ -64,7 +64,7 @@ bool llmc::runtime::writeArtifact(const std::string &path,
       c.sharedObject.size());
   auto root = fb::CreateExecutable(b, b.CreateString(c.target),
                                    b.CreateString(c.entry), inputs, outputs,
-                                   weightsVec, so);
+                                   weightsVec, so, b.CreateString(c.report));
   b.Finish(root, fb::ExecutableIdentifier());
 
   char header[kArtifactHeaderSize] = {};
@@ -203,6 +203,8 @@ std::unique_ptr<Artifact> Artifact::load(const std::string &path,
       view.data = w->data() ? w->data()->data() : nullptr;
       a->weights_.push_back(std::move(view));
     }
+  if (exe->report())
+    a->report_ = exe->report()->str();
   if (!ok || !exe->shared_object() || !exe->entry()) {
     error = path + ": malformed artifact contents";
     return nullptr;
@@ -280,35 +282,59 @@ std::string shapeString(const std::vector<int64_t> &shape) {
 }
 } // namespace
 
-bool Artifact::run(const std::vector<HostTensor> &inputs,
-                   std::vector<HostTensor> &outputs, std::string &error) const {
-  if (inputs.size() != inputs_.size()) {
-    error = path_ + ": the artifact takes " + std::to_string(inputs_.size()) +
-            " inputs, got " + std::to_string(inputs.size());
-    return false;
-  }
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const TensorSpec &s = inputs_[i];
-    if (inputs[i].dtype != s.dtype || inputs[i].shape != s.shape) {
-      error = path_ + ": input '" + s.name + "' must be " +
-              dtypeName(s.dtype) + " " + shapeString(s.shape) + ", got " +
-              dtypeName(inputs[i].dtype) + " " + shapeString(inputs[i].shape);
+bool Artifact::run(const std::vector<TensorView> &inputs,
+                   const std::vector<TensorView> &outputs,
+                   std::string &error) const {
+  auto check = [&](const std::vector<TensorView> &given,
+                   const std::vector<TensorSpec> &specs, const char *what) {
+    if (given.size() != specs.size()) {
+      error = path_ + ": the artifact takes " + std::to_string(specs.size()) +
+              " " + what + "s, got " + std::to_string(given.size());
       return false;
     }
-  }
+    for (size_t i = 0; i < given.size(); ++i) {
+      const TensorSpec &s = specs[i];
+      if (given[i].dtype != s.dtype || given[i].shape != s.shape) {
+        error = path_ + ": " + what + " '" + s.name + "' must be " +
+                dtypeName(s.dtype) + " " + shapeString(s.shape) + ", got " +
+                dtypeName(given[i].dtype) + " " +
+                shapeString(given[i].shape);
+        return false;
+      }
+      HostTensor probe;
+      probe.shape = s.shape;
+      size_t bytes = static_cast<size_t>(probe.numElements()) * dtypeSize(s.dtype);
+      if (given[i].bytes != bytes || (bytes && !given[i].data)) {
+        error = path_ + ": " + what + " '" + s.name + "' has " +
+                std::to_string(given[i].bytes) + " bytes of data, expected " +
+                std::to_string(bytes);
+        return false;
+      }
+    }
+    return true;
+  };
+  if (!check(inputs, inputs_, "input") || !check(outputs, outputs_, "output"))
+    return false;
   std::vector<std::vector<int64_t>> descriptors;
-  std::vector<std::unique_ptr<char, decltype(&std::free)>> storage;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    // Inputs are copied into 64-byte aligned buffers the code may read.
-    size_t bytes = (std::max<size_t>(inputs[i].data.size(), 1) + 63) / 64 * 64;
-    storage.emplace_back(static_cast<char *>(std::aligned_alloc(64, bytes)),
-                         &std::free);
-    std::memcpy(storage.back().get(), inputs[i].data.data(),
-                inputs[i].data.size());
-    descriptors.push_back(descriptor(storage.back().get(), inputs_[i].shape));
-  }
+  for (const TensorView &t : inputs)
+    descriptors.push_back(descriptor(t.data, t.shape));
   for (const WeightView &w : weights_)
     descriptors.push_back(descriptor(w.data, w.shape));
+  for (const TensorView &t : outputs)
+    descriptors.push_back(descriptor(t.data, t.shape));
+  std::vector<void *> args;
+  for (auto &d : descriptors)
+    args.push_back(d.data());
+  entry_(args.data());
+  return true;
+}
+
+bool Artifact::run(const std::vector<HostTensor> &inputs,
+                   std::vector<HostTensor> &outputs, std::string &error) const {
+  std::vector<TensorView> in, out;
+  for (const HostTensor &t : inputs)
+    in.push_back({t.dtype, t.shape, const_cast<char *>(t.data.data()),
+                  t.data.size()});
   outputs.clear();
   for (const TensorSpec &s : outputs_) {
     HostTensor t;
@@ -319,10 +345,6 @@ bool Artifact::run(const std::vector<HostTensor> &inputs,
     outputs.push_back(std::move(t));
   }
   for (HostTensor &t : outputs)
-    descriptors.push_back(descriptor(t.data.data(), t.shape));
-  std::vector<void *> args;
-  for (auto &d : descriptors)
-    args.push_back(d.data());
-  entry_(args.data());
-  return true;
+    out.push_back({t.dtype, t.shape, t.data.data(), t.data.size()});
+  return run(in, out, error);
 }

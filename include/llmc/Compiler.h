@@ -47,10 +47,15 @@ FailureOr<std::vector<::llmc::runtime::HostTensor>>
 runWithJit(ModuleOp module, const ModelSignature &signature,
            const std::vector<::llmc::runtime::HostTensor> &inputs);
 
+/// `llmc explain --format json` for the CPU target, of a module after the
+/// graph phase: what a CPU artifact carries as its report.
+std::string explainCpuJson(ModuleOp module);
+
 /// Compiles an LLVM-dialect module into a CPU artifact at `path`: native
-/// code as a shared object, the signature, and the weights.
+/// code as a shared object, the signature, the weights, and `report` (see
+/// explainCpuJson).
 LogicalResult writeCpuArtifact(ModuleOp module, const ModelSignature &signature,
-                               llvm::StringRef path);
+                               llvm::StringRef report, llvm::StringRef path);
 
 /// The element type of a runtime dtype, and back.
 Type elementTypeOf(MLIRContext &context, ::llmc::runtime::DType dtype);

@@ -21,10 +21,12 @@ from collections import namedtuple
 import numpy as np
 
 from . import _llmc, errors, passes
+from .report import Kernel, Report
 from .errors import (CaptureError, CompileError, InputError, LlmcError,
                      LoadError, PipelineError, UnsupportedError)
 
-__all__ = ["compile", "load", "Executable", "TensorInfo", "passes", "errors",
+__all__ = ["compile", "load", "Executable", "TensorInfo", "Report", "Kernel",
+           "passes", "errors",
            "register_torch_backend", "LlmcError", "CompileError",
            "UnsupportedError", "CaptureError", "LoadError", "InputError",
            "PipelineError"]
@@ -45,6 +47,8 @@ def _to_numpy(x):
         x = x.detach()
         if x.device.type != "cpu":
             x = x.cpu()
+        if str(x.dtype) == "torch.bfloat16":  # numpy has no bfloat16: its bits
+            x = x.view(__import__("torch").int16)
         try:
             return np.from_dlpack(x)  # no copy
         except (TypeError, RuntimeError, BufferError, AttributeError):
@@ -52,8 +56,10 @@ def _to_numpy(x):
     return np.asarray(x)
 
 
-def _to_torch(a):
+def _to_torch(a, dtype):
     import torch
+    if dtype == "bfloat16":
+        return torch.from_numpy(a.view(np.int16)).view(torch.bfloat16)
     try:
         return torch.utils.dlpack.from_dlpack(a)  # no copy
     except (TypeError, RuntimeError, BufferError, AttributeError):
@@ -101,10 +107,19 @@ class Executable:
         arrays = [_to_numpy(given[n]) for n in names]
         outs = self._artifact.run(arrays)
         if as_torch:
-            outs = [_to_torch(o) for o in outs]
+            outs = [_to_torch(o, t.dtype) for o, t in zip(outs, self.outputs)]
         if self._returns_tuple or (self._returns_tuple is None and len(outs) != 1):
             return tuple(outs)
         return outs[0]
+
+    def report(self):
+        """What the compiler decided (`llmc explain` for the artifact's
+        target): a Report of every kernel, its ONNX nodes, bytes, FLOPs and
+        roofline estimate, and the totals."""
+        text = self._artifact.report
+        if not text:
+            raise LoadError("the artifact carries no report")
+        return Report.from_json(text)
 
     def save(self, path):
         """Writes the artifact (loadable with llmc.load or `llmc run`)."""

@@ -81,17 +81,6 @@ HostTensor toHost(const std::string &name, const py::array &array) {
   return t;
 }
 
-py::array fromHost(HostTensor &t) {
-  const char *name = numpyName(t.dtype);
-  if (!name)
-    raise("UnsupportedError", "output '" + t.name + "' has a dtype numpy lacks");
-  std::vector<py::ssize_t> shape(t.shape.begin(), t.shape.end());
-  py::array out(py::dtype(name), shape);
-  if (!t.data.empty())
-    std::memcpy(out.mutable_data(), t.data.data(), t.data.size());
-  return out;
-}
-
 py::list specs(const std::vector<llmc::runtime::TensorSpec> &list) {
   py::list out;
   for (const auto &s : list) {
@@ -129,15 +118,43 @@ public:
   }
   py::list inputs() const { return specs(artifact->inputs()); }
   py::list outputs() const { return specs(artifact->outputs()); }
+  std::string report() const { return artifact->report(); }
+  /// Runs on the arrays in place: C-contiguous inputs are read where they
+  /// are (others are made contiguous once), outputs are written straight
+  /// into new numpy arrays. bfloat16 travels as its bits (uint16 or int16).
   py::list run(const py::list &arrays) {
     const auto &in = artifact->inputs();
     if (arrays.size() != in.size())
       raise("InputError", "the model takes " + std::to_string(in.size()) +
                               " inputs, " + std::to_string(arrays.size()) +
                               " given");
-    std::vector<HostTensor> inputs, outputs;
-    for (size_t i = 0; i < in.size(); ++i)
-      inputs.push_back(toHost(in[i].name, arrays[i].cast<py::array>()));
+    std::vector<py::array> keep;
+    std::vector<llmc::runtime::TensorView> inputs, outputs;
+    for (size_t i = 0; i < in.size(); ++i) {
+      py::array c =
+          py::array::ensure(arrays[i].cast<py::object>(), py::array::c_style);
+      if (!c)
+        raise("InputError", "input '" + in[i].name + "' is not an array");
+      DType d = dtypeFromName(py::str(c.dtype().attr("name")));
+      if (in[i].dtype == DType::BF16 && (d == DType::U16 || d == DType::I16))
+        d = DType::BF16;
+      std::vector<int64_t> shape(c.shape(), c.shape() + c.ndim());
+      inputs.push_back({d, std::move(shape), const_cast<void *>(c.data()),
+                        static_cast<size_t>(c.nbytes())});
+      keep.push_back(std::move(c));
+    }
+    py::list result;
+    for (const llmc::runtime::TensorSpec &s : artifact->outputs()) {
+      const char *name = numpyName(s.dtype);
+      if (!name)
+        raise("UnsupportedError",
+              "output '" + s.name + "' has a dtype numpy lacks");
+      py::array out(py::dtype(name),
+                    std::vector<py::ssize_t>(s.shape.begin(), s.shape.end()));
+      outputs.push_back({s.dtype, s.shape, out.mutable_data(),
+                         static_cast<size_t>(out.nbytes())});
+      result.append(out);
+    }
     std::string error;
     bool ok;
     {
@@ -146,9 +163,6 @@ public:
     }
     if (!ok)
       raise("InputError", error);
-    py::list result;
-    for (HostTensor &t : outputs)
-      result.append(fromHost(t));
     return result;
   }
 
@@ -200,6 +214,7 @@ PYBIND11_MODULE(_llmc, m) {
       .def(py::init<const std::string &>(), py::arg("path"))
       .def_property_readonly("inputs", &PyArtifact::inputs)
       .def_property_readonly("outputs", &PyArtifact::outputs)
+      .def_property_readonly("report", &PyArtifact::report)
       .def("run", &PyArtifact::run, py::arg("arrays"));
 
   py::class_<llmc::api::GraphBuilder>(m, "GraphBuilder")

@@ -39,8 +39,9 @@ def rel_l2(a, b):
 
 
 def _onnx_model(op, dtype, shape=(2, 3), name="m"):
-    from onnx import helper
-    elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    from onnx import TensorProto, helper
+    elem = (TensorProto.BFLOAT16 if dtype == "bfloat16"
+            else helper.np_dtype_to_tensor_dtype(np.dtype(dtype)))
     inputs = ["x"] if op in ("Not", "Neg", "Abs") else ["x", "x"]
     node = helper.make_node(op, inputs, ["y"], name="n0")
     graph = helper.make_graph([node], name,
@@ -89,8 +90,8 @@ def test_numpy_inputs_of_every_dtype(dtype):
     np.testing.assert_array_equal(y, want)
 
 
-TORCH_DTYPES = ["float32", "float64", "float16", "int8", "int16", "int32",
-                "int64", "uint8", "bool"]
+TORCH_DTYPES = ["float32", "float64", "float16", "bfloat16", "int8", "int16",
+                "int32", "int64", "uint8", "bool"]
 
 
 @pytest.mark.parametrize("dtype", TORCH_DTYPES)
@@ -139,6 +140,71 @@ def test_save_and_load_round_trip(tmp_path):
     subprocess.run([llmc_bin, "run", str(path), "--input", f"x={tmp_path / 'x.npy'}",
                     "--output-dir", str(tmp_path / "out")], check=True)
     np.testing.assert_array_equal(np.load(tmp_path / "out" / "probs.npy"), want)
+
+
+def test_report_is_llmc_explain_as_objects(tmp_path):
+    """Executable.report() carries what `llmc explain` prints for the same
+    model and target, survives save/load, and changes with fusion."""
+    import json
+    import onnx
+    exe = llmc.compile(EXAMPLE)
+    r = exe.report()
+    llmc_bin = os.environ.get("LLMC", os.path.join(REPO, "build", "bin", "llmc"))
+    cli = json.loads(subprocess.run([llmc_bin, "explain", EXAMPLE, "--format", "json"],
+                                    capture_output=True, text=True, check=True).stdout)
+    assert r.target == cli["target"] == "cpu"
+    assert [(k.name, k.kind, k.op, k.nodes) for k in r.kernels] == \
+        [(k["name"], k["kind"], k.get("op"), k["nodes"]) for k in cli["kernels"]]
+    assert (r.bytes, r.flops) == (cli["summary"]["bytes"], cli["summary"]["flops"])
+    # Every ONNX node of the model is in some kernel, and only those.
+    onnx_nodes = {n.name for n in onnx.load(EXAMPLE).graph.node}
+    assert {n for k in r.kernels for n in k.nodes} == onnx_nodes
+    assert r.bytes == sum(k.bytes_in + k.bytes_out for k in r.kernels)
+    # Conv of x 1x3x8x8 by w 4x3x3x3, pad 1: 4*8*8 outputs of 3*3*3
+    # multiply-adds; it reads x, w and b (fp32) and writes 1x4x8x8.
+    conv = next(k for k in r.kernels if k.op == "graph.conv")
+    assert conv.flops == 2 * (4 * 8 * 8) * (3 * 3 * 3)
+    assert (conv.bytes_in, conv.bytes_out) == (4 * (3 * 64 + 4 * 27 + 4), 4 * 4 * 64)
+    assert "kernels: 4" in str(r)
+    path = tmp_path / "m.llmcx"
+    exe.save(path)
+    assert llmc.load(path).report() == r
+    unfused = llmc.compile(EXAMPLE, fusion=False).report()
+    assert len(unfused.kernels) > len(r.kernels)
+    assert unfused.bytes > r.bytes
+
+
+def test_bfloat16_travels_as_bits_in_numpy():
+    """numpy has no bfloat16: a bf16 input takes uint16 (or int16) bits and
+    a bf16 output comes back as uint16 bits, equal to PyTorch's rounding."""
+    torch = pytest.importorskip("torch")
+    exe = llmc.compile(_onnx_model("Add", "bfloat16"))
+    x = torch.randn(2, 3).to(torch.bfloat16)
+    want = (x + x).view(torch.int16).numpy().view(np.uint16)
+    bits = x.view(torch.int16).numpy()
+    for given in (bits, bits.view(np.uint16)):
+        y = exe(given)
+        assert y.dtype == np.uint16
+        np.testing.assert_array_equal(y, want)
+
+
+def test_inputs_are_read_in_place_and_never_written():
+    """C-contiguous inputs are passed to the code without a copy; the code
+    must not write them (llmc-readonly-arguments), strided views are made
+    contiguous, and every call returns fresh output arrays."""
+    exe = llmc.compile(_onnx_model("Add", "float32", shape=(4, 6)))
+    base = np.random.default_rng(3).standard_normal((4, 12)).astype(np.float32)
+    before = base.copy()
+    strided = base[:, ::2]                    # not C-contiguous
+    y1 = exe(strided)
+    np.testing.assert_array_equal(y1, strided + strided)
+    fortran = np.asfortranarray(base[:, :6])
+    np.testing.assert_array_equal(exe(fortran), fortran + fortran)
+    y2 = exe(np.ascontiguousarray(strided))
+    np.testing.assert_array_equal(base, before)
+    assert y2 is not y1 and not np.shares_memory(y1, y2)
+    y2[...] = 0                               # outputs belong to the caller
+    np.testing.assert_array_equal(y1, strided + strided)
 
 
 # --- errors -----------------------------------------------------------------------

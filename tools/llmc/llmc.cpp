@@ -244,6 +244,9 @@ static int runOrCompile(bool isRun) {
   if (failed(lowerForCpu(**module, Phase::Graph, std::min(*last, Phase::Graph),
                          pipeline)))
     return 1;
+  std::string report;
+  if (!isRun && emit.empty() && compileTo.empty())
+    report = explainCpuJson(**module);
   if (*last > Phase::Graph) {
     if (failed(takeWeights(**module, *sig)) ||
         failed(lowerForCpu(**module, Phase::Linalg, *last, pipeline)))
@@ -261,7 +264,7 @@ static int runOrCompile(bool isRun) {
   }
 
   if (!isRun)
-    return failed(writeCpuArtifact(**module, *sig, outputFile)) ? 1 : 0;
+    return failed(writeCpuArtifact(**module, *sig, report, outputFile)) ? 1 : 0;
 
   FailureOr<std::vector<HostTensor>> outputs =
       runWithJit(**module, *sig, given);

@@ -137,4 +137,22 @@ def FuseKernelLoopsPass : Pass<"llmc-fuse-kernel-loops", "func::FuncOp"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def ReadonlyArgumentsPass : Pass<"llmc-readonly-arguments", "ModuleOp"> {
+  let summary = "Marks the tensor arguments of public functions read-only "
+                "for bufferization.";
+  let description = [{
+    The runtime hands the code the caller's input buffers and the weights
+    mapped from the artifact in place, without copying them. Bufferization
+    would otherwise treat function arguments as writable and may update an
+    input in place (an insert_slice into it, a scatter). This pass sets
+    `bufferization.writable = false` on every tensor argument of every
+    public function with a body, so that one-shot bufferization copies
+    instead.
+
+    An argument already marked `bufferization.writable = true` is an error:
+    the runtime's contract forbids it.
+  }];
+  let dependentDialects = ["::mlir::bufferization::BufferizationDialect"];
+}
+
 #endif // LLMC_CODEGEN_PASSES

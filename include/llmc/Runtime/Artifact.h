@@ -39,6 +39,15 @@ struct TensorSpec {
   std::vector<int64_t> shape;
 };
 
+/// A dense C-order tensor owned by the caller: what run() reads and writes
+/// in place. The compiled code assumes only the element type's alignment.
+struct TensorView {
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+  void *data = nullptr;
+  size_t bytes = 0;
+};
+
 /// What the compiler hands the writer.
 struct ArtifactContents {
   std::string target = kCpuTarget;
@@ -52,6 +61,8 @@ struct ArtifactContents {
   };
   std::vector<Weight> weights;
   std::string sharedObject;
+  /// What the compiler decided, kernel by kernel (`llmc explain`'s JSON).
+  std::string report;
 };
 
 /// Writes an artifact; false with a one-line `error` on failure.
@@ -71,11 +82,18 @@ public:
 
   const std::vector<TensorSpec> &inputs() const { return inputs_; }
   const std::vector<TensorSpec> &outputs() const { return outputs_; }
+  /// The compile report (`llmc explain --format json`), or empty.
+  const std::string &report() const { return report_; }
 
   /// Runs on `inputs` (in signature order, checked against it); false with
   /// a one-line `error` on failure.
   bool run(const std::vector<HostTensor> &inputs,
            std::vector<HostTensor> &outputs, std::string &error) const;
+  /// Runs on the caller's buffers without copying: `inputs` and `outputs`
+  /// in signature order, each checked against the signature (dtype, shape
+  /// and size) before the code runs.
+  bool run(const std::vector<TensorView> &inputs,
+           const std::vector<TensorView> &outputs, std::string &error) const;
 
 private:
   Artifact() = default;
@@ -87,6 +105,7 @@ private:
 
   void (*entry_)(void **) = nullptr;
   std::vector<TensorSpec> inputs_, outputs_;
+  std::string report_;
   struct WeightView {
     std::vector<int64_t> shape;
     const void *data;

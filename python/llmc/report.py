@@ -1,0 +1,60 @@
+"""What the compiler decided, kernel by kernel: `llmc explain` as Python objects.
+
+An artifact carries the report of the model it holds (the JSON of
+`llmc explain --format json` for its target); Executable.report() returns it
+as a Report.
+"""
+
+import json
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+
+@dataclass
+class Kernel:
+    """One kernel: a fusion group (kind loop, row or column), a library call
+    (kind library, with its graph op) or an op that runs alone (kind op)."""
+    name: str
+    kind: str
+    nodes: List[str]
+    bytes_in: int
+    bytes_out: int
+    flops: int
+    estimated_us: float
+    bound: str                  # "memory" or "compute", by the roofline model
+    op: Optional[str] = None
+
+
+@dataclass
+class Report:
+    target: str
+    kernels: List[Kernel] = field(default_factory=list)
+    bytes: int = 0
+    flops: int = 0
+    estimated_us: float = 0.0
+    peak_memory_bytes: int = 0
+
+    @classmethod
+    def from_json(cls, text):
+        d = json.loads(text)
+        kernels = [Kernel(name=k["name"], kind=k["kind"], nodes=list(k["nodes"]),
+                          bytes_in=k["bytes_in"], bytes_out=k["bytes_out"],
+                          flops=k["flops"], estimated_us=k["estimated_us"],
+                          bound=k["bound"], op=k.get("op"))
+                   for k in d["kernels"]]
+        s = d["summary"]
+        return cls(target=d["target"], kernels=kernels, bytes=s["bytes"],
+                   flops=s["flops"], estimated_us=s["estimated_us"],
+                   peak_memory_bytes=s["peak_memory_bytes"])
+
+    def __str__(self):
+        lines = [f"target {self.target}"]
+        for k in self.kernels:
+            what = k.kind + (f" {k.op}" if k.op else "")
+            lines.append(f"{k.name}  {what}  in {k.bytes_in} B  out {k.bytes_out} B  "
+                         f"{k.flops} FLOP  {k.estimated_us:.2f} us ({k.bound})  "
+                         f"nodes: {' '.join(k.nodes)}")
+        lines.append(f"kernels: {len(self.kernels)}  bytes: {self.bytes}  "
+                     f"flops: {self.flops}  estimated: {self.estimated_us:.2f} us  "
+                     f"peak memory: {self.peak_memory_bytes / 1048576:.2f} MB")
+        return "\n".join(lines)

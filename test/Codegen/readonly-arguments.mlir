@@ -1,0 +1,35 @@
+// RUN: llmc-opt %s -llmc-readonly-arguments -split-input-file | FileCheck %s
+// RUN: llmc-opt %s -split-input-file -pass-pipeline='builtin.module(llmc-readonly-arguments,one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map},buffer-results-to-out-params{hoist-static-allocs modify-public-functions})' | FileCheck %s --check-prefix=BUF
+
+// An update of an input lands in a copy, never in the caller's buffer.
+// CHECK-LABEL: func.func @main
+// CHECK-SAME: %{{.*}}: tensor<4x8xf32> {bufferization.writable = false}
+// CHECK-SAME: %{{.*}}: tensor<1x8xf32> {bufferization.writable = false}
+// BUF-LABEL: func.func @main
+// BUF-SAME: (%[[X:.*]]: memref<4x8xf32>, %[[U:.*]]: memref<1x8xf32>, %[[OUT:.*]]: memref<4x8xf32>)
+// BUF: memref.copy %[[X]], %[[OUT]]
+// BUF: %[[S:.*]] = memref.subview %[[OUT]][0, 0] [1, 8] [1, 1]
+// BUF: memref.copy %[[U]], %[[S]]
+// BUF-NOT: memref.subview %[[X]]
+func.func @main(%x: tensor<4x8xf32>, %u: tensor<1x8xf32>) -> tensor<4x8xf32> {
+  %0 = tensor.insert_slice %u into %x[0, 0] [1, 8] [1, 1] : tensor<1x8xf32> into tensor<4x8xf32>
+  return %0 : tensor<4x8xf32>
+}
+
+// -----
+
+// Must not change: private functions (kernels the caller's code owns),
+// declarations, non-tensor arguments, and arguments already read-only.
+// CHECK-LABEL: func.func private @kernel
+// CHECK-SAME: (%{{.*}}: tensor<4xf32>)
+// CHECK-LABEL: func.func private @decl
+// CHECK-SAME: (tensor<4xf32>)
+// CHECK-LABEL: func.func @scalar
+// CHECK-SAME: (%{{.*}}: index, %{{.*}}: tensor<4xf32> {bufferization.writable = false})
+func.func private @kernel(%x: tensor<4xf32>) -> tensor<4xf32> {
+  return %x : tensor<4xf32>
+}
+func.func private @decl(tensor<4xf32>) -> tensor<4xf32>
+func.func @scalar(%n: index, %x: tensor<4xf32> {bufferization.writable = false}) -> tensor<4xf32> {
+  return %x : tensor<4xf32>
+}
