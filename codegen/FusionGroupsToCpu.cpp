@@ -71,6 +71,9 @@ struct FuseKernelLoopsPass final
     if (!func->hasAttr("llmc.kernel"))
       return;
     RewritePatternSet patterns(&getContext());
+    // Named ops (transpose, broadcast, copy) as generics, so that they fuse
+    // with their producers: a transpose becomes an index map.
+    linalg::populateLinalgNamedOpsGeneralizationPatterns(patterns);
     // Fuse a producer into its consumer only when the producer's result is
     // an intermediate of this kernel: the consumer recomputes it inline.
     linalg::populateElementwiseOpsFusionPatterns(

@@ -1,4 +1,4 @@
-//===- Pipelines.cpp - The CPU compilation pipeline, by phase -------------===//
+//===- Pipelines.cpp - The compilation pipelines (CPU, CUDA), by phase ----===//
 //
 // One place builds the pipeline, in named phases, so that
 // `llmc --compile-to=<phase>` can stop after any of them. Each phase is a
@@ -26,7 +26,49 @@ std::optional<Phase> mlir::llmc::parsePhase(StringRef name) {
       .Default(std::nullopt);
 }
 
+/// nvvm-attach-target's option linking libdevice, when the build found it.
+static std::string libdeviceOption() {
+#ifdef LLMC_CUDA_LIBDEVICE
+  return std::string(" l=") + LLMC_CUDA_LIBDEVICE;
+#else
+  return "";
+#endif
+}
+
+/// The CUDA pipeline's phases where they differ from the CPU's.
+static std::string cudaPhasePipeline(Phase phase,
+                                     const PipelineOptions &options) {
+  switch (phase) {
+  case Phase::Linalg:
+    // Kernel functions stay functions: each becomes one or more gpu.funcs.
+    return "llmc-outline-fusion-groups,llmc-convert-graph-to-linalg,"
+           "func.func(llmc-fuse-kernel-loops),canonicalize,cse";
+  case Phase::Bufferized:
+    // No deallocation: the runtime plans one device arena for the run.
+    return "llmc-readonly-arguments,"
+           "one-shot-bufferize{bufferize-function-boundaries "
+           "function-boundary-type-conversion=identity-layout-map},"
+           "buffer-results-to-out-params{hoist-static-allocs modify-public-functions},"
+           "canonicalize";
+  case Phase::LLVM:
+    // Kernels become gpu.funcs, then NVVM, then PTX through LLVM's NVPTX
+    // backend (libdevice linked from the CUDA toolkit for math functions).
+    return "llmc-kernels-to-gpu,canonicalize,cse,"
+           "nvvm-attach-target{chip=" + options.cudaChip + " O=3" +
+           libdeviceOption() + "},"
+           "gpu.module(affine-expand-index-ops,lower-affine,convert-scf-to-cf,"
+           "convert-gpu-to-nvvm{index-bitwidth=64},canonicalize,cse,"
+           "reconcile-unrealized-casts),"
+           "gpu-module-to-binary{format=isa}";
+  default:
+    return "";
+  }
+}
+
 static std::string phasePipeline(Phase phase, const PipelineOptions &options) {
+  if (!options.cudaChip.empty() && phase >= Phase::Linalg)
+    return cudaPhasePipeline(phase, options);
+  std::string fuseTarget = options.cudaChip.empty() ? "cpu" : "cuda";
   switch (phase) {
   case Phase::Import:
     return "";
@@ -38,7 +80,8 @@ static std::string phasePipeline(Phase phase, const PipelineOptions &options) {
     // inputs they will be at run time.
     return std::string("canonicalize,cse,func.func(llmc-decompose-composite-ops),"
                        "canonicalize,cse,llmc-outline-weights") +
-           (options.fusion ? ",func.func(llmc-fuse{target=cpu})" : "");
+           (options.fusion ? ",func.func(llmc-fuse{target=" + fuseTarget + "})"
+                            : "");
   case Phase::Linalg:
     // Fusion groups become kernel functions so that their loops fuse with
     // each other only; then the kernels are inlined back into their callers.
@@ -79,7 +122,7 @@ static std::string phasePipeline(Phase phase, const PipelineOptions &options) {
   llvm_unreachable("unknown phase");
 }
 
-void mlir::llmc::buildCpuPipeline(OpPassManager &pm, Phase first,
+void mlir::llmc::buildPipeline(OpPassManager &pm, Phase first,
                                   Phase last, const PipelineOptions &options) {
   for (Phase p : {Phase::Graph, Phase::Linalg, Phase::Bufferized, Phase::LLVM}) {
     if (p < first)

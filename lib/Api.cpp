@@ -60,6 +60,26 @@ bool fail(const OneLineDiagnosticHandler &handler, ::llmc::api::Error &error,
 }
 } // namespace
 
+namespace {
+/// The pipeline options of `options`; false with `error` for a target this
+/// build cannot produce an artifact for.
+bool pipelineOptions(const ::llmc::api::CompileOptions &options,
+                     const std::string &name, PipelineOptions &pipeline,
+                     ::llmc::api::Error &error) {
+  pipeline.fusion = options.fusion;
+  std::string why;
+  if (!parseTarget(options.target, pipeline, why))
+    return error.message = name + ": " + why, false;
+  if (!pipeline.cudaChip.empty())
+    return error.message = name + ": target '" + options.target +
+                           "': CUDA artifacts are not implemented yet "
+                           "(`llmc compile --target " + options.target +
+                           " --emit ptx` writes the kernels' PTX)",
+           false;
+  return true;
+}
+} // namespace
+
 namespace llmc::api {
 
 bool compileOnnx(const std::string &modelBytes, const std::string &modelPath,
@@ -68,10 +88,9 @@ bool compileOnnx(const std::string &modelBytes, const std::string &modelPath,
   std::unique_ptr<MLIRContext> context = newContext();
   OneLineDiagnosticHandler diagnostics(context.get(), /*print=*/false);
   std::string name = modelPath.empty() ? "<model>" : modelPath;
-  if (options.target != "cpu")
-    return error.message = name + ": target '" + options.target +
-                           "' is not supported yet (only cpu)",
-           false;
+  PipelineOptions pipeline;
+  if (!pipelineOptions(options, name, pipeline, error))
+    return false;
   ImportOptions importOptions;
   for (const runtime::HostTensor &t : options.exampleInputs) {
     ImportInput in;
@@ -85,8 +104,6 @@ bool compileOnnx(const std::string &modelBytes, const std::string &modelPath,
       *context, modelBytes, name, importOptions);
   if (failed(module))
     return fail(diagnostics, error, name + ": cannot import the model");
-  PipelineOptions pipeline;
-  pipeline.fusion = options.fusion;
   if (failed(compileToCpuArtifact(**module, artifactPath, pipeline)))
     return fail(diagnostics, error, name + ": compilation failed");
   return true;
@@ -326,10 +343,9 @@ bool GraphBuilder::compile(const CompileOptions &options,
                            const std::string &artifactPath, Error &error) {
   if (!impl->usable(error))
     return false;
-  if (options.target != "cpu")
-    return error.message = impl->name + ": target '" + options.target +
-                           "' is not supported yet (only cpu)",
-           false;
+  PipelineOptions pipeline;
+  if (!pipelineOptions(options, impl->name, pipeline, error))
+    return false;
   if (impl->outputs.empty())
     return error.message = impl->name + ": the graph has no outputs", false;
   impl->reset();
@@ -345,8 +361,6 @@ bool GraphBuilder::compile(const CompileOptions &options,
   for (auto [i, out] : llvm::enumerate(impl->outputs))
     impl->func.setResultAttr(i, kNameAttr,
                              StringAttr::get(impl->context.get(), out.first));
-  PipelineOptions pipeline;
-  pipeline.fusion = options.fusion;
   if (failed(mlir::verify(*impl->module)) ||
       failed(compileToCpuArtifact(*impl->module, artifactPath, pipeline)))
     return fail(*impl->diagnostics, error, impl->name + ": compilation failed");

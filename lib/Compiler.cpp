@@ -9,6 +9,7 @@
 #include "llmc/Runtime/CpuKernels.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/BuiltinDialect.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
@@ -59,15 +60,41 @@ FailureOr<ModelSignature> mlir::llmc::getSignature(ModuleOp module) {
   return sig;
 }
 
-LogicalResult mlir::llmc::lowerForCpu(ModuleOp module, Phase first,
-                                      Phase last,
-                                      const PipelineOptions &options) {
+bool mlir::llmc::parseTarget(StringRef target, PipelineOptions &options,
+                             std::string &error) {
+  std::optional<StringRef> chip =
+      llvm::StringSwitch<std::optional<StringRef>>(target)
+          .Case("cpu", StringRef())
+          .Case("cuda", "sm_90")
+          .Cases({"cuda:sm_80", "cuda:sm_86", "cuda:sm_89", "cuda:sm_90"},
+                 target.drop_front(5))
+          .Default(std::nullopt);
+  if (!chip) {
+    error = "unknown target '" + target.str() +
+            "' (cpu, cuda, cuda:sm_80, cuda:sm_86, cuda:sm_89, cuda:sm_90)";
+    return false;
+  }
+  options.cudaChip = chip->str();
+  return true;
+}
+
+LogicalResult mlir::llmc::lower(ModuleOp module, Phase first, Phase last,
+                                const PipelineOptions &options) {
   PassManager pm(module->getName());
   if (failed(applyPassManagerCLOptions(pm)))
     return failure();
   applyDefaultTimingPassManagerCLOptions(pm);
-  buildCpuPipeline(pm, first, last, options);
+  buildPipeline(pm, first, last, options);
   return pm.run(module);
+}
+
+FailureOr<std::string> mlir::llmc::getPtx(ModuleOp module) {
+  for (auto binary : module.getOps<gpu::BinaryOp>())
+    for (Attribute a : binary.getObjects())
+      if (auto object = dyn_cast<gpu::ObjectAttr>(a))
+        return object.getObject().str();
+  return module.emitError("the CUDA pipeline produced no kernel binary"),
+         failure();
 }
 
 LogicalResult mlir::llmc::takeWeights(ModuleOp module,
@@ -336,11 +363,11 @@ LogicalResult mlir::llmc::compileToCpuArtifact(ModuleOp module, StringRef path,
     return failure();
   // Lower through the graph phase, take the weights out of the code (the
   // runtime passes them in place), then lower the rest.
-  if (failed(lowerForCpu(module, Phase::Graph, Phase::Graph, options)))
+  if (failed(lower(module, Phase::Graph, Phase::Graph, options)))
     return failure();
   std::string report = explainCpuJson(module);
   if (failed(takeWeights(module, *sig)) ||
-      failed(lowerForCpu(module, Phase::Linalg, Phase::LLVM, options)))
+      failed(lower(module, Phase::Linalg, Phase::LLVM, options)))
     return failure();
   return writeCpuArtifact(module, *sig, report, path);
 }

@@ -28,3 +28,13 @@ llvm_config.add_tool_substitutions(tools, [config.llmc_tools_dir])
 # only where a device is present.
 if os.path.exists("/dev/nvidia0") and os.environ.get("LLMC_TEST_CUDA", "1") != "0":
     config.available_features.add("cuda-device")
+
+# Every PTX module a test generates is assembled by ptxas (offline, no GPU
+# needed): tests that do so declare `REQUIRES: ptxas`, set where the CUDA
+# toolkit is installed (scripts/setup.sh checks for it).
+ptxas = os.environ.get("LLMC_PTXAS", "/usr/local/cuda/bin/ptxas")
+if os.access(ptxas, os.X_OK):
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))
+else:
+    print(f"note: ptxas not found at {ptxas}: PTX assembly tests are unsupported")

@@ -31,11 +31,22 @@ struct ModelSignature {
 /// called before bufferization rewrites the function.
 FailureOr<ModelSignature> getSignature(ModuleOp module);
 
-/// Lowers `module` for the CPU through the phases from `first` up to and
-/// including `last`, honouring MLIR's pass-manager command-line options
-/// (--mlir-print-ir-after-all, --mlir-timing).
-LogicalResult lowerForCpu(ModuleOp module, Phase first, Phase last,
-                          const PipelineOptions &options = {});
+/// Reads a target name into `options.cudaChip`: "cpu" (empty), "cuda"
+/// (sm_90) or "cuda:sm_80", "cuda:sm_86", "cuda:sm_89", "cuda:sm_90".
+/// False with a one-line `error` for anything else.
+bool parseTarget(llvm::StringRef target, PipelineOptions &options,
+                 std::string &error);
+
+/// Lowers `module` through the phases from `first` up to and including
+/// `last` of the pipeline `options` selects (CPU or CUDA), honouring MLIR's
+/// pass-manager command-line options (--mlir-print-ir-after-all,
+/// --mlir-timing).
+LogicalResult lower(ModuleOp module, Phase first, Phase last,
+                    const PipelineOptions &options = {});
+
+/// The PTX of a module lowered through the CUDA pipeline's last phase (the
+/// text of its one gpu.binary); failure after an error if there is none.
+FailureOr<std::string> getPtx(ModuleOp module);
 
 /// Moves the `llmc.weight` attributes of @main's arguments (after the graph
 /// phase) into `signature.weights`.

@@ -91,3 +91,31 @@ def test_e2e_model(name, tmp_path, request):
     status = "FAIL" if problems else "ok"
     _record(request.config, f"{tag}  {status}: " + "; ".join(summary or problems))
     assert not problems, "\n".join(problems)
+
+
+PTXAS = os.environ.get("LLMC_PTXAS", "/usr/local/cuda/bin/ptxas")
+LLMC_BIN = os.environ.get("LLMC", os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    "build", "bin", "llmc"))
+
+
+@pytest.mark.parametrize("chip", ["sm_80", "sm_90"])
+@pytest.mark.parametrize("name", list(_params()))
+def test_e2e_model_ptx_assembles(name, chip, tmp_path):
+    """Every end-to-end model compiles for CUDA (no GPU needed): one PTX
+    module holding a kernel per fusion group or op outside the library
+    calls, which ptxas assembles for the chip."""
+    import subprocess
+    if not os.access(PTXAS, os.X_OK):
+        pytest.skip(f"ptxas not found at {PTXAS} (the CUDA toolkit)")
+    case = models.get(name)
+    ptx = tmp_path / f"{name}.{chip}.ptx"
+    subprocess.run([LLMC_BIN, "compile", case.onnx_path, "--target", f"cuda:{chip}",
+                    "--emit", "ptx", "-o", str(ptx)], check=True, timeout=TIMEOUT_S)
+    text = ptx.read_text()
+    assert f".target {chip}" in text
+    kernels = text.count(".entry ")
+    assert kernels > 0
+    subprocess.run([PTXAS, f"-arch={chip}", str(ptx), "-o", str(tmp_path / "k.cubin")],
+                   check=True, timeout=TIMEOUT_S)
+    print(f"{name} {chip}: {kernels} kernels, ptxas ok")

@@ -3,6 +3,8 @@
 //   llmc compile MODEL.onnx -o OUT.llmcx [--target cpu] [--input ...]
 //   llmc run MODEL.onnx|OUT.llmcx --input NAME=FILE.npy ... --output-dir DIR
 //   llmc compile MODEL.onnx --compile-to=PHASE --emit=mlir [-o FILE]
+//   llmc compile MODEL.onnx --target cuda:sm_90 --emit ptx -o FILE.ptx
+//   llmc explain MODEL.onnx [--target cpu|cuda:sm_90] [--format json]
 //
 // Every error is one line on stderr and exit status 1.
 //
@@ -90,10 +92,12 @@ static cl::opt<std::string> compileTo(
     cl::desc("Stop after a phase: import, graph, linalg, bufferized, llvm"),
     cl::init(""), cl::sub(runCommand), cl::sub(compileCommand));
 static cl::opt<std::string>
-    emit("emit", cl::desc("What to write: mlir (the IR after --compile-to)"),
+    emit("emit", cl::desc("What to write: mlir (the IR after --compile-to), "
+                          "or ptx (the CUDA kernels, with --target cuda)"),
          cl::init(""), cl::sub(runCommand), cl::sub(compileCommand));
-static cl::opt<std::string> target("target",
-                                   cl::desc("Target: cpu (the default)"),
+static cl::opt<std::string> target(
+    "target",
+    cl::desc("cpu (the default), cuda (sm_90) or cuda:sm_80|sm_86|sm_89|sm_90"),
                                    cl::init("cpu"), cl::sub(runCommand),
                                    cl::sub(compileCommand),
                                    cl::sub(benchCommand));
@@ -191,8 +195,19 @@ static std::string safeFileName(std::string name) {
 static int writeOutputs(const std::vector<HostTensor> &outputs);
 
 static int runOrCompile(bool isRun) {
-  if (target != "cpu")
-    return fail("target '" + target + "' is not supported yet (only cpu)");
+  PipelineOptions pipeline;
+  pipeline.fusion = !noFusion;
+  std::string targetError;
+  if (!parseTarget(target, pipeline, targetError))
+    return fail(targetError);
+  bool cuda = !pipeline.cudaChip.empty();
+  bool ptx = emit == "ptx";
+  if (cuda && !isRun && emit.empty() && compileTo.empty())
+    return fail("CUDA artifacts are not implemented yet (--emit ptx writes "
+                "the kernels' PTX)");
+  if (ptx && (!cuda || isRun || !compileTo.empty()))
+    return fail("--emit ptx needs llmc compile --target cuda[:sm_XX] and no "
+                "--compile-to");
   std::optional<Phase> last = Phase::LLVM;
   if (!compileTo.empty()) {
     last = parsePhase(compileTo);
@@ -200,8 +215,8 @@ static int runOrCompile(bool isRun) {
       return fail("unknown phase '" + compileTo +
                   "' (import, graph, linalg, bufferized, llvm)");
   }
-  if (!emit.empty() && emit != "mlir")
-    return fail("unknown --emit '" + emit + "' (mlir)");
+  if (!emit.empty() && emit != "mlir" && emit != "ptx")
+    return fail("unknown --emit '" + emit + "' (mlir, ptx)");
   if (!isRun && emit.empty() && compileTo.empty() &&
       (outputFile.empty() || outputFile == "-"))
     return fail("give the artifact's path: llmc compile MODEL -o OUT.llmcx");
@@ -239,18 +254,29 @@ static int runOrCompile(bool isRun) {
     return 1;
   // Lower through the graph phase, take the weights out of the code (the
   // runtime passes them in place), then lower the rest.
-  PipelineOptions pipeline;
-  pipeline.fusion = !noFusion;
-  if (failed(lowerForCpu(**module, Phase::Graph, std::min(*last, Phase::Graph),
+  if (failed(lower(**module, Phase::Graph, std::min(*last, Phase::Graph),
                          pipeline)))
     return 1;
   std::string report;
-  if (!isRun && emit.empty() && compileTo.empty())
+  if (!isRun && emit.empty() && compileTo.empty() && !cuda)
     report = explainCpuJson(**module);
   if (*last > Phase::Graph) {
     if (failed(takeWeights(**module, *sig)) ||
-        failed(lowerForCpu(**module, Phase::Linalg, *last, pipeline)))
+        failed(lower(**module, Phase::Linalg, *last, pipeline)))
       return 1;
+  }
+
+  if (ptx) {
+    FailureOr<std::string> text = getPtx(**module);
+    if (failed(text))
+      return 1;
+    std::string error;
+    auto out = openOutputFile(outputFile.getValue(), &error);
+    if (!out)
+      return fail(error);
+    out->os() << *text;
+    out->keep();
+    return 0;
   }
 
   if (!emit.empty() || !compileTo.empty()) {
@@ -360,10 +386,15 @@ static int writeOutputs(const std::vector<HostTensor> &outputs) {
 /// `llmc explain`: the graph phase without fusion, then llmc-fuse with the
 /// target's kernel budget, then the report.
 static int explainModel() {
-  const RooflineTarget *roofline = lookupRooflineTarget(explainTarget);
+  PipelineOptions targetOptions;
+  std::string targetError;
+  if (!parseTarget(explainTarget, targetOptions, targetError))
+    return fail(targetError);
+  bool cuda = !targetOptions.cudaChip.empty();
+  const RooflineTarget *roofline = lookupRooflineTarget(
+      cuda ? "cuda:" + targetOptions.cudaChip : std::string("cpu"));
   if (!roofline)
-    return fail("unknown target '" + explainTarget +
-                "' (cpu, cuda, cuda:sm_80, cuda:sm_86, cuda:sm_89, cuda:sm_90)");
+    return fail("no roofline figures for target '" + explainTarget + "'");
   if (explainFormat != "text" && explainFormat != "json")
     return fail("unknown --format '" + explainFormat + "' (text or json)");
   DialectRegistry registry;
@@ -377,11 +408,11 @@ static int explainModel() {
     return 1;
   PipelineOptions pipeline;
   pipeline.fusion = false;
-  if (failed(lowerForCpu(**module, Phase::Graph, Phase::Graph, pipeline)))
+  if (failed(lower(**module, Phase::Graph, Phase::Graph, pipeline)))
     return 1;
   if (!noFusion) {
     PassManager pm(&context);
-    std::string budget = explainTarget == "cpu" ? "cpu" : "cuda";
+    std::string budget = cuda ? "cuda" : "cpu";
     if (failed(parsePassPipeline("func.func(llmc-fuse{target=" + budget + "})",
                                  pm, llvm::errs())) ||
         failed(pm.run(**module)))
@@ -409,7 +440,16 @@ int main(int argc, char **argv) {
       "  llmc run MODEL.onnx|OUT.llmcx --input NAME=FILE.npy ... --output-dir DIR\n"
       "  llmc bench MODEL.onnx|OUT.llmcx --input NAME=FILE.npy ... [--runs N]\n"
       "  llmc compile MODEL.onnx --compile-to=PHASE --emit=mlir -o FILE\n"
+      "  llmc compile MODEL.onnx --target cuda:sm_90 --emit ptx -o FILE.ptx\n"
       "  llmc explain MODEL.onnx [--target cpu|cuda:sm_90] [--format json]\n");
+  if ((runCommand || benchCommand) && target != "cpu") {
+    PipelineOptions options;
+    std::string error;
+    if (!parseTarget(target, options, error))
+      return fail(error);
+    return fail("running on CUDA is not implemented yet (llmc compile "
+                "--target " + target + " --emit ptx writes the kernels)");
+  }
   if (runCommand && ::llmc::runtime::looksLikeArtifact(modelPath))
     return runArtifact();
   if (benchCommand) {

@@ -3,7 +3,9 @@
 #ifndef LLMC_CODEGEN_PASSES_H
 #define LLMC_CODEGEN_PASSES_H
 
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -45,17 +47,21 @@ enum class Phase { Import, Graph, Linalg, Bufferized, LLVM };
 /// Parses a phase name ("import", "graph", "linalg", "bufferized", "llvm").
 std::optional<Phase> parsePhase(llvm::StringRef name);
 
-/// Adds the CPU pipeline's passes of the phases after `first`'s
-/// predecessor up to and including `last` (Phase::Graph as `first` starts
-/// from the imported graph).
 /// Choices that change what the pipeline does (not just where it stops).
 struct PipelineOptions {
   /// Form fusion groups (llmc-fuse) and fuse their loops.
   bool fusion = true;
+  /// Empty for the CPU; the CUDA chip ("sm_90"...) for the CUDA pipeline,
+  /// whose last phase (Phase::LLVM) ends with the kernels' PTX in a
+  /// gpu.binary.
+  std::string cudaChip;
 };
 
-void buildCpuPipeline(OpPassManager &pm, Phase first, Phase last,
-                      const PipelineOptions &options = {});
+/// Adds the pipeline's passes of the phases after `first`'s predecessor up
+/// to and including `last` (Phase::Graph as `first` starts from the
+/// imported graph).
+void buildPipeline(OpPassManager &pm, Phase first, Phase last,
+                   const PipelineOptions &options = {});
 
 #define GEN_PASS_REGISTRATION
 #include "llmc/Codegen/Passes.h.inc"

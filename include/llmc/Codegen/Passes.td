@@ -155,4 +155,35 @@ def ReadonlyArgumentsPass : Pass<"llmc-readonly-arguments", "ModuleOp"> {
   let dependentDialects = ["::mlir::bufferization::BufferizationDialect"];
 }
 
+def KernelsToGpuPass : Pass<"llmc-kernels-to-gpu", "ModuleOp"> {
+  let summary = "Turns the bufferized linalg ops of a module into CUDA "
+                "kernels (gpu.func) and their launches.";
+  let description = [{
+    The CUDA lowering after bufferization. Every `linalg` op that is not a
+    library call becomes a `gpu.func` in one `gpu.module @llmc_kernels`,
+    launched in its place by `gpu.launch_func` (`memref.copy` and named ops
+    are handled as generics):
+
+    - a function of a `row` fusion group (`llmc.kernel = "row"`) becomes
+      one kernel with one thread block per row. Each op is a phase over the
+      row's columns, the block's threads striding through them (coalesced);
+      a reduction's per-thread partials meet in `gpu.all_reduce`; a barrier
+      separates phases. The group takes this form only if everything it
+      writes and reads again stays within its row and each reduction is a
+      plain combiner (add, mul, max, min, and, or, xor);
+    - every other op becomes a grid-stride loop over its parallel
+      iteration space, 256 threads a block, with reductions done
+      sequentially for each output element.
+
+    Kernels are named after their group's function (`main_kernel3`,
+    numbered `main_kernel3_0`... when a group needs several) or `main_op<N>`
+    for an op outside any group. Host code that is not straight-line
+    (loops, conditionals) is refused.
+  }];
+  let dependentDialects = [
+    "::mlir::gpu::GPUDialect", "::mlir::affine::AffineDialect",
+    "::mlir::scf::SCFDialect", "::mlir::memref::MemRefDialect"
+  ];
+}
+
 #endif // LLMC_CODEGEN_PASSES

@@ -1,0 +1,670 @@
+//===- KernelsToGpu.cpp - Bufferized linalg as CUDA kernels ---------------===//
+//
+// The CUDA lowering of a bufferized module: every linalg op that is not a
+// library call (cuBLASLt, cuDNN) becomes a `gpu.func` in one `gpu.module`
+// and a `gpu.launch_func` in its place.
+//
+// A row kernel (a fusion group of kind "row": softmax, LayerNorm, RMSNorm)
+// becomes one kernel with one thread block per row: its phases run in order,
+// each over the row's columns with the block's threads striding through
+// them; a reduction phase combines per-thread partials with gpu.all_reduce
+// (warp shuffles and shared memory); a barrier separates phases. Every
+// other op becomes a kernel of its own: a grid-stride loop over its
+// parallel iteration space with any reduction done sequentially per output
+// element. A row group whose phases do not all stay within their row (or
+// whose reductions are not a plain combiner) is lowered op by op instead:
+// the result is the same, in more kernels.
+//
+//===----------------------------------------------------------------------===//
+
+#include "llmc/Codegen/Passes.h"
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Transforms/RegionUtils.h"
+
+namespace mlir::llmc {
+#define GEN_PASS_DEF_KERNELSTOGPUPASS
+#include "llmc/Codegen/Passes.h.inc"
+} // namespace mlir::llmc
+
+using namespace mlir;
+
+namespace {
+
+constexpr int64_t kLoopThreads = 256;
+constexpr int64_t kMaxBlocks = 1 << 20;
+
+int64_t product(ArrayRef<int64_t> v) {
+  int64_t n = 1;
+  for (int64_t x : v)
+    n *= x;
+  return n;
+}
+
+Value cst(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIndexOp::create(b, loc, v);
+}
+
+/// Linear index `lin` as indices over `sizes` (row-major).
+SmallVector<Value> delinearize(OpBuilder &b, Location loc, Value lin,
+                               ArrayRef<int64_t> sizes) {
+  if (sizes.empty())
+    return {};
+  if (sizes.size() == 1)
+    return {lin};
+  auto op = affine::AffineDelinearizeIndexOp::create(b, loc, lin, sizes,
+                                                     /*hasOuterBound=*/true);
+  return SmallVector<Value>(op.getResults());
+}
+
+/// The indices `map` gives for iteration indices `iv`.
+SmallVector<Value> applyMap(OpBuilder &b, Location loc, AffineMap map,
+                            ValueRange iv) {
+  SmallVector<Value> out;
+  for (AffineExpr e : map.getResults()) {
+    if (auto d = dyn_cast<AffineDimExpr>(e)) {
+      out.push_back(iv[d.getPosition()]);
+      continue;
+    }
+    if (auto c = dyn_cast<AffineConstantExpr>(e)) {
+      out.push_back(cst(b, loc, c.getValue()));
+      continue;
+    }
+    out.push_back(affine::AffineApplyOp::create(
+        b, loc, AffineMap::get(map.getNumDims(), 0, e), iv));
+  }
+  return out;
+}
+
+/// Reads operand `operand` of `op` at iteration indices `iv` (a scalar
+/// operand is its own value).
+Value readOperand(OpBuilder &b, Location loc, linalg::GenericOp op,
+                  OpOperand &operand, ValueRange iv, IRMapping &map) {
+  Value v = map.lookupOrDefault(operand.get());
+  if (!isa<MemRefType>(v.getType()))
+    return v;
+  return memref::LoadOp::create(
+      b, loc, v, applyMap(b, loc, op.getMatchingIndexingMap(&operand), iv));
+}
+
+/// Clones the scalar body of `op` at iteration indices `iv`, with its block
+/// arguments bound to `args`; returns the yielded values. The op named
+/// `skip` (a reduction's combiner) is not cloned.
+SmallVector<Value> cloneBody(OpBuilder &b, linalg::GenericOp op,
+                             ValueRange iv, ValueRange args, IRMapping &map,
+                             Operation *skip = nullptr) {
+  Block &body = op.getRegion().front();
+  for (auto [arg, v] : llvm::zip(body.getArguments(), args))
+    if (v)
+      map.map(arg, v);
+  for (Operation &inner : body.without_terminator()) {
+    if (&inner == skip)
+      continue;
+    if (auto index = dyn_cast<linalg::IndexOp>(inner)) {
+      map.map(index.getResult(), iv[index.getDim()]);
+      continue;
+    }
+    b.clone(inner, map);
+  }
+  SmallVector<Value> out;
+  for (Value v : body.getTerminator()->getOperands())
+    out.push_back(map.lookupOrDefault(v));
+  return out;
+}
+
+/// A reduction of one output whose body is `combiner(out, expr)`: the
+/// combiner, the operand that is the element value, and the matching
+/// gpu.all_reduce operation.
+struct Combiner {
+  Operation *op = nullptr;
+  Value element;
+  gpu::AllReduceOperation kind;
+};
+
+std::optional<Combiner> matchCombiner(linalg::GenericOp op) {
+  if (op.getNumDpsInits() != 1)
+    return std::nullopt;
+  Block &body = op.getRegion().front();
+  BlockArgument out = body.getArguments().back();
+  Operation *yielded = body.getTerminator()->getOperand(0).getDefiningOp();
+  if (!yielded || yielded->getBlock() != &body ||
+      yielded->getNumOperands() != 2 || !out.hasOneUse() ||
+      !yielded->getResult(0).hasOneUse() ||
+      *out.getUsers().begin() != yielded)
+    return std::nullopt;
+  using K = gpu::AllReduceOperation;
+  std::optional<K> kind =
+      llvm::TypeSwitch<Operation *, std::optional<K>>(yielded)
+          .Case<arith::AddFOp, arith::AddIOp>([](auto) { return K::ADD; })
+          .Case<arith::MulFOp, arith::MulIOp>([](auto) { return K::MUL; })
+          .Case<arith::MaximumFOp>([](auto) { return K::MAXIMUMF; })
+          .Case<arith::MinimumFOp>([](auto) { return K::MINIMUMF; })
+          .Case<arith::MaxNumFOp>([](auto) { return K::MAXNUMF; })
+          .Case<arith::MinNumFOp>([](auto) { return K::MINNUMF; })
+          .Case<arith::MaxSIOp>([](auto) { return K::MAXSI; })
+          .Case<arith::MinSIOp>([](auto) { return K::MINSI; })
+          .Case<arith::MaxUIOp>([](auto) { return K::MAXUI; })
+          .Case<arith::MinUIOp>([](auto) { return K::MINUI; })
+          .Case<arith::AndIOp>([](auto) { return K::AND; })
+          .Case<arith::OrIOp>([](auto) { return K::OR; })
+          .Case<arith::XOrIOp>([](auto) { return K::XOR; })
+          .Default([](Operation *) { return std::nullopt; });
+  if (!kind)
+    return std::nullopt;
+  Value element = yielded->getOperand(0) == out ? yielded->getOperand(1)
+                                                : yielded->getOperand(0);
+  if (element == out)
+    return std::nullopt;
+  return Combiner{yielded, element, *kind};
+}
+
+/// A new `combiner` of `acc` and `element`, each in the operand position
+/// the original gave the output and the element.
+Value combine(OpBuilder &b, const Combiner &c, Value acc, Value element) {
+  Operation *op = b.clone(*c.op);
+  bool accFirst = c.op->getOperand(1) == c.element;
+  op->setOperand(accFirst ? 0 : 1, acc);
+  op->setOperand(accFirst ? 1 : 0, element);
+  return op->getResult(0);
+}
+
+/// The combiner's neutral element in `type`.
+TypedAttr neutralElement(OpBuilder &b, gpu::AllReduceOperation kind,
+                         Type type) {
+  using K = gpu::AllReduceOperation;
+  if (auto f = dyn_cast<FloatType>(type)) {
+    const llvm::fltSemantics &sem = f.getFloatSemantics();
+    switch (kind) {
+    case K::ADD: return b.getFloatAttr(f, 0.0);
+    case K::MUL: return b.getFloatAttr(f, 1.0);
+    case K::MAXIMUMF:
+    case K::MAXNUMF: return b.getFloatAttr(f, llvm::APFloat::getInf(sem, true));
+    case K::MINIMUMF:
+    case K::MINNUMF: return b.getFloatAttr(f, llvm::APFloat::getInf(sem, false));
+    default: return {};
+    }
+  }
+  auto i = dyn_cast<IntegerType>(type);
+  if (!i)
+    return {};
+  unsigned w = i.getWidth();
+  switch (kind) {
+  case K::ADD:
+  case K::OR:
+  case K::XOR:
+  case K::MAXUI: return b.getIntegerAttr(i, llvm::APInt::getZero(w));
+  case K::MUL: return b.getIntegerAttr(i, llvm::APInt(w, 1));
+  case K::AND:
+  case K::MINUI: return b.getIntegerAttr(i, llvm::APInt::getAllOnes(w));
+  case K::MAXSI: return b.getIntegerAttr(i, llvm::APInt::getSignedMinValue(w));
+  case K::MINSI: return b.getIntegerAttr(i, llvm::APInt::getSignedMaxValue(w));
+  default: return {};
+  }
+}
+
+/// Values an op uses that are defined outside it: memrefs and scalars
+/// become kernel arguments, constants are cloned into the kernel.
+void collectCaptures(Operation *op, SetVector<Value> &captures) {
+  for (Value v : op->getOperands())
+    captures.insert(v);
+  SetVector<Value> above;
+  getUsedValuesDefinedAbove(op->getRegions(), above);
+  captures.insert(above.begin(), above.end());
+}
+
+class KernelBuilder {
+public:
+  KernelBuilder(ModuleOp module, gpu::GPUModuleOp gpuModule)
+      : module(module), gpuModule(gpuModule), symbols(gpuModule) {}
+
+  /// Replaces `ops` (generics of one function, in order) by one kernel
+  /// built by `emit`, launched with `grid` x `block` threads before
+  /// `before`.
+  LogicalResult
+  launch(StringRef name, ArrayRef<linalg::GenericOp> ops, Operation *before,
+         int64_t grid, int64_t block,
+         function_ref<void(OpBuilder &, IRMapping &)> emit) {
+    SetVector<Value> captures;
+    for (linalg::GenericOp op : ops)
+      collectCaptures(op, captures);
+    SmallVector<Value> args;
+    SmallVector<Operation *> cloned;
+    for (Value v : captures) {
+      Operation *def = v.getDefiningOp();
+      if (def && def->hasTrait<OpTrait::ConstantLike>()) {
+        cloned.push_back(def);
+        continue;
+      }
+      args.push_back(v);
+    }
+    OpBuilder b(gpuModule.getBodyRegion());
+    b.setInsertionPointToEnd(gpuModule.getBody());
+    Location loc = ops.front()->getLoc();
+    auto func = gpu::GPUFuncOp::create(
+        b, loc, name, b.getFunctionType(ValueRange(args).getTypes(), {}));
+    func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+    func.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr(
+        {static_cast<int32_t>(block), 1, 1}));
+    symbols.insert(func);
+    Block &entry = func.getBody().front();
+    b.setInsertionPointToStart(&entry);
+    IRMapping map;
+    for (auto [v, arg] : llvm::zip(args, entry.getArguments()))
+      map.map(v, arg);
+    for (Operation *c : cloned)
+      b.clone(*c, map);
+    emit(b, map);
+    gpu::ReturnOp::create(b, loc);
+
+    OpBuilder host(before);
+    Value g = cst(host, loc, grid), t = cst(host, loc, block),
+          one = cst(host, loc, 1);
+    gpu::LaunchFuncOp::create(host, loc, func, gpu::KernelDim3{g, one, one},
+                              gpu::KernelDim3{t, one, one}, Value(), args);
+    return success();
+  }
+
+  /// One op as a grid-stride loop over its parallel iteration space.
+  LogicalResult lowerLoop(StringRef name, linalg::GenericOp op) {
+    SmallVector<int64_t> sizes = op.getStaticLoopRanges();
+    if (ShapedType::isDynamicShape(sizes))
+      return op.emitOpError("has a dynamic iteration space: not lowered to "
+                            "a CUDA kernel");
+    SmallVector<unsigned> parallel, reduction;
+    for (auto [i, it] : llvm::enumerate(op.getIteratorTypesArray()))
+      (it == utils::IteratorType::parallel ? parallel : reduction).push_back(i);
+    SmallVector<int64_t> pSizes;
+    for (unsigned d : parallel)
+      pSizes.push_back(sizes[d]);
+    int64_t total = product(pSizes);
+    int64_t blocks =
+        std::clamp<int64_t>((total + kLoopThreads - 1) / kLoopThreads, 1,
+                            kMaxBlocks);
+    return launch(name, {op}, op, blocks, kLoopThreads,
+                  [&](OpBuilder &b, IRMapping &map) {
+      Location loc = op.getLoc();
+      Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+      Value bid = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+      Value bdim = gpu::BlockDimOp::create(b, loc, gpu::Dimension::x);
+      Value gdim = gpu::GridDimOp::create(b, loc, gpu::Dimension::x);
+      Value start = arith::AddIOp::create(
+          b, loc, arith::MulIOp::create(b, loc, bid, bdim), tid);
+      Value step = arith::MulIOp::create(b, loc, gdim, bdim);
+      auto loop = scf::ForOp::create(b, loc, start, cst(b, loc, total), step);
+      b.setInsertionPointToStart(loop.getBody());
+      // Reduction dims read as 0 until their loops bind them (outputs do
+      // not depend on them).
+      SmallVector<Value> iv(sizes.size(), cst(b, loc, 0));
+      for (auto [d, v] :
+           llvm::zip(parallel, delinearize(b, loc, loop.getInductionVar(),
+                                           pSizes)))
+        iv[d] = v;
+      // Outputs start from what the buffer holds (a reduction's init).
+      SmallVector<Value> outs;
+      Block &body = op.getRegion().front();
+      for (OpOperand &init : op.getDpsInitsMutable()) {
+        BlockArgument arg = op.getMatchingBlockArgument(&init);
+        outs.push_back(reduction.empty() && arg.use_empty()
+                           ? Value()
+                           : readOperand(b, loc, op, init, iv, map));
+      }
+      auto compute = [&](OpBuilder &nb, ValueRange ivs, ValueRange acc) {
+        SmallVector<Value> args;
+        for (OpOperand *in : op.getDpsInputOperands())
+          args.push_back(body.getArgument(in->getOperandNumber()).use_empty()
+                             ? Value()
+                             : readOperand(nb, loc, op, *in, ivs, map));
+        args.append(acc.begin(), acc.end());
+        return cloneBody(nb, op, ivs, args, map);
+      };
+      SmallVector<Value> results;
+      if (reduction.empty()) {
+        results = compute(b, iv, outs);
+      } else {
+        // Sequential loops over the reduction dims, carrying the outputs.
+        SmallVector<Value> acc = outs;
+        std::function<SmallVector<Value>(OpBuilder &, unsigned, ValueRange)>
+            nest = [&](OpBuilder &nb, unsigned k,
+                       ValueRange carried) -> SmallVector<Value> {
+          if (k == reduction.size())
+            return compute(nb, iv, carried);
+          auto inner = scf::ForOp::create(
+              nb, loc, cst(nb, loc, 0), cst(nb, loc, sizes[reduction[k]]),
+              cst(nb, loc, 1), carried);
+          OpBuilder ib = OpBuilder::atBlockBegin(inner.getBody());
+          iv[reduction[k]] = inner.getInductionVar();
+          SmallVector<Value> next =
+              nest(ib, k + 1, inner.getRegionIterArgs());
+          scf::YieldOp::create(ib, loc, next);
+          return SmallVector<Value>(inner.getResults());
+        };
+        results = nest(b, 0, acc);
+      }
+      for (auto [init, v] : llvm::zip(op.getDpsInitsMutable(), results))
+        memref::StoreOp::create(
+            b, loc, v, map.lookupOrDefault(init.get()),
+            applyMap(b, loc, op.getMatchingIndexingMap(&init), iv));
+      b.setInsertionPointAfter(loop);
+    });
+  }
+
+  /// A row group as one kernel, one block per row; failure (with nothing
+  /// changed) when its ops do not fit that form.
+  FailureOr<bool> lowerRows(StringRef name, ArrayRef<linalg::GenericOp> ops,
+                            Operation *before);
+
+private:
+  ModuleOp module;
+  gpu::GPUModuleOp gpuModule;
+  SymbolTable symbols;
+};
+
+/// One op of a row kernel: its iteration dims split into the row part
+/// (leading parallel dims whose sizes multiply to the row count) and the
+/// column part (all parallel, or all reduction).
+struct Phase {
+  linalg::GenericOp op;
+  SmallVector<int64_t> rowSizes, colSizes;
+  std::optional<Combiner> combiner; // set for a reduction
+};
+
+/// The buffer a contiguous view (reshape, expand/collapse) is of.
+Value viewRoot(Value v) {
+  while (Operation *def = v.getDefiningOp()) {
+    if (auto r = dyn_cast<memref::ReshapeOp>(def))
+      v = r.getSource();
+    else if (auto e = dyn_cast<memref::ExpandShapeOp>(def))
+      v = e.getSrc();
+    else if (auto c = dyn_cast<memref::CollapseShapeOp>(def))
+      v = c.getSrc();
+    else
+      break;
+  }
+  return v;
+}
+
+/// True when `operand` of a phase touches only its own row: the memref
+/// has identity layout, the leading indices of the access are the phase's
+/// row dims in order, and they span the memref's leading dims.
+bool rowLocal(const Phase &p, OpOperand &operand) {
+  linalg::GenericOp op = p.op;
+  auto type = dyn_cast<MemRefType>(operand.get().getType());
+  if (!type || !type.getLayout().isIdentity() || !type.hasStaticShape())
+    return false;
+  AffineMap map = op.getMatchingIndexingMap(&operand);
+  size_t k = p.rowSizes.size();
+  if (map.getNumResults() < k)
+    return false;
+  for (size_t i = 0; i < k; ++i) {
+    auto d = dyn_cast<AffineDimExpr>(map.getResult(i));
+    if (!d || d.getPosition() != i || type.getDimSize(i) != p.rowSizes[i])
+      return false;
+  }
+  return true;
+}
+
+FailureOr<bool> KernelBuilder::lowerRows(StringRef name,
+                                         ArrayRef<linalg::GenericOp> ops,
+                                         Operation *before) {
+  // The row count: the parallel extent of the first reduction.
+  int64_t rows = -1;
+  for (linalg::GenericOp op : ops) {
+    if (op.getNumReductionLoops() == 0)
+      continue;
+    SmallVector<int64_t> sizes = op.getStaticLoopRanges();
+    int64_t n = 1;
+    for (auto [s, it] : llvm::zip(sizes, op.getIteratorTypesArray()))
+      if (it == utils::IteratorType::parallel)
+        n *= s;
+    rows = n;
+    break;
+  }
+  if (rows < 1)
+    return false;
+  SmallVector<Phase> phases;
+  int64_t maxCols = 1;
+  for (linalg::GenericOp op : ops) {
+    SmallVector<int64_t> sizes = op.getStaticLoopRanges();
+    if (ShapedType::isDynamicShape(sizes))
+      return false;
+    auto its = op.getIteratorTypesArray();
+    Phase p{op, {}, {}, std::nullopt};
+    size_t k = 0;
+    int64_t n = 1;
+    while (n < rows && k < sizes.size())
+      n *= sizes[k++];
+    // Trailing unit dims of the row part belong to it as well.
+    if (n != rows)
+      return false;
+    p.rowSizes.assign(sizes.begin(), sizes.begin() + k);
+    p.colSizes.assign(sizes.begin() + k, sizes.end());
+    for (size_t i = 0; i < k; ++i)
+      if (its[i] != utils::IteratorType::parallel)
+        return false;
+    bool anyReduction = op.getNumReductionLoops() > 0;
+    for (size_t i = k; i < its.size(); ++i)
+      if (anyReduction && its[i] != utils::IteratorType::reduction)
+        return false;
+    if (anyReduction) {
+      p.combiner = matchCombiner(op);
+      OpBuilder probe(op);
+      if (!p.combiner ||
+          !neutralElement(probe, p.combiner->kind,
+                          p.combiner->op->getResult(0).getType()))
+        return false;
+    }
+    maxCols = std::max(maxCols, product(p.colSizes));
+    phases.push_back(std::move(p));
+  }
+  // What the kernel writes and reads again must stay within its row: rows
+  // run in different blocks, which do not see each other's writes.
+  DenseSet<Value> written;
+  for (Phase &p : phases)
+    for (OpOperand &init : p.op.getDpsInitsMutable())
+      written.insert(viewRoot(init.get()));
+  for (Phase &p : phases)
+    for (OpOperand &operand : p.op->getOpOperands())
+      if (isa<MemRefType>(operand.get().getType()) &&
+          written.contains(viewRoot(operand.get())) &&
+          !rowLocal(p, operand))
+        return false;
+  // Buffers an op's body reads directly (gathers) must not be written here.
+  for (Phase &p : phases) {
+    SetVector<Value> above;
+    getUsedValuesDefinedAbove(p.op.getRegion(), above);
+    for (Value v : above)
+      if (isa<MemRefType>(v.getType()) && written.contains(viewRoot(v)))
+        return false;
+  }
+
+  int64_t threads = std::clamp<int64_t>((maxCols + 31) / 32 * 32, 32, 256);
+  int64_t blocks = std::min(rows, kMaxBlocks);
+  SmallVector<linalg::GenericOp> opList(ops.begin(), ops.end());
+  if (failed(launch(name, opList, before, blocks, threads,
+                    [&](OpBuilder &b, IRMapping &map) {
+    Location loc = ops.front()->getLoc();
+    Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+    Value bid = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+    Value bdim = gpu::BlockDimOp::create(b, loc, gpu::Dimension::x);
+    Value gdim = gpu::GridDimOp::create(b, loc, gpu::Dimension::x);
+    Value zero = cst(b, loc, 0);
+    Value isFirst = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                          tid, zero);
+    auto rowLoop = scf::ForOp::create(b, loc, bid, cst(b, loc, rows), gdim);
+    b.setInsertionPointToStart(rowLoop.getBody());
+    Value row = rowLoop.getInductionVar();
+    for (Phase &p : phases) {
+      linalg::GenericOp op = p.op;
+      Block &body = op.getRegion().front();
+      SmallVector<Value> rowIv = delinearize(b, loc, row, p.rowSizes);
+      auto indices = [&](OpBuilder &nb, Value col) {
+        SmallVector<Value> iv = rowIv;
+        SmallVector<Value> c = delinearize(nb, loc, col, p.colSizes);
+        iv.append(c.begin(), c.end());
+        return iv;
+      };
+      auto inputs = [&](OpBuilder &nb, ValueRange iv) {
+        SmallVector<Value> args;
+        for (OpOperand *in : op.getDpsInputOperands())
+          args.push_back(body.getArgument(in->getOperandNumber()).use_empty()
+                             ? Value()
+                             : readOperand(nb, loc, op, *in, iv, map));
+        return args;
+      };
+      int64_t cols = product(p.colSizes);
+      if (p.combiner) {
+        // Per-thread partials over strided columns, then the block's.
+        Type t = p.combiner->op->getResult(0).getType();
+        Value neutral = arith::ConstantOp::create(
+            b, loc, neutralElement(b, p.combiner->kind, t));
+        auto loop = scf::ForOp::create(b, loc, tid, cst(b, loc, cols), bdim,
+                                       ValueRange{neutral});
+        {
+          OpBuilder lb = OpBuilder::atBlockBegin(loop.getBody());
+          SmallVector<Value> iv = indices(lb, loop.getInductionVar());
+          SmallVector<Value> args = inputs(lb, iv);
+          args.push_back(Value());
+          cloneBody(lb, op, iv, args, map, p.combiner->op);
+          Value element = map.lookupOrDefault(p.combiner->element);
+          Value next = combine(lb, *p.combiner, loop.getRegionIterArgs()[0],
+                               element);
+          scf::YieldOp::create(lb, loc, next);
+        }
+        Value total = gpu::AllReduceOp::create(
+                          b, loc, loop.getResult(0),
+                          gpu::AllReduceOperationAttr::get(b.getContext(),
+                                                           p.combiner->kind),
+                          b.getUnitAttr())
+                          .getResult();
+        auto first = scf::IfOp::create(b, loc, isFirst, false);
+        {
+          OpBuilder ib = first.getThenBodyBuilder();
+          OpOperand &init = op.getDpsInitsMutable()[0];
+          SmallVector<Value> iv = rowIv;
+          for (size_t i = 0; i < p.colSizes.size(); ++i)
+            iv.push_back(zero); // outputs do not depend on reduction dims
+          Value initial = readOperand(ib, loc, op, init, iv, map);
+          Value result = combine(ib, *p.combiner, initial, total);
+          memref::StoreOp::create(
+              ib, loc, result, map.lookupOrDefault(init.get()),
+              applyMap(ib, loc, op.getMatchingIndexingMap(&init), iv));
+        }
+      } else {
+        auto loop = scf::ForOp::create(b, loc, tid, cst(b, loc, cols), bdim);
+        OpBuilder lb = OpBuilder::atBlockBegin(loop.getBody());
+        SmallVector<Value> iv = indices(lb, loop.getInductionVar());
+        SmallVector<Value> args = inputs(lb, iv);
+        for (OpOperand &init : op.getDpsInitsMutable())
+          args.push_back(op.getMatchingBlockArgument(&init).use_empty()
+                             ? Value()
+                             : readOperand(lb, loc, op, init, iv, map));
+        SmallVector<Value> results = cloneBody(lb, op, iv, args, map);
+        for (auto [init, v] : llvm::zip(op.getDpsInitsMutable(), results))
+          memref::StoreOp::create(
+              lb, loc, v, map.lookupOrDefault(init.get()),
+              applyMap(lb, loc, op.getMatchingIndexingMap(&init), iv));
+      }
+      // What this phase wrote is visible to the whole block after this.
+      gpu::BarrierOp::create(b, loc);
+    }
+    b.setInsertionPointAfter(rowLoop);
+  })))
+    return failure();
+  return true;
+}
+
+/// Turns memref.copy into linalg.copy and named linalg ops into generics,
+/// so that one code path handles them all.
+LogicalResult normalize(ModuleOp module) {
+  SmallVector<memref::CopyOp> copies;
+  module.walk([&](memref::CopyOp c) { copies.push_back(c); });
+  for (memref::CopyOp c : copies) {
+    OpBuilder b(c);
+    linalg::CopyOp::create(b, c.getLoc(), c.getSource(), c.getTarget());
+    c.erase();
+  }
+  SmallVector<linalg::LinalgOp> named;
+  module.walk([&](linalg::LinalgOp op) {
+    if (!isa<linalg::GenericOp>(op))
+      named.push_back(op);
+  });
+  IRRewriter rewriter(module.getContext());
+  for (linalg::LinalgOp op : named) {
+    rewriter.setInsertionPoint(op);
+    if (failed(linalg::generalizeNamedOp(rewriter, op)))
+      return op->emitOpError("cannot be expressed as a linalg.generic for "
+                             "the CUDA kernel generator");
+  }
+  return success();
+}
+
+struct KernelsToGpuPass final
+    : ::mlir::llmc::impl::KernelsToGpuPassBase<KernelsToGpuPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (failed(normalize(module)))
+      return signalPassFailure();
+    module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                    UnitAttr::get(&getContext()));
+    OpBuilder b(module.getBodyRegion());
+    b.setInsertionPointToEnd(module.getBody());
+    auto gpuModule =
+        gpu::GPUModuleOp::create(b, module.getLoc(), "llmc_kernels");
+    KernelBuilder kernels(module, gpuModule);
+
+    SmallVector<func::FuncOp> funcs(module.getOps<func::FuncOp>());
+    for (func::FuncOp func : funcs) {
+      if (func.isExternal())
+        continue;
+      SmallVector<linalg::GenericOp> ops;
+      WalkResult walk = func.walk<WalkOrder::PreOrder>([&](Operation *op) {
+        auto generic = dyn_cast<linalg::GenericOp>(op);
+        if (generic && !generic.getLibraryCallAttr()) {
+          if (op->getParentOp() != func) {
+            op->emitOpError("inside a loop is not lowered to a CUDA kernel");
+            return WalkResult::interrupt();
+          }
+          ops.push_back(generic);
+          return WalkResult::skip();
+        }
+        if (isa<scf::ForOp, scf::WhileOp, scf::IfOp, scf::ParallelOp>(op)) {
+          op->emitOpError("on the host is not lowered to a CUDA kernel");
+          return WalkResult::interrupt();
+        }
+        return WalkResult::advance();
+      });
+      if (walk.wasInterrupted())
+        return signalPassFailure();
+      if (ops.empty())
+        continue;
+      auto kind = func->getAttrOfType<StringAttr>("llmc.kernel");
+      std::string base = func.getSymName().str();
+      if (kind && kind.getValue() == "row") {
+        FailureOr<bool> done = kernels.lowerRows(
+            base, ops, func.getBody().front().getTerminator());
+        if (failed(done))
+          return signalPassFailure();
+        if (*done) {
+          for (linalg::GenericOp op : ops)
+            op.erase();
+          continue;
+        }
+      }
+      // One kernel per op: named after the group's kernel function (and
+      // numbered when a group needs several), or after the op in @main.
+      for (auto [i, op] : llvm::enumerate(ops)) {
+        std::string name =
+            kind ? (ops.size() == 1 ? base : base + "_" + std::to_string(i))
+                 : base + "_op" + std::to_string(i);
+        if (failed(kernels.lowerLoop(name, op)))
+          return signalPassFailure();
+        op.erase();
+      }
+    }
+  }
+};
+} // namespace

@@ -1,0 +1,145 @@
+// RUN: llmc-opt %s -split-input-file -llmc-kernels-to-gpu -cse | FileCheck %s
+
+// A row group (softmax's max and the shift by it): one kernel, one block per
+// row; the reduction's per-thread partials meet in gpu.all_reduce and a
+// barrier separates the phases.
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#row = affine_map<(d0, d1) -> (d0)>
+// CHECK-LABEL: func.func private @main_kernel0
+// CHECK: gpu.launch_func @llmc_kernels::@main_kernel0 blocks in (%[[R:.*]], %{{.*}}, %{{.*}}) threads in (%[[T:.*]], %{{.*}}, %{{.*}}) args(%{{.*}} : memref<8xf32>, %{{.*}} : memref<8x100xf32>, %{{.*}} : memref<8x100xf32>)
+// CHECK-NOT: linalg.generic
+// CHECK: gpu.module @llmc_kernels
+// CHECK: gpu.func @main_kernel0(%[[M:.*]]: memref<8xf32>, %[[X:.*]]: memref<8x100xf32>, %[[Y:.*]]: memref<8x100xf32>) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
+// CHECK: %[[TID:.*]] = gpu.thread_id x
+// CHECK: %[[BID:.*]] = gpu.block_id x
+// CHECK: scf.for %[[ROW:.*]] = %[[BID]] to %c8 step
+// CHECK: scf.for %{{.*}} = %[[TID]] to %c1 step
+// CHECK: memref.store %{{.*}}, %[[M]][%[[ROW]]]
+// CHECK: gpu.barrier
+// CHECK: %[[P:.*]] = scf.for %[[C:.*]] = %[[TID]] to %c100 step %{{.*}} iter_args(%[[A:.*]] = %cst
+// CHECK: memref.load %[[X]][%[[ROW]], %[[C]]]
+// CHECK: arith.maximumf %[[A]]
+// CHECK: %[[ALL:.*]] = gpu.all_reduce maximumf %[[P]] uniform
+// CHECK: scf.if
+// CHECK: %[[OLD:.*]] = memref.load %[[M]][%[[ROW]]]
+// CHECK: %[[NEW:.*]] = arith.maximumf %[[OLD]], %[[ALL]]
+// CHECK: memref.store %[[NEW]], %[[M]][%[[ROW]]]
+// CHECK: gpu.barrier
+// CHECK: arith.subf
+// CHECK: memref.store %{{.*}}, %[[Y]][%[[ROW]], %{{.*}}]
+// CHECK: gpu.barrier
+// CHECK: gpu.return
+func.func private @main_kernel0(%x: memref<8x100xf32>, %y: memref<8x100xf32>) attributes {llmc.kernel = "row"} {
+  %ninf = arith.constant 0xFF800000 : f32
+  %m = memref.alloc() : memref<8xf32>
+  linalg.fill ins(%ninf : f32) outs(%m : memref<8xf32>)
+  linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<8x100xf32>) outs(%m : memref<8xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %r = arith.maximumf %out, %in : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [#id, #row, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %m : memref<8x100xf32>, memref<8xf32>) outs(%y : memref<8x100xf32>) {
+  ^bb0(%in: f32, %mx: f32, %out: f32):
+    %d = arith.subf %in, %mx : f32
+    linalg.yield %d : f32
+  }
+  return
+}
+
+// -----
+
+// An op outside any group, with a broadcast operand: a grid-stride loop over
+// its 4x300 outputs, 256 threads a block; a transpose reads its input through
+// the permuted index map.
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#col = affine_map<(d0, d1) -> (d1)>
+#t = affine_map<(d0, d1) -> (d1, d0)>
+// CHECK-LABEL: func.func @main
+// CHECK: gpu.launch_func @llmc_kernels::@main_op0 blocks in (%c5, %c1, %c1) threads in (%c256, %c1, %c1)
+// CHECK: gpu.launch_func @llmc_kernels::@main_op1
+// CHECK: gpu.func @main_op0(%[[A:.*]]: memref<4x300xf32>, %[[B:.*]]: memref<300xf32>, %[[O:.*]]: memref<4x300xf32>) kernel
+// CHECK: %[[LIN:.*]] = arith.addi
+// CHECK: scf.for %[[I:.*]] = %[[LIN]] to %c1200 step
+// CHECK: %[[IV:.*]]:2 = affine.delinearize_index %[[I]] into (4, 300)
+// CHECK: memref.load %[[A]][%[[IV]]#0, %[[IV]]#1]
+// CHECK: memref.load %[[B]][%[[IV]]#1]
+// CHECK: arith.addf
+// CHECK: memref.store %{{.*}}, %[[O]][%[[IV]]#0, %[[IV]]#1]
+// CHECK: gpu.func @main_op1(%[[S:.*]]: memref<4x300xf32>, %[[D:.*]]: memref<300x4xf32>) kernel
+// CHECK: %[[JV:.*]]:2 = affine.delinearize_index %{{.*}} into (300, 4)
+// CHECK: memref.load %[[S]][%[[JV]]#1, %[[JV]]#0]
+func.func @main(%a: memref<4x300xf32>, %b: memref<300xf32>, %o: memref<4x300xf32>, %t: memref<300x4xf32>) {
+  linalg.generic {indexing_maps = [#id, #col, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%a, %b : memref<4x300xf32>, memref<300xf32>) outs(%o : memref<4x300xf32>) {
+  ^bb0(%x: f32, %y: f32, %out: f32):
+    %s = arith.addf %x, %y : f32
+    linalg.yield %s : f32
+  }
+  linalg.transpose ins(%o : memref<4x300xf32>) outs(%t : memref<300x4xf32>) permutation = [1, 0]
+  return
+}
+
+// -----
+
+// A row group whose second op reads another row of what the first wrote
+// (rows run in different blocks) does not take the row form: one kernel per
+// op, numbered. A reduction in a loop kernel runs sequentially per output.
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#row = affine_map<(d0, d1) -> (d0)>
+#shift = affine_map<(d0, d1) -> (d1, d0)>
+// CHECK-LABEL: func.func private @main_kernel1
+// CHECK: gpu.launch_func @llmc_kernels::@main_kernel1_0
+// CHECK: gpu.launch_func @llmc_kernels::@main_kernel1_1
+// CHECK: gpu.func @main_kernel1_0
+// CHECK: scf.for %{{.*}} = %{{.*}} to %c4 step
+// CHECK: %[[INIT:.*]] = memref.load
+// CHECK: %[[SUM:.*]] = scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[ACC:.*]] = %[[INIT]])
+// CHECK: arith.addf %[[ACC]]
+// CHECK: gpu.func @main_kernel1_1
+func.func private @main_kernel1(%x: memref<4x4xf32>, %s: memref<4xf32>, %y: memref<4x4xf32>) attributes {llmc.kernel = "row"} {
+  linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<4x4xf32>) outs(%s : memref<4xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %r = arith.addf %out, %in : f32
+    linalg.yield %r : f32
+  }
+  %t = memref.alloc() : memref<4x4xf32>
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x : memref<4x4xf32>) outs(%t : memref<4x4xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    linalg.yield %in : f32
+  }
+  linalg.generic {indexing_maps = [#shift, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%t : memref<4x4xf32>) outs(%y : memref<4x4xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    linalg.yield %in : f32
+  }
+  return
+}
+
+// -----
+
+// Must not change: a library call (cuBLASLt's), and host code without
+// linalg ops.
+// CHECK-LABEL: func.func @library
+// CHECK: linalg.generic
+// CHECK-SAME: library_call = "llmc_matmul_f32"
+// CHECK-NOT: gpu.launch_func
+#a = affine_map<(m, n, k) -> (m, k)>
+#b = affine_map<(m, n, k) -> (k, n)>
+#c = affine_map<(m, n, k) -> (m, n)>
+func.func @library(%x: memref<4x8xf32>, %w: memref<8x2xf32>, %y: memref<4x2xf32>) {
+  linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"], library_call = "llmc_matmul_f32"}
+      ins(%x, %w : memref<4x8xf32>, memref<8x2xf32>) outs(%y : memref<4x2xf32>) {
+  ^bb0(%p: f32, %q: f32, %acc: f32):
+    %m = arith.mulf %p, %q : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+func.func @nothing(%x: memref<4xf32>) -> memref<4xf32> {
+  return %x : memref<4xf32>
+}
