@@ -49,6 +49,14 @@ Value cst(OpBuilder &b, Location loc, int64_t v) {
   return arith::ConstantIndexOp::create(b, loc, v);
 }
 
+/// The thread's and block's index and the block and grid sizes (x only).
+std::tuple<Value, Value, Value, Value> threadIds(OpBuilder &b, Location loc) {
+  return {gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x),
+          gpu::BlockIdOp::create(b, loc, gpu::Dimension::x),
+          gpu::BlockDimOp::create(b, loc, gpu::Dimension::x),
+          gpu::GridDimOp::create(b, loc, gpu::Dimension::x)};
+}
+
 /// Linear index `lin` as indices over `sizes` (row-major).
 SmallVector<Value> delinearize(OpBuilder &b, Location loc, Value lin,
                                ArrayRef<int64_t> sizes) {
@@ -287,10 +295,7 @@ public:
     return launch(name, {op}, op, blocks, kLoopThreads,
                   [&](OpBuilder &b, IRMapping &map) {
       Location loc = op.getLoc();
-      Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
-      Value bid = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
-      Value bdim = gpu::BlockDimOp::create(b, loc, gpu::Dimension::x);
-      Value gdim = gpu::GridDimOp::create(b, loc, gpu::Dimension::x);
+      auto [tid, bid, bdim, gdim] = threadIds(b, loc);
       Value start = arith::AddIOp::create(
           b, loc, arith::MulIOp::create(b, loc, bid, bdim), tid);
       Value step = arith::MulIOp::create(b, loc, gdim, bdim);
@@ -487,10 +492,7 @@ FailureOr<bool> KernelBuilder::lowerRows(StringRef name,
   if (failed(launch(name, opList, before, blocks, threads,
                     [&](OpBuilder &b, IRMapping &map) {
     Location loc = ops.front()->getLoc();
-    Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
-    Value bid = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
-    Value bdim = gpu::BlockDimOp::create(b, loc, gpu::Dimension::x);
-    Value gdim = gpu::GridDimOp::create(b, loc, gpu::Dimension::x);
+    auto [tid, bid, bdim, gdim] = threadIds(b, loc);
     Value zero = cst(b, loc, 0);
     Value isFirst = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
                                           tid, zero);
