@@ -102,8 +102,8 @@ Value readOperand(OpBuilder &b, Location loc, linalg::GenericOp op,
 /// Clones the scalar body of `op` at iteration indices `iv`, with its block
 /// arguments bound to `args`; returns the yielded values. The op named
 /// `skip` (a reduction's combiner) is not cloned.
-SmallVector<Value> cloneBody(OpBuilder &b, linalg::GenericOp op,
-                             ValueRange iv, ValueRange args, IRMapping &map,
+SmallVector<Value> cloneBody(OpBuilder &b, linalg::GenericOp op, ValueRange iv,
+                             ValueRange args, IRMapping &map,
                              Operation *skip = nullptr) {
   Block &body = op.getRegion().front();
   for (auto [arg, v] : llvm::zip(body.getArguments(), args))
@@ -141,8 +141,7 @@ std::optional<Combiner> matchCombiner(linalg::GenericOp op) {
   Operation *yielded = body.getTerminator()->getOperand(0).getDefiningOp();
   if (!yielded || yielded->getBlock() != &body ||
       yielded->getNumOperands() != 2 || !out.hasOneUse() ||
-      !yielded->getResult(0).hasOneUse() ||
-      *out.getUsers().begin() != yielded)
+      !yielded->getResult(0).hasOneUse() || *out.getUsers().begin() != yielded)
     return std::nullopt;
   using K = gpu::AllReduceOperation;
   std::optional<K> kind =
@@ -187,13 +186,18 @@ TypedAttr neutralElement(OpBuilder &b, gpu::AllReduceOperation kind,
   if (auto f = dyn_cast<FloatType>(type)) {
     const llvm::fltSemantics &sem = f.getFloatSemantics();
     switch (kind) {
-    case K::ADD: return b.getFloatAttr(f, 0.0);
-    case K::MUL: return b.getFloatAttr(f, 1.0);
+    case K::ADD:
+      return b.getFloatAttr(f, 0.0);
+    case K::MUL:
+      return b.getFloatAttr(f, 1.0);
     case K::MAXIMUMF:
-    case K::MAXNUMF: return b.getFloatAttr(f, llvm::APFloat::getInf(sem, true));
+    case K::MAXNUMF:
+      return b.getFloatAttr(f, llvm::APFloat::getInf(sem, true));
     case K::MINIMUMF:
-    case K::MINNUMF: return b.getFloatAttr(f, llvm::APFloat::getInf(sem, false));
-    default: return {};
+    case K::MINNUMF:
+      return b.getFloatAttr(f, llvm::APFloat::getInf(sem, false));
+    default:
+      return {};
     }
   }
   auto i = dyn_cast<IntegerType>(type);
@@ -204,13 +208,19 @@ TypedAttr neutralElement(OpBuilder &b, gpu::AllReduceOperation kind,
   case K::ADD:
   case K::OR:
   case K::XOR:
-  case K::MAXUI: return b.getIntegerAttr(i, llvm::APInt::getZero(w));
-  case K::MUL: return b.getIntegerAttr(i, llvm::APInt(w, 1));
+  case K::MAXUI:
+    return b.getIntegerAttr(i, llvm::APInt::getZero(w));
+  case K::MUL:
+    return b.getIntegerAttr(i, llvm::APInt(w, 1));
   case K::AND:
-  case K::MINUI: return b.getIntegerAttr(i, llvm::APInt::getAllOnes(w));
-  case K::MAXSI: return b.getIntegerAttr(i, llvm::APInt::getSignedMinValue(w));
-  case K::MINSI: return b.getIntegerAttr(i, llvm::APInt::getSignedMaxValue(w));
-  default: return {};
+  case K::MINUI:
+    return b.getIntegerAttr(i, llvm::APInt::getAllOnes(w));
+  case K::MAXSI:
+    return b.getIntegerAttr(i, llvm::APInt::getSignedMinValue(w));
+  case K::MINSI:
+    return b.getIntegerAttr(i, llvm::APInt::getSignedMaxValue(w));
+  default:
+    return {};
   }
 }
 
@@ -226,16 +236,15 @@ void collectCaptures(Operation *op, SetVector<Value> &captures) {
 
 class KernelBuilder {
 public:
-  KernelBuilder(ModuleOp module, gpu::GPUModuleOp gpuModule)
-      : module(module), gpuModule(gpuModule), symbols(gpuModule) {}
+  explicit KernelBuilder(gpu::GPUModuleOp gpuModule)
+      : gpuModule(gpuModule), symbols(gpuModule) {}
 
   /// Replaces `ops` (generics of one function, in order) by one kernel
   /// built by `emit`, launched with `grid` x `block` threads before
   /// `before`.
-  LogicalResult
-  launch(StringRef name, ArrayRef<linalg::GenericOp> ops, Operation *before,
-         int64_t grid, int64_t block,
-         function_ref<void(OpBuilder &, IRMapping &)> emit) {
+  void launch(StringRef name, ArrayRef<linalg::GenericOp> ops,
+              Operation *before, int64_t grid, int64_t block,
+              function_ref<void(OpBuilder &, IRMapping &)> emit) {
     SetVector<Value> captures;
     for (linalg::GenericOp op : ops)
       collectCaptures(op, captures);
@@ -255,8 +264,8 @@ public:
     auto func = gpu::GPUFuncOp::create(
         b, loc, name, b.getFunctionType(ValueRange(args).getTypes(), {}));
     func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
-    func.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr(
-        {static_cast<int32_t>(block), 1, 1}));
+    func.setKnownBlockSizeAttr(
+        b.getDenseI32ArrayAttr({static_cast<int32_t>(block), 1, 1}));
     symbols.insert(func);
     Block &entry = func.getBody().front();
     b.setInsertionPointToStart(&entry);
@@ -273,7 +282,6 @@ public:
           one = cst(host, loc, 1);
     gpu::LaunchFuncOp::create(host, loc, func, gpu::KernelDim3{g, one, one},
                               gpu::KernelDim3{t, one, one}, Value(), args);
-    return success();
   }
 
   /// One op as a grid-stride loop over its parallel iteration space.
@@ -289,81 +297,83 @@ public:
     for (unsigned d : parallel)
       pSizes.push_back(sizes[d]);
     int64_t total = product(pSizes);
-    int64_t blocks =
-        std::clamp<int64_t>((total + kLoopThreads - 1) / kLoopThreads, 1,
-                            kMaxBlocks);
-    return launch(name, {op}, op, blocks, kLoopThreads,
-                  [&](OpBuilder &b, IRMapping &map) {
-      Location loc = op.getLoc();
-      auto [tid, bid, bdim, gdim] = threadIds(b, loc);
-      Value start = arith::AddIOp::create(
-          b, loc, arith::MulIOp::create(b, loc, bid, bdim), tid);
-      Value step = arith::MulIOp::create(b, loc, gdim, bdim);
-      auto loop = scf::ForOp::create(b, loc, start, cst(b, loc, total), step);
-      b.setInsertionPointToStart(loop.getBody());
-      // Reduction dims read as 0 until their loops bind them (outputs do
-      // not depend on them).
-      SmallVector<Value> iv(sizes.size(), cst(b, loc, 0));
-      for (auto [d, v] :
-           llvm::zip(parallel, delinearize(b, loc, loop.getInductionVar(),
-                                           pSizes)))
-        iv[d] = v;
-      // Outputs start from what the buffer holds (a reduction's init).
-      SmallVector<Value> outs;
-      Block &body = op.getRegion().front();
-      for (OpOperand &init : op.getDpsInitsMutable()) {
-        BlockArgument arg = op.getMatchingBlockArgument(&init);
-        outs.push_back(reduction.empty() && arg.use_empty()
-                           ? Value()
-                           : readOperand(b, loc, op, init, iv, map));
-      }
-      auto compute = [&](OpBuilder &nb, ValueRange ivs, ValueRange acc) {
-        SmallVector<Value> args;
-        for (OpOperand *in : op.getDpsInputOperands())
-          args.push_back(body.getArgument(in->getOperandNumber()).use_empty()
-                             ? Value()
-                             : readOperand(nb, loc, op, *in, ivs, map));
-        args.append(acc.begin(), acc.end());
-        return cloneBody(nb, op, ivs, args, map);
-      };
-      SmallVector<Value> results;
-      if (reduction.empty()) {
-        results = compute(b, iv, outs);
-      } else {
-        // Sequential loops over the reduction dims, carrying the outputs.
-        SmallVector<Value> acc = outs;
-        std::function<SmallVector<Value>(OpBuilder &, unsigned, ValueRange)>
-            nest = [&](OpBuilder &nb, unsigned k,
-                       ValueRange carried) -> SmallVector<Value> {
-          if (k == reduction.size())
-            return compute(nb, iv, carried);
-          auto inner = scf::ForOp::create(
-              nb, loc, cst(nb, loc, 0), cst(nb, loc, sizes[reduction[k]]),
-              cst(nb, loc, 1), carried);
-          OpBuilder ib = OpBuilder::atBlockBegin(inner.getBody());
-          iv[reduction[k]] = inner.getInductionVar();
-          SmallVector<Value> next =
-              nest(ib, k + 1, inner.getRegionIterArgs());
-          scf::YieldOp::create(ib, loc, next);
-          return SmallVector<Value>(inner.getResults());
-        };
-        results = nest(b, 0, acc);
-      }
-      for (auto [init, v] : llvm::zip(op.getDpsInitsMutable(), results))
-        memref::StoreOp::create(
-            b, loc, v, map.lookupOrDefault(init.get()),
-            applyMap(b, loc, op.getMatchingIndexingMap(&init), iv));
-      b.setInsertionPointAfter(loop);
-    });
+    int64_t blocks = std::clamp<int64_t>(
+        (total + kLoopThreads - 1) / kLoopThreads, 1, kMaxBlocks);
+    launch(
+        name, {op}, op, blocks, kLoopThreads,
+        [&](OpBuilder &b, IRMapping &map) {
+          Location loc = op.getLoc();
+          auto [tid, bid, bdim, gdim] = threadIds(b, loc);
+          Value start = arith::AddIOp::create(
+              b, loc, arith::MulIOp::create(b, loc, bid, bdim), tid);
+          Value step = arith::MulIOp::create(b, loc, gdim, bdim);
+          auto loop =
+              scf::ForOp::create(b, loc, start, cst(b, loc, total), step);
+          b.setInsertionPointToStart(loop.getBody());
+          // Reduction dims read as 0 until their loops bind them (outputs do
+          // not depend on them).
+          SmallVector<Value> iv(sizes.size(), cst(b, loc, 0));
+          for (auto [d, v] :
+               llvm::zip(parallel,
+                         delinearize(b, loc, loop.getInductionVar(), pSizes)))
+            iv[d] = v;
+          // Outputs start from what the buffer holds (a reduction's init).
+          SmallVector<Value> outs;
+          Block &body = op.getRegion().front();
+          for (OpOperand &init : op.getDpsInitsMutable()) {
+            BlockArgument arg = op.getMatchingBlockArgument(&init);
+            outs.push_back(reduction.empty() && arg.use_empty()
+                               ? Value()
+                               : readOperand(b, loc, op, init, iv, map));
+          }
+          auto compute = [&](OpBuilder &nb, ValueRange ivs, ValueRange acc) {
+            SmallVector<Value> args;
+            for (OpOperand *in : op.getDpsInputOperands())
+              args.push_back(
+                  body.getArgument(in->getOperandNumber()).use_empty()
+                      ? Value()
+                      : readOperand(nb, loc, op, *in, ivs, map));
+            args.append(acc.begin(), acc.end());
+            return cloneBody(nb, op, ivs, args, map);
+          };
+          SmallVector<Value> results;
+          if (reduction.empty()) {
+            results = compute(b, iv, outs);
+          } else {
+            // Sequential loops over the reduction dims, carrying the outputs.
+            SmallVector<Value> acc = outs;
+            std::function<SmallVector<Value>(OpBuilder &, unsigned, ValueRange)>
+                nest = [&](OpBuilder &nb, unsigned k,
+                           ValueRange carried) -> SmallVector<Value> {
+              if (k == reduction.size())
+                return compute(nb, iv, carried);
+              auto inner = scf::ForOp::create(nb, loc, cst(nb, loc, 0),
+                                              cst(nb, loc, sizes[reduction[k]]),
+                                              cst(nb, loc, 1), carried);
+              OpBuilder ib = OpBuilder::atBlockBegin(inner.getBody());
+              iv[reduction[k]] = inner.getInductionVar();
+              SmallVector<Value> next =
+                  nest(ib, k + 1, inner.getRegionIterArgs());
+              scf::YieldOp::create(ib, loc, next);
+              return SmallVector<Value>(inner.getResults());
+            };
+            results = nest(b, 0, acc);
+          }
+          for (auto [init, v] : llvm::zip(op.getDpsInitsMutable(), results))
+            memref::StoreOp::create(
+                b, loc, v, map.lookupOrDefault(init.get()),
+                applyMap(b, loc, op.getMatchingIndexingMap(&init), iv));
+          b.setInsertionPointAfter(loop);
+        });
+    return success();
   }
 
-  /// A row group as one kernel, one block per row; failure (with nothing
+  /// A row group as one kernel, one block per row; false (with nothing
   /// changed) when its ops do not fit that form.
-  FailureOr<bool> lowerRows(StringRef name, ArrayRef<linalg::GenericOp> ops,
-                            Operation *before);
+  bool lowerRows(StringRef name, ArrayRef<linalg::GenericOp> ops,
+                 Operation *before);
 
 private:
-  ModuleOp module;
   gpu::GPUModuleOp gpuModule;
   SymbolTable symbols;
 };
@@ -412,9 +422,8 @@ bool rowLocal(const Phase &p, OpOperand &operand) {
   return true;
 }
 
-FailureOr<bool> KernelBuilder::lowerRows(StringRef name,
-                                         ArrayRef<linalg::GenericOp> ops,
-                                         Operation *before) {
+bool KernelBuilder::lowerRows(StringRef name, ArrayRef<linalg::GenericOp> ops,
+                              Operation *before) {
   // The row count: the parallel extent of the first reduction.
   int64_t rows = -1;
   for (linalg::GenericOp op : ops) {
@@ -474,8 +483,7 @@ FailureOr<bool> KernelBuilder::lowerRows(StringRef name,
   for (Phase &p : phases)
     for (OpOperand &operand : p.op->getOpOperands())
       if (isa<MemRefType>(operand.get().getType()) &&
-          written.contains(viewRoot(operand.get())) &&
-          !rowLocal(p, operand))
+          written.contains(viewRoot(operand.get())) && !rowLocal(p, operand))
         return false;
   // Buffers an op's body reads directly (gathers) must not be written here.
   for (Phase &p : phases) {
@@ -488,14 +496,12 @@ FailureOr<bool> KernelBuilder::lowerRows(StringRef name,
 
   int64_t threads = std::clamp<int64_t>((maxCols + 31) / 32 * 32, 32, 256);
   int64_t blocks = std::min(rows, kMaxBlocks);
-  SmallVector<linalg::GenericOp> opList(ops.begin(), ops.end());
-  if (failed(launch(name, opList, before, blocks, threads,
-                    [&](OpBuilder &b, IRMapping &map) {
+  launch(name, ops, before, blocks, threads, [&](OpBuilder &b, IRMapping &map) {
     Location loc = ops.front()->getLoc();
     auto [tid, bid, bdim, gdim] = threadIds(b, loc);
     Value zero = cst(b, loc, 0);
-    Value isFirst = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
-                                          tid, zero);
+    Value isFirst =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, tid, zero);
     auto rowLoop = scf::ForOp::create(b, loc, bid, cst(b, loc, rows), gdim);
     b.setInsertionPointToStart(rowLoop.getBody());
     Value row = rowLoop.getInductionVar();
@@ -532,16 +538,16 @@ FailureOr<bool> KernelBuilder::lowerRows(StringRef name,
           args.push_back(Value());
           cloneBody(lb, op, iv, args, map, p.combiner->op);
           Value element = map.lookupOrDefault(p.combiner->element);
-          Value next = combine(lb, *p.combiner, loop.getRegionIterArgs()[0],
-                               element);
+          Value next =
+              combine(lb, *p.combiner, loop.getRegionIterArgs()[0], element);
           scf::YieldOp::create(lb, loc, next);
         }
-        Value total = gpu::AllReduceOp::create(
-                          b, loc, loop.getResult(0),
-                          gpu::AllReduceOperationAttr::get(b.getContext(),
-                                                           p.combiner->kind),
-                          b.getUnitAttr())
-                          .getResult();
+        Value total =
+            gpu::AllReduceOp::create(b, loc, loop.getResult(0),
+                                     gpu::AllReduceOperationAttr::get(
+                                         b.getContext(), p.combiner->kind),
+                                     b.getUnitAttr())
+                .getResult();
         auto first = scf::IfOp::create(b, loc, isFirst, false);
         {
           OpBuilder ib = first.getThenBodyBuilder();
@@ -574,8 +580,7 @@ FailureOr<bool> KernelBuilder::lowerRows(StringRef name,
       gpu::BarrierOp::create(b, loc);
     }
     b.setInsertionPointAfter(rowLoop);
-  })))
-    return failure();
+  });
   return true;
 }
 
@@ -616,7 +621,7 @@ struct KernelsToGpuPass final
     b.setInsertionPointToEnd(module.getBody());
     auto gpuModule =
         gpu::GPUModuleOp::create(b, module.getLoc(), "llmc_kernels");
-    KernelBuilder kernels(module, gpuModule);
+    KernelBuilder kernels(gpuModule);
 
     SmallVector<func::FuncOp> funcs(module.getOps<func::FuncOp>());
     for (func::FuncOp func : funcs) {
@@ -646,11 +651,8 @@ struct KernelsToGpuPass final
       auto kind = func->getAttrOfType<StringAttr>("llmc.kernel");
       std::string base = func.getSymName().str();
       if (kind && kind.getValue() == "row") {
-        FailureOr<bool> done = kernels.lowerRows(
-            base, ops, func.getBody().front().getTerminator());
-        if (failed(done))
-          return signalPassFailure();
-        if (*done) {
+        if (kernels.lowerRows(base, ops,
+                              func.getBody().front().getTerminator())) {
           for (linalg::GenericOp op : ops)
             op.erase();
           continue;

@@ -35,21 +35,32 @@ static std::string libdeviceOption() {
 #endif
 }
 
+/// The start of the linalg phase on every target: fusion groups become
+/// kernel functions whose loops are fused within each.
+static constexpr const char *kLinalgKernels =
+    "llmc-outline-fusion-groups,llmc-convert-graph-to-linalg,"
+    "func.func(llmc-fuse-kernel-loops),";
+
+/// The start of the bufferized phase on every target: results become
+/// caller-allocated out-parameters (the runtime owns every buffer it hands
+/// in); inputs and weights are the caller's buffers, passed in place, and
+/// the code never writes them.
+static constexpr const char *kBufferize =
+    "llmc-readonly-arguments,"
+    "one-shot-bufferize{bufferize-function-boundaries "
+    "function-boundary-type-conversion=identity-layout-map},"
+    "buffer-results-to-out-params{hoist-static-allocs modify-public-functions},";
+
 /// The CUDA pipeline's phases where they differ from the CPU's.
 static std::string cudaPhasePipeline(Phase phase,
                                      const PipelineOptions &options) {
   switch (phase) {
   case Phase::Linalg:
     // Kernel functions stay functions: each becomes one or more gpu.funcs.
-    return "llmc-outline-fusion-groups,llmc-convert-graph-to-linalg,"
-           "func.func(llmc-fuse-kernel-loops),canonicalize,cse";
+    return std::string(kLinalgKernels) + "canonicalize,cse";
   case Phase::Bufferized:
     // No deallocation: the runtime plans one device arena for the run.
-    return "llmc-readonly-arguments,"
-           "one-shot-bufferize{bufferize-function-boundaries "
-           "function-boundary-type-conversion=identity-layout-map},"
-           "buffer-results-to-out-params{hoist-static-allocs modify-public-functions},"
-           "canonicalize";
+    return std::string(kBufferize) + "canonicalize";
   case Phase::LLVM:
     // Kernels become gpu.funcs, then NVVM, then PTX through LLVM's NVPTX
     // backend (libdevice linked from the CUDA toolkit for math functions).
@@ -83,19 +94,13 @@ static std::string phasePipeline(Phase phase, const PipelineOptions &options) {
            (options.fusion ? ",func.func(llmc-fuse{target=" + fuseTarget + "})"
                             : "");
   case Phase::Linalg:
-    // Fusion groups become kernel functions so that their loops fuse with
-    // each other only; then the kernels are inlined back into their callers.
-    return "llmc-outline-fusion-groups,llmc-convert-graph-to-linalg,"
-           "func.func(llmc-fuse-kernel-loops),inline,symbol-dce,canonicalize,cse";
+    // The kernels are inlined back into their callers once their loops
+    // are fused.
+    return std::string(kLinalgKernels) +
+           "inline,symbol-dce,canonicalize,cse";
   case Phase::Bufferized:
-    // Results become caller-allocated out-parameters: the runtime owns
-    // every buffer it hands in, the code frees only its temporaries.
-    // Inputs and weights are the caller's buffers, passed in place: the
-    // code never writes them.
-    return "llmc-readonly-arguments,"
-           "one-shot-bufferize{bufferize-function-boundaries "
-           "function-boundary-type-conversion=identity-layout-map},"
-           "buffer-results-to-out-params{hoist-static-allocs modify-public-functions},"
+    // The code frees only its temporaries.
+    return std::string(kBufferize) +
            "buffer-deallocation-pipeline,convert-bufferization-to-memref,"
            "canonicalize";
   case Phase::LLVM:

@@ -58,9 +58,7 @@ bool fail(const OneLineDiagnosticHandler &handler, ::llmc::api::Error &error,
   error.node = handler.firstNode();
   return false;
 }
-} // namespace
 
-namespace {
 /// The pipeline options of `options`; false with `error` for a target this
 /// build cannot produce an artifact for.
 bool pipelineOptions(const ::llmc::api::CompileOptions &options,

@@ -154,26 +154,34 @@ ModelReport mlir::llmc::explainModule(ModuleOp module,
   return report;
 }
 
-static std::string humanBytes(int64_t b) {
+namespace {
+/// A unit at or above which a value is printed in it: its size and format.
+struct Scale {
+  double size;
+  const char *format;
+};
+} // namespace
+
+/// `v` in the largest of `scales` (largest first) it reaches, else as an
+/// integer in `plain`.
+static std::string human(int64_t v, std::initializer_list<Scale> scales,
+                         const char *plain) {
   char buf[32];
-  if (b >= (1 << 20))
-    snprintf(buf, sizeof buf, "%.2f MB", b / 1048576.0);
-  else if (b >= 1024)
-    snprintf(buf, sizeof buf, "%.1f KB", b / 1024.0);
-  else
-    snprintf(buf, sizeof buf, "%lld B", (long long)b);
+  for (const Scale &s : scales)
+    if (v >= s.size) {
+      snprintf(buf, sizeof buf, s.format, v / s.size);
+      return buf;
+    }
+  snprintf(buf, sizeof buf, plain, (long long)v);
   return buf;
 }
 
+static std::string humanBytes(int64_t b) {
+  return human(b, {{1048576.0, "%.2f MB"}, {1024.0, "%.1f KB"}}, "%lld B");
+}
+
 static std::string humanFlops(int64_t f) {
-  char buf[32];
-  if (f >= 1000000000)
-    snprintf(buf, sizeof buf, "%.2f GFLOP", f / 1e9);
-  else if (f >= 1000000)
-    snprintf(buf, sizeof buf, "%.2f MFLOP", f / 1e6);
-  else
-    snprintf(buf, sizeof buf, "%lld FLOP", (long long)f);
-  return buf;
+  return human(f, {{1e9, "%.2f GFLOP"}, {1e6, "%.2f MFLOP"}}, "%lld FLOP");
 }
 
 void mlir::llmc::printReportText(const ModelReport &report, raw_ostream &os) {

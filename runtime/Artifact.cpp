@@ -194,11 +194,8 @@ std::unique_ptr<Artifact> Artifact::load(const std::string &path,
       WeightView view;
       if (w->shape())
         view.shape.assign(w->shape()->begin(), w->shape()->end());
-      HostTensor probe;
-      probe.dtype = d;
-      probe.shape = view.shape;
       ok &= w->data() &&
-            static_cast<uint64_t>(probe.numElements()) * dtypeSize(d) ==
+            static_cast<uint64_t>(numElements(view.shape)) * dtypeSize(d) ==
                 w->data()->size();
       view.data = w->data() ? w->data()->data() : nullptr;
       a->weights_.push_back(std::move(view));
@@ -301,9 +298,7 @@ bool Artifact::run(const std::vector<TensorView> &inputs,
                 shapeString(given[i].shape);
         return false;
       }
-      HostTensor probe;
-      probe.shape = s.shape;
-      size_t bytes = static_cast<size_t>(probe.numElements()) * dtypeSize(s.dtype);
+      size_t bytes = static_cast<size_t>(numElements(s.shape)) * dtypeSize(s.dtype);
       if (given[i].bytes != bytes || (bytes && !given[i].data)) {
         error = path_ + ": " + what + " '" + s.name + "' has " +
                 std::to_string(given[i].bytes) + " bytes of data, expected " +

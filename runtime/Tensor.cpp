@@ -55,11 +55,15 @@ bool llmc::runtime::dtypeFromOnnx(int32_t onnx, DType &out) {
   }
 }
 
-int64_t HostTensor::numElements() const {
+int64_t llmc::runtime::numElements(const std::vector<int64_t> &shape) {
   int64_t n = 1;
   for (int64_t d : shape)
     n *= d;
   return n;
+}
+
+int64_t HostTensor::numElements() const {
+  return llmc::runtime::numElements(shape);
 }
 
 namespace {

@@ -27,6 +27,9 @@ const char *dtypeName(DType t);
 bool dtypeFromOnnx(int32_t onnx, DType &out);
 
 /// A dense row-major host tensor.
+/// The number of elements of a tensor of `shape`.
+int64_t numElements(const std::vector<int64_t> &shape);
+
 struct HostTensor {
   std::string name;
   DType dtype = DType::F32;
