@@ -1,7 +1,7 @@
 //===- KernelsToGpu.cpp - Bufferized linalg as CUDA kernels ---------------===//
 //
 // The CUDA lowering of a bufferized module: every linalg op that is not a
-// library call (cuBLASLt, cuDNN) becomes a `gpu.func` in one `gpu.module`
+// library call (cuBLASLt GEMMs) becomes a `gpu.func` in one `gpu.module`
 // and a `gpu.launch_func` in its place.
 //
 // A row kernel (a fusion group of kind "row": softmax, LayerNorm, RMSNorm)
@@ -584,6 +584,15 @@ bool KernelBuilder::lowerRows(StringRef name, ArrayRef<linalg::GenericOp> ops,
   return true;
 }
 
+/// True for the library calls the CUDA runtime makes (cuBLASLt GEMMs).
+/// Other marked generics (the CPU's im2col convolution) are kernels here:
+/// a marked generic computes exactly what its op means.
+bool runsInLibrary(linalg::GenericOp op) {
+  StringAttr call = op.getLibraryCallAttr();
+  return call && (call.getValue() == "llmc_matmul_f32" ||
+                  call.getValue() == "llmc_matmul_f64");
+}
+
 /// Turns memref.copy into linalg.copy and named linalg ops into generics,
 /// so that one code path handles them all.
 LogicalResult normalize(ModuleOp module) {
@@ -630,7 +639,7 @@ struct KernelsToGpuPass final
       SmallVector<linalg::GenericOp> ops;
       WalkResult walk = func.walk<WalkOrder::PreOrder>([&](Operation *op) {
         auto generic = dyn_cast<linalg::GenericOp>(op);
-        if (generic && !generic.getLibraryCallAttr()) {
+        if (generic && !runsInLibrary(generic)) {
           if (op->getParentOp() != func) {
             op->emitOpError("inside a loop is not lowered to a CUDA kernel");
             return WalkResult::interrupt();

@@ -64,11 +64,13 @@ static std::string cudaPhasePipeline(Phase phase,
   case Phase::LLVM:
     // Kernels become gpu.funcs, then NVVM, then PTX through LLVM's NVPTX
     // backend (libdevice linked from the CUDA toolkit for math functions).
+    // Buffers are passed as bare pointers: every kernel operand has a static
+    // shape and layout, and the runtime passes each buffer's device address.
     return "llmc-kernels-to-gpu,canonicalize,cse,"
            "nvvm-attach-target{chip=" + options.cudaChip + " O=3" +
            libdeviceOption() + "},"
            "gpu.module(affine-expand-index-ops,lower-affine,convert-scf-to-cf,"
-           "convert-gpu-to-nvvm{index-bitwidth=64},canonicalize,cse,"
+           "convert-gpu-to-nvvm{index-bitwidth=64 use-bare-ptr-memref-call-conv},canonicalize,cse,"
            "reconcile-unrealized-casts),"
            "gpu-module-to-binary{format=isa}";
   default:

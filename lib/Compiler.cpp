@@ -244,23 +244,19 @@ mlir::llmc::runWithJit(ModuleOp module, const ModelSignature &sig,
   return outputs;
 }
 
-std::string mlir::llmc::explainCpuJson(ModuleOp module) {
+std::string mlir::llmc::explainJson(ModuleOp module,
+                                    const PipelineOptions &options) {
   std::string json;
   llvm::raw_string_ostream os(json);
-  printReportJson(explainModule(module, *lookupRooflineTarget("cpu")), os);
+  std::string target =
+      options.cudaChip.empty() ? "cpu" : "cuda:" + options.cudaChip;
+  printReportJson(explainModule(module, *lookupRooflineTarget(target)), os);
   return json;
 }
 
-LogicalResult mlir::llmc::writeCpuArtifact(ModuleOp module,
-                                           const ModelSignature &sig,
-                                           StringRef report, StringRef path) {
-  FailureOr<std::string> so = emitCpuSharedObject(module);
-  if (failed(so))
-    return failure();
-  ::llmc::runtime::ArtifactContents contents;
-  contents.entry = kCpuEntryName.str();
-  contents.sharedObject = std::move(*so);
-  contents.report = report.str();
+LogicalResult
+mlir::llmc::describeSignature(ModuleOp module, const ModelSignature &sig,
+                              ::llmc::runtime::ArtifactContents &contents) {
   auto spec = [&](const TensorSignature &s)
       -> FailureOr<::llmc::runtime::TensorSpec> {
     FailureOr<DType> d = dtypeOf(s.type.getElementType());
@@ -291,6 +287,21 @@ LogicalResult mlir::llmc::writeCpuArtifact(ModuleOp module,
                                 std::vector<int64_t>(w.getType().getShape()),
                                 data.data(), data.size()});
   }
+  return success();
+}
+
+LogicalResult mlir::llmc::writeCpuArtifact(ModuleOp module,
+                                           const ModelSignature &sig,
+                                           StringRef report, StringRef path) {
+  FailureOr<std::string> so = emitCpuSharedObject(module);
+  if (failed(so))
+    return failure();
+  ::llmc::runtime::ArtifactContents contents;
+  if (failed(describeSignature(module, sig, contents)))
+    return failure();
+  contents.entry = kCpuEntryName.str();
+  contents.sharedObject = std::move(*so);
+  contents.report = report.str();
   std::string error;
   if (!::llmc::runtime::writeArtifact(path.str(), contents, error))
     return module.emitError(error), failure();
@@ -365,7 +376,7 @@ LogicalResult mlir::llmc::compileToCpuArtifact(ModuleOp module, StringRef path,
   // runtime passes them in place), then lower the rest.
   if (failed(lower(module, Phase::Graph, Phase::Graph, options)))
     return failure();
-  std::string report = explainCpuJson(module);
+  std::string report = explainJson(module);
   if (failed(takeWeights(module, *sig)) ||
       failed(lower(module, Phase::Linalg, Phase::LLVM, options)))
     return failure();

@@ -10,6 +10,7 @@
 
 #include "llmc/Runtime/Artifact.h"
 #include "llmc/Runtime/CpuKernels.h"
+#include "llmc/Runtime/Cuda.h"
 
 #include "Artifact_generated.h"
 
@@ -32,6 +33,136 @@ static uint64_t fnv1a(const uint8_t *data, size_t size) {
     h *= 1099511628211ull;
   }
   return h;
+}
+
+static flatbuffers::Offset<fb::CudaProgram>
+writeCudaProgram(flatbuffers::FlatBufferBuilder &b, const CudaProgram &p) {
+  std::vector<flatbuffers::Offset<fb::CudaBuffer>> buffers;
+  for (const CudaBuffer &x : p.buffers)
+    buffers.push_back(fb::CreateCudaBuffer(
+        b, static_cast<fb::BufferKind>(x.kind), x.index, x.offset, x.bytes));
+  std::vector<flatbuffers::Offset<fb::Weight>> constants;
+  for (const CudaConstant &x : p.constants)
+    constants.push_back(fb::CreateWeight(
+        b, static_cast<int32_t>(x.dtype), b.CreateVector(x.shape),
+        b.CreateVector(reinterpret_cast<const uint8_t *>(x.data.data()),
+                       x.data.size())));
+  auto operand = [](const GemmOperand &o) {
+    return fb::GemmOperand(o.buffer, o.offset, o.ld, o.batchStride);
+  };
+  std::vector<flatbuffers::Offset<fb::CudaStep>> steps;
+  for (const CudaStep &x : p.steps) {
+    flatbuffers::Offset<fb::CudaGemm> gemm = 0;
+    if (x.kind == CudaStep::Gemm) {
+      const CudaGemm &g = x.gemm;
+      fb::GemmOperand a = operand(g.a), bb = operand(g.b), cc = operand(g.c);
+      gemm = fb::CreateCudaGemm(b, static_cast<int32_t>(g.dtype), g.batch, g.m,
+                                g.n, g.k, g.transA, g.transB, &a, &bb, &cc);
+    }
+    steps.push_back(fb::CreateCudaStep(
+        b, static_cast<fb::StepKind>(x.kind), b.CreateString(x.kernel),
+        b.CreateVector(x.grid, 3), b.CreateVector(x.block, 3), x.sharedBytes,
+        b.CreateVector(x.args), gemm, b.CreateString(x.node)));
+  }
+  auto chip = b.CreateString(p.chip), ptx = b.CreateString(p.ptx);
+  b.ForceVectorAlignment(p.cubin.size(), 1, 64);
+  auto cubin = b.CreateVector(
+      reinterpret_cast<const uint8_t *>(p.cubin.data()), p.cubin.size());
+  return fb::CreateCudaProgram(b, chip, ptx, cubin, p.arenaBytes,
+                               b.CreateVector(buffers),
+                               b.CreateVector(constants),
+                               b.CreateVector(steps));
+}
+
+/// Reads and checks a CUDA program: every buffer reference in range, every
+/// size consistent. False on anything malformed.
+static bool readCudaProgram(const fb::CudaProgram *f, CudaProgram &p) {
+  if (!f || !f->chip() || !f->ptx() || !f->buffers() || !f->steps())
+    return false;
+  p.chip = f->chip()->str();
+  p.ptx = f->ptx()->str();
+  if (f->cubin())
+    p.cubin.assign(reinterpret_cast<const char *>(f->cubin()->data()),
+                   f->cubin()->size());
+  p.arenaBytes = f->arena_bytes();
+  for (const fb::CudaBuffer *x : *f->buffers()) {
+    CudaBuffer b;
+    if (x->kind() > fb::BufferKind_MAX)
+      return false;
+    b.kind = static_cast<BufferKind>(x->kind());
+    b.index = x->index();
+    b.offset = x->offset();
+    b.bytes = x->bytes();
+    if (b.kind == BufferKind::Arena &&
+        (b.offset > p.arenaBytes || b.bytes > p.arenaBytes - b.offset))
+      return false;
+    p.buffers.push_back(b);
+  }
+  if (f->constants())
+    for (const fb::Weight *x : *f->constants()) {
+      CudaConstant c;
+      if (!dtypeFromOnnx(x->dtype(), c.dtype) || !x->data())
+        return false;
+      if (x->shape())
+        c.shape.assign(x->shape()->begin(), x->shape()->end());
+      c.data.assign(reinterpret_cast<const char *>(x->data()->data()),
+                    x->data()->size());
+      p.constants.push_back(std::move(c));
+    }
+  for (const CudaBuffer &b : p.buffers)
+    if (b.kind == BufferKind::Constant && b.index >= p.constants.size())
+      return false;
+  size_t nBuffers = p.buffers.size();
+  for (const fb::CudaStep *x : *f->steps()) {
+    CudaStep s;
+    if (x->kind() > fb::StepKind_MAX)
+      return false;
+    s.kind = static_cast<CudaStep::Kind>(x->kind());
+    s.node = x->node() ? x->node()->str() : "";
+    if (s.kind == CudaStep::Launch) {
+      if (!x->kernel() || !x->grid() || !x->block() || x->grid()->size() != 3 ||
+          x->block()->size() != 3)
+        return false;
+      s.kernel = x->kernel()->str();
+      for (int i = 0; i < 3; ++i) {
+        s.grid[i] = x->grid()->Get(i);
+        s.block[i] = x->block()->Get(i);
+        if (s.grid[i] == 0 || s.block[i] == 0)
+          return false;
+      }
+      s.sharedBytes = x->shared_bytes();
+      if (x->args())
+        for (uint32_t a : *x->args()) {
+          if (a >= nBuffers)
+            return false;
+          s.args.push_back(a);
+        }
+    } else {
+      const fb::CudaGemm *g = x->gemm();
+      if (!g || !g->a() || !g->b() || !g->c() ||
+          !dtypeFromOnnx(g->dtype(), s.gemm.dtype) ||
+          (s.gemm.dtype != DType::F32 && s.gemm.dtype != DType::F64))
+        return false;
+      CudaGemm &m = s.gemm;
+      m.batch = g->batch();
+      m.m = g->m();
+      m.n = g->n();
+      m.k = g->k();
+      m.transA = g->trans_a();
+      m.transB = g->trans_b();
+      auto operand = [&](const fb::GemmOperand *o, GemmOperand &out) {
+        out = {o->buffer(), o->offset(), o->ld(), o->batch_stride()};
+        return out.buffer < nBuffers && out.offset >= 0 && out.ld > 0 &&
+               out.batchStride >= 0;
+      };
+      if (!operand(g->a(), m.a) || !operand(g->b(), m.b) ||
+          !operand(g->c(), m.c) || m.batch < 1 || m.m < 1 || m.n < 1 ||
+          m.k < 1)
+        return false;
+    }
+    p.steps.push_back(std::move(s));
+  }
+  return true;
 }
 
 bool llmc::runtime::writeArtifact(const std::string &path,
@@ -62,9 +193,13 @@ bool llmc::runtime::writeArtifact(const std::string &path,
   auto so = b.CreateVector(
       reinterpret_cast<const uint8_t *>(c.sharedObject.data()),
       c.sharedObject.size());
+  flatbuffers::Offset<fb::CudaProgram> cuda = 0;
+  if (c.cuda)
+    cuda = writeCudaProgram(b, *c.cuda);
   auto root = fb::CreateExecutable(b, b.CreateString(c.target),
                                    b.CreateString(c.entry), inputs, outputs,
-                                   weightsVec, so, b.CreateString(c.report));
+                                   weightsVec, so, b.CreateString(c.report),
+                                   cuda);
   b.Finish(root, fb::ExecutableIdentifier());
 
   char header[kArtifactHeaderSize] = {};
@@ -122,10 +257,22 @@ readSpecs(const flatbuffers::Vector<flatbuffers::Offset<fb::TensorInfo>> *v,
   return out;
 }
 
-std::unique_ptr<Artifact> Artifact::load(const std::string &path,
+namespace {
+/// A read-only mapping of a whole file.
+struct Mapping {
+  void *data = nullptr;
+  size_t size = 0;
+  ~Mapping() {
+    if (data)
+      munmap(data, size);
+  }
+};
+} // namespace
+
+/// Maps `path` and checks size, magic, version, checksum and the
+/// FlatBuffer's structure; the payload's root, or null with `error`.
+static const fb::Executable *mapVerified(const std::string &path, Mapping &m,
                                          std::string &error) {
-  std::unique_ptr<Artifact> a(new Artifact());
-  a->path_ = path;
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     error = path + ": cannot open the artifact";
@@ -137,15 +284,15 @@ std::unique_ptr<Artifact> Artifact::load(const std::string &path,
     error = path + ": not an llmc artifact (too short)";
     return nullptr;
   }
-  a->mappingSize_ = static_cast<size_t>(st.st_size);
-  a->mapping_ = mmap(nullptr, a->mappingSize_, PROT_READ, MAP_PRIVATE, fd, 0);
+  m.size = static_cast<size_t>(st.st_size);
+  m.data = mmap(nullptr, m.size, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);
-  if (a->mapping_ == MAP_FAILED) {
-    a->mapping_ = nullptr;
+  if (m.data == MAP_FAILED) {
+    m.data = nullptr;
     error = path + ": cannot map the artifact";
     return nullptr;
   }
-  const auto *bytes = static_cast<const uint8_t *>(a->mapping_);
+  const auto *bytes = static_cast<const uint8_t *>(m.data);
   if (std::memcmp(bytes, kArtifactMagic, 8) != 0) {
     error = path + ": not an llmc artifact (bad magic number)";
     return nullptr;
@@ -161,9 +308,9 @@ std::unique_ptr<Artifact> Artifact::load(const std::string &path,
             std::to_string(kArtifactVersion) + ")";
     return nullptr;
   }
-  if (size != a->mappingSize_ - kArtifactHeaderSize) {
+  if (size != m.size - kArtifactHeaderSize) {
     error = path + ": truncated or padded artifact (payload of " +
-            std::to_string(a->mappingSize_ - kArtifactHeaderSize) +
+            std::to_string(m.size - kArtifactHeaderSize) +
             " bytes, header says " + std::to_string(size) + ")";
     return nullptr;
   }
@@ -177,11 +324,29 @@ std::unique_ptr<Artifact> Artifact::load(const std::string &path,
     error = path + ": malformed artifact payload";
     return nullptr;
   }
-  const fb::Executable *exe = fb::GetExecutable(payload);
+  return fb::GetExecutable(payload);
+}
+
+static bool isCudaTarget(const std::string &target) {
+  return target.rfind("cuda-sm_", 0) == 0;
+}
+
+std::unique_ptr<Artifact> Artifact::load(const std::string &path,
+                                         std::string &error) {
+  std::unique_ptr<Artifact> a(new Artifact());
+  a->path_ = path;
+  Mapping m;
+  const fb::Executable *exe = mapVerified(path, m, error);
+  if (!exe)
+    return nullptr;
+  a->mapping_ = m.data;
+  a->mappingSize_ = m.size;
+  m.data = nullptr;
   std::string target = exe->target() ? exe->target()->str() : "";
-  if (target != kCpuTarget) {
+  a->target_ = target;
+  if (target != kCpuTarget && !isCudaTarget(target)) {
     error = path + ": the artifact is for target '" + target +
-            "'; this runtime runs '" + kCpuTarget + "'";
+            "'; this runtime runs '" + kCpuTarget + "' and 'cuda-sm_XX'";
     return nullptr;
   }
   bool ok = true;
@@ -202,6 +367,24 @@ std::unique_ptr<Artifact> Artifact::load(const std::string &path,
     }
   if (exe->report())
     a->report_ = exe->report()->str();
+  if (ok && isCudaTarget(target)) {
+    CudaProgram program;
+    if (!readCudaProgram(exe->cuda(), program) ||
+        program.chip != target.substr(5)) {
+      error = path + ": malformed CUDA program in the artifact";
+      return nullptr;
+    }
+    std::vector<HostBytes> weights;
+    if (exe->weights())
+      for (const fb::Weight *w : *exe->weights())
+        weights.push_back({w->data()->data(), w->data()->size()});
+    a->cuda_ = CudaExecutable::create(std::move(program), weights, error);
+    if (!a->cuda_) {
+      error = path + ": " + error;
+      return nullptr;
+    }
+    return a;
+  }
   if (!ok || !exe->shared_object() || !exe->entry()) {
     error = path + ": malformed artifact contents";
     return nullptr;
@@ -225,6 +408,11 @@ std::unique_ptr<Artifact> Artifact::load(const std::string &path,
     left -= static_cast<size_t>(n);
   }
   std::string fdPath = "/proc/self/fd/" + std::to_string(mem);
+  if (!cpuBlasAvailable(error)) {
+    ::close(mem);
+    error = path + ": " + error;
+    return nullptr;
+  }
   initializeCpuRuntime();
   // The memfd stays open while the code is loaded: dlopen knows a loaded
   // object by its path, and a closed fd's number (so its /proc path) would
@@ -246,6 +434,93 @@ std::unique_ptr<Artifact> Artifact::load(const std::string &path,
     return nullptr;
   }
   return a;
+}
+
+bool llmc::runtime::describeArtifact(const std::string &path,
+                                     std::string &text, std::string &error) {
+  Mapping m;
+  const fb::Executable *exe = mapVerified(path, m, error);
+  if (!exe)
+    return false;
+  bool ok = true;
+  std::vector<TensorSpec> inputs = readSpecs(exe->inputs(), ok);
+  std::vector<TensorSpec> outputs = readSpecs(exe->outputs(), ok);
+  std::string target = exe->target() ? exe->target()->str() : "";
+  CudaProgram p;
+  if (!ok || (isCudaTarget(target) && !readCudaProgram(exe->cuda(), p))) {
+    error = path + ": malformed artifact contents";
+    return false;
+  }
+  auto shape = [](const std::vector<int64_t> &s) {
+    std::string out = "[";
+    for (size_t i = 0; i < s.size(); ++i)
+      out += (i ? "," : "") + std::to_string(s[i]);
+    return out + "]";
+  };
+  text = "target: " + target + "\n";
+  for (const TensorSpec &t : inputs)
+    text += "input: " + t.name + " " + dtypeName(t.dtype) + " " +
+            shape(t.shape) + "\n";
+  for (const TensorSpec &t : outputs)
+    text += "output: " + t.name + " " + dtypeName(t.dtype) + " " +
+            shape(t.shape) + "\n";
+  uint64_t weightBytes = 0;
+  size_t weights = exe->weights() ? exe->weights()->size() : 0;
+  if (exe->weights())
+    for (const fb::Weight *w : *exe->weights())
+      weightBytes += w->data() ? w->data()->size() : 0;
+  text += "weights: " + std::to_string(weights) + " (" +
+          std::to_string(weightBytes) + " bytes)\n";
+  if (!isCudaTarget(target)) {
+    text += "code: " +
+            std::to_string(exe->shared_object() ? exe->shared_object()->size()
+                                                : 0) +
+            " bytes of x86-64 shared object\n";
+    return true;
+  }
+  size_t temporaries = 0, launches = 0;
+  uint64_t temporaryBytes = 0;
+  for (const CudaBuffer &b : p.buffers)
+    if (b.kind == BufferKind::Arena) {
+      ++temporaries;
+      temporaryBytes += b.bytes;
+    }
+  for (const CudaStep &s : p.steps)
+    launches += s.kind == CudaStep::Launch;
+  text += "ptx: " + std::to_string(p.ptx.size()) + " bytes\n";
+  text += "cubin: " +
+          (p.cubin.empty() ? std::string("none (ptxas was not found)")
+                           : std::to_string(p.cubin.size()) + " bytes for " +
+                                 p.chip) +
+          "\n";
+  text += "arena: " + std::to_string(p.arenaBytes) + " bytes for " +
+          std::to_string(temporaries) + " temporaries of " +
+          std::to_string(temporaryBytes) + " bytes\n";
+  text += "steps: " + std::to_string(p.steps.size()) + " (" +
+          std::to_string(launches) + " kernel launches, " +
+          std::to_string(p.steps.size() - launches) + " cuBLASLt GEMMs)\n";
+  for (size_t i = 0; i < p.steps.size(); ++i) {
+    const CudaStep &s = p.steps[i];
+    text += "  " + std::to_string(i) + " ";
+    if (s.kind == CudaStep::Launch) {
+      text += "launch " + s.kernel + " grid " + std::to_string(s.grid[0]) +
+              " block " + std::to_string(s.block[0]) + " args";
+      for (uint32_t a : s.args)
+        text += " b" + std::to_string(a);
+    } else {
+      const CudaGemm &g = s.gemm;
+      text += std::string("gemm ") + dtypeName(g.dtype) + " batch " +
+              std::to_string(g.batch) + " m " + std::to_string(g.m) + " n " +
+              std::to_string(g.n) + " k " + std::to_string(g.k) +
+              (g.transA ? " A^T" : "") + (g.transB ? " B^T" : "") + " a b" +
+              std::to_string(g.a.buffer) + " b b" + std::to_string(g.b.buffer) +
+              " c b" + std::to_string(g.c.buffer);
+    }
+    if (!s.node.empty())
+      text += "  (" + s.node + ")";
+    text += "\n";
+  }
+  return true;
 }
 
 Artifact::~Artifact() {
@@ -310,6 +585,19 @@ bool Artifact::run(const std::vector<TensorView> &inputs,
   };
   if (!check(inputs, inputs_, "input") || !check(outputs, outputs_, "output"))
     return false;
+  if (cuda_) {
+    std::vector<HostBytes> in;
+    std::vector<void *> out;
+    for (const TensorView &t : inputs)
+      in.push_back({t.data, t.bytes});
+    for (const TensorView &t : outputs)
+      out.push_back(t.data);
+    if (!cuda_->run(in, out, error)) {
+      error = path_ + ": " + error;
+      return false;
+    }
+    return true;
+  }
   std::vector<std::vector<int64_t>> descriptors;
   for (const TensorView &t : inputs)
     descriptors.push_back(descriptor(t.data, t.shape));

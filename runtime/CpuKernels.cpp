@@ -6,7 +6,10 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <dlfcn.h>
 #include <malloc.h>
 #include <vector>
 
@@ -77,6 +80,37 @@ struct View {
   }
 };
 
+/// The BLAS, opened at run time (OpenBLAS, or whatever libblas.so.3 is):
+/// the runtime links no BLAS, so llmc-run needs none on a GPU machine.
+struct Blas {
+  decltype(&cblas_sgemm) sgemm = nullptr;
+  decltype(&cblas_dgemm) dgemm = nullptr;
+  void (*setThreads)(int) = nullptr;
+  std::string error;
+
+  Blas() {
+    void *lib = nullptr;
+    for (const char *name : {"libopenblas.so.0", "libopenblas.so",
+                             "libblas.so.3", "libcblas.so.3"})
+      if ((lib = dlopen(name, RTLD_NOW | RTLD_LOCAL)))
+        break;
+    if (lib) {
+      sgemm = reinterpret_cast<decltype(sgemm)>(dlsym(lib, "cblas_sgemm"));
+      dgemm = reinterpret_cast<decltype(dgemm)>(dlsym(lib, "cblas_dgemm"));
+      setThreads = reinterpret_cast<void (*)(int)>(
+          dlsym(lib, "openblas_set_num_threads"));
+    }
+    if (!sgemm || !dgemm)
+      error = "no BLAS: CPU artifacts need OpenBLAS (libopenblas.so.0) or a "
+              "CBLAS as libblas.so.3";
+  }
+};
+
+const Blas &blas() {
+  static const Blas b;
+  return b;
+}
+
 void initialize() { llmc::runtime::initializeCpuRuntime(); }
 
 /// A matrix operand as BLAS sees it: row-major, maybe transposed.
@@ -96,12 +130,12 @@ inline CBLAS_TRANSPOSE blasTrans(bool t) {
 }
 void gemmCall(Matrix<float> a, Matrix<float> b, float *c, int64_t ldc,
               int64_t m, int64_t n, int64_t k, float beta) {
-  cblas_sgemm(CblasRowMajor, blasTrans(a.transposed), blasTrans(b.transposed),
+  blas().sgemm(CblasRowMajor, blasTrans(a.transposed), blasTrans(b.transposed),
               m, n, k, 1.0f, a.data, a.ld, b.data, b.ld, beta, c, ldc);
 }
 void gemmCall(Matrix<double> a, Matrix<double> b, double *c, int64_t ldc,
               int64_t m, int64_t n, int64_t k, double beta) {
-  cblas_dgemm(CblasRowMajor, blasTrans(a.transposed), blasTrans(b.transposed),
+  blas().dgemm(CblasRowMajor, blasTrans(a.transposed), blasTrans(b.transposed),
               m, n, k, 1.0, a.data, a.ld, b.data, b.ld, beta, c, ldc);
 }
 
@@ -319,13 +353,19 @@ extern "C" void memrefCopy(int64_t elementSize, LLMCUnrankedMemRef *src,
   }
 }
 
+bool llmc::runtime::cpuBlasAvailable(std::string &error) {
+  error = blas().error;
+  return error.empty();
+}
+
 void llmc::runtime::initializeCpuRuntime() {
   // OpenBLAS single-threaded (the pool splits the work), and freed memory
   // kept by malloc rather than unmapped: every run allocates the same
   // buffers, and returning them to the kernel costs a page fault per page
   // on the next run.
   static const bool done = [] {
-    openblas_set_num_threads(1);
+    if (blas().setThreads)
+      blas().setThreads(1);
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, 256 << 20);
     return true;

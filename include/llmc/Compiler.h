@@ -4,6 +4,7 @@
 #define LLMC_COMPILER_H
 
 #include "llmc/Codegen/Passes.h"
+#include "llmc/Runtime/CudaProgram.h"
 #include "llmc/Runtime/Tensor.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -12,6 +13,10 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+namespace llmc::runtime {
+struct ArtifactContents;
+} // namespace llmc::runtime
 
 namespace mlir::llmc {
 
@@ -58,15 +63,35 @@ FailureOr<std::vector<::llmc::runtime::HostTensor>>
 runWithJit(ModuleOp module, const ModelSignature &signature,
            const std::vector<::llmc::runtime::HostTensor> &inputs);
 
-/// `llmc explain --format json` for the CPU target, of a module after the
-/// graph phase: what a CPU artifact carries as its report.
-std::string explainCpuJson(ModuleOp module);
+/// `llmc explain --format json` for the target `options` selects, of a
+/// module after the graph phase: what an artifact carries as its report.
+std::string explainJson(ModuleOp module, const PipelineOptions &options = {});
 
 /// Compiles an LLVM-dialect module into a CPU artifact at `path`: native
 /// code as a shared object, the signature, the weights, and `report` (see
-/// explainCpuJson).
+/// explainJson).
 LogicalResult writeCpuArtifact(ModuleOp module, const ModelSignature &signature,
                                llvm::StringRef report, llvm::StringRef path);
+
+/// The signature (inputs, outputs) and weights of an artifact, from `sig`.
+LogicalResult describeSignature(ModuleOp module, const ModelSignature &sig,
+                                ::llmc::runtime::ArtifactContents &contents);
+
+/// The CUDA program of a module lowered through the CUDA pipeline's last
+/// phase: its PTX, ptxas's cubin when ptxas is installed, the buffers (the
+/// temporaries laid out in one arena by liveness) and the steps in stream
+/// order. Fails after an error when the host code holds anything but
+/// buffers, views, kernel launches and library GEMMs, or ptxas rejects the
+/// PTX.
+FailureOr<::llmc::runtime::CudaProgram>
+buildCudaProgram(ModuleOp module, const ModelSignature &sig,
+                 llvm::StringRef chip);
+
+/// Writes the CUDA artifact (target "cuda-<chip>") of a module lowered
+/// through the CUDA pipeline.
+LogicalResult writeCudaArtifact(ModuleOp module, const ModelSignature &sig,
+                                llvm::StringRef chip, llvm::StringRef report,
+                                llvm::StringRef path);
 
 /// The element type of a runtime dtype, and back.
 Type elementTypeOf(MLIRContext &context, ::llmc::runtime::DType dtype);

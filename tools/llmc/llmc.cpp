@@ -4,6 +4,8 @@
 //   llmc run MODEL.onnx|OUT.llmcx --input NAME=FILE.npy ... --output-dir DIR
 //   llmc compile MODEL.onnx --compile-to=PHASE --emit=mlir [-o FILE]
 //   llmc compile MODEL.onnx --target cuda:sm_90 --emit ptx -o FILE.ptx
+//   llmc compile MODEL.onnx --target cuda:sm_90 -o OUT.llmcx
+//   llmc bench MODEL.onnx|OUT.llmcx [--target cuda] [--cuda-graph]
 //   llmc explain MODEL.onnx [--target cpu|cuda:sm_90] [--format json]
 //
 // Every error is one line on stderr and exit status 1.
@@ -15,6 +17,7 @@
 #include "llmc/Import/OnnxImporter.h"
 #include "llmc/InitAll.h"
 #include "llmc/Runtime/Artifact.h"
+#include "llmc/Runtime/Cuda.h"
 
 #include "mlir/IR/AsmState.h"
 
@@ -27,6 +30,7 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
@@ -101,6 +105,12 @@ static cl::opt<std::string> target(
                                    cl::init("cpu"), cl::sub(runCommand),
                                    cl::sub(compileCommand),
                                    cl::sub(benchCommand));
+
+static cl::opt<bool> cudaGraph(
+    "cuda-graph",
+    cl::desc("CUDA: capture the model's launches once as a CUDA graph and "
+             "replay it on every run"),
+    cl::init(false), cl::sub(runCommand), cl::sub(benchCommand));
 
 static cl::opt<bool> noFusion(
     "no-fusion",
@@ -202,9 +212,6 @@ static int runOrCompile(bool isRun) {
     return fail(targetError);
   bool cuda = !pipeline.cudaChip.empty();
   bool ptx = emit == "ptx";
-  if (cuda && !isRun && emit.empty() && compileTo.empty())
-    return fail("CUDA artifacts are not implemented yet (--emit ptx writes "
-                "the kernels' PTX)");
   if (ptx && (!cuda || isRun || !compileTo.empty()))
     return fail("--emit ptx needs llmc compile --target cuda[:sm_XX] and no "
                 "--compile-to");
@@ -258,8 +265,8 @@ static int runOrCompile(bool isRun) {
                          pipeline)))
     return 1;
   std::string report;
-  if (!isRun && emit.empty() && compileTo.empty() && !cuda)
-    report = explainCpuJson(**module);
+  if (!isRun && emit.empty() && compileTo.empty())
+    report = explainJson(**module, pipeline);
   if (*last > Phase::Graph) {
     if (failed(takeWeights(**module, *sig)) ||
         failed(lower(**module, Phase::Linalg, *last, pipeline)))
@@ -289,6 +296,11 @@ static int runOrCompile(bool isRun) {
     return 0;
   }
 
+  if (!isRun && cuda)
+    return failed(writeCudaArtifact(**module, *sig, pipeline.cudaChip, report,
+                                    outputFile))
+               ? 1
+               : 0;
   if (!isRun)
     return failed(writeCpuArtifact(**module, *sig, report, outputFile)) ? 1 : 0;
 
@@ -310,6 +322,8 @@ loadWithInputs(const std::string &path, std::vector<HostTensor> &given) {
     fail(error);
     return nullptr;
   }
+  if (artifact->cuda())
+    artifact->cuda()->useGraph(cudaGraph);
   std::vector<std::string> names;
   for (const auto &spec : artifact->inputs())
     names.push_back(spec.name);
@@ -319,15 +333,66 @@ loadWithInputs(const std::string &path, std::vector<HostTensor> &given) {
 }
 
 /// `llmc run OUT.llmcx`: the runtime alone, no compiler involved.
-static int runArtifact() {
+static int runArtifact(const std::string &path) {
   std::vector<HostTensor> given, outputs;
-  auto artifact = loadWithInputs(modelPath, given);
+  auto artifact = loadWithInputs(path, given);
   if (!artifact)
     return 1;
   std::string error;
   if (!artifact->run(given, outputs, error))
     return fail(error);
   return writeOutputs(outputs);
+}
+
+/// Per-step times of one CUDA run, from CUDA events: each kernel's time and
+/// the bandwidth it achieved over the buffers it touches; each GEMM's
+/// TFLOP/s.
+static bool profileCuda(const ::llmc::runtime::Artifact &artifact,
+                        ::llmc::runtime::CudaExecutable &cuda,
+                        const std::vector<HostTensor> &given) {
+  namespace rt = ::llmc::runtime;
+  std::vector<rt::HostBytes> in;
+  for (const HostTensor &t : given)
+    in.push_back({t.data.data(), t.data.size()});
+  std::vector<std::vector<char>> outStore;
+  std::vector<void *> out;
+  for (const rt::TensorSpec &s : artifact.outputs()) {
+    outStore.emplace_back(rt::numElements(s.shape) * rt::dtypeSize(s.dtype));
+    out.push_back(outStore.back().data());
+  }
+  std::vector<double> stepMs;
+  std::string error;
+  if (!cuda.profile(in, out, stepMs, error))
+    return fail(artifact.target() + ": " + error), false;
+  const rt::CudaProgram &p = cuda.program();
+  llvm::outs() << "device: " << cuda.deviceName() << "\n";
+  llvm::outs() << llvm::format("%-4s %-28s %10s %12s  %s\n", "step", "kernel",
+                               "time us", "achieved", "ONNX nodes");
+  double total = 0;
+  for (size_t i = 0; i < p.steps.size(); ++i) {
+    const rt::CudaStep &s = p.steps[i];
+    double us = stepMs[i] * 1e3;
+    total += us;
+    std::string achieved, name = s.kernel;
+    if (s.kind == rt::CudaStep::Gemm) {
+      const rt::CudaGemm &g = s.gemm;
+      double flops = 2.0 * g.batch * g.m * g.n * g.k;
+      achieved = llvm::formatv("{0:F2} TFLOP/s", flops / (us * 1e6)).str();
+      name = "cuBLASLt GEMM";
+    } else {
+      uint64_t bytes = 0;
+      for (uint32_t a : s.args)
+        bytes += p.buffers[a].bytes;
+      achieved = llvm::formatv("{0:F1} GB/s", bytes / (us * 1e3)).str();
+    }
+    std::string nodes = s.node.size() > 60 ? s.node.substr(0, 57) + "..." : s.node;
+    llvm::outs() << llvm::format("%-4zu %-28s %10.1f %12s  %s\n", i,
+                                 name.c_str(), us, achieved.c_str(),
+                                 nodes.c_str());
+  }
+  llvm::outs() << llvm::format("steps: %zu  sum of step times: %.1f us\n",
+                               p.steps.size(), total);
+  return true;
 }
 
 /// `llmc bench`: load the artifact once, then time whole runs.
@@ -366,6 +431,8 @@ static int benchArtifact(const std::string &path) {
       "max %.3f ms\n",
       modelPath.c_str(), benchRuns.getValue(), warmed, at(0.5),
       ms.front(), at(0.9), ms.back());
+  if (::llmc::runtime::CudaExecutable *cuda = artifact->cuda())
+    return profileCuda(*artifact, *cuda, given) ? 0 : 1;
   return 0;
 }
 
@@ -447,11 +514,26 @@ int main(int argc, char **argv) {
     std::string error;
     if (!parseTarget(target, options, error))
       return fail(error);
-    return fail("running on CUDA is not implemented yet (llmc compile "
-                "--target " + target + " --emit ptx writes the kernels)");
+    if (::llmc::runtime::looksLikeArtifact(modelPath))
+      return fail("--target is for models: an artifact runs on the target "
+                  "it was compiled for");
+    if (runCommand && (!emit.empty() || !compileTo.empty()))
+      return fail("--emit and --compile-to need --target cpu with llmc run; "
+                  "use llmc compile --target " + target);
   }
   if (runCommand && ::llmc::runtime::looksLikeArtifact(modelPath))
-    return runArtifact();
+    return runArtifact(modelPath);
+  if (runCommand && target != "cpu") {
+    // Compile to a temporary CUDA artifact, then run it with the runtime.
+    SmallString<128> tmp;
+    if (llvm::sys::fs::createTemporaryFile("llmc-run", "llmcx", tmp))
+      return fail("cannot create a temporary file");
+    llvm::FileRemover remove(tmp);
+    outputFile = std::string(tmp);
+    if (int rc = runOrCompile(false))
+      return rc;
+    return runArtifact(std::string(tmp));
+  }
   if (benchCommand) {
     if (::llmc::runtime::looksLikeArtifact(modelPath))
       return benchArtifact(modelPath);

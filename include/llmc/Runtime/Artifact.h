@@ -17,6 +17,7 @@
 #ifndef LLMC_RUNTIME_ARTIFACT_H
 #define LLMC_RUNTIME_ARTIFACT_H
 
+#include "llmc/Runtime/CudaProgram.h"
 #include "llmc/Runtime/Tensor.h"
 
 #include <cstdint>
@@ -29,8 +30,9 @@ namespace llmc::runtime {
 constexpr char kArtifactMagic[8] = {'L', 'L', 'M', 'C', 'X', '\0', '\r', '\n'};
 constexpr uint32_t kArtifactVersion = 1;
 constexpr size_t kArtifactHeaderSize = 64;
-/// The only target this runtime executes.
+/// The CPU target; CUDA targets are "cuda-sm_XX".
 constexpr const char *kCpuTarget = "cpu-x86_64";
+class CudaExecutable;
 
 /// Name, element type and shape of an input or output.
 struct TensorSpec {
@@ -61,6 +63,8 @@ struct ArtifactContents {
   };
   std::vector<Weight> weights;
   std::string sharedObject;
+  /// The CUDA program, for a CUDA target (then there is no shared object).
+  const CudaProgram *cuda = nullptr;
   /// What the compiler decided, kernel by kernel (`llmc explain`'s JSON).
   std::string report;
 };
@@ -72,10 +76,17 @@ bool writeArtifact(const std::string &path, const ArtifactContents &contents,
 /// True when the file starts with the artifact magic.
 bool looksLikeArtifact(const std::string &path);
 
+/// A verified artifact's summary, without loading its code or touching a
+/// device: target, signature, and for CUDA the arena and every step. False
+/// with a one-line `error` on failure.
+bool describeArtifact(const std::string &path, std::string &text,
+                      std::string &error);
+
 /// A loaded, verified artifact, ready to run.
 class Artifact {
 public:
-  /// Loads and verifies `path`; null with a one-line `error` on failure.
+  /// Loads and verifies `path`; null with a one-line `error` on failure
+  /// (for a CUDA artifact, "no CUDA device" where there is none).
   static std::unique_ptr<Artifact> load(const std::string &path,
                                         std::string &error);
   ~Artifact();
@@ -84,6 +95,10 @@ public:
   const std::vector<TensorSpec> &outputs() const { return outputs_; }
   /// The compile report (`llmc explain --format json`), or empty.
   const std::string &report() const { return report_; }
+  /// "cpu-x86_64" or "cuda-sm_XX".
+  const std::string &target() const { return target_; }
+  /// The CUDA executable of a CUDA artifact; null for the CPU.
+  CudaExecutable *cuda() const { return cuda_.get(); }
 
   /// Runs on `inputs` (in signature order, checked against it); false with
   /// a one-line `error` on failure.
@@ -97,7 +112,8 @@ public:
 
 private:
   Artifact() = default;
-  std::string path_;
+  std::string path_, target_;
+  std::unique_ptr<CudaExecutable> cuda_;
   void *mapping_ = nullptr;
   size_t mappingSize_ = 0;
   void *library_ = nullptr;

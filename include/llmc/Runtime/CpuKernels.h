@@ -9,6 +9,7 @@
 #define LLMC_RUNTIME_CPUKERNELS_H
 
 #include <cstdint>
+#include <string>
 
 extern "C" {
 /// An unranked memref as the C interface passes it.
@@ -49,6 +50,9 @@ struct KernelSymbol {
 /// the runtime's pool; malloc keeps freed buffers for the next run). The
 /// kernels and getCpuKernelSymbols call it; loaders call it before a run.
 void initializeCpuRuntime();
+/// False with a one-line `error` when no BLAS can be opened (the GEMM and
+/// convolution kernels need one).
+bool cpuBlasAvailable(std::string &error);
 /// The kernel symbols, ending with {nullptr, nullptr}.
 const KernelSymbol *getCpuKernelSymbols();
 } // namespace llmc::runtime

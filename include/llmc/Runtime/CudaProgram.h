@@ -1,0 +1,89 @@
+//===- CudaProgram.h - What a CUDA artifact runs (no MLIR) ------*- C++ -*-===//
+//
+// Part of the runtime: plain C++. A CUDA program is a straight-line schedule
+// decided at compile time: the kernels' PTX (and cubin), the buffers every
+// step reads and writes (temporaries at fixed offsets of one device arena,
+// laid out by liveness), and the steps in stream order: kernel launches and
+// cuBLASLt GEMMs. The runtime only replays it.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLMC_RUNTIME_CUDAPROGRAM_H
+#define LLMC_RUNTIME_CUDAPROGRAM_H
+
+#include "llmc/Runtime/Tensor.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace llmc::runtime {
+
+enum class BufferKind : uint8_t { Arena, Input, Weight, Output, Constant };
+
+struct CudaBuffer {
+  BufferKind kind = BufferKind::Arena;
+  uint32_t index = 0;  // which input, weight, output or constant
+  uint64_t offset = 0; // in the arena (kind Arena)
+  uint64_t bytes = 0;
+};
+
+/// A row-major matrix (or batch of them) `offset` elements into a buffer.
+struct GemmOperand {
+  uint32_t buffer = 0;
+  int64_t offset = 0, ld = 0, batchStride = 0;
+};
+
+/// C[b] += op(A[b]) op(B[b]) for b < batch, C being M x N.
+struct CudaGemm {
+  DType dtype = DType::F32;
+  int64_t batch = 1, m = 0, n = 0, k = 0;
+  bool transA = false, transB = false;
+  GemmOperand a, b, c;
+};
+
+struct CudaStep {
+  enum Kind : uint8_t { Launch, Gemm } kind = Launch;
+  std::string kernel;
+  uint32_t grid[3] = {1, 1, 1}, block[3] = {1, 1, 1};
+  uint32_t sharedBytes = 0;
+  std::vector<uint32_t> args; // buffers, as bare device pointers
+  CudaGemm gemm;
+  std::string node; // the ONNX node(s), for errors and profiles
+};
+
+struct CudaConstant {
+  DType dtype = DType::U8;
+  std::vector<int64_t> shape;
+  std::string data;
+};
+
+struct CudaProgram {
+  std::string chip; // "sm_90"
+  std::string ptx, cubin;
+  uint64_t arenaBytes = 0;
+  std::vector<CudaBuffer> buffers;
+  std::vector<CudaConstant> constants;
+  std::vector<CudaStep> steps;
+};
+
+/// Alignment of every arena buffer: cuBLASLt and 128-bit accesses need 16;
+/// 256 matches cudaMalloc's.
+constexpr uint64_t kArenaAlignment = 256;
+
+/// A temporary buffer's size and the steps [first, last] that use it.
+struct Lifetime {
+  uint64_t bytes = 0;
+  int64_t first = 0, last = 0;
+};
+
+/// Offsets for `buffers` in one arena such that buffers whose lifetimes
+/// overlap never share bytes, each aligned to kArenaAlignment; returns the
+/// arena's size. Larger buffers are placed first, each at the lowest offset
+/// that fits (greedy best-fit by size, as TFLite's and XLA's planners do).
+uint64_t planArena(const std::vector<Lifetime> &buffers,
+                   std::vector<uint64_t> &offsets);
+
+} // namespace llmc::runtime
+
+#endif // LLMC_RUNTIME_CUDAPROGRAM_H

@@ -1,0 +1,454 @@
+//===- CudaArtifact.cpp - The CUDA program of a lowered module ------------===//
+//
+// After the CUDA pipeline, @main is straight-line host code: buffer
+// allocations, views of them, constant tables, kernel launches
+// (gpu.launch_func), GEMMs (linalg.generic marked with a library call) and
+// calls of kernel functions holding more of the same. This walks it once,
+// in order, and records what the runtime replays: every buffer (the
+// temporaries placed in one arena by their lifetimes), and every step with
+// the buffers it reads and writes. Anything else on the host is refused:
+// the runtime has no interpreter to fall back on.
+//
+//===----------------------------------------------------------------------===//
+
+#include "llmc/Compiler.h"
+#include "llmc/Runtime/Artifact.h"
+#include "llmc/Runtime/CudaProgram.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/IR/BuiltinDialect.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Program.h"
+
+using namespace mlir;
+using namespace mlir::llmc;
+namespace rt = ::llmc::runtime;
+
+namespace {
+/// Bytes per element in device memory (i1 is a byte, as LLVM stores it).
+uint64_t elementBytes(Type t) {
+  if (t.isIndex())
+    return 8;
+  return (t.getIntOrFloatBitWidth() + 7) / 8;
+}
+
+uint64_t bytesOf(MemRefType t) {
+  return static_cast<uint64_t>(t.getNumElements()) *
+         elementBytes(t.getElementType());
+}
+
+/// "Node_a,Node_b" from the ONNX node names in `loc`.
+void collectNodes(Location loc, std::vector<std::string> &names) {
+  if (auto fused = dyn_cast<FusedLoc>(loc)) {
+    for (Location l : fused.getLocations())
+      collectNodes(l, names);
+    return;
+  }
+  if (auto callSite = dyn_cast<CallSiteLoc>(loc))
+    return collectNodes(callSite.getCallee(), names);
+  if (auto name = dyn_cast<NameLoc>(loc)) {
+    std::string n = name.getName().str();
+    if (llvm::find(names, n) == names.end())
+      names.push_back(n);
+  }
+}
+
+std::string nodesOf(Location loc) {
+  std::vector<std::string> names;
+  collectNodes(loc, names);
+  std::string out;
+  for (const std::string &n : names)
+    out += (out.empty() ? "" : ",") + n;
+  return out;
+}
+
+/// The bytes of a constant global's initial value, as device memory holds
+/// them.
+FailureOr<std::string> globalBytes(memref::GlobalOp global) {
+  auto init = dyn_cast_or_null<ElementsAttr>(global.getInitialValueAttr());
+  if (!global.getConstant() || !init)
+    return global.emitOpError("is not a constant with an initial value: a "
+                              "CUDA program cannot hold it"),
+           failure();
+  Type t = init.getElementType();
+  int64_t n = init.getNumElements();
+  std::string out;
+  if (auto resource = dyn_cast<DenseResourceElementsAttr>(init)) {
+    AsmResourceBlob *blob = resource.getRawHandle().getBlob();
+    if (!blob)
+      return global.emitOpError("has no data"), failure();
+    ArrayRef<char> data = blob->getData();
+    return std::string(data.data(), data.size());
+  }
+  auto dense = dyn_cast<DenseElementsAttr>(init);
+  if (!dense)
+    return global.emitOpError("has an initial value a CUDA program cannot "
+                              "hold"),
+           failure();
+  if (t.isInteger(1)) {
+    for (bool b : dense.getValues<bool>())
+      out.push_back(b ? 1 : 0);
+    return out;
+  }
+  ArrayRef<char> raw = dense.getRawData();
+  if (dense.isSplat()) {
+    for (int64_t i = 0; i < n; ++i)
+      out.append(raw.data(), raw.size());
+    return out;
+  }
+  return std::string(raw.data(), raw.size());
+}
+
+struct Extractor {
+  ModuleOp module;
+  rt::CudaProgram program;
+  DenseMap<Value, uint32_t> buffers;
+  llvm::StringMap<uint32_t> globals;
+  /// Per buffer: the steps [first, last] that use it (arena buffers).
+  std::vector<rt::Lifetime> lifetimes;
+
+  uint32_t addBuffer(rt::BufferKind kind, uint32_t index, uint64_t bytes) {
+    program.buffers.push_back({kind, index, 0, bytes});
+    lifetimes.push_back({bytes, -1, -1});
+    return program.buffers.size() - 1;
+  }
+
+  /// The buffer `v` (a root or a view of one) lives in.
+  FailureOr<uint32_t> bufferOf(Value v, Operation *user) {
+    auto it = buffers.find(v);
+    if (it != buffers.end())
+      return it->second;
+    return user->emitOpError("uses a value that is not a buffer of the CUDA "
+                             "program"),
+           failure();
+  }
+
+  /// Notes that step `step` uses buffer `b`.
+  void use(uint32_t b, int64_t step) {
+    rt::Lifetime &l = lifetimes[b];
+    if (l.first < 0)
+      l.first = step;
+    l.last = step;
+  }
+
+  LogicalResult launch(gpu::LaunchFuncOp op) {
+    rt::CudaStep step;
+    step.kind = rt::CudaStep::Launch;
+    step.kernel = op.getKernelName().str();
+    step.node = nodesOf(op.getLoc());
+    gpu::KernelDim3 grid = op.getGridSizeOperandValues(),
+                    block = op.getBlockSizeOperandValues();
+    Value dims[6] = {grid.x, grid.y, grid.z, block.x, block.y, block.z};
+    for (int i = 0; i < 6; ++i) {
+      std::optional<int64_t> d = getConstantIntValue(dims[i]);
+      if (!d || *d < 1 || *d > std::numeric_limits<int32_t>::max())
+        return op.emitOpError("has a launch size that is not a positive "
+                              "constant"),
+               failure();
+      (i < 3 ? step.grid[i] : step.block[i - 3]) = static_cast<uint32_t>(*d);
+    }
+    if (Value shared = op.getDynamicSharedMemorySize()) {
+      std::optional<int64_t> s = getConstantIntValue(shared);
+      if (!s || *s < 0)
+        return op.emitOpError("has a dynamic shared memory size that is not "
+                              "a constant"),
+               failure();
+      step.sharedBytes = static_cast<uint32_t>(*s);
+    }
+    int64_t index = program.steps.size();
+    for (Value arg : op.getKernelOperands()) {
+      if (!isa<MemRefType>(arg.getType()))
+        return op.emitOpError("passes a kernel argument of type ")
+                   << arg.getType() << ": the CUDA runtime passes buffers only",
+               failure();
+      FailureOr<uint32_t> b = bufferOf(arg, op);
+      if (failed(b))
+        return failure();
+      step.args.push_back(*b);
+      use(*b, index);
+    }
+    program.steps.push_back(std::move(step));
+    return success();
+  }
+
+  /// A matmul marked for the library: C[b] += op(A[b]) op(B[b]).
+  LogicalResult gemm(linalg::GenericOp op) {
+    StringRef call = op.getLibraryCallAttr().getValue();
+    if (call != "llmc_matmul_f32" && call != "llmc_matmul_f64")
+      return op.emitOpError("calls '")
+                 << call << "', which the CUDA runtime does not provide",
+             failure();
+    if (op.getNumDpsInputs() != 3 || op.getNumDpsInits() != 1)
+      return op.emitOpError("is not a library matmul"), failure();
+    rt::CudaStep step;
+    step.kind = rt::CudaStep::Gemm;
+    step.node = nodesOf(op.getLoc());
+    rt::CudaGemm &g = step.gemm;
+    g.dtype = call == "llmc_matmul_f32" ? rt::DType::F32 : rt::DType::F64;
+    // Loops (b, m, n, k): A is (b, m, k) or (b, k, m) when transposed, B is
+    // (b, k, n) or (b, n, k).
+    auto maps = op.getIndexingMapsArray();
+    auto isDim = [](AffineExpr e, unsigned d) {
+      auto dim = dyn_cast<AffineDimExpr>(e);
+      return dim && dim.getPosition() == d;
+    };
+    if (maps[0].getNumResults() != 3 || maps[1].getNumResults() != 3)
+      return op.emitOpError("is not a 3-D library matmul"), failure();
+    g.transA = isDim(maps[0].getResult(1), 3);
+    g.transB = isDim(maps[1].getResult(1), 2);
+    auto cType = cast<MemRefType>(op.getDpsInits()[0].getType());
+    auto aType = cast<MemRefType>(op.getDpsInputs()[0].getType());
+    g.batch = cType.getDimSize(0);
+    g.m = cType.getDimSize(1);
+    g.n = cType.getDimSize(2);
+    g.k = aType.getDimSize(g.transA ? 1 : 2);
+    int64_t index = program.steps.size();
+    auto operand = [&](Value v, rt::GemmOperand &o) -> LogicalResult {
+      auto type = cast<MemRefType>(v.getType());
+      SmallVector<int64_t> strides;
+      int64_t offset;
+      if (failed(type.getStridesAndOffset(strides, offset)) ||
+          ShapedType::isDynamic(offset) ||
+          llvm::any_of(strides, ShapedType::isDynamic) ||
+          !type.hasStaticShape())
+        return op.emitOpError("has an operand with a dynamic layout"),
+               failure();
+      if (strides[2] != 1 && type.getDimSize(2) != 1)
+        return op.emitOpError("has an operand whose rows are not contiguous: "
+                              "cuBLASLt cannot read it in place"),
+               failure();
+      FailureOr<uint32_t> b = bufferOf(v, op);
+      if (failed(b))
+        return failure();
+      use(*b, index);
+      o.buffer = *b;
+      o.offset = offset;
+      o.ld = std::max<int64_t>({strides[1], type.getDimSize(2), 1});
+      o.batchStride = type.getDimSize(0) == 1 ? 0 : strides[0];
+      return success();
+    };
+    if (failed(operand(op.getDpsInputs()[0], g.a)) ||
+        failed(operand(op.getDpsInputs()[1], g.b)) ||
+        failed(operand(op.getDpsInits()[0], g.c)))
+      return failure();
+    program.steps.push_back(std::move(step));
+    return success();
+  }
+
+  LogicalResult global(memref::GetGlobalOp op) {
+    auto it = globals.find(op.getName());
+    if (it == globals.end()) {
+      auto g = module.lookupSymbol<memref::GlobalOp>(op.getNameAttr());
+      if (!g)
+        return op.emitOpError("names no global"), failure();
+      FailureOr<std::string> bytes = globalBytes(g);
+      if (failed(bytes))
+        return failure();
+      rt::CudaConstant c;
+      c.shape = {static_cast<int64_t>(bytes->size())};
+      c.data = std::move(*bytes);
+      program.constants.push_back(std::move(c));
+      uint32_t b = addBuffer(rt::BufferKind::Constant,
+                             program.constants.size() - 1,
+                             program.constants.back().data.size());
+      it = globals.insert({op.getName(), b}).first;
+    }
+    buffers[op.getResult()] = it->second;
+    return success();
+  }
+
+  /// Walks `func`'s body, whose arguments are already mapped.
+  LogicalResult walk(func::FuncOp func, unsigned depth) {
+    if (depth > 8)
+      return func.emitOpError("calls nest too deeply"), failure();
+    for (Operation &op : func.getBody().front()) {
+      LogicalResult ok = success();
+      if (isa<arith::ConstantOp, func::ReturnOp, memref::DeallocOp>(op))
+        continue;
+      if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
+        MemRefType t = alloc.getType();
+        if (!t.hasStaticShape() || !t.getLayout().isIdentity())
+          return alloc.emitOpError("allocates a buffer of dynamic size: a "
+                                   "CUDA program's arena is laid out at "
+                                   "compile time"),
+                 failure();
+        buffers[alloc.getResult()] =
+            addBuffer(rt::BufferKind::Arena, 0, bytesOf(t));
+        continue;
+      }
+      if (isa<memref::ReshapeOp, memref::ExpandShapeOp, memref::CollapseShapeOp,
+              memref::CastOp, memref::SubViewOp, memref::ReinterpretCastOp>(
+              op)) {
+        // A view: the same buffer, its layout (offset included) in the type
+        // that the kernel was compiled for.
+        FailureOr<uint32_t> b = bufferOf(op.getOperand(0), &op);
+        if (failed(b))
+          return failure();
+        buffers[op.getResult(0)] = *b;
+        continue;
+      }
+      if (auto g = dyn_cast<memref::GetGlobalOp>(op))
+        ok = global(g);
+      else if (auto l = dyn_cast<gpu::LaunchFuncOp>(op))
+        ok = launch(l);
+      else if (auto generic = dyn_cast<linalg::GenericOp>(op);
+               generic && generic.getLibraryCallAttr())
+        ok = gemm(generic);
+      else if (auto call = dyn_cast<func::CallOp>(op)) {
+        auto callee = module.lookupSymbol<func::FuncOp>(call.getCallee());
+        if (!callee || callee.isExternal() || callee.getBody().hasOneBlock() == false)
+          return call.emitOpError("calls a function the CUDA program cannot "
+                                  "run"),
+                 failure();
+        for (auto [arg, operand] :
+             llvm::zip(callee.getArguments(), call.getOperands())) {
+          FailureOr<uint32_t> b = bufferOf(operand, call);
+          if (failed(b))
+            return failure();
+          buffers[arg] = *b;
+        }
+        ok = walk(callee, depth + 1);
+      } else {
+        return op.emitOpError("remains on the host after CUDA lowering: a "
+                              "CUDA program runs only kernels and library "
+                              "calls"),
+               failure();
+      }
+      if (failed(ok))
+        return failure();
+    }
+    return success();
+  }
+};
+
+/// ptxas's cubin of `ptx` for `chip`; empty when ptxas is not installed,
+/// failure when it rejects the PTX.
+FailureOr<std::string> assemble(ModuleOp module, StringRef ptx,
+                                StringRef chip) {
+  llvm::ErrorOr<std::string> ptxas = llvm::sys::findProgramByName("ptxas");
+  if (!ptxas)
+    ptxas = llvm::sys::findProgramByName("ptxas", {"/usr/local/cuda/bin"});
+  if (!ptxas)
+    return std::string();
+  SmallString<128> in, out, err;
+  if (llvm::sys::fs::createTemporaryFile("llmc", "ptx", in) ||
+      llvm::sys::fs::createTemporaryFile("llmc", "cubin", out) ||
+      llvm::sys::fs::createTemporaryFile("llmc", "log", err))
+    return module.emitError("cannot create temporary files for ptxas"),
+           failure();
+  llvm::FileRemover removeIn(in), removeOut(out), removeErr(err);
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(in, ec);
+    if (ec)
+      return module.emitError("cannot write the PTX for ptxas"), failure();
+    os << ptx;
+  }
+  std::string arch = ("-arch=" + chip).str();
+  SmallVector<StringRef> args{*ptxas, arch, "-O3", "-o", out, in};
+  std::optional<StringRef> redirects[] = {std::nullopt, std::nullopt,
+                                          StringRef(err)};
+  std::string message;
+  int rc = llvm::sys::ExecuteAndWait(*ptxas, args, std::nullopt, redirects,
+                                     /*SecondsToWait=*/600, 0, &message);
+  if (rc != 0) {
+    std::string first = message;
+    if (auto log = llvm::MemoryBuffer::getFile(err)) {
+      StringRef text = (*log)->getBuffer().trim();
+      first = text.split('\n').first.str();
+    }
+    return module.emitError("ptxas rejected the generated PTX: ") << first,
+           failure();
+  }
+  auto cubin = llvm::MemoryBuffer::getFile(out, /*IsText=*/false);
+  if (!cubin)
+    return module.emitError("ptxas wrote no cubin"), failure();
+  return (*cubin)->getBuffer().str();
+}
+} // namespace
+
+FailureOr<rt::CudaProgram>
+mlir::llmc::buildCudaProgram(ModuleOp module, const ModelSignature &sig,
+                             StringRef chip) {
+  auto main = module.lookupSymbol<func::FuncOp>("main");
+  if (!main || main.isExternal() || !main.getBody().hasOneBlock())
+    return module.emitError("the module has no straight-line @main"),
+           failure();
+  FailureOr<std::string> ptx = getPtx(module);
+  if (failed(ptx))
+    return failure();
+  Extractor x;
+  x.module = module;
+  x.program.chip = chip.str();
+  x.program.ptx = std::move(*ptx);
+  size_t nIn = sig.inputs.size(), nWeights = sig.weights.size(),
+         nOut = sig.outputs.size();
+  if (main.getNumArguments() != nIn + nWeights + nOut)
+    return main.emitOpError("does not take inputs, weights and outputs as the "
+                            "signature says"),
+           failure();
+  for (auto [i, arg] : llvm::enumerate(main.getArguments())) {
+    auto type = dyn_cast<MemRefType>(arg.getType());
+    if (!type || !type.hasStaticShape())
+      return main.emitOpError("argument ") << i << " is not a static buffer",
+             failure();
+    rt::BufferKind kind = i < nIn              ? rt::BufferKind::Input
+                          : i < nIn + nWeights ? rt::BufferKind::Weight
+                                               : rt::BufferKind::Output;
+    uint32_t index = i < nIn ? i : i < nIn + nWeights ? i - nIn : i - nIn - nWeights;
+    x.buffers[arg] = x.addBuffer(kind, index, bytesOf(type));
+  }
+  if (failed(x.walk(main, 0)))
+    return failure();
+  // Lay the temporaries out in one arena by their lifetimes.
+  std::vector<size_t> arena;
+  std::vector<rt::Lifetime> lifetimes;
+  for (auto [i, b] : llvm::enumerate(x.program.buffers))
+    if (b.kind == rt::BufferKind::Arena) {
+      rt::Lifetime l = x.lifetimes[i];
+      if (l.first < 0) // never used: takes no room
+        l.bytes = 0;
+      arena.push_back(i);
+      lifetimes.push_back(l);
+    }
+  std::vector<uint64_t> offsets;
+  x.program.arenaBytes = rt::planArena(lifetimes, offsets);
+  for (auto [j, i] : llvm::enumerate(arena)) {
+    x.program.buffers[i].offset = offsets[j];
+    if (lifetimes[j].bytes == 0)
+      x.program.buffers[i].bytes = 0;
+  }
+  FailureOr<std::string> cubin = assemble(module, x.program.ptx, chip);
+  if (failed(cubin))
+    return failure();
+  x.program.cubin = std::move(*cubin);
+  return std::move(x.program);
+}
+
+LogicalResult mlir::llmc::writeCudaArtifact(ModuleOp module,
+                                            const ModelSignature &sig,
+                                            StringRef chip, StringRef report,
+                                            StringRef path) {
+  FailureOr<rt::CudaProgram> program = buildCudaProgram(module, sig, chip);
+  if (failed(program))
+    return failure();
+  rt::ArtifactContents contents;
+  if (failed(describeSignature(module, sig, contents)))
+    return failure();
+  contents.target = ("cuda-" + chip).str();
+  contents.entry = "";
+  contents.cuda = &*program;
+  contents.report = report.str();
+  std::string error;
+  if (!rt::writeArtifact(path.str(), contents, error))
+    return module.emitError(error), failure();
+  return success();
+}

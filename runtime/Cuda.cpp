@@ -1,0 +1,715 @@
+//===- Cuda.cpp - Running a CUDA program through the driver API ----------===//
+//
+// The driver and cuBLASLt are resolved with dlopen/dlsym; their headers give
+// only the types. Nothing here links against CUDA.
+//
+//===----------------------------------------------------------------------===//
+
+#include "llmc/Runtime/Cuda.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <dlfcn.h>
+
+#ifdef LLMC_HAVE_CUDA_HEADERS
+#include <cublasLt.h>
+#include <cuda.h>
+#endif
+
+using namespace llmc::runtime;
+
+#ifndef LLMC_HAVE_CUDA_HEADERS
+
+bool llmc::runtime::cudaSupportBuilt() { return false; }
+
+struct CudaExecutable::State {
+  CudaProgram program;
+  std::string device;
+};
+
+std::unique_ptr<CudaExecutable>
+CudaExecutable::create(CudaProgram, const std::vector<HostBytes> &,
+                       std::string &error) {
+  error = "no CUDA device: this llmc was built without the CUDA toolkit's "
+          "headers";
+  return nullptr;
+}
+CudaExecutable::~CudaExecutable() = default;
+bool CudaExecutable::run(const std::vector<HostBytes> &,
+                         const std::vector<void *> &, std::string &error) {
+  error = "no CUDA device";
+  return false;
+}
+bool CudaExecutable::profile(const std::vector<HostBytes> &,
+                             const std::vector<void *> &, std::vector<double> &,
+                             std::string &error) {
+  error = "no CUDA device";
+  return false;
+}
+const CudaProgram &CudaExecutable::program() const { return state_->program; }
+const std::string &CudaExecutable::deviceName() const {
+  return state_->device;
+}
+
+#else
+
+bool llmc::runtime::cudaSupportBuilt() { return true; }
+
+namespace {
+#define LLMC_STR2(x) #x
+#define LLMC_STR(x) LLMC_STR2(x)
+
+/// The driver entry points llmc uses, resolved by their versioned symbol
+/// names (cuda.h maps cuMemAlloc to cuMemAlloc_v2 and so on).
+struct Driver {
+  void *library = nullptr;
+#define LLMC_DRIVER_FNS(X)                                                     \
+  X(cuInit) X(cuDeviceGetCount) X(cuDeviceGet) X(cuDeviceGetAttribute)         \
+  X(cuDeviceGetName) X(cuDevicePrimaryCtxRetain) X(cuDevicePrimaryCtxRelease)  \
+  X(cuCtxSetCurrent) X(cuModuleLoadDataEx) X(cuModuleGetFunction)              \
+  X(cuModuleUnload) X(cuMemAlloc) X(cuMemFree) X(cuMemcpyHtoDAsync)            \
+  X(cuMemcpyDtoHAsync) X(cuStreamCreate) X(cuStreamDestroy)                    \
+  X(cuStreamSynchronize) X(cuLaunchKernel) X(cuGetErrorName)                   \
+  X(cuGetErrorString) X(cuEventCreate) X(cuEventDestroy) X(cuEventRecord)      \
+  X(cuEventSynchronize) X(cuStreamBeginCapture) X(cuStreamEndCapture)          \
+  X(cuGraphInstantiateWithFlags) X(cuGraphLaunch) X(cuGraphExecDestroy)        \
+  X(cuGraphDestroy)
+#define LLMC_DECLARE(name) decltype(&::name) name = nullptr;
+  LLMC_DRIVER_FNS(LLMC_DECLARE)
+  decltype(&::cuEventElapsedTime) cuEventElapsedTime = nullptr;
+
+  /// Opens libcuda.so.1; false with `error` when it or a symbol is missing.
+  bool open(std::string &error) {
+    library = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!library) {
+      error = "no CUDA device (the CUDA driver, libcuda.so.1, is not "
+              "installed)";
+      return false;
+    }
+#define LLMC_RESOLVE(name)                                                     \
+  name = reinterpret_cast<decltype(name)>(dlsym(library, LLMC_STR(name)));    \
+  if (!name) {                                                                 \
+    error = std::string("the CUDA driver lacks ") + LLMC_STR(name) +           \
+            ": it is older than this llmc needs";                              \
+    return false;                                                              \
+  }
+    LLMC_DRIVER_FNS(LLMC_RESOLVE)
+    // cuEventElapsedTime_v2 is CUDA 12.8's; older drivers have the first.
+    cuEventElapsedTime = reinterpret_cast<decltype(cuEventElapsedTime)>(
+        dlsym(library, LLMC_STR(cuEventElapsedTime)));
+    if (!cuEventElapsedTime)
+      cuEventElapsedTime = reinterpret_cast<decltype(cuEventElapsedTime)>(
+          dlsym(library, "cuEventElapsedTime"));
+    if (!cuEventElapsedTime) {
+      error = "the CUDA driver lacks cuEventElapsedTime";
+      return false;
+    }
+    return true;
+  }
+};
+
+struct BlasLt {
+  void *library = nullptr;
+#define LLMC_BLASLT_FNS(X)                                                     \
+  X(cublasLtCreate) X(cublasLtDestroy) X(cublasLtMatmulDescCreate)             \
+  X(cublasLtMatmulDescDestroy) X(cublasLtMatmulDescSetAttribute)               \
+  X(cublasLtMatrixLayoutCreate) X(cublasLtMatrixLayoutDestroy)                 \
+  X(cublasLtMatrixLayoutSetAttribute) X(cublasLtMatmulPreferenceCreate)        \
+  X(cublasLtMatmulPreferenceDestroy) X(cublasLtMatmulPreferenceSetAttribute)   \
+  X(cublasLtMatmulAlgoGetHeuristic) X(cublasLtMatmul)
+  LLMC_BLASLT_FNS(LLMC_DECLARE)
+
+  /// Opens cuBLASLt: LLMC_CUBLASLT if set, else the toolkit's soname (13,
+  /// then 12) from the library path or /usr/local/cuda.
+  bool open(std::string &error) {
+    std::vector<std::string> names;
+    if (const char *env = std::getenv("LLMC_CUBLASLT"))
+      names.push_back(env);
+    for (const char *n : {"libcublasLt.so.13", "libcublasLt.so.12",
+                          "/usr/local/cuda/lib64/libcublasLt.so.13",
+                          "/usr/local/cuda/lib64/libcublasLt.so.12"})
+      names.push_back(n);
+    for (const std::string &n : names)
+      if ((library = dlopen(n.c_str(), RTLD_NOW | RTLD_LOCAL)))
+        break;
+    if (!library) {
+      error = "cannot open cuBLASLt (libcublasLt.so.13 or .12; set "
+              "LLMC_CUBLASLT to its path)";
+      return false;
+    }
+    LLMC_BLASLT_FNS(LLMC_RESOLVE)
+    return true;
+  }
+};
+#undef LLMC_RESOLVE
+#undef LLMC_DECLARE
+
+constexpr size_t kWorkspaceBytes = 32u << 20;
+
+/// The largest power of two (at most 256) dividing `bytes`.
+uint32_t alignmentOf(uint64_t bytes) {
+  uint32_t a = 256;
+  while (a > 1 && bytes % a != 0)
+    a /= 2;
+  return a;
+}
+
+/// One GEMM's cuBLASLt descriptors and algorithm, made once.
+struct GemmPlan {
+  cublasLtMatmulDesc_t desc = nullptr;
+  cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+  cublasLtMatmulAlgo_t algo{};
+};
+} // namespace
+
+struct CudaExecutable::State {
+  CudaProgram program;
+  std::string device;
+  Driver cu;
+  BlasLt lt;
+  bool haveLt = false;
+  CUdevice dev = 0;
+  CUcontext ctx = nullptr;
+  CUmodule module = nullptr;
+  CUstream stream = nullptr;
+  std::vector<CUfunction> functions; // per step (null for GEMMs)
+  std::vector<CUdeviceptr> allocations;
+  CUdeviceptr arena = 0, workspace = 0;
+  std::vector<CUdeviceptr> inputs, weights, outputs, constants;
+  std::vector<CUdeviceptr> buffers; // per program buffer
+  cublasLtHandle_t ltHandle = nullptr;
+  std::vector<GemmPlan> gemms; // per step
+  CUgraph graph = nullptr;
+  CUgraphExec graphExec = nullptr;
+  std::string poisoned;
+
+  std::string describe(CUresult r) {
+    const char *name = nullptr, *text = nullptr;
+    if (cu.cuGetErrorName)
+      cu.cuGetErrorName(r, &name);
+    if (cu.cuGetErrorString)
+      cu.cuGetErrorString(r, &text);
+    return std::string(name ? name : "CUDA error " + std::to_string(r)) +
+           (text ? std::string(": ") + text : "");
+  }
+  /// Records `what` failing with `r`; false.
+  bool fail(CUresult r, const std::string &what, std::string &error) {
+    error = what + ": " + describe(r);
+    return false;
+  }
+  std::string stepName(size_t i) const {
+    const CudaStep &s = program.steps[i];
+    std::string what = s.kind == CudaStep::Gemm ? "cuBLASLt GEMM"
+                                                : "kernel '" + s.kernel + "'";
+    if (!s.node.empty())
+      what += " (ONNX node '" + s.node + "')";
+    return what;
+  }
+  CUdeviceptr alloc(size_t bytes, CUresult &r) {
+    CUdeviceptr p = 0;
+    r = CUDA_SUCCESS;
+    if (bytes == 0)
+      return 0;
+    r = cu.cuMemAlloc(&p, bytes);
+    if (r == CUDA_SUCCESS)
+      allocations.push_back(p);
+    return p;
+  }
+  bool planGemm(size_t i, std::string &error);
+  bool enqueue(size_t i, std::string &error);
+  bool enqueueAll(std::string &error);
+};
+
+bool CudaExecutable::State::planGemm(size_t i, std::string &error) {
+  const CudaGemm &g = program.steps[i].gemm;
+  GemmPlan &p = gemms[i];
+  bool f64 = g.dtype == DType::F64;
+  cudaDataType_t type = f64 ? CUDA_R_64F : CUDA_R_32F;
+  // fp32 stays fp32: no TF32 unless asked for.
+  cublasComputeType_t compute = f64 ? CUBLAS_COMPUTE_64F : CUBLAS_COMPUTE_32F;
+  auto check = [&](cublasStatus_t s, const char *what) {
+    if (s == CUBLAS_STATUS_SUCCESS)
+      return true;
+    error = stepName(i) + ": " + what + " failed with cuBLAS status " +
+            std::to_string(static_cast<int>(s));
+    return false;
+  };
+  // Row-major C (M x N) += op(A) op(B) is column-major
+  // C^T (N x M) += op(B)^T op(A)^T: cuBLASLt's A is our B, its B our A.
+  cublasOperation_t opA = g.transB ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cublasOperation_t opB = g.transA ? CUBLAS_OP_T : CUBLAS_OP_N;
+  if (!check(lt.cublasLtMatmulDescCreate(&p.desc, compute, type),
+             "cublasLtMatmulDescCreate") ||
+      !check(lt.cublasLtMatmulDescSetAttribute(
+                 p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &opA, sizeof(opA)),
+             "setting TRANSA") ||
+      !check(lt.cublasLtMatmulDescSetAttribute(
+                 p.desc, CUBLASLT_MATMUL_DESC_TRANSB, &opB, sizeof(opB)),
+             "setting TRANSB"))
+    return false;
+  auto layout = [&](cublasLtMatrixLayout_t &l, uint64_t rows, uint64_t cols,
+                    const GemmOperand &o) {
+    int32_t count = static_cast<int32_t>(g.batch);
+    int64_t stride = o.batchStride;
+    return check(lt.cublasLtMatrixLayoutCreate(&l, type, rows, cols, o.ld),
+                 "cublasLtMatrixLayoutCreate") &&
+           check(lt.cublasLtMatrixLayoutSetAttribute(
+                     l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count,
+                     sizeof(count)),
+                 "setting the batch count") &&
+           check(lt.cublasLtMatrixLayoutSetAttribute(
+                     l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride,
+                     sizeof(stride)),
+                 "setting the batch stride");
+  };
+  // Column-major views of the row-major operands.
+  if (!layout(p.a, g.transB ? g.k : g.n, g.transB ? g.n : g.k, g.b) ||
+      !layout(p.b, g.transA ? g.m : g.k, g.transA ? g.k : g.m, g.a) ||
+      !layout(p.c, g.n, g.m, g.c))
+    return false;
+  cublasLtMatmulPreference_t pref = nullptr;
+  if (!check(lt.cublasLtMatmulPreferenceCreate(&pref),
+             "cublasLtMatmulPreferenceCreate"))
+    return false;
+  uint64_t workspaceBytes = kWorkspaceBytes;
+  size_t element = f64 ? 8 : 4;
+  uint32_t alignA = alignmentOf(g.b.offset * element),
+           alignB = alignmentOf(g.a.offset * element),
+           alignC = alignmentOf(g.c.offset * element);
+  bool ok =
+      check(lt.cublasLtMatmulPreferenceSetAttribute(
+                pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspaceBytes,
+                sizeof(workspaceBytes)),
+            "setting the workspace") &&
+      check(lt.cublasLtMatmulPreferenceSetAttribute(
+                pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &alignA,
+                sizeof(alignA)),
+            "setting A's alignment") &&
+      check(lt.cublasLtMatmulPreferenceSetAttribute(
+                pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &alignB,
+                sizeof(alignB)),
+            "setting B's alignment") &&
+      check(lt.cublasLtMatmulPreferenceSetAttribute(
+                pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &alignC,
+                sizeof(alignC)),
+            "setting C's alignment") &&
+      check(lt.cublasLtMatmulPreferenceSetAttribute(
+                pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &alignC,
+                sizeof(alignC)),
+            "setting D's alignment");
+  cublasLtMatmulHeuristicResult_t result{};
+  int found = 0;
+  ok = ok && check(lt.cublasLtMatmulAlgoGetHeuristic(
+                       ltHandle, p.desc, p.a, p.b, p.c, p.c, pref, 1, &result,
+                       &found),
+                   "cublasLtMatmulAlgoGetHeuristic");
+  lt.cublasLtMatmulPreferenceDestroy(pref);
+  if (!ok)
+    return false;
+  if (found == 0) {
+    error = stepName(i) + ": cuBLASLt has no algorithm for it";
+    return false;
+  }
+  p.algo = result.algo;
+  return true;
+}
+
+bool CudaExecutable::State::enqueue(size_t i, std::string &error) {
+  const CudaStep &s = program.steps[i];
+  if (s.kind == CudaStep::Gemm) {
+    const CudaGemm &g = s.gemm;
+    const GemmPlan &p = gemms[i];
+    size_t element = g.dtype == DType::F64 ? 8 : 4;
+    auto at = [&](const GemmOperand &o) {
+      return reinterpret_cast<void *>(buffers[o.buffer] + o.offset * element);
+    };
+    double one64 = 1.0;
+    float one32 = 1.0f;
+    const void *one = g.dtype == DType::F64 ? static_cast<const void *>(&one64)
+                                            : static_cast<const void *>(&one32);
+    cublasStatus_t st = lt.cublasLtMatmul(
+        ltHandle, p.desc, one, at(g.b), p.a, at(g.a), p.b, one, at(g.c), p.c,
+        at(g.c), p.c, &p.algo, reinterpret_cast<void *>(workspace),
+        kWorkspaceBytes, stream);
+    if (st != CUBLAS_STATUS_SUCCESS) {
+      error = stepName(i) + ": cublasLtMatmul failed with cuBLAS status " +
+              std::to_string(static_cast<int>(st));
+      return false;
+    }
+    return true;
+  }
+  std::vector<CUdeviceptr> pointers;
+  pointers.reserve(s.args.size());
+  for (uint32_t b : s.args)
+    pointers.push_back(buffers[b]);
+  std::vector<void *> params;
+  for (CUdeviceptr &p : pointers)
+    params.push_back(&p);
+  CUresult r = cu.cuLaunchKernel(functions[i], s.grid[0], s.grid[1], s.grid[2],
+                                 s.block[0], s.block[1], s.block[2],
+                                 s.sharedBytes, stream, params.data(), nullptr);
+  if (r != CUDA_SUCCESS)
+    return fail(r, "launching " + stepName(i), error);
+  return true;
+}
+
+bool CudaExecutable::State::enqueueAll(std::string &error) {
+  for (size_t i = 0; i < program.steps.size(); ++i)
+    if (!enqueue(i, error))
+      return false;
+  return true;
+}
+
+std::unique_ptr<CudaExecutable>
+CudaExecutable::create(CudaProgram program,
+                       const std::vector<HostBytes> &weights,
+                       std::string &error) {
+  std::unique_ptr<CudaExecutable> exe(new CudaExecutable());
+  exe->state_ = std::make_unique<State>();
+  State &s = *exe->state_;
+  s.program = std::move(program);
+  const CudaProgram &p = s.program;
+  if (!s.cu.open(error))
+    return nullptr;
+  CUresult r = s.cu.cuInit(0);
+  if (r == CUDA_ERROR_NO_DEVICE) {
+    error = "no CUDA device (the driver finds none)";
+    return nullptr;
+  }
+  if (r != CUDA_SUCCESS) {
+    error = "no CUDA device (cuInit: " + s.describe(r) + ")";
+    return nullptr;
+  }
+  int count = 0;
+  if ((r = s.cu.cuDeviceGetCount(&count)) != CUDA_SUCCESS || count == 0) {
+    error = "no CUDA device";
+    return nullptr;
+  }
+  int ordinal = 0;
+  if (const char *env = std::getenv("LLMC_CUDA_DEVICE"))
+    ordinal = std::atoi(env);
+  if (ordinal < 0 || ordinal >= count) {
+    error = "no CUDA device " + std::to_string(ordinal) + " (there are " +
+            std::to_string(count) + ")";
+    return nullptr;
+  }
+  int major = 0, minor = 0;
+  char name[256] = {};
+  if ((r = s.cu.cuDeviceGet(&s.dev, ordinal)) != CUDA_SUCCESS ||
+      (r = s.cu.cuDeviceGetAttribute(
+           &major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, s.dev)) !=
+          CUDA_SUCCESS ||
+      (r = s.cu.cuDeviceGetAttribute(
+           &minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, s.dev)) !=
+          CUDA_SUCCESS ||
+      (r = s.cu.cuDeviceGetName(name, sizeof(name) - 1, s.dev)) !=
+          CUDA_SUCCESS) {
+    s.fail(r, "querying CUDA device " + std::to_string(ordinal), error);
+    return nullptr;
+  }
+  std::string arch = "sm_" + std::to_string(major * 10 + minor);
+  s.device = std::string(name) + " (" + arch + ")";
+  int built = std::atoi(p.chip.c_str() + (p.chip.size() > 3 ? 3 : 0));
+  if (major * 10 + minor < built) {
+    error = "the artifact is for " + p.chip + " but CUDA device " +
+            std::to_string(ordinal) + " is " + s.device +
+            ": compile it with --target cuda:" + arch;
+    return nullptr;
+  }
+  if ((r = s.cu.cuDevicePrimaryCtxRetain(&s.ctx, s.dev)) != CUDA_SUCCESS ||
+      (r = s.cu.cuCtxSetCurrent(s.ctx)) != CUDA_SUCCESS) {
+    s.fail(r, "creating a context on " + s.device, error);
+    s.ctx = nullptr;
+    return nullptr;
+  }
+  // The cubin when it was built for this device; the PTX, JIT-compiled by
+  // the driver, otherwise.
+  bool cubin = !p.cubin.empty() && p.chip == arch;
+  char log[4096] = {};
+  CUjit_option options[] = {CU_JIT_ERROR_LOG_BUFFER,
+                            CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
+  void *values[] = {log, reinterpret_cast<void *>(sizeof(log) - 1)};
+  r = s.cu.cuModuleLoadDataEx(&s.module, cubin ? p.cubin.data() : p.ptx.c_str(),
+                              2, options, values);
+  if (r != CUDA_SUCCESS) {
+    std::string first(log, strnlen(log, sizeof(log)));
+    if (size_t nl = first.find('\n'); nl != std::string::npos)
+      first.resize(nl);
+    s.fail(r, std::string("loading the kernels' ") + (cubin ? "cubin" : "PTX") +
+                  (first.empty() ? "" : " (" + first + ")"),
+           error);
+    return nullptr;
+  }
+  s.functions.assign(p.steps.size(), nullptr);
+  bool anyGemm = false;
+  for (size_t i = 0; i < p.steps.size(); ++i) {
+    if (p.steps[i].kind == CudaStep::Gemm) {
+      anyGemm = true;
+      continue;
+    }
+    if ((r = s.cu.cuModuleGetFunction(&s.functions[i], s.module,
+                                      p.steps[i].kernel.c_str())) !=
+        CUDA_SUCCESS) {
+      s.fail(r, "finding " + s.stepName(i) + " in the module", error);
+      return nullptr;
+    }
+  }
+  if ((r = s.cu.cuStreamCreate(&s.stream, CU_STREAM_NON_BLOCKING)) !=
+      CUDA_SUCCESS) {
+    s.fail(r, "creating a stream", error);
+    return nullptr;
+  }
+  // Device memory: the arena, then every input, output, weight and
+  // constant buffer; weights and constants are uploaded now, once.
+  s.arena = s.alloc(p.arenaBytes, r);
+  if (r != CUDA_SUCCESS)
+    return s.fail(r, "allocating the " + std::to_string(p.arenaBytes) +
+                         "-byte arena",
+                  error),
+           nullptr;
+  size_t inputs = 0, outputs = 0;
+  for (const CudaBuffer &b : p.buffers) {
+    if (b.kind == BufferKind::Input)
+      inputs = std::max<size_t>(inputs, b.index + 1);
+    if (b.kind == BufferKind::Output)
+      outputs = std::max<size_t>(outputs, b.index + 1);
+  }
+  s.inputs.assign(inputs, 0);
+  s.outputs.assign(outputs, 0);
+  s.weights.assign(weights.size(), 0);
+  s.constants.assign(p.constants.size(), 0);
+  for (const CudaBuffer &b : p.buffers) {
+    std::vector<CUdeviceptr> *list = nullptr;
+    switch (b.kind) {
+    case BufferKind::Arena:
+      s.buffers.push_back(s.arena + b.offset);
+      continue;
+    case BufferKind::Input:
+      list = &s.inputs;
+      break;
+    case BufferKind::Output:
+      list = &s.outputs;
+      break;
+    case BufferKind::Weight:
+      list = &s.weights;
+      break;
+    case BufferKind::Constant:
+      list = &s.constants;
+      break;
+    }
+    if (b.index >= list->size()) {
+      error = "malformed CUDA program: buffer index out of range";
+      return nullptr;
+    }
+    CUdeviceptr &slot = (*list)[b.index];
+    if (!slot) {
+      const void *host = nullptr;
+      if (b.kind == BufferKind::Weight) {
+        host = weights[b.index].data;
+        if (weights[b.index].bytes != b.bytes) {
+          error = "malformed CUDA program: weight " + std::to_string(b.index) +
+                  " has the wrong size";
+          return nullptr;
+        }
+      } else if (b.kind == BufferKind::Constant) {
+        host = p.constants[b.index].data.data();
+        if (p.constants[b.index].data.size() != b.bytes) {
+          error = "malformed CUDA program: constant " +
+                  std::to_string(b.index) + " has the wrong size";
+          return nullptr;
+        }
+      }
+      slot = s.alloc(b.bytes, r);
+      if (r != CUDA_SUCCESS)
+        return s.fail(r, "allocating " + std::to_string(b.bytes) + " bytes",
+                      error),
+               nullptr;
+      if (host && b.bytes &&
+          (r = s.cu.cuMemcpyHtoDAsync(slot, host, b.bytes, s.stream)) !=
+              CUDA_SUCCESS)
+        return s.fail(r, "uploading the weights", error), nullptr;
+    }
+    s.buffers.push_back(slot);
+  }
+  if (anyGemm) {
+    if (!s.lt.open(error))
+      return nullptr;
+    s.haveLt = true;
+    cublasStatus_t st = s.lt.cublasLtCreate(&s.ltHandle);
+    if (st != CUBLAS_STATUS_SUCCESS) {
+      error = "cublasLtCreate failed with cuBLAS status " +
+              std::to_string(static_cast<int>(st));
+      return nullptr;
+    }
+    s.workspace = s.alloc(kWorkspaceBytes, r);
+    if (r != CUDA_SUCCESS)
+      return s.fail(r, "allocating the cuBLASLt workspace", error), nullptr;
+    s.gemms.resize(p.steps.size());
+    for (size_t i = 0; i < p.steps.size(); ++i)
+      if (p.steps[i].kind == CudaStep::Gemm && !s.planGemm(i, error))
+        return nullptr;
+  }
+  if ((r = s.cu.cuStreamSynchronize(s.stream)) != CUDA_SUCCESS)
+    return s.fail(r, "uploading the weights", error), nullptr;
+  return exe;
+}
+
+CudaExecutable::~CudaExecutable() {
+  if (!state_ || !state_->cu.library)
+    return;
+  State &s = *state_;
+  if (s.ctx)
+    s.cu.cuCtxSetCurrent(s.ctx);
+  if (s.stream)
+    s.cu.cuStreamSynchronize(s.stream);
+  if (s.graphExec)
+    s.cu.cuGraphExecDestroy(s.graphExec);
+  if (s.graph)
+    s.cu.cuGraphDestroy(s.graph);
+  for (GemmPlan &g : s.gemms) {
+    if (g.a)
+      s.lt.cublasLtMatrixLayoutDestroy(g.a);
+    if (g.b)
+      s.lt.cublasLtMatrixLayoutDestroy(g.b);
+    if (g.c)
+      s.lt.cublasLtMatrixLayoutDestroy(g.c);
+    if (g.desc)
+      s.lt.cublasLtMatmulDescDestroy(g.desc);
+  }
+  if (s.ltHandle)
+    s.lt.cublasLtDestroy(s.ltHandle);
+  for (CUdeviceptr p : s.allocations)
+    s.cu.cuMemFree(p);
+  if (s.stream)
+    s.cu.cuStreamDestroy(s.stream);
+  if (s.module)
+    s.cu.cuModuleUnload(s.module);
+  if (s.ctx)
+    s.cu.cuDevicePrimaryCtxRelease(s.dev);
+  // The libraries stay loaded: other executables may share them.
+}
+
+const CudaProgram &CudaExecutable::program() const { return state_->program; }
+const std::string &CudaExecutable::deviceName() const {
+  return state_->device;
+}
+
+namespace {
+/// Uploads inputs, runs `body`, downloads outputs, then waits; a failure
+/// anywhere poisons the executable.
+template <typename Body>
+bool runWith(CudaExecutable::State &s, const std::vector<HostBytes> &inputs,
+             const std::vector<void *> &outputs, std::string &error,
+             Body body) {
+  if (!s.poisoned.empty()) {
+    error = "an earlier CUDA error left this executable unusable: " +
+            s.poisoned;
+    return false;
+  }
+  auto poison = [&]() {
+    s.poisoned = error;
+    return false;
+  };
+  if (inputs.size() != s.inputs.size() || outputs.size() != s.outputs.size()) {
+    error = "the CUDA program takes " + std::to_string(s.inputs.size()) +
+            " inputs and " + std::to_string(s.outputs.size()) + " outputs";
+    return false;
+  }
+  s.cu.cuCtxSetCurrent(s.ctx);
+  CUresult r;
+  for (const CudaBuffer &b : s.program.buffers)
+    if (b.kind == BufferKind::Input && b.bytes &&
+        (r = s.cu.cuMemcpyHtoDAsync(s.inputs[b.index], inputs[b.index].data,
+                                    b.bytes, s.stream)) != CUDA_SUCCESS)
+      return s.fail(r, "uploading input " + std::to_string(b.index), error),
+             poison();
+  if (!body())
+    return poison();
+  std::vector<bool> done(s.outputs.size(), false);
+  for (const CudaBuffer &b : s.program.buffers)
+    if (b.kind == BufferKind::Output && b.bytes && !done[b.index]) {
+      done[b.index] = true;
+      if ((r = s.cu.cuMemcpyDtoHAsync(outputs[b.index], s.outputs[b.index],
+                                      b.bytes, s.stream)) != CUDA_SUCCESS)
+        return s.fail(r, "downloading output " + std::to_string(b.index),
+                      error),
+               poison();
+    }
+  // Kernel faults surface here, at the latest.
+  if ((r = s.cu.cuStreamSynchronize(s.stream)) != CUDA_SUCCESS)
+    return s.fail(r, "running the model", error), poison();
+  return true;
+}
+} // namespace
+
+bool CudaExecutable::run(const std::vector<HostBytes> &inputs,
+                         const std::vector<void *> &outputs,
+                         std::string &error) {
+  State &s = *state_;
+  return runWith(s, inputs, outputs, error, [&]() {
+    if (!graph_)
+      return s.enqueueAll(error);
+    CUresult r;
+    if (!s.graphExec) {
+      // Capture once: every buffer is at a fixed address, so the graph
+      // replays as is.
+      if ((r = s.cu.cuStreamBeginCapture(
+               s.stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)) != CUDA_SUCCESS)
+        return s.fail(r, "starting a CUDA graph capture", error);
+      bool ok = s.enqueueAll(error);
+      r = s.cu.cuStreamEndCapture(s.stream, &s.graph);
+      if (!ok)
+        return false;
+      if (r != CUDA_SUCCESS)
+        return s.fail(r, "capturing the CUDA graph", error);
+      if ((r = s.cu.cuGraphInstantiateWithFlags(&s.graphExec, s.graph, 0)) !=
+          CUDA_SUCCESS)
+        return s.fail(r, "instantiating the CUDA graph", error);
+    }
+    if ((r = s.cu.cuGraphLaunch(s.graphExec, s.stream)) != CUDA_SUCCESS)
+      return s.fail(r, "launching the CUDA graph", error);
+    return true;
+  });
+}
+
+bool CudaExecutable::profile(const std::vector<HostBytes> &inputs,
+                             const std::vector<void *> &outputs,
+                             std::vector<double> &stepMs, std::string &error) {
+  State &s = *state_;
+  size_t n = s.program.steps.size();
+  std::vector<CUevent> events(n + 1, nullptr);
+  auto destroy = [&]() {
+    for (CUevent e : events)
+      if (e)
+        s.cu.cuEventDestroy(e);
+  };
+  CUresult r;
+  for (CUevent &e : events)
+    if ((r = s.cu.cuEventCreate(&e, CU_EVENT_DEFAULT)) != CUDA_SUCCESS) {
+      destroy();
+      return s.fail(r, "creating CUDA events", error);
+    }
+  bool ok = runWith(s, inputs, outputs, error, [&]() {
+    for (size_t i = 0; i < n; ++i) {
+      if ((r = s.cu.cuEventRecord(events[i], s.stream)) != CUDA_SUCCESS)
+        return s.fail(r, "recording a CUDA event", error);
+      if (!s.enqueue(i, error))
+        return false;
+    }
+    if ((r = s.cu.cuEventRecord(events[n], s.stream)) != CUDA_SUCCESS)
+      return s.fail(r, "recording a CUDA event", error);
+    return true;
+  });
+  stepMs.assign(n, 0.0);
+  for (size_t i = 0; ok && i < n; ++i) {
+    float ms = 0;
+    if ((r = s.cu.cuEventElapsedTime(&ms, events[i], events[i + 1])) !=
+        CUDA_SUCCESS)
+      ok = s.fail(r, "reading CUDA event times", error);
+    stepMs[i] = ms;
+  }
+  destroy();
+  return ok;
+}
+
+#endif // LLMC_HAVE_CUDA_HEADERS

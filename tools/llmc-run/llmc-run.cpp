@@ -1,0 +1,164 @@
+//===- llmc-run.cpp - Run an artifact with the runtime alone --------------===//
+//
+//   llmc-run OUT.llmcx [NAME=]FILE.npy ... [--output-dir DIR] [--runs N]
+//            [--cuda-graph]
+//   llmc-run OUT.llmcx --describe
+//
+// Built from runtime/ only: no LLVM, MLIR, protobuf or ONNX. This is how an
+// artifact compiled on one machine runs on another (a GPU machine without
+// Debian's LLVM). Every error is one line on stderr and exit status 1.
+//
+//===----------------------------------------------------------------------===//
+
+#include "llmc/Runtime/Artifact.h"
+#include "llmc/Runtime/Cuda.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <sys/stat.h>
+#include <vector>
+
+using namespace llmc::runtime;
+
+namespace {
+int fail(const std::string &message) {
+  std::fprintf(stderr, "error: %s\n", message.c_str());
+  return 1;
+}
+
+const char *kUsage =
+    "usage: llmc-run OUT.llmcx [NAME=]FILE.npy ... [--output-dir DIR] "
+    "[--runs N] [--cuda-graph]\n"
+    "       llmc-run OUT.llmcx --describe\n";
+
+std::string safeFileName(std::string name) {
+  for (char &c : name)
+    if (c == '/' || c == '\\' || c == '\0')
+      c = '_';
+  if (name.empty() || name == "." || name == "..")
+    name = "_" + name;
+  return name;
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  std::string artifactPath, outputDir = ".";
+  std::vector<std::string> inputArgs;
+  bool describe = false, graph = false;
+  long runs = 1;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const char *flag) -> const char * {
+      if (i + 1 >= argc) {
+        fail(std::string(flag) + " needs a value");
+        std::exit(1);
+      }
+      return argv[++i];
+    };
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (a == "--describe") {
+      describe = true;
+    } else if (a == "--cuda-graph") {
+      graph = true;
+    } else if (a == "--output-dir") {
+      outputDir = value("--output-dir");
+    } else if (a == "--runs") {
+      char *end = nullptr;
+      const char *v = value("--runs");
+      runs = std::strtol(v, &end, 10);
+      if (*v == '\0' || *end != '\0' || runs < 1)
+        return fail("--runs must be a positive number, got '" +
+                    std::string(v) + "'");
+    } else if (a.rfind("--", 0) == 0) {
+      return fail("unknown option '" + a + "' (see llmc-run --help)");
+    } else if (artifactPath.empty()) {
+      artifactPath = a;
+    } else {
+      inputArgs.push_back(a);
+    }
+  }
+  if (artifactPath.empty())
+    return std::fputs(kUsage, stderr), 1;
+  std::string error;
+  if (describe) {
+    std::string text;
+    if (!describeArtifact(artifactPath, text, error))
+      return fail(error);
+    std::fputs(text.c_str(), stdout);
+    return 0;
+  }
+  std::unique_ptr<Artifact> artifact = Artifact::load(artifactPath, error);
+  if (!artifact)
+    return fail(error);
+  if (artifact->cuda())
+    artifact->cuda()->useGraph(graph);
+
+  // Inputs: NAME=FILE.npy by name, FILE.npy in signature order.
+  const std::vector<TensorSpec> &specs = artifact->inputs();
+  std::vector<HostTensor> inputs(specs.size());
+  std::vector<bool> given(specs.size(), false);
+  size_t next = 0;
+  for (const std::string &arg : inputArgs) {
+    std::string name, file = arg;
+    struct stat st;
+    size_t eq = arg.find('=');
+    if (eq != std::string::npos && stat(arg.c_str(), &st) != 0) {
+      name = arg.substr(0, eq);
+      file = arg.substr(eq + 1);
+    }
+    size_t i = specs.size();
+    if (!name.empty()) {
+      for (size_t k = 0; k < specs.size(); ++k)
+        if (specs[k].name == name)
+          i = k;
+      if (i == specs.size())
+        return fail(artifactPath + ": the artifact has no input named '" +
+                    name + "'");
+    } else {
+      while (next < specs.size() && given[next])
+        ++next;
+      if ((i = next) == specs.size())
+        return fail(artifactPath + ": too many inputs: the artifact takes " +
+                    std::to_string(specs.size()));
+    }
+    if (given[i])
+      return fail(artifactPath + ": input '" + specs[i].name +
+                  "' is given twice");
+    if (!readNpy(file, inputs[i], error))
+      return fail(error);
+    inputs[i].name = specs[i].name;
+    given[i] = true;
+  }
+  for (size_t i = 0; i < specs.size(); ++i)
+    if (!given[i])
+      return fail(artifactPath + ": missing input '" + specs[i].name + "'");
+
+  std::vector<HostTensor> outputs;
+  std::vector<double> ms;
+  for (long r = 0; r < runs; ++r) {
+    auto start = std::chrono::steady_clock::now();
+    if (!artifact->run(inputs, outputs, error))
+      return fail(error);
+    ms.push_back(std::chrono::duration<double, std::milli>(
+                     std::chrono::steady_clock::now() - start)
+                     .count());
+  }
+  if (runs > 1) {
+    std::sort(ms.begin(), ms.end());
+    std::printf("%s: %ld runs: median %.3f ms  min %.3f ms  max %.3f ms\n",
+                artifactPath.c_str(), runs, ms[ms.size() / 2], ms.front(),
+                ms.back());
+  }
+  ::mkdir(outputDir.c_str(), 0777);
+  for (const HostTensor &t : outputs) {
+    std::string path = outputDir + "/" + safeFileName(t.name) + ".npy";
+    if (!writeNpy(path, t, error))
+      return fail(error);
+  }
+  return 0;
+}
