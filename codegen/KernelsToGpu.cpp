@@ -15,6 +15,12 @@
 // whose reductions are not a plain combiner) is lowered op by op instead:
 // the result is the same, in more kernels.
 //
+// A zero fill of a library GEMM's output stays on the host: the CUDA program
+// makes it the GEMM's beta = 0. A copy out of a buffer that only a fill
+// writes (bufferization's copy of a shared zero-filled GEMM init) becomes a
+// fill of its target first, and a temporary copied into an output buffer
+// as its last use is replaced by that output.
+//
 //===----------------------------------------------------------------------===//
 
 #include "llmc/Codegen/Passes.h"
@@ -23,6 +29,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Transforms/RegionUtils.h"
 
@@ -277,10 +284,15 @@ public:
     emit(b, map);
     gpu::ReturnOp::create(b, loc);
 
+    // The launch carries every op's location: the ONNX nodes it computes.
+    SmallVector<Location> locs;
+    for (linalg::GenericOp op : ops)
+      locs.push_back(op->getLoc());
     OpBuilder host(before);
+    Location launchLoc = host.getFusedLoc(locs);
     Value g = cst(host, loc, grid), t = cst(host, loc, block),
           one = cst(host, loc, 1);
-    gpu::LaunchFuncOp::create(host, loc, func, gpu::KernelDim3{g, one, one},
+    gpu::LaunchFuncOp::create(host, launchLoc, func, gpu::KernelDim3{g, one, one},
                               gpu::KernelDim3{t, one, one}, Value(), args);
   }
 
@@ -595,7 +607,106 @@ bool runsInLibrary(linalg::GenericOp op) {
 
 /// Turns memref.copy into linalg.copy and named linalg ops into generics,
 /// so that one code path handles them all.
+/// True when `fill` writes zeros into a contiguous buffer that a library
+/// GEMM then accumulates into: it stays on the host, where the CUDA
+/// program makes it the GEMM's beta = 0 (or a memset).
+bool isGemmZeroInit(linalg::FillOp fill) {
+  Value out = fill.getOutputs()[0];
+  auto type = dyn_cast<MemRefType>(out.getType());
+  if (!type || !type.getLayout().isIdentity() ||
+      !(matchPattern(fill.getInputs()[0], m_AnyZeroFloat()) ||
+        matchPattern(fill.getInputs()[0], m_Zero())))
+    return false;
+  return llvm::any_of(out.getUsers(), [&](Operation *user) {
+    auto generic = dyn_cast<linalg::GenericOp>(user);
+    return generic && runsInLibrary(generic) &&
+           generic.getDpsInits()[0] == out;
+  });
+}
+
+/// A copy out of a buffer that holds a fill's value (filled earlier in the
+/// block and, since, only read by copies) becomes that fill of the copy's
+/// target: bufferization copies one shared zero-filled GEMM init for every
+/// GEMM. Fills of buffers nothing reads any more are then dropped.
+void forwardFills(ModuleOp module) {
+  SmallVector<memref::CopyOp> copies;
+  module.walk([&](memref::CopyOp c) { copies.push_back(c); });
+  for (memref::CopyOp c : copies) {
+    auto alloc = c.getSource().getDefiningOp<memref::AllocOp>();
+    if (!alloc || c.getSource().getType() != c.getTarget().getType() ||
+        c.getTarget() == c.getSource() ||
+        llvm::any_of(alloc->getUsers(), [&](Operation *u) {
+          // A view made before the copy could write the buffer unseen.
+          return isa<ViewLikeOpInterface>(u) &&
+                 (u->getBlock() != c->getBlock() || u->isBeforeInBlock(c));
+        }))
+      continue;
+    // Walk back from the copy to the fill through reads by copies only.
+    linalg::FillOp fill;
+    for (Operation *op = c->getPrevNode(); op; op = op->getPrevNode()) {
+      if (!llvm::is_contained(op->getOperands(), alloc.getResult()))
+        continue;
+      if (auto f = dyn_cast<linalg::FillOp>(op);
+          f && f.getOutputs()[0] == alloc.getResult())
+        fill = f;
+      else if (auto other = dyn_cast<memref::CopyOp>(op);
+               other && other.getSource() == alloc.getResult() &&
+               other.getTarget() != alloc.getResult())
+        continue;
+      break;
+    }
+    if (!fill)
+      continue;
+    OpBuilder b(c);
+    linalg::FillOp::create(b, c.getLoc(), fill.getInputs()[0], c.getTarget());
+    c.erase();
+  }
+  SmallVector<memref::AllocOp> allocs;
+  module.walk([&](memref::AllocOp a) { allocs.push_back(a); });
+  for (memref::AllocOp a : allocs) {
+    if (!llvm::all_of(a->getUsers(),
+                      [](Operation *u) { return isa<linalg::FillOp>(u); }))
+      continue;
+    for (Operation *u : llvm::make_early_inc_range(a->getUsers()))
+      u->erase();
+    a.erase();
+  }
+}
+
+/// A copy of a temporary into one of @main's output buffers, as the
+/// temporary's last use, is dropped: whatever wrote the temporary writes the
+/// output instead.
+void forwardOutputs(ModuleOp module) {
+  auto main = module.lookupSymbol<func::FuncOp>("main");
+  if (!main || main.isExternal())
+    return;
+  SmallVector<memref::CopyOp> copies(main.getBody().front().getOps<memref::CopyOp>());
+  for (memref::CopyOp c : copies) {
+    auto alloc = c.getSource().getDefiningOp<memref::AllocOp>();
+    auto out = dyn_cast<BlockArgument>(c.getTarget());
+    if (!alloc || !out || out.getOwner()->getParentOp() != main ||
+        alloc.getType() != out.getType() ||
+        alloc->getBlock() != c->getBlock())
+      continue;
+    // The copy is the temporary's last use, and nothing else touches the
+    // output before it.
+    bool last = llvm::all_of(alloc->getUsers(), [&](Operation *u) {
+      return u == c || (u->getBlock() == c->getBlock() && u->isBeforeInBlock(c));
+    });
+    bool untouched = llvm::all_of(out.getUsers(), [&](Operation *u) {
+      return u == c || u->getBlock() != c->getBlock() || c->isBeforeInBlock(u);
+    });
+    if (!last || !untouched)
+      continue;
+    c.erase();
+    alloc.getResult().replaceAllUsesWith(out);
+    alloc.erase();
+  }
+}
+
 LogicalResult normalize(ModuleOp module) {
+  forwardOutputs(module);
+  forwardFills(module);
   SmallVector<memref::CopyOp> copies;
   module.walk([&](memref::CopyOp c) { copies.push_back(c); });
   for (memref::CopyOp c : copies) {
@@ -605,7 +716,8 @@ LogicalResult normalize(ModuleOp module) {
   }
   SmallVector<linalg::LinalgOp> named;
   module.walk([&](linalg::LinalgOp op) {
-    if (!isa<linalg::GenericOp>(op))
+    auto fill = dyn_cast<linalg::FillOp>(op.getOperation());
+    if (!isa<linalg::GenericOp>(op) && !(fill && isGemmZeroInit(fill)))
       named.push_back(op);
   });
   IRRewriter rewriter(module.getContext());

@@ -23,6 +23,7 @@
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/BuiltinDialect.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/Matchers.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -114,6 +115,15 @@ struct Extractor {
   llvm::StringMap<uint32_t> globals;
   /// Per buffer: the steps [first, last] that use it (arena buffers).
   std::vector<rt::Lifetime> lifetimes;
+  /// The call of the kernel function being walked: its location names the
+  /// fusion group's ONNX nodes.
+  std::optional<Location> caller;
+
+  std::string nodes(Operation *op) {
+    if (!caller)
+      return nodesOf(op->getLoc());
+    return nodesOf(FusedLoc::get(op->getContext(), {*caller, op->getLoc()}));
+  }
 
   uint32_t addBuffer(rt::BufferKind kind, uint32_t index, uint64_t bytes) {
     program.buffers.push_back({kind, index, 0, bytes});
@@ -143,7 +153,7 @@ struct Extractor {
     rt::CudaStep step;
     step.kind = rt::CudaStep::Launch;
     step.kernel = op.getKernelName().str();
-    step.node = nodesOf(op.getLoc());
+    step.node = nodes(op);
     gpu::KernelDim3 grid = op.getGridSizeOperandValues(),
                     block = op.getBlockSizeOperandValues();
     Value dims[6] = {grid.x, grid.y, grid.z, block.x, block.y, block.z};
@@ -179,6 +189,30 @@ struct Extractor {
     return success();
   }
 
+  /// A zero fill left on the host (for a GEMM's output): a memset of the
+  /// bytes it covers.
+  LogicalResult memset(linalg::FillOp op) {
+    Value out = op.getOutputs()[0];
+    auto type = dyn_cast<MemRefType>(out.getType());
+    if (!type || !type.getLayout().isIdentity() || !type.hasStaticShape() ||
+        !(matchPattern(op.getInputs()[0], m_AnyZeroFloat()) ||
+          matchPattern(op.getInputs()[0], m_Zero())))
+      return op.emitOpError("remains on the host but is not a zero fill of a "
+                            "contiguous buffer"),
+             failure();
+    FailureOr<uint32_t> b = bufferOf(out, op);
+    if (failed(b))
+      return failure();
+    rt::CudaStep step;
+    step.kind = rt::CudaStep::Memset;
+    step.node = nodes(op);
+    step.args = {*b};
+    step.bytes = bytesOf(type);
+    use(*b, program.steps.size());
+    program.steps.push_back(std::move(step));
+    return success();
+  }
+
   /// A matmul marked for the library: C[b] += op(A[b]) op(B[b]).
   LogicalResult gemm(linalg::GenericOp op) {
     StringRef call = op.getLibraryCallAttr().getValue();
@@ -190,7 +224,7 @@ struct Extractor {
       return op.emitOpError("is not a library matmul"), failure();
     rt::CudaStep step;
     step.kind = rt::CudaStep::Gemm;
-    step.node = nodesOf(op.getLoc());
+    step.node = nodes(op);
     rt::CudaGemm &g = step.gemm;
     g.dtype = call == "llmc_matmul_f32" ? rt::DType::F32 : rt::DType::F64;
     // Loops (b, m, n, k): A is (b, m, k) or (b, k, m) when transposed, B is
@@ -239,6 +273,38 @@ struct Extractor {
         failed(operand(op.getDpsInputs()[1], g.b)) ||
         failed(operand(op.getDpsInits()[0], g.c)))
       return failure();
+    // A batch against one shared B, with A and C dense: one GEMM of
+    // batch x M rows.
+    if (g.batch > 1 && g.b.batchStride == 0 && !g.transA && g.a.ld == g.k &&
+        g.a.batchStride == g.m * g.k && g.c.ld == g.n &&
+        g.c.batchStride == g.m * g.n) {
+      g.m *= g.batch;
+      g.batch = 1;
+      g.a.batchStride = g.c.batchStride = 0;
+    }
+    // C zeroed just before (by the last step, a memset of exactly C's
+    // bytes): the GEMM overwrites C instead (beta = 0).
+    if (!program.steps.empty()) {
+      rt::CudaStep &last = program.steps.back();
+      uint64_t cBytes = static_cast<uint64_t>(g.batch * g.m * g.n) *
+                        (g.dtype == rt::DType::F64 ? 8 : 4);
+      bool denseC = g.c.ld == g.n && (g.batch == 1 || g.c.batchStride == g.m * g.n);
+      if (last.kind == rt::CudaStep::Memset && last.args[0] == g.c.buffer &&
+          denseC && last.offset == static_cast<uint64_t>(g.c.offset) *
+                                       (g.dtype == rt::DType::F64 ? 8 : 4) &&
+          last.bytes == cBytes) {
+        program.steps.pop_back();
+        g.accumulate = false;
+        index = program.steps.size();
+        for (uint32_t b : {g.a.buffer, g.b.buffer, g.c.buffer}) {
+          rt::Lifetime &l = lifetimes[b];
+          if (l.last > index)
+            l.last = index;
+          if (l.first > index)
+            l.first = index;
+        }
+      }
+    }
     program.steps.push_back(std::move(step));
     return success();
   }
@@ -297,6 +363,8 @@ struct Extractor {
       }
       if (auto g = dyn_cast<memref::GetGlobalOp>(op))
         ok = global(g);
+      else if (auto fill = dyn_cast<linalg::FillOp>(op))
+        ok = memset(fill);
       else if (auto l = dyn_cast<gpu::LaunchFuncOp>(op))
         ok = launch(l);
       else if (auto generic = dyn_cast<linalg::GenericOp>(op);
@@ -315,7 +383,10 @@ struct Extractor {
             return failure();
           buffers[arg] = *b;
         }
+        std::optional<Location> outer = caller;
+        caller = call.getLoc();
         ok = walk(callee, depth + 1);
+        caller = outer;
       } else {
         return op.emitOpError("remains on the host after CUDA lowering: a "
                               "CUDA program runs only kernels and library "

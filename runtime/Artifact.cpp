@@ -57,12 +57,14 @@ writeCudaProgram(flatbuffers::FlatBufferBuilder &b, const CudaProgram &p) {
       const CudaGemm &g = x.gemm;
       fb::GemmOperand a = operand(g.a), bb = operand(g.b), cc = operand(g.c);
       gemm = fb::CreateCudaGemm(b, static_cast<int32_t>(g.dtype), g.batch, g.m,
-                                g.n, g.k, g.transA, g.transB, &a, &bb, &cc);
+                                g.n, g.k, g.transA, g.transB, &a, &bb, &cc,
+                                g.accumulate);
     }
     steps.push_back(fb::CreateCudaStep(
         b, static_cast<fb::StepKind>(x.kind), b.CreateString(x.kernel),
         b.CreateVector(x.grid, 3), b.CreateVector(x.block, 3), x.sharedBytes,
-        b.CreateVector(x.args), gemm, b.CreateString(x.node)));
+        b.CreateVector(x.args), gemm, b.CreateString(x.node), x.offset,
+        x.bytes));
   }
   auto chip = b.CreateString(p.chip), ptx = b.CreateString(p.ptx);
   b.ForceVectorAlignment(p.cubin.size(), 1, 64);
@@ -119,7 +121,16 @@ static bool readCudaProgram(const fb::CudaProgram *f, CudaProgram &p) {
       return false;
     s.kind = static_cast<CudaStep::Kind>(x->kind());
     s.node = x->node() ? x->node()->str() : "";
-    if (s.kind == CudaStep::Launch) {
+    if (s.kind == CudaStep::Memset) {
+      s.offset = x->offset();
+      s.bytes = x->bytes();
+      if (!x->args() || x->args()->size() != 1 || x->args()->Get(0) >= nBuffers)
+        return false;
+      s.args.push_back(x->args()->Get(0));
+      const CudaBuffer &b = p.buffers[s.args[0]];
+      if (s.offset > b.bytes || s.bytes > b.bytes - s.offset)
+        return false;
+    } else if (s.kind == CudaStep::Launch) {
       if (!x->kernel() || !x->grid() || !x->block() || x->grid()->size() != 3 ||
           x->block()->size() != 3)
         return false;
@@ -150,6 +161,7 @@ static bool readCudaProgram(const fb::CudaProgram *f, CudaProgram &p) {
       m.k = g->k();
       m.transA = g->trans_a();
       m.transB = g->trans_b();
+      m.accumulate = g->accumulate();
       auto operand = [&](const fb::GemmOperand *o, GemmOperand &out) {
         out = {o->buffer(), o->offset(), o->ld(), o->batch_stride()};
         return out.buffer < nBuffers && out.offset >= 0 && out.ld > 0 &&
@@ -331,12 +343,16 @@ static bool isCudaTarget(const std::string &target) {
   return target.rfind("cuda-sm_", 0) == 0;
 }
 
-std::unique_ptr<Artifact> Artifact::load(const std::string &path,
-                                         std::string &error) {
+std::unique_ptr<Artifact> Artifact::load(const std::string &file,
+                                         std::string &error,
+                                         const std::string &displayName) {
   std::unique_ptr<Artifact> a(new Artifact());
+  const std::string &path = displayName.empty() ? file : displayName;
   a->path_ = path;
   Mapping m;
-  const fb::Executable *exe = mapVerified(path, m, error);
+  const fb::Executable *exe = mapVerified(file, m, error);
+  if (!exe && !displayName.empty() && error.rfind(file, 0) == 0)
+    error = displayName + error.substr(file.size());
   if (!exe)
     return nullptr;
   a->mapping_ = m.data;
@@ -478,15 +494,17 @@ bool llmc::runtime::describeArtifact(const std::string &path,
             " bytes of x86-64 shared object\n";
     return true;
   }
-  size_t temporaries = 0, launches = 0;
+  size_t temporaries = 0, launches = 0, gemms = 0;
   uint64_t temporaryBytes = 0;
   for (const CudaBuffer &b : p.buffers)
     if (b.kind == BufferKind::Arena) {
       ++temporaries;
       temporaryBytes += b.bytes;
     }
-  for (const CudaStep &s : p.steps)
+  for (const CudaStep &s : p.steps) {
     launches += s.kind == CudaStep::Launch;
+    gemms += s.kind == CudaStep::Gemm;
+  }
   text += "ptx: " + std::to_string(p.ptx.size()) + " bytes\n";
   text += "cubin: " +
           (p.cubin.empty() ? std::string("none (ptxas was not found)")
@@ -498,11 +516,15 @@ bool llmc::runtime::describeArtifact(const std::string &path,
           std::to_string(temporaryBytes) + " bytes\n";
   text += "steps: " + std::to_string(p.steps.size()) + " (" +
           std::to_string(launches) + " kernel launches, " +
-          std::to_string(p.steps.size() - launches) + " cuBLASLt GEMMs)\n";
+          std::to_string(gemms) + " cuBLASLt GEMMs, " +
+          std::to_string(p.steps.size() - launches - gemms) + " memsets)\n";
   for (size_t i = 0; i < p.steps.size(); ++i) {
     const CudaStep &s = p.steps[i];
     text += "  " + std::to_string(i) + " ";
-    if (s.kind == CudaStep::Launch) {
+    if (s.kind == CudaStep::Memset) {
+      text += "memset b" + std::to_string(s.args[0]) + " bytes " +
+              std::to_string(s.bytes) + " at " + std::to_string(s.offset);
+    } else if (s.kind == CudaStep::Launch) {
       text += "launch " + s.kernel + " grid " + std::to_string(s.grid[0]) +
               " block " + std::to_string(s.block[0]) + " args";
       for (uint32_t a : s.args)
@@ -512,7 +534,8 @@ bool llmc::runtime::describeArtifact(const std::string &path,
       text += std::string("gemm ") + dtypeName(g.dtype) + " batch " +
               std::to_string(g.batch) + " m " + std::to_string(g.m) + " n " +
               std::to_string(g.n) + " k " + std::to_string(g.k) +
-              (g.transA ? " A^T" : "") + (g.transB ? " B^T" : "") + " a b" +
+              (g.transA ? " A^T" : "") + (g.transB ? " B^T" : "") +
+              (g.accumulate ? " C+=" : " C=") + " a b" +
               std::to_string(g.a.buffer) + " b b" + std::to_string(g.b.buffer) +
               " c b" + std::to_string(g.c.buffer);
     }

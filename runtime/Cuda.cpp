@@ -73,7 +73,7 @@ struct Driver {
   X(cuGetErrorString) X(cuEventCreate) X(cuEventDestroy) X(cuEventRecord)      \
   X(cuEventSynchronize) X(cuStreamBeginCapture) X(cuStreamEndCapture)          \
   X(cuGraphInstantiateWithFlags) X(cuGraphLaunch) X(cuGraphExecDestroy)        \
-  X(cuGraphDestroy)
+  X(cuGraphDestroy) X(cuMemsetD8Async)
 #define LLMC_DECLARE(name) decltype(&::name) name = nullptr;
   LLMC_DRIVER_FNS(LLMC_DECLARE)
   decltype(&::cuEventElapsedTime) cuEventElapsedTime = nullptr;
@@ -199,8 +199,9 @@ struct CudaExecutable::State {
   }
   std::string stepName(size_t i) const {
     const CudaStep &s = program.steps[i];
-    std::string what = s.kind == CudaStep::Gemm ? "cuBLASLt GEMM"
-                                                : "kernel '" + s.kernel + "'";
+    std::string what = s.kind == CudaStep::Gemm     ? "cuBLASLt GEMM"
+                       : s.kind == CudaStep::Memset ? "memset"
+                                                    : "kernel '" + s.kernel + "'";
     if (!s.node.empty())
       what += " (ONNX node '" + s.node + "')";
     return what;
@@ -316,6 +317,13 @@ bool CudaExecutable::State::planGemm(size_t i, std::string &error) {
 
 bool CudaExecutable::State::enqueue(size_t i, std::string &error) {
   const CudaStep &s = program.steps[i];
+  if (s.kind == CudaStep::Memset) {
+    CUresult r = cu.cuMemsetD8Async(buffers[s.args[0]] + s.offset, 0, s.bytes,
+                                    stream);
+    if (r != CUDA_SUCCESS)
+      return fail(r, "zeroing a buffer for " + stepName(i), error);
+    return true;
+  }
   if (s.kind == CudaStep::Gemm) {
     const CudaGemm &g = s.gemm;
     const GemmPlan &p = gemms[i];
@@ -323,12 +331,15 @@ bool CudaExecutable::State::enqueue(size_t i, std::string &error) {
     auto at = [&](const GemmOperand &o) {
       return reinterpret_cast<void *>(buffers[o.buffer] + o.offset * element);
     };
-    double one64 = 1.0;
-    float one32 = 1.0f;
-    const void *one = g.dtype == DType::F64 ? static_cast<const void *>(&one64)
-                                            : static_cast<const void *>(&one32);
+    double one64 = 1.0, beta64 = g.accumulate ? 1.0 : 0.0;
+    float one32 = 1.0f, beta32 = g.accumulate ? 1.0f : 0.0f;
+    bool f64 = g.dtype == DType::F64;
+    const void *one = f64 ? static_cast<const void *>(&one64)
+                          : static_cast<const void *>(&one32);
+    const void *beta = f64 ? static_cast<const void *>(&beta64)
+                           : static_cast<const void *>(&beta32);
     cublasStatus_t st = lt.cublasLtMatmul(
-        ltHandle, p.desc, one, at(g.b), p.a, at(g.a), p.b, one, at(g.c), p.c,
+        ltHandle, p.desc, one, at(g.b), p.a, at(g.a), p.b, beta, at(g.c), p.c,
         at(g.c), p.c, &p.algo, reinterpret_cast<void *>(workspace),
         kWorkspaceBytes, stream);
     if (st != CUBLAS_STATUS_SUCCESS) {
@@ -443,8 +454,8 @@ CudaExecutable::create(CudaProgram program,
   s.functions.assign(p.steps.size(), nullptr);
   bool anyGemm = false;
   for (size_t i = 0; i < p.steps.size(); ++i) {
-    if (p.steps[i].kind == CudaStep::Gemm) {
-      anyGemm = true;
+    if (p.steps[i].kind != CudaStep::Launch) {
+      anyGemm |= p.steps[i].kind == CudaStep::Gemm;
       continue;
     }
     if ((r = s.cu.cuModuleGetFunction(&s.functions[i], s.module,

@@ -21,8 +21,10 @@ config.substitutions.append(("%PYTHON", "/usr/bin/python3"))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
 
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
-tools = ["llmc", "llmc-opt", "llmc-unittests"]
+tools = ["llmc", "llmc-opt", "llmc-run", "llmc-unittests"]
 llvm_config.add_tool_substitutions(tools, [config.llmc_tools_dir])
+config.substitutions.append(
+    ("%llmc_run_path", os.path.join(config.llmc_tools_dir, "llmc-run")))
 
 # GPU execution tests declare `REQUIRES: cuda-device`; lit sets the feature
 # only where a device is present.

@@ -143,3 +143,85 @@ func.func @library(%x: memref<4x8xf32>, %w: memref<8x2xf32>, %y: memref<4x2xf32>
 func.func @nothing(%x: memref<4xf32>) -> memref<4xf32> {
   return %x : memref<4xf32>
 }
+
+// -----
+
+// Bufferization's copies of one shared zero-filled GEMM init become zero
+// fills of each GEMM's own output, left on the host (the CUDA program makes
+// them beta = 0); the shared buffer's fill stays for the GEMM that uses it
+// in place. A temporary copied into @main's output as its last use is
+// replaced by the output: the kernel writes the output directly.
+// CHECK-LABEL: func.func @main
+// CHECK-NOT: memref.copy
+// CHECK: %[[Z:.*]] = memref.alloc() : memref<4x2xf32>
+// CHECK-NEXT: linalg.fill ins(%{{.*}} : f32) outs(%[[Z]] : memref<4x2xf32>)
+// CHECK-NEXT: %[[C1:.*]] = memref.alloc() : memref<4x2xf32>
+// CHECK-NEXT: linalg.fill ins(%{{.*}} : f32) outs(%[[C1]] : memref<4x2xf32>)
+// CHECK-NEXT: linalg.generic {{.*}}library_call = "llmc_matmul_f32"{{.*}} outs(%[[C1]] : memref<4x2xf32>)
+// CHECK: linalg.generic {{.*}}library_call = "llmc_matmul_f32"{{.*}} outs(%[[Z]] : memref<4x2xf32>)
+// CHECK: gpu.launch_func @llmc_kernels::@main_op0 {{.*}} args(%[[C1]] : memref<4x2xf32>, %[[Z]] : memref<4x2xf32>, %arg3 : memref<4x2xf32>)
+// CHECK-NOT: gpu.launch_func
+#a2 = affine_map<(m, n, k) -> (m, k)>
+#b2 = affine_map<(m, n, k) -> (k, n)>
+#c2 = affine_map<(m, n, k) -> (m, n)>
+#e2 = affine_map<(m, n) -> (m, n)>
+func.func @main(%x: memref<4x8xf32>, %w: memref<8x2xf32>, %v: memref<8x2xf32>, %out: memref<4x2xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %z = memref.alloc() : memref<4x2xf32>
+  linalg.fill ins(%zero : f32) outs(%z : memref<4x2xf32>)
+  %c1 = memref.alloc() : memref<4x2xf32>
+  memref.copy %z, %c1 : memref<4x2xf32> to memref<4x2xf32>
+  linalg.generic {indexing_maps = [#a2, #b2, #c2], iterator_types = ["parallel", "parallel", "reduction"], library_call = "llmc_matmul_f32"}
+      ins(%x, %w : memref<4x8xf32>, memref<8x2xf32>) outs(%c1 : memref<4x2xf32>) {
+  ^bb0(%p: f32, %q: f32, %acc: f32):
+    %m = arith.mulf %p, %q : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#a2, #b2, #c2], iterator_types = ["parallel", "parallel", "reduction"], library_call = "llmc_matmul_f32"}
+      ins(%x, %v : memref<4x8xf32>, memref<8x2xf32>) outs(%z : memref<4x2xf32>) {
+  ^bb0(%p: f32, %q: f32, %acc: f32):
+    %m = arith.mulf %p, %q : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  %sum = memref.alloc() : memref<4x2xf32>
+  linalg.generic {indexing_maps = [#e2, #e2, #e2], iterator_types = ["parallel", "parallel"]}
+      ins(%c1, %z : memref<4x2xf32>, memref<4x2xf32>) outs(%sum : memref<4x2xf32>) {
+  ^bb0(%p: f32, %q: f32, %o: f32):
+    %s = arith.addf %p, %q : f32
+    linalg.yield %s : f32
+  }
+  memref.copy %sum, %out : memref<4x2xf32> to memref<4x2xf32>
+  return
+}
+
+// -----
+
+// Must not change: a copy out of a buffer that a kernel wrote after its
+// fill is a copy kernel; a fill that no GEMM accumulates into is a kernel;
+// a temporary still read after its copy into the output is kept.
+// CHECK-LABEL: func.func @main
+// CHECK-NOT: linalg.fill
+// CHECK: gpu.launch_func @llmc_kernels::@main_op0
+// CHECK: gpu.launch_func @llmc_kernels::@main_op1
+// CHECK: gpu.launch_func @llmc_kernels::@main_op2
+// CHECK: gpu.launch_func @llmc_kernels::@main_op3
+// CHECK: gpu.func @main_op2(%{{.*}}: memref<4xf32>, %{{.*}}: memref<4xf32>)
+#e1 = affine_map<(i) -> (i)>
+func.func @main(%x: memref<4xf32>, %out: memref<4xf32>, %out2: memref<4xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %z = memref.alloc() : memref<4xf32>
+  linalg.fill ins(%zero : f32) outs(%z : memref<4xf32>)
+  linalg.generic {indexing_maps = [#e1, #e1], iterator_types = ["parallel"]}
+      ins(%x : memref<4xf32>) outs(%z : memref<4xf32>) {
+  ^bb0(%p: f32, %o: f32):
+    %s = arith.addf %p, %o : f32
+    linalg.yield %s : f32
+  }
+  %c = memref.alloc() : memref<4xf32>
+  memref.copy %z, %c : memref<4xf32> to memref<4xf32>
+  memref.copy %c, %out : memref<4xf32> to memref<4xf32>
+  memref.copy %c, %out2 : memref<4xf32> to memref<4xf32>
+  return
+}

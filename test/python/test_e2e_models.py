@@ -52,6 +52,28 @@ def _record(config, line):
     print(line)
 
 
+def _compare(case, outputs):
+    """Problems and a summary of `outputs` (name -> array) against the
+    float64 reference, within REL_L2_TOL."""
+    problems, summary = [], []
+    for out, ref64 in case.ref_fp64.items():
+        got = outputs.get(out)
+        if got is None:
+            problems.append(f"{out}: output file missing")
+            continue
+        if got.shape != ref64.shape or got.dtype != np.float32:
+            problems.append(f"{out}: got {got.dtype}{list(got.shape)}, "
+                            f"expected float32{list(ref64.shape)}")
+            continue
+        err = models.rel_l2(got, ref64) if np.isfinite(got).all() else float("inf")
+        floor = models.rel_l2(case.ref_fp32[out], ref64)
+        summary.append(f"{out} rel L2 {err:.2e} (torch fp32 {floor:.2e})")
+        if not err <= REL_L2_TOL:
+            problems.append(f"{out}: relative L2 error {err:.3e} > {REL_L2_TOL:.0e} "
+                            f"vs the float64 reference (torch fp32: {floor:.2e})")
+    return problems, summary
+
+
 @pytest.mark.parametrize("name", list(_params()))
 def test_e2e_model(name, tmp_path, request):
     case = models.get(name)
@@ -72,22 +94,7 @@ def test_e2e_model(name, tmp_path, request):
         pytest.fail(f"llmc run failed (exit {res.returncode}):\n"
                     f"{res.stderr[-4000:]}")
 
-    problems, summary = [], []
-    for out, ref64 in case.ref_fp64.items():
-        got = res.outputs.get(out)
-        if got is None:
-            problems.append(f"{out}: output file missing")
-            continue
-        if got.shape != ref64.shape or got.dtype != np.float32:
-            problems.append(f"{out}: got {got.dtype}{list(got.shape)}, "
-                            f"expected float32{list(ref64.shape)}")
-            continue
-        err = models.rel_l2(got, ref64) if np.isfinite(got).all() else float("inf")
-        floor = models.rel_l2(case.ref_fp32[out], ref64)
-        summary.append(f"{out} rel L2 {err:.2e} (torch fp32 {floor:.2e})")
-        if not err <= REL_L2_TOL:
-            problems.append(f"{out}: relative L2 error {err:.3e} > {REL_L2_TOL:.0e} "
-                            f"vs the float64 reference (torch fp32: {floor:.2e})")
+    problems, summary = _compare(case, res.outputs)
     status = "FAIL" if problems else "ok"
     _record(request.config, f"{tag}  {status}: " + "; ".join(summary or problems))
     assert not problems, "\n".join(problems)
@@ -119,3 +126,88 @@ def test_e2e_model_ptx_assembles(name, chip, tmp_path):
     subprocess.run([PTXAS, f"-arch={chip}", str(ptx), "-o", str(tmp_path / "k.cubin")],
                    check=True, timeout=TIMEOUT_S)
     print(f"{name} {chip}: {kernels} kernels, ptxas ok")
+
+
+LLMC_RUN_BIN = os.path.join(os.path.dirname(LLMC_BIN), "llmc-run")
+CUDA_DEVICE = os.path.exists("/dev/nvidia0")
+
+
+def _llmc_run(artifact, case, tmp_path, *extra):
+    """Runs `llmc-run ARTIFACT NAME=FILE.npy ...`; the outputs by name."""
+    import subprocess
+    args = llmc_runner.write_inputs(case.inputs, str(tmp_path / "in"))
+    named = [a for a in args if a != "--input"]
+    out_dir = tmp_path / "out"
+    subprocess.run([LLMC_RUN_BIN, str(artifact), *named, "--output-dir",
+                    str(out_dir), *extra], check=True, timeout=TIMEOUT_S)
+    return {n: np.load(llmc_runner.output_file(str(out_dir), n))
+            for n in case.ref_fp64
+            if os.path.exists(llmc_runner.output_file(str(out_dir), n))}
+
+
+@pytest.mark.parametrize("name", list(_params()))
+def test_e2e_model_llmc_run_cpu(name, tmp_path):
+    """A CPU artifact run by llmc-run (the runtime alone, no compiler
+    libraries) gives the float64 reference's result within REL_L2_TOL."""
+    import subprocess
+    case = models.get(name)
+    artifact = tmp_path / f"{name}.llmcx"
+    subprocess.run([LLMC_BIN, "compile", case.onnx_path, "-o", str(artifact)],
+                   check=True, timeout=TIMEOUT_S)
+    problems, summary = _compare(case, _llmc_run(artifact, case, tmp_path))
+    print(f"{name} llmc-run cpu: " + "; ".join(summary or problems))
+    assert not problems, "\n".join(problems)
+
+
+def _describe(artifact):
+    import subprocess
+    return subprocess.run([LLMC_RUN_BIN, str(artifact), "--describe"], check=True,
+                          capture_output=True, text=True, timeout=120).stdout
+
+
+@pytest.mark.parametrize("name", list(_params()))
+def test_e2e_model_cuda_artifact(name, tmp_path):
+    """Every end-to-end model compiles to a CUDA artifact (no GPU needed):
+    its program launches only kernels that its PTX defines, carries ptxas's
+    cubin, and its arena is smaller than its temporaries laid end to end."""
+    import re
+    import subprocess
+    if not os.access(PTXAS, os.X_OK):
+        pytest.skip(f"ptxas not found at {PTXAS} (the CUDA toolkit)")
+    case = models.get(name)
+    artifact = tmp_path / f"{name}.llmcx"
+    ptx = tmp_path / f"{name}.ptx"
+    subprocess.run([LLMC_BIN, "compile", case.onnx_path, "--target", "cuda",
+                    "-o", str(artifact)], check=True, timeout=TIMEOUT_S)
+    subprocess.run([LLMC_BIN, "compile", case.onnx_path, "--target", "cuda",
+                    "--emit", "ptx", "-o", str(ptx)], check=True, timeout=TIMEOUT_S)
+    text = _describe(artifact)
+    assert "target: cuda-sm_90" in text
+    assert re.search(r"^cubin: \d+ bytes for sm_90$", text, re.M), text
+    entries = set(re.findall(r"\.entry (\w+)\(", ptx.read_text()))
+    launched = re.findall(r"^  \d+ launch (\w+) ", text, re.M)
+    assert launched and set(launched) <= entries, set(launched) - entries
+    arena, temps = map(int, re.search(
+        r"^arena: (\d+) bytes for \d+ temporaries of (\d+) bytes", text, re.M).groups())
+    assert arena < temps
+    steps = re.search(r"^steps: .*$", text, re.M).group(0)
+    print(f"{name}: {steps}; arena {arena} bytes for {temps} bytes of temporaries")
+
+
+@pytest.mark.parametrize("name", list(_params()))
+def test_e2e_model_on_cuda(name, tmp_path):
+    """On a CUDA device: the model's CUDA artifact, run by llmc-run, gives
+    the float64 reference's result within REL_L2_TOL (fp32, no TF32), run
+    step by step and replayed as a CUDA graph."""
+    import subprocess
+    if not CUDA_DEVICE:
+        pytest.skip("no CUDA device (/dev/nvidia0 is absent): the CUDA "
+                    "artifact is only compiled and described here")
+    case = models.get(name)
+    artifact = tmp_path / f"{name}.llmcx"
+    subprocess.run([LLMC_BIN, "compile", case.onnx_path, "--target", "cuda",
+                    "-o", str(artifact)], check=True, timeout=TIMEOUT_S)
+    for extra in ([], ["--cuda-graph", "--runs", "3"]):
+        problems, summary = _compare(case, _llmc_run(artifact, case, tmp_path, *extra))
+        print(f"{name} cuda {' '.join(extra)}: " + "; ".join(summary or problems))
+        assert not problems, "\n".join(problems)

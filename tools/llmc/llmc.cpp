@@ -316,8 +316,9 @@ static int runOrCompile(bool isRun) {
 static std::unique_ptr<::llmc::runtime::Artifact>
 loadWithInputs(const std::string &path, std::vector<HostTensor> &given) {
   std::string error;
+  // Errors name the model, not the temporary artifact compiled from it.
   std::unique_ptr<::llmc::runtime::Artifact> artifact =
-      ::llmc::runtime::Artifact::load(path, error);
+      ::llmc::runtime::Artifact::load(path, error, modelPath);
   if (!artifact) {
     fail(error);
     return nullptr;
@@ -379,6 +380,9 @@ static bool profileCuda(const ::llmc::runtime::Artifact &artifact,
       double flops = 2.0 * g.batch * g.m * g.n * g.k;
       achieved = llvm::formatv("{0:F2} TFLOP/s", flops / (us * 1e6)).str();
       name = "cuBLASLt GEMM";
+    } else if (s.kind == rt::CudaStep::Memset) {
+      name = "memset";
+      achieved = llvm::formatv("{0:F1} GB/s", s.bytes / (us * 1e3)).str();
     } else {
       uint64_t bytes = 0;
       for (uint32_t a : s.args)

@@ -87,8 +87,10 @@ class Artifact {
 public:
   /// Loads and verifies `path`; null with a one-line `error` on failure
   /// (for a CUDA artifact, "no CUDA device" where there is none).
+  /// `displayName` replaces the path in messages when given.
   static std::unique_ptr<Artifact> load(const std::string &path,
-                                        std::string &error);
+                                        std::string &error,
+                                        const std::string &displayName = "");
   ~Artifact();
 
   const std::vector<TensorSpec> &inputs() const { return inputs_; }

@@ -34,20 +34,22 @@ struct GemmOperand {
   int64_t offset = 0, ld = 0, batchStride = 0;
 };
 
-/// C[b] += op(A[b]) op(B[b]) for b < batch, C being M x N.
+/// C[b] += op(A[b]) op(B[b]) for b < batch, C being M x N; C = ... when
+/// not `accumulate` (beta = 0).
 struct CudaGemm {
   DType dtype = DType::F32;
   int64_t batch = 1, m = 0, n = 0, k = 0;
-  bool transA = false, transB = false;
+  bool transA = false, transB = false, accumulate = true;
   GemmOperand a, b, c;
 };
 
 struct CudaStep {
-  enum Kind : uint8_t { Launch, Gemm } kind = Launch;
+  enum Kind : uint8_t { Launch, Gemm, Memset } kind = Launch;
   std::string kernel;
   uint32_t grid[3] = {1, 1, 1}, block[3] = {1, 1, 1};
   uint32_t sharedBytes = 0;
   std::vector<uint32_t> args; // buffers, as bare device pointers
+  uint64_t offset = 0, bytes = 0; // Memset: zeroes args[0][offset, +bytes)
   CudaGemm gemm;
   std::string node; // the ONNX node(s), for errors and profiles
 };
