@@ -59,8 +59,8 @@ bool fail(const OneLineDiagnosticHandler &handler, ::llmc::api::Error &error,
   return false;
 }
 
-/// The pipeline options of `options`; false with `error` for a target this
-/// build cannot produce an artifact for.
+/// The pipeline options of `options`; false with `error` for an unknown
+/// target.
 bool pipelineOptions(const ::llmc::api::CompileOptions &options,
                      const std::string &name, PipelineOptions &pipeline,
                      ::llmc::api::Error &error) {
@@ -68,12 +68,6 @@ bool pipelineOptions(const ::llmc::api::CompileOptions &options,
   std::string why;
   if (!parseTarget(options.target, pipeline, why))
     return error.message = name + ": " + why, false;
-  if (!pipeline.cudaChip.empty())
-    return error.message = name + ": target '" + options.target +
-                           "': CUDA artifacts are not implemented yet "
-                           "(`llmc compile --target " + options.target +
-                           " --emit ptx` writes the kernels' PTX)",
-           false;
   return true;
 }
 } // namespace
@@ -102,7 +96,7 @@ bool compileOnnx(const std::string &modelBytes, const std::string &modelPath,
       *context, modelBytes, name, importOptions);
   if (failed(module))
     return fail(diagnostics, error, name + ": cannot import the model");
-  if (failed(compileToCpuArtifact(**module, artifactPath, pipeline)))
+  if (failed(compileToArtifact(**module, artifactPath, pipeline)))
     return fail(diagnostics, error, name + ": compilation failed");
   return true;
 }
@@ -360,7 +354,7 @@ bool GraphBuilder::compile(const CompileOptions &options,
     impl->func.setResultAttr(i, kNameAttr,
                              StringAttr::get(impl->context.get(), out.first));
   if (failed(mlir::verify(*impl->module)) ||
-      failed(compileToCpuArtifact(*impl->module, artifactPath, pipeline)))
+      failed(compileToArtifact(*impl->module, artifactPath, pipeline)))
     return fail(*impl->diagnostics, error, impl->name + ": compilation failed");
   return true;
 }

@@ -367,8 +367,8 @@ OneLineDiagnosticHandler::OneLineDiagnosticHandler(MLIRContext *context,
   });
 }
 
-LogicalResult mlir::llmc::compileToCpuArtifact(ModuleOp module, StringRef path,
-                                               const PipelineOptions &options) {
+LogicalResult mlir::llmc::compileToArtifact(ModuleOp module, StringRef path,
+                                            const PipelineOptions &options) {
   FailureOr<ModelSignature> sig = getSignature(module);
   if (failed(sig))
     return failure();
@@ -376,9 +376,11 @@ LogicalResult mlir::llmc::compileToCpuArtifact(ModuleOp module, StringRef path,
   // runtime passes them in place), then lower the rest.
   if (failed(lower(module, Phase::Graph, Phase::Graph, options)))
     return failure();
-  std::string report = explainJson(module);
+  std::string report = explainJson(module, options);
   if (failed(takeWeights(module, *sig)) ||
       failed(lower(module, Phase::Linalg, Phase::LLVM, options)))
     return failure();
+  if (!options.cudaChip.empty())
+    return writeCudaArtifact(module, *sig, options.cudaChip, report, path);
   return writeCpuArtifact(module, *sig, report, path);
 }

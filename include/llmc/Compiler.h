@@ -98,9 +98,10 @@ Type elementTypeOf(MLIRContext &context, ::llmc::runtime::DType dtype);
 FailureOr<::llmc::runtime::DType> dtypeOf(Type elementType);
 
 /// Lowers an imported (or built) graph-dialect module all the way and
-/// writes the CPU artifact at `path`: what `llmc compile` does after import.
-LogicalResult compileToCpuArtifact(ModuleOp module, llvm::StringRef path,
-                                   const PipelineOptions &options = {});
+/// writes the artifact at `path` for the target `options` selects (CPU or
+/// CUDA): what `llmc compile` does after import.
+LogicalResult compileToArtifact(ModuleOp module, llvm::StringRef path,
+                                const PipelineOptions &options = {});
 
 /// Reports the first error as one line `error: FILE: node 'NAME': message`
 /// (or `error: LOCATION: message` for .mlir input) on stderr, or, when

@@ -167,8 +167,11 @@ def _examples(example_inputs):
 
 
 def compile(model, target="cpu", example_inputs=None, **options):
-    """Compiles `model` for `target` ("cpu"; "cuda" and "cuda:sm_XX" are not
-    available in this build) and returns an Executable.
+    """Compiles `model` for `target` ("cpu", "cuda" for sm_90, or
+    "cuda:sm_80|sm_86|sm_89|sm_90") and returns an Executable. A CUDA
+    executable needs a CUDA device where it is loaded: without one, LoadError
+    says "no CUDA device" (the compiled artifact can still be saved by
+    compiling again where one is present, or with `llmc compile`).
 
     `model` is a path to an ONNX file, the bytes of one, an onnx.ModelProto,
     or a torch.nn.Module (then `example_inputs`, a tuple of tensors, is

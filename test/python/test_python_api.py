@@ -257,8 +257,22 @@ def test_loading_garbage_raises_load_error(tmp_path):
 def test_unknown_option_and_target():
     with pytest.raises(TypeError, match="unknown option"):
         llmc.compile(EXAMPLE, optimise=True)
-    with pytest.raises(llmc.CompileError, match="target 'cuda'"):
-        llmc.compile(EXAMPLE, target="cuda")
+    with pytest.raises(llmc.CompileError, match="unknown target 'tpu'"):
+        llmc.compile(EXAMPLE, target="tpu")
+
+
+def test_cuda_target():
+    """target="cuda" compiles a CUDA artifact; loading it needs a device.
+    With one, the result is the CPU's within fp32 rounding; without, the
+    error says there is no CUDA device."""
+    x = np.load(os.path.join(REPO, "examples", "tiny_cnn_input.npy"))
+    if not os.path.exists("/dev/nvidia0"):
+        with pytest.raises(llmc.LoadError, match="no CUDA device"):
+            llmc.compile(EXAMPLE, target="cuda")
+        return
+    want = llmc.compile(EXAMPLE)(x)
+    got = llmc.compile(EXAMPLE, target="cuda")(x)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
 # --- torch.fx capture ------------------------------------------------------------
