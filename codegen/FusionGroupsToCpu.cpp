@@ -76,11 +76,14 @@ struct FuseKernelLoopsPass final
     linalg::populateLinalgNamedOpsGeneralizationPatterns(patterns);
     // Fuse a producer into its consumer only when the producer's result is
     // an intermediate of this kernel: the consumer recomputes it inline.
-    linalg::populateElementwiseOpsFusionPatterns(
-        patterns, [](OpOperand *fusedOperand) {
-          Operation *producer = fusedOperand->get().getDefiningOp();
-          return producer && !producer->hasAttr("library_call");
-        });
+    auto control = [](OpOperand *fusedOperand) {
+      Operation *producer = fusedOperand->get().getDefiningOp();
+      return producer && !producer->hasAttr("library_call");
+    };
+    linalg::populateElementwiseOpsFusionPatterns(patterns, control);
+    // Reshapes between the kernel's loops fold into them: the loops take
+    // the expanded shape, so a head split or merge costs no pass of its own.
+    linalg::populateFoldReshapeOpsByExpansionPatterns(patterns, control);
     if (failed(applyPatternsGreedily(func, std::move(patterns))))
       signalPassFailure();
   }

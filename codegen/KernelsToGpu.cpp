@@ -19,7 +19,8 @@
 // makes it the GEMM's beta = 0. A copy out of a buffer that only a fill
 // writes (bufferization's copy of a shared zero-filled GEMM init) becomes a
 // fill of its target first, and a temporary copied into an output buffer
-// as its last use is replaced by that output.
+// (of @main or of a kernel function) as its last use is replaced by that
+// output.
 //
 //===----------------------------------------------------------------------===//
 
@@ -673,34 +674,66 @@ void forwardFills(ModuleOp module) {
   }
 }
 
-/// A copy of a temporary into one of @main's output buffers, as the
-/// temporary's last use, is dropped: whatever wrote the temporary writes the
-/// output instead.
+/// A copy of a temporary (or of a reshaped view of one) into a function's
+/// output buffer, as the temporary's last use, is dropped: the temporary
+/// becomes the output buffer (reshaped back), so whatever wrote it writes
+/// the output. This removes the copies that buffer-results-to-out-params
+/// leaves at the end of @main and of every kernel function.
 void forwardOutputs(ModuleOp module) {
-  auto main = module.lookupSymbol<func::FuncOp>("main");
-  if (!main || main.isExternal())
-    return;
-  SmallVector<memref::CopyOp> copies(main.getBody().front().getOps<memref::CopyOp>());
-  for (memref::CopyOp c : copies) {
-    auto alloc = c.getSource().getDefiningOp<memref::AllocOp>();
-    auto out = dyn_cast<BlockArgument>(c.getTarget());
-    if (!alloc || !out || out.getOwner()->getParentOp() != main ||
-        alloc.getType() != out.getType() ||
-        alloc->getBlock() != c->getBlock())
+  for (func::FuncOp func : module.getOps<func::FuncOp>()) {
+    if (func.isExternal())
       continue;
-    // The copy is the temporary's last use, and nothing else touches the
-    // output before it.
-    bool last = llvm::all_of(alloc->getUsers(), [&](Operation *u) {
-      return u == c || (u->getBlock() == c->getBlock() && u->isBeforeInBlock(c));
-    });
-    bool untouched = llvm::all_of(out.getUsers(), [&](Operation *u) {
-      return u == c || u->getBlock() != c->getBlock() || c->isBeforeInBlock(u);
-    });
-    if (!last || !untouched)
-      continue;
-    c.erase();
-    alloc.getResult().replaceAllUsesWith(out);
-    alloc.erase();
+    Block &body = func.getBody().front();
+    SmallVector<memref::CopyOp> copies(body.getOps<memref::CopyOp>());
+    for (memref::CopyOp c : copies) {
+      auto out = dyn_cast<BlockArgument>(c.getTarget());
+      if (!out || out.getOwner() != &body)
+        continue;
+      Value src = c.getSource();
+      Operation *view = nullptr;
+      if (isa_and_nonnull<memref::CollapseShapeOp, memref::ExpandShapeOp>(
+              src.getDefiningOp())) {
+        view = src.getDefiningOp();
+        src = view->getOperand(0);
+        if (!view->hasOneUse())
+          continue;
+      }
+      auto alloc = src.getDefiningOp<memref::AllocOp>();
+      if (!alloc || alloc->getBlock() != &body ||
+          !alloc.getType().getLayout().isIdentity() ||
+          !cast<MemRefType>(out.getType()).getLayout().isIdentity())
+        continue;
+      // The copy is the temporary's last use, and nothing touches the
+      // output before it.
+      bool last = llvm::all_of(alloc->getUsers(), [&](Operation *u) {
+        return u == c || u == view ||
+               (u->getBlock() == &body && u->isBeforeInBlock(c));
+      });
+      bool untouched = llvm::all_of(out.getUsers(), [&](Operation *u) {
+        return u == c || c->isBeforeInBlock(u);
+      });
+      if (!last || !untouched)
+        continue;
+      OpBuilder b(alloc);
+      Value replacement = out;
+      if (auto collapse = dyn_cast_or_null<memref::CollapseShapeOp>(view))
+        replacement = memref::ExpandShapeOp::create(
+            b, c.getLoc(), alloc.getType().getShape(), out,
+            collapse.getReassociationIndices());
+      else if (auto expand = dyn_cast_or_null<memref::ExpandShapeOp>(view))
+        replacement = memref::CollapseShapeOp::create(
+            b, c.getLoc(), out, expand.getReassociationIndices());
+      if (replacement.getType() != alloc.getType()) {
+        if (replacement != out)
+          replacement.getDefiningOp()->erase();
+        continue;
+      }
+      c.erase();
+      if (view)
+        view->erase();
+      alloc.getResult().replaceAllUsesWith(replacement);
+      alloc.erase();
+    }
   }
 }
 

@@ -332,7 +332,7 @@ struct ReshapeLowering : OpConversionPattern<graph::ReshapeOp> {
   LogicalResult
   matchAndRewrite(graph::ReshapeOp op, OpAdaptor a,
                   ConversionPatternRewriter &rewriter) const override {
-    rewriter.replaceOp(op, reshapeTo(rewriter, op.getLoc(), a.getInput(),
+    rewriter.replaceOp(op, foldableReshapeTo(rewriter, op.getLoc(), a.getInput(),
                                      convertedType(*getTypeConverter(),
                                                    op.getType())));
     return success();

@@ -8,6 +8,8 @@
 
 #include "LoweringUtils.h"
 
+#include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
+
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/Transforms/FuncConversions.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -129,6 +131,46 @@ Value lowering::reshapeTo(OpBuilder &b, Location loc, Value value,
                           RankedTensorType type) {
   if (value.getType() == type)
     return value;
+  auto shapeType = RankedTensorType::get({type.getRank()}, b.getI64Type());
+  Value shape = arith::ConstantOp::create(
+      b, loc, shapeType, DenseElementsAttr::get(shapeType, type.getShape()));
+  return tensor::ReshapeOp::create(b, loc, type, value, shape);
+}
+
+Value lowering::foldableReshapeTo(OpBuilder &b, Location loc, Value value,
+                                  RankedTensorType type) {
+  if (value.getType() == type)
+    return value;
+  // As collapse_shape/expand_shape where the ranks allow: linalg's fusion
+  // then folds the reshape into the loops around it (a head split or merge
+  // stays inside its kernel). A reshape that is neither collapses to 1-D
+  // and expands from there.
+  auto source = cast<RankedTensorType>(value.getType());
+  if (source.hasStaticShape() && type.hasStaticShape() &&
+      source.getRank() > 0 && type.getRank() > 0) {
+    if (auto re = getReassociationIndicesForReshape(source, type)) {
+      if (source.getRank() > type.getRank())
+        return tensor::CollapseShapeOp::create(b, loc, type, value, *re);
+      if (source.getRank() < type.getRank())
+        return tensor::ExpandShapeOp::create(b, loc, type, value, *re);
+    }
+    auto flat = RankedTensorType::get({source.getNumElements()},
+                                      source.getElementType());
+    ReassociationIndices all;
+    for (int64_t i = 0; i < source.getRank(); ++i)
+      all.push_back(i);
+    Value v = source.getRank() == 1
+                  ? value
+                  : tensor::CollapseShapeOp::create(
+                        b, loc, flat, value, ArrayRef<ReassociationIndices>{all});
+    if (type.getRank() == 1)
+      return v;
+    ReassociationIndices allOut;
+    for (int64_t i = 0; i < type.getRank(); ++i)
+      allOut.push_back(i);
+    return tensor::ExpandShapeOp::create(b, loc, type, v,
+                                         ArrayRef<ReassociationIndices>{allOut});
+  }
   auto shapeType = RankedTensorType::get({type.getRank()}, b.getI64Type());
   Value shape = arith::ConstantOp::create(
       b, loc, shapeType, DenseElementsAttr::get(shapeType, type.getShape()));

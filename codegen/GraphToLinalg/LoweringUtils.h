@@ -48,6 +48,11 @@ Value multiplyAdd(OpBuilder &b, Location loc, ValueRange factors, Value acc);
 
 /// tensor.reshape of `value` to the static `type`.
 Value reshapeTo(OpBuilder &b, Location loc, Value value, RankedTensorType type);
+/// The same, as tensor.collapse_shape/expand_shape (through 1-D when the
+/// reshape is neither), which linalg fusion folds into the loops around
+/// it; tensor.reshape for 0-D or dynamic shapes.
+Value foldableReshapeTo(OpBuilder &b, Location loc, Value value,
+                        RankedTensorType type);
 
 /// The initial accumulator of a convolution into `type` (N, C, ...): the
 /// per-channel `bias` (may be null) broadcast over the other dims, or zero.

@@ -225,3 +225,28 @@ func.func @main(%x: memref<4xf32>, %out: memref<4xf32>, %out2: memref<4xf32>) {
   memref.copy %c, %out2 : memref<4xf32> to memref<4xf32>
   return
 }
+
+// -----
+
+// A kernel function's result copied out of a reshaped temporary: the
+// temporary becomes the (reshaped) output buffer, and no copy kernel runs.
+// CHECK-LABEL: func.func private @main_kernel7(
+// CHECK-SAME: %[[X:.*]]: memref<2x4xf32>, %[[OUT:.*]]: memref<8xf32>)
+// CHECK-NOT: memref.alloc
+// CHECK: %[[V:.*]] = memref.expand_shape %[[OUT]] {{\[\[}}0, 1]] output_shape [2, 4] : memref<8xf32> into memref<2x4xf32>
+// CHECK: gpu.launch_func @llmc_kernels::@main_kernel7 {{.*}} args(%[[X]] : memref<2x4xf32>, %[[V]] : memref<2x4xf32>)
+// CHECK-NOT: gpu.launch_func
+// CHECK: return
+#e3 = affine_map<(i, j) -> (i, j)>
+func.func private @main_kernel7(%x: memref<2x4xf32>, %out: memref<8xf32>) attributes {llmc.kernel = "loop"} {
+  %a = memref.alloc() : memref<2x4xf32>
+  linalg.generic {indexing_maps = [#e3, #e3], iterator_types = ["parallel", "parallel"]}
+      ins(%x : memref<2x4xf32>) outs(%a : memref<2x4xf32>) {
+  ^bb0(%p: f32, %o: f32):
+    %e = math.exp %p : f32
+    linalg.yield %e : f32
+  }
+  %c = memref.collapse_shape %a [[0, 1]] : memref<2x4xf32> into memref<8xf32>
+  memref.copy %c, %out : memref<8xf32> to memref<8xf32>
+  return
+}

@@ -42,3 +42,25 @@ func.func @not_a_kernel(%x: tensor<4xf32>) -> tensor<4xf32> {
   return %1 : tensor<4xf32>
 }
 
+
+// -----
+
+// Attention's head split inside a kernel: a reshape (as expand_shape) folds
+// into the loops around it, so exp, split-heads and transpose are one loop
+// over the expanded iteration space, with no reshape between loops.
+// LOOPS-LABEL: func.func private @heads_kernel0(
+// LOOPS-NOT: tensor.reshape
+// LOOPS-COUNT-1: linalg.generic
+// LOOPS-NOT: linalg.generic
+// LOOPS: return
+func.func @heads(%x: tensor<2x8x12xf32>) -> tensor<2x3x8x4xf32> {
+  %0 = graph.fusion_group "loop" (%x) {bytes_read = 768 : i64, bytes_written = 768 : i64}
+      : (tensor<2x8x12xf32>) -> tensor<2x3x8x4xf32> {
+  ^bb0(%a: tensor<2x8x12xf32>):
+    %e = graph.exp %a : tensor<2x8x12xf32>
+    %r = graph.reshape %e : tensor<2x8x12xf32> -> tensor<2x8x3x4xf32>
+    %t = graph.transpose %r {perm = array<i64: 0, 2, 1, 3>} : tensor<2x8x3x4xf32> -> tensor<2x3x8x4xf32>
+    graph.yield %t : tensor<2x3x8x4xf32>
+  }
+  return %0 : tensor<2x3x8x4xf32>
+}
