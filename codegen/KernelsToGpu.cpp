@@ -297,14 +297,17 @@ public:
                               gpu::KernelDim3{t, one, one}, Value(), args);
   }
 
-  /// One op as a grid-stride loop over its parallel iteration space.
-  LogicalResult lowerLoop(StringRef name, linalg::GenericOp op) {
-    SmallVector<int64_t> sizes = op.getStaticLoopRanges();
+  /// Ops as one grid-stride loop over their parallel iteration space
+  /// (several ops only when all are parallel over the same space and
+  /// independent: see batchable); reductions run sequentially per output.
+  LogicalResult lowerLoop(StringRef name, ArrayRef<linalg::GenericOp> ops) {
+    linalg::GenericOp first = ops.front();
+    SmallVector<int64_t> sizes = first.getStaticLoopRanges();
     if (ShapedType::isDynamicShape(sizes))
-      return op.emitOpError("has a dynamic iteration space: not lowered to "
-                            "a CUDA kernel");
+      return first.emitOpError("has a dynamic iteration space: not lowered "
+                               "to a CUDA kernel");
     SmallVector<unsigned> parallel, reduction;
-    for (auto [i, it] : llvm::enumerate(op.getIteratorTypesArray()))
+    for (auto [i, it] : llvm::enumerate(first.getIteratorTypesArray()))
       (it == utils::IteratorType::parallel ? parallel : reduction).push_back(i);
     SmallVector<int64_t> pSizes;
     for (unsigned d : parallel)
@@ -313,9 +316,9 @@ public:
     int64_t blocks = std::clamp<int64_t>(
         (total + kLoopThreads - 1) / kLoopThreads, 1, kMaxBlocks);
     launch(
-        name, {op}, op, blocks, kLoopThreads,
+        name, ops, ops.back(), blocks, kLoopThreads,
         [&](OpBuilder &b, IRMapping &map) {
-          Location loc = op.getLoc();
+          Location loc = first.getLoc();
           auto [tid, bid, bdim, gdim] = threadIds(b, loc);
           Value start = arith::AddIOp::create(
               b, loc, arith::MulIOp::create(b, loc, bid, bdim), tid);
@@ -330,55 +333,62 @@ public:
                llvm::zip(parallel,
                          delinearize(b, loc, loop.getInductionVar(), pSizes)))
             iv[d] = v;
-          // Outputs start from what the buffer holds (a reduction's init).
-          SmallVector<Value> outs;
-          Block &body = op.getRegion().front();
-          for (OpOperand &init : op.getDpsInitsMutable()) {
-            BlockArgument arg = op.getMatchingBlockArgument(&init);
-            outs.push_back(reduction.empty() && arg.use_empty()
-                               ? Value()
-                               : readOperand(b, loc, op, init, iv, map));
-          }
-          auto compute = [&](OpBuilder &nb, ValueRange ivs, ValueRange acc) {
-            SmallVector<Value> args;
-            for (OpOperand *in : op.getDpsInputOperands())
-              args.push_back(
-                  body.getArgument(in->getOperandNumber()).use_empty()
-                      ? Value()
-                      : readOperand(nb, loc, op, *in, ivs, map));
-            args.append(acc.begin(), acc.end());
-            return cloneBody(nb, op, ivs, args, map);
-          };
-          SmallVector<Value> results;
-          if (reduction.empty()) {
-            results = compute(b, iv, outs);
-          } else {
-            // Sequential loops over the reduction dims, carrying the outputs.
-            SmallVector<Value> acc = outs;
-            std::function<SmallVector<Value>(OpBuilder &, unsigned, ValueRange)>
-                nest = [&](OpBuilder &nb, unsigned k,
-                           ValueRange carried) -> SmallVector<Value> {
-              if (k == reduction.size())
-                return compute(nb, iv, carried);
-              auto inner = scf::ForOp::create(nb, loc, cst(nb, loc, 0),
-                                              cst(nb, loc, sizes[reduction[k]]),
-                                              cst(nb, loc, 1), carried);
-              OpBuilder ib = OpBuilder::atBlockBegin(inner.getBody());
-              iv[reduction[k]] = inner.getInductionVar();
-              SmallVector<Value> next =
-                  nest(ib, k + 1, inner.getRegionIterArgs());
-              scf::YieldOp::create(ib, loc, next);
-              return SmallVector<Value>(inner.getResults());
-            };
-            results = nest(b, 0, acc);
-          }
-          for (auto [init, v] : llvm::zip(op.getDpsInitsMutable(), results))
-            memref::StoreOp::create(
-                b, loc, v, map.lookupOrDefault(init.get()),
-                applyMap(b, loc, op.getMatchingIndexingMap(&init), iv));
+          for (linalg::GenericOp op : ops)
+            emitElement(b, op, iv, reduction, sizes, map);
           b.setInsertionPointAfter(loop);
         });
     return success();
+  }
+
+  /// One output element of `op` at the parallel indices of `iv` (reduction
+  /// dims looped over sequentially), stored.
+  void emitElement(OpBuilder &b, linalg::GenericOp op, SmallVector<Value> &iv,
+                   ArrayRef<unsigned> reduction, ArrayRef<int64_t> sizes,
+                   IRMapping &map) {
+    Location loc = op.getLoc();
+    // Outputs start from what the buffer holds (a reduction's init).
+    SmallVector<Value> outs;
+    Block &body = op.getRegion().front();
+    for (OpOperand &init : op.getDpsInitsMutable()) {
+      BlockArgument arg = op.getMatchingBlockArgument(&init);
+      outs.push_back(reduction.empty() && arg.use_empty()
+                         ? Value()
+                         : readOperand(b, loc, op, init, iv, map));
+    }
+    auto compute = [&](OpBuilder &nb, ValueRange ivs, ValueRange acc) {
+      SmallVector<Value> args;
+      for (OpOperand *in : op.getDpsInputOperands())
+        args.push_back(body.getArgument(in->getOperandNumber()).use_empty()
+                           ? Value()
+                           : readOperand(nb, loc, op, *in, ivs, map));
+      args.append(acc.begin(), acc.end());
+      return cloneBody(nb, op, ivs, args, map);
+    };
+    SmallVector<Value> results;
+    if (reduction.empty()) {
+      results = compute(b, iv, outs);
+    } else {
+      // Sequential loops over the reduction dims, carrying the outputs.
+      std::function<SmallVector<Value>(OpBuilder &, unsigned, ValueRange)>
+          nest = [&](OpBuilder &nb, unsigned k,
+                     ValueRange carried) -> SmallVector<Value> {
+        if (k == reduction.size())
+          return compute(nb, iv, carried);
+        auto inner = scf::ForOp::create(nb, loc, cst(nb, loc, 0),
+                                        cst(nb, loc, sizes[reduction[k]]),
+                                        cst(nb, loc, 1), carried);
+        OpBuilder ib = OpBuilder::atBlockBegin(inner.getBody());
+        iv[reduction[k]] = inner.getInductionVar();
+        SmallVector<Value> next = nest(ib, k + 1, inner.getRegionIterArgs());
+        scf::YieldOp::create(ib, loc, next);
+        return SmallVector<Value>(inner.getResults());
+      };
+      results = nest(b, 0, outs);
+    }
+    for (auto [init, v] : llvm::zip(op.getDpsInitsMutable(), results))
+      memref::StoreOp::create(
+          b, loc, v, map.lookupOrDefault(init.get()),
+          applyMap(b, loc, op.getMatchingIndexingMap(&init), iv));
   }
 
   /// A row group as one kernel, one block per row; false (with nothing
@@ -597,6 +607,58 @@ bool KernelBuilder::lowerRows(StringRef name, ArrayRef<linalg::GenericOp> ops,
   return true;
 }
 
+/// True when `op` can run in the same grid-stride loop as `batch`: every
+/// op is parallel over the same static iteration space, and none reads or
+/// writes a buffer another of them writes (each thread then computes the
+/// same element of every op, in any order).
+bool batchable(ArrayRef<linalg::GenericOp> batch, linalg::GenericOp op) {
+  auto parallelOnly = [](linalg::GenericOp g) {
+    return g.getNumReductionLoops() == 0 &&
+           !ShapedType::isDynamicShape(g.getStaticLoopRanges());
+  };
+  linalg::GenericOp front = batch.front();
+  if (!parallelOnly(op) || !parallelOnly(front) ||
+      op.getStaticLoopRanges() != front.getStaticLoopRanges())
+    return false;
+  llvm::SmallPtrSet<Value, 8> written;
+  for (linalg::GenericOp g : batch)
+    for (Value init : g.getDpsInits())
+      written.insert(viewRoot(init));
+  for (Value init : op.getDpsInits())
+    if (!written.insert(viewRoot(init)).second)
+      return false;
+  auto touchesWritten = [&](linalg::GenericOp g, bool skipOwnInits) {
+    for (OpOperand &o : g->getOpOperands()) {
+      if (skipOwnInits && g.isDpsInit(&o))
+        continue;
+      if (written.contains(viewRoot(o.get())))
+        return true;
+    }
+    return false;
+  };
+  // Reads of any written buffer (by the new op, or of the new op's outputs
+  // by the batch) would race.
+  if (touchesWritten(op, /*skipOwnInits=*/true))
+    return false;
+  for (linalg::GenericOp g : batch)
+    for (OpOperand *in : g.getDpsInputOperands())
+      if (written.contains(viewRoot(in->get())))
+        return false;
+  return true;
+}
+
+/// True when nothing between `a` and `b` (in one block) reads or writes
+/// memory: moving `a` down to `b` changes no result.
+bool adjacent(Operation *a, Operation *b) {
+  if (a->getBlock() != b->getBlock() || !a->isBeforeInBlock(b))
+    return false;
+  for (Operation *op = a->getNextNode(); op && op != b; op = op->getNextNode())
+    if (!isa<memref::AllocOp, memref::GetGlobalOp, arith::ConstantOp,
+             ViewLikeOpInterface>(op))
+      return false;
+  return true;
+}
+
 /// True for the library calls the CUDA runtime makes (cuBLASLt GEMMs).
 /// Other marked generics (the CPU's im2col convolution) are kernels here:
 /// a marked generic computes exactly what its op means.
@@ -812,15 +874,26 @@ struct KernelsToGpuPass final
           continue;
         }
       }
-      // One kernel per op: named after the group's kernel function (and
-      // numbered when a group needs several), or after the op in @main.
-      for (auto [i, op] : llvm::enumerate(ops)) {
+      // One kernel per op, or per run of independent ops over one parallel
+      // space in a group (a split's outputs): named after the group's kernel
+      // function (numbered when a group needs several), or after the op in
+      // @main.
+      SmallVector<SmallVector<linalg::GenericOp>> batches;
+      for (linalg::GenericOp op : ops) {
+        if (kind && !batches.empty() && adjacent(batches.back().back(), op) &&
+            batchable(batches.back(), op))
+          batches.back().push_back(op);
+        else
+          batches.push_back({op});
+      }
+      for (auto [i, batch] : llvm::enumerate(batches)) {
         std::string name =
-            kind ? (ops.size() == 1 ? base : base + "_" + std::to_string(i))
+            kind ? (batches.size() == 1 ? base : base + "_" + std::to_string(i))
                  : base + "_op" + std::to_string(i);
-        if (failed(kernels.lowerLoop(name, op)))
+        if (failed(kernels.lowerLoop(name, batch)))
           return signalPassFailure();
-        op.erase();
+        for (linalg::GenericOp op : batch)
+          op.erase();
       }
     }
   }

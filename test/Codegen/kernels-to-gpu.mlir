@@ -250,3 +250,37 @@ func.func private @main_kernel7(%x: memref<2x4xf32>, %out: memref<8xf32>) attrib
   memref.copy %c, %out : memref<8xf32> to memref<8xf32>
   return
 }
+
+// -----
+
+// A loop group's independent ops over one parallel space (a split's
+// outputs) run in one grid-stride kernel; an op reading another's output
+// runs after it, in a kernel of its own.
+// CHECK-LABEL: func.func private @main_kernel8(
+// CHECK: gpu.launch_func @llmc_kernels::@main_kernel8_0 {{.*}} args(%{{.*}} : memref<4x3xf32>, %{{.*}} : memref<4x3xf32>, %{{.*}} : memref<4x3xf32>, %{{.*}} : memref<4x3xf32>)
+// CHECK-NEXT: gpu.launch_func @llmc_kernels::@main_kernel8_1
+// CHECK-NOT: gpu.launch_func
+// CHECK: gpu.func @main_kernel8_0(
+// CHECK-COUNT-2: memref.store
+// CHECK-NOT: memref.store
+// CHECK: gpu.return
+#lo = affine_map<(i, j) -> (i, j)>
+func.func private @main_kernel8(%x: memref<4x3xf32>, %y: memref<4x3xf32>, %a: memref<4x3xf32>, %b: memref<4x3xf32>, %c: memref<4x3xf32>) attributes {llmc.kernel = "loop"} {
+  linalg.generic {indexing_maps = [#lo, #lo], iterator_types = ["parallel", "parallel"]}
+      ins(%x : memref<4x3xf32>) outs(%a : memref<4x3xf32>) {
+  ^bb0(%p: f32, %o: f32):
+    linalg.yield %p : f32
+  }
+  linalg.generic {indexing_maps = [#lo, #lo], iterator_types = ["parallel", "parallel"]}
+      ins(%y : memref<4x3xf32>) outs(%b : memref<4x3xf32>) {
+  ^bb0(%p: f32, %o: f32):
+    linalg.yield %p : f32
+  }
+  linalg.generic {indexing_maps = [#lo, #lo, #lo], iterator_types = ["parallel", "parallel"]}
+      ins(%a, %b : memref<4x3xf32>, memref<4x3xf32>) outs(%c : memref<4x3xf32>) {
+  ^bb0(%p: f32, %q: f32, %o: f32):
+    %s = arith.addf %p, %q : f32
+    linalg.yield %s : f32
+  }
+  return
+}
