@@ -462,9 +462,19 @@ bool llmc::runtime::describeArtifact(const std::string &path,
   std::vector<TensorSpec> inputs = readSpecs(exe->inputs(), ok);
   std::vector<TensorSpec> outputs = readSpecs(exe->outputs(), ok);
   std::string target = exe->target() ? exe->target()->str() : "";
+  if (target != kCpuTarget && !isCudaTarget(target)) {
+    error = path + ": the artifact is for target '" + target +
+            "'; this runtime runs '" + kCpuTarget + "' and 'cuda-sm_XX'";
+    return false;
+  }
   CudaProgram p;
-  if (!ok || (isCudaTarget(target) && !readCudaProgram(exe->cuda(), p))) {
+  if (!ok) {
     error = path + ": malformed artifact contents";
+    return false;
+  }
+  if (isCudaTarget(target) &&
+      (!readCudaProgram(exe->cuda(), p) || p.chip != target.substr(5))) {
+    error = path + ": malformed CUDA program in the artifact";
     return false;
   }
   auto shape = [](const std::vector<int64_t> &s) {
