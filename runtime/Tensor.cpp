@@ -238,3 +238,12 @@ bool llmc::runtime::writeNpy(const std::string &path, const HostTensor &t,
   }
   return true;
 }
+
+std::string llmc::runtime::outputFileName(std::string name) {
+  for (char &c : name)
+    if (c == '/' || c == '\\' || c == '\0')
+      c = '_';
+  if (name.empty() || name == "." || name == "..")
+    name = "_" + name;
+  return name;
+}

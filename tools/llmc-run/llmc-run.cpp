@@ -34,14 +34,6 @@ const char *kUsage =
     "[--runs N] [--cuda-graph]\n"
     "       llmc-run OUT.llmcx --describe\n";
 
-std::string safeFileName(std::string name) {
-  for (char &c : name)
-    if (c == '/' || c == '\\' || c == '\0')
-      c = '_';
-  if (name.empty() || name == "." || name == "..")
-    name = "_" + name;
-  return name;
-}
 } // namespace
 
 int main(int argc, char **argv) {
@@ -156,7 +148,7 @@ int main(int argc, char **argv) {
   }
   ::mkdir(outputDir.c_str(), 0777);
   for (const HostTensor &t : outputs) {
-    std::string path = outputDir + "/" + safeFileName(t.name) + ".npy";
+    std::string path = outputDir + "/" + outputFileName(t.name) + ".npy";
     if (!writeNpy(path, t, error))
       return fail(error);
   }

@@ -193,14 +193,6 @@ static bool matchInputs(const std::vector<std::string> &names,
   return true;
 }
 
-static std::string safeFileName(std::string name) {
-  for (char &c : name)
-    if (c == '/' || c == '\\' || c == '\0')
-      c = '_';
-  if (name.empty() || name == "." || name == "..")
-    name = "_" + name;
-  return name;
-}
 
 static int writeOutputs(const std::vector<HostTensor> &outputs);
 
@@ -446,7 +438,7 @@ static int writeOutputs(const std::vector<HostTensor> &outputs) {
                 "': " + ec.message());
   for (const HostTensor &t : outputs) {
     SmallString<256> path(outputDir);
-    llvm::sys::path::append(path, safeFileName(t.name) + ".npy");
+    llvm::sys::path::append(path, ::llmc::runtime::outputFileName(t.name) + ".npy");
     std::string error;
     if (!::llmc::runtime::writeNpy(std::string(path), t, error))
       return fail(error);
