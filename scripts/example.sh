@@ -54,3 +54,11 @@ for f in files:
         else:
             print(f"  shape mismatch vs reference {list(r.shape)}")
 EOF
+
+# The same model for an NVIDIA GPU (sm_90): compiling needs no GPU; the
+# artifact's program (kernels, GEMMs, arena) is shown without one. Running
+# it needs a CUDA device (elsewhere llmc says "no CUDA device").
+echo "+ $LLMC compile examples/tiny_cnn.onnx --target cuda -o $OUT/tiny_cnn.cuda.llmcx"
+"$LLMC" compile examples/tiny_cnn.onnx --target cuda -o "$OUT/tiny_cnn.cuda.llmcx"
+echo "+ ${LLMC%/llmc}/llmc-run $OUT/tiny_cnn.cuda.llmcx --describe"
+"${LLMC%/llmc}/llmc-run" "$OUT/tiny_cnn.cuda.llmcx" --describe | head -16
