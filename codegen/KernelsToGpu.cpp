@@ -474,7 +474,11 @@ bool KernelBuilder::lowerRows(StringRef name, ArrayRef<linalg::GenericOp> ops,
     int64_t n = 1;
     while (n < rows && k < sizes.size())
       n *= sizes[k++];
-    // Trailing unit dims of the row part belong to it as well.
+    // Trailing unit dims of the row part belong to it as well (all of a
+    // single row's leading unit dims, when there is one row).
+    while (k < sizes.size() && sizes[k] == 1 &&
+           its[k] == utils::IteratorType::parallel)
+      ++k;
     if (n != rows)
       return false;
     p.rowSizes.assign(sizes.begin(), sizes.begin() + k);

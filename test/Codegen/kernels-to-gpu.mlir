@@ -284,3 +284,38 @@ func.func private @main_kernel8(%x: memref<4x3xf32>, %y: memref<4x3xf32>, %a: me
   }
   return
 }
+
+// -----
+
+// One row (a batch-1 softmax head): the leading unit dims are the row, so
+// the group is still one row kernel with a block-wide reduction.
+// CHECK-LABEL: func.func private @main_kernel9(
+// CHECK: gpu.launch_func @llmc_kernels::@main_kernel9 blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in
+// CHECK-NOT: gpu.launch_func
+// CHECK: gpu.func @main_kernel9(
+// CHECK: gpu.all_reduce
+// CHECK: gpu.barrier
+#r0 = affine_map<(d0) -> (d0)>
+#r1 = affine_map<(d0, d1) -> (d0, d1)>
+#r2 = affine_map<(d0, d1) -> (d0)>
+func.func private @main_kernel9(%x: memref<1x3xf32>, %y: memref<1x3xf32>) attributes {llmc.kernel = "row"} {
+  %lowest = arith.constant 0xFF800000 : f32
+  %m = memref.alloc() : memref<1xf32>
+  linalg.generic {indexing_maps = [#r0], iterator_types = ["parallel"]} outs(%m : memref<1xf32>) {
+  ^bb0(%o: f32):
+    linalg.yield %lowest : f32
+  }
+  linalg.generic {indexing_maps = [#r1, #r2], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<1x3xf32>) outs(%m : memref<1xf32>) {
+  ^bb0(%p: f32, %o: f32):
+    %v = arith.maximumf %o, %p : f32
+    linalg.yield %v : f32
+  }
+  linalg.generic {indexing_maps = [#r1, #r2, #r1], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %m : memref<1x3xf32>, memref<1xf32>) outs(%y : memref<1x3xf32>) {
+  ^bb0(%p: f32, %q: f32, %o: f32):
+    %v = arith.subf %p, %q : f32
+    linalg.yield %v : f32
+  }
+  return
+}
