@@ -286,12 +286,12 @@ struct Extractor {
     // bytes): the GEMM overwrites C instead (beta = 0).
     if (!program.steps.empty()) {
       rt::CudaStep &last = program.steps.back();
-      uint64_t cBytes = static_cast<uint64_t>(g.batch * g.m * g.n) *
-                        (g.dtype == rt::DType::F64 ? 8 : 4);
+      uint64_t element = rt::dtypeSize(g.dtype);
+      uint64_t cBytes = static_cast<uint64_t>(g.batch * g.m * g.n) * element;
       bool denseC = g.c.ld == g.n && (g.batch == 1 || g.c.batchStride == g.m * g.n);
       if (last.kind == rt::CudaStep::Memset && last.args[0] == g.c.buffer &&
-          denseC && last.offset == static_cast<uint64_t>(g.c.offset) *
-                                       (g.dtype == rt::DType::F64 ? 8 : 4) &&
+          denseC &&
+          last.offset == static_cast<uint64_t>(g.c.offset) * element &&
           last.bytes == cBytes) {
         program.steps.pop_back();
         g.accumulate = false;

@@ -26,6 +26,13 @@
 using namespace llmc::runtime;
 namespace fb = llmc::artifact;
 
+static std::string shapeString(const std::vector<int64_t> &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? "," : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
 static uint64_t fnv1a(const uint8_t *data, size_t size) {
   uint64_t h = 1469598103934665603ull;
   for (size_t i = 0; i < size; ++i) {
@@ -343,6 +350,16 @@ static bool isCudaTarget(const std::string &target) {
   return target.rfind("cuda-sm_", 0) == 0;
 }
 
+/// False with `error` for a target this runtime does not run.
+static bool knownTarget(const std::string &path, const std::string &target,
+                        std::string &error) {
+  if (target == kCpuTarget || isCudaTarget(target))
+    return true;
+  error = path + ": the artifact is for target '" + target +
+          "'; this runtime runs '" + kCpuTarget + "' and 'cuda-sm_XX'";
+  return false;
+}
+
 std::unique_ptr<Artifact> Artifact::load(const std::string &file,
                                          std::string &error,
                                          const std::string &displayName) {
@@ -360,11 +377,8 @@ std::unique_ptr<Artifact> Artifact::load(const std::string &file,
   m.data = nullptr;
   std::string target = exe->target() ? exe->target()->str() : "";
   a->target_ = target;
-  if (target != kCpuTarget && !isCudaTarget(target)) {
-    error = path + ": the artifact is for target '" + target +
-            "'; this runtime runs '" + kCpuTarget + "' and 'cuda-sm_XX'";
+  if (!knownTarget(path, target, error))
     return nullptr;
-  }
   bool ok = true;
   a->inputs_ = readSpecs(exe->inputs(), ok);
   a->outputs_ = readSpecs(exe->outputs(), ok);
@@ -462,11 +476,8 @@ bool llmc::runtime::describeArtifact(const std::string &path,
   std::vector<TensorSpec> inputs = readSpecs(exe->inputs(), ok);
   std::vector<TensorSpec> outputs = readSpecs(exe->outputs(), ok);
   std::string target = exe->target() ? exe->target()->str() : "";
-  if (target != kCpuTarget && !isCudaTarget(target)) {
-    error = path + ": the artifact is for target '" + target +
-            "'; this runtime runs '" + kCpuTarget + "' and 'cuda-sm_XX'";
+  if (!knownTarget(path, target, error))
     return false;
-  }
   CudaProgram p;
   if (!ok) {
     error = path + ": malformed artifact contents";
@@ -477,19 +488,13 @@ bool llmc::runtime::describeArtifact(const std::string &path,
     error = path + ": malformed CUDA program in the artifact";
     return false;
   }
-  auto shape = [](const std::vector<int64_t> &s) {
-    std::string out = "[";
-    for (size_t i = 0; i < s.size(); ++i)
-      out += (i ? "," : "") + std::to_string(s[i]);
-    return out + "]";
-  };
   text = "target: " + target + "\n";
   for (const TensorSpec &t : inputs)
     text += "input: " + t.name + " " + dtypeName(t.dtype) + " " +
-            shape(t.shape) + "\n";
+            shapeString(t.shape) + "\n";
   for (const TensorSpec &t : outputs)
     text += "output: " + t.name + " " + dtypeName(t.dtype) + " " +
-            shape(t.shape) + "\n";
+            shapeString(t.shape) + "\n";
   uint64_t weightBytes = 0;
   size_t weights = exe->weights() ? exe->weights()->size() : 0;
   if (exe->weights())
@@ -579,12 +584,6 @@ std::vector<int64_t> descriptor(const void *data,
   return words;
 }
 
-std::string shapeString(const std::vector<int64_t> &shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i)
-    s += (i ? "," : "") + std::to_string(shape[i]);
-  return s + "]";
-}
 } // namespace
 
 bool Artifact::run(const std::vector<TensorView> &inputs,

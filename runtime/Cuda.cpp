@@ -167,7 +167,6 @@ struct CudaExecutable::State {
   std::string device;
   Driver cu;
   BlasLt lt;
-  bool haveLt = false;
   CUdevice dev = 0;
   CUcontext ctx = nullptr;
   CUmodule module = nullptr;
@@ -273,7 +272,7 @@ bool CudaExecutable::State::planGemm(size_t i, std::string &error) {
              "cublasLtMatmulPreferenceCreate"))
     return false;
   uint64_t workspaceBytes = kWorkspaceBytes;
-  size_t element = f64 ? 8 : 4;
+  size_t element = dtypeSize(g.dtype);
   uint32_t alignA = alignmentOf(g.b.offset * element),
            alignB = alignmentOf(g.a.offset * element),
            alignC = alignmentOf(g.c.offset * element);
@@ -327,7 +326,7 @@ bool CudaExecutable::State::enqueue(size_t i, std::string &error) {
   if (s.kind == CudaStep::Gemm) {
     const CudaGemm &g = s.gemm;
     const GemmPlan &p = gemms[i];
-    size_t element = g.dtype == DType::F64 ? 8 : 4;
+    size_t element = dtypeSize(g.dtype);
     auto at = [&](const GemmOperand &o) {
       return reinterpret_cast<void *>(buffers[o.buffer] + o.offset * element);
     };
@@ -545,7 +544,6 @@ CudaExecutable::create(CudaProgram program,
   if (anyGemm) {
     if (!s.lt.open(error))
       return nullptr;
-    s.haveLt = true;
     cublasStatus_t st = s.lt.cublasLtCreate(&s.ltHandle);
     if (st != CUBLAS_STATUS_SUCCESS) {
       error = "cublasLtCreate failed with cuBLAS status " +

@@ -9,6 +9,8 @@
 
 #include "llmc/Runtime/Tensor.h"
 
+#include <sys/stat.h>
+
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -246,4 +248,68 @@ std::string llmc::runtime::outputFileName(std::string name) {
   if (name.empty() || name == "." || name == "..")
     name = "_" + name;
   return name;
+}
+
+bool llmc::runtime::readInputFiles(const std::vector<std::string> &args,
+                                   std::vector<HostTensor> &tensors,
+                                   std::string &error) {
+  for (const std::string &arg : args) {
+    std::string name, file = arg;
+    struct stat st;
+    size_t eq = arg.find('=');
+    if (eq != std::string::npos && ::stat(arg.c_str(), &st) != 0) {
+      name = arg.substr(0, eq);
+      file = arg.substr(eq + 1);
+    }
+    HostTensor t;
+    if (!readNpy(file, t, error))
+      return false;
+    t.name = name;
+    tensors.push_back(std::move(t));
+  }
+  return true;
+}
+
+bool llmc::runtime::orderInputs(const std::vector<std::string> &names,
+                                std::vector<HostTensor> &given,
+                                const std::string &where,
+                                const std::string &noun, std::string &error) {
+  std::vector<HostTensor> ordered(names.size());
+  std::vector<bool> filled(names.size(), false);
+  size_t next = 0;
+  for (HostTensor &t : given) {
+    size_t i = names.size();
+    if (!t.name.empty()) {
+      for (size_t k = 0; k < names.size(); ++k)
+        if (names[k] == t.name)
+          i = k;
+      if (i == names.size()) {
+        error = where + ": the " + noun + " has no input named '" + t.name +
+                "'";
+        return false;
+      }
+    } else {
+      while (next < names.size() && filled[next])
+        ++next;
+      i = next;
+      if (i == names.size()) {
+        error = where + ": too many inputs: the " + noun + " takes " +
+                std::to_string(names.size());
+        return false;
+      }
+    }
+    if (filled[i]) {
+      error = where + ": input '" + names[i] + "' is given twice";
+      return false;
+    }
+    filled[i] = true;
+    ordered[i] = std::move(t);
+  }
+  for (size_t i = 0; i < names.size(); ++i)
+    if (!filled[i]) {
+      error = where + ": missing input '" + names[i] + "'";
+      return false;
+    }
+  given = std::move(ordered);
+  return true;
 }

@@ -18,7 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
-#include <sys/stat.h>
+#include <sys/stat.h> // mkdir
 #include <vector>
 
 using namespace llmc::runtime;
@@ -91,44 +91,13 @@ int main(int argc, char **argv) {
     artifact->cuda()->useGraph(graph);
 
   // Inputs: NAME=FILE.npy by name, FILE.npy in signature order.
-  const std::vector<TensorSpec> &specs = artifact->inputs();
-  std::vector<HostTensor> inputs(specs.size());
-  std::vector<bool> given(specs.size(), false);
-  size_t next = 0;
-  for (const std::string &arg : inputArgs) {
-    std::string name, file = arg;
-    struct stat st;
-    size_t eq = arg.find('=');
-    if (eq != std::string::npos && stat(arg.c_str(), &st) != 0) {
-      name = arg.substr(0, eq);
-      file = arg.substr(eq + 1);
-    }
-    size_t i = specs.size();
-    if (!name.empty()) {
-      for (size_t k = 0; k < specs.size(); ++k)
-        if (specs[k].name == name)
-          i = k;
-      if (i == specs.size())
-        return fail(artifactPath + ": the artifact has no input named '" +
-                    name + "'");
-    } else {
-      while (next < specs.size() && given[next])
-        ++next;
-      if ((i = next) == specs.size())
-        return fail(artifactPath + ": too many inputs: the artifact takes " +
-                    std::to_string(specs.size()));
-    }
-    if (given[i])
-      return fail(artifactPath + ": input '" + specs[i].name +
-                  "' is given twice");
-    if (!readNpy(file, inputs[i], error))
-      return fail(error);
-    inputs[i].name = specs[i].name;
-    given[i] = true;
-  }
-  for (size_t i = 0; i < specs.size(); ++i)
-    if (!given[i])
-      return fail(artifactPath + ": missing input '" + specs[i].name + "'");
+  std::vector<std::string> names;
+  for (const TensorSpec &spec : artifact->inputs())
+    names.push_back(spec.name);
+  std::vector<HostTensor> inputs;
+  if (!readInputFiles(inputArgs, inputs, error) ||
+      !orderInputs(names, inputs, artifactPath, "artifact", error))
+    return fail(error);
 
   std::vector<HostTensor> outputs;
   std::vector<double> ms;

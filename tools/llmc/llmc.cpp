@@ -128,22 +128,9 @@ static int fail(const Twine &message) {
 static bool readInputs(std::vector<HostTensor> &tensors) {
   std::vector<std::string> all(inputArgs.begin(), inputArgs.end());
   all.insert(all.end(), positionalInputs.begin(), positionalInputs.end());
-  for (const std::string &arg : all) {
-    std::string name, file = arg;
-    size_t eq = arg.find('=');
-    if (eq != std::string::npos && !llvm::sys::fs::exists(arg)) {
-      name = arg.substr(0, eq);
-      file = arg.substr(eq + 1);
-    }
-    HostTensor t;
-    std::string error;
-    if (!::llmc::runtime::readNpy(file, t, error)) {
-      llvm::errs() << "error: " << error << "\n";
-      return false;
-    }
-    t.name = name;
-    tensors.push_back(std::move(t));
-  }
+  std::string error;
+  if (!::llmc::runtime::readInputFiles(all, tensors, error))
+    return fail(error), false;
   return true;
 }
 
@@ -151,48 +138,11 @@ static bool readInputs(std::vector<HostTensor> &tensors) {
 /// extra or misnamed ones.
 static bool matchInputs(const std::vector<std::string> &names,
                         std::vector<HostTensor> &given) {
-  std::vector<HostTensor> ordered(names.size());
-  std::vector<bool> filled(names.size(), false);
-  size_t next = 0;
-  for (HostTensor &t : given) {
-    size_t i = names.size();
-    if (!t.name.empty()) {
-      for (size_t k = 0; k < names.size(); ++k)
-        if (names[k] == t.name)
-          i = k;
-      if (i == names.size()) {
-        llvm::errs() << "error: " << modelPath << ": the model has no input named '"
-                     << t.name << "'\n";
-        return false;
-      }
-    } else {
-      while (next < names.size() && filled[next])
-        ++next;
-      i = next;
-      if (i == names.size()) {
-        llvm::errs() << "error: " << modelPath << ": too many inputs: the model takes "
-                     << names.size() << "\n";
-        return false;
-      }
-    }
-    if (filled[i]) {
-      llvm::errs() << "error: " << modelPath << ": input '" << names[i]
-                   << "' is given twice\n";
-      return false;
-    }
-    filled[i] = true;
-    ordered[i] = std::move(t);
-  }
-  for (size_t i = 0; i < names.size(); ++i)
-    if (!filled[i]) {
-      llvm::errs() << "error: " << modelPath << ": missing input '"
-                   << names[i] << "'\n";
-      return false;
-    }
-  given = std::move(ordered);
+  std::string error;
+  if (!::llmc::runtime::orderInputs(names, given, modelPath, "model", error))
+    return fail(error), false;
   return true;
 }
-
 
 static int writeOutputs(const std::vector<HostTensor> &outputs);
 
@@ -489,6 +439,19 @@ static int explainModel() {
   return 0;
 }
 
+/// Compiles MODEL to a temporary artifact, calls `use` on its path, and
+/// removes it.
+static int withTemporaryArtifact(int (*use)(const std::string &)) {
+  SmallString<128> tmp;
+  if (llvm::sys::fs::createTemporaryFile("llmc", "llmcx", tmp))
+    return fail("cannot create a temporary file");
+  llvm::FileRemover remove(tmp);
+  outputFile = std::string(tmp);
+  if (int rc = runOrCompile(false))
+    return rc;
+  return use(std::string(tmp));
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   registerAllPasses();
@@ -519,29 +482,14 @@ int main(int argc, char **argv) {
   }
   if (runCommand && ::llmc::runtime::looksLikeArtifact(modelPath))
     return runArtifact(modelPath);
-  if (runCommand && target != "cpu") {
-    // Compile to a temporary CUDA artifact, then run it with the runtime.
-    SmallString<128> tmp;
-    if (llvm::sys::fs::createTemporaryFile("llmc-run", "llmcx", tmp))
-      return fail("cannot create a temporary file");
-    llvm::FileRemover remove(tmp);
-    outputFile = std::string(tmp);
-    if (int rc = runOrCompile(false))
-      return rc;
-    return runArtifact(std::string(tmp));
-  }
+  // A CUDA run, and any bench of a model, compile to a temporary artifact
+  // that the runtime then runs.
+  if (runCommand && target != "cpu")
+    return withTemporaryArtifact(runArtifact);
   if (benchCommand) {
     if (::llmc::runtime::looksLikeArtifact(modelPath))
       return benchArtifact(modelPath);
-    // Compile to a temporary artifact first, then time it.
-    SmallString<128> tmp;
-    if (llvm::sys::fs::createTemporaryFile("llmc-bench", "llmcx", tmp))
-      return fail("cannot create a temporary file");
-    llvm::FileRemover remove(tmp);
-    outputFile = std::string(tmp);
-    if (int rc = runOrCompile(false))
-      return rc;
-    return benchArtifact(std::string(tmp));
+    return withTemporaryArtifact(benchArtifact);
   }
   if (explainCommand)
     return explainModel();

@@ -46,6 +46,22 @@ bool readNpy(const std::string &path, HostTensor &out, std::string &error);
 /// '/', '\\' and NUL become '_', and "", "." and ".." get a leading '_'.
 std::string outputFileName(std::string name);
 
+/// Reads the input arguments of `llmc run` and `llmc-run` in order: each
+/// is NAME=FILE.npy (a tensor named NAME) or FILE.npy (unnamed; also when
+/// the whole argument names an existing file). False with a one-line
+/// `error` on the first file that cannot be read.
+bool readInputFiles(const std::vector<std::string> &args,
+                    std::vector<HostTensor> &tensors, std::string &error);
+
+/// Orders `given` as the signature's input `names`: named tensors by name,
+/// unnamed ones into the remaining places in order. False with a one-line
+/// `error` ("WHERE: the NOUN has no input named 'x'", "...: too many
+/// inputs: the NOUN takes N", "...: input 'x' is given twice",
+/// "...: missing input 'x'").
+bool orderInputs(const std::vector<std::string> &names,
+                 std::vector<HostTensor> &given, const std::string &where,
+                 const std::string &noun, std::string &error);
+
 /// Writes a .npy file (format 1.0).
 bool writeNpy(const std::string &path, const HostTensor &tensor,
               std::string &error);
