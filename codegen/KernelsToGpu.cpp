@@ -40,6 +40,7 @@ namespace mlir::llmc {
 } // namespace mlir::llmc
 
 using namespace mlir;
+using namespace mlir::llmc;
 
 namespace {
 
@@ -663,21 +664,19 @@ bool adjacent(Operation *a, Operation *b) {
   return true;
 }
 
-/// True for the library calls the CUDA runtime makes (cuBLASLt GEMMs).
-/// Other marked generics (the CPU's im2col convolution) are kernels here:
-/// a marked generic computes exactly what its op means.
+/// True for the library calls the CUDA runtime makes: cuBLASLt GEMMs and
+/// cuDNN convolutions. Any other marked generic would be a kernel here: a
+/// marked generic computes exactly what its op means.
 bool runsInLibrary(linalg::GenericOp op) {
   StringAttr call = op.getLibraryCallAttr();
   return call && (call.getValue() == "llmc_matmul_f32" ||
-                  call.getValue() == "llmc_matmul_f64");
+                  call.getValue() == "llmc_matmul_f64" || isLibraryConv(op));
 }
 
-/// Turns memref.copy into linalg.copy and named linalg ops into generics,
-/// so that one code path handles them all.
 /// True when `fill` writes zeros into a contiguous buffer that a library
-/// GEMM then accumulates into: it stays on the host, where the CUDA
-/// program makes it the GEMM's beta = 0 (or a memset).
-bool isGemmZeroInit(linalg::FillOp fill) {
+/// GEMM or convolution then accumulates into: it stays on the host, where
+/// the CUDA program makes it the library call's beta = 0 (or a memset).
+bool isLibraryZeroInit(linalg::FillOp fill) {
   Value out = fill.getOutputs()[0];
   auto type = dyn_cast<MemRefType>(out.getType());
   if (!type || !type.getLayout().isIdentity() ||
@@ -803,11 +802,25 @@ void forwardOutputs(ModuleOp module) {
   }
 }
 
+/// Turns memref.copy into linalg.copy and named linalg ops into generics,
+/// so that one code path handles them all.
 LogicalResult normalize(ModuleOp module) {
   forwardOutputs(module);
   forwardFills(module);
+  // A convolution's zero padding stays on the host: the CUDA program hands
+  // it to cuDNN instead of running a fill and a copy.
+  llvm::SmallPtrSet<Operation *, 16> padding;
+  module.walk([&](linalg::GenericOp op) {
+    if (std::optional<ConvPadding> p = matchConvPadding(op)) {
+      padding.insert(p->fill);
+      padding.insert(p->copy);
+    }
+  });
   SmallVector<memref::CopyOp> copies;
-  module.walk([&](memref::CopyOp c) { copies.push_back(c); });
+  module.walk([&](memref::CopyOp c) {
+    if (!padding.contains(c))
+      copies.push_back(c);
+  });
   for (memref::CopyOp c : copies) {
     OpBuilder b(c);
     linalg::CopyOp::create(b, c.getLoc(), c.getSource(), c.getTarget());
@@ -816,7 +829,8 @@ LogicalResult normalize(ModuleOp module) {
   SmallVector<linalg::LinalgOp> named;
   module.walk([&](linalg::LinalgOp op) {
     auto fill = dyn_cast<linalg::FillOp>(op.getOperation());
-    if (!isa<linalg::GenericOp>(op) && !(fill && isGemmZeroInit(fill)))
+    if (!isa<linalg::GenericOp>(op) && !(fill && isLibraryZeroInit(fill)) &&
+        !padding.contains(op))
       named.push_back(op);
   });
   IRRewriter rewriter(module.getContext());

@@ -2,8 +2,9 @@
 //
 // After the CUDA pipeline, @main is straight-line host code: buffer
 // allocations, views of them, constant tables, kernel launches
-// (gpu.launch_func), GEMMs (linalg.generic marked with a library call) and
-// calls of kernel functions holding more of the same. This walks it once,
+// (gpu.launch_func), GEMMs and convolutions (linalg.generic marked with a
+// library call; a convolution's input padding is folded into it) and calls
+// of kernel functions holding more of the same. This walks it once,
 // in order, and records what the runtime replays: every buffer (the
 // temporaries placed in one arena by their lifetimes), and every step with
 // the buffers it reads and writes. Anything else on the host is refused:
@@ -11,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "llmc/Codegen/Passes.h"
 #include "llmc/Compiler.h"
 #include "llmc/Runtime/Artifact.h"
 #include "llmc/Runtime/CudaProgram.h"
@@ -141,6 +143,11 @@ struct Extractor {
            failure();
   }
 
+  void add(rt::CudaStep step) {
+    program.steps.push_back(std::move(step));
+    dropped.push_back(false);
+  }
+
   /// Notes that step `step` uses buffer `b`.
   void use(uint32_t b, int64_t step) {
     rt::Lifetime &l = lifetimes[b];
@@ -185,7 +192,7 @@ struct Extractor {
       step.args.push_back(*b);
       use(*b, index);
     }
-    program.steps.push_back(std::move(step));
+    add(std::move(step));
     return success();
   }
 
@@ -209,7 +216,7 @@ struct Extractor {
     step.args = {*b};
     step.bytes = bytesOf(type);
     use(*b, program.steps.size());
-    program.steps.push_back(std::move(step));
+    add(std::move(step));
     return success();
   }
 
@@ -282,30 +289,158 @@ struct Extractor {
       g.batch = 1;
       g.a.batchStride = g.c.batchStride = 0;
     }
-    // C zeroed just before (by the last step, a memset of exactly C's
-    // bytes): the GEMM overwrites C instead (beta = 0).
-    if (!program.steps.empty()) {
-      rt::CudaStep &last = program.steps.back();
-      uint64_t element = rt::dtypeSize(g.dtype);
-      uint64_t cBytes = static_cast<uint64_t>(g.batch * g.m * g.n) * element;
-      bool denseC = g.c.ld == g.n && (g.batch == 1 || g.c.batchStride == g.m * g.n);
-      if (last.kind == rt::CudaStep::Memset && last.args[0] == g.c.buffer &&
-          denseC &&
-          last.offset == static_cast<uint64_t>(g.c.offset) * element &&
-          last.bytes == cBytes) {
-        program.steps.pop_back();
-        g.accumulate = false;
-        index = program.steps.size();
-        for (uint32_t b : {g.a.buffer, g.b.buffer, g.c.buffer}) {
-          rt::Lifetime &l = lifetimes[b];
-          if (l.last > index)
-            l.last = index;
-          if (l.first > index)
-            l.first = index;
-        }
-      }
+    // C zeroed just before: the GEMM overwrites C instead (beta = 0).
+    uint64_t element = rt::dtypeSize(g.dtype);
+    bool denseC = g.c.ld == g.n && (g.batch == 1 || g.c.batchStride == g.m * g.n);
+    if (denseC && foldZeroInit(g.c.buffer,
+                               static_cast<uint64_t>(g.c.offset) * element,
+                               static_cast<uint64_t>(g.batch * g.m * g.n) *
+                                   element))
+      g.accumulate = false;
+    add(std::move(step));
+    return success();
+  }
+
+  /// Steps dropped after they were recorded (their lifetimes still count
+  /// them until `compact`).
+  std::vector<bool> dropped;
+
+  /// True when step `s` reads or writes buffer `b`.
+  static bool touches(const rt::CudaStep &s, uint32_t b) {
+    switch (s.kind) {
+    case rt::CudaStep::Gemm:
+      return s.gemm.a.buffer == b || s.gemm.b.buffer == b ||
+             s.gemm.c.buffer == b;
+    case rt::CudaStep::Conv:
+      return s.conv.x.buffer == b || s.conv.w.buffer == b ||
+             s.conv.y.buffer == b;
+    default:
+      return llvm::is_contained(s.args, b);
     }
-    program.steps.push_back(std::move(step));
+  }
+
+  /// When an earlier step is a memset of exactly `bytes` bytes at `offset`
+  /// of `buffer`, and no step since touches `buffer`, drops it and returns
+  /// true: the library call about to be added overwrites its output
+  /// instead (beta = 0). Bufferization zero-fills one buffer that several
+  /// GEMMs share, so the memset is not always the last step.
+  bool foldZeroInit(uint32_t buffer, uint64_t offset, uint64_t bytes) {
+    for (size_t i = program.steps.size(); i-- > 0;) {
+      if (dropped[i])
+        continue;
+      const rt::CudaStep &s = program.steps[i];
+      if (!touches(s, buffer))
+        continue;
+      if (s.kind != rt::CudaStep::Memset || s.offset != offset ||
+          s.bytes != bytes)
+        return false;
+      dropped[i] = true;
+      return true;
+    }
+    return false;
+  }
+
+  /// Removes the dropped steps, renumbering the lifetimes: a lifetime
+  /// shrinks to the steps that remain (none: the buffer takes no room).
+  void compact() {
+    std::vector<int64_t> next(program.steps.size() + 1), prev(program.steps.size());
+    std::vector<rt::CudaStep> kept;
+    int64_t last = -1;
+    for (size_t i = 0; i < program.steps.size(); ++i) {
+      next[i] = kept.size();
+      if (!dropped[i]) {
+        last = kept.size();
+        kept.push_back(std::move(program.steps[i]));
+      }
+      prev[i] = last;
+    }
+    for (rt::Lifetime &l : lifetimes) {
+      if (l.first < 0)
+        continue;
+      int64_t first = next[l.first], end = prev[l.last];
+      if (first > end)
+        l.first = l.last = -1;
+      else
+        l.first = first, l.last = end;
+    }
+    program.steps = std::move(kept);
+    dropped.assign(program.steps.size(), false);
+  }
+
+  /// A convolution marked for the library: y += conv(x, w), x read in place
+  /// with its padding when `padding` says where it comes from.
+  LogicalResult conv(linalg::GenericOp op, const ConvPadding *padding) {
+    if (op.getNumDpsInputs() != 3 || op.getNumDpsInits() != 1)
+      return op.emitOpError("is not a library convolution"), failure();
+    rt::CudaStep step;
+    step.kind = rt::CudaStep::Conv;
+    step.node = nodes(op);
+    rt::CudaConv &c = step.conv;
+    // Parameters: strides (h, w), dilations (h, w), groups.
+    auto params = op.getDpsInputs()[2].getDefiningOp<memref::GetGlobalOp>();
+    auto global = params ? module.lookupSymbol<memref::GlobalOp>(
+                               params.getNameAttr())
+                         : memref::GlobalOp();
+    auto values = global ? dyn_cast_or_null<DenseIntElementsAttr>(
+                               global.getInitialValueAttr())
+                         : DenseIntElementsAttr();
+    if (!values || values.getNumElements() != 5)
+      return op.emitOpError("has convolution parameters that are not a "
+                            "constant table of 5"),
+             failure();
+    SmallVector<int64_t> p;
+    for (const APInt &v : values.getValues<APInt>())
+      p.push_back(v.getSExtValue());
+    c.stride[0] = p[0];
+    c.stride[1] = p[1];
+    c.dilation[0] = p[2];
+    c.dilation[1] = p[3];
+    c.group = p[4];
+    if (padding) {
+      c.pad[0] = padding->padH;
+      c.pad[1] = padding->padW;
+    }
+    int64_t index = program.steps.size();
+    auto operand = [&](Value v, rt::ConvOperand &o,
+                       int64_t *dims) -> LogicalResult {
+      auto type = cast<MemRefType>(v.getType());
+      SmallVector<int64_t> strides;
+      int64_t offset;
+      if (!type.getElementType().isF32() || type.getRank() != 4 ||
+          !type.hasStaticShape() ||
+          failed(type.getStridesAndOffset(strides, offset)) ||
+          ShapedType::isDynamic(offset) ||
+          llvm::any_of(strides, ShapedType::isDynamic))
+        return op.emitOpError("has a convolution operand that is not a "
+                              "static 4-D f32 buffer"),
+               failure();
+      FailureOr<uint32_t> b = bufferOf(v, op);
+      if (failed(b))
+        return failure();
+      use(*b, index);
+      o.buffer = *b;
+      o.offset = offset;
+      for (int d = 0; d < 4; ++d) {
+        o.strides[d] = strides[d];
+        dims[d] = type.getDimSize(d);
+      }
+      return success();
+    };
+    Value x = padding ? padding->source : op.getDpsInputs()[0];
+    if (failed(operand(x, c.x, c.input)) ||
+        failed(operand(op.getDpsInputs()[1], c.w, c.filter)) ||
+        failed(operand(op.getDpsInits()[0], c.y, c.output)))
+      return failure();
+    // y zeroed just before: cuDNN overwrites it (beta = 0).
+    auto yType = cast<MemRefType>(op.getDpsInits()[0].getType());
+    if (yType.getLayout().isIdentity() &&
+        foldZeroInit(c.y.buffer, static_cast<uint64_t>(c.y.offset) * 4,
+                     bytesOf(yType)))
+      c.accumulate = false;
+    if (!rt::validConv(c, program.buffers))
+      return op.emitOpError("is a convolution with inconsistent sizes"),
+             failure();
+    add(std::move(step));
     return success();
   }
 
@@ -335,9 +470,19 @@ struct Extractor {
   LogicalResult walk(func::FuncOp func, unsigned depth) {
     if (depth > 8)
       return func.emitOpError("calls nest too deeply"), failure();
+    // Convolutions' padding is cuDNN's: the padded buffer, its fill and the
+    // copy into it go.
+    DenseMap<Operation *, ConvPadding> paddings;
+    llvm::SmallPtrSet<Operation *, 16> folded;
+    for (auto generic : func.getBody().front().getOps<linalg::GenericOp>())
+      if (std::optional<ConvPadding> p = matchConvPadding(generic)) {
+        folded.insert({p->padded, p->fill, p->interior, p->copy});
+        paddings[generic] = *p;
+      }
     for (Operation &op : func.getBody().front()) {
       LogicalResult ok = success();
-      if (isa<arith::ConstantOp, func::ReturnOp, memref::DeallocOp>(op))
+      if (isa<arith::ConstantOp, func::ReturnOp, memref::DeallocOp>(op) ||
+          folded.contains(&op))
         continue;
       if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
         MemRefType t = alloc.getType();
@@ -368,7 +513,11 @@ struct Extractor {
       else if (auto l = dyn_cast<gpu::LaunchFuncOp>(op))
         ok = launch(l);
       else if (auto generic = dyn_cast<linalg::GenericOp>(op);
-               generic && generic.getLibraryCallAttr())
+               generic && isLibraryConv(generic)) {
+        auto it = paddings.find(generic);
+        ok = conv(generic, it == paddings.end() ? nullptr : &it->second);
+      } else if (auto generic = dyn_cast<linalg::GenericOp>(op);
+                 generic && generic.getLibraryCallAttr())
         ok = gemm(generic);
       else if (auto call = dyn_cast<func::CallOp>(op)) {
         auto callee = module.lookupSymbol<func::FuncOp>(call.getCallee());
@@ -479,6 +628,7 @@ mlir::llmc::buildCudaProgram(ModuleOp module, const ModelSignature &sig,
   }
   if (failed(x.walk(main, 0)))
     return failure();
+  x.compact();
   // Lay the temporaries out in one arena by their lifetimes.
   std::vector<size_t> arena;
   std::vector<rt::Lifetime> lifetimes;

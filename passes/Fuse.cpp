@@ -172,6 +172,37 @@ static std::string nameOf(Operation *op) {
   return op->getName().getStringRef().str();
 }
 
+/// On CUDA a 1-D or 2-D f32 convolution is a cuDNN call, and its bias an
+/// epilogue: it becomes a broadcast add after the convolution, which the
+/// planner then fuses into the consumer's kernel (a ReLU, a residual add),
+/// so that no kernel broadcasts the bias into the output first. (On the CPU
+/// the bias initialises the output, which the convolution's GEMM
+/// accumulates onto at no extra cost: it stays.)
+static void splitConvBias(Block &block) {
+  for (ConvOp conv : llvm::make_early_inc_range(block.getOps<ConvOp>())) {
+    Value bias = conv.getBias();
+    auto type = cast<RankedTensorType>(conv.getType());
+    auto biasType = dyn_cast<RankedTensorType>(bias ? bias.getType() : Type());
+    if (!bias || !type.getElementType().isF32() ||
+        (type.getRank() != 3 && type.getRank() != 4) || !biasType ||
+        biasType.getRank() != 1 || !type.hasStaticShape())
+      continue;
+    OpBuilder b(conv);
+    SmallVector<int64_t> shape(type.getRank() - 1, 1);
+    shape[0] = biasType.getDimSize(0);
+    Value channel = ReshapeOp::create(
+        b, conv.getLoc(), RankedTensorType::get(shape, type.getElementType()),
+        bias);
+    Value unbiased = ConvOp::create(
+        b, conv.getLoc(), type, conv.getInput(), conv.getWeight(), Value(),
+        conv.getStridesAttr(), conv.getPadsAttr(), conv.getDilationsAttr(),
+        conv.getGroupAttr());
+    Value sum = AddOp::create(b, conv.getLoc(), unbiased, channel);
+    conv.replaceAllUsesWith(sum);
+    conv.erase();
+  }
+}
+
 namespace {
 struct FusePass final : ::mlir::llmc::impl::FusePassBase<FusePass> {
   using Base::Base;
@@ -186,6 +217,8 @@ struct FusePass final : ::mlir::llmc::impl::FusePassBase<FusePass> {
     if (func.getBody().getBlocks().size() != 1)
       return; // Fusion plans one block of dataflow.
     Block &block = func.getBody().front();
+    if (target == "cuda")
+      splitConvBias(block);
 
     // Describe every op with results to the planner, in block order.
     SmallVector<Operation *> ops;

@@ -57,8 +57,23 @@ writeCudaProgram(flatbuffers::FlatBufferBuilder &b, const CudaProgram &p) {
   auto operand = [](const GemmOperand &o) {
     return fb::GemmOperand(o.buffer, o.offset, o.ld, o.batchStride);
   };
+  auto convOperand = [](const ConvOperand &o) {
+    return fb::ConvOperand(o.buffer, o.offset, o.strides[0], o.strides[1],
+                           o.strides[2], o.strides[3]);
+  };
   std::vector<flatbuffers::Offset<fb::CudaStep>> steps;
   for (const CudaStep &x : p.steps) {
+    flatbuffers::Offset<fb::CudaConv> conv = 0;
+    if (x.kind == CudaStep::Conv) {
+      const CudaConv &c = x.conv;
+      fb::ConvOperand cx = convOperand(c.x), cw = convOperand(c.w),
+                      cy = convOperand(c.y);
+      conv = fb::CreateCudaConv(
+          b, static_cast<int32_t>(c.dtype), b.CreateVector(c.input, 4),
+          b.CreateVector(c.filter, 4), b.CreateVector(c.output, 4),
+          b.CreateVector(c.pad, 2), b.CreateVector(c.stride, 2),
+          b.CreateVector(c.dilation, 2), c.group, c.accumulate, &cx, &cw, &cy);
+    }
     flatbuffers::Offset<fb::CudaGemm> gemm = 0;
     if (x.kind == CudaStep::Gemm) {
       const CudaGemm &g = x.gemm;
@@ -71,7 +86,7 @@ writeCudaProgram(flatbuffers::FlatBufferBuilder &b, const CudaProgram &p) {
         b, static_cast<fb::StepKind>(x.kind), b.CreateString(x.kernel),
         b.CreateVector(x.grid, 3), b.CreateVector(x.block, 3), x.sharedBytes,
         b.CreateVector(x.args), gemm, b.CreateString(x.node), x.offset,
-        x.bytes));
+        x.bytes, conv));
   }
   auto chip = b.CreateString(p.chip), ptx = b.CreateString(p.ptx);
   b.ForceVectorAlignment(p.cubin.size(), 1, 64);
@@ -155,6 +170,39 @@ static bool readCudaProgram(const fb::CudaProgram *f, CudaProgram &p) {
             return false;
           s.args.push_back(a);
         }
+    } else if (s.kind == CudaStep::Conv) {
+      const fb::CudaConv *c = x->conv();
+      CudaConv &m = s.conv;
+      auto read = [](const flatbuffers::Vector<int64_t> *v, int64_t *out,
+                     size_t n) {
+        if (!v || v->size() != n)
+          return false;
+        for (size_t i = 0; i < n; ++i)
+          out[i] = v->Get(i);
+        return true;
+      };
+      if (!c || !c->x() || !c->w() || !c->y() ||
+          !dtypeFromOnnx(c->dtype(), m.dtype) ||
+          !read(c->input(), m.input, 4) || !read(c->filter(), m.filter, 4) ||
+          !read(c->output(), m.output, 4) || !read(c->pad(), m.pad, 2) ||
+          !read(c->stride(), m.stride, 2) ||
+          !read(c->dilation(), m.dilation, 2))
+        return false;
+      m.group = c->group();
+      m.accumulate = c->accumulate();
+      auto operand = [](const fb::ConvOperand *o, ConvOperand &out) {
+        out.buffer = o->buffer();
+        out.offset = o->offset();
+        out.strides[0] = o->stride_n();
+        out.strides[1] = o->stride_c();
+        out.strides[2] = o->stride_h();
+        out.strides[3] = o->stride_w();
+      };
+      operand(c->x(), m.x);
+      operand(c->w(), m.w);
+      operand(c->y(), m.y);
+      if (!validConv(m, p.buffers))
+        return false;
     } else {
       const fb::CudaGemm *g = x->gemm();
       if (!g || !g->a() || !g->b() || !g->c() ||
@@ -175,8 +223,7 @@ static bool readCudaProgram(const fb::CudaProgram *f, CudaProgram &p) {
                out.batchStride >= 0;
       };
       if (!operand(g->a(), m.a) || !operand(g->b(), m.b) ||
-          !operand(g->c(), m.c) || m.batch < 1 || m.m < 1 || m.n < 1 ||
-          m.k < 1)
+          !operand(g->c(), m.c) || !validGemm(m, p.buffers))
         return false;
     }
     p.steps.push_back(std::move(s));
@@ -509,7 +556,7 @@ bool llmc::runtime::describeArtifact(const std::string &path,
             " bytes of x86-64 shared object\n";
     return true;
   }
-  size_t temporaries = 0, launches = 0, gemms = 0;
+  size_t temporaries = 0, launches = 0, gemms = 0, convs = 0;
   uint64_t temporaryBytes = 0;
   for (const CudaBuffer &b : p.buffers)
     if (b.kind == BufferKind::Arena) {
@@ -519,6 +566,7 @@ bool llmc::runtime::describeArtifact(const std::string &path,
   for (const CudaStep &s : p.steps) {
     launches += s.kind == CudaStep::Launch;
     gemms += s.kind == CudaStep::Gemm;
+    convs += s.kind == CudaStep::Conv;
   }
   text += "ptx: " + std::to_string(p.ptx.size()) + " bytes\n";
   text += "cubin: " +
@@ -532,7 +580,9 @@ bool llmc::runtime::describeArtifact(const std::string &path,
   text += "steps: " + std::to_string(p.steps.size()) + " (" +
           std::to_string(launches) + " kernel launches, " +
           std::to_string(gemms) + " cuBLASLt GEMMs, " +
-          std::to_string(p.steps.size() - launches - gemms) + " memsets)\n";
+          std::to_string(convs) + " cuDNN convolutions, " +
+          std::to_string(p.steps.size() - launches - gemms - convs) +
+          " memsets)\n";
   for (size_t i = 0; i < p.steps.size(); ++i) {
     const CudaStep &s = p.steps[i];
     text += "  " + std::to_string(i) + " ";
@@ -544,6 +594,22 @@ bool llmc::runtime::describeArtifact(const std::string &path,
               " block " + std::to_string(s.block[0]) + " args";
       for (uint32_t a : s.args)
         text += " b" + std::to_string(a);
+    } else if (s.kind == CudaStep::Conv) {
+      const CudaConv &c = s.conv;
+      auto dims = [](const int64_t *d, int n) {
+        std::string out;
+        for (int i = 0; i < n; ++i)
+          out += (i ? "x" : "") + std::to_string(d[i]);
+        return out;
+      };
+      text += std::string("conv ") + dtypeName(c.dtype) + " x " +
+              dims(c.input, 4) + " w " + dims(c.filter, 4) + " y " +
+              dims(c.output, 4) + " pad " + dims(c.pad, 2) + " stride " +
+              dims(c.stride, 2) + " dilation " + dims(c.dilation, 2) +
+              " group " + std::to_string(c.group) +
+              (c.accumulate ? " y+=" : " y=") + " x b" +
+              std::to_string(c.x.buffer) + " w b" +
+              std::to_string(c.w.buffer) + " y b" + std::to_string(c.y.buffer);
     } else {
       const CudaGemm &g = s.gemm;
       text += std::string("gemm ") + dtypeName(g.dtype) + " batch " +

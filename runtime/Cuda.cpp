@@ -1,19 +1,25 @@
 //===- Cuda.cpp - Running a CUDA program through the driver API ----------===//
 //
-// The driver and cuBLASLt are resolved with dlopen/dlsym; their headers give
-// only the types. Nothing here links against CUDA.
+// The driver, cuBLASLt and cuDNN are resolved with dlopen/dlsym; their
+// headers give only the types. Nothing here links against CUDA.
 //
 //===----------------------------------------------------------------------===//
 
 #include "llmc/Runtime/Cuda.h"
 
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <dlfcn.h>
 
 #ifdef LLMC_HAVE_CUDA_HEADERS
 #include <cublasLt.h>
 #include <cuda.h>
+// cuDNN 9 marks its convolution API (the one for a fixed list of
+// convolutions, as here) deprecated in favour of the graph API.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#include <cudnn.h>
 #endif
 
 using namespace llmc::runtime;
@@ -108,6 +114,26 @@ struct Driver {
   }
 };
 
+/// dlopen of the path in the environment variable `env` when it is set
+/// (only that), else of the first of `names` that opens; null with `error`
+/// naming `what` otherwise.
+void *openLibrary(const char *env, std::initializer_list<const char *> names,
+                  const std::string &what, std::string &error) {
+  if (const char *path = std::getenv(env)) {
+    if (void *library = dlopen(path, RTLD_NOW | RTLD_LOCAL))
+      return library;
+    const char *why = dlerror();
+    error = std::string("cannot open ") + what + " at " + env + "=" + path +
+            (why ? std::string(" (") + why + ")" : std::string());
+    return nullptr;
+  }
+  for (const char *n : names)
+    if (void *library = dlopen(n, RTLD_NOW | RTLD_LOCAL))
+      return library;
+  error = "cannot open " + what + "; set " + env + " to its path";
+  return nullptr;
+}
+
 struct BlasLt {
   void *library = nullptr;
 #define LLMC_BLASLT_FNS(X)                                                     \
@@ -122,22 +148,40 @@ struct BlasLt {
   /// Opens cuBLASLt: LLMC_CUBLASLT if set, else the toolkit's soname (13,
   /// then 12) from the library path or /usr/local/cuda.
   bool open(std::string &error) {
-    std::vector<std::string> names;
-    if (const char *env = std::getenv("LLMC_CUBLASLT"))
-      names.push_back(env);
-    for (const char *n : {"libcublasLt.so.13", "libcublasLt.so.12",
-                          "/usr/local/cuda/lib64/libcublasLt.so.13",
-                          "/usr/local/cuda/lib64/libcublasLt.so.12"})
-      names.push_back(n);
-    for (const std::string &n : names)
-      if ((library = dlopen(n.c_str(), RTLD_NOW | RTLD_LOCAL)))
-        break;
-    if (!library) {
-      error = "cannot open cuBLASLt (libcublasLt.so.13 or .12; set "
-              "LLMC_CUBLASLT to its path)";
+    library = openLibrary("LLMC_CUBLASLT",
+                          {"libcublasLt.so.13", "libcublasLt.so.12",
+                           "/usr/local/cuda/lib64/libcublasLt.so.13",
+                           "/usr/local/cuda/lib64/libcublasLt.so.12"},
+                          "cuBLASLt (libcublasLt.so.13 or .12)", error);
+    if (!library)
       return false;
-    }
     LLMC_BLASLT_FNS(LLMC_RESOLVE)
+    return true;
+  }
+};
+struct Dnn {
+  void *library = nullptr;
+#define LLMC_DNN_FNS(X)                                                        \
+  X(cudnnCreate) X(cudnnDestroy) X(cudnnSetStream) X(cudnnGetErrorString)      \
+  X(cudnnCreateTensorDescriptor) X(cudnnSetTensor4dDescriptorEx)               \
+  X(cudnnDestroyTensorDescriptor) X(cudnnCreateFilterDescriptor)               \
+  X(cudnnSetFilter4dDescriptor) X(cudnnDestroyFilterDescriptor)                \
+  X(cudnnCreateConvolutionDescriptor) X(cudnnSetConvolution2dDescriptor)       \
+  X(cudnnSetConvolutionGroupCount) X(cudnnSetConvolutionMathType)              \
+  X(cudnnDestroyConvolutionDescriptor)                                         \
+  X(cudnnGetConvolutionForwardAlgorithmMaxCount)                               \
+  X(cudnnGetConvolutionForwardAlgorithm_v7) X(cudnnConvolutionForward)
+  LLMC_DNN_FNS(LLMC_DECLARE)
+
+  /// Opens cuDNN 9: LLMC_CUDNN if set, else libcudnn.so.9 from the library
+  /// path or /usr/local/cuda.
+  bool open(std::string &error) {
+    library = openLibrary("LLMC_CUDNN",
+                          {"libcudnn.so.9", "/usr/local/cuda/lib64/libcudnn.so.9"},
+                          "cuDNN (libcudnn.so.9)", error);
+    if (!library)
+      return false;
+    LLMC_DNN_FNS(LLMC_RESOLVE)
     return true;
   }
 };
@@ -145,6 +189,8 @@ struct BlasLt {
 #undef LLMC_DECLARE
 
 constexpr size_t kWorkspaceBytes = 32u << 20;
+/// The most device memory one convolution algorithm may use as workspace.
+constexpr size_t kConvWorkspaceLimit = 256u << 20;
 
 /// The largest power of two (at most 256) dividing `bytes`.
 uint32_t alignmentOf(uint64_t bytes) {
@@ -153,6 +199,15 @@ uint32_t alignmentOf(uint64_t bytes) {
     a /= 2;
   return a;
 }
+
+/// One convolution's cuDNN descriptors and algorithm, made once.
+struct ConvPlan {
+  cudnnTensorDescriptor_t x = nullptr, y = nullptr;
+  cudnnFilterDescriptor_t w = nullptr;
+  cudnnConvolutionDescriptor_t conv = nullptr;
+  cudnnConvolutionFwdAlgo_t algo{};
+  size_t workspace = 0;
+};
 
 /// One GEMM's cuBLASLt descriptors and algorithm, made once.
 struct GemmPlan {
@@ -167,17 +222,21 @@ struct CudaExecutable::State {
   std::string device;
   Driver cu;
   BlasLt lt;
+  Dnn dnn;
   CUdevice dev = 0;
   CUcontext ctx = nullptr;
   CUmodule module = nullptr;
   CUstream stream = nullptr;
   std::vector<CUfunction> functions; // per step (null for GEMMs)
   std::vector<CUdeviceptr> allocations;
-  CUdeviceptr arena = 0, workspace = 0;
+  CUdeviceptr arena = 0, workspace = 0, convWorkspace = 0;
   std::vector<CUdeviceptr> inputs, weights, outputs, constants;
   std::vector<CUdeviceptr> buffers; // per program buffer
   cublasLtHandle_t ltHandle = nullptr;
   std::vector<GemmPlan> gemms; // per step
+  cudnnHandle_t dnnHandle = nullptr;
+  std::vector<ConvPlan> convs; // per step
+  size_t convWorkspaceBytes = 0;
   CUgraph graph = nullptr;
   CUgraphExec graphExec = nullptr;
   std::string poisoned;
@@ -199,6 +258,7 @@ struct CudaExecutable::State {
   std::string stepName(size_t i) const {
     const CudaStep &s = program.steps[i];
     std::string what = s.kind == CudaStep::Gemm     ? "cuBLASLt GEMM"
+                       : s.kind == CudaStep::Conv   ? "cuDNN convolution"
                        : s.kind == CudaStep::Memset ? "memset"
                                                     : "kernel '" + s.kernel + "'";
     if (!s.node.empty())
@@ -216,6 +276,7 @@ struct CudaExecutable::State {
     return p;
   }
   bool planGemm(size_t i, std::string &error);
+  bool planConv(size_t i, std::string &error);
   bool enqueue(size_t i, std::string &error);
   bool enqueueAll(std::string &error);
 };
@@ -314,6 +375,74 @@ bool CudaExecutable::State::planGemm(size_t i, std::string &error) {
   return true;
 }
 
+bool CudaExecutable::State::planConv(size_t i, std::string &error) {
+  const CudaConv &c = program.steps[i].conv;
+  ConvPlan &p = convs[i];
+  auto check = [&](cudnnStatus_t st, const char *what) {
+    if (st == CUDNN_STATUS_SUCCESS)
+      return true;
+    error = stepName(i) + ": " + what + " failed: " +
+            dnn.cudnnGetErrorString(st);
+    return false;
+  };
+  auto i32 = [](int64_t v) { return static_cast<int>(v); };
+  auto tensor = [&](cudnnTensorDescriptor_t &d, const int64_t *dims,
+                    const ConvOperand &o) {
+    return check(dnn.cudnnCreateTensorDescriptor(&d),
+                 "cudnnCreateTensorDescriptor") &&
+           check(dnn.cudnnSetTensor4dDescriptorEx(
+                     d, CUDNN_DATA_FLOAT, i32(dims[0]), i32(dims[1]),
+                     i32(dims[2]), i32(dims[3]), i32(o.strides[0]),
+                     i32(o.strides[1]), i32(o.strides[2]), i32(o.strides[3])),
+                 "describing a tensor");
+  };
+  // fp32 stays fp32: FMA kernels only, no TF32 tensor-core math.
+  if (!tensor(p.x, c.input, c.x) || !tensor(p.y, c.output, c.y) ||
+      !check(dnn.cudnnCreateFilterDescriptor(&p.w),
+             "cudnnCreateFilterDescriptor") ||
+      !check(dnn.cudnnSetFilter4dDescriptor(
+                 p.w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, i32(c.filter[0]),
+                 i32(c.filter[1]), i32(c.filter[2]), i32(c.filter[3])),
+             "describing the filter") ||
+      !check(dnn.cudnnCreateConvolutionDescriptor(&p.conv),
+             "cudnnCreateConvolutionDescriptor") ||
+      !check(dnn.cudnnSetConvolution2dDescriptor(
+                 p.conv, i32(c.pad[0]), i32(c.pad[1]), i32(c.stride[0]),
+                 i32(c.stride[1]), i32(c.dilation[0]), i32(c.dilation[1]),
+                 CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
+             "describing the convolution") ||
+      !check(dnn.cudnnSetConvolutionGroupCount(p.conv, i32(c.group)),
+             "setting the group count") ||
+      !check(dnn.cudnnSetConvolutionMathType(p.conv, CUDNN_FMA_MATH),
+             "setting FMA math"))
+    return false;
+  // cuDNN's heuristic ranks the algorithms; the first that runs in fp32
+  // FMA math within the workspace limit wins.
+  int most = 0, found = 0;
+  if (!check(dnn.cudnnGetConvolutionForwardAlgorithmMaxCount(dnnHandle, &most),
+             "cudnnGetConvolutionForwardAlgorithmMaxCount"))
+    return false;
+  std::vector<cudnnConvolutionFwdAlgoPerf_t> ranked(std::max(most, 1));
+  if (!check(dnn.cudnnGetConvolutionForwardAlgorithm_v7(
+                 dnnHandle, p.x, p.w, p.conv, p.y, static_cast<int>(ranked.size()),
+                 &found, ranked.data()),
+             "cudnnGetConvolutionForwardAlgorithm_v7"))
+    return false;
+  for (int j = 0; j < found; ++j) {
+    const cudnnConvolutionFwdAlgoPerf_t &r = ranked[j];
+    if (r.status != CUDNN_STATUS_SUCCESS || r.memory > kConvWorkspaceLimit ||
+        r.mathType == CUDNN_TENSOR_OP_MATH ||
+        r.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION)
+      continue;
+    p.algo = r.algo;
+    p.workspace = r.memory;
+    convWorkspaceBytes = std::max(convWorkspaceBytes, p.workspace);
+    return true;
+  }
+  error = stepName(i) + ": cuDNN has no fp32 algorithm for it";
+  return false;
+}
+
 bool CudaExecutable::State::enqueue(size_t i, std::string &error) {
   const CudaStep &s = program.steps[i];
   if (s.kind == CudaStep::Memset) {
@@ -344,6 +473,24 @@ bool CudaExecutable::State::enqueue(size_t i, std::string &error) {
     if (st != CUBLAS_STATUS_SUCCESS) {
       error = stepName(i) + ": cublasLtMatmul failed with cuBLAS status " +
               std::to_string(static_cast<int>(st));
+      return false;
+    }
+    return true;
+  }
+  if (s.kind == CudaStep::Conv) {
+    const CudaConv &c = s.conv;
+    const ConvPlan &p = convs[i];
+    auto at = [&](const ConvOperand &o) {
+      return reinterpret_cast<void *>(buffers[o.buffer] + o.offset * 4);
+    };
+    float one = 1.0f, beta = c.accumulate ? 1.0f : 0.0f;
+    cudnnStatus_t st = dnn.cudnnConvolutionForward(
+        dnnHandle, &one, p.x, at(c.x), p.w, at(c.w), p.conv, p.algo,
+        reinterpret_cast<void *>(convWorkspace), p.workspace, &beta, p.y,
+        at(c.y));
+    if (st != CUDNN_STATUS_SUCCESS) {
+      error = stepName(i) + ": cudnnConvolutionForward failed: " +
+              dnn.cudnnGetErrorString(st);
       return false;
     }
     return true;
@@ -451,10 +598,11 @@ CudaExecutable::create(CudaProgram program,
     return nullptr;
   }
   s.functions.assign(p.steps.size(), nullptr);
-  bool anyGemm = false;
+  bool anyGemm = false, anyConv = false;
   for (size_t i = 0; i < p.steps.size(); ++i) {
     if (p.steps[i].kind != CudaStep::Launch) {
       anyGemm |= p.steps[i].kind == CudaStep::Gemm;
+      anyConv |= p.steps[i].kind == CudaStep::Conv;
       continue;
     }
     if ((r = s.cu.cuModuleGetFunction(&s.functions[i], s.module,
@@ -558,6 +706,30 @@ CudaExecutable::create(CudaProgram program,
       if (p.steps[i].kind == CudaStep::Gemm && !s.planGemm(i, error))
         return nullptr;
   }
+  if (anyConv) {
+    if (!s.dnn.open(error))
+      return nullptr;
+    cudnnStatus_t st = s.dnn.cudnnCreate(&s.dnnHandle);
+    if (st != CUDNN_STATUS_SUCCESS) {
+      error = std::string("cudnnCreate failed: ") +
+              s.dnn.cudnnGetErrorString(st);
+      return nullptr;
+    }
+    if ((st = s.dnn.cudnnSetStream(s.dnnHandle, s.stream)) !=
+        CUDNN_STATUS_SUCCESS) {
+      error = std::string("cudnnSetStream failed: ") +
+              s.dnn.cudnnGetErrorString(st);
+      return nullptr;
+    }
+    s.convs.resize(p.steps.size());
+    for (size_t i = 0; i < p.steps.size(); ++i)
+      if (p.steps[i].kind == CudaStep::Conv && !s.planConv(i, error))
+        return nullptr;
+    // One workspace for all: the steps run one after another on the stream.
+    s.convWorkspace = s.alloc(s.convWorkspaceBytes, r);
+    if (r != CUDA_SUCCESS)
+      return s.fail(r, "allocating the cuDNN workspace", error), nullptr;
+  }
   if ((r = s.cu.cuStreamSynchronize(s.stream)) != CUDA_SUCCESS)
     return s.fail(r, "uploading the weights", error), nullptr;
   return exe;
@@ -587,6 +759,18 @@ CudaExecutable::~CudaExecutable() {
   }
   if (s.ltHandle)
     s.lt.cublasLtDestroy(s.ltHandle);
+  for (ConvPlan &c : s.convs) {
+    if (c.x)
+      s.dnn.cudnnDestroyTensorDescriptor(c.x);
+    if (c.y)
+      s.dnn.cudnnDestroyTensorDescriptor(c.y);
+    if (c.w)
+      s.dnn.cudnnDestroyFilterDescriptor(c.w);
+    if (c.conv)
+      s.dnn.cudnnDestroyConvolutionDescriptor(c.conv);
+  }
+  if (s.dnnHandle)
+    s.dnn.cudnnDestroy(s.dnnHandle);
   for (CUdeviceptr p : s.allocations)
     s.cu.cuMemFree(p);
   if (s.stream)
@@ -721,4 +905,5 @@ bool CudaExecutable::profile(const std::vector<HostBytes> &inputs,
   return ok;
 }
 
+#pragma GCC diagnostic pop
 #endif // LLMC_HAVE_CUDA_HEADERS

@@ -1,8 +1,9 @@
-//===- CudaProgram.cpp - The arena planner ---------------------------------===//
+//===- CudaProgram.cpp - The arena planner and step checks ----------------===//
 
 #include "llmc/Runtime/CudaProgram.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <numeric>
 
 using namespace llmc::runtime;
@@ -43,4 +44,89 @@ uint64_t llmc::runtime::planArena(const std::vector<Lifetime> &buffers,
     placed.push_back(i);
   }
   return arena;
+}
+
+namespace {
+/// True when the elements at `offset` + sum(i_d * strides[d]), i_d <
+/// sizes[d], lie inside `buffer` (elements of `element` bytes).
+bool inside(const CudaBuffer &buffer, int64_t offset, const int64_t *sizes,
+            const int64_t *strides, int rank, uint64_t element) {
+  if (offset < 0)
+    return false;
+  uint64_t last = static_cast<uint64_t>(offset);
+  for (int d = 0; d < rank; ++d) {
+    if (sizes[d] < 1 || strides[d] < 0)
+      return false;
+    // No overflow: sizes and strides of a real program are far below 2^31.
+    if (sizes[d] > (int64_t(1) << 40) || strides[d] > (int64_t(1) << 40))
+      return false;
+    last += static_cast<uint64_t>(sizes[d] - 1) * static_cast<uint64_t>(strides[d]);
+  }
+  return (last + 1) * element <= buffer.bytes;
+}
+} // namespace
+
+bool llmc::runtime::validConv(const CudaConv &c,
+                              const std::vector<CudaBuffer> &buffers) {
+  if (c.dtype != DType::F32 || c.group < 1)
+    return false;
+  for (int d = 0; d < 2; ++d)
+    if (c.pad[d] < 0 || c.stride[d] < 1 || c.dilation[d] < 1)
+      return false;
+  for (int d = 0; d < 4; ++d)
+    if (c.input[d] < 1 || c.filter[d] < 1 || c.output[d] < 1 ||
+        c.input[d] > INT32_MAX || c.output[d] > INT32_MAX)
+      return false;
+  if (c.output[0] != c.input[0] || c.output[1] != c.filter[0] ||
+      c.input[1] != c.filter[1] * c.group || c.filter[0] % c.group != 0)
+    return false;
+  for (int d = 0; d < 2; ++d) {
+    int64_t span = c.dilation[d] * (c.filter[2 + d] - 1) + 1;
+    int64_t padded = c.input[2 + d] + 2 * c.pad[d];
+    if (padded < span || (padded - span) / c.stride[d] + 1 != c.output[2 + d])
+      return false;
+  }
+  // cuDNN's filter descriptor has no strides: the filter is dense.
+  const int64_t *f = c.filter;
+  if (c.w.strides[3] != 1 || c.w.strides[2] != f[3] ||
+      c.w.strides[1] != f[2] * f[3] || c.w.strides[0] != f[1] * f[2] * f[3])
+    return false;
+  uint64_t element = dtypeSize(c.dtype);
+  for (const ConvOperand *o : {&c.x, &c.w, &c.y})
+    if (o->buffer >= buffers.size())
+      return false;
+  return inside(buffers[c.x.buffer], c.x.offset, c.input, c.x.strides, 4,
+                element) &&
+         inside(buffers[c.w.buffer], c.w.offset, c.filter, c.w.strides, 4,
+                element) &&
+         inside(buffers[c.y.buffer], c.y.offset, c.output, c.y.strides, 4,
+                element);
+}
+
+bool llmc::runtime::validGemm(const CudaGemm &g,
+                              const std::vector<CudaBuffer> &buffers) {
+  if (g.batch < 1 || g.m < 1 || g.n < 1 || g.k < 1)
+    return false;
+  uint64_t element = dtypeSize(g.dtype);
+  auto fits = [&](const GemmOperand &o, int64_t rows, int64_t cols) {
+    if (o.buffer >= buffers.size() || o.ld < cols)
+      return false;
+    int64_t sizes[3] = {g.batch, rows, cols};
+    int64_t strides[3] = {o.batchStride, o.ld, 1};
+    return inside(buffers[o.buffer], o.offset, sizes, strides, 3, element);
+  };
+  return fits(g.a, g.transA ? g.k : g.m, g.transA ? g.m : g.k) &&
+         fits(g.b, g.transB ? g.n : g.k, g.transB ? g.k : g.n) &&
+         fits(g.c, g.m, g.n);
+}
+
+double llmc::runtime::stepFlops(const CudaStep &s) {
+  if (s.kind == CudaStep::Gemm)
+    return 2.0 * s.gemm.batch * s.gemm.m * s.gemm.n * s.gemm.k;
+  if (s.kind == CudaStep::Conv) {
+    const CudaConv &c = s.conv;
+    return 2.0 * c.output[0] * c.output[1] * c.output[2] * c.output[3] *
+           c.filter[1] * c.filter[2] * c.filter[3];
+  }
+  return 0;
 }

@@ -319,3 +319,114 @@ func.func private @main_kernel9(%x: memref<1x3xf32>, %y: memref<1x3xf32>) attrib
   }
   return
 }
+
+// -----
+
+// A library convolution is cuDNN's: it stays on the host, and so do its
+// input's zero padding (the fill and the copy into the padded buffer's
+// interior), which the CUDA program hands to cuDNN. The zero fill of its
+// output stays too (beta = 0). The ReLU after it is a kernel.
+// CHECK-LABEL: func.func @main
+// CHECK: %[[P:.*]] = memref.alloc() : memref<1x2x6x6xf32>
+// CHECK-NEXT: linalg.map outs(%[[P]] : memref<1x2x6x6xf32>)
+// CHECK: %[[I:.*]] = memref.subview %[[P]][0, 0, 1, 1] [1, 2, 4, 4] [1, 1, 1, 1]
+// CHECK-NEXT: memref.copy %arg0, %[[I]]
+// CHECK: linalg.fill
+// CHECK-NEXT: linalg.generic {{.*}}library_call = "llmc_conv2d_f32"{{.*}} ins(%[[P]], %arg1
+// CHECK-NEXT: ^bb
+// CHECK: gpu.launch_func @llmc_kernels::@main_op0
+// CHECK-NOT: gpu.launch_func
+#cx = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d4, d2 + d5, d3 + d6)>
+#cw = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d1, d4, d5, d6)>
+#cp = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (0)>
+#cy = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d1, d2, d3)>
+#ce = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+memref.global "private" constant @params : memref<5xi64> = dense<[1, 1, 1, 1, 1]>
+func.func @main(%x: memref<1x2x4x4xf32>, %w: memref<3x2x3x3xf32>, %out: memref<1x3x4x4xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %params = memref.get_global @params : memref<5xi64>
+  %p = memref.alloc() : memref<1x2x6x6xf32>
+  linalg.map outs(%p : memref<1x2x6x6xf32>)
+    (%init: f32) {
+      linalg.yield %zero : f32
+    }
+  %interior = memref.subview %p[0, 0, 1, 1] [1, 2, 4, 4] [1, 1, 1, 1] : memref<1x2x6x6xf32> to memref<1x2x4x4xf32, strided<[72, 36, 6, 1], offset: 7>>
+  memref.copy %x, %interior : memref<1x2x4x4xf32> to memref<1x2x4x4xf32, strided<[72, 36, 6, 1], offset: 7>>
+  %y = memref.alloc() : memref<1x3x4x4xf32>
+  linalg.fill ins(%zero : f32) outs(%y : memref<1x3x4x4xf32>)
+  linalg.generic {indexing_maps = [#cx, #cw, #cp, #cy], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"], library_call = "llmc_conv2d_f32"}
+      ins(%p, %w, %params : memref<1x2x6x6xf32>, memref<3x2x3x3xf32>, memref<5xi64>) outs(%y : memref<1x3x4x4xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: i64, %o: f32):
+    %m = arith.mulf %a, %b : f32
+    %s = arith.addf %o, %m : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#ce, #ce], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%y : memref<1x3x4x4xf32>) outs(%out : memref<1x3x4x4xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = arith.maximumf %a, %zero : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// -----
+
+// Must not change into host code: padding that cuDNN cannot express (more
+// rows below than above) and a padded buffer that something else also
+// reads are kernels (a fill and a copy each); the convolution reads the
+// padded buffer.
+// CHECK-LABEL: func.func @main
+// CHECK-NOT: linalg.map
+// CHECK-NOT: memref.copy
+// CHECK: gpu.launch_func @llmc_kernels::@main_op0
+// CHECK: gpu.launch_func @llmc_kernels::@main_op1
+// CHECK: linalg.generic {{.*}}library_call = "llmc_conv2d_f32"
+// CHECK: gpu.launch_func @llmc_kernels::@main_op2
+// CHECK: gpu.launch_func @llmc_kernels::@main_op3
+// CHECK: linalg.generic {{.*}}library_call = "llmc_conv2d_f32"
+// CHECK: gpu.launch_func @llmc_kernels::@main_op4
+#dx = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d4, d2 + d5, d3 + d6)>
+#dw = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d1, d4, d5, d6)>
+#dp = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (0)>
+#dy = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d1, d2, d3)>
+#de = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+memref.global "private" constant @params : memref<5xi64> = dense<[1, 1, 1, 1, 1]>
+func.func @main(%x: memref<1x2x4x4xf32>, %w: memref<3x2x3x3xf32>, %out: memref<1x3x3x4xf32>, %out2: memref<1x3x4x4xf32>, %pad: memref<1x2x6x6xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %params = memref.get_global @params : memref<5xi64>
+  %p = memref.alloc() : memref<1x2x5x6xf32>
+  linalg.map outs(%p : memref<1x2x5x6xf32>)
+    (%init: f32) {
+      linalg.yield %zero : f32
+    }
+  %interior = memref.subview %p[0, 0, 0, 1] [1, 2, 4, 4] [1, 1, 1, 1] : memref<1x2x5x6xf32> to memref<1x2x4x4xf32, strided<[60, 30, 6, 1], offset: 1>>
+  memref.copy %x, %interior : memref<1x2x4x4xf32> to memref<1x2x4x4xf32, strided<[60, 30, 6, 1], offset: 1>>
+  linalg.generic {indexing_maps = [#dx, #dw, #dp, #dy], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"], library_call = "llmc_conv2d_f32"}
+      ins(%p, %w, %params : memref<1x2x5x6xf32>, memref<3x2x3x3xf32>, memref<5xi64>) outs(%out : memref<1x3x3x4xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: i64, %o: f32):
+    %m = arith.mulf %a, %b : f32
+    %s = arith.addf %o, %m : f32
+    linalg.yield %s : f32
+  }
+  %q = memref.alloc() : memref<1x2x6x6xf32>
+  linalg.map outs(%q : memref<1x2x6x6xf32>)
+    (%init: f32) {
+      linalg.yield %zero : f32
+    }
+  %inner = memref.subview %q[0, 0, 1, 1] [1, 2, 4, 4] [1, 1, 1, 1] : memref<1x2x6x6xf32> to memref<1x2x4x4xf32, strided<[72, 36, 6, 1], offset: 7>>
+  memref.copy %x, %inner : memref<1x2x4x4xf32> to memref<1x2x4x4xf32, strided<[72, 36, 6, 1], offset: 7>>
+  linalg.generic {indexing_maps = [#dx, #dw, #dp, #dy], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"], library_call = "llmc_conv2d_f32"}
+      ins(%q, %w, %params : memref<1x2x6x6xf32>, memref<3x2x3x3xf32>, memref<5xi64>) outs(%out2 : memref<1x3x4x4xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: i64, %o: f32):
+    %m = arith.mulf %a, %b : f32
+    %s = arith.addf %o, %m : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#de, #de], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%q : memref<1x2x6x6xf32>) outs(%pad : memref<1x2x6x6xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    linalg.yield %a : f32
+  }
+  return
+}

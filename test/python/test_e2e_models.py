@@ -190,8 +190,50 @@ def test_e2e_model_cuda_artifact(name, tmp_path):
     arena, temps = map(int, re.search(
         r"^arena: (\d+) bytes for \d+ temporaries of (\d+) bytes", text, re.M).groups())
     assert arena < temps
+    _check_conv_steps(case.onnx_path, text)
     steps = re.search(r"^steps: .*$", text, re.M).group(0)
     print(f"{name}: {steps}; arena {arena} bytes for {temps} bytes of temporaries")
+
+
+def _check_conv_steps(onnx_path, text):
+    """Every 2-D Conv node of the model is one cuDNN convolution step that
+    names it, with the node's filter, output shape, strides, dilations,
+    groups, and padding: the node's own when it is equal on both sides
+    (the input read in place), none when it is not (the input padded by
+    kernels first)."""
+    import re
+    import onnx
+    from onnx import numpy_helper, shape_inference
+    model = shape_inference.infer_shapes(onnx.load(onnx_path))
+    g = model.graph
+    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+              for v in list(g.value_info) + list(g.input) + list(g.output)}
+    shapes.update({t.name: list(t.dims) for t in g.initializer})
+    steps = {}
+    for m in re.finditer(
+            r"^  \d+ conv FLOAT x (\S+) w (\S+) y (\S+) pad (\S+) stride (\S+) "
+            r"dilation (\S+) group (\d+) .*  \((.*)\)$", text, re.M):
+        dims = [list(map(int, f.split("x"))) for f in m.groups()[:6]]
+        assert m.group(8) not in steps, f"two conv steps for {m.group(8)}"
+        steps[m.group(8)] = dims + [int(m.group(7))]
+    convs = [n for n in g.node if n.op_type == "Conv" and len(shapes[n.input[1]]) == 4]
+    assert sorted(steps) == sorted(n.name for n in convs)
+    for n in convs:
+        x, w, y, pad, stride, dilation, group = steps[n.name]
+        a = {at.name: onnx.helper.get_attribute_value(at) for at in n.attribute}
+        pads = list(a.get("pads", [0, 0, 0, 0]))
+        assert w == shapes[n.input[1]], n.name
+        assert y == shapes[n.output[0]], n.name
+        assert stride == list(a.get("strides", [1, 1])), n.name
+        assert dilation == list(a.get("dilations", [1, 1])), n.name
+        assert group == a.get("group", 1), n.name
+        source = shapes[n.input[0]]
+        if pads[:2] == pads[2:]:
+            assert pad == pads[:2] and x == source, n.name
+        else:
+            assert pad == [0, 0], n.name
+            assert x == source[:2] + [source[2] + pads[0] + pads[2],
+                                      source[3] + pads[1] + pads[3]], n.name
 
 
 @pytest.mark.parametrize("name", list(_params()))

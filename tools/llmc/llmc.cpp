@@ -287,9 +287,42 @@ static int runArtifact(const std::string &path) {
   return writeOutputs(outputs);
 }
 
-/// Per-step times of one CUDA run, from CUDA events: each kernel's time and
-/// the bandwidth it achieved over the buffers it touches; each GEMM's
-/// TFLOP/s.
+/// Bytes a step moves: a kernel's buffers, a library call's operands (read
+/// once, the output written, and read too when it accumulates), a memset's
+/// bytes.
+static double stepBytes(const ::llmc::runtime::CudaProgram &p,
+                        const ::llmc::runtime::CudaStep &s) {
+  namespace rt = ::llmc::runtime;
+  switch (s.kind) {
+  case rt::CudaStep::Memset:
+    return s.bytes;
+  case rt::CudaStep::Gemm: {
+    const rt::CudaGemm &g = s.gemm;
+    double e = rt::dtypeSize(g.dtype);
+    return e * g.batch *
+           (g.m * g.k + g.k * g.n + g.m * g.n * (g.accumulate ? 2 : 1));
+  }
+  case rt::CudaStep::Conv: {
+    const rt::CudaConv &c = s.conv;
+    auto count = [](const int64_t *d) {
+      return static_cast<double>(d[0]) * d[1] * d[2] * d[3];
+    };
+    return 4.0 * (count(c.input) + count(c.filter) +
+                  count(c.output) * (c.accumulate ? 2 : 1));
+  }
+  case rt::CudaStep::Launch: {
+    double bytes = 0;
+    for (uint32_t a : s.args)
+      bytes += p.buffers[a].bytes;
+    return bytes;
+  }
+  }
+  return 0;
+}
+
+/// Per-step times of one CUDA run, from CUDA events: each step's time, the
+/// bandwidth it achieved over the bytes it moves (and the TFLOP/s of
+/// GEMMs and convolutions), beside the roofline estimate for the target.
 static bool profileCuda(const ::llmc::runtime::Artifact &artifact,
                         ::llmc::runtime::CudaExecutable &cuda,
                         const std::vector<HostTensor> &given) {
@@ -308,36 +341,39 @@ static bool profileCuda(const ::llmc::runtime::Artifact &artifact,
   if (!cuda.profile(in, out, stepMs, error))
     return fail(artifact.target() + ": " + error), false;
   const rt::CudaProgram &p = cuda.program();
-  llvm::outs() << "device: " << cuda.deviceName() << "\n";
-  llvm::outs() << llvm::format("%-4s %-28s %10s %12s  %s\n", "step", "kernel",
-                               "time us", "achieved", "ONNX nodes");
-  double total = 0;
+  const RooflineTarget *roofline = lookupRooflineTarget("cuda:" + p.chip);
+  llvm::outs() << "device: " << cuda.deviceName() << "  roofline: "
+               << (roofline ? roofline->name : "none") << "\n";
+  llvm::outs() << llvm::format("%-4s %-24s %9s %9s %10s %10s  %s\n", "step",
+                               "kernel", "time us", "est. us", "GB/s",
+                               "TFLOP/s", "ONNX nodes");
+  double total = 0, estimated = 0;
   for (size_t i = 0; i < p.steps.size(); ++i) {
     const rt::CudaStep &s = p.steps[i];
     double us = stepMs[i] * 1e3;
     total += us;
-    std::string achieved, name = s.kernel;
-    if (s.kind == rt::CudaStep::Gemm) {
-      const rt::CudaGemm &g = s.gemm;
-      double flops = 2.0 * g.batch * g.m * g.n * g.k;
-      achieved = llvm::formatv("{0:F2} TFLOP/s", flops / (us * 1e6)).str();
-      name = "cuBLASLt GEMM";
-    } else if (s.kind == rt::CudaStep::Memset) {
-      name = "memset";
-      achieved = llvm::formatv("{0:F1} GB/s", s.bytes / (us * 1e3)).str();
-    } else {
-      uint64_t bytes = 0;
-      for (uint32_t a : s.args)
-        bytes += p.buffers[a].bytes;
-      achieved = llvm::formatv("{0:F1} GB/s", bytes / (us * 1e3)).str();
-    }
+    double bytes = stepBytes(p, s), flops = rt::stepFlops(s);
+    double estimate =
+        roofline ? 1e6 * (std::max(bytes / roofline->bytesPerSecond,
+                                   flops / roofline->flopsPerSecond) +
+                          roofline->launchSeconds)
+                 : 0;
+    estimated += estimate;
+    std::string name = s.kind == rt::CudaStep::Gemm     ? "cuBLASLt GEMM"
+                       : s.kind == rt::CudaStep::Conv   ? "cuDNN convolution"
+                       : s.kind == rt::CudaStep::Memset ? "memset"
+                                                        : s.kernel;
+    std::string tflops =
+        flops > 0 ? llvm::formatv("{0:F2}", flops / (us * 1e6)).str() : "";
     std::string nodes = s.node.size() > 60 ? s.node.substr(0, 57) + "..." : s.node;
-    llvm::outs() << llvm::format("%-4zu %-28s %10.1f %12s  %s\n", i,
-                                 name.c_str(), us, achieved.c_str(),
+    llvm::outs() << llvm::format("%-4zu %-24s %9.1f %9.1f %10.1f %10s  %s\n",
+                                 i, name.c_str(), us, estimate,
+                                 bytes / (us * 1e3), tflops.c_str(),
                                  nodes.c_str());
   }
-  llvm::outs() << llvm::format("steps: %zu  sum of step times: %.1f us\n",
-                               p.steps.size(), total);
+  llvm::outs() << llvm::format(
+      "steps: %zu  sum of step times: %.1f us  roofline estimate: %.1f us\n",
+      p.steps.size(), total, estimated);
   return true;
 }
 

@@ -63,6 +63,26 @@ struct PipelineOptions {
 void buildPipeline(OpPassManager &pm, Phase first, Phase last,
                    const PipelineOptions &options = {});
 
+/// A library convolution (`llmc_conv2d_f32`) reads an input that the
+/// lowering padded: a buffer `padded` zero-filled by `fill`, then `source`
+/// copied into its interior (`copy` into the subview `interior`). When
+/// nothing else uses `padded`, the padding is equal on both sides of each
+/// spatial dim, and nothing between the copy and the convolution touches
+/// `source`, the convolution can read `source` in place with the padding as
+/// its own parameter (cuDNN's): the fill, the copy and the buffer go.
+struct ConvPadding {
+  memref::AllocOp padded;
+  Operation *fill = nullptr; // linalg.fill or a constant linalg.map
+  memref::SubViewOp interior;
+  memref::CopyOp copy;
+  Value source;
+  int64_t padH = 0, padW = 0;
+};
+/// True for a linalg.generic marked as the runtime's 2-D convolution.
+bool isLibraryConv(linalg::GenericOp op);
+/// The padding of `conv`'s input, when it has the form above.
+std::optional<ConvPadding> matchConvPadding(linalg::GenericOp conv);
+
 #define GEN_PASS_REGISTRATION
 #include "llmc/Codegen/Passes.h.inc"
 

@@ -96,6 +96,10 @@ def FusePass : Pass<"llmc-fuse", "func::FuncOp"> {
     ```
     With `remarks`, every decision of the planner is a remark on the
     consumer op, with the cost model's reason.
+
+    On the `cuda` target, an f32 1-D or 2-D convolution is a cuDNN call and
+    its bias an epilogue: the bias first becomes a broadcast `graph.add`
+    after the convolution, which then fuses into the consumer's group.
   }];
   let options = [
     Option<"target", "target", "std::string", /*default=*/"\"cuda\"",

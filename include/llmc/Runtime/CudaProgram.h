@@ -3,8 +3,9 @@
 // Part of the runtime: plain C++. A CUDA program is a straight-line schedule
 // decided at compile time: the kernels' PTX (and cubin), the buffers every
 // step reads and writes (temporaries at fixed offsets of one device arena,
-// laid out by liveness), and the steps in stream order: kernel launches and
-// cuBLASLt GEMMs. The runtime only replays it.
+// laid out by liveness), and the steps in stream order: kernel launches,
+// cuBLASLt GEMMs, cuDNN convolutions and memsets. The runtime only replays
+// it.
 //
 //===----------------------------------------------------------------------===//
 
@@ -43,14 +44,38 @@ struct CudaGemm {
   GemmOperand a, b, c;
 };
 
+/// A 4-D (NCHW) tensor `offset` elements into a buffer, `strides` in
+/// elements.
+struct ConvOperand {
+  uint32_t buffer = 0;
+  int64_t offset = 0;
+  int64_t strides[4] = {0, 0, 0, 0};
+};
+
+/// y = conv(x, w) (y += ... when `accumulate`): the cross-correlation ONNX
+/// Conv computes, run by cuDNN. x is N x C x H x W, read as zero-padded by
+/// `pad` on both sides of each spatial dim; w is K x C/group x R x S and
+/// dense; y is N x K x OH x OW.
+struct CudaConv {
+  DType dtype = DType::F32;
+  int64_t input[4] = {0, 0, 0, 0};  // N, C, H, W
+  int64_t filter[4] = {0, 0, 0, 0}; // K, C / group, R, S
+  int64_t output[4] = {0, 0, 0, 0}; // N, K, OH, OW
+  int64_t pad[2] = {0, 0}, stride[2] = {1, 1}, dilation[2] = {1, 1};
+  int64_t group = 1;
+  bool accumulate = true;
+  ConvOperand x, w, y;
+};
+
 struct CudaStep {
-  enum Kind : uint8_t { Launch, Gemm, Memset } kind = Launch;
+  enum Kind : uint8_t { Launch, Gemm, Memset, Conv } kind = Launch;
   std::string kernel;
   uint32_t grid[3] = {1, 1, 1}, block[3] = {1, 1, 1};
   uint32_t sharedBytes = 0;
   std::vector<uint32_t> args; // buffers, as bare device pointers
   uint64_t offset = 0, bytes = 0; // Memset: zeroes args[0][offset, +bytes)
   CudaGemm gemm;
+  CudaConv conv;
   std::string node; // the ONNX node(s), for errors and profiles
 };
 
@@ -68,6 +93,16 @@ struct CudaProgram {
   std::vector<CudaConstant> constants;
   std::vector<CudaStep> steps;
 };
+
+/// True when `conv`'s sizes are consistent (the output size follows from
+/// the input's, the padding, strides and dilations; channels divide into
+/// groups; the filter is dense) and every operand lies inside its buffer.
+bool validConv(const CudaConv &conv, const std::vector<CudaBuffer> &buffers);
+/// True when every matrix of `gemm` lies inside its buffer.
+bool validGemm(const CudaGemm &gemm, const std::vector<CudaBuffer> &buffers);
+/// Floating-point operations of a GEMM or convolution step (2 per
+/// multiply-add); 0 for other steps.
+double stepFlops(const CudaStep &step);
 
 /// Alignment of every arena buffer: cuBLASLt and 128-bit accesses need 16;
 /// 256 matches cudaMalloc's.
