@@ -335,6 +335,10 @@ struct Extractor {
           s.bytes != bytes)
         return false;
       dropped[i] = true;
+      // The buffer now lives from the step about to be added.
+      rt::Lifetime &l = lifetimes[buffer];
+      if (l.first == static_cast<int64_t>(i))
+        l.first = program.steps.size();
       return true;
     }
     return false;
