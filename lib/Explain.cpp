@@ -107,7 +107,9 @@ ModelReport mlir::llmc::explainModule(ModuleOp module,
   report.peakBytes = live;
 
   for (Operation &op : block) {
+    auto transpose = dyn_cast<TransposeOp>(op);
     bool isKernel = !isa<ConstantOp, ReshapeOp>(op) &&
+                    !(transpose && isReadTransposedByMatMul(transpose)) &&
                     !op.hasTrait<OpTrait::IsTerminator>() &&
                     op.getNumResults() > 0;
     if (isKernel) {

@@ -229,6 +229,10 @@ struct FusePass final : ::mlir::llmc::impl::FusePassBase<FusePass> {
       if (op.getNumResults() == 0 || isa<ConstantOp>(op) ||
           op.getNumRegions() != 0)
         continue;
+      // Read in place by the matmul's library call: grouping it would
+      // materialise it.
+      if (auto t = dyn_cast<TransposeOp>(op); t && isReadTransposedByMatMul(t))
+        continue;
       fusion::Node node;
       node.name = nameOf(&op);
       describe(&op, node);

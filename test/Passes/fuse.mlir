@@ -80,3 +80,28 @@ func.func @nothing_to_fuse(%x: tensor<4x8xf32>, %w: tensor<8x2xf32>) -> tensor<8
   %r = graph.reshape %m : tensor<4x2xf32> -> tensor<8xf32>
   return %r : tensor<8xf32>
 }
+
+// -----
+
+// A transpose of the last two dims read only by matmuls is the BLAS's own
+// operand transpose (read in place): it joins no group, which would
+// materialise it every run (a Gemm's transB weight). One that something
+// else reads too is an ordinary data movement op and fuses.
+// CHECK-LABEL: func.func @transposed_weight
+// CHECK: %[[T:.*]] = graph.transpose %arg1
+// CHECK-NEXT: graph.matmul %arg0, %[[T]]
+// CHECK-LABEL: func.func @transpose_also_read
+// CHECK: graph.fusion_group "loop"(%arg1)
+// CHECK: graph.transpose
+// CHECK: graph.relu
+func.func @transposed_weight(%x: tensor<4x8xf32>, %w: tensor<16x8xf32>) -> tensor<4x16xf32> {
+  %t = graph.transpose %w {perm = array<i64: 1, 0>} : tensor<16x8xf32> -> tensor<8x16xf32>
+  %m = graph.matmul %x, %t : tensor<4x8xf32>, tensor<8x16xf32> -> tensor<4x16xf32>
+  return %m : tensor<4x16xf32>
+}
+func.func @transpose_also_read(%x: tensor<4x8xf32>, %w: tensor<16x8xf32>) -> (tensor<4x16xf32>, tensor<8x16xf32>) {
+  %t = graph.transpose %w {perm = array<i64: 1, 0>} : tensor<16x8xf32> -> tensor<8x16xf32>
+  %r = graph.relu %t : tensor<8x16xf32>
+  %m = graph.matmul %x, %t : tensor<4x8xf32>, tensor<8x16xf32> -> tensor<4x16xf32>
+  return %m, %r : tensor<4x16xf32>, tensor<8x16xf32>
+}

@@ -902,3 +902,20 @@ void ConstantOp::print(OpAsmPrinter &p) {
 #include "llmc/Dialect/Graph/IR/GraphOps.cpp.inc"
 
 #include "llmc/Dialect/Graph/IR/GraphInterfaces.cpp.inc"
+
+bool mlir::llmc::graph::isReadTransposedByMatMul(TransposeOp op) {
+  ArrayRef<int64_t> perm = op.getPerm();
+  int64_t rank = perm.size();
+  if (rank < 2 || perm[rank - 2] != rank - 1 || perm[rank - 1] != rank - 2)
+    return false;
+  for (int64_t i = 0; i + 2 < rank; ++i)
+    if (perm[i] != i)
+      return false;
+  return !op->use_empty() && llvm::all_of(op->getUsers(), [](Operation *u) {
+    auto matmul = dyn_cast<MatMulOp>(u);
+    if (!matmul)
+      return false;
+    Type t = getElementTypeOrSelf(matmul.getType());
+    return t.isF32() || t.isF64();
+  });
+}

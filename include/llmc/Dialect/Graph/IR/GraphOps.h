@@ -42,6 +42,10 @@ FailureOr<SmallVector<int64_t>> broadcastShapes(ArrayRef<int64_t> a,
 Type getStorageType(Type type);
 /// True for uiN element types.
 bool isUnsignedInteger(Type type);
+/// True when `op` swaps only the last two dims and every user is an f32 or
+/// f64 matmul: the BLAS (OpenBLAS, cuBLASLt) reads the stored operand
+/// transposed in place, so the transpose costs nothing and is not a kernel.
+bool isReadTransposedByMatMul(TransposeOp op);
 } // namespace mlir::llmc::graph
 
 #endif // LLMC_DIALECT_GRAPH_IR_GRAPHOPS_H
