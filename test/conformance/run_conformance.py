@@ -18,6 +18,8 @@ For every data set the inputs are written as .npy files and
     llmc run model.onnx --input NAME=FILE.npy ... --output-dir TMP
 
 is run; each expected output is compared against TMP/<output name>.npy.
+With --cuda run, the models run on the CUDA device (`--target cuda`); with
+--cuda compile, each model is also compiled for CUDA (no device needed).
 
 Outcomes:
   PASS     all outputs match (floats: rtol 1e-3, atol 1e-5, NaN==NaN, infs
@@ -306,6 +308,8 @@ def run_dataset(args, test, model, ds_dir, tmp, res):
     os.makedirs(out_dir)
 
     cmd = [args.llmc, "run", os.path.join(test.path, "model.onnx")]
+    if args.cuda == "run":
+        cmd += ["--target", "cuda"]
     for f in _pb_files(ds_dir, "input"):
         n = _index(f)
         try:
@@ -374,6 +378,22 @@ def run_dataset(args, test, model, ds_dir, tmp, res):
 
     if args.compare_unfused and os.path.basename(ds_dir).endswith("_0"):
         compare_unfused(args, cmd, out_dir, [n for n, _ in expected], tmp, res)
+    if (args.cuda == "compile" and res.outcome == PASS and
+            os.path.basename(ds_dir).endswith("_0")):
+        compile_cuda(args, cmd, tmp, res)
+
+
+def compile_cuda(args, cmd, tmp, res):
+    """Compiles the model, specialised to the data set's inputs, for CUDA:
+    every op must lower to kernels and library calls, and ptxas must accept
+    the PTX (when it is installed)."""
+    artifact = os.path.join(tmp, "model.cuda.llmcx")
+    compile_cmd = ([args.llmc, "compile"] + cmd[2:cmd.index("--output-dir")] +
+                   ["--target", "cuda", "-o", artifact])
+    rc, output = run_process(compile_cmd, tmp, args.timeout)
+    if rc != 0:
+        err = first_error_line(output) or last_lines(output)
+        res.set(FAIL, f"CUDA compile failed (exit {rc}): {err}")
 
 
 def compare_unfused(args, cmd, fused_dir, names, tmp, res):
@@ -516,6 +536,12 @@ def parse_args(argv):
     ap.add_argument("--compare-unfused", action="store_true",
                     help="also run each model's first data set compiled with "
                          "--no-fusion and require the same outputs")
+    ap.add_argument("--cuda", choices=("compile", "run"),
+                    help="compile: also compile each model's first data set "
+                         "for CUDA (llmc compile --target cuda: the CUDA "
+                         "program, PTX assembled by ptxas) and require it to "
+                         "succeed; run: run every data set on the CUDA device "
+                         "(llmc run --target cuda) instead of the CPU")
     ap.add_argument("--report", metavar="FILE", help="write per-test results as JSON")
     ap.add_argument("--update-xfail", action="store_true",
                     help="rewrite --xfail from this run's non-passing tests")

@@ -95,7 +95,20 @@ FAKE = textwrap.dedent("""\
     import os, signal, sys, time
     import numpy as np
     args = sys.argv[1:]
+    cuda = os.environ.get("FAKE_CUDA", "")
+    if args[0] == "compile":
+        assert args[args.index("--target") + 1] == "cuda", args
+        assert "--input" in args, args
+        if cuda == "fail":
+            print("llmc: error: op remains on the host", file=sys.stderr)
+            sys.exit(1)
+        open(args[args.index("-o") + 1], "wb").close()
+        sys.exit(0)
     assert args[0] == "run", args
+    if cuda == "run":
+        assert args[args.index("--target") + 1] == "cuda", args
+    else:
+        assert "--target" not in args, args
     mode = os.environ.get("FAKE_MODE", "ok")
     inputs = dict(a.split("=", 1) for a in args[args.index("--input") + 1::2]
                   if "=" in a)
@@ -129,8 +142,8 @@ def fake_llmc(tmp_path):
     return str(p)
 
 
-def run_runner(fake_llmc, tmp_path, mode, xfail=None, extra=()):
-    env = dict(os.environ, FAKE_MODE=mode)
+def run_runner(fake_llmc, tmp_path, mode, xfail=None, extra=(), cuda=""):
+    env = dict(os.environ, FAKE_MODE=mode, FAKE_CUDA=cuda)
     cmd = [sys.executable, RUNNER, "--llmc", fake_llmc, "--suite", NODE,
            "--filter", r"^node/test_abs$", "--timeout", "5",
            "--report", str(tmp_path / "report.json"), *extra]
@@ -168,6 +181,21 @@ def test_classification(fake_llmc, tmp_path, mode, outcome):
     else:
         assert code == 1 and lines[-1] == "0 passed, 1 failed"
         assert "node: 0/1 pass" in lines
+
+
+@needs_data
+@pytest.mark.parametrize("cuda,option,outcome", [
+    ("", "compile", "PASS"),      # also compiled for CUDA, which succeeds
+    ("fail", "compile", "FAIL"),  # runs on the CPU, but CUDA refuses it
+    ("run", "run", "PASS"),       # run with --target cuda
+])
+def test_cuda_modes(fake_llmc, tmp_path, cuda, option, outcome):
+    code, lines, res = run_runner(fake_llmc, tmp_path, "ok",
+                                  extra=("--cuda", option), cuda=cuda)
+    assert res["outcome"] == outcome, res
+    if outcome == "FAIL":
+        assert "CUDA compile failed" in res["message"], res
+        assert "remains on the host" in res["message"], res
 
 
 @needs_data
