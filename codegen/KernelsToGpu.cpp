@@ -254,8 +254,54 @@ public:
   void launch(StringRef name, ArrayRef<linalg::GenericOp> ops,
               Operation *before, int64_t grid, int64_t block,
               function_ref<void(OpBuilder &, IRMapping &)> emit) {
+    SmallVector<Operation *> list(ops.begin(), ops.end());
+    launchOps(name, list, before, grid, block, emit);
+  }
+
+  /// A sequential loop nest left on the host (a scatter's updates, applied
+  /// in order) as a kernel of one thread: correct whatever the loop does
+  /// with memory, since it runs alone and in stream order. Only scalar code
+  /// is taken (scf, arith, math, affine, memref loads and stores): no
+  /// allocation, call or linalg op, which a kernel cannot hold.
+  LogicalResult lowerSequential(StringRef name, Operation *loop) {
+    Operation *bad = nullptr;
+    loop->walk<WalkOrder::PreOrder>([&](Operation *op) {
+      Dialect *d = op->getDialect();
+      if (isa<memref::LoadOp, memref::StoreOp>(op) ||
+          isa_and_nonnull<scf::SCFDialect, arith::ArithDialect,
+                          math::MathDialect, affine::AffineDialect>(d))
+        return WalkResult::advance();
+      bad = op;
+      return WalkResult::interrupt();
+    });
+    if (bad)
+      return loop->emitOpError("on the host holds '")
+                 << bad->getName()
+                 << "': not lowered to a CUDA kernel (a sequential kernel "
+                    "runs scalar code only)",
+             failure();
     SetVector<Value> captures;
-    for (linalg::GenericOp op : ops)
+    collectCaptures(loop, captures);
+    for (Value v : captures) {
+      Operation *def = v.getDefiningOp();
+      if (!isa<MemRefType>(v.getType()) &&
+          !(def && def->hasTrait<OpTrait::ConstantLike>()))
+        return loop->emitOpError("on the host uses a value that is neither a "
+                                 "buffer nor a constant: not lowered to a "
+                                 "CUDA kernel");
+    }
+    launchOps(name, loop, loop, 1, 1, [&](OpBuilder &b, IRMapping &map) {
+      b.clone(*loop, map);
+    });
+    loop->erase();
+    return success();
+  }
+
+  void launchOps(StringRef name, ArrayRef<Operation *> ops,
+                 Operation *before, int64_t grid, int64_t block,
+                 function_ref<void(OpBuilder &, IRMapping &)> emit) {
+    SetVector<Value> captures;
+    for (Operation *op : ops)
       collectCaptures(op, captures);
     SmallVector<Value> args;
     SmallVector<Operation *> cloned;
@@ -288,7 +334,7 @@ public:
 
     // The launch carries every op's location: the ONNX nodes it computes.
     SmallVector<Location> locs;
-    for (linalg::GenericOp op : ops)
+    for (Operation *op : ops)
       locs.push_back(op->getLoc());
     OpBuilder host(before);
     Location launchLoc = host.getFusedLoc(locs);
@@ -862,6 +908,7 @@ struct KernelsToGpuPass final
       if (func.isExternal())
         continue;
       SmallVector<linalg::GenericOp> ops;
+      SmallVector<Operation *> sequential;
       WalkResult walk = func.walk<WalkOrder::PreOrder>([&](Operation *op) {
         auto generic = dyn_cast<linalg::GenericOp>(op);
         if (generic && !runsInLibrary(generic)) {
@@ -873,6 +920,10 @@ struct KernelsToGpuPass final
           return WalkResult::skip();
         }
         if (isa<scf::ForOp, scf::WhileOp, scf::IfOp, scf::ParallelOp>(op)) {
+          if (op->getParentOp() == func) {
+            sequential.push_back(op);
+            return WalkResult::skip();
+          }
           op->emitOpError("on the host is not lowered to a CUDA kernel");
           return WalkResult::interrupt();
         }
@@ -880,6 +931,10 @@ struct KernelsToGpuPass final
       });
       if (walk.wasInterrupted())
         return signalPassFailure();
+      for (auto [i, loop] : llvm::enumerate(sequential))
+        if (failed(kernels.lowerSequential(
+                func.getSymName().str() + "_seq" + std::to_string(i), loop)))
+          return signalPassFailure();
       if (ops.empty())
         continue;
       auto kind = func->getAttrOfType<StringAttr>("llmc.kernel");

@@ -120,6 +120,7 @@ conformance_stage conformance \
   --suite "$DATA/node" --suite "$DATA/pytorch-converted" \
   --suite "$DATA/pytorch-operator" --suite "$DATA/simple" \
   --xfail "$REPO/test/conformance/xfail.txt" --compare-unfused \
+  --cuda compile --cuda-xfail "$REPO/test/conformance/xfail-cuda.txt" \
   --report "$REPO/build/conformance-report.json"
 
 # --- (b2) the ONNX wheel's backend node tests --------------------------------

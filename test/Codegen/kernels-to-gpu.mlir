@@ -430,3 +430,40 @@ func.func @main(%x: memref<1x2x4x4xf32>, %w: memref<3x2x3x3xf32>, %out: memref<1
   }
   return
 }
+
+// -----
+
+// A sequential loop nest on the host (a scatter: later updates overwrite
+// earlier ones, so the order matters) is a kernel of one thread, launched
+// where the loop was: after the copy's kernel, before the ReLU's.
+// CHECK-LABEL: func.func @main
+// CHECK: %[[ONE:.*]] = arith.constant 1 : index
+// CHECK: gpu.launch_func @llmc_kernels::@main_op0
+// CHECK-NEXT: gpu.launch_func @llmc_kernels::@main_seq0 blocks in (%[[ONE]], %[[ONE]], %[[ONE]]) threads in (%[[ONE]], %[[ONE]], %[[ONE]]) args(%arg2 : memref<2xf32>, %arg1 : memref<2xi64>, %arg3 : memref<4xf32>)
+// CHECK-NEXT: gpu.launch_func @llmc_kernels::@main_op1
+// CHECK: gpu.func @main_seq0(
+// CHECK-SAME: known_block_size = array<i32: 1, 1, 1>
+// CHECK: scf.for
+// CHECK: memref.load
+// CHECK: memref.store
+#s1 = affine_map<(d0) -> (d0)>
+func.func @main(%data: memref<4xf32>, %idx: memref<2xi64>, %upd: memref<2xf32>, %out: memref<4xf32>, %relu: memref<4xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %zero = arith.constant 0.0 : f32
+  memref.copy %data, %out : memref<4xf32> to memref<4xf32>
+  scf.for %i = %c0 to %c2 step %c1 {
+    %u = memref.load %upd[%i] : memref<2xf32>
+    %k = memref.load %idx[%i] : memref<2xi64>
+    %j = arith.index_cast %k : i64 to index
+    memref.store %u, %out[%j] : memref<4xf32>
+  }
+  linalg.generic {indexing_maps = [#s1, #s1], iterator_types = ["parallel"]}
+      ins(%out : memref<4xf32>) outs(%relu : memref<4xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = arith.maximumf %a, %zero : f32
+    linalg.yield %r : f32
+  }
+  return
+}

@@ -199,6 +199,22 @@ def test_cuda_modes(fake_llmc, tmp_path, cuda, option, outcome):
 
 
 @needs_data
+@pytest.mark.parametrize("cuda,outcome", [
+    ("fail", "PASS"),  # listed, and the CUDA compile refuses it: expected
+    ("", "FAIL"),      # listed, but it compiles: the list is stale
+])
+def test_cuda_xfail(fake_llmc, tmp_path, cuda, outcome):
+    listed = tmp_path / "xfail-cuda.txt"
+    listed.write_text("node/test_abs: refused on CUDA\n")
+    code, lines, res = run_runner(
+        fake_llmc, tmp_path, "ok", cuda=cuda,
+        extra=("--cuda", "compile", "--cuda-xfail", str(listed)))
+    assert res["outcome"] == outcome, res
+    if outcome == "FAIL":
+        assert "remove it from the list" in res["message"], res
+
+
+@needs_data
 @pytest.mark.parametrize("mode,code,last", [
     ("error", 0, "1 passed, 0 failed"),   # listed and fails: expected
     ("ok", 1, "0 passed, 1 failed"),      # listed but passes: unexpected
