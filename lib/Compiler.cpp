@@ -381,6 +381,6 @@ LogicalResult mlir::llmc::compileToArtifact(ModuleOp module, StringRef path,
       failed(lower(module, Phase::Linalg, Phase::LLVM, options)))
     return failure();
   if (!options.cudaChip.empty())
-    return writeCudaArtifact(module, *sig, options.cudaChip, report, path);
+    return writeCudaArtifact(module, *sig, options, report, path);
   return writeCpuArtifact(module, *sig, report, path);
 }

@@ -117,6 +117,8 @@ struct Extractor {
   llvm::StringMap<uint32_t> globals;
   /// Per buffer: the steps [first, last] that use it (arena buffers).
   std::vector<rt::Lifetime> lifetimes;
+  /// f32 GEMMs and convolutions may use TF32 tensor cores.
+  bool tf32 = false;
   /// The call of the kernel function being walked: its location names the
   /// fusion group's ONNX nodes.
   std::optional<Location> caller;
@@ -234,6 +236,7 @@ struct Extractor {
     step.node = nodes(op);
     rt::CudaGemm &g = step.gemm;
     g.dtype = call == "llmc_matmul_f32" ? rt::DType::F32 : rt::DType::F64;
+    g.tf32 = tf32 && g.dtype == rt::DType::F32;
     // Loops (b, m, n, k): A is (b, m, k) or (b, k, m) when transposed, B is
     // (b, k, n) or (b, n, k).
     auto maps = op.getIndexingMapsArray();
@@ -380,6 +383,7 @@ struct Extractor {
     step.kind = rt::CudaStep::Conv;
     step.node = nodes(op);
     rt::CudaConv &c = step.conv;
+    c.tf32 = tf32;
     // Parameters: strides (h, w), dilations (h, w), groups.
     auto params = op.getDpsInputs()[2].getDefiningOp<memref::GetGlobalOp>();
     auto global = params ? module.lookupSymbol<memref::GlobalOp>(
@@ -601,7 +605,8 @@ FailureOr<std::string> assemble(ModuleOp module, StringRef ptx,
 
 FailureOr<rt::CudaProgram>
 mlir::llmc::buildCudaProgram(ModuleOp module, const ModelSignature &sig,
-                             StringRef chip) {
+                             const PipelineOptions &options) {
+  StringRef chip = options.cudaChip;
   auto main = module.lookupSymbol<func::FuncOp>("main");
   if (!main || main.isExternal() || !main.getBody().hasOneBlock())
     return module.emitError("the module has no straight-line @main"),
@@ -612,6 +617,7 @@ mlir::llmc::buildCudaProgram(ModuleOp module, const ModelSignature &sig,
   Extractor x;
   x.module = module;
   x.program.chip = chip.str();
+  x.tf32 = options.tf32;
   x.program.ptx = std::move(*ptx);
   size_t nIn = sig.inputs.size(), nWeights = sig.weights.size(),
          nOut = sig.outputs.size();
@@ -660,9 +666,10 @@ mlir::llmc::buildCudaProgram(ModuleOp module, const ModelSignature &sig,
 
 LogicalResult mlir::llmc::writeCudaArtifact(ModuleOp module,
                                             const ModelSignature &sig,
-                                            StringRef chip, StringRef report,
-                                            StringRef path) {
-  FailureOr<rt::CudaProgram> program = buildCudaProgram(module, sig, chip);
+                                            const PipelineOptions &options,
+                                            StringRef report, StringRef path) {
+  StringRef chip = options.cudaChip;
+  FailureOr<rt::CudaProgram> program = buildCudaProgram(module, sig, options);
   if (failed(program))
     return failure();
   rt::ArtifactContents contents;

@@ -72,7 +72,8 @@ writeCudaProgram(flatbuffers::FlatBufferBuilder &b, const CudaProgram &p) {
           b, static_cast<int32_t>(c.dtype), b.CreateVector(c.input, 4),
           b.CreateVector(c.filter, 4), b.CreateVector(c.output, 4),
           b.CreateVector(c.pad, 2), b.CreateVector(c.stride, 2),
-          b.CreateVector(c.dilation, 2), c.group, c.accumulate, &cx, &cw, &cy);
+          b.CreateVector(c.dilation, 2), c.group, c.accumulate, &cx, &cw, &cy,
+          c.tf32);
     }
     flatbuffers::Offset<fb::CudaGemm> gemm = 0;
     if (x.kind == CudaStep::Gemm) {
@@ -80,7 +81,7 @@ writeCudaProgram(flatbuffers::FlatBufferBuilder &b, const CudaProgram &p) {
       fb::GemmOperand a = operand(g.a), bb = operand(g.b), cc = operand(g.c);
       gemm = fb::CreateCudaGemm(b, static_cast<int32_t>(g.dtype), g.batch, g.m,
                                 g.n, g.k, g.transA, g.transB, &a, &bb, &cc,
-                                g.accumulate);
+                                g.accumulate, g.tf32);
     }
     steps.push_back(fb::CreateCudaStep(
         b, static_cast<fb::StepKind>(x.kind), b.CreateString(x.kernel),
@@ -190,6 +191,7 @@ static bool readCudaProgram(const fb::CudaProgram *f, CudaProgram &p) {
         return false;
       m.group = c->group();
       m.accumulate = c->accumulate();
+      m.tf32 = c->tf32();
       auto operand = [](const fb::ConvOperand *o, ConvOperand &out) {
         out.buffer = o->buffer();
         out.offset = o->offset();
@@ -217,6 +219,7 @@ static bool readCudaProgram(const fb::CudaProgram *f, CudaProgram &p) {
       m.transA = g->trans_a();
       m.transB = g->trans_b();
       m.accumulate = g->accumulate();
+      m.tf32 = g->tf32() && m.dtype == DType::F32;
       auto operand = [&](const fb::GemmOperand *o, GemmOperand &out) {
         out = {o->buffer(), o->offset(), o->ld(), o->batch_stride()};
         return out.buffer < nBuffers && out.offset >= 0 && out.ld > 0 &&
@@ -606,7 +609,7 @@ bool llmc::runtime::describeArtifact(const std::string &path,
               dims(c.input, 4) + " w " + dims(c.filter, 4) + " y " +
               dims(c.output, 4) + " pad " + dims(c.pad, 2) + " stride " +
               dims(c.stride, 2) + " dilation " + dims(c.dilation, 2) +
-              " group " + std::to_string(c.group) +
+              " group " + std::to_string(c.group) + (c.tf32 ? " tf32" : "") +
               (c.accumulate ? " y+=" : " y=") + " x b" +
               std::to_string(c.x.buffer) + " w b" +
               std::to_string(c.w.buffer) + " y b" + std::to_string(c.y.buffer);
@@ -616,6 +619,7 @@ bool llmc::runtime::describeArtifact(const std::string &path,
               std::to_string(g.batch) + " m " + std::to_string(g.m) + " n " +
               std::to_string(g.n) + " k " + std::to_string(g.k) +
               (g.transA ? " A^T" : "") + (g.transB ? " B^T" : "") +
+              (g.tf32 ? " tf32" : "") +
               (g.accumulate ? " C+=" : " C=") + " a b" +
               std::to_string(g.a.buffer) + " b b" + std::to_string(g.b.buffer) +
               " c b" + std::to_string(g.c.buffer);

@@ -286,8 +286,10 @@ bool CudaExecutable::State::planGemm(size_t i, std::string &error) {
   GemmPlan &p = gemms[i];
   bool f64 = g.dtype == DType::F64;
   cudaDataType_t type = f64 ? CUDA_R_64F : CUDA_R_32F;
-  // fp32 stays fp32: no TF32 unless asked for.
-  cublasComputeType_t compute = f64 ? CUBLAS_COMPUTE_64F : CUBLAS_COMPUTE_32F;
+  // fp32 stays fp32: no TF32 unless the artifact was compiled with --tf32.
+  cublasComputeType_t compute = f64      ? CUBLAS_COMPUTE_64F
+                                : g.tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32
+                                         : CUBLAS_COMPUTE_32F;
   auto check = [&](cublasStatus_t s, const char *what) {
     if (s == CUBLAS_STATUS_SUCCESS)
       return true;
@@ -396,7 +398,8 @@ bool CudaExecutable::State::planConv(size_t i, std::string &error) {
                      i32(o.strides[1]), i32(o.strides[2]), i32(o.strides[3])),
                  "describing a tensor");
   };
-  // fp32 stays fp32: FMA kernels only, no TF32 tensor-core math.
+  // fp32 stays fp32: FMA kernels only, no TF32 tensor-core math, unless
+  // the artifact was compiled with --tf32.
   if (!tensor(p.x, c.input, c.x) || !tensor(p.y, c.output, c.y) ||
       !check(dnn.cudnnCreateFilterDescriptor(&p.w),
              "cudnnCreateFilterDescriptor") ||
@@ -413,8 +416,9 @@ bool CudaExecutable::State::planConv(size_t i, std::string &error) {
              "describing the convolution") ||
       !check(dnn.cudnnSetConvolutionGroupCount(p.conv, i32(c.group)),
              "setting the group count") ||
-      !check(dnn.cudnnSetConvolutionMathType(p.conv, CUDNN_FMA_MATH),
-             "setting FMA math"))
+      !check(dnn.cudnnSetConvolutionMathType(
+                 p.conv, c.tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH),
+             "setting the math type"))
     return false;
   // cuDNN's heuristic ranks the algorithms; the first that runs in fp32
   // FMA math within the workspace limit wins.
@@ -431,8 +435,8 @@ bool CudaExecutable::State::planConv(size_t i, std::string &error) {
   for (int j = 0; j < found; ++j) {
     const cudnnConvolutionFwdAlgoPerf_t &r = ranked[j];
     if (r.status != CUDNN_STATUS_SUCCESS || r.memory > kConvWorkspaceLimit ||
-        r.mathType == CUDNN_TENSOR_OP_MATH ||
-        r.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION)
+        (!c.tf32 && (r.mathType == CUDNN_TENSOR_OP_MATH ||
+                     r.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION)))
       continue;
     p.algo = r.algo;
     p.workspace = r.memory;

@@ -85,13 +85,13 @@ LogicalResult describeSignature(ModuleOp module, const ModelSignature &sig,
 /// PTX.
 FailureOr<::llmc::runtime::CudaProgram>
 buildCudaProgram(ModuleOp module, const ModelSignature &sig,
-                 llvm::StringRef chip);
+                 const PipelineOptions &options);
 
-/// Writes the CUDA artifact (target "cuda-<chip>") of a module lowered
-/// through the CUDA pipeline.
+/// Writes the CUDA artifact (target "cuda-<chip>", `options.cudaChip`) of a
+/// module lowered through the CUDA pipeline.
 LogicalResult writeCudaArtifact(ModuleOp module, const ModelSignature &sig,
-                                llvm::StringRef chip, llvm::StringRef report,
-                                llvm::StringRef path);
+                                const PipelineOptions &options,
+                                llvm::StringRef report, llvm::StringRef path);
 
 /// The element type of a runtime dtype, and back.
 Type elementTypeOf(MLIRContext &context, ::llmc::runtime::DType dtype);

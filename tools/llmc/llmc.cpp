@@ -112,6 +112,13 @@ static cl::opt<bool> cudaGraph(
              "replay it on every run"),
     cl::init(false), cl::sub(runCommand), cl::sub(benchCommand));
 
+static cl::opt<bool> tf32(
+    "tf32",
+    cl::desc("CUDA: let f32 GEMMs and convolutions use TF32 tensor cores "
+             "(inputs rounded to a 10-bit mantissa; off: full fp32)"),
+    cl::init(false), cl::sub(runCommand), cl::sub(compileCommand),
+    cl::sub(benchCommand));
+
 static cl::opt<bool> noFusion(
     "no-fusion",
     cl::desc("Do not fuse memory-bound ops into kernels (one loop nest per op)"),
@@ -149,10 +156,14 @@ static int writeOutputs(const std::vector<HostTensor> &outputs);
 static int runOrCompile(bool isRun) {
   PipelineOptions pipeline;
   pipeline.fusion = !noFusion;
+  pipeline.tf32 = tf32;
   std::string targetError;
   if (!parseTarget(target, pipeline, targetError))
     return fail(targetError);
   bool cuda = !pipeline.cudaChip.empty();
+  if (tf32 && !cuda)
+    return fail("--tf32 is for --target cuda (the CPU computes f32 in full "
+                "precision)");
   bool ptx = emit == "ptx";
   if (ptx && (!cuda || isRun || !compileTo.empty()))
     return fail("--emit ptx needs llmc compile --target cuda[:sm_XX] and no "
@@ -239,7 +250,7 @@ static int runOrCompile(bool isRun) {
   }
 
   if (!isRun && cuda)
-    return failed(writeCudaArtifact(**module, *sig, pipeline.cudaChip, report,
+    return failed(writeCudaArtifact(**module, *sig, pipeline, report,
                                     outputFile))
                ? 1
                : 0;

@@ -55,6 +55,9 @@ struct PipelineOptions {
   /// whose last phase (Phase::LLVM) ends with the kernels' PTX in a
   /// gpu.binary.
   std::string cudaChip;
+  /// CUDA: f32 GEMMs and convolutions may run on TF32 tensor cores (inputs
+  /// rounded to a 10-bit mantissa). Off: they compute in full fp32.
+  bool tf32 = false;
 };
 
 /// Adds the pipeline's passes of the phases after `first`'s predecessor up

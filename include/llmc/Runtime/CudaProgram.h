@@ -41,6 +41,7 @@ struct CudaGemm {
   DType dtype = DType::F32;
   int64_t batch = 1, m = 0, n = 0, k = 0;
   bool transA = false, transB = false, accumulate = true;
+  bool tf32 = false; // f32 on TF32 tensor cores
   GemmOperand a, b, c;
 };
 
@@ -64,6 +65,7 @@ struct CudaConv {
   int64_t pad[2] = {0, 0}, stride[2] = {1, 1}, dilation[2] = {1, 1};
   int64_t group = 1;
   bool accumulate = true;
+  bool tf32 = false; // TF32 tensor-core algorithms allowed
   ConvOperand x, w, y;
 };
 
