@@ -715,8 +715,8 @@ bool adjacent(Operation *a, Operation *b) {
 /// marked generic computes exactly what its op means.
 bool runsInLibrary(linalg::GenericOp op) {
   StringAttr call = op.getLibraryCallAttr();
-  return call && (call.getValue() == "llmc_matmul_f32" ||
-                  call.getValue() == "llmc_matmul_f64" || isLibraryConv(op));
+  return call && (call.getValue().starts_with("llmc_matmul_") ||
+                  isLibraryConv(op));
 }
 
 /// True when `fill` writes zeros into a contiguous buffer that a library

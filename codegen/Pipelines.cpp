@@ -57,7 +57,10 @@ static std::string cudaPhasePipeline(Phase phase,
   switch (phase) {
   case Phase::Linalg:
     // Kernel functions stay functions: each becomes one or more gpu.funcs.
-    return std::string(kLinalgKernels) + "canonicalize,cse";
+    // cuBLASLt also runs f16/bf16 GEMMs.
+    return "llmc-outline-fusion-groups,"
+           "llmc-convert-graph-to-linalg{half-gemms},"
+           "func.func(llmc-fuse-kernel-loops),canonicalize,cse";
   case Phase::Bufferized:
     // No deallocation: the runtime plans one device arena for the run.
     return std::string(kBufferize) + "canonicalize";

@@ -26,6 +26,7 @@
 #include "mlir/IR/BuiltinDialect.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Matchers.h"
+#include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -225,7 +226,14 @@ struct Extractor {
   /// A matmul marked for the library: C[b] += op(A[b]) op(B[b]).
   LogicalResult gemm(linalg::GenericOp op) {
     StringRef call = op.getLibraryCallAttr().getValue();
-    if (call != "llmc_matmul_f32" && call != "llmc_matmul_f64")
+    std::optional<rt::DType> type =
+        llvm::StringSwitch<std::optional<rt::DType>>(call)
+            .Case("llmc_matmul_f32", rt::DType::F32)
+            .Case("llmc_matmul_f64", rt::DType::F64)
+            .Case("llmc_matmul_f16", rt::DType::F16)
+            .Case("llmc_matmul_bf16", rt::DType::BF16)
+            .Default(std::nullopt);
+    if (!type)
       return op.emitOpError("calls '")
                  << call << "', which the CUDA runtime does not provide",
              failure();
@@ -235,7 +243,9 @@ struct Extractor {
     step.kind = rt::CudaStep::Gemm;
     step.node = nodes(op);
     rt::CudaGemm &g = step.gemm;
-    g.dtype = call == "llmc_matmul_f32" ? rt::DType::F32 : rt::DType::F64;
+    g.dtype = *type;
+    // f16/bf16 operands accumulate into an f32 C.
+    g.cDtype = g.dtype == rt::DType::F64 ? rt::DType::F64 : rt::DType::F32;
     g.tf32 = tf32 && g.dtype == rt::DType::F32;
     // Loops (b, m, n, k): A is (b, m, k) or (b, k, m) when transposed, B is
     // (b, k, n) or (b, n, k).
@@ -293,7 +303,7 @@ struct Extractor {
       g.a.batchStride = g.c.batchStride = 0;
     }
     // C zeroed just before: the GEMM overwrites C instead (beta = 0).
-    uint64_t element = rt::dtypeSize(g.dtype);
+    uint64_t element = rt::dtypeSize(g.cDtype);
     bool denseC = g.c.ld == g.n && (g.batch == 1 || g.c.batchStride == g.m * g.n);
     if (denseC && foldZeroInit(g.c.buffer,
                                static_cast<uint64_t>(g.c.offset) * element,

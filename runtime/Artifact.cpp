@@ -81,7 +81,10 @@ writeCudaProgram(flatbuffers::FlatBufferBuilder &b, const CudaProgram &p) {
       fb::GemmOperand a = operand(g.a), bb = operand(g.b), cc = operand(g.c);
       gemm = fb::CreateCudaGemm(b, static_cast<int32_t>(g.dtype), g.batch, g.m,
                                 g.n, g.k, g.transA, g.transB, &a, &bb, &cc,
-                                g.accumulate, g.tf32);
+                                g.accumulate, g.tf32,
+                                g.cDtype == g.dtype
+                                    ? 0
+                                    : static_cast<int32_t>(g.cDtype));
     }
     steps.push_back(fb::CreateCudaStep(
         b, static_cast<fb::StepKind>(x.kind), b.CreateString(x.kernel),
@@ -208,8 +211,10 @@ static bool readCudaProgram(const fb::CudaProgram *f, CudaProgram &p) {
     } else {
       const fb::CudaGemm *g = x->gemm();
       if (!g || !g->a() || !g->b() || !g->c() ||
-          !dtypeFromOnnx(g->dtype(), s.gemm.dtype) ||
-          (s.gemm.dtype != DType::F32 && s.gemm.dtype != DType::F64))
+          !dtypeFromOnnx(g->dtype(), s.gemm.dtype))
+        return false;
+      s.gemm.cDtype = s.gemm.dtype;
+      if (g->c_dtype() != 0 && !dtypeFromOnnx(g->c_dtype(), s.gemm.cDtype))
         return false;
       CudaGemm &m = s.gemm;
       m.batch = g->batch();
@@ -615,7 +620,10 @@ bool llmc::runtime::describeArtifact(const std::string &path,
               std::to_string(c.w.buffer) + " y b" + std::to_string(c.y.buffer);
     } else {
       const CudaGemm &g = s.gemm;
-      text += std::string("gemm ") + dtypeName(g.dtype) + " batch " +
+      text += std::string("gemm ") + dtypeName(g.dtype) +
+              (g.cDtype != g.dtype ? std::string("->") + dtypeName(g.cDtype)
+                                   : std::string()) +
+              " batch " +
               std::to_string(g.batch) + " m " + std::to_string(g.m) + " n " +
               std::to_string(g.n) + " k " + std::to_string(g.k) +
               (g.transA ? " A^T" : "") + (g.transB ? " B^T" : "") +

@@ -285,7 +285,21 @@ bool CudaExecutable::State::planGemm(size_t i, std::string &error) {
   const CudaGemm &g = program.steps[i].gemm;
   GemmPlan &p = gemms[i];
   bool f64 = g.dtype == DType::F64;
-  cudaDataType_t type = f64 ? CUDA_R_64F : CUDA_R_32F;
+  auto cudaType = [](DType t) {
+    switch (t) {
+    case DType::F64:
+      return CUDA_R_64F;
+    case DType::F16:
+      return CUDA_R_16F;
+    case DType::BF16:
+      return CUDA_R_16BF;
+    default:
+      return CUDA_R_32F;
+    }
+  };
+  // A and B in `dtype`, C in `cDtype`; scalars in the compute precision.
+  cudaDataType_t type = cudaType(g.dtype), cType = cudaType(g.cDtype);
+  cudaDataType_t scale = f64 ? CUDA_R_64F : CUDA_R_32F;
   // fp32 stays fp32: no TF32 unless the artifact was compiled with --tf32.
   cublasComputeType_t compute = f64      ? CUBLAS_COMPUTE_64F
                                 : g.tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32
@@ -301,7 +315,7 @@ bool CudaExecutable::State::planGemm(size_t i, std::string &error) {
   // C^T (N x M) += op(B)^T op(A)^T: cuBLASLt's A is our B, its B our A.
   cublasOperation_t opA = g.transB ? CUBLAS_OP_T : CUBLAS_OP_N;
   cublasOperation_t opB = g.transA ? CUBLAS_OP_T : CUBLAS_OP_N;
-  if (!check(lt.cublasLtMatmulDescCreate(&p.desc, compute, type),
+  if (!check(lt.cublasLtMatmulDescCreate(&p.desc, compute, scale),
              "cublasLtMatmulDescCreate") ||
       !check(lt.cublasLtMatmulDescSetAttribute(
                  p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &opA, sizeof(opA)),
@@ -311,7 +325,7 @@ bool CudaExecutable::State::planGemm(size_t i, std::string &error) {
              "setting TRANSB"))
     return false;
   auto layout = [&](cublasLtMatrixLayout_t &l, uint64_t rows, uint64_t cols,
-                    const GemmOperand &o) {
+                    const GemmOperand &o, cudaDataType_t type) {
     int32_t count = static_cast<int32_t>(g.batch);
     int64_t stride = o.batchStride;
     return check(lt.cublasLtMatrixLayoutCreate(&l, type, rows, cols, o.ld),
@@ -326,19 +340,19 @@ bool CudaExecutable::State::planGemm(size_t i, std::string &error) {
                  "setting the batch stride");
   };
   // Column-major views of the row-major operands.
-  if (!layout(p.a, g.transB ? g.k : g.n, g.transB ? g.n : g.k, g.b) ||
-      !layout(p.b, g.transA ? g.m : g.k, g.transA ? g.k : g.m, g.a) ||
-      !layout(p.c, g.n, g.m, g.c))
+  if (!layout(p.a, g.transB ? g.k : g.n, g.transB ? g.n : g.k, g.b, type) ||
+      !layout(p.b, g.transA ? g.m : g.k, g.transA ? g.k : g.m, g.a, type) ||
+      !layout(p.c, g.n, g.m, g.c, cType))
     return false;
   cublasLtMatmulPreference_t pref = nullptr;
   if (!check(lt.cublasLtMatmulPreferenceCreate(&pref),
              "cublasLtMatmulPreferenceCreate"))
     return false;
   uint64_t workspaceBytes = kWorkspaceBytes;
-  size_t element = dtypeSize(g.dtype);
+  size_t element = dtypeSize(g.dtype), cElement = dtypeSize(g.cDtype);
   uint32_t alignA = alignmentOf(g.b.offset * element),
            alignB = alignmentOf(g.a.offset * element),
-           alignC = alignmentOf(g.c.offset * element);
+           alignC = alignmentOf(g.c.offset * cElement);
   bool ok =
       check(lt.cublasLtMatmulPreferenceSetAttribute(
                 pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspaceBytes,
@@ -459,8 +473,8 @@ bool CudaExecutable::State::enqueue(size_t i, std::string &error) {
   if (s.kind == CudaStep::Gemm) {
     const CudaGemm &g = s.gemm;
     const GemmPlan &p = gemms[i];
-    size_t element = dtypeSize(g.dtype);
     auto at = [&](const GemmOperand &o) {
+      size_t element = dtypeSize(&o == &g.c ? g.cDtype : g.dtype);
       return reinterpret_cast<void *>(buffers[o.buffer] + o.offset * element);
     };
     double one64 = 1.0, beta64 = g.accumulate ? 1.0 : 0.0;

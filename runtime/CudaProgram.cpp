@@ -107,17 +107,24 @@ bool llmc::runtime::validGemm(const CudaGemm &g,
                               const std::vector<CudaBuffer> &buffers) {
   if (g.batch < 1 || g.m < 1 || g.n < 1 || g.k < 1)
     return false;
-  uint64_t element = dtypeSize(g.dtype);
-  auto fits = [&](const GemmOperand &o, int64_t rows, int64_t cols) {
+  bool same = g.dtype == g.cDtype &&
+              (g.dtype == DType::F32 || g.dtype == DType::F64);
+  bool half = (g.dtype == DType::F16 || g.dtype == DType::BF16) &&
+              g.cDtype == DType::F32;
+  if (!same && !half)
+    return false;
+  auto fits = [&](const GemmOperand &o, int64_t rows, int64_t cols,
+                  DType type) {
     if (o.buffer >= buffers.size() || o.ld < cols)
       return false;
     int64_t sizes[3] = {g.batch, rows, cols};
     int64_t strides[3] = {o.batchStride, o.ld, 1};
-    return inside(buffers[o.buffer], o.offset, sizes, strides, 3, element);
+    return inside(buffers[o.buffer], o.offset, sizes, strides, 3,
+                  dtypeSize(type));
   };
-  return fits(g.a, g.transA ? g.k : g.m, g.transA ? g.m : g.k) &&
-         fits(g.b, g.transB ? g.n : g.k, g.transB ? g.k : g.n) &&
-         fits(g.c, g.m, g.n);
+  return fits(g.a, g.transA ? g.k : g.m, g.transA ? g.m : g.k, g.dtype) &&
+         fits(g.b, g.transB ? g.n : g.k, g.transB ? g.k : g.n, g.dtype) &&
+         fits(g.c, g.m, g.n, g.cDtype);
 }
 
 double llmc::runtime::stepFlops(const CudaStep &s) {

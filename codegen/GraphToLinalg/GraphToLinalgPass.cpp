@@ -245,7 +245,7 @@ struct ConvertGraphToLinalgPass final
     populateContractionToLinalgPatterns(converter, patterns);
     populateDataMovementToLinalgPatterns(converter, patterns);
     if (useLibraryCalls)
-      populateLibraryCallPatterns(converter, patterns);
+      populateLibraryCallPatterns(converter, patterns, halfGemms);
     if (failed(applyFullConversion(getOperation(), target, std::move(patterns))))
       signalPassFailure();
   }

@@ -1,6 +1,7 @@
 //===- LibraryCalls.cpp - Contractions marked for the runtime's BLAS ------===//
 //
-// f32/f64 matmul and f32 1-D/2-D convolution lower to linalg.generic ops
+// f32/f64 matmul and f32 1-D/2-D convolution (and, for CUDA's cuBLASLt,
+// f16/bf16 matmul accumulating in f32) lower to linalg.generic ops
 // that compute exactly what the op means (so the IR stays correct whatever
 // runs it) and carry a `library_call` attribute naming the runtime kernel
 // (OpenBLAS GEMM, im2col) that computes the same thing faster. After
@@ -35,8 +36,15 @@ Value markedContraction(OpBuilder &b, Location loc, StringRef libraryCall,
   auto generic = linalg::GenericOp::create(
       b, loc, TypeRange{init.getType()}, inputs, ValueRange{init}, maps,
       iterators, [&](OpBuilder &nb, Location l, ValueRange args) {
-        linalg::YieldOp::create(
-            nb, l, multiplyAdd(nb, l, args.take_front(2), args.back()));
+        // Narrower float factors are widened to the accumulator's type.
+        Type acc = args.back().getType();
+        SmallVector<Value> factors;
+        for (Value f : args.take_front(2))
+          factors.push_back(f.getType() == acc
+                                ? f
+                                : arith::ExtFOp::create(nb, l, acc, f).getResult());
+        linalg::YieldOp::create(nb, l,
+                                multiplyAdd(nb, l, factors, args.back()));
       });
   generic.setLibraryCallAttr(b.getStringAttr(libraryCall));
   return generic.getResult(0);
@@ -62,16 +70,22 @@ Value storedTransposed(Value v, ConversionPatternRewriter &rewriter) {
 }
 
 struct MatMulToBlas : OpConversionPattern<graph::MatMulOp> {
-  MatMulToBlas(const TypeConverter &converter, MLIRContext *ctx)
-      : OpConversionPattern(converter, ctx, kLibraryBenefit) {}
+  MatMulToBlas(const TypeConverter &converter, MLIRContext *ctx, bool halfGemms)
+      : OpConversionPattern(converter, ctx, kLibraryBenefit),
+        halfGemms(halfGemms) {}
+  bool halfGemms;
 
   LogicalResult
   matchAndRewrite(graph::MatMulOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     auto outType = convertedType(*getTypeConverter(), op.getType());
     Type t = outType.getElementType();
-    if (!t.isF32() && !t.isF64())
+    bool half = t.isF16() || t.isBF16();
+    if (!t.isF32() && !t.isF64() && !(half && halfGemms))
       return rewriter.notifyMatchFailure(op, "the BLAS has no such type");
+    // f16/bf16 operands accumulate in f32 into an f32 result (cuBLASLt's
+    // compute type), narrowed afterwards.
+    Type acc = half ? Type(rewriter.getF32Type()) : t;
     auto lhs = cast<RankedTensorType>(adaptor.getLhs().getType());
     auto rhs = cast<RankedTensorType>(adaptor.getRhs().getType());
     // Promote 1-D operands as numpy does.
@@ -117,9 +131,9 @@ struct MatMulToBlas : OpConversionPattern<graph::MatMulOp> {
                                   RankedTensorType::get({*batchB, n, k}, t))
                       : reshapeTo(rewriter, loc, adaptor.getRhs(),
                                   RankedTensorType::get({*batchB, k, n}, t));
-    auto cType = RankedTensorType::get({total, m, n}, t);
+    auto cType = RankedTensorType::get({total, m, n}, acc);
     Value init = filledTensor(rewriter, loc, cType,
-                              scalarConstant(rewriter, loc, t, 0));
+                              scalarConstant(rewriter, loc, acc, 0));
     // Loops (b, m, n, k); a batch of 1 broadcasts (map result 0).
     AffineExpr bi = getAffineDimExpr(0, ctx), mi = getAffineDimExpr(1, ctx),
                ni = getAffineDimExpr(2, ctx), ki = getAffineDimExpr(3, ctx);
@@ -143,9 +157,27 @@ struct MatMulToBlas : OpConversionPattern<graph::MatMulOp> {
         rewriter, loc, paramsType,
         DenseElementsAttr::get(paramsType,
                                ArrayRef<int64_t>{transA ? 1 : 0, transB ? 1 : 0}));
-    Value c3 = markedContraction(
-        rewriter, loc, t.isF32() ? "llmc_matmul_f32" : "llmc_matmul_f64",
-        {a3, b3, params}, init, maps, iterators);
+    StringRef call = t.isF32()   ? "llmc_matmul_f32"
+                     : t.isF64() ? "llmc_matmul_f64"
+                     : t.isF16() ? "llmc_matmul_f16"
+                                 : "llmc_matmul_bf16";
+    Value c3 = markedContraction(rewriter, loc, call, {a3, b3, params}, init,
+                                 maps, iterators);
+    if (half) {
+      // c = truncf(c32), elementwise.
+      auto narrow = RankedTensorType::get(cType.getShape(), t);
+      Value empty = tensor::EmptyOp::create(rewriter, loc, narrow.getShape(), t);
+      AffineMap id = rewriter.getMultiDimIdentityMap(3);
+      c3 = linalg::GenericOp::create(
+               rewriter, loc, TypeRange{narrow}, ValueRange{c3},
+               ValueRange{empty}, ArrayRef<AffineMap>{id, id},
+               SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
+               [&](OpBuilder &nb, Location l, ValueRange args) {
+                 linalg::YieldOp::create(
+                     nb, l, arith::TruncFOp::create(nb, l, t, args[0]).getResult());
+               })
+               .getResult(0);
+    }
     rewriter.replaceOp(op, reshapeTo(rewriter, loc, c3, outType));
     return success();
   }
@@ -227,6 +259,8 @@ struct ConvToIm2col : OpConversionPattern<graph::ConvOp> {
 } // namespace
 
 void mlir::llmc::populateLibraryCallPatterns(const TypeConverter &converter,
-                                             RewritePatternSet &patterns) {
-  patterns.add<MatMulToBlas, ConvToIm2col>(converter, patterns.getContext());
+                                             RewritePatternSet &patterns,
+                                             bool halfGemms) {
+  patterns.add<MatMulToBlas>(converter, patterns.getContext(), halfGemms);
+  patterns.add<ConvToIm2col>(converter, patterns.getContext());
 }

@@ -309,9 +309,9 @@ static double stepBytes(const ::llmc::runtime::CudaProgram &p,
     return s.bytes;
   case rt::CudaStep::Gemm: {
     const rt::CudaGemm &g = s.gemm;
-    double e = rt::dtypeSize(g.dtype);
-    return e * g.batch *
-           (g.m * g.k + g.k * g.n + g.m * g.n * (g.accumulate ? 2 : 1));
+    double e = rt::dtypeSize(g.dtype), c = rt::dtypeSize(g.cDtype);
+    return g.batch * (e * (g.m * g.k + g.k * g.n) +
+                      c * g.m * g.n * (g.accumulate ? 2 : 1));
   }
   case rt::CudaStep::Conv: {
     const rt::CudaConv &c = s.conv;

@@ -40,7 +40,8 @@ void populateDataMovementToLinalgPatterns(const TypeConverter &converter,
 /// f32/f64 matmul and f32 convolution as calls to the runtime's BLAS-backed
 /// kernels; they take precedence over the generic lowering where they apply.
 void populateLibraryCallPatterns(const TypeConverter &converter,
-                                 RewritePatternSet &patterns);
+                                 RewritePatternSet &patterns,
+                                 bool halfGemms = false);
 
 /// The compilation phases `llmc --compile-to` can stop after, in order.
 enum class Phase { Import, Graph, Linalg, Bufferized, LLVM };

@@ -15,7 +15,9 @@ def ConvertGraphToLinalgPass
     reduction loops; data movement becomes tensor ops or index-computing
     generics. With `library-calls` (the default), f32/f64 matmul and f32
     1-D/2-D convolution become calls to the runtime's OpenBLAS-backed
-    kernels instead. Unsigned element types become signless (the op bodies keep
+    kernels instead; with `half-gemms` (the CUDA pipeline's), f16 and bf16
+    matmuls too, accumulating in f32 into an f32 result that a cast
+    narrows (what cuBLASLt computes). Unsigned element types become signless (the op bodies keep
     the unsigned semantics). Composite ops must have been decomposed first
     (`llmc-decompose-composite-ops`); any graph op left over is an error
     naming the op.
@@ -44,7 +46,10 @@ def ConvertGraphToLinalgPass
   let options = [
     Option<"useLibraryCalls", "library-calls", "bool", /*default=*/"true",
            "Lower f32/f64 matmul and f32 convolution to calls into the "
-           "runtime's BLAS-backed kernels">
+           "runtime's BLAS-backed kernels">,
+    Option<"halfGemms", "half-gemms", "bool", /*default=*/"false",
+           "Also make f16/bf16 matmuls library calls (cuBLASLt on CUDA): "
+           "f32 accumulation into an f32 result, then a cast">
   ];
 }
 

@@ -36,9 +36,10 @@ struct GemmOperand {
 };
 
 /// C[b] += op(A[b]) op(B[b]) for b < batch, C being M x N; C = ... when
-/// not `accumulate` (beta = 0).
+/// not `accumulate` (beta = 0). A and B are `dtype`, C is `cDtype`: F32 or
+/// F64 throughout, or F16/BF16 operands accumulating into F32.
 struct CudaGemm {
-  DType dtype = DType::F32;
+  DType dtype = DType::F32, cDtype = DType::F32;
   int64_t batch = 1, m = 0, n = 0, k = 0;
   bool transA = false, transB = false, accumulate = true;
   bool tf32 = false; // f32 on TF32 tensor cores
@@ -100,7 +101,8 @@ struct CudaProgram {
 /// the input's, the padding, strides and dilations; channels divide into
 /// groups; the filter is dense) and every operand lies inside its buffer.
 bool validConv(const CudaConv &conv, const std::vector<CudaBuffer> &buffers);
-/// True when every matrix of `gemm` lies inside its buffer.
+/// True when every matrix of `gemm` lies inside its buffer and its types
+/// are a combination cuBLASLt runs (see CudaGemm).
 bool validGemm(const CudaGemm &gemm, const std::vector<CudaBuffer> &buffers);
 /// Floating-point operations of a GEMM or convolution step (2 per
 /// multiply-add); 0 for other steps.
