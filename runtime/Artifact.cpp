@@ -664,6 +664,30 @@ std::vector<int64_t> descriptor(const void *data,
 
 } // namespace
 
+bool Artifact::profile(const std::vector<HostTensor> &inputs,
+                       std::vector<double> &stepMs, std::string &error) const {
+  if (!cuda_) {
+    error = path_ + ": a per-step profile needs a CUDA artifact (this one "
+                    "is for " + target_ + ")";
+    return false;
+  }
+  // A checked run first: the inputs against the signature.
+  std::vector<HostTensor> outputs;
+  if (!run(inputs, outputs, error))
+    return false;
+  std::vector<HostBytes> in;
+  std::vector<void *> out;
+  for (const HostTensor &t : inputs)
+    in.push_back({t.data.data(), t.data.size()});
+  for (HostTensor &t : outputs)
+    out.push_back(t.data.data());
+  if (!cuda_->profile(in, out, stepMs, error)) {
+    error = path_ + ": " + error;
+    return false;
+  }
+  return true;
+}
+
 bool Artifact::run(const std::vector<TensorView> &inputs,
                    const std::vector<TensorView> &outputs,
                    std::string &error) const {

@@ -3,6 +3,7 @@
 #include "llmc/Runtime/CudaProgram.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdint>
 #include <numeric>
 
@@ -136,4 +137,73 @@ double llmc::runtime::stepFlops(const CudaStep &s) {
            c.filter[1] * c.filter[2] * c.filter[3];
   }
   return 0;
+}
+
+double llmc::runtime::stepBytes(const CudaProgram &p, const CudaStep &s) {
+  switch (s.kind) {
+  case CudaStep::Memset:
+    return s.bytes;
+  case CudaStep::Gemm: {
+    const CudaGemm &g = s.gemm;
+    double e = dtypeSize(g.dtype), c = dtypeSize(g.cDtype);
+    return g.batch * (e * (g.m * g.k + g.k * g.n) +
+                      c * g.m * g.n * (g.accumulate ? 2 : 1));
+  }
+  case CudaStep::Conv: {
+    const CudaConv &c = s.conv;
+    auto count = [](const int64_t *d) {
+      return static_cast<double>(d[0]) * d[1] * d[2] * d[3];
+    };
+    return 4.0 * (count(c.input) + count(c.filter) +
+                  count(c.output) * (c.accumulate ? 2 : 1));
+  }
+  case CudaStep::Launch: {
+    double bytes = 0;
+    for (uint32_t a : s.args)
+      bytes += p.buffers[a].bytes;
+    return bytes;
+  }
+  }
+  return 0;
+}
+
+std::string llmc::runtime::formatProfile(const CudaProgram &p,
+                                         const std::vector<double> &stepMs,
+                                         const Roofline *roofline) {
+  std::string out;
+  char line[512];
+  auto add = [&](const char *format, auto... args) {
+    std::snprintf(line, sizeof(line), format, args...);
+    out += line;
+  };
+  add("roofline: %s\n", roofline ? roofline->name.c_str() : "none");
+  add("%-4s %-24s %9s %9s %10s %10s  %s\n", "step", "kernel", "time us",
+      "est. us", "GB/s", "TFLOP/s", "ONNX nodes");
+  double total = 0, estimated = 0;
+  for (size_t i = 0; i < p.steps.size() && i < stepMs.size(); ++i) {
+    const CudaStep &s = p.steps[i];
+    double us = stepMs[i] * 1e3;
+    total += us;
+    double bytes = stepBytes(p, s), flops = stepFlops(s);
+    double estimate =
+        roofline ? 1e6 * (std::max(bytes / roofline->bytesPerSecond,
+                                   flops / roofline->flopsPerSecond) +
+                          roofline->launchSeconds)
+                 : 0;
+    estimated += estimate;
+    std::string name = s.kind == CudaStep::Gemm     ? "cuBLASLt GEMM"
+                       : s.kind == CudaStep::Conv   ? "cuDNN convolution"
+                       : s.kind == CudaStep::Memset ? "memset"
+                                                    : s.kernel;
+    char tflops[32] = "";
+    if (flops > 0 && us > 0)
+      std::snprintf(tflops, sizeof(tflops), "%.2f", flops / (us * 1e6));
+    std::string nodes =
+        s.node.size() > 60 ? s.node.substr(0, 57) + "..." : s.node;
+    add("%-4zu %-24s %9.1f %9.1f %10.1f %10s  %s\n", i, name.c_str(), us,
+        estimate, us > 0 ? bytes / (us * 1e3) : 0.0, tflops, nodes.c_str());
+  }
+  add("steps: %zu  sum of step times: %.1f us  roofline estimate: %.1f us\n",
+      p.steps.size(), total, estimated);
+  return out;
 }

@@ -1,7 +1,7 @@
 //===- llmc-run.cpp - Run an artifact with the runtime alone --------------===//
 //
 //   llmc-run OUT.llmcx [NAME=]FILE.npy ... [--output-dir DIR] [--runs N]
-//            [--cuda-graph]
+//            [--cuda-graph] [--profile]
 //   llmc-run OUT.llmcx --describe
 //
 // Built from runtime/ only: no LLVM, MLIR, protobuf or ONNX. This is how an
@@ -31,7 +31,7 @@ int fail(const std::string &message) {
 
 const char *kUsage =
     "usage: llmc-run OUT.llmcx [NAME=]FILE.npy ... [--output-dir DIR] "
-    "[--runs N] [--cuda-graph]\n"
+    "[--runs N] [--cuda-graph] [--profile]\n"
     "       llmc-run OUT.llmcx --describe\n";
 
 } // namespace
@@ -39,7 +39,7 @@ const char *kUsage =
 int main(int argc, char **argv) {
   std::string artifactPath, outputDir = ".";
   std::vector<std::string> inputArgs;
-  bool describe = false, graph = false;
+  bool describe = false, graph = false, profile = false;
   long runs = 1;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -57,6 +57,8 @@ int main(int argc, char **argv) {
       describe = true;
     } else if (a == "--cuda-graph") {
       graph = true;
+    } else if (a == "--profile") {
+      profile = true;
     } else if (a == "--output-dir") {
       outputDir = value("--output-dir");
     } else if (a == "--runs") {
@@ -87,6 +89,9 @@ int main(int argc, char **argv) {
   std::unique_ptr<Artifact> artifact = Artifact::load(artifactPath, error);
   if (!artifact)
     return fail(error);
+  if (profile && !artifact->cuda())
+    return fail(artifactPath + ": --profile times the steps of a CUDA "
+                "artifact; this one is for " + artifact->target());
   if (artifact->cuda())
     artifact->cuda()->useGraph(graph);
 
@@ -114,6 +119,14 @@ int main(int argc, char **argv) {
     std::printf("%s: %ld runs: median %.3f ms  min %.3f ms  max %.3f ms\n",
                 artifactPath.c_str(), runs, ms[ms.size() / 2], ms.front(),
                 ms.back());
+  }
+  if (profile) {
+    std::vector<double> stepMs;
+    if (!artifact->profile(inputs, stepMs, error))
+      return fail(error);
+    std::printf("device: %s\n%s", artifact->cuda()->deviceName().c_str(),
+                formatProfile(artifact->cuda()->program(), stepMs, nullptr)
+                    .c_str());
   }
   ::mkdir(outputDir.c_str(), 0777);
   for (const HostTensor &t : outputs) {

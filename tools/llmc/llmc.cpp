@@ -298,39 +298,6 @@ static int runArtifact(const std::string &path) {
   return writeOutputs(outputs);
 }
 
-/// Bytes a step moves: a kernel's buffers, a library call's operands (read
-/// once, the output written, and read too when it accumulates), a memset's
-/// bytes.
-static double stepBytes(const ::llmc::runtime::CudaProgram &p,
-                        const ::llmc::runtime::CudaStep &s) {
-  namespace rt = ::llmc::runtime;
-  switch (s.kind) {
-  case rt::CudaStep::Memset:
-    return s.bytes;
-  case rt::CudaStep::Gemm: {
-    const rt::CudaGemm &g = s.gemm;
-    double e = rt::dtypeSize(g.dtype), c = rt::dtypeSize(g.cDtype);
-    return g.batch * (e * (g.m * g.k + g.k * g.n) +
-                      c * g.m * g.n * (g.accumulate ? 2 : 1));
-  }
-  case rt::CudaStep::Conv: {
-    const rt::CudaConv &c = s.conv;
-    auto count = [](const int64_t *d) {
-      return static_cast<double>(d[0]) * d[1] * d[2] * d[3];
-    };
-    return 4.0 * (count(c.input) + count(c.filter) +
-                  count(c.output) * (c.accumulate ? 2 : 1));
-  }
-  case rt::CudaStep::Launch: {
-    double bytes = 0;
-    for (uint32_t a : s.args)
-      bytes += p.buffers[a].bytes;
-    return bytes;
-  }
-  }
-  return 0;
-}
-
 /// Per-step times of one CUDA run, from CUDA events: each step's time, the
 /// bandwidth it achieved over the bytes it moves (and the TFLOP/s of
 /// GEMMs and convolutions), beside the roofline estimate for the target.
@@ -338,53 +305,17 @@ static bool profileCuda(const ::llmc::runtime::Artifact &artifact,
                         ::llmc::runtime::CudaExecutable &cuda,
                         const std::vector<HostTensor> &given) {
   namespace rt = ::llmc::runtime;
-  std::vector<rt::HostBytes> in;
-  for (const HostTensor &t : given)
-    in.push_back({t.data.data(), t.data.size()});
-  std::vector<std::vector<char>> outStore;
-  std::vector<void *> out;
-  for (const rt::TensorSpec &s : artifact.outputs()) {
-    outStore.emplace_back(rt::numElements(s.shape) * rt::dtypeSize(s.dtype));
-    out.push_back(outStore.back().data());
-  }
   std::vector<double> stepMs;
   std::string error;
-  if (!cuda.profile(in, out, stepMs, error))
-    return fail(artifact.target() + ": " + error), false;
+  if (!artifact.profile(given, stepMs, error))
+    return fail(error), false;
   const rt::CudaProgram &p = cuda.program();
-  const RooflineTarget *roofline = lookupRooflineTarget("cuda:" + p.chip);
-  llvm::outs() << "device: " << cuda.deviceName() << "  roofline: "
-               << (roofline ? roofline->name : "none") << "\n";
-  llvm::outs() << llvm::format("%-4s %-24s %9s %9s %10s %10s  %s\n", "step",
-                               "kernel", "time us", "est. us", "GB/s",
-                               "TFLOP/s", "ONNX nodes");
-  double total = 0, estimated = 0;
-  for (size_t i = 0; i < p.steps.size(); ++i) {
-    const rt::CudaStep &s = p.steps[i];
-    double us = stepMs[i] * 1e3;
-    total += us;
-    double bytes = stepBytes(p, s), flops = rt::stepFlops(s);
-    double estimate =
-        roofline ? 1e6 * (std::max(bytes / roofline->bytesPerSecond,
-                                   flops / roofline->flopsPerSecond) +
-                          roofline->launchSeconds)
-                 : 0;
-    estimated += estimate;
-    std::string name = s.kind == rt::CudaStep::Gemm     ? "cuBLASLt GEMM"
-                       : s.kind == rt::CudaStep::Conv   ? "cuDNN convolution"
-                       : s.kind == rt::CudaStep::Memset ? "memset"
-                                                        : s.kernel;
-    std::string tflops =
-        flops > 0 ? llvm::formatv("{0:F2}", flops / (us * 1e6)).str() : "";
-    std::string nodes = s.node.size() > 60 ? s.node.substr(0, 57) + "..." : s.node;
-    llvm::outs() << llvm::format("%-4zu %-24s %9.1f %9.1f %10.1f %10s  %s\n",
-                                 i, name.c_str(), us, estimate,
-                                 bytes / (us * 1e3), tflops.c_str(),
-                                 nodes.c_str());
-  }
-  llvm::outs() << llvm::format(
-      "steps: %zu  sum of step times: %.1f us  roofline estimate: %.1f us\n",
-      p.steps.size(), total, estimated);
+  std::optional<rt::Roofline> roofline;
+  if (const RooflineTarget *t = lookupRooflineTarget("cuda:" + p.chip))
+    roofline = rt::Roofline{t->name, t->bytesPerSecond, t->flopsPerSecond,
+                            t->launchSeconds};
+  llvm::outs() << "device: " << cuda.deviceName() << "\n"
+               << rt::formatProfile(p, stepMs, roofline ? &*roofline : nullptr);
   return true;
 }
 

@@ -111,6 +111,11 @@ public:
   /// and size) before the code runs.
   bool run(const std::vector<TensorView> &inputs,
            const std::vector<TensorView> &outputs, std::string &error) const;
+  /// CUDA artifacts: runs once on `inputs` timing every step of the
+  /// program with CUDA events (`stepMs[i]`: step i, in milliseconds; see
+  /// formatProfile). False with a one-line `error` on failure.
+  bool profile(const std::vector<HostTensor> &inputs,
+               std::vector<double> &stepMs, std::string &error) const;
 
 private:
   Artifact() = default;

@@ -108,6 +108,25 @@ bool validGemm(const CudaGemm &gemm, const std::vector<CudaBuffer> &buffers);
 /// multiply-add); 0 for other steps.
 double stepFlops(const CudaStep &step);
 
+/// Bytes a step moves: a kernel's buffers, a library call's operands (read
+/// once, the output written, and read too when it accumulates), a memset's
+/// bytes.
+double stepBytes(const CudaProgram &program, const CudaStep &step);
+
+/// A target's figures for roofline estimates (llmc explain's table).
+struct Roofline {
+  std::string name;
+  double bytesPerSecond = 0, flopsPerSecond = 0, launchSeconds = 0;
+};
+
+/// The per-step table of a profiled run (`stepMs[i]`: step i's time): each
+/// step's time, GB/s over stepBytes, TFLOP/s of GEMMs and convolutions,
+/// and with `roofline` the estimate max(bytes / bandwidth, flops / peak) +
+/// launch cost beside it; then a summary line.
+std::string formatProfile(const CudaProgram &program,
+                          const std::vector<double> &stepMs,
+                          const Roofline *roofline);
+
 /// Alignment of every arena buffer: cuBLASLt and 128-bit accesses need 16;
 /// 256 matches cudaMalloc's.
 constexpr uint64_t kArenaAlignment = 256;
