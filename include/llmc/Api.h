@@ -31,7 +31,8 @@ struct Error {
 };
 
 struct CompileOptions {
-  /// "cpu" (the only target this build runs; "cuda..." is refused).
+  /// "cpu", "cuda" (sm_90) or "cuda:sm_80|sm_86|sm_89|sm_90"; a CUDA
+  /// artifact loads only where there is a CUDA device.
   std::string target = "cpu";
   /// Tensors whose shapes (and, for shape inputs, data) specialise the
   /// model's symbolic dims, by name or in graph order when unnamed.
