@@ -65,9 +65,14 @@ bool pipelineOptions(const ::llmc::api::CompileOptions &options,
                      const std::string &name, PipelineOptions &pipeline,
                      ::llmc::api::Error &error) {
   pipeline.fusion = options.fusion;
+  pipeline.tf32 = options.tf32;
   std::string why;
   if (!parseTarget(options.target, pipeline, why))
     return error.message = name + ": " + why, false;
+  if (options.tf32 && pipeline.cudaChip.empty())
+    return error.message = name + ": tf32 is for a cuda target (the CPU "
+                                  "computes f32 in full precision)",
+           false;
   return true;
 }
 } // namespace

@@ -40,6 +40,8 @@ struct CompileOptions {
   /// Fuse memory-bound ops into kernels (llmc-fuse); off gives one loop
   /// nest per op, the reference the fused code is tested against.
   bool fusion = true;
+  /// CUDA only: f32 GEMMs and convolutions may use TF32 tensor cores.
+  bool tf32 = false;
 };
 
 /// Compiles a serialized ONNX ModelProto into a CPU artifact at

@@ -178,9 +178,12 @@ def compile(model, target="cpu", example_inputs=None, **options):
     required: the module is captured with torch.fx at those shapes). For ONNX
     models, `example_inputs` (a tuple in input order or a dict by name) fixes
     symbolic dims. Options: name= (the model's name in messages), fusion=
-    (default True; False compiles one loop nest per op, without llmc-fuse)."""
+    (default True; False compiles one loop nest per op, without llmc-fuse),
+    tf32= (CUDA only, default False: f32 GEMMs and convolutions may use TF32
+    tensor cores)."""
     name = options.pop("name", None)
     fusion = bool(options.pop("fusion", True))
+    tf32 = bool(options.pop("tf32", False))
     options_frozen = options.pop("_frozen", ())
     if options:
         raise TypeError(f"unknown option(s): {', '.join(sorted(options))}")
@@ -211,7 +214,7 @@ def compile(model, target="cpu", example_inputs=None, **options):
             returns_tuple = False
 
         def write(artifact):
-            builder.compile(target, artifact, fusion)
+            builder.compile(target, artifact, fusion, tf32)
             return returns_tuple
         return _finish(write)
     elif _is_torch_module(model):
@@ -223,7 +226,7 @@ def compile(model, target="cpu", example_inputs=None, **options):
                                                options_frozen)
 
         def write(artifact):
-            builder.compile(target, artifact, fusion)
+            builder.compile(target, artifact, fusion, tf32)
             return returns_tuple
         return _finish(write)
     else:
@@ -232,7 +235,8 @@ def compile(model, target="cpu", example_inputs=None, **options):
     examples = _examples(example_inputs)
 
     def write(artifact):
-        _llmc.compile_onnx(data, name or path, target, examples, artifact, fusion)
+        _llmc.compile_onnx(data, name or path, target, examples, artifact,
+                           fusion, tf32)
         return None
     return _finish(write)
 

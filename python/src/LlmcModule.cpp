@@ -192,10 +192,11 @@ PYBIND11_MODULE(_llmc, m) {
       "compile_onnx",
       [](const py::bytes &model, const std::string &modelPath,
          const std::string &target, const py::list &examples,
-         const std::string &artifactPath, bool fusion) {
+         const std::string &artifactPath, bool fusion, bool tf32) {
         std::string bytes = model;
         llmc::api::CompileOptions o = options(target, examples);
         o.fusion = fusion;
+        o.tf32 = tf32;
         llmc::api::Error error;
         bool ok;
         {
@@ -207,7 +208,7 @@ PYBIND11_MODULE(_llmc, m) {
       },
       py::arg("model"), py::arg("model_path"), py::arg("target"),
       py::arg("example_inputs"), py::arg("artifact_path"),
-      py::arg("fusion") = true,
+      py::arg("fusion") = true, py::arg("tf32") = false,
       "Compiles serialized ONNX bytes into an artifact file.");
 
   py::class_<PyArtifact>(m, "Artifact")
@@ -281,10 +282,11 @@ PYBIND11_MODULE(_llmc, m) {
       .def(
           "compile",
           [](llmc::api::GraphBuilder &b, const std::string &target,
-             const std::string &artifactPath, bool fusion) {
+             const std::string &artifactPath, bool fusion, bool tf32) {
             llmc::api::CompileOptions o;
             o.target = target;
             o.fusion = fusion;
+            o.tf32 = tf32;
             llmc::api::Error error;
             bool ok;
             {
@@ -294,7 +296,8 @@ PYBIND11_MODULE(_llmc, m) {
             if (!ok)
               raise("CompileError", error.message, error.node);
           },
-          py::arg("target"), py::arg("artifact_path"), py::arg("fusion") = true);
+          py::arg("target"), py::arg("artifact_path"), py::arg("fusion") = true,
+          py::arg("tf32") = false);
 
   m.def(
       "run_pipeline",

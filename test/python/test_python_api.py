@@ -266,13 +266,20 @@ def test_cuda_target():
     With one, the result is the CPU's within fp32 rounding; without, the
     error says there is no CUDA device."""
     x = np.load(os.path.join(REPO, "examples", "tiny_cnn_input.npy"))
+    with pytest.raises(llmc.CompileError, match="tf32 is for a cuda target"):
+        llmc.compile(EXAMPLE, tf32=True)
     if not os.path.exists("/dev/nvidia0"):
         with pytest.raises(llmc.LoadError, match="no CUDA device"):
             llmc.compile(EXAMPLE, target="cuda")
+        with pytest.raises(llmc.LoadError, match="no CUDA device"):
+            llmc.compile(EXAMPLE, target="cuda", tf32=True)
         return
     want = llmc.compile(EXAMPLE)(x)
     got = llmc.compile(EXAMPLE, target="cuda")(x)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    # TF32 rounds the convolution's inputs to a 10-bit mantissa.
+    got = llmc.compile(EXAMPLE, target="cuda", tf32=True)(x)
+    np.testing.assert_allclose(got, want, rtol=1e-2, atol=1e-3)
 
 
 # --- torch.fx capture ------------------------------------------------------------
