@@ -20,9 +20,7 @@ bool mlir::llmc::isLibraryConv(linalg::GenericOp op) {
   return call && call.getValue() == "llmc_conv2d_f32";
 }
 
-/// True when `op` writes zeros into all of `buffer`: a linalg.fill, or a
-/// linalg.map without inputs yielding a zero constant.
-static bool zeroFills(Operation *op, Value buffer) {
+bool mlir::llmc::isZeroFill(Operation *op, Value buffer) {
   auto isZero = [](Value v) {
     return matchPattern(v, m_AnyZeroFloat()) || matchPattern(v, m_Zero());
   };
@@ -66,7 +64,7 @@ std::optional<ConvPadding> mlir::llmc::matchConvPadding(linalg::GenericOp conv) 
       p.interior = view;
       continue;
     }
-    if (!p.fill && zeroFills(user, p.padded))
+    if (!p.fill && isZeroFill(user, p.padded))
       p.fill = user;
     else
       return std::nullopt;

@@ -725,9 +725,7 @@ bool runsInLibrary(linalg::GenericOp op) {
 bool isLibraryZeroInit(linalg::FillOp fill) {
   Value out = fill.getOutputs()[0];
   auto type = dyn_cast<MemRefType>(out.getType());
-  if (!type || !type.getLayout().isIdentity() ||
-      !(matchPattern(fill.getInputs()[0], m_AnyZeroFloat()) ||
-        matchPattern(fill.getInputs()[0], m_Zero())))
+  if (!type || !type.getLayout().isIdentity() || !isZeroFill(fill, out))
     return false;
   return llvm::any_of(out.getUsers(), [&](Operation *user) {
     auto generic = dyn_cast<linalg::GenericOp>(user);

@@ -44,6 +44,16 @@ uint64_t elementBytes(Type t) {
   return (t.getIntOrFloatBitWidth() + 7) / 8;
 }
 
+/// The strides and offset (in elements) of a static buffer type; false when
+/// its shape or layout is dynamic.
+bool staticLayout(MemRefType type, SmallVectorImpl<int64_t> &strides,
+                  int64_t &offset) {
+  return type.hasStaticShape() &&
+         succeeded(type.getStridesAndOffset(strides, offset)) &&
+         !ShapedType::isDynamic(offset) &&
+         llvm::none_of(strides, ShapedType::isDynamic);
+}
+
 uint64_t bytesOf(MemRefType t) {
   return static_cast<uint64_t>(t.getNumElements()) *
          elementBytes(t.getElementType());
@@ -118,6 +128,9 @@ struct Extractor {
   llvm::StringMap<uint32_t> globals;
   /// Per buffer: the steps [first, last] that use it (arena buffers).
   std::vector<rt::Lifetime> lifetimes;
+  /// Per step: dropped after it was recorded (lifetimes still count it
+  /// until `compact`).
+  std::vector<bool> dropped;
   /// f32 GEMMs and convolutions may use TF32 tensor cores.
   bool tf32 = false;
   /// The call of the kernel function being walked: its location names the
@@ -205,8 +218,7 @@ struct Extractor {
     Value out = op.getOutputs()[0];
     auto type = dyn_cast<MemRefType>(out.getType());
     if (!type || !type.getLayout().isIdentity() || !type.hasStaticShape() ||
-        !(matchPattern(op.getInputs()[0], m_AnyZeroFloat()) ||
-          matchPattern(op.getInputs()[0], m_Zero())))
+        !isZeroFill(op, out))
       return op.emitOpError("remains on the host but is not a zero fill of a "
                             "contiguous buffer"),
              failure();
@@ -269,10 +281,7 @@ struct Extractor {
       auto type = cast<MemRefType>(v.getType());
       SmallVector<int64_t> strides;
       int64_t offset;
-      if (failed(type.getStridesAndOffset(strides, offset)) ||
-          ShapedType::isDynamic(offset) ||
-          llvm::any_of(strides, ShapedType::isDynamic) ||
-          !type.hasStaticShape())
+      if (!staticLayout(type, strides, offset))
         return op.emitOpError("has an operand with a dynamic layout"),
                failure();
       if (strides[2] != 1 && type.getDimSize(2) != 1)
@@ -313,10 +322,6 @@ struct Extractor {
     add(std::move(step));
     return success();
   }
-
-  /// Steps dropped after they were recorded (their lifetimes still count
-  /// them until `compact`).
-  std::vector<bool> dropped;
 
   /// True when step `s` reads or writes buffer `b`.
   static bool touches(const rt::CudaStep &s, uint32_t b) {
@@ -425,10 +430,7 @@ struct Extractor {
       SmallVector<int64_t> strides;
       int64_t offset;
       if (!type.getElementType().isF32() || type.getRank() != 4 ||
-          !type.hasStaticShape() ||
-          failed(type.getStridesAndOffset(strides, offset)) ||
-          ShapedType::isDynamic(offset) ||
-          llvm::any_of(strides, ShapedType::isDynamic))
+          !staticLayout(type, strides, offset))
         return op.emitOpError("has a convolution operand that is not a "
                               "static 4-D f32 buffer"),
                failure();

@@ -671,9 +671,11 @@ bool Artifact::profile(const std::vector<HostTensor> &inputs,
                     "is for " + target_ + ")";
     return false;
   }
-  // A checked run first: the inputs against the signature.
+  std::vector<TensorView> views;
   std::vector<HostTensor> outputs;
-  if (!run(inputs, outputs, error))
+  std::vector<TensorView> outViews;
+  viewsOf(inputs, views, outputs, outViews);
+  if (!checkViews(views, inputs_, "input", error))
     return false;
   std::vector<HostBytes> in;
   std::vector<void *> out;
@@ -688,36 +690,59 @@ bool Artifact::profile(const std::vector<HostTensor> &inputs,
   return true;
 }
 
+bool Artifact::checkViews(const std::vector<TensorView> &given,
+                          const std::vector<TensorSpec> &specs,
+                          const char *what, std::string &error) const {
+  if (given.size() != specs.size()) {
+    error = path_ + ": the artifact takes " + std::to_string(specs.size()) +
+            " " + what + "s, got " + std::to_string(given.size());
+    return false;
+  }
+  for (size_t i = 0; i < given.size(); ++i) {
+    const TensorSpec &s = specs[i];
+    if (given[i].dtype != s.dtype || given[i].shape != s.shape) {
+      error = path_ + ": " + what + " '" + s.name + "' must be " +
+              dtypeName(s.dtype) + " " + shapeString(s.shape) + ", got " +
+              dtypeName(given[i].dtype) + " " +
+              shapeString(given[i].shape);
+      return false;
+    }
+    size_t bytes = static_cast<size_t>(numElements(s.shape)) * dtypeSize(s.dtype);
+    if (given[i].bytes != bytes || (bytes && !given[i].data)) {
+      error = path_ + ": " + what + " '" + s.name + "' has " +
+              std::to_string(given[i].bytes) + " bytes of data, expected " +
+              std::to_string(bytes);
+      return false;
+    }
+  }
+  return true;
+}
+
+void Artifact::viewsOf(const std::vector<HostTensor> &inputs,
+                       std::vector<TensorView> &in,
+                       std::vector<HostTensor> &outputs,
+                       std::vector<TensorView> &out) const {
+  for (const HostTensor &t : inputs)
+    in.push_back({t.dtype, t.shape, const_cast<char *>(t.data.data()),
+                  t.data.size()});
+  outputs.clear();
+  for (const TensorSpec &s : outputs_) {
+    HostTensor t;
+    t.name = s.name;
+    t.dtype = s.dtype;
+    t.shape = s.shape;
+    t.data.assign(t.numElements() * dtypeSize(t.dtype), 0);
+    outputs.push_back(std::move(t));
+  }
+  for (HostTensor &t : outputs)
+    out.push_back({t.dtype, t.shape, t.data.data(), t.data.size()});
+}
+
 bool Artifact::run(const std::vector<TensorView> &inputs,
                    const std::vector<TensorView> &outputs,
                    std::string &error) const {
-  auto check = [&](const std::vector<TensorView> &given,
-                   const std::vector<TensorSpec> &specs, const char *what) {
-    if (given.size() != specs.size()) {
-      error = path_ + ": the artifact takes " + std::to_string(specs.size()) +
-              " " + what + "s, got " + std::to_string(given.size());
-      return false;
-    }
-    for (size_t i = 0; i < given.size(); ++i) {
-      const TensorSpec &s = specs[i];
-      if (given[i].dtype != s.dtype || given[i].shape != s.shape) {
-        error = path_ + ": " + what + " '" + s.name + "' must be " +
-                dtypeName(s.dtype) + " " + shapeString(s.shape) + ", got " +
-                dtypeName(given[i].dtype) + " " +
-                shapeString(given[i].shape);
-        return false;
-      }
-      size_t bytes = static_cast<size_t>(numElements(s.shape)) * dtypeSize(s.dtype);
-      if (given[i].bytes != bytes || (bytes && !given[i].data)) {
-        error = path_ + ": " + what + " '" + s.name + "' has " +
-                std::to_string(given[i].bytes) + " bytes of data, expected " +
-                std::to_string(bytes);
-        return false;
-      }
-    }
-    return true;
-  };
-  if (!check(inputs, inputs_, "input") || !check(outputs, outputs_, "output"))
+  if (!checkViews(inputs, inputs_, "input", error) ||
+      !checkViews(outputs, outputs_, "output", error))
     return false;
   if (cuda_) {
     std::vector<HostBytes> in;
@@ -749,19 +774,6 @@ bool Artifact::run(const std::vector<TensorView> &inputs,
 bool Artifact::run(const std::vector<HostTensor> &inputs,
                    std::vector<HostTensor> &outputs, std::string &error) const {
   std::vector<TensorView> in, out;
-  for (const HostTensor &t : inputs)
-    in.push_back({t.dtype, t.shape, const_cast<char *>(t.data.data()),
-                  t.data.size()});
-  outputs.clear();
-  for (const TensorSpec &s : outputs_) {
-    HostTensor t;
-    t.name = s.name;
-    t.dtype = s.dtype;
-    t.shape = s.shape;
-    t.data.assign(t.numElements() * dtypeSize(t.dtype), 0);
-    outputs.push_back(std::move(t));
-  }
-  for (HostTensor &t : outputs)
-    out.push_back({t.dtype, t.shape, t.data.data(), t.data.size()});
+  viewsOf(inputs, in, outputs, out);
   return run(in, out, error);
 }

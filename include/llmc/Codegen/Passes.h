@@ -82,6 +82,9 @@ struct ConvPadding {
   Value source;
   int64_t padH = 0, padW = 0;
 };
+/// True when `op` writes zeros into all of `buffer`: a linalg.fill, or a
+/// linalg.map without inputs yielding a zero constant.
+bool isZeroFill(Operation *op, Value buffer);
 /// True for a linalg.generic marked as the runtime's 2-D convolution.
 bool isLibraryConv(linalg::GenericOp op);
 /// The padding of `conv`'s input, when it has the form above.

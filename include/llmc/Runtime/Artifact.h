@@ -118,6 +118,17 @@ public:
                std::vector<double> &stepMs, std::string &error) const;
 
 private:
+  /// True when `given` matches `specs` (count, dtype, shape, bytes);
+  /// otherwise false with a one-line `error` naming the `what` that differs.
+  bool checkViews(const std::vector<TensorView> &given,
+                  const std::vector<TensorSpec> &specs, const char *what,
+                  std::string &error) const;
+  /// Views of `inputs`, and zeroed `outputs` of the signature's types with
+  /// their views.
+  void viewsOf(const std::vector<HostTensor> &inputs,
+               std::vector<TensorView> &in, std::vector<HostTensor> &outputs,
+               std::vector<TensorView> &out) const;
+
   Artifact() = default;
   std::string path_, target_;
   std::unique_ptr<CudaExecutable> cuda_;
