@@ -15,6 +15,10 @@
 // whose reductions are not a plain combiner) is lowered op by op instead:
 // the result is the same, in more kernels.
 //
+// A kernel function that only adds a bias to a library GEMM's result and
+// applies a ReLU or GELU is left as it is: the CUDA program makes it the
+// GEMM's cuBLASLt epilogue (matchGemmEpilogue).
+//
 // A zero fill of a library GEMM's output stays on the host: the CUDA program
 // makes it the GEMM's beta = 0. A copy out of a buffer that only a fill
 // writes (bufferization's copy of a shared zero-filled GEMM init) becomes a
@@ -33,6 +37,7 @@
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Transforms/RegionUtils.h"
+#include "llvm/ADT/StringSet.h"
 
 namespace mlir::llmc {
 #define GEN_PASS_DEF_KERNELSTOGPUPASS
@@ -901,9 +906,17 @@ struct KernelsToGpuPass final
         gpu::GPUModuleOp::create(b, module.getLoc(), "llmc_kernels");
     KernelBuilder kernels(gpuModule);
 
+    // A kernel function that is a GEMM's bias and activation stays as it
+    // is: the CUDA program makes it the GEMM's cuBLASLt epilogue.
+    llvm::StringSet<> epilogues;
+    module.walk([&](func::CallOp call) {
+      if (matchGemmEpilogue(call))
+        epilogues.insert(call.getCallee());
+    });
+
     SmallVector<func::FuncOp> funcs(module.getOps<func::FuncOp>());
     for (func::FuncOp func : funcs) {
-      if (func.isExternal())
+      if (func.isExternal() || epilogues.contains(func.getSymName()))
         continue;
       SmallVector<linalg::GenericOp> ops;
       SmallVector<Operation *> sequential;

@@ -4,7 +4,8 @@
 // allocations, views of them, constant tables, kernel launches
 // (gpu.launch_func), GEMMs and convolutions (linalg.generic marked with a
 // library call; a convolution's input padding is folded into it) and calls
-// of kernel functions holding more of the same. This walks it once,
+// of kernel functions holding more of the same, or holding a GEMM's bias and
+// activation, which become its cuBLASLt epilogue. This walks it once,
 // in order, and records what the runtime replays: every buffer (the
 // temporaries placed in one arena by their lifetimes), and every step with
 // the buffers it reads and writes. Anything else on the host is refused:
@@ -136,6 +137,8 @@ struct Extractor {
   /// The call of the kernel function being walked: its location names the
   /// fusion group's ONNX nodes.
   std::optional<Location> caller;
+  /// The step of each library GEMM.
+  DenseMap<Operation *, size_t> gemmSteps;
 
   std::string nodes(Operation *op) {
     if (!caller)
@@ -319,7 +322,68 @@ struct Extractor {
                                static_cast<uint64_t>(g.batch * g.m * g.n) *
                                    element))
       g.accumulate = false;
+    gemmSteps[op] = program.steps.size();
     add(std::move(step));
+    return success();
+  }
+
+  /// Widens buffer `b`'s lifetime to cover step `step`.
+  void extend(uint32_t b, int64_t step) {
+    rt::Lifetime &l = lifetimes[b];
+    l.first = l.first < 0 ? step : std::min(l.first, step);
+    l.last = std::max(l.last, step);
+  }
+
+  /// A kernel that adds a bias to a GEMM's result and applies an activation
+  /// (matchGemmEpilogue): the GEMM's cuBLASLt epilogue. The GEMM writes the
+  /// kernel's output in its place, and its own buffer takes no room.
+  LogicalResult epilogue(GemmEpilogue e) {
+    auto it = gemmSteps.find(e.gemm);
+    auto refuse = [&](const char *why) {
+      return e.call.emitOpError("is a GEMM epilogue that the CUDA program "
+                                "cannot fold: ")
+                 << why,
+             failure();
+    };
+    if (it == gemmSteps.end() || dropped[it->second])
+      return refuse("its GEMM is not a step");
+    size_t i = it->second;
+    rt::CudaGemm &g = program.steps[i].gemm;
+    if (g.accumulate || g.dtype != rt::DType::F32 ||
+        g.cDtype != rt::DType::F32 || g.epilogue != rt::GemmEpilogue::None)
+      return refuse("the GEMM is not an f32 GEMM that overwrites its output");
+    FailureOr<uint32_t> out = bufferOf(e.output, e.call),
+                        bias = bufferOf(e.bias, e.call);
+    if (failed(out) || failed(bias))
+      return failure();
+    for (size_t j = i + 1; j < program.steps.size(); ++j)
+      if (!dropped[j] && (touches(program.steps[j], *out) ||
+                          touches(program.steps[j], *bias) ||
+                          touches(program.steps[j], g.c.buffer)))
+        return refuse("a step between it and its GEMM uses its buffers");
+    SmallVector<int64_t> strides;
+    int64_t outOffset, biasOffset;
+    if (!staticLayout(cast<MemRefType>(e.output.getType()), strides,
+                      outOffset) ||
+        !staticLayout(cast<MemRefType>(e.bias.getType()), strides, biasOffset))
+      return refuse("its output or bias has a dynamic layout");
+    // The GEMM's own buffer is no longer written or read.
+    lifetimes[g.c.buffer] = {lifetimes[g.c.buffer].bytes, -1, -1};
+    g.c = {*out, outOffset, g.n, g.batch > 1 ? g.m * g.n : 0};
+    g.epilogue = e.kind == GemmEpilogueKind::ReluBias
+                     ? rt::GemmEpilogue::ReluBias
+                 : e.kind == GemmEpilogueKind::GeluBias
+                     ? rt::GemmEpilogue::GeluBias
+                     : rt::GemmEpilogue::Bias;
+    g.biasBuffer = *bias;
+    g.biasOffset = biasOffset;
+    extend(*out, i);
+    extend(*bias, i);
+    std::string more = nodesOf(e.call.getLoc());
+    if (!more.empty())
+      program.steps[i].node += "," + more;
+    if (!rt::validGemm(g, program.buffers))
+      return refuse("its buffers are too small");
     return success();
   }
 
@@ -539,6 +603,9 @@ struct Extractor {
       } else if (auto generic = dyn_cast<linalg::GenericOp>(op);
                  generic && generic.getLibraryCallAttr())
         ok = gemm(generic);
+      else if (auto call = dyn_cast<func::CallOp>(op);
+               call && matchGemmEpilogue(call))
+        ok = epilogue(*matchGemmEpilogue(call));
       else if (auto call = dyn_cast<func::CallOp>(op)) {
         auto callee = module.lookupSymbol<func::FuncOp>(call.getCallee());
         if (!callee || callee.isExternal() || callee.getBody().hasOneBlock() == false)

@@ -84,7 +84,9 @@ writeCudaProgram(flatbuffers::FlatBufferBuilder &b, const CudaProgram &p) {
                                 g.accumulate, g.tf32,
                                 g.cDtype == g.dtype
                                     ? 0
-                                    : static_cast<int32_t>(g.cDtype));
+                                    : static_cast<int32_t>(g.cDtype),
+                                static_cast<uint8_t>(g.epilogue),
+                                g.biasBuffer, g.biasOffset);
     }
     steps.push_back(fb::CreateCudaStep(
         b, static_cast<fb::StepKind>(x.kind), b.CreateString(x.kernel),
@@ -225,6 +227,9 @@ static bool readCudaProgram(const fb::CudaProgram *f, CudaProgram &p) {
       m.transB = g->trans_b();
       m.accumulate = g->accumulate();
       m.tf32 = g->tf32() && m.dtype == DType::F32;
+      m.epilogue = static_cast<GemmEpilogue>(g->epilogue());
+      m.biasBuffer = g->bias_buffer();
+      m.biasOffset = g->bias_offset();
       auto operand = [&](const fb::GemmOperand *o, GemmOperand &out) {
         out = {o->buffer(), o->offset(), o->ld(), o->batch_stride()};
         return out.buffer < nBuffers && out.offset >= 0 && out.ld > 0 &&
@@ -631,6 +636,9 @@ bool llmc::runtime::describeArtifact(const std::string &path,
               (g.accumulate ? " C+=" : " C=") + " a b" +
               std::to_string(g.a.buffer) + " b b" + std::to_string(g.b.buffer) +
               " c b" + std::to_string(g.c.buffer);
+      if (g.epilogue != GemmEpilogue::None)
+        text += std::string(" epilogue ") + epilogueName(g.epilogue) +
+                " bias b" + std::to_string(g.biasBuffer);
     }
     if (!s.node.empty())
       text += "  (" + s.node + ")";

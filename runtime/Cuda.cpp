@@ -324,6 +324,28 @@ bool CudaExecutable::State::planGemm(size_t i, std::string &error) {
                  p.desc, CUBLASLT_MATMUL_DESC_TRANSB, &opB, sizeof(opB)),
              "setting TRANSB"))
     return false;
+  if (g.epilogue != GemmEpilogue::None) {
+    // The bias is one value per row of cuBLASLt's column-major C^T (per
+    // column of ours), in C's type, shared by every matrix of the batch.
+    cublasLtEpilogue_t epilogue =
+        g.epilogue == GemmEpilogue::ReluBias   ? CUBLASLT_EPILOGUE_RELU_BIAS
+        : g.epilogue == GemmEpilogue::GeluBias ? CUBLASLT_EPILOGUE_GELU_BIAS
+                                               : CUBLASLT_EPILOGUE_BIAS;
+    int64_t biasStride = 0;
+    if (!check(lt.cublasLtMatmulDescSetAttribute(
+                   p.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue,
+                   sizeof(epilogue)),
+               "setting the epilogue") ||
+        !check(lt.cublasLtMatmulDescSetAttribute(
+                   p.desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &cType,
+                   sizeof(cType)),
+               "setting the bias type") ||
+        !check(lt.cublasLtMatmulDescSetAttribute(
+                   p.desc, CUBLASLT_MATMUL_DESC_BIAS_BATCH_STRIDE, &biasStride,
+                   sizeof(biasStride)),
+               "setting the bias batch stride"))
+      return false;
+  }
   auto layout = [&](cublasLtMatrixLayout_t &l, uint64_t rows, uint64_t cols,
                     const GemmOperand &o, cudaDataType_t type) {
     int32_t count = static_cast<int32_t>(g.batch);
@@ -484,7 +506,21 @@ bool CudaExecutable::State::enqueue(size_t i, std::string &error) {
                           : static_cast<const void *>(&one32);
     const void *beta = f64 ? static_cast<const void *>(&beta64)
                            : static_cast<const void *>(&beta32);
-    cublasStatus_t st = lt.cublasLtMatmul(
+    cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
+    if (g.epilogue != GemmEpilogue::None) {
+      // Buffers may move between runs (inputs, outputs): the bias's address
+      // is set for this call.
+      const void *bias = reinterpret_cast<const void *>(
+          buffers[g.biasBuffer] + g.biasOffset * dtypeSize(g.cDtype));
+      st = lt.cublasLtMatmulDescSetAttribute(
+          p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias));
+      if (st != CUBLAS_STATUS_SUCCESS) {
+        error = stepName(i) + ": setting the bias failed with cuBLAS status " +
+                std::to_string(static_cast<int>(st));
+        return false;
+      }
+    }
+    st = lt.cublasLtMatmul(
         ltHandle, p.desc, one, at(g.b), p.a, at(g.a), p.b, beta, at(g.c), p.c,
         at(g.c), p.c, &p.algo, reinterpret_cast<void *>(workspace),
         kWorkspaceBytes, stream);

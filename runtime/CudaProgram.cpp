@@ -123,9 +123,31 @@ bool llmc::runtime::validGemm(const CudaGemm &g,
     return inside(buffers[o.buffer], o.offset, sizes, strides, 3,
                   dtypeSize(type));
   };
+  if (g.epilogue != GemmEpilogue::None) {
+    if (g.epilogue > GemmEpilogue::GeluBias || g.dtype != DType::F32 ||
+        g.cDtype != DType::F32 || g.biasBuffer >= buffers.size())
+      return false;
+    int64_t size = g.n, stride = 1;
+    if (!inside(buffers[g.biasBuffer], g.biasOffset, &size, &stride, 1,
+                dtypeSize(g.cDtype)))
+      return false;
+  }
   return fits(g.a, g.transA ? g.k : g.m, g.transA ? g.m : g.k, g.dtype) &&
          fits(g.b, g.transB ? g.n : g.k, g.transB ? g.k : g.n, g.dtype) &&
          fits(g.c, g.m, g.n, g.cDtype);
+}
+
+const char *llmc::runtime::epilogueName(GemmEpilogue e) {
+  switch (e) {
+  case GemmEpilogue::Bias:
+    return "bias";
+  case GemmEpilogue::ReluBias:
+    return "relu_bias";
+  case GemmEpilogue::GeluBias:
+    return "gelu_bias";
+  default:
+    return "";
+  }
 }
 
 double llmc::runtime::stepFlops(const CudaStep &s) {
@@ -147,7 +169,8 @@ double llmc::runtime::stepBytes(const CudaProgram &p, const CudaStep &s) {
     const CudaGemm &g = s.gemm;
     double e = dtypeSize(g.dtype), c = dtypeSize(g.cDtype);
     return g.batch * (e * (g.m * g.k + g.k * g.n) +
-                      c * g.m * g.n * (g.accumulate ? 2 : 1));
+                      c * g.m * g.n * (g.accumulate ? 2 : 1)) +
+           (g.epilogue != GemmEpilogue::None ? c * g.n : 0);
   }
   case CudaStep::Conv: {
     const CudaConv &c = s.conv;

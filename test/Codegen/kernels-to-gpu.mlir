@@ -467,3 +467,79 @@ func.func @main(%data: memref<4xf32>, %idx: memref<2xi64>, %upd: memref<2xf32>, 
   }
   return
 }
+
+// -----
+
+// A kernel function that adds a bias to a zero-filled f32 library GEMM's
+// result and applies a ReLU is left as it is (the CUDA program makes it the
+// GEMM's cuBLASLt epilogue); the same kernel after a GEMM whose output is
+// not zero-filled first (so the GEMM accumulates) is a kernel.
+#a = affine_map<(d0, d1, d2, d3) -> (0, d1, d3)>
+#b = affine_map<(d0, d1, d2, d3) -> (0, d3, d2)>
+#p = affine_map<(d0, d1, d2, d3) -> (0)>
+#c = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+#id3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#last = affine_map<(d0, d1, d2) -> (d2)>
+// CHECK-LABEL: func.func @main
+// CHECK: linalg.fill
+// CHECK: linalg.generic {{.*}}library_call = "llmc_matmul_f32"
+// CHECK: call @main_kernel0(
+// CHECK: linalg.generic {{.*}}library_call = "llmc_matmul_f32"
+// CHECK: call @main_kernel1(
+// CHECK-LABEL: func.func private @main_kernel0
+// CHECK-NEXT: arith.constant
+// CHECK-NEXT: linalg.generic
+// CHECK: arith.maxnumf
+// CHECK-LABEL: func.func private @main_kernel1
+// CHECK-NOT: linalg.generic
+// CHECK: gpu.launch_func  @llmc_kernels::@main_kernel1
+// CHECK: gpu.module @llmc_kernels
+// CHECK-NOT: gpu.func @main_kernel0(
+// CHECK: gpu.func @main_kernel1(
+module {
+  memref.global "private" constant @params : memref<2xi64> = dense<0>
+  func.func @main(%x: memref<1x4x8xf32>, %w: memref<1x8x16xf32>,
+                  %bias: memref<16xf32>, %y: memref<1x4x16xf32>,
+                  %z: memref<1x4x16xf32>) {
+    %zero = arith.constant 0.0 : f32
+    %params = memref.get_global @params : memref<2xi64>
+    %c = memref.alloc() : memref<1x4x16xf32>
+    linalg.fill ins(%zero : f32) outs(%c : memref<1x4x16xf32>)
+    linalg.generic {indexing_maps = [#a, #b, #p, #c], iterator_types = ["parallel", "parallel", "parallel", "reduction"], library_call = "llmc_matmul_f32"} ins(%x, %w, %params : memref<1x4x8xf32>, memref<1x8x16xf32>, memref<2xi64>) outs(%c : memref<1x4x16xf32>) {
+    ^bb0(%in: f32, %in_0: f32, %in_1: i64, %out: f32):
+      %0 = arith.mulf %in, %in_0 : f32
+      %1 = arith.addf %out, %0 : f32
+      linalg.yield %1 : f32
+    }
+    call @main_kernel0(%c, %bias, %y) : (memref<1x4x16xf32>, memref<16xf32>, memref<1x4x16xf32>) -> ()
+    %d = memref.alloc() : memref<1x4x16xf32>
+    linalg.generic {indexing_maps = [#a, #b, #p, #c], iterator_types = ["parallel", "parallel", "parallel", "reduction"], library_call = "llmc_matmul_f32"} ins(%x, %w, %params : memref<1x4x8xf32>, memref<1x8x16xf32>, memref<2xi64>) outs(%d : memref<1x4x16xf32>) {
+    ^bb0(%in: f32, %in_0: f32, %in_1: i64, %out: f32):
+      %0 = arith.mulf %in, %in_0 : f32
+      %1 = arith.addf %out, %0 : f32
+      linalg.yield %1 : f32
+    }
+    call @main_kernel1(%d, %bias, %z) : (memref<1x4x16xf32>, memref<16xf32>, memref<1x4x16xf32>) -> ()
+    return
+  }
+  func.func private @main_kernel0(%arg0: memref<1x4x16xf32>, %arg1: memref<16xf32>, %arg2: memref<1x4x16xf32>) attributes {llmc.kernel = "loop"} {
+    %cst = arith.constant 0.000000e+00 : f32
+    linalg.generic {indexing_maps = [#last, #id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%arg1, %arg0 : memref<16xf32>, memref<1x4x16xf32>) outs(%arg2 : memref<1x4x16xf32>) {
+    ^bb0(%in: f32, %in_0: f32, %out: f32):
+      %0 = arith.addf %in_0, %in : f32
+      %1 = arith.maxnumf %cst, %0 : f32
+      linalg.yield %1 : f32
+    }
+    return
+  }
+  func.func private @main_kernel1(%arg0: memref<1x4x16xf32>, %arg1: memref<16xf32>, %arg2: memref<1x4x16xf32>) attributes {llmc.kernel = "loop"} {
+    %cst = arith.constant 0.000000e+00 : f32
+    linalg.generic {indexing_maps = [#last, #id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%arg1, %arg0 : memref<16xf32>, memref<1x4x16xf32>) outs(%arg2 : memref<1x4x16xf32>) {
+    ^bb0(%in: f32, %in_0: f32, %out: f32):
+      %0 = arith.addf %in_0, %in : f32
+      %1 = arith.maxnumf %cst, %0 : f32
+      linalg.yield %1 : f32
+    }
+    return
+  }
+}

@@ -90,6 +90,24 @@ bool isLibraryConv(linalg::GenericOp op);
 /// The padding of `conv`'s input, when it has the form above.
 std::optional<ConvPadding> matchConvPadding(linalg::GenericOp conv);
 
+/// What cuBLASLt applies to a GEMM's result before writing it: a bias
+/// vector broadcast along the rows, then nothing, a ReLU, or the tanh
+/// approximation of GELU.
+enum class GemmEpilogueKind { Bias, ReluBias, GeluBias };
+StringRef stringifyGemmEpilogue(GemmEpilogueKind kind);
+/// A call of a kernel function that computes `output = act(result + bias)`
+/// elementwise from the whole output `result` of the f32 library GEMM
+/// `gemm` (zero-filled before it), which nothing else reads: on CUDA the
+/// GEMM writes `output` itself, with the epilogue (see GemmEpilogue.cpp).
+struct GemmEpilogue {
+  linalg::GenericOp gemm;
+  func::CallOp call;
+  GemmEpilogueKind kind = GemmEpilogueKind::Bias;
+  Value result, bias, output; // in the caller
+};
+/// The epilogue `call` is, when it has the form above.
+std::optional<GemmEpilogue> matchGemmEpilogue(func::CallOp call);
+
 #define GEN_PASS_REGISTRATION
 #include "llmc/Codegen/Passes.h.inc"
 

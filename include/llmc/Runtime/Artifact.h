@@ -28,7 +28,7 @@
 namespace llmc::runtime {
 
 constexpr char kArtifactMagic[8] = {'L', 'L', 'M', 'C', 'X', '\0', '\r', '\n'};
-constexpr uint32_t kArtifactVersion = 1;
+constexpr uint32_t kArtifactVersion = 2;
 constexpr size_t kArtifactHeaderSize = 64;
 /// The CPU target; CUDA targets are "cuda-sm_XX".
 constexpr const char *kCpuTarget = "cpu-x86_64";

@@ -35,16 +35,28 @@ struct GemmOperand {
   int64_t offset = 0, ld = 0, batchStride = 0;
 };
 
+/// What cuBLASLt applies to the product before writing C: nothing, or the
+/// bias vector (N elements, one per column of C, shared by the batch)
+/// added, then nothing, max(x, 0), or the tanh approximation of GELU.
+enum class GemmEpilogue : uint8_t { None, Bias, ReluBias, GeluBias };
+
 /// C[b] += op(A[b]) op(B[b]) for b < batch, C being M x N; C = ... when
-/// not `accumulate` (beta = 0). A and B are `dtype`, C is `cDtype`: F32 or
-/// F64 throughout, or F16/BF16 operands accumulating into F32.
+/// not `accumulate` (beta = 0); with an epilogue, C = act(... + bias). A
+/// and B are `dtype`, C is `cDtype`: F32 or F64 throughout, or F16/BF16
+/// operands accumulating into F32. An epilogue needs F32 throughout.
 struct CudaGemm {
   DType dtype = DType::F32, cDtype = DType::F32;
   int64_t batch = 1, m = 0, n = 0, k = 0;
   bool transA = false, transB = false, accumulate = true;
   bool tf32 = false; // f32 on TF32 tensor cores
   GemmOperand a, b, c;
+  GemmEpilogue epilogue = GemmEpilogue::None;
+  uint32_t biasBuffer = 0; // with an epilogue: N elements of cDtype
+  int64_t biasOffset = 0;  // in elements
 };
+
+/// "bias", "relu_bias", "gelu_bias" (empty for None).
+const char *epilogueName(GemmEpilogue e);
 
 /// A 4-D (NCHW) tensor `offset` elements into a buffer, `strides` in
 /// elements.

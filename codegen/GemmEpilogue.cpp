@@ -1,0 +1,334 @@
+//===- GemmEpilogue.cpp - A library GEMM's bias and activation ------------===//
+//
+// On CUDA, a kernel that only adds a bias vector to a library GEMM's result
+// (broadcast along its rows) and then applies nothing, a ReLU or the tanh
+// approximation of GELU, is cuBLASLt's epilogue (CUBLASLT_EPILOGUE_BIAS,
+// _RELU_BIAS, _GELU_BIAS): the GEMM writes the kernel's output directly,
+// and the kernel, its launch and the GEMM's intermediate buffer go.
+//
+// The IR stays exact up to the CUDA program: the GEMM still writes its own
+// buffer and the kernel function still reads it. KernelsToGpu leaves a
+// matched kernel function unlowered, and the CUDA program (CudaArtifact)
+// folds the call into the GEMM step. Both use this one matcher, so they
+// cannot disagree.
+//
+// The activation is recognised by the expression it computes, whatever the
+// order of the operands of its sums and products: the body is flattened
+// into sums of terms and products of factors, and each is compared as a
+// multiset against the expected form, constants within 1e-6 relative.
+//
+//===----------------------------------------------------------------------===//
+
+#include "llmc/Codegen/Passes.h"
+
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/SymbolTable.h"
+
+#include <numeric>
+
+using namespace mlir;
+using namespace mlir::llmc;
+
+StringRef mlir::llmc::stringifyGemmEpilogue(GemmEpilogueKind kind) {
+  switch (kind) {
+  case GemmEpilogueKind::Bias:
+    return "bias";
+  case GemmEpilogueKind::ReluBias:
+    return "relu_bias";
+  case GemmEpilogueKind::GeluBias:
+    return "gelu_bias";
+  }
+  return "";
+}
+
+namespace {
+using ValueTest = std::function<bool(Value)>;
+
+/// The buffer `v` is, or is a view of.
+Value rootOf(Value v) {
+  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
+    v = view.getViewSource();
+  return v;
+}
+
+/// True when `v` is a float constant within 1e-6 (relative) of `expected`.
+bool isConstant(Value v, double expected) {
+  FloatAttr::ValueType value(0.0f);
+  if (!matchPattern(v, m_ConstantFloat(&value)))
+    return false;
+  double d = value.convertToDouble();
+  return std::abs(d - expected) <= 1e-6 * std::max(1.0, std::abs(expected));
+}
+
+ValueTest constant(double expected) {
+  return [expected](Value v) { return isConstant(v, expected); };
+}
+
+ValueTest is(Value x) {
+  return [x](Value v) { return v == x; };
+}
+
+/// `v` as a product of factors: nested arith.mulf of `body` flattened, and
+/// x ^ 3 (math.powf or math.fpowi by the constant 3) as x * x * x; `leaf`
+/// (the activation's input) is never taken apart.
+void factors(Value v, Block *body, Value leaf, SmallVectorImpl<Value> &out) {
+  Operation *def = v.getDefiningOp();
+  if (v != leaf && def && def->getBlock() == body) {
+    if (auto mul = dyn_cast<arith::MulFOp>(def)) {
+      factors(mul.getLhs(), body, leaf, out);
+      factors(mul.getRhs(), body, leaf, out);
+      return;
+    }
+    Value base, exponent;
+    if (auto pow = dyn_cast<math::PowFOp>(def))
+      base = pow.getLhs(), exponent = pow.getRhs();
+    APInt integer;
+    bool cube = (exponent && isConstant(exponent, 3.0));
+    if (auto ipow = dyn_cast<math::FPowIOp>(def)) {
+      base = ipow.getLhs();
+      cube = matchPattern(ipow.getRhs(), m_ConstantInt(&integer)) &&
+             integer == 3;
+    }
+    if (base && cube) {
+      for (int i = 0; i < 3; ++i)
+        factors(base, body, leaf, out);
+      return;
+    }
+  }
+  out.push_back(v);
+}
+
+/// `v` as a sum of terms: nested arith.addf of `body` flattened, except
+/// `leaf`.
+void terms(Value v, Block *body, Value leaf, SmallVectorImpl<Value> &out) {
+  if (auto add = v.getDefiningOp<arith::AddFOp>();
+      v != leaf && add && add->getBlock() == body) {
+    terms(add.getLhs(), body, leaf, out);
+    terms(add.getRhs(), body, leaf, out);
+    return;
+  }
+  out.push_back(v);
+}
+
+/// True when `values` and `tests` pair up one to one, in some order.
+bool matchesAll(ValueRange values, ArrayRef<ValueTest> tests) {
+  if (values.size() != tests.size())
+    return false;
+  SmallVector<unsigned> order(tests.size());
+  std::iota(order.begin(), order.end(), 0);
+  do {
+    bool all = true;
+    for (size_t i = 0; i < values.size() && all; ++i)
+      all = tests[order[i]](values[i]);
+    if (all)
+      return true;
+  } while (std::next_permutation(order.begin(), order.end()));
+  return false;
+}
+
+ValueTest product(Block *body, Value leaf, SmallVector<ValueTest> tests) {
+  return [body, leaf, tests](Value v) {
+    SmallVector<Value> f;
+    factors(v, body, leaf, f);
+    return matchesAll(f, tests);
+  };
+}
+
+ValueTest sum(Block *body, Value leaf, SmallVector<ValueTest> tests) {
+  return [body, leaf, tests](Value v) {
+    SmallVector<Value> t;
+    terms(v, body, leaf, t);
+    return matchesAll(t, tests);
+  };
+}
+
+/// 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))): the GELU cuBLASLt
+/// computes (PyTorch's approximate="tanh").
+bool isTanhGelu(Value v, Value x, Block *body) {
+  constexpr double kSqrt2OverPi = 0.7978845608028654;
+  ValueTest inner =
+      sum(body, x,
+          {is(x), product(body, x, {constant(0.044715), is(x), is(x), is(x)})});
+  ValueTest tanh = [&](Value t) {
+    auto op = t.getDefiningOp<math::TanhOp>();
+    return op && op->getBlock() == body &&
+           product(body, x, {constant(kSqrt2OverPi), inner})(op.getOperand());
+  };
+  return product(body, x,
+                 {constant(0.5), is(x), sum(body, x, {constant(1.0), tanh})})(v);
+}
+
+/// max(x, 0), NaN-propagating or not.
+bool isRelu(Value v, Value x) {
+  Operation *def = v.getDefiningOp();
+  if (!isa_and_nonnull<arith::MaximumFOp, arith::MaxNumFOp>(def))
+    return false;
+  return matchesAll(def->getOperands(), {is(x), constant(0.0)});
+}
+
+/// True when `map` is (d0, ..., dn) -> (dn).
+bool isLastDim(AffineMap map) {
+  if (map.getNumResults() != 1 || map.getNumDims() == 0)
+    return false;
+  auto d = dyn_cast<AffineDimExpr>(map.getResult(0));
+  return d && d.getPosition() == map.getNumDims() - 1;
+}
+
+bool isF32Buffer(Type t) {
+  auto m = dyn_cast<MemRefType>(t);
+  return m && m.hasStaticShape() && m.getLayout().isIdentity() &&
+         m.getElementType().isF32();
+}
+} // namespace
+
+std::optional<GemmEpilogue> mlir::llmc::matchGemmEpilogue(func::CallOp call) {
+  auto callee = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
+      call, call.getCalleeAttr());
+  if (!callee || callee.isExternal() || !callee->hasAttr("llmc.kernel") ||
+      !callee.getBody().hasOneBlock())
+    return std::nullopt;
+  // The kernel function is called here only: it is not lowered.
+  Operation *symbolTable = SymbolTable::getNearestSymbolTable(callee);
+  std::optional<SymbolTable::UseRange> uses =
+      SymbolTable::getSymbolUses(callee, symbolTable);
+  if (!uses || std::distance(uses->begin(), uses->end()) != 1)
+    return std::nullopt;
+  // Its body: constants and one generic.
+  linalg::GenericOp op;
+  for (Operation &inner : callee.getBody().front()) {
+    if (isa<arith::ConstantOp, func::ReturnOp>(inner))
+      continue;
+    auto generic = dyn_cast<linalg::GenericOp>(inner);
+    if (!generic || op)
+      return std::nullopt;
+    op = generic;
+  }
+  if (!op || op.getLibraryCallAttr() || op.getNumDpsInputs() != 2 ||
+      op.getNumDpsInits() != 1 || op.getNumReductionLoops() != 0)
+    return std::nullopt;
+  // out[..., j] = act(c[..., j] + bias[j]), c and out dense and alike; the
+  // bias is either input.
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  unsigned ci = isLastDim(maps[0]) ? 1 : 0;
+  Value c = op.getDpsInputs()[ci], bias = op.getDpsInputs()[1 - ci],
+        out = op.getDpsInits()[0];
+  auto cArg = dyn_cast<BlockArgument>(c), biasArg = dyn_cast<BlockArgument>(bias),
+       outArg = dyn_cast<BlockArgument>(out);
+  Block *entry = &callee.getBody().front();
+  if (!cArg || !biasArg || !outArg || cArg.getOwner() != entry ||
+      biasArg.getOwner() != entry || outArg.getOwner() != entry ||
+      !isF32Buffer(c.getType()) || c.getType() != out.getType() ||
+      !isF32Buffer(bias.getType()))
+    return std::nullopt;
+  auto cType = cast<MemRefType>(c.getType());
+  auto biasType = cast<MemRefType>(bias.getType());
+  if (cType.getRank() < 1 || biasType.getRank() != 1 ||
+      biasType.getDimSize(0) != cType.getShape().back())
+    return std::nullopt;
+  if (!maps[ci].isIdentity() || !maps[2].isIdentity() ||
+      !isLastDim(maps[1 - ci]))
+    return std::nullopt;
+  Block *body = op.getBody();
+  Value x = body->getArgument(ci), b = body->getArgument(1 - ci);
+  if (!body->getArgument(2).use_empty())
+    return std::nullopt;
+  auto yield = cast<linalg::YieldOp>(body->getTerminator());
+  Value result = yield.getOperand(0);
+  // s = x + bias.
+  Value s;
+  for (Operation &inner : body->without_terminator())
+    if (auto add = dyn_cast<arith::AddFOp>(inner);
+        add && matchesAll(add->getOperands(), {is(x), is(b)}))
+      s = add.getResult();
+  if (!s)
+    return std::nullopt;
+  GemmEpilogue e;
+  if (result == s)
+    e.kind = GemmEpilogueKind::Bias;
+  else if (isRelu(result, s))
+    e.kind = GemmEpilogueKind::ReluBias;
+  else if (isTanhGelu(result, s, body))
+    e.kind = GemmEpilogueKind::GeluBias;
+  else
+    return std::nullopt;
+
+  // The caller: the kernel reads (a view of) an f32 library GEMM's whole
+  // output, zero-filled before it (so the GEMM overwrites it), which
+  // nothing else uses.
+  e.call = call;
+  e.result = call.getOperand(cArg.getArgNumber());
+  e.bias = call.getOperand(biasArg.getArgNumber());
+  e.output = call.getOperand(outArg.getArgNumber());
+  auto alloc = rootOf(e.result).getDefiningOp<memref::AllocOp>();
+  if (!alloc || alloc->getBlock() != call->getBlock() ||
+      !alloc.getType().getLayout().isIdentity() ||
+      !alloc.getType().hasStaticShape())
+    return std::nullopt;
+  SmallVector<Operation *> users;
+  SmallVector<Value> worklist{alloc.getResult()};
+  while (!worklist.empty()) {
+    Value v = worklist.pop_back_val();
+    for (Operation *user : v.getUsers()) {
+      if (auto view = dyn_cast<ViewLikeOpInterface>(user);
+          view && view.getViewSource() == v) {
+        if (!isa<memref::ReshapeOp, memref::ExpandShapeOp,
+                 memref::CollapseShapeOp>(user))
+          return std::nullopt;
+        worklist.push_back(user->getResult(0));
+        continue;
+      }
+      users.push_back(user);
+    }
+  }
+  Operation *fill = nullptr;
+  for (Operation *user : users) {
+    if (user == call)
+      continue;
+    auto generic = dyn_cast<linalg::GenericOp>(user);
+    if (generic && !e.gemm && generic.getLibraryCallAttr() &&
+        generic.getLibraryCallAttr().getValue() == "llmc_matmul_f32" &&
+        generic.getNumDpsInits() == 1 &&
+        generic.getDpsInits()[0] == alloc.getResult()) {
+      e.gemm = generic;
+      continue;
+    }
+    if (!fill && isZeroFill(user, alloc.getResult())) {
+      fill = user;
+      continue;
+    }
+    return std::nullopt;
+  }
+  if (!e.gemm || !fill || llvm::count(users, call.getOperation()) != 1 ||
+      llvm::count(call.getOperands(), e.result) != 1 ||
+      cast<MemRefType>(alloc.getType()).getShape().back() !=
+          cType.getShape().back())
+    return std::nullopt;
+  // Order: the zero fill, the GEMM, the call, in one block; nothing in
+  // between touches the output or the bias (the GEMM now writes the output
+  // where it stood), and the GEMM does not read the output.
+  Block *block = call->getBlock();
+  if (e.gemm->getBlock() != block || !e.gemm->isBeforeInBlock(call) ||
+      fill->getBlock() != block || !fill->isBeforeInBlock(e.gemm))
+    return std::nullopt;
+  Value outRoot = rootOf(e.output), biasRoot = rootOf(e.bias);
+  if (outRoot == biasRoot || outRoot == alloc.getResult() ||
+      biasRoot == alloc.getResult())
+    return std::nullopt;
+  for (Value in : e.gemm.getDpsInputs())
+    if (rootOf(in) == outRoot)
+      return std::nullopt;
+  for (Operation *between = e.gemm->getNextNode(); between != call;
+       between = between->getNextNode()) {
+    if (isa<ViewLikeOpInterface>(between))
+      continue;
+    WalkResult touched = between->walk([&](Operation *nested) {
+      for (Value operand : nested->getOperands())
+        if (Value r = rootOf(operand); r == outRoot || r == biasRoot)
+          return WalkResult::interrupt();
+      return WalkResult::advance();
+    });
+    if (touched.wasInterrupted())
+      return std::nullopt;
+  }
+  return e;
+}
