@@ -33,6 +33,7 @@
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/SymbolTable.h"
@@ -111,6 +112,119 @@ Value readOperand(OpBuilder &b, Location loc, linalg::GenericOp op,
     return v;
   return memref::LoadOp::create(
       b, loc, v, applyMap(b, loc, op.getMatchingIndexingMap(&operand), iv));
+}
+
+/// Values per thread along the innermost iteration dim when a kernel is
+/// vectorized: 4 consecutive elements, so that f32 operands move in 128-bit
+/// loads and stores.
+constexpr int64_t kLanes = 4;
+
+/// How a vectorized kernel reaches an operand across the lanes of iteration
+/// dim `inner`: one value for all (the operand does not depend on `inner`),
+/// one vector load or store (consecutive, aligned elements), or one scalar
+/// access per lane.
+enum class LaneAccess { Uniform, Vector, Gather };
+
+LaneAccess laneAccess(linalg::GenericOp op, OpOperand &operand,
+                      unsigned inner) {
+  auto type = dyn_cast<MemRefType>(operand.get().getType());
+  if (!type)
+    return LaneAccess::Uniform;
+  AffineMap map = op.getMatchingIndexingMap(&operand);
+  unsigned n = map.getNumResults(), uses = 0;
+  for (unsigned r = 0; r < n; ++r)
+    uses += map.getResult(r).isFunctionOfDim(inner);
+  if (uses == 0)
+    return LaneAccess::Uniform;
+  // The innermost index is exactly `inner`, the buffer dense with its rows
+  // a multiple of the lanes: a lane group starting at a multiple of the
+  // lanes is one aligned vector (buffers start 256-byte aligned).
+  auto last = dyn_cast<AffineDimExpr>(map.getResult(n - 1));
+  Type element = type.getElementType();
+  unsigned bits = element.isIntOrFloat() ? element.getIntOrFloatBitWidth() : 0;
+  if (uses == 1 && last && last.getPosition() == inner &&
+      type.getLayout().isIdentity() && type.hasStaticShape() &&
+      type.getRank() > 0 && type.getShape().back() % kLanes == 0 &&
+      (bits == 8 || bits == 16 || bits == 32 || bits == 64))
+    return LaneAccess::Vector;
+  return LaneAccess::Gather;
+}
+
+/// True when `op` vectorizes along `inner` with some gain: the dim's extent
+/// is a multiple of the lanes and some operand moves as vectors.
+bool vectorizes(linalg::GenericOp op, unsigned inner) {
+  SmallVector<int64_t> sizes = op.getStaticLoopRanges();
+  if (inner >= sizes.size() || ShapedType::isDynamic(sizes[inner]) ||
+      sizes[inner] % kLanes != 0)
+    return false;
+  return llvm::any_of(op->getOpOperands(), [&](OpOperand &o) {
+    return laneAccess(op, o, inner) == LaneAccess::Vector;
+  });
+}
+
+/// `iv` with dim `inner` advanced by `lane`.
+SmallVector<Value> laneIv(OpBuilder &b, Location loc, ArrayRef<Value> iv,
+                          unsigned inner, int64_t lane) {
+  SmallVector<Value> out(iv);
+  if (lane)
+    out[inner] = arith::AddIOp::create(b, loc, iv[inner], cst(b, loc, lane));
+  return out;
+}
+
+VectorType laneVector(MemRefType type) {
+  return VectorType::get({kLanes}, type.getElementType());
+}
+
+uint64_t laneAlignment(MemRefType type) {
+  return kLanes * type.getElementType().getIntOrFloatBitWidth() / 8;
+}
+
+/// The value of `operand` at each lane (iv[inner] the first lane's index).
+SmallVector<Value> readLanes(OpBuilder &b, Location loc, linalg::GenericOp op,
+                             OpOperand &operand, ArrayRef<Value> iv,
+                             unsigned inner, IRMapping &map) {
+  SmallVector<Value> lanes;
+  switch (laneAccess(op, operand, inner)) {
+  case LaneAccess::Uniform:
+    lanes.assign(kLanes, readOperand(b, loc, op, operand, iv, map));
+    break;
+  case LaneAccess::Vector: {
+    auto type = cast<MemRefType>(operand.get().getType());
+    Value v = vector::LoadOp::create(
+        b, loc, laneVector(type), map.lookupOrDefault(operand.get()),
+        applyMap(b, loc, op.getMatchingIndexingMap(&operand), iv),
+        /*nontemporal=*/false, llvm::MaybeAlign(laneAlignment(type)));
+    for (int64_t l = 0; l < kLanes; ++l)
+      lanes.push_back(vector::ExtractOp::create(b, loc, v, l));
+    break;
+  }
+  case LaneAccess::Gather:
+    for (int64_t l = 0; l < kLanes; ++l)
+      lanes.push_back(
+          readOperand(b, loc, op, operand, laneIv(b, loc, iv, inner, l), map));
+    break;
+  }
+  return lanes;
+}
+
+/// Stores `values` (one per lane) into `init`.
+void writeLanes(OpBuilder &b, Location loc, linalg::GenericOp op,
+                OpOperand &init, ArrayRef<Value> values, ArrayRef<Value> iv,
+                unsigned inner, IRMapping &map) {
+  Value buffer = map.lookupOrDefault(init.get());
+  AffineMap indexing = op.getMatchingIndexingMap(&init);
+  if (laneAccess(op, init, inner) == LaneAccess::Vector) {
+    auto type = cast<MemRefType>(init.get().getType());
+    Value v = vector::FromElementsOp::create(b, loc, laneVector(type), values);
+    vector::StoreOp::create(b, loc, v, buffer, applyMap(b, loc, indexing, iv),
+                            /*nontemporal=*/false, llvm::MaybeAlign(laneAlignment(type)));
+    return;
+  }
+  // In lane order: the last lane's value stays where lanes share an element.
+  for (int64_t l = 0; l < kLanes; ++l)
+    memref::StoreOp::create(
+        b, loc, values[l], buffer,
+        applyMap(b, loc, indexing, laneIv(b, loc, iv, inner, l)));
 }
 
 /// Clones the scalar body of `op` at iteration indices `iv`, with its block
@@ -364,6 +478,18 @@ public:
     SmallVector<int64_t> pSizes;
     for (unsigned d : parallel)
       pSizes.push_back(sizes[d]);
+    // All parallel and some operand moves as vectors: each thread computes
+    // kLanes consecutive elements of the innermost dim per iteration.
+    unsigned inner = sizes.size() - 1;
+    bool lanes = reduction.empty() && !sizes.empty() &&
+                 llvm::all_of(ops, [&](linalg::GenericOp op) {
+                   return op.getStaticLoopRanges()[inner] % kLanes == 0;
+                 }) &&
+                 llvm::any_of(ops, [&](linalg::GenericOp op) {
+                   return vectorizes(op, inner);
+                 });
+    if (lanes)
+      pSizes.back() /= kLanes;
     int64_t total = product(pSizes);
     int64_t blocks = std::clamp<int64_t>(
         (total + kLoopThreads - 1) / kLoopThreads, 1, kMaxBlocks);
@@ -385,8 +511,15 @@ public:
                llvm::zip(parallel,
                          delinearize(b, loc, loop.getInductionVar(), pSizes)))
             iv[d] = v;
-          for (linalg::GenericOp op : ops)
-            emitElement(b, op, iv, reduction, sizes, map);
+          if (lanes) {
+            iv[inner] = arith::MulIOp::create(b, loc, iv[inner],
+                                              cst(b, loc, kLanes));
+            for (linalg::GenericOp op : ops)
+              emitLanes(b, op, iv, inner, map);
+          } else {
+            for (linalg::GenericOp op : ops)
+              emitElement(b, op, iv, reduction, sizes, map);
+          }
           b.setInsertionPointAfter(loop);
         });
     return success();
@@ -443,6 +576,31 @@ public:
           applyMap(b, loc, op.getMatchingIndexingMap(&init), iv));
   }
 
+  /// The kLanes output elements of the parallel op `op` from iv[inner]
+  /// on, computed one lane after the other and stored (as one vector where
+  /// the output is dense along `inner`).
+  void emitLanes(OpBuilder &b, linalg::GenericOp op, ArrayRef<Value> iv,
+                 unsigned inner, IRMapping &map) {
+    Location loc = op.getLoc();
+    SmallVector<SmallVector<Value>> operands;
+    for (OpOperand &o : op->getOpOperands())
+      operands.push_back(
+          op.getMatchingBlockArgument(&o).use_empty()
+              ? SmallVector<Value>(kLanes, Value())
+              : readLanes(b, loc, op, o, iv, inner, map));
+    SmallVector<SmallVector<Value>> results(op.getNumDpsInits());
+    for (int64_t l = 0; l < kLanes; ++l) {
+      SmallVector<Value> args;
+      for (auto &lanes : operands)
+        args.push_back(lanes[l]);
+      SmallVector<Value> laneIvs = laneIv(b, loc, iv, inner, l);
+      for (auto [k, v] : llvm::enumerate(cloneBody(b, op, laneIvs, args, map)))
+        results[k].push_back(v);
+    }
+    for (auto [init, values] : llvm::zip(op.getDpsInitsMutable(), results))
+      writeLanes(b, loc, op, init, values, iv, inner, map);
+  }
+
   /// A row group as one kernel, one block per row; false (with nothing
   /// changed) when its ops do not fit that form.
   bool lowerRows(StringRef name, ArrayRef<linalg::GenericOp> ops,
@@ -460,6 +618,7 @@ struct Phase {
   linalg::GenericOp op;
   SmallVector<int64_t> rowSizes, colSizes;
   std::optional<Combiner> combiner; // set for a reduction
+  bool lanes = false; // kLanes columns a thread at a time
 };
 
 /// The buffer a contiguous view (reshape, expand/collapse) is of.
@@ -495,6 +654,30 @@ bool rowLocal(const Phase &p, OpOperand &operand) {
       return false;
   }
   return true;
+}
+
+/// The block's combination of its threads' partials of reduction phase
+/// `p`, combined by the first thread into the row's output.
+void reduceRow(OpBuilder &b, Location loc, const Phase &p, Value partial,
+               ArrayRef<Value> rowIv, Value isFirst, IRMapping &map) {
+  linalg::GenericOp op = p.op;
+  Value total =
+      gpu::AllReduceOp::create(
+          b, loc, partial,
+          gpu::AllReduceOperationAttr::get(b.getContext(), p.combiner->kind),
+          b.getUnitAttr())
+          .getResult();
+  auto first = scf::IfOp::create(b, loc, isFirst, false);
+  OpBuilder ib = first.getThenBodyBuilder();
+  OpOperand &init = op.getDpsInitsMutable()[0];
+  SmallVector<Value> iv(rowIv);
+  for (size_t i = 0; i < p.colSizes.size(); ++i)
+    iv.push_back(cst(ib, loc, 0)); // outputs do not depend on reduction dims
+  Value initial = readOperand(ib, loc, op, init, iv, map);
+  Value result = combine(ib, *p.combiner, initial, total);
+  memref::StoreOp::create(
+      ib, loc, result, map.lookupOrDefault(init.get()),
+      applyMap(ib, loc, op.getMatchingIndexingMap(&init), iv));
 }
 
 bool KernelBuilder::lowerRows(StringRef name, ArrayRef<linalg::GenericOp> ops,
@@ -550,7 +733,9 @@ bool KernelBuilder::lowerRows(StringRef name, ArrayRef<linalg::GenericOp> ops,
                           p.combiner->op->getResult(0).getType()))
         return false;
     }
-    maxCols = std::max(maxCols, product(p.colSizes));
+    p.lanes = !p.colSizes.empty() && vectorizes(op, sizes.size() - 1);
+    maxCols = std::max(maxCols,
+                       product(p.colSizes) / (p.lanes ? kLanes : 1));
     phases.push_back(std::move(p));
   }
   // What the kernel writes and reads again must stay within its row: rows
@@ -603,7 +788,54 @@ bool KernelBuilder::lowerRows(StringRef name, ArrayRef<linalg::GenericOp> ops,
         return args;
       };
       int64_t cols = product(p.colSizes);
-      if (p.combiner) {
+      unsigned inner = p.rowSizes.size() + p.colSizes.size() - 1;
+      // The first column a loop step covers (kLanes of them with lanes).
+      auto column = [&](OpBuilder &nb, Value step) -> Value {
+        return p.lanes ? arith::MulIOp::create(nb, loc, step,
+                                               cst(nb, loc, kLanes))
+                             .getResult()
+                       : step;
+      };
+      if (p.lanes)
+        cols /= kLanes;
+      if (p.combiner && p.lanes) {
+        // Per-thread partials over strided groups of kLanes columns, each
+        // lane combined in turn, then the block's.
+        Type t = p.combiner->op->getResult(0).getType();
+        Value neutral = arith::ConstantOp::create(
+            b, loc, neutralElement(b, p.combiner->kind, t));
+        auto loop = scf::ForOp::create(b, loc, tid, cst(b, loc, cols), bdim,
+                                       ValueRange{neutral});
+        {
+          OpBuilder lb = OpBuilder::atBlockBegin(loop.getBody());
+          SmallVector<Value> iv =
+              indices(lb, column(lb, loop.getInductionVar()));
+          SmallVector<SmallVector<Value>> lanes;
+          for (OpOperand *in : op.getDpsInputOperands())
+            lanes.push_back(
+                body.getArgument(in->getOperandNumber()).use_empty()
+                    ? SmallVector<Value>(kLanes, Value())
+                    : readLanes(lb, loc, op, *in, iv, inner, map));
+          Value acc = loop.getRegionIterArgs()[0];
+          for (int64_t l = 0; l < kLanes; ++l) {
+            SmallVector<Value> args;
+            for (auto &operand : lanes)
+              args.push_back(operand[l]);
+            args.push_back(Value());
+            cloneBody(lb, op, laneIv(lb, loc, iv, inner, l), args, map,
+                      p.combiner->op);
+            acc = combine(lb, *p.combiner, acc,
+                          map.lookupOrDefault(p.combiner->element));
+          }
+          scf::YieldOp::create(lb, loc, acc);
+        }
+        reduceRow(b, loc, p, loop.getResult(0), rowIv, isFirst, map);
+      } else if (p.lanes) {
+        auto loop = scf::ForOp::create(b, loc, tid, cst(b, loc, cols), bdim);
+        OpBuilder lb = OpBuilder::atBlockBegin(loop.getBody());
+        emitLanes(lb, op, indices(lb, column(lb, loop.getInductionVar())),
+                  inner, map);
+      } else if (p.combiner) {
         // Per-thread partials over strided columns, then the block's.
         Type t = p.combiner->op->getResult(0).getType();
         Value neutral = arith::ConstantOp::create(
@@ -621,25 +853,7 @@ bool KernelBuilder::lowerRows(StringRef name, ArrayRef<linalg::GenericOp> ops,
               combine(lb, *p.combiner, loop.getRegionIterArgs()[0], element);
           scf::YieldOp::create(lb, loc, next);
         }
-        Value total =
-            gpu::AllReduceOp::create(b, loc, loop.getResult(0),
-                                     gpu::AllReduceOperationAttr::get(
-                                         b.getContext(), p.combiner->kind),
-                                     b.getUnitAttr())
-                .getResult();
-        auto first = scf::IfOp::create(b, loc, isFirst, false);
-        {
-          OpBuilder ib = first.getThenBodyBuilder();
-          OpOperand &init = op.getDpsInitsMutable()[0];
-          SmallVector<Value> iv = rowIv;
-          for (size_t i = 0; i < p.colSizes.size(); ++i)
-            iv.push_back(zero); // outputs do not depend on reduction dims
-          Value initial = readOperand(ib, loc, op, init, iv, map);
-          Value result = combine(ib, *p.combiner, initial, total);
-          memref::StoreOp::create(
-              ib, loc, result, map.lookupOrDefault(init.get()),
-              applyMap(ib, loc, op.getMatchingIndexingMap(&init), iv));
-        }
+        reduceRow(b, loc, p, loop.getResult(0), rowIv, isFirst, map);
       } else {
         auto loop = scf::ForOp::create(b, loc, tid, cst(b, loc, cols), bdim);
         OpBuilder lb = OpBuilder::atBlockBegin(loop.getBody());

@@ -2,21 +2,22 @@
 
 // A row group (softmax's max and the shift by it): one kernel, one block per
 // row; the reduction's per-thread partials meet in gpu.all_reduce and a
-// barrier separates the phases.
+// barrier separates the phases. A thread takes one column at a time (102
+// is not a multiple of 4).
 #id = affine_map<(d0, d1) -> (d0, d1)>
 #row = affine_map<(d0, d1) -> (d0)>
 // CHECK-LABEL: func.func private @main_kernel0
-// CHECK: gpu.launch_func @llmc_kernels::@main_kernel0 blocks in (%[[R:.*]], %{{.*}}, %{{.*}}) threads in (%[[T:.*]], %{{.*}}, %{{.*}}) args(%{{.*}} : memref<8xf32>, %{{.*}} : memref<8x100xf32>, %{{.*}} : memref<8x100xf32>)
+// CHECK: gpu.launch_func @llmc_kernels::@main_kernel0 blocks in (%[[R:.*]], %{{.*}}, %{{.*}}) threads in (%[[T:.*]], %{{.*}}, %{{.*}}) args(%{{.*}} : memref<8xf32>, %{{.*}} : memref<8x102xf32>, %{{.*}} : memref<8x102xf32>)
 // CHECK-NOT: linalg.generic
 // CHECK: gpu.module @llmc_kernels
-// CHECK: gpu.func @main_kernel0(%[[M:.*]]: memref<8xf32>, %[[X:.*]]: memref<8x100xf32>, %[[Y:.*]]: memref<8x100xf32>) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
+// CHECK: gpu.func @main_kernel0(%[[M:.*]]: memref<8xf32>, %[[X:.*]]: memref<8x102xf32>, %[[Y:.*]]: memref<8x102xf32>) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
 // CHECK: %[[TID:.*]] = gpu.thread_id x
 // CHECK: %[[BID:.*]] = gpu.block_id x
 // CHECK: scf.for %[[ROW:.*]] = %[[BID]] to %c8 step
 // CHECK: scf.for %{{.*}} = %[[TID]] to %c1 step
 // CHECK: memref.store %{{.*}}, %[[M]][%[[ROW]]]
 // CHECK: gpu.barrier
-// CHECK: %[[P:.*]] = scf.for %[[C:.*]] = %[[TID]] to %c100 step %{{.*}} iter_args(%[[A:.*]] = %cst
+// CHECK: %[[P:.*]] = scf.for %[[C:.*]] = %[[TID]] to %c102 step %{{.*}} iter_args(%[[A:.*]] = %cst
 // CHECK: memref.load %[[X]][%[[ROW]], %[[C]]]
 // CHECK: arith.maximumf %[[A]]
 // CHECK: %[[ALL:.*]] = gpu.all_reduce maximumf %[[P]] uniform
@@ -29,18 +30,68 @@
 // CHECK: memref.store %{{.*}}, %[[Y]][%[[ROW]], %{{.*}}]
 // CHECK: gpu.barrier
 // CHECK: gpu.return
-func.func private @main_kernel0(%x: memref<8x100xf32>, %y: memref<8x100xf32>) attributes {llmc.kernel = "row"} {
+func.func private @main_kernel0(%x: memref<8x102xf32>, %y: memref<8x102xf32>) attributes {llmc.kernel = "row"} {
   %ninf = arith.constant 0xFF800000 : f32
   %m = memref.alloc() : memref<8xf32>
   linalg.fill ins(%ninf : f32) outs(%m : memref<8xf32>)
   linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "reduction"]}
-      ins(%x : memref<8x100xf32>) outs(%m : memref<8xf32>) {
+      ins(%x : memref<8x102xf32>) outs(%m : memref<8xf32>) {
   ^bb0(%in: f32, %out: f32):
     %r = arith.maximumf %out, %in : f32
     linalg.yield %r : f32
   }
   linalg.generic {indexing_maps = [#id, #row, #id], iterator_types = ["parallel", "parallel"]}
-      ins(%x, %m : memref<8x100xf32>, memref<8xf32>) outs(%y : memref<8x100xf32>) {
+      ins(%x, %m : memref<8x102xf32>, memref<8xf32>) outs(%y : memref<8x102xf32>) {
+  ^bb0(%in: f32, %mx: f32, %out: f32):
+    %d = arith.subf %in, %mx : f32
+    linalg.yield %d : f32
+  }
+  return
+}
+
+// -----
+
+// The same row group over 8x128 columns: each thread takes 4 consecutive
+// columns at a time, read as one 128-bit vector, its lanes combined in turn
+// into the thread's partial; the shift reads and writes vectors too (the
+// row's maximum, uniform across the lanes, once). 32 threads cover the 32
+// column groups.
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#row = affine_map<(d0, d1) -> (d0)>
+// CHECK-LABEL: func.func private @main_kernel0
+// CHECK: gpu.func @main_kernel0(%[[M:.*]]: memref<8xf32>, %[[X:.*]]: memref<8x128xf32>, %[[Y:.*]]: memref<8x128xf32>) kernel attributes {known_block_size = array<i32: 32, 1, 1>}
+// CHECK: %[[TID:.*]] = gpu.thread_id x
+// CHECK: %[[P:.*]] = scf.for %[[C:.*]] = %[[TID]] to %c32 step %{{.*}} iter_args(%[[A:.*]] = %cst
+// CHECK: %[[COL:.*]] = arith.muli %[[C]], %c4
+// CHECK: %[[V:.*]] = vector.load %[[X]][%{{.*}}, %[[COL]]] {alignment = 16 : i64} : memref<8x128xf32>, vector<4xf32>
+// CHECK: %[[E0:.*]] = vector.extract %[[V]][0]
+// CHECK: %[[E1:.*]] = vector.extract %[[V]][1]
+// CHECK: %[[E2:.*]] = vector.extract %[[V]][2]
+// CHECK: %[[E3:.*]] = vector.extract %[[V]][3]
+// CHECK: %[[A0:.*]] = arith.maximumf %[[A]], %[[E0]]
+// CHECK: %[[A1:.*]] = arith.maximumf %[[A0]], %[[E1]]
+// CHECK: %[[A2:.*]] = arith.maximumf %[[A1]], %[[E2]]
+// CHECK: %[[A3:.*]] = arith.maximumf %[[A2]], %[[E3]]
+// CHECK: scf.yield %[[A3]]
+// CHECK: gpu.all_reduce maximumf %[[P]] uniform
+// CHECK: gpu.barrier
+// CHECK: scf.for %[[D:.*]] = %[[TID]] to %c32 step
+// CHECK: vector.load %[[X]]
+// CHECK: %[[MX:.*]] = memref.load %[[M]]
+// CHECK-COUNT-4: arith.subf %{{.*}}, %[[MX]]
+// CHECK: vector.store %{{.*}}, %[[Y]][%{{.*}}, %{{.*}}] {alignment = 16 : i64} : memref<8x128xf32>, vector<4xf32>
+func.func private @main_kernel0(%x: memref<8x128xf32>, %y: memref<8x128xf32>) attributes {llmc.kernel = "row"} {
+  %ninf = arith.constant 0xFF800000 : f32
+  %m = memref.alloc() : memref<8xf32>
+  linalg.fill ins(%ninf : f32) outs(%m : memref<8xf32>)
+  linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<8x128xf32>) outs(%m : memref<8xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %r = arith.maximumf %out, %in : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [#id, #row, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %m : memref<8x128xf32>, memref<8xf32>) outs(%y : memref<8x128xf32>) {
   ^bb0(%in: f32, %mx: f32, %out: f32):
     %d = arith.subf %in, %mx : f32
     linalg.yield %d : f32
@@ -51,26 +102,63 @@ func.func private @main_kernel0(%x: memref<8x100xf32>, %y: memref<8x100xf32>) at
 // -----
 
 // An op outside any group, with a broadcast operand: a grid-stride loop over
-// its 4x300 outputs, 256 threads a block; a transpose reads its input through
-// the permuted index map.
+// its 4x301 outputs, 256 threads a block, one element a thread (301 is not a
+// multiple of 4: no vectors).
 #id = affine_map<(d0, d1) -> (d0, d1)>
 #col = affine_map<(d0, d1) -> (d1)>
-#t = affine_map<(d0, d1) -> (d1, d0)>
 // CHECK-LABEL: func.func @main
 // CHECK: gpu.launch_func @llmc_kernels::@main_op0 blocks in (%c5, %c1, %c1) threads in (%c256, %c1, %c1)
-// CHECK: gpu.launch_func @llmc_kernels::@main_op1
-// CHECK: gpu.func @main_op0(%[[A:.*]]: memref<4x300xf32>, %[[B:.*]]: memref<300xf32>, %[[O:.*]]: memref<4x300xf32>) kernel
+// CHECK: gpu.func @main_op0(%[[A:.*]]: memref<4x301xf32>, %[[B:.*]]: memref<301xf32>, %[[O:.*]]: memref<4x301xf32>) kernel
 // CHECK: %[[LIN:.*]] = arith.addi
-// CHECK: scf.for %[[I:.*]] = %[[LIN]] to %c1200 step
-// CHECK: %[[IV:.*]]:2 = affine.delinearize_index %[[I]] into (4, 300)
+// CHECK: scf.for %[[I:.*]] = %[[LIN]] to %c1204 step
+// CHECK: %[[IV:.*]]:2 = affine.delinearize_index %[[I]] into (4, 301)
 // CHECK: memref.load %[[A]][%[[IV]]#0, %[[IV]]#1]
 // CHECK: memref.load %[[B]][%[[IV]]#1]
 // CHECK: arith.addf
 // CHECK: memref.store %{{.*}}, %[[O]][%[[IV]]#0, %[[IV]]#1]
+// CHECK-NOT: vector.
+func.func @main(%a: memref<4x301xf32>, %b: memref<301xf32>, %o: memref<4x301xf32>) {
+  linalg.generic {indexing_maps = [#id, #col, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%a, %b : memref<4x301xf32>, memref<301xf32>) outs(%o : memref<4x301xf32>) {
+  ^bb0(%x: f32, %y: f32, %out: f32):
+    %s = arith.addf %x, %y : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// The same over 4x300: each thread computes 4 consecutive outputs, and the
+// operands dense along the innermost dim (both inputs, the output) move as
+// aligned 128-bit vectors. A transpose reads its input through the permuted
+// index map, one element per lane, and stores one vector; an op whose
+// operand does not vary along the innermost dim reads it once.
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#col = affine_map<(d0, d1) -> (d1)>
+#row = affine_map<(d0, d1) -> (d0)>
+#t = affine_map<(d0, d1) -> (d1, d0)>
+// CHECK-LABEL: func.func @main
+// CHECK: gpu.launch_func @llmc_kernels::@main_op0 blocks in (%c2, %c1, %c1) threads in (%c256, %c1, %c1)
+// CHECK: gpu.launch_func @llmc_kernels::@main_op1
+// CHECK: gpu.launch_func @llmc_kernels::@main_op2
+// CHECK: gpu.func @main_op0(%[[A:.*]]: memref<4x300xf32>, %[[B:.*]]: memref<300xf32>, %[[O:.*]]: memref<4x300xf32>) kernel
+// CHECK: scf.for %[[I:.*]] = %{{.*}} to %c300 step
+// CHECK: %[[IV:.*]]:2 = affine.delinearize_index %[[I]] into (4, 75)
+// CHECK: %[[J:.*]] = arith.muli %[[IV]]#1, %c4
+// CHECK: vector.load %[[A]][%[[IV]]#0, %[[J]]] {alignment = 16 : i64} : memref<4x300xf32>, vector<4xf32>
+// CHECK: vector.load %[[B]][%[[J]]] {alignment = 16 : i64} : memref<300xf32>, vector<4xf32>
+// CHECK-COUNT-4: arith.addf
+// CHECK: vector.store %{{.*}}, %[[O]][%[[IV]]#0, %[[J]]] {alignment = 16 : i64} : memref<4x300xf32>, vector<4xf32>
 // CHECK: gpu.func @main_op1(%[[S:.*]]: memref<4x300xf32>, %[[D:.*]]: memref<300x4xf32>) kernel
-// CHECK: %[[JV:.*]]:2 = affine.delinearize_index %{{.*}} into (300, 4)
-// CHECK: memref.load %[[S]][%[[JV]]#1, %[[JV]]#0]
-func.func @main(%a: memref<4x300xf32>, %b: memref<300xf32>, %o: memref<4x300xf32>, %t: memref<300x4xf32>) {
+// CHECK: %[[JV:.*]]:2 = affine.delinearize_index %{{.*}} into (300, 1)
+// CHECK-COUNT-4: memref.load %[[S]][
+// CHECK: vector.store %{{.*}}, %[[D]][
+// CHECK: gpu.func @main_op2(%[[R:.*]]: memref<4xf32>, %[[Q:.*]]: memref<4x300xf32>) kernel
+// CHECK: memref.load %[[R]][
+// CHECK-NOT: memref.load
+// CHECK: vector.store %{{.*}}, %[[Q]][
+func.func @main(%a: memref<4x300xf32>, %b: memref<300xf32>, %o: memref<4x300xf32>, %t: memref<300x4xf32>, %r: memref<4xf32>, %q: memref<4x300xf32>) {
   linalg.generic {indexing_maps = [#id, #col, #id], iterator_types = ["parallel", "parallel"]}
       ins(%a, %b : memref<4x300xf32>, memref<300xf32>) outs(%o : memref<4x300xf32>) {
   ^bb0(%x: f32, %y: f32, %out: f32):
@@ -78,6 +166,12 @@ func.func @main(%a: memref<4x300xf32>, %b: memref<300xf32>, %o: memref<4x300xf32
     linalg.yield %s : f32
   }
   linalg.transpose ins(%o : memref<4x300xf32>) outs(%t : memref<300x4xf32>) permutation = [1, 0]
+  linalg.generic {indexing_maps = [#row, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%r : memref<4xf32>) outs(%q : memref<4x300xf32>) {
+  ^bb0(%x: f32, %out: f32):
+    %s = arith.mulf %x, %x : f32
+    linalg.yield %s : f32
+  }
   return
 }
 

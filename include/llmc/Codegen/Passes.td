@@ -180,6 +180,16 @@ def KernelsToGpuPass : Pass<"llmc-kernels-to-gpu", "ModuleOp"> {
       iteration space, 256 threads a block, with reductions done
       sequentially for each output element.
 
+    Where the innermost dim's extent is a multiple of 4 and some operand is
+    dense along it, a thread computes 4 consecutive elements at a time, and
+    such operands move as one aligned vector (128-bit for f32): the
+    elementwise loops, and each phase of a row kernel. Operands that do not
+    vary along that dim are read once; others, one element per lane.
+
+    A kernel function that only adds a bias to a zero-filled f32 library
+    GEMM's result and applies nothing, a ReLU or the tanh GELU is left as
+    it is: the CUDA program makes it the GEMM's cuBLASLt epilogue.
+
     Kernels are named after their group's function (`main_kernel3`,
     numbered `main_kernel3_0`... when a group needs several) or `main_op<N>`
     for an op outside any group. Host code that is not straight-line
@@ -187,7 +197,8 @@ def KernelsToGpuPass : Pass<"llmc-kernels-to-gpu", "ModuleOp"> {
   }];
   let dependentDialects = [
     "::mlir::gpu::GPUDialect", "::mlir::affine::AffineDialect",
-    "::mlir::scf::SCFDialect", "::mlir::memref::MemRefDialect"
+    "::mlir::scf::SCFDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::vector::VectorDialect"
   ];
 }
 
