@@ -158,12 +158,15 @@ bool isTanhGelu(Value v, Value x, Block *body) {
                  {constant(0.5), is(x), sum(body, x, {constant(1.0), tanh})})(v);
 }
 
-/// max(x, 0), NaN-propagating or not.
+/// max(x, 0), NaN-propagating or not. cuBLASLt's ReLU is max(x, 0): what
+/// it gives for a NaN is unspecified, as in XLA's and TensorRT's ReLU
+/// epilogues.
 bool isRelu(Value v, Value x) {
   Operation *def = v.getDefiningOp();
   if (!isa_and_nonnull<arith::MaximumFOp, arith::MaxNumFOp>(def))
     return false;
-  return matchesAll(def->getOperands(), {is(x), constant(0.0)});
+  auto zero = [](Value z) { return matchPattern(z, m_AnyZeroFloat()); };
+  return matchesAll(def->getOperands(), {is(x), zero});
 }
 
 /// True when `map` is (d0, ..., dn) -> (dn).
@@ -180,6 +183,11 @@ bool isF32Buffer(Type t) {
          m.getElementType().isF32();
 }
 } // namespace
+
+static std::optional<GemmEpilogue> matchWith(func::CallOp call,
+                                             func::FuncOp callee,
+                                             linalg::GenericOp op,
+                                             unsigned ci);
 
 std::optional<GemmEpilogue> mlir::llmc::matchGemmEpilogue(func::CallOp call) {
   auto callee = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
@@ -208,8 +216,19 @@ std::optional<GemmEpilogue> mlir::llmc::matchGemmEpilogue(func::CallOp call) {
     return std::nullopt;
   // out[..., j] = act(c[..., j] + bias[j]), c and out dense and alike; the
   // bias is either input.
+  for (unsigned ci : {0u, 1u})
+    if (std::optional<GemmEpilogue> e = matchWith(call, callee, op, ci))
+      return e;
+  return std::nullopt;
+}
+
+/// The epilogue `call` of `callee` (whose one generic is `op`) is, with the
+/// GEMM's result as input `ci` of `op` and the bias as the other.
+static std::optional<GemmEpilogue> matchWith(func::CallOp call,
+                                             func::FuncOp callee,
+                                             linalg::GenericOp op,
+                                             unsigned ci) {
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
-  unsigned ci = isLastDim(maps[0]) ? 1 : 0;
   Value c = op.getDpsInputs()[ci], bias = op.getDpsInputs()[1 - ci],
         out = op.getDpsInits()[0];
   auto cArg = dyn_cast<BlockArgument>(c), biasArg = dyn_cast<BlockArgument>(bias),

@@ -661,12 +661,33 @@ bool rowLocal(const Phase &p, OpOperand &operand) {
 void reduceRow(OpBuilder &b, Location loc, const Phase &p, Value partial,
                ArrayRef<Value> rowIv, Value isFirst, IRMapping &map) {
   linalg::GenericOp op = p.op;
+  // Warp shuffles move 32 or 64 bits: narrower partials meet widened (f16
+  // and bf16 as f32; integers extended as the combiner reads them) and are
+  // narrowed back, which for these combiners gives the same value.
+  using K = gpu::AllReduceOperation;
+  K kind = p.combiner->kind;
+  Type type = partial.getType();
+  unsigned width = type.getIntOrFloatBitWidth();
+  Value wide = partial;
+  if (width < 32 && isa<FloatType>(type)) {
+    wide = arith::ExtFOp::create(b, loc, b.getF32Type(), partial);
+  } else if (width < 32) {
+    bool unsignedKind = kind == K::MAXUI || kind == K::MINUI;
+    bool signedKind = kind == K::MAXSI || kind == K::MINSI;
+    if (signedKind || (width > 1 && !unsignedKind))
+      wide = arith::ExtSIOp::create(b, loc, b.getI32Type(), partial);
+    else
+      wide = arith::ExtUIOp::create(b, loc, b.getI32Type(), partial);
+  }
   Value total =
       gpu::AllReduceOp::create(
-          b, loc, partial,
-          gpu::AllReduceOperationAttr::get(b.getContext(), p.combiner->kind),
+          b, loc, wide, gpu::AllReduceOperationAttr::get(b.getContext(), kind),
           b.getUnitAttr())
           .getResult();
+  if (wide != partial)
+    total = isa<FloatType>(type)
+                ? arith::TruncFOp::create(b, loc, type, total).getResult()
+                : arith::TruncIOp::create(b, loc, type, total).getResult();
   auto first = scf::IfOp::create(b, loc, isFirst, false);
   OpBuilder ib = first.getThenBodyBuilder();
   OpOperand &init = op.getDpsInitsMutable()[0];
@@ -1124,8 +1145,10 @@ struct KernelsToGpuPass final
     // is: the CUDA program makes it the GEMM's cuBLASLt epilogue.
     llvm::StringSet<> epilogues;
     module.walk([&](func::CallOp call) {
-      if (matchGemmEpilogue(call))
+      if (matchGemmEpilogue(call)) {
         epilogues.insert(call.getCallee());
+        call->setAttr(kGemmEpilogueAttr, UnitAttr::get(call.getContext()));
+      }
     });
 
     SmallVector<func::FuncOp> funcs(module.getOps<func::FuncOp>());

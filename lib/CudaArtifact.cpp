@@ -392,7 +392,9 @@ struct Extractor {
     switch (s.kind) {
     case rt::CudaStep::Gemm:
       return s.gemm.a.buffer == b || s.gemm.b.buffer == b ||
-             s.gemm.c.buffer == b;
+             s.gemm.c.buffer == b ||
+             (s.gemm.epilogue != rt::GemmEpilogue::None &&
+              s.gemm.biasBuffer == b);
     case rt::CudaStep::Conv:
       return s.conv.x.buffer == b || s.conv.w.buffer == b ||
              s.conv.y.buffer == b;
@@ -604,8 +606,16 @@ struct Extractor {
                  generic && generic.getLibraryCallAttr())
         ok = gemm(generic);
       else if (auto call = dyn_cast<func::CallOp>(op);
-               call && matchGemmEpilogue(call))
-        ok = epilogue(*matchGemmEpilogue(call));
+               call && call->hasAttr(kGemmEpilogueAttr)) {
+        // Left unlowered by llmc-kernels-to-gpu for this: it must still
+        // match.
+        std::optional<GemmEpilogue> e = matchGemmEpilogue(call);
+        if (!e)
+          return call.emitOpError("was left for a GEMM epilogue that no "
+                                  "longer has that form"),
+                 failure();
+        ok = epilogue(*e);
+      }
       else if (auto call = dyn_cast<func::CallOp>(op)) {
         auto callee = module.lookupSymbol<func::FuncOp>(call.getCallee());
         if (!callee || callee.isExternal() || callee.getBody().hasOneBlock() == false)

@@ -381,9 +381,13 @@ static const fb::Executable *mapVerified(const std::string &path, Mapping &m,
   std::memcpy(&version, bytes + 8, 4);
   std::memcpy(&size, bytes + 16, 8);
   std::memcpy(&checksum, bytes + 24, 8);
-  if (version != kArtifactVersion) {
+  // Version 1 lacks only fields whose defaults mean what it meant (no GEMM
+  // epilogue); a runtime older than version 2 refuses version 2, whose
+  // epilogues it would skip.
+  if (version < kOldestArtifactVersion || version > kArtifactVersion) {
     error = path + ": unsupported artifact format version " +
-            std::to_string(version) + " (this llmc reads version " +
+            std::to_string(version) + " (this llmc reads versions " +
+            std::to_string(kOldestArtifactVersion) + " to " +
             std::to_string(kArtifactVersion) + ")";
     return nullptr;
   }

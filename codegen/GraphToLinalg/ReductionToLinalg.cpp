@@ -2,7 +2,8 @@
 //
 // graph.reduce and graph.arg_reduce become one generic each over the input's
 // loops (the op's iteration space) writing the result without the reduced
-// dims; keepdims is a reshape afterwards. graph.cumsum is a generic with one
+// dims; keepdims is a reshape afterwards. f16/bf16 sums, means, norms and
+// products accumulate in f32 and are narrowed once at the end. graph.cumsum is a generic with one
 // extra reduction loop over the summed position.
 //
 //===----------------------------------------------------------------------===//
@@ -48,13 +49,20 @@ struct ReduceToGeneric : OpConversionPattern<graph::ReduceOp> {
     StringRef kind = op.getKind();
     ArrayRef<int64_t> axes = op.getAxes();
     int64_t rank = inType.getRank();
-    auto accType = RankedTensorType::get(droppedShape(inType.getShape(), axes), t);
+    // f16/bf16 sums and products accumulate in f32 and are narrowed once at
+    // the end (a max or min is exact in any precision).
+    bool extremum = kind == "max" || kind == "min";
+    Type accElem = isa<Float16Type, BFloat16Type>(t) && !extremum
+                       ? Type(rewriter.getF32Type())
+                       : t;
+    auto accType =
+        RankedTensorType::get(droppedShape(inType.getShape(), axes), accElem);
 
     Value init;
-    if (kind == "max" || kind == "min")
+    if (extremum)
       init = extremeValue(rewriter, loc, t, kind == "max", isUnsigned);
     else
-      init = scalarConstant(rewriter, loc, t, kind == "prod" ? 1.0 : 0.0);
+      init = scalarConstant(rewriter, loc, accElem, kind == "prod" ? 1.0 : 0.0);
     Value acc = filledTensor(rewriter, loc, accType, init);
 
     auto add = [&](OpBuilder &b, Location l, Value x, Value y) -> Value {
@@ -77,6 +85,8 @@ struct ReduceToGeneric : OpConversionPattern<graph::ReduceOp> {
         ValueRange{acc}, maps, iterators,
         [&](OpBuilder &b, Location l, ValueRange args) {
           Value x = args[0], r = args[1], out;
+          if (accElem != t)
+            x = arith::ExtFOp::create(b, l, accElem, x);
           if (kind == "max")
             out = isFloat ? (Value)arith::MaximumFOp::create(b, l, r, x)
                   : isUnsigned ? (Value)arith::MaxUIOp::create(b, l, r, x)
@@ -118,7 +128,7 @@ struct ReduceToGeneric : OpConversionPattern<graph::ReduceOp> {
               [&](OpBuilder &b, Location l, ValueRange args) {
                 Value x = args[0], out;
                 if (kind == "mean") {
-                  Value n = scalarConstant(b, l, t, count);
+                  Value n = scalarConstant(b, l, accElem, count);
                   out = isFloat ? (Value)arith::DivFOp::create(b, l, x, n)
                         : isUnsigned ? (Value)arith::DivUIOp::create(b, l, x, n)
                                      : (Value)arith::DivSIOp::create(b, l, x, n);
@@ -130,6 +140,22 @@ struct ReduceToGeneric : OpConversionPattern<graph::ReduceOp> {
                 linalg::YieldOp::create(b, l, out);
               })
               .getResult(0);
+    }
+    if (accElem != t) {
+      auto narrow = RankedTensorType::get(accType.getShape(), t);
+      SmallVector<AffineMap> idMaps(
+          2, AffineMap::getMultiDimIdentityMap(accType.getRank(), getContext()));
+      result = linalg::GenericOp::create(
+                   rewriter, loc, TypeRange{narrow}, ValueRange{result},
+                   ValueRange{emptyTensor(rewriter, loc, narrow)}, idMaps,
+                   SmallVector<utils::IteratorType>(
+                       accType.getRank(), utils::IteratorType::parallel),
+                   [&](OpBuilder &b, Location l, ValueRange args) {
+                     linalg::YieldOp::create(
+                         b, l, arith::TruncFOp::create(b, l, t, args[0])
+                                   .getResult());
+                   })
+                   .getResult(0);
     }
     rewriter.replaceOp(op, reshapeTo(rewriter, loc, result, outType));
     return success();

@@ -44,6 +44,29 @@ func.func @reduce_max(%x: tensor<2x3xf32>) -> tensor<2x1xf32> {
 
 // -----
 
+// An f16 mean accumulates in f32 (each element widened, the division in
+// f32) and is narrowed once at the end; an f16 max stays in f16 (exact).
+// CHECK-LABEL: func.func @reduce_f16(
+// CHECK:         linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<2xf32>)
+// CHECK:         linalg.generic
+// CHECK:           arith.extf %{{.*}} : f16 to f32
+// CHECK:           arith.addf %{{.*}} : f32
+// CHECK:         linalg.generic
+// CHECK:           arith.divf %{{.*}} : f32
+// CHECK:         linalg.generic
+// CHECK:           arith.truncf %{{.*}} : f32 to f16
+// CHECK:         linalg.fill ins(%{{.*}} : f16) outs(%{{.*}} : tensor<2xf16>)
+// CHECK:         linalg.generic
+// CHECK-NOT:       arith.extf
+// CHECK:           arith.maximumf %{{.*}} : f16
+func.func @reduce_f16(%x: tensor<2x3xf16>) -> (tensor<2xf16>, tensor<2xf16>) {
+  %0 = graph.reduce %x {kind = "mean", axes = array<i64: 1>, keepdims = false} : tensor<2x3xf16> -> tensor<2xf16>
+  %1 = graph.reduce %x {kind = "max", axes = array<i64: 1>, keepdims = false} : tensor<2x3xf16> -> tensor<2xf16>
+  return %0, %1 : tensor<2xf16>, tensor<2xf16>
+}
+
+// -----
+
 // Gathers read through clamped indices.
 // CHECK-LABEL: func.func @gather(
 // CHECK:         linalg.generic

@@ -577,9 +577,9 @@ func.func @main(%data: memref<4xf32>, %idx: memref<2xi64>, %upd: memref<2xf32>, 
 // CHECK-LABEL: func.func @main
 // CHECK: linalg.fill
 // CHECK: linalg.generic {{.*}}library_call = "llmc_matmul_f32"
-// CHECK: call @main_kernel0(
+// CHECK: call @main_kernel0({{.*}}) {llmc.gemm_epilogue}
 // CHECK: linalg.generic {{.*}}library_call = "llmc_matmul_f32"
-// CHECK: call @main_kernel1(
+// CHECK: call @main_kernel1({{[^{]*}}) :
 // CHECK-LABEL: func.func private @main_kernel0
 // CHECK-NEXT: arith.constant
 // CHECK-NEXT: linalg.generic

@@ -108,6 +108,9 @@ struct GemmEpilogue {
 };
 /// The epilogue `call` is, when it has the form above.
 std::optional<GemmEpilogue> matchGemmEpilogue(func::CallOp call);
+/// The unit attribute llmc-kernels-to-gpu puts on a call it left unlowered
+/// as a GEMM epilogue.
+constexpr const char *kGemmEpilogueAttr = "llmc.gemm_epilogue";
 
 #define GEN_PASS_REGISTRATION
 #include "llmc/Codegen/Passes.h.inc"
