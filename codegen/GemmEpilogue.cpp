@@ -29,18 +29,6 @@
 using namespace mlir;
 using namespace mlir::llmc;
 
-StringRef mlir::llmc::stringifyGemmEpilogue(GemmEpilogueKind kind) {
-  switch (kind) {
-  case GemmEpilogueKind::Bias:
-    return "bias";
-  case GemmEpilogueKind::ReluBias:
-    return "relu_bias";
-  case GemmEpilogueKind::GeluBias:
-    return "gelu_bias";
-  }
-  return "";
-}
-
 namespace {
 using ValueTest = std::function<bool(Value)>;
 

@@ -819,9 +819,9 @@ bool KernelBuilder::lowerRows(StringRef name, ArrayRef<linalg::GenericOp> ops,
       };
       if (p.lanes)
         cols /= kLanes;
-      if (p.combiner && p.lanes) {
-        // Per-thread partials over strided groups of kLanes columns, each
-        // lane combined in turn, then the block's.
+      if (p.combiner) {
+        // Per-thread partials over strided columns (with lanes, groups of
+        // kLanes columns, each lane combined in turn), then the block's.
         Type t = p.combiner->op->getResult(0).getType();
         Value neutral = arith::ConstantOp::create(
             b, loc, neutralElement(b, p.combiner->kind, t));
@@ -832,19 +832,22 @@ bool KernelBuilder::lowerRows(StringRef name, ArrayRef<linalg::GenericOp> ops,
           SmallVector<Value> iv =
               indices(lb, column(lb, loop.getInductionVar()));
           SmallVector<SmallVector<Value>> lanes;
-          for (OpOperand *in : op.getDpsInputOperands())
-            lanes.push_back(
-                body.getArgument(in->getOperandNumber()).use_empty()
-                    ? SmallVector<Value>(kLanes, Value())
-                    : readLanes(lb, loc, op, *in, iv, inner, map));
+          for (OpOperand *in : op.getDpsInputOperands()) {
+            if (body.getArgument(in->getOperandNumber()).use_empty())
+              lanes.push_back(SmallVector<Value>(kLanes, Value()));
+            else if (p.lanes)
+              lanes.push_back(readLanes(lb, loc, op, *in, iv, inner, map));
+            else
+              lanes.push_back({readOperand(lb, loc, op, *in, iv, map)});
+          }
           Value acc = loop.getRegionIterArgs()[0];
-          for (int64_t l = 0; l < kLanes; ++l) {
+          for (int64_t l = 0; l < (p.lanes ? kLanes : 1); ++l) {
             SmallVector<Value> args;
             for (auto &operand : lanes)
               args.push_back(operand[l]);
             args.push_back(Value());
-            cloneBody(lb, op, laneIv(lb, loc, iv, inner, l), args, map,
-                      p.combiner->op);
+            cloneBody(lb, op, p.lanes ? laneIv(lb, loc, iv, inner, l) : iv,
+                      args, map, p.combiner->op);
             acc = combine(lb, *p.combiner, acc,
                           map.lookupOrDefault(p.combiner->element));
           }
@@ -856,25 +859,6 @@ bool KernelBuilder::lowerRows(StringRef name, ArrayRef<linalg::GenericOp> ops,
         OpBuilder lb = OpBuilder::atBlockBegin(loop.getBody());
         emitLanes(lb, op, indices(lb, column(lb, loop.getInductionVar())),
                   inner, map);
-      } else if (p.combiner) {
-        // Per-thread partials over strided columns, then the block's.
-        Type t = p.combiner->op->getResult(0).getType();
-        Value neutral = arith::ConstantOp::create(
-            b, loc, neutralElement(b, p.combiner->kind, t));
-        auto loop = scf::ForOp::create(b, loc, tid, cst(b, loc, cols), bdim,
-                                       ValueRange{neutral});
-        {
-          OpBuilder lb = OpBuilder::atBlockBegin(loop.getBody());
-          SmallVector<Value> iv = indices(lb, loop.getInductionVar());
-          SmallVector<Value> args = inputs(lb, iv);
-          args.push_back(Value());
-          cloneBody(lb, op, iv, args, map, p.combiner->op);
-          Value element = map.lookupOrDefault(p.combiner->element);
-          Value next =
-              combine(lb, *p.combiner, loop.getRegionIterArgs()[0], element);
-          scf::YieldOp::create(lb, loc, next);
-        }
-        reduceRow(b, loc, p, loop.getResult(0), rowIv, isFirst, map);
       } else {
         auto loop = scf::ForOp::create(b, loc, tid, cst(b, loc, cols), bdim);
         OpBuilder lb = OpBuilder::atBlockBegin(loop.getBody());

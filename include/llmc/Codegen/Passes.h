@@ -95,7 +95,6 @@ std::optional<ConvPadding> matchConvPadding(linalg::GenericOp conv);
 /// vector broadcast along the rows, then nothing, a ReLU, or the tanh
 /// approximation of GELU.
 enum class GemmEpilogueKind { Bias, ReluBias, GeluBias };
-StringRef stringifyGemmEpilogue(GemmEpilogueKind kind);
 /// A call of a kernel function that computes `output = act(result + bias)`
 /// elementwise from the whole output `result` of the f32 library GEMM
 /// `gemm` (zero-filled before it), which nothing else reads: on CUDA the
