@@ -172,6 +172,97 @@ bool isF32Buffer(Type t) {
 }
 } // namespace
 
+/// The library GEMM (its call one of `calls`) whose whole output `result`
+/// is (or is a reshaped view of), when that output is a buffer of this
+/// block zero-filled before the GEMM and `reader`, after it, is its only
+/// other user; null otherwise.
+static linalg::GenericOp producingGemm(Value result, Operation *reader,
+                                       ArrayRef<StringRef> calls) {
+  auto alloc = rootOf(result).getDefiningOp<memref::AllocOp>();
+  if (!alloc || alloc->getBlock() != reader->getBlock() ||
+      !alloc.getType().getLayout().isIdentity() ||
+      !alloc.getType().hasStaticShape() ||
+      cast<MemRefType>(result.getType()).getShape().back() !=
+          alloc.getType().getShape().back())
+    return {};
+  SmallVector<Operation *> users;
+  SmallVector<Value> worklist{alloc.getResult()};
+  while (!worklist.empty()) {
+    Value v = worklist.pop_back_val();
+    for (Operation *user : v.getUsers()) {
+      if (auto view = dyn_cast<ViewLikeOpInterface>(user);
+          view && view.getViewSource() == v) {
+        if (!isa<memref::ReshapeOp, memref::ExpandShapeOp,
+                 memref::CollapseShapeOp>(user))
+          return {};
+        worklist.push_back(user->getResult(0));
+        continue;
+      }
+      users.push_back(user);
+    }
+  }
+  if (llvm::count(users, reader) != 1)
+    return {};
+  linalg::GenericOp gemm;
+  Operation *fill = nullptr;
+  for (Operation *user : users) {
+    if (user == reader)
+      continue;
+    auto generic = dyn_cast<linalg::GenericOp>(user);
+    if (generic && !gemm && generic.getLibraryCallAttr() &&
+        llvm::is_contained(calls, generic.getLibraryCallAttr().getValue()) &&
+        generic.getNumDpsInits() == 1 &&
+        generic.getDpsInits()[0] == alloc.getResult()) {
+      gemm = generic;
+      continue;
+    }
+    if (!fill && isZeroFill(user, alloc.getResult())) {
+      fill = user;
+      continue;
+    }
+    return {};
+  }
+  // Order: the zero fill, the GEMM, the reader, in one block.
+  Block *block = reader->getBlock();
+  if (!gemm || !fill || gemm->getBlock() != block ||
+      !gemm->isBeforeInBlock(reader) || fill->getBlock() != block ||
+      !fill->isBeforeInBlock(gemm))
+    return {};
+  return gemm;
+}
+
+/// True when the GEMM can write what `reader` reads of its output `result`
+/// and the buffers `written` in the reader's place: they are distinct
+/// buffers, not the GEMM's output, the GEMM reads none of them, and nothing
+/// between the GEMM and the reader touches them.
+static bool quietBetween(linalg::GenericOp gemm, Operation *reader,
+                         Value result, ArrayRef<Value> written) {
+  SmallVector<Value> roots;
+  for (Value w : written) {
+    Value r = rootOf(w);
+    if (r == rootOf(result) || llvm::is_contained(roots, r))
+      return false;
+    roots.push_back(r);
+  }
+  for (Value in : gemm.getDpsInputs())
+    if (llvm::is_contained(roots, rootOf(in)))
+      return false;
+  for (Operation *between = gemm->getNextNode(); between != reader;
+       between = between->getNextNode()) {
+    if (isa<ViewLikeOpInterface>(between))
+      continue;
+    WalkResult touched = between->walk([&](Operation *nested) {
+      for (Value operand : nested->getOperands())
+        if (llvm::is_contained(roots, rootOf(operand)))
+          return WalkResult::interrupt();
+      return WalkResult::advance();
+    });
+    if (touched.wasInterrupted())
+      return false;
+  }
+  return true;
+}
+
 static std::optional<GemmEpilogue> matchWith(func::CallOp call,
                                              func::FuncOp callee,
                                              linalg::GenericOp op,
@@ -261,81 +352,48 @@ static std::optional<GemmEpilogue> matchWith(func::CallOp call,
 
   // The caller: the kernel reads (a view of) an f32 library GEMM's whole
   // output, zero-filled before it (so the GEMM overwrites it), which
-  // nothing else uses.
+  // nothing else uses; nothing between them touches the output or the bias.
   e.call = call;
   e.result = call.getOperand(cArg.getArgNumber());
   e.bias = call.getOperand(biasArg.getArgNumber());
   e.output = call.getOperand(outArg.getArgNumber());
-  auto alloc = rootOf(e.result).getDefiningOp<memref::AllocOp>();
-  if (!alloc || alloc->getBlock() != call->getBlock() ||
-      !alloc.getType().getLayout().isIdentity() ||
-      !alloc.getType().hasStaticShape())
+  if (llvm::count(call.getOperands(), e.result) != 1)
     return std::nullopt;
-  SmallVector<Operation *> users;
-  SmallVector<Value> worklist{alloc.getResult()};
-  while (!worklist.empty()) {
-    Value v = worklist.pop_back_val();
-    for (Operation *user : v.getUsers()) {
-      if (auto view = dyn_cast<ViewLikeOpInterface>(user);
-          view && view.getViewSource() == v) {
-        if (!isa<memref::ReshapeOp, memref::ExpandShapeOp,
-                 memref::CollapseShapeOp>(user))
-          return std::nullopt;
-        worklist.push_back(user->getResult(0));
-        continue;
-      }
-      users.push_back(user);
-    }
-  }
-  Operation *fill = nullptr;
-  for (Operation *user : users) {
-    if (user == call)
-      continue;
-    auto generic = dyn_cast<linalg::GenericOp>(user);
-    if (generic && !e.gemm && generic.getLibraryCallAttr() &&
-        generic.getLibraryCallAttr().getValue() == "llmc_matmul_f32" &&
-        generic.getNumDpsInits() == 1 &&
-        generic.getDpsInits()[0] == alloc.getResult()) {
-      e.gemm = generic;
-      continue;
-    }
-    if (!fill && isZeroFill(user, alloc.getResult())) {
-      fill = user;
-      continue;
-    }
+  e.gemm = producingGemm(e.result, call, {"llmc_matmul_f32"});
+  if (!e.gemm || !quietBetween(e.gemm, call, e.result, {e.output, e.bias}))
     return std::nullopt;
-  }
-  if (!e.gemm || !fill || llvm::count(users, call.getOperation()) != 1 ||
-      llvm::count(call.getOperands(), e.result) != 1 ||
-      cast<MemRefType>(alloc.getType()).getShape().back() !=
-          cType.getShape().back())
-    return std::nullopt;
-  // Order: the zero fill, the GEMM, the call, in one block; nothing in
-  // between touches the output or the bias (the GEMM now writes the output
-  // where it stood), and the GEMM does not read the output.
-  Block *block = call->getBlock();
-  if (e.gemm->getBlock() != block || !e.gemm->isBeforeInBlock(call) ||
-      fill->getBlock() != block || !fill->isBeforeInBlock(e.gemm))
-    return std::nullopt;
-  Value outRoot = rootOf(e.output), biasRoot = rootOf(e.bias);
-  if (outRoot == biasRoot || outRoot == alloc.getResult() ||
-      biasRoot == alloc.getResult())
-    return std::nullopt;
-  for (Value in : e.gemm.getDpsInputs())
-    if (rootOf(in) == outRoot)
-      return std::nullopt;
-  for (Operation *between = e.gemm->getNextNode(); between != call;
-       between = between->getNextNode()) {
-    if (isa<ViewLikeOpInterface>(between))
-      continue;
-    WalkResult touched = between->walk([&](Operation *nested) {
-      for (Value operand : nested->getOperands())
-        if (Value r = rootOf(operand); r == outRoot || r == biasRoot)
-          return WalkResult::interrupt();
-      return WalkResult::advance();
-    });
-    if (touched.wasInterrupted())
-      return std::nullopt;
-  }
   return e;
+}
+
+std::optional<GemmNarrowing>
+mlir::llmc::matchGemmNarrowing(linalg::GenericOp narrow) {
+  // out = truncf(c) elementwise, c f32, out f16 or bf16, both dense.
+  if (narrow.getLibraryCallAttr() || narrow.getNumDpsInputs() != 1 ||
+      narrow.getNumDpsInits() != 1 || narrow.getNumReductionLoops() != 0 ||
+      !llvm::all_of(narrow.getIndexingMapsArray(),
+                    [](AffineMap m) { return m.isIdentity(); }))
+    return std::nullopt;
+  Value c = narrow.getDpsInputs()[0], out = narrow.getDpsInits()[0];
+  auto cType = dyn_cast<MemRefType>(c.getType());
+  auto outType = dyn_cast<MemRefType>(out.getType());
+  if (!cType || !outType || !isF32Buffer(cType) ||
+      !outType.getLayout().isIdentity() || !outType.hasStaticShape() ||
+      cType.getShape() != outType.getShape())
+    return std::nullopt;
+  Block *body = narrow.getBody();
+  auto trunc = body->getTerminator()->getOperand(0).getDefiningOp<arith::TruncFOp>();
+  if (!trunc || trunc.getIn() != body->getArgument(0) ||
+      trunc.getType() != outType.getElementType() ||
+      !body->getArgument(1).use_empty() ||
+      !isa<Float16Type, BFloat16Type>(outType.getElementType()))
+    return std::nullopt;
+  StringRef call = outType.getElementType().isF16() ? "llmc_matmul_f16"
+                                                    : "llmc_matmul_bf16";
+  GemmNarrowing n;
+  n.narrow = narrow;
+  n.output = out;
+  n.gemm = producingGemm(c, narrow, {call});
+  if (!n.gemm || !quietBetween(n.gemm, narrow, c, {out}))
+    return std::nullopt;
+  return n;
 }

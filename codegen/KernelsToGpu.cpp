@@ -17,7 +17,8 @@
 //
 // A kernel function that only adds a bias to a library GEMM's result and
 // applies a ReLU or GELU is left as it is: the CUDA program makes it the
-// GEMM's cuBLASLt epilogue (matchGemmEpilogue).
+// GEMM's cuBLASLt epilogue (matchGemmEpilogue). So is the narrowing of an
+// f16/bf16 GEMM's f32 result (matchGemmNarrowing): the GEMM writes f16.
 //
 // A zero fill of a library GEMM's output stays on the host: the CUDA program
 // makes it the GEMM's beta = 0. A copy out of a buffer that only a fill
@@ -1143,6 +1144,12 @@ struct KernelsToGpuPass final
       SmallVector<Operation *> sequential;
       WalkResult walk = func.walk<WalkOrder::PreOrder>([&](Operation *op) {
         auto generic = dyn_cast<linalg::GenericOp>(op);
+        // The narrowing of an f16/bf16 GEMM's f32 result stays on the
+        // host: the CUDA program has the GEMM write the narrow type.
+        if (generic && matchGemmNarrowing(generic)) {
+          generic->setAttr(kGemmNarrowingAttr, UnitAttr::get(op->getContext()));
+          return WalkResult::skip();
+        }
         if (generic && !runsInLibrary(generic)) {
           if (op->getParentOp() != func) {
             op->emitOpError("inside a loop is not lowered to a CUDA kernel");

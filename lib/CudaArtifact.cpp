@@ -327,6 +327,44 @@ struct Extractor {
     return success();
   }
 
+  /// The narrowing of an f16/bf16 GEMM's f32 result (matchGemmNarrowing):
+  /// the GEMM writes the narrow buffer itself, accumulating in f32 and
+  /// rounding once; its f32 buffer takes no room.
+  LogicalResult narrowing(linalg::GenericOp op) {
+    std::optional<GemmNarrowing> n = matchGemmNarrowing(op);
+    auto it = n ? gemmSteps.find(n->gemm) : gemmSteps.end();
+    if (it == gemmSteps.end() || dropped[it->second])
+      return op.emitOpError("was left for a GEMM to write but no longer has "
+                            "that form"),
+             failure();
+    size_t i = it->second;
+    rt::CudaGemm &g = program.steps[i].gemm;
+    FailureOr<uint32_t> out = bufferOf(n->output, op);
+    if (failed(out))
+      return failure();
+    SmallVector<int64_t> strides;
+    int64_t offset;
+    bool untouched = true;
+    for (size_t j = i + 1; j < program.steps.size(); ++j)
+      untouched &= dropped[j] || (!touches(program.steps[j], *out) &&
+                                  !touches(program.steps[j], g.c.buffer));
+    if (g.accumulate || g.cDtype != rt::DType::F32 ||
+        (g.dtype != rt::DType::F16 && g.dtype != rt::DType::BF16) ||
+        g.epilogue != rt::GemmEpilogue::None || !untouched ||
+        !staticLayout(cast<MemRefType>(n->output.getType()), strides, offset))
+      return op.emitOpError("narrows a GEMM's result that the GEMM cannot "
+                            "write in its own type"),
+             failure();
+    lifetimes[g.c.buffer] = {lifetimes[g.c.buffer].bytes, -1, -1};
+    g.c = {*out, offset, g.n, g.batch > 1 ? g.m * g.n : 0};
+    g.cDtype = g.dtype;
+    extend(*out, i);
+    if (!rt::validGemm(g, program.buffers))
+      return op.emitOpError("narrows into a buffer too small for its GEMM"),
+             failure();
+    return success();
+  }
+
   /// Widens buffer `b`'s lifetime to cover step `step`.
   void extend(uint32_t b, int64_t step) {
     rt::Lifetime &l = lifetimes[b];
@@ -598,6 +636,9 @@ struct Extractor {
         ok = memset(fill);
       else if (auto l = dyn_cast<gpu::LaunchFuncOp>(op))
         ok = launch(l);
+      else if (auto generic = dyn_cast<linalg::GenericOp>(op);
+               generic && generic->hasAttr(kGemmNarrowingAttr))
+        ok = narrowing(generic);
       else if (auto generic = dyn_cast<linalg::GenericOp>(op);
                generic && isLibraryConv(generic)) {
         auto it = paddings.find(generic);

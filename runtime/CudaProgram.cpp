@@ -109,7 +109,8 @@ bool llmc::runtime::validGemm(const CudaGemm &g,
   if (g.batch < 1 || g.m < 1 || g.n < 1 || g.k < 1)
     return false;
   bool same = g.dtype == g.cDtype &&
-              (g.dtype == DType::F32 || g.dtype == DType::F64);
+              (g.dtype == DType::F32 || g.dtype == DType::F64 ||
+               g.dtype == DType::F16 || g.dtype == DType::BF16);
   bool half = (g.dtype == DType::F16 || g.dtype == DType::BF16) &&
               g.cDtype == DType::F32;
   if (!same && !half)

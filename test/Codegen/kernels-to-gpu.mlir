@@ -637,3 +637,62 @@ module {
     return
   }
 }
+
+// -----
+
+// The narrowing of an f16 library GEMM's zero-filled f32 result, which
+// nothing else reads, stays on the host (the CUDA program has the GEMM write
+// f16); a narrowing of a result that something else also reads is a kernel.
+#a = affine_map<(d0, d1, d2, d3) -> (0, d1, d3)>
+#b = affine_map<(d0, d1, d2, d3) -> (0, d3, d2)>
+#p = affine_map<(d0, d1, d2, d3) -> (0)>
+#c = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+#id3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+// CHECK-LABEL: func.func @main
+// CHECK: linalg.generic {{.*}}library_call = "llmc_matmul_f16"
+// CHECK: linalg.generic {{.*}}ins(%{{.*}} : memref<1x4x16xf32>) outs(%{{.*}} : memref<1x4x16xf16>) attrs = {llmc.gemm_narrowing}
+// CHECK: linalg.generic {{.*}}library_call = "llmc_matmul_f16"
+// CHECK: gpu.launch_func @llmc_kernels::@main_op0
+// CHECK: gpu.launch_func @llmc_kernels::@main_op1
+// CHECK: gpu.module @llmc_kernels
+module {
+  memref.global "private" constant @params : memref<2xi64> = dense<0>
+  func.func @main(%x: memref<1x4x8xf16>, %w: memref<1x8x16xf16>,
+                  %y: memref<1x4x16xf16>, %z: memref<1x4x16xf16>,
+                  %s: memref<1x4x16xf32>) {
+    %zero = arith.constant 0.0 : f32
+    %params = memref.get_global @params : memref<2xi64>
+    %c = memref.alloc() : memref<1x4x16xf32>
+    linalg.fill ins(%zero : f32) outs(%c : memref<1x4x16xf32>)
+    linalg.generic {indexing_maps = [#a, #b, #p, #c], iterator_types = ["parallel", "parallel", "parallel", "reduction"], library_call = "llmc_matmul_f16"} ins(%x, %w, %params : memref<1x4x8xf16>, memref<1x8x16xf16>, memref<2xi64>) outs(%c : memref<1x4x16xf32>) {
+    ^bb0(%in: f16, %in_0: f16, %in_1: i64, %out: f32):
+      %0 = arith.extf %in : f16 to f32
+      %1 = arith.extf %in_0 : f16 to f32
+      %2 = arith.mulf %0, %1 : f32
+      %3 = arith.addf %out, %2 : f32
+      linalg.yield %3 : f32
+    }
+    linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%c : memref<1x4x16xf32>) outs(%y : memref<1x4x16xf16>) {
+    ^bb0(%in: f32, %out: f16):
+      %0 = arith.truncf %in : f32 to f16
+      linalg.yield %0 : f16
+    }
+    %d = memref.alloc() : memref<1x4x16xf32>
+    linalg.fill ins(%zero : f32) outs(%d : memref<1x4x16xf32>)
+    linalg.generic {indexing_maps = [#a, #b, #p, #c], iterator_types = ["parallel", "parallel", "parallel", "reduction"], library_call = "llmc_matmul_f16"} ins(%x, %w, %params : memref<1x4x8xf16>, memref<1x8x16xf16>, memref<2xi64>) outs(%d : memref<1x4x16xf32>) {
+    ^bb0(%in: f16, %in_0: f16, %in_1: i64, %out: f32):
+      %0 = arith.extf %in : f16 to f32
+      %1 = arith.extf %in_0 : f16 to f32
+      %2 = arith.mulf %0, %1 : f32
+      %3 = arith.addf %out, %2 : f32
+      linalg.yield %3 : f32
+    }
+    linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%d : memref<1x4x16xf32>) outs(%z : memref<1x4x16xf16>) {
+    ^bb0(%in: f32, %out: f16):
+      %0 = arith.truncf %in : f32 to f16
+      linalg.yield %0 : f16
+    }
+    linalg.copy ins(%d : memref<1x4x16xf32>) outs(%s : memref<1x4x16xf32>)
+    return
+  }
+}

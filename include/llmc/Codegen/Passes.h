@@ -110,6 +110,20 @@ std::optional<GemmEpilogue> matchGemmEpilogue(func::CallOp call);
 /// The unit attribute llmc-kernels-to-gpu puts on a call it left unlowered
 /// as a GEMM epilogue.
 constexpr const char *kGemmEpilogueAttr = "llmc.gemm_epilogue";
+/// A linalg.generic that narrows (arith.truncf) the whole f32 output of an
+/// f16/bf16 library GEMM, zero-filled before it and read by nothing else,
+/// into a buffer of the GEMM's type: on CUDA the GEMM writes that buffer
+/// itself (cuBLASLt accumulates in f32 and rounds once, as the narrowing
+/// does).
+struct GemmNarrowing {
+  linalg::GenericOp gemm, narrow;
+  Value output;
+};
+/// The narrowing `narrow` is, when it has the form above.
+std::optional<GemmNarrowing> matchGemmNarrowing(linalg::GenericOp narrow);
+/// The unit attribute llmc-kernels-to-gpu puts on a narrowing it left on
+/// the host.
+constexpr const char *kGemmNarrowingAttr = "llmc.gemm_narrowing";
 
 #define GEN_PASS_REGISTRATION
 #include "llmc/Codegen/Passes.h.inc"

@@ -42,8 +42,9 @@ enum class GemmEpilogue : uint8_t { None, Bias, ReluBias, GeluBias };
 
 /// C[b] += op(A[b]) op(B[b]) for b < batch, C being M x N; C = ... when
 /// not `accumulate` (beta = 0); with an epilogue, C = act(... + bias). A
-/// and B are `dtype`, C is `cDtype`: F32 or F64 throughout, or F16/BF16
-/// operands accumulating into F32. An epilogue needs F32 throughout.
+/// and B are `dtype`, C is `cDtype`: one type throughout (F16/BF16
+/// accumulate in F32 and round once), or F16/BF16 operands into an F32 C.
+/// An epilogue needs F32 throughout.
 struct CudaGemm {
   DType dtype = DType::F32, cDtype = DType::F32;
   int64_t batch = 1, m = 0, n = 0, k = 0;
