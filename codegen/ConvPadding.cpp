@@ -35,8 +35,7 @@ bool mlir::llmc::isZeroFill(Operation *op, Value buffer) {
   return false;
 }
 
-/// The buffer `v` is, or is a view of.
-static Value rootOf(Value v) {
+Value mlir::llmc::bufferRoot(Value v) {
   while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
     v = view.getViewSource();
   return v;
@@ -104,13 +103,13 @@ std::optional<ConvPadding> mlir::llmc::matchConvPadding(linalg::GenericOp conv) 
   if (!sourceType || !sourceType.getLayout().isIdentity() ||
       sourceType.getShape() != sizes)
     return std::nullopt;
-  Value root = rootOf(p.source);
+  Value root = bufferRoot(p.source);
   for (Operation *op = p.copy->getNextNode(); op && op != conv;
        op = op->getNextNode()) {
     if (isa<ViewLikeOpInterface>(op))
       continue;
     for (Value operand : op->getOperands())
-      if (rootOf(operand) == root)
+      if (bufferRoot(operand) == root)
         return std::nullopt;
   }
   return p;

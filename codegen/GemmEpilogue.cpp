@@ -32,13 +32,6 @@ using namespace mlir::llmc;
 namespace {
 using ValueTest = std::function<bool(Value)>;
 
-/// The buffer `v` is, or is a view of.
-Value rootOf(Value v) {
-  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
-    v = view.getViewSource();
-  return v;
-}
-
 /// True when `v` is a float constant within 1e-6 (relative) of `expected`.
 bool isConstant(Value v, double expected) {
   FloatAttr::ValueType value(0.0f);
@@ -172,13 +165,13 @@ bool isF32Buffer(Type t) {
 }
 } // namespace
 
-/// The library GEMM (its call one of `calls`) whose whole output `result`
+/// The library GEMM (calling `call`) whose whole output `result`
 /// is (or is a reshaped view of), when that output is a buffer of this
 /// block zero-filled before the GEMM and `reader`, after it, is its only
 /// other user; null otherwise.
 static linalg::GenericOp producingGemm(Value result, Operation *reader,
-                                       ArrayRef<StringRef> calls) {
-  auto alloc = rootOf(result).getDefiningOp<memref::AllocOp>();
+                                       StringRef call) {
+  auto alloc = bufferRoot(result).getDefiningOp<memref::AllocOp>();
   if (!alloc || alloc->getBlock() != reader->getBlock() ||
       !alloc.getType().getLayout().isIdentity() ||
       !alloc.getType().hasStaticShape() ||
@@ -210,7 +203,7 @@ static linalg::GenericOp producingGemm(Value result, Operation *reader,
       continue;
     auto generic = dyn_cast<linalg::GenericOp>(user);
     if (generic && !gemm && generic.getLibraryCallAttr() &&
-        llvm::is_contained(calls, generic.getLibraryCallAttr().getValue()) &&
+        generic.getLibraryCallAttr().getValue() == call &&
         generic.getNumDpsInits() == 1 &&
         generic.getDpsInits()[0] == alloc.getResult()) {
       gemm = generic;
@@ -239,13 +232,13 @@ static bool quietBetween(linalg::GenericOp gemm, Operation *reader,
                          Value result, ArrayRef<Value> written) {
   SmallVector<Value> roots;
   for (Value w : written) {
-    Value r = rootOf(w);
-    if (r == rootOf(result) || llvm::is_contained(roots, r))
+    Value r = bufferRoot(w);
+    if (r == bufferRoot(result) || llvm::is_contained(roots, r))
       return false;
     roots.push_back(r);
   }
   for (Value in : gemm.getDpsInputs())
-    if (llvm::is_contained(roots, rootOf(in)))
+    if (llvm::is_contained(roots, bufferRoot(in)))
       return false;
   for (Operation *between = gemm->getNextNode(); between != reader;
        between = between->getNextNode()) {
@@ -253,7 +246,7 @@ static bool quietBetween(linalg::GenericOp gemm, Operation *reader,
       continue;
     WalkResult touched = between->walk([&](Operation *nested) {
       for (Value operand : nested->getOperands())
-        if (llvm::is_contained(roots, rootOf(operand)))
+        if (llvm::is_contained(roots, bufferRoot(operand)))
           return WalkResult::interrupt();
       return WalkResult::advance();
     });
@@ -359,7 +352,7 @@ static std::optional<GemmEpilogue> matchWith(func::CallOp call,
   e.output = call.getOperand(outArg.getArgNumber());
   if (llvm::count(call.getOperands(), e.result) != 1)
     return std::nullopt;
-  e.gemm = producingGemm(e.result, call, {"llmc_matmul_f32"});
+  e.gemm = producingGemm(e.result, call, "llmc_matmul_f32");
   if (!e.gemm || !quietBetween(e.gemm, call, e.result, {e.output, e.bias}))
     return std::nullopt;
   return e;
@@ -392,7 +385,7 @@ mlir::llmc::matchGemmNarrowing(linalg::GenericOp narrow) {
   GemmNarrowing n;
   n.narrow = narrow;
   n.output = out;
-  n.gemm = producingGemm(c, narrow, {call});
+  n.gemm = producingGemm(c, narrow, call);
   if (!n.gemm || !quietBetween(n.gemm, narrow, c, {out}))
     return std::nullopt;
   return n;

@@ -327,38 +327,62 @@ struct Extractor {
     return success();
   }
 
+  /// Has the step of `gemm`, which overwrites its own buffer C, write
+  /// `output` (named by `user`) in C's place; C takes no room. Refused, with
+  /// `user`'s error, when the GEMM is not such a step or a step since it
+  /// touches C, `output` or `quiet`.
+  FailureOr<size_t> redirectGemm(linalg::GenericOp gemm, Operation *user,
+                                 Value output, ArrayRef<uint32_t> quiet) {
+    auto refuse = [&](const char *why) {
+      return user->emitOpError("cannot be folded into its GEMM: ") << why,
+             failure();
+    };
+    auto it = gemmSteps.find(gemm);
+    if (it == gemmSteps.end() || dropped[it->second])
+      return refuse("the GEMM is not a step");
+    size_t i = it->second;
+    rt::CudaGemm &g = program.steps[i].gemm;
+    if (g.accumulate || g.epilogue != rt::GemmEpilogue::None)
+      return refuse("the GEMM does not just overwrite its output");
+    FailureOr<uint32_t> out = bufferOf(output, user);
+    if (failed(out))
+      return failure();
+    SmallVector<uint32_t> watched{*out, g.c.buffer};
+    watched.append(quiet.begin(), quiet.end());
+    for (size_t j = i + 1; j < program.steps.size(); ++j)
+      if (!dropped[j] && llvm::any_of(watched, [&](uint32_t b) {
+            return touches(program.steps[j], b);
+          }))
+        return refuse("a step since the GEMM uses its buffers");
+    SmallVector<int64_t> strides;
+    int64_t offset;
+    if (!staticLayout(cast<MemRefType>(output.getType()), strides, offset))
+      return refuse("its output has a dynamic layout");
+    lifetimes[g.c.buffer] = {lifetimes[g.c.buffer].bytes, -1, -1};
+    g.c = {*out, offset, g.n, g.batch > 1 ? g.m * g.n : 0};
+    extend(*out, i);
+    return i;
+  }
+
   /// The narrowing of an f16/bf16 GEMM's f32 result (matchGemmNarrowing):
   /// the GEMM writes the narrow buffer itself, accumulating in f32 and
-  /// rounding once; its f32 buffer takes no room.
+  /// rounding once.
   LogicalResult narrowing(linalg::GenericOp op) {
     std::optional<GemmNarrowing> n = matchGemmNarrowing(op);
-    auto it = n ? gemmSteps.find(n->gemm) : gemmSteps.end();
-    if (it == gemmSteps.end() || dropped[it->second])
+    if (!n)
       return op.emitOpError("was left for a GEMM to write but no longer has "
                             "that form"),
              failure();
-    size_t i = it->second;
-    rt::CudaGemm &g = program.steps[i].gemm;
-    FailureOr<uint32_t> out = bufferOf(n->output, op);
-    if (failed(out))
+    FailureOr<size_t> i = redirectGemm(n->gemm, op, n->output, {});
+    if (failed(i))
       return failure();
-    SmallVector<int64_t> strides;
-    int64_t offset;
-    bool untouched = true;
-    for (size_t j = i + 1; j < program.steps.size(); ++j)
-      untouched &= dropped[j] || (!touches(program.steps[j], *out) &&
-                                  !touches(program.steps[j], g.c.buffer));
-    if (g.accumulate || g.cDtype != rt::DType::F32 ||
-        (g.dtype != rt::DType::F16 && g.dtype != rt::DType::BF16) ||
-        g.epilogue != rt::GemmEpilogue::None || !untouched ||
-        !staticLayout(cast<MemRefType>(n->output.getType()), strides, offset))
+    rt::CudaGemm &g = program.steps[*i].gemm;
+    if (g.cDtype != rt::DType::F32 ||
+        (g.dtype != rt::DType::F16 && g.dtype != rt::DType::BF16))
       return op.emitOpError("narrows a GEMM's result that the GEMM cannot "
                             "write in its own type"),
              failure();
-    lifetimes[g.c.buffer] = {lifetimes[g.c.buffer].bytes, -1, -1};
-    g.c = {*out, offset, g.n, g.batch > 1 ? g.m * g.n : 0};
     g.cDtype = g.dtype;
-    extend(*out, i);
     if (!rt::validGemm(g, program.buffers))
       return op.emitOpError("narrows into a buffer too small for its GEMM"),
              failure();
@@ -374,40 +398,24 @@ struct Extractor {
 
   /// A kernel that adds a bias to a GEMM's result and applies an activation
   /// (matchGemmEpilogue): the GEMM's cuBLASLt epilogue. The GEMM writes the
-  /// kernel's output in its place, and its own buffer takes no room.
+  /// kernel's output in its place.
   LogicalResult epilogue(GemmEpilogue e) {
-    auto it = gemmSteps.find(e.gemm);
-    auto refuse = [&](const char *why) {
-      return e.call.emitOpError("is a GEMM epilogue that the CUDA program "
-                                "cannot fold: ")
-                 << why,
-             failure();
-    };
-    if (it == gemmSteps.end() || dropped[it->second])
-      return refuse("its GEMM is not a step");
-    size_t i = it->second;
-    rt::CudaGemm &g = program.steps[i].gemm;
-    if (g.accumulate || g.dtype != rt::DType::F32 ||
-        g.cDtype != rt::DType::F32 || g.epilogue != rt::GemmEpilogue::None)
-      return refuse("the GEMM is not an f32 GEMM that overwrites its output");
-    FailureOr<uint32_t> out = bufferOf(e.output, e.call),
-                        bias = bufferOf(e.bias, e.call);
-    if (failed(out) || failed(bias))
+    FailureOr<uint32_t> bias = bufferOf(e.bias, e.call);
+    if (failed(bias))
       return failure();
-    for (size_t j = i + 1; j < program.steps.size(); ++j)
-      if (!dropped[j] && (touches(program.steps[j], *out) ||
-                          touches(program.steps[j], *bias) ||
-                          touches(program.steps[j], g.c.buffer)))
-        return refuse("a step between it and its GEMM uses its buffers");
+    FailureOr<size_t> i = redirectGemm(e.gemm, e.call, e.output, {*bias});
+    if (failed(i))
+      return failure();
+    rt::CudaGemm &g = program.steps[*i].gemm;
     SmallVector<int64_t> strides;
-    int64_t outOffset, biasOffset;
-    if (!staticLayout(cast<MemRefType>(e.output.getType()), strides,
-                      outOffset) ||
-        !staticLayout(cast<MemRefType>(e.bias.getType()), strides, biasOffset))
-      return refuse("its output or bias has a dynamic layout");
-    // The GEMM's own buffer is no longer written or read.
-    lifetimes[g.c.buffer] = {lifetimes[g.c.buffer].bytes, -1, -1};
-    g.c = {*out, outOffset, g.n, g.batch > 1 ? g.m * g.n : 0};
+    int64_t biasOffset;
+    if (g.dtype != rt::DType::F32 || g.cDtype != rt::DType::F32 ||
+        !staticLayout(cast<MemRefType>(e.bias.getType()), strides,
+                      biasOffset))
+      return e.call.emitOpError("is a GEMM epilogue that cuBLASLt cannot "
+                                "apply: not f32, or a bias of dynamic "
+                                "layout"),
+             failure();
     g.epilogue = e.kind == GemmEpilogueKind::ReluBias
                      ? rt::GemmEpilogue::ReluBias
                  : e.kind == GemmEpilogueKind::GeluBias
@@ -415,13 +423,14 @@ struct Extractor {
                      : rt::GemmEpilogue::Bias;
     g.biasBuffer = *bias;
     g.biasOffset = biasOffset;
-    extend(*out, i);
-    extend(*bias, i);
+    extend(*bias, *i);
     std::string more = nodesOf(e.call.getLoc());
     if (!more.empty())
-      program.steps[i].node += "," + more;
+      program.steps[*i].node += "," + more;
     if (!rt::validGemm(g, program.buffers))
-      return refuse("its buffers are too small");
+      return e.call.emitOpError("is a GEMM epilogue whose buffers are too "
+                                "small"),
+             failure();
     return success();
   }
 

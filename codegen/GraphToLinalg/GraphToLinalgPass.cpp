@@ -47,6 +47,24 @@ Value lowering::emptyTensor(OpBuilder &b, Location loc, RankedTensorType type) {
   return tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType());
 }
 
+Value lowering::mapElements(
+    OpBuilder &b, Location loc, Value value, Type element,
+    function_ref<Value(OpBuilder &, Location, Value)> fn) {
+  auto in = cast<RankedTensorType>(value.getType());
+  auto type = RankedTensorType::get(in.getShape(), element);
+  SmallVector<AffineMap> maps(
+      2, AffineMap::getMultiDimIdentityMap(in.getRank(), b.getContext()));
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{type}, ValueRange{value},
+             ValueRange{emptyTensor(b, loc, type)}, maps,
+             SmallVector<utils::IteratorType>(in.getRank(),
+                                              utils::IteratorType::parallel),
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               linalg::YieldOp::create(nb, l, fn(nb, l, args[0]));
+             })
+      .getResult(0);
+}
+
 Value lowering::filledTensor(OpBuilder &b, Location loc, RankedTensorType type,
                              Value value) {
   return linalg::FillOp::create(b, loc, value, emptyTensor(b, loc, type))

@@ -163,21 +163,11 @@ struct MatMulToBlas : OpConversionPattern<graph::MatMulOp> {
                                  : "llmc_matmul_bf16";
     Value c3 = markedContraction(rewriter, loc, call, {a3, b3, params}, init,
                                  maps, iterators);
-    if (half) {
-      // c = truncf(c32), elementwise.
-      auto narrow = RankedTensorType::get(cType.getShape(), t);
-      Value empty = tensor::EmptyOp::create(rewriter, loc, narrow.getShape(), t);
-      AffineMap id = rewriter.getMultiDimIdentityMap(3);
-      c3 = linalg::GenericOp::create(
-               rewriter, loc, TypeRange{narrow}, ValueRange{c3},
-               ValueRange{empty}, ArrayRef<AffineMap>{id, id},
-               SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
-               [&](OpBuilder &nb, Location l, ValueRange args) {
-                 linalg::YieldOp::create(
-                     nb, l, arith::TruncFOp::create(nb, l, t, args[0]).getResult());
-               })
-               .getResult(0);
-    }
+    if (half) // c = truncf(c32), elementwise.
+      c3 = mapElements(rewriter, loc, c3, t,
+                       [&](OpBuilder &nb, Location l, Value x) -> Value {
+                         return arith::TruncFOp::create(nb, l, t, x);
+                       });
     rewriter.replaceOp(op, reshapeTo(rewriter, loc, c3, outType));
     return success();
   }

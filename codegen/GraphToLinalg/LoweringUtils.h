@@ -17,6 +17,11 @@ RankedTensorType convertedType(const TypeConverter &converter, Type type);
 /// tensor.empty of `type`.
 Value emptyTensor(OpBuilder &b, Location loc, RankedTensorType type);
 
+/// fn(x) for every element x of the tensor `value`, as a new tensor of
+/// element type `element` (one elementwise linalg.generic).
+Value mapElements(OpBuilder &b, Location loc, Value value, Type element,
+                  function_ref<Value(OpBuilder &, Location, Value)> fn);
+
 /// A tensor of `type` filled with `value`.
 Value filledTensor(OpBuilder &b, Location loc, RankedTensorType type,
                    Value value);

@@ -117,46 +117,25 @@ struct ReduceToGeneric : OpConversionPattern<graph::ReduceOp> {
       count *= inType.getDimSize(a);
     if (kind == "mean" || kind == "l2" || kind == "log_sum" ||
         kind == "log_sum_exp") {
-      SmallVector<AffineMap> idMaps(
-          2, AffineMap::getMultiDimIdentityMap(accType.getRank(), getContext()));
-      result =
-          linalg::GenericOp::create(
-              rewriter, loc, TypeRange{accType}, ValueRange{result},
-              ValueRange{emptyTensor(rewriter, loc, accType)}, idMaps,
-              SmallVector<utils::IteratorType>(accType.getRank(),
-                                               utils::IteratorType::parallel),
-              [&](OpBuilder &b, Location l, ValueRange args) {
-                Value x = args[0], out;
-                if (kind == "mean") {
-                  Value n = scalarConstant(b, l, accElem, count);
-                  out = isFloat ? (Value)arith::DivFOp::create(b, l, x, n)
-                        : isUnsigned ? (Value)arith::DivUIOp::create(b, l, x, n)
-                                     : (Value)arith::DivSIOp::create(b, l, x, n);
-                } else if (kind == "l2") {
-                  out = isFloat ? (Value)math::SqrtOp::create(b, l, x) : x;
-                } else {
-                  out = isFloat ? (Value)math::LogOp::create(b, l, x) : x;
-                }
-                linalg::YieldOp::create(b, l, out);
-              })
-              .getResult(0);
+      result = mapElements(
+          rewriter, loc, result, accElem,
+          [&](OpBuilder &b, Location l, Value x) -> Value {
+            if (kind == "mean") {
+              Value n = scalarConstant(b, l, accElem, count);
+              return isFloat      ? (Value)arith::DivFOp::create(b, l, x, n)
+                     : isUnsigned ? (Value)arith::DivUIOp::create(b, l, x, n)
+                                  : (Value)arith::DivSIOp::create(b, l, x, n);
+            }
+            if (kind == "l2")
+              return isFloat ? (Value)math::SqrtOp::create(b, l, x) : x;
+            return isFloat ? (Value)math::LogOp::create(b, l, x) : x;
+          });
     }
-    if (accElem != t) {
-      auto narrow = RankedTensorType::get(accType.getShape(), t);
-      SmallVector<AffineMap> idMaps(
-          2, AffineMap::getMultiDimIdentityMap(accType.getRank(), getContext()));
-      result = linalg::GenericOp::create(
-                   rewriter, loc, TypeRange{narrow}, ValueRange{result},
-                   ValueRange{emptyTensor(rewriter, loc, narrow)}, idMaps,
-                   SmallVector<utils::IteratorType>(
-                       accType.getRank(), utils::IteratorType::parallel),
-                   [&](OpBuilder &b, Location l, ValueRange args) {
-                     linalg::YieldOp::create(
-                         b, l, arith::TruncFOp::create(b, l, t, args[0])
-                                   .getResult());
-                   })
-                   .getResult(0);
-    }
+    if (accElem != t)
+      result = mapElements(rewriter, loc, result, t,
+                           [&](OpBuilder &b, Location l, Value x) -> Value {
+                             return arith::TruncFOp::create(b, l, t, x);
+                           });
     rewriter.replaceOp(op, reshapeTo(rewriter, loc, result, outType));
     return success();
   }

@@ -86,6 +86,8 @@ struct ConvPadding {
 /// True when `op` writes zeros into all of `buffer`: a linalg.fill, or a
 /// linalg.map without inputs yielding a zero constant.
 bool isZeroFill(Operation *op, Value buffer);
+/// The buffer `v` is, or is a view of (through any view op).
+Value bufferRoot(Value v);
 /// True for a linalg.generic marked as the runtime's 2-D convolution.
 bool isLibraryConv(linalg::GenericOp op);
 /// The padding of `conv`'s input, when it has the form above.
