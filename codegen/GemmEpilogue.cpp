@@ -1,4 +1,4 @@
-//===- GemmEpilogue.cpp - A library GEMM's bias and activation ------------===//
+//===- GemmEpilogue.cpp - Library calls' bias and activation --------------===//
 //
 // On CUDA, a kernel that only adds a bias vector to a library GEMM's result
 // (broadcast along its rows) and then applies nothing, a ReLU or the tanh
@@ -6,11 +6,17 @@
 // _RELU_BIAS, _GELU_BIAS): the GEMM writes the kernel's output directly,
 // and the kernel, its launch and the GEMM's intermediate buffer go.
 //
-// The IR stays exact up to the CUDA program: the GEMM still writes its own
-// buffer and the kernel function still reads it. KernelsToGpu leaves a
-// matched kernel function unlowered, and the CUDA program (CudaArtifact)
-// folds the call into the GEMM step. Both use this one matcher, so they
-// cannot disagree.
+// Likewise a kernel that only adds a per-channel bias, and optionally a
+// residual tensor, to a library convolution's result and applies a ReLU is
+// cuDNN's fused convolution (cudnnConvolutionBiasActivationForward:
+// y = relu(conv(x, w) + z + bias)). Only the ReLU folds: cuDNN's other
+// activation there, the identity, restricts the convolution algorithm.
+//
+// The IR stays exact up to the CUDA program: the library call still writes
+// its own buffer and the kernel function still reads it. KernelsToGpu
+// leaves a matched kernel function unlowered, and the CUDA program
+// (CudaArtifact) folds the call into the library step. Both use the one
+// matcher for each, so they cannot disagree.
 //
 // The activation is recognised by the expression it computes, whatever the
 // order of the operands of its sums and products: the body is flattened
@@ -261,30 +267,48 @@ static std::optional<GemmEpilogue> matchWith(func::CallOp call,
                                              linalg::GenericOp op,
                                              unsigned ci);
 
-std::optional<GemmEpilogue> mlir::llmc::matchGemmEpilogue(func::CallOp call) {
-  auto callee = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
+/// The kernel function `call` calls, when it is called there only (so it
+/// need not be lowered) and its body is constants, constant globals,
+/// expand_shapes of its arguments and one elementwise linalg.generic of one
+/// output: that generic.
+static linalg::GenericOp epilogueGeneric(func::CallOp call,
+                                         func::FuncOp &callee) {
+  callee = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
       call, call.getCalleeAttr());
   if (!callee || callee.isExternal() || !callee->hasAttr("llmc.kernel") ||
       !callee.getBody().hasOneBlock())
-    return std::nullopt;
-  // The kernel function is called here only: it is not lowered.
+    return {};
   Operation *symbolTable = SymbolTable::getNearestSymbolTable(callee);
   std::optional<SymbolTable::UseRange> uses =
       SymbolTable::getSymbolUses(callee, symbolTable);
   if (!uses || std::distance(uses->begin(), uses->end()) != 1)
-    return std::nullopt;
-  // Its body: constants and one generic.
+    return {};
+  Block *entry = &callee.getBody().front();
   linalg::GenericOp op;
-  for (Operation &inner : callee.getBody().front()) {
-    if (isa<arith::ConstantOp, func::ReturnOp>(inner))
+  for (Operation &inner : *entry) {
+    if (isa<arith::ConstantOp, func::ReturnOp, memref::GetGlobalOp>(inner))
       continue;
+    if (auto expand = dyn_cast<memref::ExpandShapeOp>(inner)) {
+      auto arg = dyn_cast<BlockArgument>(expand.getSrc());
+      if (!arg || arg.getOwner() != entry)
+        return {};
+      continue;
+    }
     auto generic = dyn_cast<linalg::GenericOp>(inner);
     if (!generic || op)
-      return std::nullopt;
+      return {};
     op = generic;
   }
-  if (!op || op.getLibraryCallAttr() || op.getNumDpsInputs() != 2 ||
-      op.getNumDpsInits() != 1 || op.getNumReductionLoops() != 0)
+  if (!op || op.getLibraryCallAttr() || op.getNumDpsInits() != 1 ||
+      op.getNumReductionLoops() != 0)
+    return {};
+  return op;
+}
+
+std::optional<GemmEpilogue> mlir::llmc::matchGemmEpilogue(func::CallOp call) {
+  func::FuncOp callee;
+  linalg::GenericOp op = epilogueGeneric(call, callee);
+  if (!op || op.getNumDpsInputs() != 2)
     return std::nullopt;
   // out[..., j] = act(c[..., j] + bias[j]), c and out dense and alike; the
   // bias is either input.
@@ -356,6 +380,125 @@ static std::optional<GemmEpilogue> matchWith(func::CallOp call,
   if (!e.gemm || !quietBetween(e.gemm, call, e.result, {e.output, e.bias}))
     return std::nullopt;
   return e;
+}
+
+/// The argument of `callee`'s entry block that `v` is, directly or through
+/// a memref.expand_shape; null otherwise.
+static BlockArgument entryArgument(Value v, func::FuncOp callee) {
+  if (auto expand = v.getDefiningOp<memref::ExpandShapeOp>())
+    v = expand.getSrc();
+  auto arg = dyn_cast<BlockArgument>(v);
+  return arg && arg.getOwner() == &callee.getBody().front() ? arg
+                                                            : BlockArgument();
+}
+
+/// The buffer input `i` of `op` (rank-4 loops n, k, h, w) reads as a
+/// per-channel vector, when it does: a dense f32 buffer of K elements (an
+/// argument of `callee` or a constant global), possibly expanded, indexed
+/// by k alone (its other dims of size 1, indexed by 0). Null otherwise.
+static Value channelVector(linalg::GenericOp op, unsigned i,
+                           func::FuncOp callee, int64_t channels) {
+  Value v = op.getDpsInputs()[i];
+  Value root = v;
+  if (auto expand = v.getDefiningOp<memref::ExpandShapeOp>())
+    root = expand.getSrc();
+  auto rootType = dyn_cast<MemRefType>(root.getType());
+  if (!(entryArgument(root, callee) == root ||
+        root.getDefiningOp<memref::GetGlobalOp>()) ||
+      !isF32Buffer(rootType) || rootType.getNumElements() != channels)
+    return {};
+  AffineMap map = op.getIndexingMapsArray()[i];
+  auto type = cast<MemRefType>(v.getType());
+  bool seen = false;
+  for (auto [d, e] : llvm::enumerate(map.getResults())) {
+    if (auto dim = dyn_cast<AffineDimExpr>(e);
+        dim && dim.getPosition() == 1 && !seen &&
+        type.getDimSize(d) == channels) {
+      seen = true;
+      continue;
+    }
+    auto c = dyn_cast<AffineConstantExpr>(e);
+    if (!c || c.getValue() != 0 || type.getDimSize(d) != 1)
+      return {};
+  }
+  return seen ? root : Value();
+}
+
+std::optional<ConvEpilogue> mlir::llmc::matchConvEpilogue(func::CallOp call) {
+  func::FuncOp callee;
+  linalg::GenericOp op = epilogueGeneric(call, callee);
+  if (!op || op.getNumDpsInputs() < 2 || op.getNumDpsInputs() > 3 ||
+      op.getNumLoops() != 4)
+    return std::nullopt;
+  // out = max(c + bias [+ z], 0): out, c and z dense NCHW f32 of one type,
+  // read at the same point; bias per channel.
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  BlockArgument outArg = entryArgument(op.getDpsInits()[0], callee);
+  Type outType = op.getDpsInits()[0].getType();
+  if (!outArg || outArg != op.getDpsInits()[0] || !isF32Buffer(outType) ||
+      cast<MemRefType>(outType).getRank() != 4 || !maps.back().isIdentity())
+    return std::nullopt;
+  int64_t channels = cast<MemRefType>(outType).getDimSize(1);
+  SmallVector<unsigned> full;
+  std::optional<unsigned> biasIndex;
+  Value bias;
+  for (unsigned i = 0; i < op.getNumDpsInputs(); ++i) {
+    Value in = op.getDpsInputs()[i];
+    if (maps[i].isIdentity() && in.getType() == outType &&
+        entryArgument(in, callee) == in) {
+      full.push_back(i);
+      continue;
+    }
+    if (biasIndex || !(bias = channelVector(op, i, callee, channels)))
+      return std::nullopt;
+    biasIndex = i;
+  }
+  if (!biasIndex || full.empty())
+    return std::nullopt;
+  Block *body = op.getBody();
+  if (!body->getArguments().back().use_empty())
+    return std::nullopt;
+  // The ReLU of one sum of every input.
+  Operation *relu = body->getTerminator()->getOperand(0).getDefiningOp();
+  if (!isa_and_nonnull<arith::MaximumFOp, arith::MaxNumFOp>(relu) ||
+      relu->getBlock() != body)
+    return std::nullopt;
+  SmallVector<ValueTest> summands;
+  for (unsigned i = 0; i < op.getNumDpsInputs(); ++i)
+    summands.push_back(is(body->getArgument(i)));
+  ValueTest total = sum(body, Value(), summands);
+  auto zero = [](Value z) { return matchPattern(z, m_AnyZeroFloat()); };
+  if (!matchesAll(relu->getOperands(), {total, zero}))
+    return std::nullopt;
+
+  // The caller: which full-size input is the convolution's output (the
+  // other, if any, is the residual).
+  auto operandOf = [&](unsigned input) {
+    auto arg = cast<BlockArgument>(entryArgument(op.getDpsInputs()[input],
+                                                 callee));
+    return call.getOperand(arg.getArgNumber());
+  };
+  for (unsigned ci : full) {
+    ConvEpilogue e;
+    e.call = call;
+    e.result = operandOf(ci);
+    // A constant global bias is the callee's; an argument, the caller's.
+    auto biasArg = dyn_cast<BlockArgument>(bias);
+    e.bias = biasArg ? call.getOperand(biasArg.getArgNumber()) : bias;
+    e.output = call.getOperand(outArg.getArgNumber());
+    SmallVector<Value> quiet{e.output};
+    if (biasArg)
+      quiet.push_back(e.bias);
+    for (unsigned zi : full)
+      if (zi != ci)
+        quiet.push_back(e.residual = operandOf(zi));
+    if (llvm::count(call.getOperands(), e.result) != 1)
+      continue;
+    e.conv = producingGemm(e.result, call, "llmc_conv2d_f32");
+    if (e.conv && quietBetween(e.conv, call, e.result, quiet))
+      return e;
+  }
+  return std::nullopt;
 }
 
 std::optional<GemmNarrowing>

@@ -17,8 +17,11 @@
 //
 // A kernel function that only adds a bias to a library GEMM's result and
 // applies a ReLU or GELU is left as it is: the CUDA program makes it the
-// GEMM's cuBLASLt epilogue (matchGemmEpilogue). So is the narrowing of an
-// f16/bf16 GEMM's f32 result (matchGemmNarrowing): the GEMM writes f16.
+// GEMM's cuBLASLt epilogue (matchGemmEpilogue), and so is one that adds a
+// bias (and a residual) to a library convolution's result and applies a
+// ReLU: cuDNN's fused convolution (matchConvEpilogue). So is the narrowing
+// of an f16/bf16 GEMM's f32 result (matchGemmNarrowing): the GEMM writes
+// f16.
 //
 // A zero fill of a library GEMM's output stays on the host: the CUDA program
 // makes it the GEMM's beta = 0. A copy out of a buffer that only a fill
@@ -1127,12 +1130,16 @@ struct KernelsToGpuPass final
     KernelBuilder kernels(gpuModule);
 
     // A kernel function that is a GEMM's bias and activation stays as it
-    // is: the CUDA program makes it the GEMM's cuBLASLt epilogue.
+    // is: the CUDA program makes it the GEMM's cuBLASLt epilogue. So does
+    // a convolution's bias, residual and ReLU (cuDNN's fused convolution).
     llvm::StringSet<> epilogues;
     module.walk([&](func::CallOp call) {
-      if (matchGemmEpilogue(call)) {
+      const char *attr = matchGemmEpilogue(call)   ? kGemmEpilogueAttr
+                         : matchConvEpilogue(call) ? kConvEpilogueAttr
+                                                   : nullptr;
+      if (attr) {
         epilogues.insert(call.getCallee());
-        call->setAttr(kGemmEpilogueAttr, UnitAttr::get(call.getContext()));
+        call->setAttr(attr, UnitAttr::get(call.getContext()));
       }
     });
 

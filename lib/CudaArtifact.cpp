@@ -5,7 +5,8 @@
 // (gpu.launch_func), GEMMs and convolutions (linalg.generic marked with a
 // library call; a convolution's input padding is folded into it) and calls
 // of kernel functions holding more of the same, or holding a GEMM's bias and
-// activation, which become its cuBLASLt epilogue. This walks it once,
+// activation, which become its cuBLASLt epilogue, or a convolution's bias,
+// residual and ReLU, which make it cuDNN's fused convolution. This walks it once,
 // in order, and records what the runtime replays: every buffer (the
 // temporaries placed in one arena by their lifetimes), and every step with
 // the buffers it reads and writes. Anything else on the host is refused:
@@ -137,13 +138,23 @@ struct Extractor {
   /// The call of the kernel function being walked: its location names the
   /// fusion group's ONNX nodes.
   std::optional<Location> caller;
-  /// The step of each library GEMM.
-  DenseMap<Operation *, size_t> gemmSteps;
+  /// The step of each library GEMM and convolution.
+  DenseMap<Operation *, size_t> librarySteps;
 
   std::string nodes(Operation *op) {
     if (!caller)
       return nodesOf(op->getLoc());
     return nodesOf(FusedLoc::get(op->getContext(), {*caller, op->getLoc()}));
+  }
+
+  /// Adds the ONNX nodes of `loc` that `step` does not name yet.
+  static void addNodes(rt::CudaStep &step, Location loc) {
+    std::vector<std::string> names;
+    for (StringRef n : llvm::split(step.node, ','))
+      if (!n.empty())
+        names.push_back(n.str());
+    collectNodes(loc, names);
+    step.node = llvm::join(names, ",");
   }
 
   uint32_t addBuffer(rt::BufferKind kind, uint32_t index, uint64_t bytes) {
@@ -322,44 +333,61 @@ struct Extractor {
                                static_cast<uint64_t>(g.batch * g.m * g.n) *
                                    element))
       g.accumulate = false;
-    gemmSteps[op] = program.steps.size();
+    librarySteps[op] = program.steps.size();
     add(std::move(step));
     return success();
   }
 
-  /// Has the step of `gemm`, which overwrites its own buffer C, write
-  /// `output` (named by `user`) in C's place; C takes no room. Refused, with
-  /// `user`'s error, when the GEMM is not such a step or a step since it
-  /// touches C, `output` or `quiet`.
-  FailureOr<size_t> redirectGemm(linalg::GenericOp gemm, Operation *user,
-                                 Value output, ArrayRef<uint32_t> quiet) {
+  /// Has the step of library call `lib` (a GEMM or a convolution), which
+  /// overwrites its own output buffer, write `output` (named by `user`)
+  /// there instead; the old buffer takes no room. Refused, with `user`'s
+  /// error, when the call is not such a step or a step since it touches its
+  /// output, `output` or `quiet`.
+  FailureOr<size_t> redirect(linalg::GenericOp lib, Operation *user,
+                             Value output, ArrayRef<uint32_t> quiet) {
     auto refuse = [&](const char *why) {
-      return user->emitOpError("cannot be folded into its GEMM: ") << why,
+      return user->emitOpError("cannot be folded into its library call: ")
+                 << why,
              failure();
     };
-    auto it = gemmSteps.find(gemm);
-    if (it == gemmSteps.end() || dropped[it->second])
-      return refuse("the GEMM is not a step");
+    auto it = librarySteps.find(lib);
+    if (it == librarySteps.end() || dropped[it->second])
+      return refuse("the library call is not a step");
     size_t i = it->second;
-    rt::CudaGemm &g = program.steps[i].gemm;
-    if (g.accumulate || g.epilogue != rt::GemmEpilogue::None)
-      return refuse("the GEMM does not just overwrite its output");
+    rt::CudaStep &step = program.steps[i];
+    bool gemm = step.kind == rt::CudaStep::Gemm;
+    if (gemm ? step.gemm.accumulate ||
+                   step.gemm.epilogue != rt::GemmEpilogue::None
+             : step.conv.accumulate ||
+                   step.conv.epilogue != rt::ConvEpilogue::None)
+      return refuse("the library call does not just overwrite its output");
     FailureOr<uint32_t> out = bufferOf(output, user);
     if (failed(out))
       return failure();
-    SmallVector<uint32_t> watched{*out, g.c.buffer};
+    uint32_t old = gemm ? step.gemm.c.buffer : step.conv.y.buffer;
+    SmallVector<uint32_t> watched{*out, old};
     watched.append(quiet.begin(), quiet.end());
     for (size_t j = i + 1; j < program.steps.size(); ++j)
       if (!dropped[j] && llvm::any_of(watched, [&](uint32_t b) {
             return touches(program.steps[j], b);
           }))
-        return refuse("a step since the GEMM uses its buffers");
+        return refuse("a step since the library call uses its buffers");
     SmallVector<int64_t> strides;
     int64_t offset;
     if (!staticLayout(cast<MemRefType>(output.getType()), strides, offset))
       return refuse("its output has a dynamic layout");
-    lifetimes[g.c.buffer] = {lifetimes[g.c.buffer].bytes, -1, -1};
-    g.c = {*out, offset, g.n, g.batch > 1 ? g.m * g.n : 0};
+    if (gemm) {
+      rt::CudaGemm &g = step.gemm;
+      g.c = {*out, offset, g.n, g.batch > 1 ? g.m * g.n : 0};
+    } else {
+      // The output has the convolution's own (dense) type.
+      rt::ConvOperand &y = step.conv.y;
+      if (!std::equal(strides.begin(), strides.end(), y.strides))
+        return refuse("its output is laid out unlike the convolution's");
+      y.buffer = *out;
+      y.offset = offset;
+    }
+    lifetimes[old] = {lifetimes[old].bytes, -1, -1};
     extend(*out, i);
     return i;
   }
@@ -373,7 +401,7 @@ struct Extractor {
       return op.emitOpError("was left for a GEMM to write but no longer has "
                             "that form"),
              failure();
-    FailureOr<size_t> i = redirectGemm(n->gemm, op, n->output, {});
+    FailureOr<size_t> i = redirect(n->gemm, op, n->output, {});
     if (failed(i))
       return failure();
     rt::CudaGemm &g = program.steps[*i].gemm;
@@ -403,7 +431,7 @@ struct Extractor {
     FailureOr<uint32_t> bias = bufferOf(e.bias, e.call);
     if (failed(bias))
       return failure();
-    FailureOr<size_t> i = redirectGemm(e.gemm, e.call, e.output, {*bias});
+    FailureOr<size_t> i = redirect(e.gemm, e.call, e.output, {*bias});
     if (failed(i))
       return failure();
     rt::CudaGemm &g = program.steps[*i].gemm;
@@ -424,12 +452,62 @@ struct Extractor {
     g.biasBuffer = *bias;
     g.biasOffset = biasOffset;
     extend(*bias, *i);
-    std::string more = nodesOf(e.call.getLoc());
-    if (!more.empty())
-      program.steps[*i].node += "," + more;
+    addNodes(program.steps[*i], e.call.getLoc());
     if (!rt::validGemm(g, program.buffers))
       return e.call.emitOpError("is a GEMM epilogue whose buffers are too "
                                 "small"),
+             failure();
+    return success();
+  }
+
+  /// A kernel that adds a bias (and a residual) to a convolution's result
+  /// and applies a ReLU (matchConvEpilogue): cuDNN's fused convolution
+  /// writes the kernel's output in its place.
+  LogicalResult epilogue(ConvEpilogue e) {
+    if (auto g = e.bias.getDefiningOp<memref::GetGlobalOp>())
+      if (failed(global(g)))
+        return failure();
+    FailureOr<uint32_t> bias = bufferOf(e.bias, e.call);
+    if (failed(bias))
+      return failure();
+    SmallVector<uint32_t> quiet{*bias};
+    std::optional<uint32_t> residual;
+    if (e.residual) {
+      FailureOr<uint32_t> z = bufferOf(e.residual, e.call);
+      if (failed(z))
+        return failure();
+      residual = *z;
+      quiet.push_back(*z);
+    }
+    FailureOr<size_t> i = redirect(e.conv, e.call, e.output, quiet);
+    if (failed(i))
+      return failure();
+    rt::CudaConv &c = program.steps[*i].conv;
+    SmallVector<int64_t> strides;
+    int64_t biasOffset = 0, zOffset = 0;
+    if (!staticLayout(cast<MemRefType>(e.bias.getType()), strides,
+                      biasOffset) ||
+        (e.residual &&
+         !staticLayout(cast<MemRefType>(e.residual.getType()), strides,
+                       zOffset)))
+      return e.call.emitOpError("is a convolution epilogue of dynamic "
+                                "layout"),
+             failure();
+    c.epilogue = rt::ConvEpilogue::ReluBias;
+    c.biasBuffer = *bias;
+    c.biasOffset = biasOffset;
+    extend(*bias, *i);
+    if (residual) {
+      c.residual = true;
+      c.z = c.y;
+      c.z.buffer = *residual;
+      c.z.offset = zOffset;
+      extend(*residual, *i);
+    }
+    addNodes(program.steps[*i], e.call.getLoc());
+    if (!rt::validConv(c, program.buffers))
+      return e.call.emitOpError("is a convolution epilogue whose buffers are "
+                                "too small"),
              failure();
     return success();
   }
@@ -444,7 +522,10 @@ struct Extractor {
               s.gemm.biasBuffer == b);
     case rt::CudaStep::Conv:
       return s.conv.x.buffer == b || s.conv.w.buffer == b ||
-             s.conv.y.buffer == b;
+             s.conv.y.buffer == b ||
+             (s.conv.epilogue != rt::ConvEpilogue::None &&
+              s.conv.biasBuffer == b) ||
+             (s.conv.residual && s.conv.z.buffer == b);
     default:
       return llvm::is_contained(s.args, b);
     }
@@ -573,6 +654,7 @@ struct Extractor {
     if (!rt::validConv(c, program.buffers))
       return op.emitOpError("is a convolution with inconsistent sizes"),
              failure();
+    librarySteps[op] = program.steps.size();
     add(std::move(step));
     return success();
   }
@@ -665,8 +747,15 @@ struct Extractor {
                                   "longer has that form"),
                  failure();
         ok = epilogue(*e);
-      }
-      else if (auto call = dyn_cast<func::CallOp>(op)) {
+      } else if (auto call = dyn_cast<func::CallOp>(op);
+                 call && call->hasAttr(kConvEpilogueAttr)) {
+        std::optional<ConvEpilogue> e = matchConvEpilogue(call);
+        if (!e)
+          return call.emitOpError("was left for a convolution epilogue that "
+                                  "no longer has that form"),
+                 failure();
+        ok = epilogue(*e);
+      } else if (auto call = dyn_cast<func::CallOp>(op)) {
         auto callee = module.lookupSymbol<func::FuncOp>(call.getCallee());
         if (!callee || callee.isExternal() || callee.getBody().hasOneBlock() == false)
           return call.emitOpError("calls a function the CUDA program cannot "

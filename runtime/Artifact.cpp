@@ -67,13 +67,14 @@ writeCudaProgram(flatbuffers::FlatBufferBuilder &b, const CudaProgram &p) {
     if (x.kind == CudaStep::Conv) {
       const CudaConv &c = x.conv;
       fb::ConvOperand cx = convOperand(c.x), cw = convOperand(c.w),
-                      cy = convOperand(c.y);
+                      cy = convOperand(c.y), cz = convOperand(c.z);
       conv = fb::CreateCudaConv(
           b, static_cast<int32_t>(c.dtype), b.CreateVector(c.input, 4),
           b.CreateVector(c.filter, 4), b.CreateVector(c.output, 4),
           b.CreateVector(c.pad, 2), b.CreateVector(c.stride, 2),
           b.CreateVector(c.dilation, 2), c.group, c.accumulate, &cx, &cw, &cy,
-          c.tf32);
+          c.tf32, static_cast<uint8_t>(c.epilogue), c.biasBuffer,
+          c.biasOffset, c.residual, c.residual ? &cz : nullptr);
     }
     flatbuffers::Offset<fb::CudaGemm> gemm = 0;
     if (x.kind == CudaStep::Gemm) {
@@ -208,6 +209,15 @@ static bool readCudaProgram(const fb::CudaProgram *f, CudaProgram &p) {
       operand(c->x(), m.x);
       operand(c->w(), m.w);
       operand(c->y(), m.y);
+      m.epilogue = static_cast<ConvEpilogue>(c->epilogue());
+      m.biasBuffer = c->bias_buffer();
+      m.biasOffset = c->bias_offset();
+      m.residual = c->residual();
+      if (m.residual) {
+        if (!c->z())
+          return false;
+        operand(c->z(), m.z);
+      }
       if (!validConv(m, p.buffers))
         return false;
     } else {
@@ -381,9 +391,9 @@ static const fb::Executable *mapVerified(const std::string &path, Mapping &m,
   std::memcpy(&version, bytes + 8, 4);
   std::memcpy(&size, bytes + 16, 8);
   std::memcpy(&checksum, bytes + 24, 8);
-  // Version 1 lacks only fields whose defaults mean what it meant (no GEMM
-  // epilogue); a runtime older than version 2 refuses version 2, whose
-  // epilogues it would skip.
+  // Versions 1 and 2 lack only fields whose defaults mean what they meant
+  // (no GEMM epilogue, no convolution epilogue); an older runtime refuses
+  // a newer version, whose epilogues it would skip.
   if (version < kOldestArtifactVersion || version > kArtifactVersion) {
     error = path + ": unsupported artifact format version " +
             std::to_string(version) + " (this llmc reads versions " +
@@ -627,6 +637,10 @@ bool llmc::runtime::describeArtifact(const std::string &path,
               (c.accumulate ? " y+=" : " y=") + " x b" +
               std::to_string(c.x.buffer) + " w b" +
               std::to_string(c.w.buffer) + " y b" + std::to_string(c.y.buffer);
+      if (c.epilogue != ConvEpilogue::None)
+        text += std::string(" epilogue ") + epilogueName(c.epilogue) +
+                " bias b" + std::to_string(c.biasBuffer) +
+                (c.residual ? " z b" + std::to_string(c.z.buffer) : "");
     } else {
       const CudaGemm &g = s.gemm;
       text += std::string("gemm ") + dtypeName(g.dtype) +

@@ -170,7 +170,10 @@ struct Dnn {
   X(cudnnSetConvolutionGroupCount) X(cudnnSetConvolutionMathType)              \
   X(cudnnDestroyConvolutionDescriptor)                                         \
   X(cudnnGetConvolutionForwardAlgorithmMaxCount)                               \
-  X(cudnnGetConvolutionForwardAlgorithm_v7) X(cudnnConvolutionForward)
+  X(cudnnGetConvolutionForwardAlgorithm_v7) X(cudnnConvolutionForward)      \
+  X(cudnnCreateActivationDescriptor) X(cudnnSetActivationDescriptor)           \
+  X(cudnnDestroyActivationDescriptor)                                          \
+  X(cudnnConvolutionBiasActivationForward)
   LLMC_DNN_FNS(LLMC_DECLARE)
 
   /// Opens cuDNN 9: LLMC_CUDNN if set, else libcudnn.so.9 from the library
@@ -202,7 +205,8 @@ uint32_t alignmentOf(uint64_t bytes) {
 
 /// One convolution's cuDNN descriptors and algorithm, made once.
 struct ConvPlan {
-  cudnnTensorDescriptor_t x = nullptr, y = nullptr;
+  cudnnTensorDescriptor_t x = nullptr, y = nullptr, bias = nullptr;
+  cudnnActivationDescriptor_t relu = nullptr; // with an epilogue
   cudnnFilterDescriptor_t w = nullptr;
   cudnnConvolutionDescriptor_t conv = nullptr;
   cudnnConvolutionFwdAlgo_t algo{};
@@ -456,6 +460,21 @@ bool CudaExecutable::State::planConv(size_t i, std::string &error) {
                  p.conv, c.tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH),
              "setting the math type"))
     return false;
+  // The epilogue: a 1 x K x 1 x 1 bias and a NaN-propagating ReLU (ONNX's);
+  // z, when added, is described as y is.
+  if (c.epilogue != ConvEpilogue::None) {
+    int64_t dims[4] = {1, c.output[1], 1, 1};
+    ConvOperand bias;
+    bias.strides[0] = c.output[1];
+    bias.strides[1] = bias.strides[2] = bias.strides[3] = 1;
+    if (!tensor(p.bias, dims, bias) ||
+        !check(dnn.cudnnCreateActivationDescriptor(&p.relu),
+               "cudnnCreateActivationDescriptor") ||
+        !check(dnn.cudnnSetActivationDescriptor(p.relu, CUDNN_ACTIVATION_RELU,
+                                                CUDNN_PROPAGATE_NAN, 0.0),
+               "describing the ReLU"))
+      return false;
+  }
   // cuDNN's heuristic ranks the algorithms; the first that runs in fp32
   // FMA math within the workspace limit wins.
   int most = 0, found = 0;
@@ -538,10 +557,29 @@ bool CudaExecutable::State::enqueue(size_t i, std::string &error) {
       return reinterpret_cast<void *>(buffers[o.buffer] + o.offset * 4);
     };
     float one = 1.0f, beta = c.accumulate ? 1.0f : 0.0f;
+    void *workspace = reinterpret_cast<void *>(convWorkspace);
+    if (c.epilogue != ConvEpilogue::None) {
+      // y = relu(conv + alpha2 z + bias); without a residual z is y itself,
+      // weighted 0 (cuDNN's documented in-place use).
+      float alpha2 = c.residual ? 1.0f : 0.0f;
+      void *z = at(c.residual ? c.z : c.y);
+      const void *bias = reinterpret_cast<const void *>(
+          buffers[c.biasBuffer] + c.biasOffset * 4);
+      cudnnStatus_t st = dnn.cudnnConvolutionBiasActivationForward(
+          dnnHandle, &one, p.x, at(c.x), p.w, at(c.w), p.conv, p.algo,
+          workspace, p.workspace, &alpha2, p.y, z, p.bias, bias, p.relu, p.y,
+          at(c.y));
+      if (st != CUDNN_STATUS_SUCCESS) {
+        error = stepName(i) +
+                ": cudnnConvolutionBiasActivationForward failed: " +
+                dnn.cudnnGetErrorString(st);
+        return false;
+      }
+      return true;
+    }
     cudnnStatus_t st = dnn.cudnnConvolutionForward(
         dnnHandle, &one, p.x, at(c.x), p.w, at(c.w), p.conv, p.algo,
-        reinterpret_cast<void *>(convWorkspace), p.workspace, &beta, p.y,
-        at(c.y));
+        workspace, p.workspace, &beta, p.y, at(c.y));
     if (st != CUDNN_STATUS_SUCCESS) {
       error = stepName(i) + ": cudnnConvolutionForward failed: " +
               dnn.cudnnGetErrorString(st);
@@ -818,6 +856,10 @@ CudaExecutable::~CudaExecutable() {
       s.dnn.cudnnDestroyTensorDescriptor(c.x);
     if (c.y)
       s.dnn.cudnnDestroyTensorDescriptor(c.y);
+    if (c.bias)
+      s.dnn.cudnnDestroyTensorDescriptor(c.bias);
+    if (c.relu)
+      s.dnn.cudnnDestroyActivationDescriptor(c.relu);
     if (c.w)
       s.dnn.cudnnDestroyFilterDescriptor(c.w);
     if (c.conv)

@@ -96,6 +96,20 @@ bool llmc::runtime::validConv(const CudaConv &c,
   for (const ConvOperand *o : {&c.x, &c.w, &c.y})
     if (o->buffer >= buffers.size())
       return false;
+  if (c.epilogue != ConvEpilogue::None) {
+    int64_t size = c.output[1], stride = 1;
+    if (c.epilogue > ConvEpilogue::ReluBias || c.accumulate ||
+        c.biasBuffer >= buffers.size() ||
+        !inside(buffers[c.biasBuffer], c.biasOffset, &size, &stride, 1,
+                element))
+      return false;
+  }
+  if (c.residual &&
+      (c.epilogue == ConvEpilogue::None || c.z.buffer >= buffers.size() ||
+       !std::equal(c.z.strides, c.z.strides + 4, c.y.strides) ||
+       !inside(buffers[c.z.buffer], c.z.offset, c.output, c.z.strides, 4,
+               element)))
+    return false;
   return inside(buffers[c.x.buffer], c.x.offset, c.input, c.x.strides, 4,
                 element) &&
          inside(buffers[c.w.buffer], c.w.offset, c.filter, c.w.strides, 4,
@@ -151,6 +165,10 @@ const char *llmc::runtime::epilogueName(GemmEpilogue e) {
   }
 }
 
+const char *llmc::runtime::epilogueName(ConvEpilogue e) {
+  return e == ConvEpilogue::ReluBias ? "relu_bias" : "";
+}
+
 double llmc::runtime::stepFlops(const CudaStep &s) {
   if (s.kind == CudaStep::Gemm)
     return 2.0 * s.gemm.batch * s.gemm.m * s.gemm.n * s.gemm.k;
@@ -179,7 +197,8 @@ double llmc::runtime::stepBytes(const CudaProgram &p, const CudaStep &s) {
       return static_cast<double>(d[0]) * d[1] * d[2] * d[3];
     };
     return 4.0 * (count(c.input) + count(c.filter) +
-                  count(c.output) * (c.accumulate ? 2 : 1));
+                  count(c.output) * (c.accumulate || c.residual ? 2 : 1) +
+                  (c.epilogue != ConvEpilogue::None ? c.output[1] : 0));
   }
   case CudaStep::Launch: {
     double bytes = 0;

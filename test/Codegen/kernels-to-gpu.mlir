@@ -640,6 +640,88 @@ module {
 
 // -----
 
+// A kernel function that adds a per-channel bias (an expanded 1-D argument)
+// and a residual to a zero-filled f32 library convolution's result and
+// applies a ReLU is left as it is (the CUDA program makes it cuDNN's fused
+// convolution); the same kernel when the residual is written between the
+// convolution and the kernel is a kernel.
+#cx = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d4, d2 + d5, d3 + d6)>
+#cw = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d1, d4, d5, d6)>
+#cp = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (0)>
+#cy = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d1, d2, d3)>
+#id4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#chan = affine_map<(d0, d1, d2, d3) -> (d1, 0, 0)>
+// CHECK-LABEL: func.func @main
+// CHECK: linalg.generic {{.*}}library_call = "llmc_conv2d_f32"
+// CHECK: call @main_kernel0({{.*}}) {llmc.conv_epilogue}
+// CHECK: linalg.generic {{.*}}library_call = "llmc_conv2d_f32"
+// CHECK: call @main_kernel1({{[^{]*}}) :
+// CHECK-LABEL: func.func private @main_kernel0
+// CHECK: memref.expand_shape
+// CHECK-NEXT: linalg.generic
+// CHECK: arith.maximumf
+// CHECK-LABEL: func.func private @main_kernel1
+// CHECK-NOT: linalg.generic
+// CHECK: gpu.launch_func  @llmc_kernels::@main_kernel1
+// CHECK: gpu.module @llmc_kernels
+// CHECK-NOT: gpu.func @main_kernel0(
+// CHECK: gpu.func @main_kernel1(
+module {
+  memref.global "private" constant @params : memref<5xi64> = dense<1>
+  func.func @main(%x: memref<1x2x6x6xf32>, %w: memref<4x2x3x3xf32>,
+                  %bias: memref<4xf32>, %r: memref<1x4x4x4xf32>,
+                  %y: memref<1x4x4x4xf32>, %z: memref<1x4x4x4xf32>) {
+    %zero = arith.constant 0.0 : f32
+    %params = memref.get_global @params : memref<5xi64>
+    %c = memref.alloc() : memref<1x4x4x4xf32>
+    linalg.fill ins(%zero : f32) outs(%c : memref<1x4x4x4xf32>)
+    linalg.generic {indexing_maps = [#cx, #cw, #cp, #cy], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"], library_call = "llmc_conv2d_f32"} ins(%x, %w, %params : memref<1x2x6x6xf32>, memref<4x2x3x3xf32>, memref<5xi64>) outs(%c : memref<1x4x4x4xf32>) {
+    ^bb0(%in: f32, %in_0: f32, %in_1: i64, %out: f32):
+      %0 = arith.mulf %in, %in_0 : f32
+      %1 = arith.addf %out, %0 : f32
+      linalg.yield %1 : f32
+    }
+    call @main_kernel0(%bias, %c, %r, %y) : (memref<4xf32>, memref<1x4x4x4xf32>, memref<1x4x4x4xf32>, memref<1x4x4x4xf32>) -> ()
+    %d = memref.alloc() : memref<1x4x4x4xf32>
+    linalg.fill ins(%zero : f32) outs(%d : memref<1x4x4x4xf32>)
+    linalg.generic {indexing_maps = [#cx, #cw, #cp, #cy], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"], library_call = "llmc_conv2d_f32"} ins(%x, %w, %params : memref<1x2x6x6xf32>, memref<4x2x3x3xf32>, memref<5xi64>) outs(%d : memref<1x4x4x4xf32>) {
+    ^bb0(%in: f32, %in_0: f32, %in_1: i64, %out: f32):
+      %0 = arith.mulf %in, %in_0 : f32
+      %1 = arith.addf %out, %0 : f32
+      linalg.yield %1 : f32
+    }
+    linalg.fill ins(%zero : f32) outs(%r : memref<1x4x4x4xf32>)
+    call @main_kernel1(%bias, %d, %r, %z) : (memref<4xf32>, memref<1x4x4x4xf32>, memref<1x4x4x4xf32>, memref<1x4x4x4xf32>) -> ()
+    return
+  }
+  func.func private @main_kernel0(%arg0: memref<4xf32>, %arg1: memref<1x4x4x4xf32>, %arg2: memref<1x4x4x4xf32>, %arg3: memref<1x4x4x4xf32>) attributes {llmc.kernel = "loop"} {
+    %cst = arith.constant 0.000000e+00 : f32
+    %e = memref.expand_shape %arg0 [[0, 1, 2]] output_shape [4, 1, 1] : memref<4xf32> into memref<4x1x1xf32>
+    linalg.generic {indexing_maps = [#id4, #chan, #id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%arg1, %e, %arg2 : memref<1x4x4x4xf32>, memref<4x1x1xf32>, memref<1x4x4x4xf32>) outs(%arg3 : memref<1x4x4x4xf32>) {
+    ^bb0(%in: f32, %in_0: f32, %in_1: f32, %out: f32):
+      %0 = arith.addf %in, %in_0 : f32
+      %1 = arith.addf %in_1, %0 : f32
+      %2 = arith.maximumf %1, %cst : f32
+      linalg.yield %2 : f32
+    }
+    return
+  }
+  func.func private @main_kernel1(%arg0: memref<4xf32>, %arg1: memref<1x4x4x4xf32>, %arg2: memref<1x4x4x4xf32>, %arg3: memref<1x4x4x4xf32>) attributes {llmc.kernel = "loop"} {
+    %cst = arith.constant 0.000000e+00 : f32
+    %e = memref.expand_shape %arg0 [[0, 1, 2]] output_shape [4, 1, 1] : memref<4xf32> into memref<4x1x1xf32>
+    linalg.generic {indexing_maps = [#id4, #chan, #id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%arg1, %e, %arg2 : memref<1x4x4x4xf32>, memref<4x1x1xf32>, memref<1x4x4x4xf32>) outs(%arg3 : memref<1x4x4x4xf32>) {
+    ^bb0(%in: f32, %in_0: f32, %in_1: f32, %out: f32):
+      %0 = arith.addf %in, %in_0 : f32
+      %1 = arith.addf %in_1, %0 : f32
+      %2 = arith.maximumf %1, %cst : f32
+      linalg.yield %2 : f32
+    }
+    return
+  }
+}
+
+// -----
+
 // The narrowing of an f16 library GEMM's zero-filled f32 result, which
 // nothing else reads, stays on the host (the CUDA program has the GEMM write
 // f16); a narrowing of a result that something else also reads is a kernel.

@@ -112,6 +112,25 @@ std::optional<GemmEpilogue> matchGemmEpilogue(func::CallOp call);
 /// The unit attribute llmc-kernels-to-gpu puts on a call it left unlowered
 /// as a GEMM epilogue.
 constexpr const char *kGemmEpilogueAttr = "llmc.gemm_epilogue";
+/// A call of a kernel function that computes
+/// `output = max(result + bias [+ residual], 0)` elementwise from the whole
+/// NCHW output `result` of the f32 library convolution `conv` (zero-filled
+/// before it), which nothing else reads; `bias` holds one element per
+/// output channel (a buffer of the caller, or a memref.get_global of a
+/// constant in the kernel function), `residual` (or null) is a tensor of
+/// the output's shape.
+/// On CUDA the convolution writes `output` itself, through cuDNN's
+/// cudnnConvolutionBiasActivationForward (see GemmEpilogue.cpp).
+struct ConvEpilogue {
+  linalg::GenericOp conv;
+  func::CallOp call;
+  Value result, bias, residual, output; // in the caller
+};
+/// The epilogue `call` is, when it has the form above.
+std::optional<ConvEpilogue> matchConvEpilogue(func::CallOp call);
+/// The unit attribute llmc-kernels-to-gpu puts on a call it left unlowered
+/// as a convolution epilogue.
+constexpr const char *kConvEpilogueAttr = "llmc.conv_epilogue";
 /// A linalg.generic that narrows (arith.truncf) the whole f32 output of an
 /// f16/bf16 library GEMM, zero-filled before it and read by nothing else,
 /// into a buffer of the GEMM's type: on CUDA the GEMM writes that buffer

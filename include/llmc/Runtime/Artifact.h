@@ -29,8 +29,8 @@ namespace llmc::runtime {
 
 constexpr char kArtifactMagic[8] = {'L', 'L', 'M', 'C', 'X', '\0', '\r', '\n'};
 /// The format written; versions from kOldestArtifactVersion on are read
-/// (2 added GEMM epilogues).
-constexpr uint32_t kArtifactVersion = 2;
+/// (2 added GEMM epilogues, 3 convolution epilogues).
+constexpr uint32_t kArtifactVersion = 3;
 constexpr uint32_t kOldestArtifactVersion = 1;
 constexpr size_t kArtifactHeaderSize = 64;
 /// The CPU target; CUDA targets are "cuda-sm_XX".

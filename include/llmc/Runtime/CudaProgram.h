@@ -67,10 +67,18 @@ struct ConvOperand {
   int64_t strides[4] = {0, 0, 0, 0};
 };
 
+/// What cuDNN applies to a convolution before writing y: nothing, or
+/// y = max(conv + bias [+ z], 0) (cudnnConvolutionBiasActivationForward).
+enum class ConvEpilogue : uint8_t { None, ReluBias };
+/// "relu_bias" (empty for None).
+const char *epilogueName(ConvEpilogue e);
+
 /// y = conv(x, w) (y += ... when `accumulate`): the cross-correlation ONNX
 /// Conv computes, run by cuDNN. x is N x C x H x W, read as zero-padded by
 /// `pad` on both sides of each spatial dim; w is K x C/group x R x S and
-/// dense; y is N x K x OH x OW.
+/// dense; y is N x K x OH x OW. With an epilogue (never accumulating),
+/// y = max(conv(x, w) + bias + z, 0): the bias is K elements, one per
+/// output channel; z, when `residual`, has y's sizes and strides.
 struct CudaConv {
   DType dtype = DType::F32;
   int64_t input[4] = {0, 0, 0, 0};  // N, C, H, W
@@ -81,6 +89,11 @@ struct CudaConv {
   bool accumulate = true;
   bool tf32 = false; // TF32 tensor-core algorithms allowed
   ConvOperand x, w, y;
+  ConvEpilogue epilogue = ConvEpilogue::None;
+  uint32_t biasBuffer = 0; // with an epilogue: K elements
+  int64_t biasOffset = 0;  // in elements
+  bool residual = false;
+  ConvOperand z;
 };
 
 struct CudaStep {

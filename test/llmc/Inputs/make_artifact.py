@@ -20,7 +20,7 @@ def fnv1a(data):
 
 def main():
     payload = open(sys.argv[1], "rb").read()
-    header = b"LLMCX\0\r\n" + struct.pack("<IIQQ", 2, 0, len(payload), fnv1a(payload))
+    header = b"LLMCX\0\r\n" + struct.pack("<IIQQ", 3, 0, len(payload), fnv1a(payload))
     open(sys.argv[2], "wb").write(header.ljust(64, b"\0") + payload)
 
 
