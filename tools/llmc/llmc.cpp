@@ -27,6 +27,7 @@
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
+#include "llvm/Config/llvm-config.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/Format.h"
@@ -437,6 +438,15 @@ int main(int argc, char **argv) {
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
   registerDefaultTimingManagerCLOptions();
+  // `llmc --help` lists the commands; LLVM's and MLIR's own options (IR
+  // printing, timing, backend flags) still work and are listed by
+  // --help-hidden.
+  static cl::OptionCategory none("llmc");
+  cl::HideUnrelatedOptions(none);
+  cl::SetVersionPrinter([](llvm::raw_ostream &os) {
+    os << "llmc " << LLMC_VERSION << " (MLIR and LLVM " << LLVM_VERSION_STRING
+       << ")\n";
+  });
   cl::ParseCommandLineOptions(
       argc, argv,
       "llmc: compiles ONNX models through MLIR and runs them\n\n"
@@ -445,7 +455,10 @@ int main(int argc, char **argv) {
       "  llmc bench MODEL.onnx|OUT.llmcx --input NAME=FILE.npy ... [--runs N]\n"
       "  llmc compile MODEL.onnx --compile-to=PHASE --emit=mlir -o FILE\n"
       "  llmc compile MODEL.onnx --target cuda:sm_90 --emit ptx -o FILE.ptx\n"
-      "  llmc explain MODEL.onnx [--target cpu|cuda:sm_90] [--format json]\n");
+      "  llmc explain MODEL.onnx [--target cpu|cuda:sm_90] [--format json]\n\n"
+      "  llmc COMMAND --help lists a command's options; llmc --help-hidden\n"
+      "  also lists MLIR's and LLVM's (e.g. --mlir-print-ir-after-all,\n"
+      "  --mlir-timing), which every command accepts.\n");
   if ((runCommand || benchCommand) && target != "cpu") {
     PipelineOptions options;
     std::string error;
