@@ -244,13 +244,18 @@ mlir::llmc::runWithJit(ModuleOp module, const ModelSignature &sig,
   return outputs;
 }
 
+ModelReport mlir::llmc::explainReport(ModuleOp module,
+                                      const PipelineOptions &options) {
+  std::string target =
+      options.cudaChip.empty() ? "cpu" : "cuda:" + options.cudaChip;
+  return explainModule(module, *lookupRooflineTarget(target));
+}
+
 std::string mlir::llmc::explainJson(ModuleOp module,
                                     const PipelineOptions &options) {
   std::string json;
   llvm::raw_string_ostream os(json);
-  std::string target =
-      options.cudaChip.empty() ? "cpu" : "cuda:" + options.cudaChip;
-  printReportJson(explainModule(module, *lookupRooflineTarget(target)), os);
+  printReportJson(explainReport(module, options), os);
   return json;
 }
 
@@ -376,11 +381,14 @@ LogicalResult mlir::llmc::compileToArtifact(ModuleOp module, StringRef path,
   // runtime passes them in place), then lower the rest.
   if (failed(lower(module, Phase::Graph, Phase::Graph, options)))
     return failure();
-  std::string report = explainJson(module, options);
+  ModelReport report = explainReport(module, options);
   if (failed(takeWeights(module, *sig)) ||
       failed(lower(module, Phase::Linalg, Phase::LLVM, options)))
     return failure();
   if (!options.cudaChip.empty())
-    return writeCudaArtifact(module, *sig, options, report, path);
-  return writeCpuArtifact(module, *sig, report, path);
+    return writeCudaArtifact(module, *sig, options, std::move(report), path);
+  std::string json;
+  llvm::raw_string_ostream os(json);
+  printReportJson(report, os);
+  return writeCpuArtifact(module, *sig, json, path);
 }

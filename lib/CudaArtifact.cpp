@@ -892,10 +892,31 @@ mlir::llmc::buildCudaProgram(ModuleOp module, const ModelSignature &sig,
   return std::move(x.program);
 }
 
+std::vector<LibraryEpilogue>
+mlir::llmc::libraryEpilogues(const rt::CudaProgram &program) {
+  std::vector<LibraryEpilogue> out;
+  for (const rt::CudaStep &s : program.steps) {
+    const char *kind =
+        s.kind == rt::CudaStep::Gemm   ? rt::epilogueName(s.gemm.epilogue)
+        : s.kind == rt::CudaStep::Conv ? rt::epilogueName(s.conv.epilogue)
+                                       : "";
+    if (!*kind)
+      continue;
+    LibraryEpilogue e;
+    e.kind = kind;
+    for (StringRef n : llvm::split(s.node, ','))
+      if (!n.empty())
+        e.nodes.push_back(n.str());
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
 LogicalResult mlir::llmc::writeCudaArtifact(ModuleOp module,
                                             const ModelSignature &sig,
                                             const PipelineOptions &options,
-                                            StringRef report, StringRef path) {
+                                            ModelReport report,
+                                            StringRef path) {
   StringRef chip = options.cudaChip;
   FailureOr<rt::CudaProgram> program = buildCudaProgram(module, sig, options);
   if (failed(program))
@@ -906,7 +927,10 @@ LogicalResult mlir::llmc::writeCudaArtifact(ModuleOp module,
   contents.target = ("cuda-" + chip).str();
   contents.entry = "";
   contents.cuda = &*program;
-  contents.report = report.str();
+  foldLibraryEpilogues(report, libraryEpilogues(*program),
+                       *lookupRooflineTarget(("cuda:" + chip).str()));
+  llvm::raw_string_ostream json(contents.report);
+  printReportJson(report, json);
   std::string error;
   if (!rt::writeArtifact(path.str(), contents, error))
     return module.emitError(error), failure();

@@ -86,6 +86,14 @@ static void collectNames(Location loc, std::vector<std::string> &names) {
   }
 }
 
+/// The roofline time of `k` on `target`.
+static void estimate(KernelReport &k, const RooflineTarget &target) {
+  double memory = double(k.bytesIn + k.bytesOut) / target.bytesPerSecond;
+  double compute = double(k.flops) / target.flopsPerSecond;
+  k.memoryBound = memory >= compute;
+  k.seconds = std::max(memory, compute) + target.launchSeconds;
+}
+
 ModelReport mlir::llmc::explainModule(ModuleOp module,
                                       const RooflineTarget &target) {
   ModelReport report;
@@ -133,10 +141,7 @@ ModelReport mlir::llmc::explainModule(ModuleOp module,
         k.flops = flopsOf(&op);
       }
       collectNames(op.getLoc(), k.nodes);
-      double memory = double(k.bytesIn + k.bytesOut) / target.bytesPerSecond;
-      double compute = double(k.flops) / target.flopsPerSecond;
-      k.memoryBound = memory >= compute;
-      k.seconds = std::max(memory, compute) + target.launchSeconds;
+      estimate(k, target);
       report.bytes += k.bytesIn + k.bytesOut;
       report.flops += k.flops;
       report.seconds += k.seconds;
@@ -154,6 +159,69 @@ ModelReport mlir::llmc::explainModule(ModuleOp module,
     }
   }
   return report;
+}
+
+void mlir::llmc::foldLibraryEpilogues(ModelReport &report,
+                                      ArrayRef<LibraryEpilogue> epilogues,
+                                      const RooflineTarget &target) {
+  auto within = [](const KernelReport &k, const LibraryEpilogue &e) {
+    return !k.nodes.empty() &&
+           llvm::all_of(k.nodes, [&](const std::string &n) {
+             return llvm::is_contained(e.nodes, n);
+           });
+  };
+  std::vector<bool> gone(report.kernels.size(), false);
+  for (const LibraryEpilogue &e : epilogues) {
+    // The library call: the first library kernel within the fold's nodes
+    // that has no epilogue yet; the kernel: the one other kernel after it
+    // within them that names a node the call does not.
+    std::optional<size_t> call, kernel;
+    bool ambiguous = false;
+    for (size_t i = 0; i < report.kernels.size(); ++i) {
+      const KernelReport &k = report.kernels[i];
+      if (gone[i] || !within(k, e))
+        continue;
+      if (!call) {
+        if (k.kind == "library" && k.epilogue.empty())
+          call = i;
+        continue;
+      }
+      bool more = llvm::any_of(k.nodes, [&](const std::string &n) {
+        return !llvm::is_contained(report.kernels[*call].nodes, n);
+      });
+      if (k.kind == "library" || !more)
+        continue;
+      ambiguous |= kernel.has_value();
+      kernel = i;
+    }
+    if (!call || !kernel || ambiguous)
+      continue;
+    KernelReport &c = report.kernels[*call];
+    const KernelReport &k = report.kernels[*kernel];
+    c.bytesIn += std::max<int64_t>(k.bytesIn - c.bytesOut, 0);
+    c.bytesOut = k.bytesOut;
+    c.flops += k.flops;
+    for (const std::string &n : k.nodes)
+      if (!llvm::is_contained(c.nodes, n))
+        c.nodes.push_back(n);
+    c.epilogue = e.kind;
+    gone[*kernel] = true;
+  }
+  std::vector<KernelReport> kept;
+  report.bytes = report.flops = 0;
+  report.seconds = 0;
+  for (size_t i = 0; i < report.kernels.size(); ++i) {
+    if (gone[i])
+      continue;
+    KernelReport k = std::move(report.kernels[i]);
+    k.name = "kernel" + std::to_string(kept.size());
+    estimate(k, target);
+    report.bytes += k.bytesIn + k.bytesOut;
+    report.flops += k.flops;
+    report.seconds += k.seconds;
+    kept.push_back(std::move(k));
+  }
+  report.kernels = std::move(kept);
 }
 
 namespace {
@@ -192,6 +260,8 @@ void mlir::llmc::printReportText(const ModelReport &report, raw_ostream &os) {
     os << k.name << "  " << k.kind;
     if (!k.op.empty())
       os << " " << k.op;
+    if (!k.epilogue.empty())
+      os << " epilogue " << k.epilogue;
     os << "  in " << humanBytes(k.bytesIn) << "  out " << humanBytes(k.bytesOut)
        << "  " << humanFlops(k.flops) << "  "
        << llvm::format("%.2f", k.seconds * 1e6) << " us ("
@@ -223,6 +293,8 @@ void mlir::llmc::printReportJson(const ModelReport &report, raw_ostream &os) {
                          {"bound", k.memoryBound ? "memory" : "compute"}};
     if (!k.op.empty())
       o["op"] = k.op;
+    if (!k.epilogue.empty())
+      o["epilogue"] = k.epilogue;
     kernels.push_back(std::move(o));
   }
   llvm::json::Object root{{"target", report.target},

@@ -4,6 +4,7 @@
 #define LLMC_COMPILER_H
 
 #include "llmc/Codegen/Passes.h"
+#include "llmc/Explain.h"
 #include "llmc/Runtime/CudaProgram.h"
 #include "llmc/Runtime/Tensor.h"
 
@@ -63,8 +64,11 @@ FailureOr<std::vector<::llmc::runtime::HostTensor>>
 runWithJit(ModuleOp module, const ModelSignature &signature,
            const std::vector<::llmc::runtime::HostTensor> &inputs);
 
-/// `llmc explain --format json` for the target `options` selects, of a
-/// module after the graph phase: what an artifact carries as its report.
+/// `llmc explain` for the target `options` selects, of a module after the
+/// graph phase.
+ModelReport explainReport(ModuleOp module, const PipelineOptions &options = {});
+/// The same as `llmc explain --format json` prints: what an artifact
+/// carries as its report.
 std::string explainJson(ModuleOp module, const PipelineOptions &options = {});
 
 /// Compiles an LLVM-dialect module into a CPU artifact at `path`: native
@@ -87,11 +91,18 @@ FailureOr<::llmc::runtime::CudaProgram>
 buildCudaProgram(ModuleOp module, const ModelSignature &sig,
                  const PipelineOptions &options);
 
+/// The library calls of `program` that run a kernel of the fusion plan as
+/// their epilogue (for foldLibraryEpilogues).
+std::vector<LibraryEpilogue>
+libraryEpilogues(const ::llmc::runtime::CudaProgram &program);
+
 /// Writes the CUDA artifact (target "cuda-<chip>", `options.cudaChip`) of a
-/// module lowered through the CUDA pipeline.
+/// module lowered through the CUDA pipeline; `report` (explainReport of the
+/// module after the graph phase) is carried with the kernels that became
+/// library epilogues folded in.
 LogicalResult writeCudaArtifact(ModuleOp module, const ModelSignature &sig,
                                 const PipelineOptions &options,
-                                llvm::StringRef report, llvm::StringRef path);
+                                ModelReport report, llvm::StringRef path);
 
 /// The element type of a runtime dtype, and back.
 Type elementTypeOf(MLIRContext &context, ::llmc::runtime::DType dtype);

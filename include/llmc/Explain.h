@@ -33,6 +33,7 @@ struct KernelReport {
   std::string name;               ///< kernel0, kernel1...
   std::string kind;               ///< loop, row, column, library, op
   std::string op;                 ///< the graph op for library/op kernels
+  std::string epilogue;           ///< a library call's folded epilogue
   std::vector<std::string> nodes; ///< ONNX node names, in order
   int64_t bytesIn = 0, bytesOut = 0, flops = 0;
   double seconds = 0;             ///< roofline estimate
@@ -49,6 +50,23 @@ struct ModelReport {
 /// Reports the kernels of @main of a module after the graph phase (fusion
 /// groups formed or not).
 ModelReport explainModule(ModuleOp module, const RooflineTarget &target);
+
+/// A library call that the CUDA program runs with a kernel of the plan
+/// folded in (a cuBLASLt GEMM epilogue, a cuDNN fused convolution): the
+/// ONNX nodes of the call and the kernel together, and the epilogue's name.
+struct LibraryEpilogue {
+  std::vector<std::string> nodes;
+  std::string kind;
+};
+
+/// Merges into its library call each kernel of `report` that `epilogues`
+/// says is folded: the call then reads what both read but the call's own
+/// result, writes what the kernel wrote, and is one kernel. A fold that
+/// does not name exactly one library kernel and one other kernel of the
+/// report is left out.
+void foldLibraryEpilogues(ModelReport &report,
+                          llvm::ArrayRef<LibraryEpilogue> epilogues,
+                          const RooflineTarget &target);
 
 void printReportText(const ModelReport &report, llvm::raw_ostream &os);
 void printReportJson(const ModelReport &report, llvm::raw_ostream &os);

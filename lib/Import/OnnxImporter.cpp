@@ -133,6 +133,9 @@ private:
                                           bool checkOnly = false);
 
   MLIRContext &context;
+  /// Nodes imported so far: an unnamed node is named by its op type and
+  /// this index (the same in every import of one model).
+  int nodesSeen = 0;
   std::string path;
   const ImportOptions &options;
   OpBuilder builder;
@@ -501,8 +504,7 @@ LogicalResult ModelImporter::importNodes(
 
 LogicalResult ModelImporter::importNode(const onnx::NodeProto &node,
                                         StringRef scope) {
-  static int counter = 0;
-  std::string name = nodeDisplayName(node, counter++);
+  std::string name = nodeDisplayName(node, nodesSeen++);
   if (!scope.empty() && node.name().empty())
     name = (scope + "/" + node.op_type()).str();
   Location loc = NameLoc::get(StringAttr::get(&context, name),

@@ -218,9 +218,9 @@ static int runOrCompile(bool isRun) {
   if (failed(lower(**module, Phase::Graph, std::min(*last, Phase::Graph),
                          pipeline)))
     return 1;
-  std::string report;
+  ModelReport report;
   if (!isRun && emit.empty() && compileTo.empty())
-    report = explainJson(**module, pipeline);
+    report = explainReport(**module, pipeline);
   if (*last > Phase::Graph) {
     if (failed(takeWeights(**module, *sig)) ||
         failed(lower(**module, Phase::Linalg, *last, pipeline)))
@@ -251,12 +251,16 @@ static int runOrCompile(bool isRun) {
   }
 
   if (!isRun && cuda)
-    return failed(writeCudaArtifact(**module, *sig, pipeline, report,
-                                    outputFile))
+    return failed(writeCudaArtifact(**module, *sig, pipeline,
+                                    std::move(report), outputFile))
                ? 1
                : 0;
-  if (!isRun)
-    return failed(writeCpuArtifact(**module, *sig, report, outputFile)) ? 1 : 0;
+  if (!isRun) {
+    std::string json;
+    llvm::raw_string_ostream os(json);
+    printReportJson(report, os);
+    return failed(writeCpuArtifact(**module, *sig, json, outputFile)) ? 1 : 0;
+  }
 
   FailureOr<std::vector<HostTensor>> outputs =
       runWithJit(**module, *sig, given);
@@ -375,8 +379,36 @@ static int writeOutputs(const std::vector<HostTensor> &outputs) {
   return 0;
 }
 
+/// The library epilogues of MODEL's CUDA program for `options`' chip, or the
+/// first error that stops it being built (in `why`).
+static FailureOr<std::vector<LibraryEpilogue>>
+cudaEpilogues(const PipelineOptions &options, std::string &why) {
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  OneLineDiagnosticHandler diagnostics(&context, /*print=*/false);
+  FailureOr<OwningOpRef<ModuleOp>> module =
+      importOnnxModel(context, modelPath, ImportOptions());
+  FailureOr<ModelSignature> sig = failure();
+  if (succeeded(module))
+    sig = getSignature(**module);
+  FailureOr<::llmc::runtime::CudaProgram> program = failure();
+  if (succeeded(sig) &&
+      succeeded(lower(**module, Phase::Graph, Phase::Graph, options)) &&
+      succeeded(takeWeights(**module, *sig)) &&
+      succeeded(lower(**module, Phase::Linalg, Phase::LLVM, options)))
+    program = buildCudaProgram(**module, *sig, options);
+  if (failed(program)) {
+    why = diagnostics.firstError();
+    return failure();
+  }
+  return libraryEpilogues(*program);
+}
+
 /// `llmc explain`: the graph phase without fusion, then llmc-fuse with the
-/// target's kernel budget, then the report.
+/// target's kernel budget, then the report. On CUDA, the kernels that the
+/// CUDA program folds into library calls as their epilogues are shown so.
 static int explainModel() {
   PipelineOptions targetOptions;
   std::string targetError;
@@ -411,6 +443,17 @@ static int explainModel() {
       return 1;
   }
   ModelReport report = explainModule(**module, *roofline);
+  if (cuda && !noFusion) {
+    std::string why;
+    FailureOr<std::vector<LibraryEpilogue>> epilogues =
+        cudaEpilogues(targetOptions, why);
+    if (succeeded(epilogues))
+      foldLibraryEpilogues(report, *epilogues, *roofline);
+    else
+      llvm::errs() << "warning: library epilogues not shown: the CUDA "
+                      "program cannot be built: "
+                   << why << "\n";
+  }
   if (explainFormat == "json")
     printReportJson(report, llvm::outs());
   else
