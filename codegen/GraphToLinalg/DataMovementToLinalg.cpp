@@ -468,10 +468,12 @@ struct ScatterNDLowering : ScatterLowering<graph::ScatterNDOp> {
   }
 };
 
-/// TopK by selection: for each row along the axis, k rounds each picking
-/// the best element not taken yet (the first one on ties, so the order is
-/// stable). O(k * n) per row, with loops over tensors that bufferize in
-/// place.
+/// TopK by selection: for each row along the axis, k rounds, round j
+/// picking the first element in the output order after the one round j-1
+/// picked. The order is total: values best first (NaN above every number,
+/// as in PyTorch), then lower indices first, so the result is stable and
+/// every round finds one. O(k * n) per row and no scratch memory: the loop
+/// nest runs as it is on the CPU and as a sequential kernel on CUDA.
 struct TopKLowering : OpConversionPattern<graph::TopKOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -486,7 +488,7 @@ struct TopKLowering : OpConversionPattern<graph::TopKOp> {
     bool isUnsigned = graph::isUnsignedInteger(op.getInput().getType());
     bool largest = op.getLargest();
     int64_t axis = op.getAxis(), n = inType.getDimSize(axis), k = op.getK();
-    Type i64 = rewriter.getI64Type(), i1 = rewriter.getI1Type();
+    Type i64 = rewriter.getI64Type();
 
     SmallVector<Value> lbs, ubs, steps;
     for (int64_t d = 0; d < inType.getRank(); ++d) {
@@ -501,54 +503,80 @@ struct TopKLowering : OpConversionPattern<graph::TopKOp> {
       index.insert(index.begin() + axis, position);
       return index;
     };
+    // x above y in value order: NaN above every number.
+    auto above = [&](OpBuilder &b, Location l, Value x, Value y) -> Value {
+      if (!isFloat)
+        return arith::CmpIOp::create(b, l,
+                                     isUnsigned ? arith::CmpIPredicate::ugt
+                                                : arith::CmpIPredicate::sgt,
+                                     x, y);
+      Value xNan = arith::CmpFOp::create(b, l, arith::CmpFPredicate::UNO, x, x);
+      Value yNumber =
+          arith::CmpFOp::create(b, l, arith::CmpFPredicate::ORD, y, y);
+      return arith::OrIOp::create(
+          b, l, arith::AndIOp::create(b, l, xNan, yNumber),
+          arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, x, y));
+    };
+    // x level with y: equal, or both NaN.
+    auto level = [&](OpBuilder &b, Location l, Value x, Value y) -> Value {
+      if (!isFloat)
+        return arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, x, y);
+      Value bothNan = arith::AndIOp::create(
+          b, l, arith::CmpFOp::create(b, l, arith::CmpFPredicate::UNO, x, x),
+          arith::CmpFOp::create(b, l, arith::CmpFPredicate::UNO, y, y));
+      return arith::OrIOp::create(
+          b, l, bothNan,
+          arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ, x, y));
+    };
+    // (x, i) before (y, j) in the output order.
+    auto before = [&](OpBuilder &b, Location l, Value x, Value i, Value y,
+                      Value j) -> Value {
+      Value better = largest ? above(b, l, x, y) : above(b, l, y, x);
+      Value earlier =
+          arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, i, j);
+      return arith::OrIOp::create(
+          b, l, better,
+          arith::AndIOp::create(b, l, level(b, l, x, y), earlier));
+    };
+    auto i64Constant = [&](OpBuilder &b, Location l, int64_t v) -> Value {
+      return arith::ConstantOp::create(b, l, b.getI64IntegerAttr(v));
+    };
     scf::LoopNest rows = scf::buildLoopNest(
         rewriter, loc, lbs, ubs, steps,
         ValueRange{emptyTensor(rewriter, loc, valuesType),
                    emptyTensor(rewriter, loc, indicesType)},
         [&](OpBuilder &b, Location l, ValueRange outer,
             ValueRange results) -> scf::ValueVector {
-          Value taken = filledTensor(
-              b, l, RankedTensorType::get({n}, i1),
-              arith::ConstantOp::create(b, l, b.getBoolAttr(false)));
+          // State: the outputs, and the last pick (index -1 before the
+          // first round).
           auto rounds = scf::ForOp::create(
               b, l, idx(b, l, 0), idx(b, l, k), idx(b, l, 1),
-              ValueRange{results[0], results[1], taken},
+              ValueRange{results[0], results[1], scalarConstant(b, l, t, 0),
+                         i64Constant(b, l, -1)},
               [&](OpBuilder &rb, Location rl, Value j, ValueRange state) {
+                Value last = state[2], lastIndex = state[3];
+                Value first = arith::CmpIOp::create(
+                    rb, rl, arith::CmpIPredicate::slt, lastIndex,
+                    i64Constant(rb, rl, 0));
                 auto scan = scf::ForOp::create(
                     rb, rl, idx(rb, rl, 0), idx(rb, rl, n), idx(rb, rl, 1),
                     ValueRange{scalarConstant(rb, rl, t, 0),
-                               arith::ConstantOp::create(
-                                   rb, rl, rb.getI64IntegerAttr(-1))},
+                               i64Constant(rb, rl, -1)},
                     [&](OpBuilder &sb, Location sl, Value i, ValueRange best) {
                       Value x = tensor::ExtractOp::create(sb, sl, a.getInput(),
                                                           at(outer, i));
-                      Value isTaken =
-                          tensor::ExtractOp::create(sb, sl, state[2], ValueRange{i});
-                      Value better;
-                      if (isFloat)
-                        better = arith::CmpFOp::create(
-                            sb, sl,
-                            largest ? arith::CmpFPredicate::OGT
-                                    : arith::CmpFPredicate::OLT,
-                            x, best[0]);
-                      else
-                        better = arith::CmpIOp::create(
-                            sb, sl,
-                            largest ? (isUnsigned ? arith::CmpIPredicate::ugt
-                                                  : arith::CmpIPredicate::sgt)
-                                    : (isUnsigned ? arith::CmpIPredicate::ult
-                                                  : arith::CmpIPredicate::slt),
-                            x, best[0]);
+                      Value iv = arith::IndexCastOp::create(sb, sl, i64, i);
+                      // A candidate comes after the last pick; it wins if
+                      // there is no best yet or it comes before the best.
+                      Value after = arith::OrIOp::create(
+                          sb, sl, first,
+                          before(sb, sl, last, lastIndex, x, iv));
                       Value none = arith::CmpIOp::create(
                           sb, sl, arith::CmpIPredicate::slt, best[1],
-                          arith::ConstantOp::create(sb, sl,
-                                                    sb.getI64IntegerAttr(0)));
-                      Value free = arith::XOrIOp::create(
-                          sb, sl, isTaken,
-                          arith::ConstantOp::create(sb, sl, sb.getBoolAttr(true)));
-                      Value take = arith::AndIOp::create(
-                          sb, sl, free, arith::OrIOp::create(sb, sl, none, better));
-                      Value iv = arith::IndexCastOp::create(sb, sl, i64, i);
+                          i64Constant(sb, sl, 0));
+                      Value wins = arith::OrIOp::create(
+                          sb, sl, none, before(sb, sl, x, iv, best[0], best[1]));
+                      Value take = arith::AndIOp::create(sb, sl, after, wins);
                       scf::YieldOp::create(
                           sb, sl,
                           ValueRange{arith::SelectOp::create(sb, sl, take, x, best[0]),
@@ -560,13 +588,8 @@ struct TopKLowering : OpConversionPattern<graph::TopKOp> {
                                                         at(outer, j));
                 Value indices = tensor::InsertOp::create(rb, rl, bestIndex,
                                                          state[1], at(outer, j));
-                Value pos = arith::IndexCastOp::create(rb, rl, rb.getIndexType(),
-                                                       bestIndex);
-                Value newTaken = tensor::InsertOp::create(
-                    rb, rl, arith::ConstantOp::create(rb, rl, rb.getBoolAttr(true)),
-                    state[2], ValueRange{pos});
-                scf::YieldOp::create(rb, rl,
-                                     ValueRange{values, indices, newTaken});
+                scf::YieldOp::create(
+                    rb, rl, ValueRange{values, indices, bestValue, bestIndex});
               });
           return {rounds.getResult(0), rounds.getResult(1)};
         });
