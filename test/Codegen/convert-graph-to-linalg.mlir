@@ -93,13 +93,17 @@ func.func @conv(%x: tensor<1x2x5x5xf32>, %w: tensor<4x2x3x3xf32>) -> tensor<1x4x
 // -----
 
 // TopK selects k times per row: an outer loop over the other dims, a loop
-// over the k rounds, and a scan of the row.
+// over the k rounds carrying the last pick (no scratch tensor), and a scan
+// of the row: NaN above every number, equal values (or two NaNs) in index
+// order.
 // CHECK-LABEL: func.func @topk(
+// CHECK-NOT:     linalg.fill
 // CHECK:         scf.for
-// CHECK:           linalg.fill
-// CHECK:           scf.for
+// CHECK:           scf.for {{.*}} iter_args({{.*}}) -> (tensor<2x3xf32>, tensor<2x3xi64>, f32, i64)
 // CHECK:             scf.for
-// CHECK:               arith.cmpf ogt
+// CHECK-DAG:           arith.cmpf uno
+// CHECK-DAG:           arith.cmpf ogt
+// CHECK-DAG:           arith.cmpf oeq
 // CHECK:             tensor.insert
 // CHECK:             tensor.insert
 func.func @topk(%x: tensor<2x5xf32>) -> (tensor<2x3xf32>, tensor<2x3xi64>) {
