@@ -32,6 +32,20 @@ struct ReadonlyArgumentsPass final
         }
         func.setArgAttr(i, name, no);
       }
+      // Each result gets a buffer of its own: a value returned again is
+      // returned as a copy (the caller hands in one buffer per output).
+      for (auto ret : func.getOps<func::ReturnOp>()) {
+        OpBuilder b(ret);
+        llvm::SmallPtrSet<Value, 8> seen;
+        for (OpOperand &operand : ret->getOpOperands()) {
+          Value v = operand.get();
+          auto type = dyn_cast<RankedTensorType>(v.getType());
+          if (!type || seen.insert(v).second)
+            continue;
+          operand.set(bufferization::AllocTensorOp::create(
+              b, ret.getLoc(), type, ValueRange{}, /*copy=*/v));
+        }
+      }
     }
   }
 };

@@ -340,16 +340,10 @@ static std::string describeLocation(Location loc) {
 }
 
 /// The name of the innermost NameLoc of `loc` (the ONNX node), if any.
+/// The first ONNX node `loc` names, or "".
 static std::string nodeName(Location loc) {
-  if (auto fused = dyn_cast<FusedLoc>(loc))
-    return fused.getLocations().empty()
-               ? std::string()
-               : nodeName(fused.getLocations().front());
-  if (auto name = dyn_cast<NameLoc>(loc))
-    return name.getName().str();
-  if (auto callSite = dyn_cast<CallSiteLoc>(loc))
-    return nodeName(callSite.getCallee());
-  return "";
+  std::vector<std::string> names = onnxNodeNames(loc);
+  return names.empty() ? std::string() : names.front();
 }
 
 OneLineDiagnosticHandler::OneLineDiagnosticHandler(MLIRContext *context,

@@ -16,6 +16,7 @@
 
 #include "llmc/Codegen/Passes.h"
 #include "llmc/Compiler.h"
+#include "llmc/Explain.h"
 #include "llmc/Runtime/Artifact.h"
 #include "llmc/Runtime/CudaProgram.h"
 
@@ -62,29 +63,7 @@ uint64_t bytesOf(MemRefType t) {
 }
 
 /// "Node_a,Node_b" from the ONNX node names in `loc`.
-void collectNodes(Location loc, std::vector<std::string> &names) {
-  if (auto fused = dyn_cast<FusedLoc>(loc)) {
-    for (Location l : fused.getLocations())
-      collectNodes(l, names);
-    return;
-  }
-  if (auto callSite = dyn_cast<CallSiteLoc>(loc))
-    return collectNodes(callSite.getCallee(), names);
-  if (auto name = dyn_cast<NameLoc>(loc)) {
-    std::string n = name.getName().str();
-    if (llvm::find(names, n) == names.end())
-      names.push_back(n);
-  }
-}
-
-std::string nodesOf(Location loc) {
-  std::vector<std::string> names;
-  collectNodes(loc, names);
-  std::string out;
-  for (const std::string &n : names)
-    out += (out.empty() ? "" : ",") + n;
-  return out;
-}
+std::string nodesOf(Location loc) { return llvm::join(onnxNodeNames(loc), ","); }
 
 /// The bytes of a constant global's initial value, as device memory holds
 /// them.
@@ -153,7 +132,9 @@ struct Extractor {
     for (StringRef n : llvm::split(step.node, ','))
       if (!n.empty())
         names.push_back(n.str());
-    collectNodes(loc, names);
+    for (std::string &n : onnxNodeNames(loc))
+      if (!llvm::is_contained(names, n))
+        names.push_back(std::move(n));
     step.node = llvm::join(names, ",");
   }
 

@@ -79,11 +79,19 @@ static void collectNames(Location loc, std::vector<std::string> &names) {
       collectNames(l, names);
     return;
   }
+  if (auto callSite = dyn_cast<CallSiteLoc>(loc))
+    return collectNames(callSite.getCallee(), names);
   if (auto name = dyn_cast<NameLoc>(loc)) {
     std::string n = name.getName().str();
-    if (names.empty() || names.back() != n)
+    if (!llvm::is_contained(names, n))
       names.push_back(n);
   }
+}
+
+std::vector<std::string> mlir::llmc::onnxNodeNames(Location loc) {
+  std::vector<std::string> names;
+  collectNames(loc, names);
+  return names;
 }
 
 /// The roofline time of `k` on `target`.
@@ -140,7 +148,7 @@ ModelReport mlir::llmc::explainModule(ModuleOp module,
         k.op = op.getName().getStringRef().str();
         k.flops = flopsOf(&op);
       }
-      collectNames(op.getLoc(), k.nodes);
+      k.nodes = onnxNodeNames(op.getLoc());
       estimate(k, target);
       report.bytes += k.bytesIn + k.bytesOut;
       report.flops += k.flops;

@@ -16,7 +16,7 @@ using namespace mlir::llmc::lowering;
 
 namespace {
 /// A generic that multiplies its inputs and accumulates into a zero-filled
-/// result, with the given iteration space.
+/// result, with the given iteration space (f16/bf16 in f32, rounded once).
 template <typename OpTy>
 struct ContractionToGeneric : OpConversionPattern<OpTy> {
   using OpConversionPattern<OpTy>::OpConversionPattern;
@@ -25,16 +25,20 @@ struct ContractionToGeneric : OpConversionPattern<OpTy> {
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     auto type = convertedType(*this->getTypeConverter(), op.getType());
-    Value acc = filledTensor(rewriter, loc, type,
-                             scalarConstant(rewriter, loc, type.getElementType(), 0));
+    RankedTensorType accType = accumulatorType(type);
+    Value acc = filledTensor(
+        rewriter, loc, accType,
+        scalarConstant(rewriter, loc, accType.getElementType(), 0));
     auto generic = linalg::GenericOp::create(
-        rewriter, loc, TypeRange{type}, adaptor.getOperands(), ValueRange{acc},
-        op.getIterationSpaceMaps(), op.getIterationSpaceIterators(),
+        rewriter, loc, TypeRange{accType}, adaptor.getOperands(),
+        ValueRange{acc}, op.getIterationSpaceMaps(),
+        op.getIterationSpaceIterators(),
         [&](OpBuilder &b, Location l, ValueRange args) {
           linalg::YieldOp::create(
               b, l, multiplyAdd(b, l, args.drop_back(), args.back()));
         });
-    rewriter.replaceOp(op, generic.getResults());
+    rewriter.replaceOp(op, narrowTo(rewriter, loc, generic.getResult(0),
+                                    type.getElementType()));
     return success();
   }
 };
@@ -81,18 +85,20 @@ struct ConvToGeneric : OpConversionPattern<graph::ConvOp> {
     SmallVector<AffineMap> maps{AffineMap::get(numLoops, 0, in, ctx),
                                 AffineMap::get(numLoops, 0, w, ctx),
                                 AffineMap::get(numLoops, 0, out, ctx)};
-    Value init = channelBiasOrZero(rewriter, loc, adaptor.getBias(), type);
+    // f16/bf16 accumulate in f32 and round once.
+    RankedTensorType accType = accumulatorType(type);
+    Value init = channelBiasOrZero(rewriter, loc, adaptor.getBias(), accType);
     SmallVector<utils::IteratorType> iterators(2 + s,
                                                utils::IteratorType::parallel);
     iterators.append(1 + s, utils::IteratorType::reduction);
     auto generic = linalg::GenericOp::create(
-        rewriter, loc, TypeRange{type}, ValueRange{input, adaptor.getWeight()},
-        ValueRange{init}, maps, iterators,
-        [&](OpBuilder &b, Location l, ValueRange args) {
+        rewriter, loc, TypeRange{accType},
+        ValueRange{input, adaptor.getWeight()}, ValueRange{init}, maps,
+        iterators, [&](OpBuilder &b, Location l, ValueRange args) {
           linalg::YieldOp::create(b, l,
                                   multiplyAdd(b, l, args.take_front(2), args[2]));
         });
-    rewriter.replaceOp(op, generic.getResults());
+    rewriter.replaceOp(op, narrowTo(rewriter, loc, generic.getResult(0), t));
     return success();
   }
 };
@@ -182,13 +188,17 @@ struct ConvTransposeToGeneric : OpConversionPattern<graph::ConvTransposeOp> {
     SmallVector<AffineMap> maps{AffineMap::get(numLoops, 0, in, ctx),
                                 AffineMap::get(numLoops, 0, w, ctx),
                                 AffineMap::get(numLoops, 0, out, ctx)};
-    Value init = filledTensor(rewriter, loc, groupedType, zero);
+    // f16/bf16 accumulate in f32 and round once (the bias added first).
+    RankedTensorType accGrouped = accumulatorType(groupedType);
+    Value init = filledTensor(
+        rewriter, loc, accGrouped,
+        scalarConstant(rewriter, loc, accGrouped.getElementType(), 0));
     SmallVector<utils::IteratorType> iterators(3 + s,
                                                utils::IteratorType::parallel);
     iterators.append(1 + s, utils::IteratorType::reduction);
     Value result =
         linalg::GenericOp::create(
-            rewriter, loc, TypeRange{groupedType},
+            rewriter, loc, TypeRange{accGrouped},
             ValueRange{groupedInput, groupedWeight}, ValueRange{init}, maps,
             iterators,
             [&](OpBuilder &b, Location l, ValueRange args) {
@@ -196,25 +206,26 @@ struct ConvTransposeToGeneric : OpConversionPattern<graph::ConvTransposeOp> {
                   b, l, multiplyAdd(b, l, args.take_front(2), args[2]));
             })
             .getResult(0);
-    result = reshapeTo(rewriter, loc, result, type);
+    RankedTensorType accType = accumulatorType(type);
+    result = reshapeTo(rewriter, loc, result, accType);
     if (adaptor.getBias()) {
       AffineMap id = AffineMap::getMultiDimIdentityMap(type.getRank(), ctx);
       SmallVector<AffineMap> biasMaps{
           id, AffineMap::get(type.getRank(), 0, getAffineDimExpr(1, ctx), ctx),
           id};
       result = linalg::GenericOp::create(
-                   rewriter, loc, TypeRange{type},
+                   rewriter, loc, TypeRange{accType},
                    ValueRange{result, adaptor.getBias()},
-                   ValueRange{emptyTensor(rewriter, loc, type)}, biasMaps,
+                   ValueRange{emptyTensor(rewriter, loc, accType)}, biasMaps,
                    SmallVector<utils::IteratorType>(
                        type.getRank(), utils::IteratorType::parallel),
                    [&](OpBuilder &b, Location l, ValueRange args) {
                      linalg::YieldOp::create(
-                         b, l, multiplyAdd(b, l, args.take_front(1), args[1]));
+                         b, l, multiplyAdd(b, l, args.slice(1, 1), args[0]));
                    })
                    .getResult(0);
     }
-    rewriter.replaceOp(op, result);
+    rewriter.replaceOp(op, narrowTo(rewriter, loc, result, t));
     return success();
   }
 };

@@ -134,8 +134,22 @@ Value lowering::extremeValue(OpBuilder &b, Location loc, Type type,
   return arith::ConstantOp::create(b, loc, type, b.getIntegerAttr(type, v));
 }
 
+/// `v` widened (arith.extf) to the float type `to` when it is a narrower
+/// float.
+static Value widenTo(OpBuilder &b, Location loc, Value v, Type to) {
+  auto from = dyn_cast<FloatType>(v.getType());
+  auto wide = dyn_cast<FloatType>(to);
+  if (!from || !wide || from.getWidth() >= wide.getWidth())
+    return v;
+  return arith::ExtFOp::create(b, loc, to, v);
+}
+
 Value lowering::multiplyAdd(OpBuilder &b, Location loc, ValueRange factors,
                             Value acc) {
+  SmallVector<Value> wide;
+  for (Value f : factors)
+    wide.push_back(widenTo(b, loc, f, acc.getType()));
+  factors = wide;
   Value p = factors.front();
   bool isFloat = isa<FloatType>(p.getType());
   for (Value f : factors.drop_front())
@@ -195,6 +209,24 @@ Value lowering::foldableReshapeTo(OpBuilder &b, Location loc, Value value,
   return tensor::ReshapeOp::create(b, loc, type, value, shape);
 }
 
+RankedTensorType lowering::accumulatorType(RankedTensorType type) {
+  Type t = type.getElementType();
+  if (!t.isF16() && !t.isBF16())
+    return type;
+  return RankedTensorType::get(type.getShape(),
+                               Float32Type::get(type.getContext()));
+}
+
+Value lowering::narrowTo(OpBuilder &b, Location loc, Value value,
+                         Type element) {
+  if (cast<RankedTensorType>(value.getType()).getElementType() == element)
+    return value;
+  return mapElements(b, loc, value, element,
+                     [&](OpBuilder &nb, Location l, Value x) -> Value {
+                       return arith::TruncFOp::create(nb, l, element, x);
+                     });
+}
+
 Value lowering::channelBiasOrZero(OpBuilder &b, Location loc, Value bias,
                                   RankedTensorType type) {
   if (!bias)
@@ -210,8 +242,9 @@ Value lowering::channelBiasOrZero(OpBuilder &b, Location loc, Value bias,
              ValueRange{emptyTensor(b, loc, type)}, maps,
              SmallVector<utils::IteratorType>(rank,
                                               utils::IteratorType::parallel),
-             [](OpBuilder &nb, Location l, ValueRange args) {
-               linalg::YieldOp::create(nb, l, args[0]);
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               linalg::YieldOp::create(
+                   nb, l, widenTo(nb, l, args[0], type.getElementType()));
              })
       .getResult(0);
 }

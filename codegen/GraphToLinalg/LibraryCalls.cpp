@@ -37,14 +37,8 @@ Value markedContraction(OpBuilder &b, Location loc, StringRef libraryCall,
       b, loc, TypeRange{init.getType()}, inputs, ValueRange{init}, maps,
       iterators, [&](OpBuilder &nb, Location l, ValueRange args) {
         // Narrower float factors are widened to the accumulator's type.
-        Type acc = args.back().getType();
-        SmallVector<Value> factors;
-        for (Value f : args.take_front(2))
-          factors.push_back(f.getType() == acc
-                                ? f
-                                : arith::ExtFOp::create(nb, l, acc, f).getResult());
-        linalg::YieldOp::create(nb, l,
-                                multiplyAdd(nb, l, factors, args.back()));
+        linalg::YieldOp::create(
+            nb, l, multiplyAdd(nb, l, args.take_front(2), args.back()));
       });
   generic.setLibraryCallAttr(b.getStringAttr(libraryCall));
   return generic.getResult(0);

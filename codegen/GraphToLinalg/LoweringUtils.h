@@ -48,8 +48,17 @@ Value extremeValue(OpBuilder &b, Location loc, Type type, bool lowest,
                    bool isUnsigned);
 
 /// acc + product of `factors` (float or integer), the body of every
-/// multiply-accumulate contraction.
+/// multiply-accumulate contraction. Float factors narrower than `acc` are
+/// widened to its type first.
 Value multiplyAdd(OpBuilder &b, Location loc, ValueRange factors, Value acc);
+
+/// The type a contraction into `type` accumulates in: f32 for f16/bf16
+/// elements (rounded once at the end, as cuBLAS, cuDNN and ONNX Runtime
+/// do), `type` itself otherwise.
+RankedTensorType accumulatorType(RankedTensorType type);
+/// `value` with its elements rounded (arith.truncf) to `element`; `value`
+/// itself when it has that element type already.
+Value narrowTo(OpBuilder &b, Location loc, Value value, Type element);
 
 /// tensor.reshape of `value` to the static `type`.
 Value reshapeTo(OpBuilder &b, Location loc, Value value, RankedTensorType type);
@@ -60,7 +69,8 @@ Value foldableReshapeTo(OpBuilder &b, Location loc, Value value,
                         RankedTensorType type);
 
 /// The initial accumulator of a convolution into `type` (N, C, ...): the
-/// per-channel `bias` (may be null) broadcast over the other dims, or zero.
+/// per-channel `bias` (may be null; widened to `type`'s elements if
+/// narrower) broadcast over the other dims, or zero.
 Value channelBiasOrZero(OpBuilder &b, Location loc, Value bias,
                         RankedTensorType type);
 

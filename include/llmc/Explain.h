@@ -25,6 +25,10 @@ struct RooflineTarget {
   double launchSeconds;  ///< fixed cost of one kernel launch or call
 };
 
+/// The ONNX node names `loc` carries (NameLocs, through fused and call-site
+/// locations), in order, each once.
+std::vector<std::string> onnxNodeNames(Location loc);
+
 /// The roofline figures of `target` ("cpu", "cuda", "cuda:sm_80"...), or
 /// null if unknown.
 const RooflineTarget *lookupRooflineTarget(llvm::StringRef target);

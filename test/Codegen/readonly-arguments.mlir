@@ -33,3 +33,33 @@ func.func private @decl(tensor<4xf32>) -> tensor<4xf32>
 func.func @scalar(%n: index, %x: tensor<4xf32> {bufferization.writable = false}) -> tensor<4xf32> {
   return %x : tensor<4xf32>
 }
+
+// -----
+
+// A value returned twice is returned as a copy the second time, so that
+// every output has a buffer of its own (buffer-results-to-out-params
+// crashed on the shared one); distinct results stay as they are.
+// CHECK-LABEL: func.func @twice
+// CHECK: %[[V:.*]] = linalg.map
+// CHECK: %[[C:.*]] = bufferization.alloc_tensor() copy(%[[V]])
+// CHECK: %[[D:.*]] = bufferization.alloc_tensor() copy(%[[V]])
+// CHECK: return %[[V]], %[[C]], %[[D]]
+// BUF-LABEL: func.func @twice
+// BUF-SAME: %[[O0:[a-z0-9]+]]: memref<4xf32>, %[[O1:[a-z0-9]+]]: memref<4xf32>, %[[O2:[a-z0-9]+]]: memref<4xf32>)
+// BUF-DAG: memref.copy %[[O0]], %[[O1]]
+// BUF-DAG: memref.copy %[[O0]], %[[O2]]
+// CHECK-LABEL: func.func @distinct
+// CHECK-NOT: alloc_tensor
+// CHECK: return
+func.func @twice(%x: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) {
+  %e = tensor.empty() : tensor<4xf32>
+  %0 = linalg.map { arith.addf } ins(%x, %x : tensor<4xf32>, tensor<4xf32>) outs(%e : tensor<4xf32>)
+  return %0, %0, %0 : tensor<4xf32>, tensor<4xf32>, tensor<4xf32>
+}
+func.func @distinct(%x: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>) {
+  %e = tensor.empty() : tensor<4xf32>
+  %0 = linalg.map { arith.addf } ins(%x, %x : tensor<4xf32>, tensor<4xf32>) outs(%e : tensor<4xf32>)
+  %f = tensor.empty() : tensor<4xf32>
+  %1 = linalg.map { arith.mulf } ins(%x, %x : tensor<4xf32>, tensor<4xf32>) outs(%f : tensor<4xf32>)
+  return %0, %1 : tensor<4xf32>, tensor<4xf32>
+}

@@ -156,6 +156,11 @@ def ReadonlyArgumentsPass : Pass<"llmc-readonly-arguments", "ModuleOp"> {
 
     An argument already marked `bufferization.writable = true` is an error:
     the runtime's contract forbids it.
+
+    The caller also hands in one buffer per result: a value that a public
+    function returns more than once (two outputs computed alike, merged by
+    CSE) is returned as a copy (`bufferization.alloc_tensor` with `copy`)
+    at every position after its first.
   }];
   let dependentDialects = ["::mlir::bufferization::BufferizationDialect"];
 }
