@@ -458,10 +458,10 @@ std::optional<ConvEpilogue> mlir::llmc::matchConvEpilogue(func::CallOp call) {
   Block *body = op.getBody();
   if (!body->getArguments().back().use_empty())
     return std::nullopt;
-  // The ReLU of one sum of every input.
+  // The ReLU of one sum of every input, NaN-propagating (arith.maximumf)
+  // as cuDNN's is with CUDNN_PROPAGATE_NAN.
   Operation *relu = body->getTerminator()->getOperand(0).getDefiningOp();
-  if (!isa_and_nonnull<arith::MaximumFOp, arith::MaxNumFOp>(relu) ||
-      relu->getBlock() != body)
+  if (!isa_and_nonnull<arith::MaximumFOp>(relu) || relu->getBlock() != body)
     return std::nullopt;
   SmallVector<ValueTest> summands;
   for (unsigned i = 0; i < op.getNumDpsInputs(); ++i)

@@ -1040,14 +1040,16 @@ void forwardOutputs(ModuleOp module) {
           !alloc.getType().getLayout().isIdentity() ||
           !cast<MemRefType>(out.getType()).getLayout().isIdentity())
         continue;
-      // The copy is the temporary's last use, and nothing touches the
-      // output before it.
+      // The copy is the temporary's last use (a use nested in an op, such
+      // as a load in a gather's body, counts where that op is), and nothing
+      // touches the output before it.
       bool last = llvm::all_of(alloc->getUsers(), [&](Operation *u) {
-        return u == c || u == view ||
-               (u->getBlock() == &body && u->isBeforeInBlock(c));
+        Operation *top = body.findAncestorOpInBlock(*u);
+        return u == c || u == view || (top && top->isBeforeInBlock(c));
       });
       bool untouched = llvm::all_of(out.getUsers(), [&](Operation *u) {
-        return u == c || c->isBeforeInBlock(u);
+        Operation *top = body.findAncestorOpInBlock(*u);
+        return u == c || (top && c->isBeforeInBlock(top));
       });
       if (!last || !untouched)
         continue;

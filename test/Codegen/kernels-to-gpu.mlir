@@ -292,6 +292,37 @@ func.func @main(%x: memref<4x8xf32>, %w: memref<8x2xf32>, %v: memref<8x2xf32>, %
 
 // -----
 
+// A temporary copied into @main's output as its last use, after a gather
+// that reads it inside its body (a load nested in the generic), is replaced
+// by the output too: the gather reads the output, and no copy kernel runs.
+// CHECK-LABEL: func.func @main
+// CHECK-NOT: memref.copy
+// CHECK: gpu.launch_func @llmc_kernels::@main_op0 {{.*}} args(%arg0 : memref<2x4xf32>, %arg1 : memref<2x4xf32>)
+// CHECK-NEXT: gpu.launch_func @llmc_kernels::@main_op1 {{.*}} args(%arg2 : memref<2xf32>, %arg1 : memref<2x4xf32>)
+// CHECK-NOT: gpu.launch_func
+#e3 = affine_map<(m, n) -> (m, n)>
+#r3 = affine_map<(m) -> (m)>
+func.func @main(%x: memref<2x4xf32>, %out: memref<2x4xf32>, %first: memref<2xf32>) {
+  %c0 = arith.constant 0 : index
+  %t = memref.alloc() : memref<2x4xf32>
+  linalg.generic {indexing_maps = [#e3, #e3], iterator_types = ["parallel", "parallel"]}
+      ins(%x : memref<2x4xf32>) outs(%t : memref<2x4xf32>) {
+  ^bb0(%p: f32, %o: f32):
+    %s = arith.addf %p, %p : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#r3], iterator_types = ["parallel"]} outs(%first : memref<2xf32>) {
+  ^bb0(%o: f32):
+    %i = linalg.index 0 : index
+    %v = memref.load %t[%i, %c0] : memref<2x4xf32>
+    linalg.yield %v : f32
+  }
+  memref.copy %t, %out : memref<2x4xf32> to memref<2x4xf32>
+  return
+}
+
+// -----
+
 // Must not change: a copy out of a buffer that a kernel wrote after its
 // fill is a copy kernel; a fill that no GEMM accumulates into is a kernel;
 // a temporary still read after its copy into the output is kept.
