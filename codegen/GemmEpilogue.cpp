@@ -4,7 +4,10 @@
 // (broadcast along its rows) and then applies nothing, a ReLU or the tanh
 // approximation of GELU, is cuBLASLt's epilogue (CUBLASLT_EPILOGUE_BIAS,
 // _RELU_BIAS, _GELU_BIAS): the GEMM writes the kernel's output directly,
-// and the kernel, its launch and the GEMM's intermediate buffer go.
+// and the kernel, its launch and the GEMM's intermediate buffer go. In
+// f16/bf16 the kernel reads the GEMM's narrowed result and computes in its
+// type; cuBLASLt computes the epilogue in f32 and rounds once, which is as
+// close to the exact result or closer.
 //
 // Likewise a kernel that only adds a per-channel bias, and optionally a
 // residual tensor, to a library convolution's result and applies a ReLU is
@@ -38,13 +41,18 @@ using namespace mlir::llmc;
 namespace {
 using ValueTest = std::function<bool(Value)>;
 
-/// True when `v` is a float constant within 1e-6 (relative) of `expected`.
+/// True when `v` is a float constant within 1e-6 (relative) of `expected`,
+/// or within one unit in the last place of its type where that is coarser
+/// (f16 and bf16 constants are `expected` rounded).
 bool isConstant(Value v, double expected) {
   FloatAttr::ValueType value(0.0f);
   if (!matchPattern(v, m_ConstantFloat(&value)))
     return false;
   double d = value.convertToDouble();
-  return std::abs(d - expected) <= 1e-6 * std::max(1.0, std::abs(expected));
+  double ulp = std::ldexp(1.0, 1 - static_cast<int>(llvm::APFloat::semanticsPrecision(
+                                       value.getSemantics())));
+  return std::abs(d - expected) <=
+         std::max(1e-6, ulp) * std::max(1.0, std::abs(expected));
 }
 
 ValueTest constant(double expected) {
@@ -169,6 +177,14 @@ bool isF32Buffer(Type t) {
   return m && m.hasStaticShape() && m.getLayout().isIdentity() &&
          m.getElementType().isF32();
 }
+
+/// A static, dense buffer of f32, f16 or bf16: what a cuBLASLt epilogue
+/// reads and writes.
+bool isEpilogueBuffer(Type t) {
+  auto m = dyn_cast<MemRefType>(t);
+  return m && m.hasStaticShape() && m.getLayout().isIdentity() &&
+         isa<Float32Type, Float16Type, BFloat16Type>(m.getElementType());
+}
 } // namespace
 
 /// The library GEMM (calling `call`) whose whole output `result`
@@ -262,6 +278,13 @@ static bool quietBetween(linalg::GenericOp gemm, Operation *reader,
   return true;
 }
 
+/// The narrowing of an f16/bf16 GEMM's result (matchGemmNarrowing) whose
+/// whole output `result` is (or is a reshaped view of), when that output
+/// is a buffer of this block that only the narrowing writes and `reader`,
+/// after it, is its only other user.
+static std::optional<GemmNarrowing> narrowingInto(Value result,
+                                                  Operation *reader);
+
 static std::optional<GemmEpilogue> matchWith(func::CallOp call,
                                              func::FuncOp callee,
                                              linalg::GenericOp op,
@@ -332,8 +355,9 @@ static std::optional<GemmEpilogue> matchWith(func::CallOp call,
   Block *entry = &callee.getBody().front();
   if (!cArg || !biasArg || !outArg || cArg.getOwner() != entry ||
       biasArg.getOwner() != entry || outArg.getOwner() != entry ||
-      !isF32Buffer(c.getType()) || c.getType() != out.getType() ||
-      !isF32Buffer(bias.getType()))
+      !isEpilogueBuffer(c.getType()) || c.getType() != out.getType() ||
+      !isEpilogueBuffer(bias.getType()) ||
+      getElementTypeOrSelf(bias.getType()) != getElementTypeOrSelf(c.getType()))
     return std::nullopt;
   auto cType = cast<MemRefType>(c.getType());
   auto biasType = cast<MemRefType>(bias.getType());
@@ -369,14 +393,20 @@ static std::optional<GemmEpilogue> matchWith(func::CallOp call,
 
   // The caller: the kernel reads (a view of) an f32 library GEMM's whole
   // output, zero-filled before it (so the GEMM overwrites it), which
-  // nothing else uses; nothing between them touches the output or the bias.
+  // nothing else uses; or, in f16/bf16, the narrowing of an f16/bf16
+  // GEMM's f32 output (matchGemmNarrowing) that nothing else uses. Nothing
+  // between the GEMM and the kernel touches the output or the bias.
   e.call = call;
   e.result = call.getOperand(cArg.getArgNumber());
   e.bias = call.getOperand(biasArg.getArgNumber());
   e.output = call.getOperand(outArg.getArgNumber());
   if (llvm::count(call.getOperands(), e.result) != 1)
     return std::nullopt;
-  e.gemm = producingGemm(e.result, call, "llmc_matmul_f32");
+  if (cType.getElementType().isF32()) {
+    e.gemm = producingGemm(e.result, call, "llmc_matmul_f32");
+  } else if (std::optional<GemmNarrowing> n = narrowingInto(e.result, call)) {
+    e.gemm = n->gemm;
+  }
   if (!e.gemm || !quietBetween(e.gemm, call, e.result, {e.output, e.bias}))
     return std::nullopt;
   return e;
@@ -531,5 +561,59 @@ mlir::llmc::matchGemmNarrowing(linalg::GenericOp narrow) {
   n.gemm = producingGemm(c, narrow, call);
   if (!n.gemm || !quietBetween(n.gemm, narrow, c, {out}))
     return std::nullopt;
+  return n;
+}
+
+static std::optional<GemmNarrowing> narrowingInto(Value result,
+                                                  Operation *reader) {
+  auto alloc = bufferRoot(result).getDefiningOp<memref::AllocOp>();
+  Block *block = reader->getBlock();
+  if (!alloc || alloc->getBlock() != block)
+    return std::nullopt;
+  // Bufferization may reuse one buffer for several narrowings in turn: the
+  // users, in block order, must be the narrowing, then the reader, then
+  // nothing, or first an op that overwrites all of it without reading it
+  // (so the narrowed value is dead after the reader).
+  SmallVector<Operation *> users;
+  SmallVector<Value> worklist{alloc.getResult()};
+  while (!worklist.empty()) {
+    Value v = worklist.pop_back_val();
+    for (Operation *user : v.getUsers()) {
+      if (auto view = dyn_cast<ViewLikeOpInterface>(user);
+          view && view.getViewSource() == v) {
+        if (!isa<memref::ReshapeOp, memref::ExpandShapeOp,
+                 memref::CollapseShapeOp>(user))
+          return std::nullopt;
+        worklist.push_back(user->getResult(0));
+        continue;
+      }
+      Operation *top = block->findAncestorOpInBlock(*user);
+      if (!top)
+        return std::nullopt;
+      users.push_back(top);
+    }
+  }
+  llvm::sort(users, [](Operation *a, Operation *b) {
+    return a->isBeforeInBlock(b);
+  });
+  users.erase(std::unique(users.begin(), users.end()), users.end());
+  auto at = llvm::find(users, reader);
+  if (at == users.end() || at == users.begin())
+    return std::nullopt;
+  auto narrow = dyn_cast<linalg::GenericOp>(*std::prev(at));
+  if (!narrow)
+    return std::nullopt;
+  std::optional<GemmNarrowing> n = matchGemmNarrowing(narrow);
+  if (!n || n->output != alloc.getResult())
+    return std::nullopt;
+  if (std::next(at) != users.end()) {
+    auto next = dyn_cast<linalg::GenericOp>(*std::next(at));
+    if (!next || next.getNumDpsInits() != 1 ||
+        next.getDpsInits()[0] != alloc.getResult() ||
+        llvm::is_contained(next.getDpsInputs(), alloc.getResult()) ||
+        !next.getIndexingMapsArray().back().isIdentity() ||
+        !next.getBody()->getArguments().back().use_empty())
+      return std::nullopt;
+  }
   return n;
 }

@@ -368,7 +368,12 @@ struct Extractor {
       y.buffer = *out;
       y.offset = offset;
     }
+    // The old output lives where the steps that remain use it (another
+    // library call may have shared it).
     lifetimes[old] = {lifetimes[old].bytes, -1, -1};
+    for (size_t j = 0; j < program.steps.size(); ++j)
+      if (!dropped[j] && touches(program.steps[j], old))
+        extend(old, j);
     extend(*out, i);
     return i;
   }
@@ -418,12 +423,15 @@ struct Extractor {
     rt::CudaGemm &g = program.steps[*i].gemm;
     SmallVector<int64_t> strides;
     int64_t biasOffset;
-    if (g.dtype != rt::DType::F32 || g.cDtype != rt::DType::F32 ||
+    bool oneType = g.dtype == g.cDtype &&
+                   (g.dtype == rt::DType::F32 || g.dtype == rt::DType::F16 ||
+                    g.dtype == rt::DType::BF16);
+    if (!oneType ||
         !staticLayout(cast<MemRefType>(e.bias.getType()), strides,
                       biasOffset))
       return e.call.emitOpError("is a GEMM epilogue that cuBLASLt cannot "
-                                "apply: not f32, or a bias of dynamic "
-                                "layout"),
+                                "apply: not one type of f32, f16 or bf16 "
+                                "throughout, or a bias of dynamic layout"),
              failure();
     g.epilogue = e.kind == GemmEpilogueKind::ReluBias
                      ? rt::GemmEpilogue::ReluBias

@@ -139,8 +139,10 @@ bool llmc::runtime::validGemm(const CudaGemm &g,
                   dtypeSize(type));
   };
   if (g.epilogue != GemmEpilogue::None) {
-    if (g.epilogue > GemmEpilogue::GeluBias || g.dtype != DType::F32 ||
-        g.cDtype != DType::F32 || g.biasBuffer >= buffers.size())
+    if (g.epilogue > GemmEpilogue::GeluBias || g.dtype != g.cDtype ||
+        (g.dtype != DType::F32 && g.dtype != DType::F16 &&
+         g.dtype != DType::BF16) ||
+        g.biasBuffer >= buffers.size())
       return false;
     int64_t size = g.n, stride = 1;
     if (!inside(buffers[g.biasBuffer], g.biasOffset, &size, &stride, 1,

@@ -197,8 +197,9 @@ def test_e2e_model_cuda_artifact(name, tmp_path):
 
 def _check_conv_steps(onnx_path, text):
     """Every 2-D Conv node of the model is one cuDNN convolution step that
-    names it, with the node's filter, output shape, strides, dilations,
-    groups, and padding: the node's own when it is equal on both sides
+    names it first (then the nodes of an epilogue fused into it), with the
+    node's filter, output shape, strides, dilations, groups, and padding:
+    the node's own when it is equal on both sides
     (the input read in place), none when it is not (the input padded by
     kernels first)."""
     import re
@@ -214,8 +215,10 @@ def _check_conv_steps(onnx_path, text):
             r"^  \d+ conv FLOAT x (\S+) w (\S+) y (\S+) pad (\S+) stride (\S+) "
             r"dilation (\S+) group (\d+) .*  \((.*)\)$", text, re.M):
         dims = [list(map(int, f.split("x"))) for f in m.groups()[:6]]
-        assert m.group(8) not in steps, f"two conv steps for {m.group(8)}"
-        steps[m.group(8)] = dims + [int(m.group(7))]
+        # The convolution's node comes first; a fused epilogue's follow.
+        node = m.group(8).split(",")[0]
+        assert node not in steps, f"two conv steps for {node}"
+        steps[node] = dims + [int(m.group(7))]
     convs = [n for n in g.node if n.op_type == "Conv" and len(shapes[n.input[1]]) == 4]
     assert sorted(steps) == sorted(n.name for n in convs)
     for n in convs:

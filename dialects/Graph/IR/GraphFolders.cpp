@@ -168,6 +168,20 @@ OpFoldResult CastOp::fold(FoldAdaptor adaptor) {
     }
     return DenseElementsAttr::get(getOutput().getType(), out);
   }
+  // Float -> float casts of small constants (rounded to nearest, ties to
+  // even, as ONNX's Cast does): scalars written in f32 for an f16 model.
+  auto fromFloat = dyn_cast<FloatType>(from);
+  auto toFloat = dyn_cast<FloatType>(to);
+  if (fromFloat && toFloat && in.getNumElements() <= (1 << 16)) {
+    SmallVector<APFloat> out;
+    for (APFloat v : in.getValues<APFloat>()) {
+      bool lost;
+      v.convert(toFloat.getFloatSemantics(), APFloat::rmNearestTiesToEven,
+                &lost);
+      out.push_back(v);
+    }
+    return DenseElementsAttr::get(getOutput().getType(), out);
+  }
   return {};
 }
 

@@ -99,8 +99,10 @@ std::optional<ConvPadding> matchConvPadding(linalg::GenericOp conv);
 enum class GemmEpilogueKind { Bias, ReluBias, GeluBias };
 /// A call of a kernel function that computes `output = act(result + bias)`
 /// elementwise from the whole output `result` of the f32 library GEMM
-/// `gemm` (zero-filled before it), which nothing else reads: on CUDA the
-/// GEMM writes `output` itself, with the epilogue (see GemmEpilogue.cpp).
+/// `gemm` (zero-filled before it), or from the narrowing of an f16/bf16
+/// library GEMM's result (matchGemmNarrowing), which nothing else reads: on
+/// CUDA the GEMM writes `output` itself, with the epilogue (see
+/// GemmEpilogue.cpp).
 struct GemmEpilogue {
   linalg::GenericOp gemm;
   func::CallOp call;

@@ -44,7 +44,8 @@ enum class GemmEpilogue : uint8_t { None, Bias, ReluBias, GeluBias };
 /// not `accumulate` (beta = 0); with an epilogue, C = act(... + bias). A
 /// and B are `dtype`, C is `cDtype`: one type throughout (F16/BF16
 /// accumulate in F32 and round once), or F16/BF16 operands into an F32 C.
-/// An epilogue needs F32 throughout.
+/// An epilogue needs one type throughout: F32, F16 or BF16 (the bias too;
+/// F16/BF16 computed in F32 and rounded once).
 struct CudaGemm {
   DType dtype = DType::F32, cDtype = DType::F32;
   int64_t batch = 1, m = 0, n = 0, k = 0;

@@ -69,3 +69,22 @@ func.func @no_fold(%x: tensor<2xi64>) -> tensor<2xi64> {
   %0 = graph.add %x, %c : tensor<2xi64>, tensor<2xi64> -> tensor<2xi64>
   return %0 : tensor<2xi64>
 }
+
+// -----
+
+// A float constant cast to another float type folds, rounded to nearest
+// (ties to even): 0.044715 is 0.04471 in f16, 1e-8 underflows to 0, 70000
+// overflows to inf. A cast of a value that is not constant stays.
+// CHECK-LABEL: func.func @cast_float_constants(
+// CHECK-DAG:     graph.constant dense<[4.470830e-02, 0.000000e+00, 0x7C00]> : tensor<3xf16>
+// CHECK-DAG:     graph.constant dense<2.500000e-01> : tensor<bf16>
+// CHECK-DAG:     graph.cast %{{.*}} : tensor<3xf32> -> tensor<3xf16>
+// CHECK-NOT:     graph.cast
+func.func @cast_float_constants(%x: tensor<3xf32>) -> (tensor<3xf16>, tensor<bf16>, tensor<3xf16>) {
+  %0 = graph.constant dense<[0.044715, 1.0e-8, 70000.0]> : tensor<3xf32>
+  %1 = graph.cast %0 : tensor<3xf32> -> tensor<3xf16>
+  %2 = graph.constant dense<0.25> : tensor<f64>
+  %3 = graph.cast %2 : tensor<f64> -> tensor<bf16>
+  %4 = graph.cast %x : tensor<3xf32> -> tensor<3xf16>
+  return %1, %3, %4 : tensor<3xf16>, tensor<bf16>, tensor<3xf16>
+}
