@@ -173,7 +173,8 @@ struct Dnn {
   X(cudnnGetConvolutionForwardAlgorithm_v7) X(cudnnConvolutionForward)      \
   X(cudnnCreateActivationDescriptor) X(cudnnSetActivationDescriptor)           \
   X(cudnnDestroyActivationDescriptor)                                          \
-  X(cudnnConvolutionBiasActivationForward)
+  X(cudnnConvolutionBiasActivationForward) X(cudnnAddTensor)                   \
+  X(cudnnActivationForward)
   LLMC_DNN_FNS(LLMC_DECLARE)
 
   /// Opens cuDNN 9: LLMC_CUDNN if set, else libcudnn.so.9 from the library
@@ -207,6 +208,9 @@ uint32_t alignmentOf(uint64_t bytes) {
 struct ConvPlan {
   cudnnTensorDescriptor_t x = nullptr, y = nullptr, bias = nullptr;
   cudnnActivationDescriptor_t relu = nullptr; // with an epilogue
+  // cuDNN does not fuse this convolution's epilogue (its fused call said
+  // CUDNN_STATUS_NOT_SUPPORTED once): it runs as separate cuDNN calls.
+  bool unfused = false;
   cudnnFilterDescriptor_t w = nullptr;
   cudnnConvolutionDescriptor_t conv = nullptr;
   cudnnConvolutionFwdAlgo_t algo{};
@@ -561,14 +565,47 @@ bool CudaExecutable::State::enqueue(size_t i, std::string &error) {
     if (c.epilogue != ConvEpilogue::None) {
       // y = relu(conv + alpha2 z + bias); without a residual z is y itself,
       // weighted 0 (cuDNN's documented in-place use).
-      float alpha2 = c.residual ? 1.0f : 0.0f;
+      float alpha2 = c.residual ? 1.0f : 0.0f, zero = 0.0f;
       void *z = at(c.residual ? c.z : c.y);
       const void *bias = reinterpret_cast<const void *>(
           buffers[c.biasBuffer] + c.biasOffset * 4);
-      cudnnStatus_t st = dnn.cudnnConvolutionBiasActivationForward(
-          dnnHandle, &one, p.x, at(c.x), p.w, at(c.w), p.conv, p.algo,
-          workspace, p.workspace, &alpha2, p.y, z, p.bias, bias, p.relu, p.y,
-          at(c.y));
+      cudnnStatus_t st = CUDNN_STATUS_NOT_SUPPORTED;
+      if (!p.unfused)
+        st = dnn.cudnnConvolutionBiasActivationForward(
+            dnnHandle, &one, p.x, at(c.x), p.w, at(c.w), p.conv, p.algo,
+            workspace, p.workspace, &alpha2, p.y, z, p.bias, bias, p.relu,
+            p.y, at(c.y));
+      if (st == CUDNN_STATUS_NOT_SUPPORTED) {
+        // Not every algorithm and shape has the fused form (PyTorch falls
+        // back likewise): the convolution, the bias, the residual, the
+        // ReLU, in the fused form's order, each a cuDNN call.
+        convs[i].unfused = true;
+        const char *what = "cudnnConvolutionForward";
+        st = dnn.cudnnConvolutionForward(dnnHandle, &one, p.x, at(c.x), p.w,
+                                         at(c.w), p.conv, p.algo, workspace,
+                                         p.workspace, &zero, p.y, at(c.y));
+        if (st == CUDNN_STATUS_SUCCESS && c.residual) {
+          what = "cudnnAddTensor (the residual)";
+          st = dnn.cudnnAddTensor(dnnHandle, &one, p.y, at(c.z), &one, p.y,
+                                  at(c.y));
+        }
+        if (st == CUDNN_STATUS_SUCCESS) {
+          what = "cudnnAddTensor (the bias)";
+          st = dnn.cudnnAddTensor(dnnHandle, &one, p.bias, bias, &one, p.y,
+                                  at(c.y));
+        }
+        if (st == CUDNN_STATUS_SUCCESS) {
+          what = "cudnnActivationForward (the ReLU)";
+          st = dnn.cudnnActivationForward(dnnHandle, p.relu, &one, p.y,
+                                          at(c.y), &zero, p.y, at(c.y));
+        }
+        if (st != CUDNN_STATUS_SUCCESS) {
+          error = stepName(i) + ": " + what + " failed: " +
+                  dnn.cudnnGetErrorString(st);
+          return false;
+        }
+        return true;
+      }
       if (st != CUDNN_STATUS_SUCCESS) {
         error = stepName(i) +
                 ": cudnnConvolutionBiasActivationForward failed: " +
