@@ -187,6 +187,29 @@ bool isEpilogueBuffer(Type t) {
 }
 } // namespace
 
+/// The users of `alloc` and of its reshaped views (memref.reshape,
+/// expand_shape, collapse_shape), the views themselves left out; false when
+/// another kind of view of it exists.
+static bool usersThroughReshapes(memref::AllocOp alloc,
+                                 SmallVectorImpl<Operation *> &users) {
+  SmallVector<Value> worklist{alloc.getResult()};
+  while (!worklist.empty()) {
+    Value v = worklist.pop_back_val();
+    for (Operation *user : v.getUsers()) {
+      if (auto view = dyn_cast<ViewLikeOpInterface>(user);
+          view && view.getViewSource() == v) {
+        if (!isa<memref::ReshapeOp, memref::ExpandShapeOp,
+                 memref::CollapseShapeOp>(user))
+          return false;
+        worklist.push_back(user->getResult(0));
+        continue;
+      }
+      users.push_back(user);
+    }
+  }
+  return true;
+}
+
 /// The library GEMM (calling `call`) whose whole output `result`
 /// is (or is a reshaped view of), when that output is a buffer of this
 /// block zero-filled before the GEMM and `reader`, after it, is its only
@@ -201,22 +224,7 @@ static linalg::GenericOp producingGemm(Value result, Operation *reader,
           alloc.getType().getShape().back())
     return {};
   SmallVector<Operation *> users;
-  SmallVector<Value> worklist{alloc.getResult()};
-  while (!worklist.empty()) {
-    Value v = worklist.pop_back_val();
-    for (Operation *user : v.getUsers()) {
-      if (auto view = dyn_cast<ViewLikeOpInterface>(user);
-          view && view.getViewSource() == v) {
-        if (!isa<memref::ReshapeOp, memref::ExpandShapeOp,
-                 memref::CollapseShapeOp>(user))
-          return {};
-        worklist.push_back(user->getResult(0));
-        continue;
-      }
-      users.push_back(user);
-    }
-  }
-  if (llvm::count(users, reader) != 1)
+  if (!usersThroughReshapes(alloc, users) || llvm::count(users, reader) != 1)
     return {};
   linalg::GenericOp gemm;
   Operation *fill = nullptr;
@@ -575,24 +583,11 @@ static std::optional<GemmNarrowing> narrowingInto(Value result,
   // nothing, or first an op that overwrites all of it without reading it
   // (so the narrowed value is dead after the reader).
   SmallVector<Operation *> users;
-  SmallVector<Value> worklist{alloc.getResult()};
-  while (!worklist.empty()) {
-    Value v = worklist.pop_back_val();
-    for (Operation *user : v.getUsers()) {
-      if (auto view = dyn_cast<ViewLikeOpInterface>(user);
-          view && view.getViewSource() == v) {
-        if (!isa<memref::ReshapeOp, memref::ExpandShapeOp,
-                 memref::CollapseShapeOp>(user))
-          return std::nullopt;
-        worklist.push_back(user->getResult(0));
-        continue;
-      }
-      Operation *top = block->findAncestorOpInBlock(*user);
-      if (!top)
-        return std::nullopt;
-      users.push_back(top);
-    }
-  }
+  if (!usersThroughReshapes(alloc, users))
+    return std::nullopt;
+  for (Operation *&user : users)
+    if (!(user = block->findAncestorOpInBlock(*user)))
+      return std::nullopt;
   llvm::sort(users, [](Operation *a, Operation *b) {
     return a->isBeforeInBlock(b);
   });
