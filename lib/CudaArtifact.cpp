@@ -501,6 +501,18 @@ struct Extractor {
     return success();
   }
 
+  /// A call that llmc-kernels-to-gpu left unlowered as a `what` epilogue:
+  /// it must still match (`match`), and folds into its library call.
+  template <typename Match>
+  LogicalResult foldEpilogue(func::CallOp call, Match match, StringRef what) {
+    auto e = match(call);
+    if (!e)
+      return call.emitOpError("was left for a ")
+                 << what << " epilogue that no longer has that form",
+             failure();
+    return epilogue(*e);
+  }
+
   /// True when step `s` reads or writes buffer `b`.
   static bool touches(const rt::CudaStep &s, uint32_t b) {
     switch (s.kind) {
@@ -727,24 +739,12 @@ struct Extractor {
                  generic && generic.getLibraryCallAttr())
         ok = gemm(generic);
       else if (auto call = dyn_cast<func::CallOp>(op);
-               call && call->hasAttr(kGemmEpilogueAttr)) {
-        // Left unlowered by llmc-kernels-to-gpu for this: it must still
-        // match.
-        std::optional<GemmEpilogue> e = matchGemmEpilogue(call);
-        if (!e)
-          return call.emitOpError("was left for a GEMM epilogue that no "
-                                  "longer has that form"),
-                 failure();
-        ok = epilogue(*e);
-      } else if (auto call = dyn_cast<func::CallOp>(op);
-                 call && call->hasAttr(kConvEpilogueAttr)) {
-        std::optional<ConvEpilogue> e = matchConvEpilogue(call);
-        if (!e)
-          return call.emitOpError("was left for a convolution epilogue that "
-                                  "no longer has that form"),
-                 failure();
-        ok = epilogue(*e);
-      } else if (auto call = dyn_cast<func::CallOp>(op)) {
+               call && call->hasAttr(kGemmEpilogueAttr))
+        ok = foldEpilogue(call, matchGemmEpilogue, "GEMM");
+      else if (auto call = dyn_cast<func::CallOp>(op);
+               call && call->hasAttr(kConvEpilogueAttr))
+        ok = foldEpilogue(call, matchConvEpilogue, "convolution");
+      else if (auto call = dyn_cast<func::CallOp>(op)) {
         auto callee = module.lookupSymbol<func::FuncOp>(call.getCallee());
         if (!callee || callee.isExternal() || callee.getBody().hasOneBlock() == false)
           return call.emitOpError("calls a function the CUDA program cannot "

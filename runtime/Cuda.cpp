@@ -170,7 +170,7 @@ struct Dnn {
   X(cudnnSetConvolutionGroupCount) X(cudnnSetConvolutionMathType)              \
   X(cudnnDestroyConvolutionDescriptor)                                         \
   X(cudnnGetConvolutionForwardAlgorithmMaxCount)                               \
-  X(cudnnGetConvolutionForwardAlgorithm_v7) X(cudnnConvolutionForward)      \
+  X(cudnnGetConvolutionForwardAlgorithm_v7) X(cudnnConvolutionForward)       \
   X(cudnnCreateActivationDescriptor) X(cudnnSetActivationDescriptor)           \
   X(cudnnDestroyActivationDescriptor)                                          \
   X(cudnnConvolutionBiasActivationForward) X(cudnnAddTensor)                   \
@@ -577,7 +577,7 @@ bool CudaExecutable::State::enqueue(size_t i, std::string &error) {
             p.y, at(c.y));
       if (st == CUDNN_STATUS_NOT_SUPPORTED) {
         // Not every algorithm and shape has the fused form (PyTorch falls
-        // back likewise): the convolution, the bias, the residual, the
+        // back likewise): the convolution, the residual, the bias, the
         // ReLU, in the fused form's order, each a cuDNN call.
         convs[i].unfused = true;
         const char *what = "cudnnConvolutionForward";
