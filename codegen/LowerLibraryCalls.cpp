@@ -4,6 +4,7 @@
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Shard/IR/ShardOps.h"
 
 namespace mlir::llmc {
 #define GEN_PASS_DEF_LOWERLIBRARYCALLSPASS
@@ -64,6 +65,11 @@ struct LowerLibraryCallsPass final
       func::CallOp::create(b, op.getLoc(), name, TypeRange{}, args);
       op.erase();
     }
+    // The device grid of a partitioned program is only referred to by its
+    // collectives, which are calls now: nothing after this lowers it.
+    for (auto grid : llvm::make_early_inc_range(module.getOps<shard::GridOp>()))
+      if (SymbolTable::symbolKnownUseEmpty(grid, module))
+        grid.erase();
   }
 };
 } // namespace

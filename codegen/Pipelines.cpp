@@ -81,6 +81,20 @@ static std::string cudaPhasePipeline(Phase phase,
   }
 }
 
+/// Sharding propagation and partitioning, when a mesh is given. Values are
+/// quoted: meshes and pins hold commas.
+static std::string shardingPipeline(const PipelineOptions &options) {
+  if (options.mesh.empty())
+    return "";
+  std::string pins;
+  for (const std::string &pin : options.shards)
+    pins += (pins.empty() ? "" : ",") + ("'" + pin + "'");
+  return ",llmc-propagate-sharding{mesh='" + options.mesh + "' strategy=" +
+         options.strategy + (pins.empty() ? "" : " shard=" + pins) +
+         " link-bandwidth=" + std::to_string(options.linkBandwidth) +
+         "},llmc-partition,canonicalize";
+}
+
 static std::string phasePipeline(Phase phase, const PipelineOptions &options) {
   if (!options.cudaChip.empty() && phase >= Phase::Linalg)
     return cudaPhasePipeline(phase, options);
@@ -92,10 +106,12 @@ static std::string phasePipeline(Phase phase, const PipelineOptions &options) {
     // Fold shape computations first so that decomposition sees constants;
     // decompose composites last, after any pass that wants them whole.
     // Weights leave the code last, once folding no longer needs them.
-    // Fusion comes last: it plans over primitive ops, with weights as the
-    // inputs they will be at run time.
+    // Sharding sees primitive ops and weights as arguments (what a device
+    // loads); fusion comes last: it plans over the local program's primitive
+    // ops, with collectives as barriers.
     return std::string("canonicalize,cse,func.func(llmc-decompose-composite-ops),"
                        "canonicalize,cse,llmc-outline-weights") +
+           shardingPipeline(options) +
            (options.fusion ? ",func.func(llmc-fuse{target=" + fuseTarget + "})"
                             : "");
   case Phase::Linalg:

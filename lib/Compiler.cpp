@@ -6,7 +6,10 @@
 #include "llmc/Import/OnnxImporter.h"
 #include "llmc/Codegen/CpuObject.h"
 #include "llmc/Runtime/Artifact.h"
+#include "llmc/Runtime/Collectives.h"
 #include "llmc/Runtime/CpuKernels.h"
+#include "llmc/Runtime/Shards.h"
+#include "llmc/Sharding/ShardingPlanner.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -97,6 +100,56 @@ FailureOr<std::string> mlir::llmc::getPtx(ModuleOp module) {
          failure();
 }
 
+/// A partitioned program's mesh and the shardings of its arguments and
+/// results (llmc-partition's `llmc.mesh` and `llmc.sharding`).
+static LogicalResult readShardings(ModuleOp module, func::FuncOp main,
+                                   ModelSignature &sig) {
+  namespace sharding = ::llmc::sharding;
+  sig.meshAxisNames.clear();
+  sig.meshAxisSizes.clear();
+  sig.inputAxes.clear();
+  sig.weightAxes.clear();
+  sig.outputAxes.clear();
+  auto meshText = module->getAttrOfType<StringAttr>("llmc.mesh");
+  if (!meshText)
+    return success();
+  sharding::Mesh mesh;
+  std::string error;
+  if (!sharding::parseMesh(meshText.str(), mesh, error))
+    return module.emitError(error);
+  auto parse = [&](Attribute attr, int64_t rank,
+                   std::vector<int> &axes) -> LogicalResult {
+    axes.assign(rank, -1);
+    auto text = dyn_cast_or_null<StringAttr>(attr);
+    if (!text)
+      return success();
+    StringRef dims = text.getValue().split(']').first.ltrim('[');
+    sharding::TensorSharding s;
+    if (!sharding::parseSharding(dims.str(), rank, mesh, s, error))
+      return main.emitError(error);
+    axes = s.dimAxes;
+    return success();
+  };
+  FunctionType type = main.getFunctionType();
+  for (unsigned i = 0; i < type.getNumInputs(); ++i) {
+    std::vector<int> axes;
+    if (failed(parse(main.getArgAttr(i, "llmc.sharding"),
+                     cast<RankedTensorType>(type.getInput(i)).getRank(), axes)))
+      return failure();
+    (i < sig.inputs.size() ? sig.inputAxes : sig.weightAxes).push_back(axes);
+  }
+  for (unsigned i = 0; i < type.getNumResults(); ++i) {
+    std::vector<int> axes;
+    if (failed(parse(main.getResultAttr(i, "llmc.sharding"),
+                     cast<RankedTensorType>(type.getResult(i)).getRank(), axes)))
+      return failure();
+    sig.outputAxes.push_back(axes);
+  }
+  sig.meshAxisNames = mesh.axisNames;
+  sig.meshAxisSizes = mesh.axisSizes;
+  return success();
+}
+
 LogicalResult mlir::llmc::takeWeights(ModuleOp module,
                                       ModelSignature &signature) {
   auto main = module.lookupSymbol<func::FuncOp>("main");
@@ -111,7 +164,7 @@ LogicalResult mlir::llmc::takeWeights(ModuleOp module,
     signature.weights.push_back(weight);
     main.removeArgAttr(i, "llmc.weight");
   }
-  return success();
+  return readShardings(module, main, signature);
 }
 
 Type mlir::llmc::elementTypeOf(MLIRContext &ctx, DType dtype) {
@@ -173,7 +226,9 @@ struct AlignedBuffer {
 
 FailureOr<std::vector<HostTensor>>
 mlir::llmc::runWithJit(ModuleOp module, const ModelSignature &sig,
-                       const std::vector<HostTensor> &inputs) {
+                       const std::vector<HostTensor> &inputs,
+                       double collectiveTimeout) {
+  namespace rt = ::llmc::runtime;
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
   registerBuiltinDialectTranslation(*module.getContext());
@@ -191,26 +246,12 @@ mlir::llmc::runWithJit(ModuleOp module, const ModelSignature &sig,
   }
   (*engine)->registerSymbols([](llvm::orc::MangleAndInterner interner) {
     llvm::orc::SymbolMap map;
-    for (const auto *s = ::llmc::runtime::getCpuKernelSymbols(); s->name; ++s)
+    for (const auto *s = rt::getCpuKernelSymbols(); s->name; ++s)
       map[interner(s->name)] = {llvm::orc::ExecutorAddr::fromPtr(s->address),
                                 llvm::JITSymbolFlags::Exported};
     return map;
   });
 
-  std::vector<std::unique_ptr<AlignedBuffer>> buffers;
-  std::vector<Descriptor> descriptors;
-  for (auto [tensor, s] : llvm::zip(inputs, sig.inputs)) {
-    buffers.push_back(std::make_unique<AlignedBuffer>(tensor.data.size()));
-    std::memcpy(buffers.back()->ptr, tensor.data.data(), tensor.data.size());
-    descriptors.emplace_back(buffers.back()->ptr,
-                             std::vector<int64_t>(s.type.getShape()));
-  }
-  // Weights are passed in place, straight from their resource blobs.
-  for (DenseResourceElementsAttr weight : sig.weights) {
-    ArrayRef<char> data = weight.getRawHandle().getBlob()->getData();
-    descriptors.emplace_back(const_cast<char *>(data.data()),
-                             std::vector<int64_t>(weight.getType().getShape()));
-  }
   std::vector<HostTensor> outputs;
   for (const TensorSignature &s : sig.outputs) {
     HostTensor t;
@@ -220,27 +261,102 @@ mlir::llmc::runWithJit(ModuleOp module, const ModelSignature &sig,
       return module.emitError("unsupported output type"), failure();
     t.dtype = *d;
     t.shape.assign(s.type.getShape().begin(), s.type.getShape().end());
-    size_t bytes = t.numElements() * ::llmc::runtime::dtypeSize(t.dtype);
-    buffers.push_back(std::make_unique<AlignedBuffer>(bytes));
-    std::memset(buffers.back()->ptr, 0, bytes);
-    descriptors.emplace_back(buffers.back()->ptr, t.shape);
+    t.data.assign(t.numElements() * rt::dtypeSize(t.dtype), 0);
     outputs.push_back(std::move(t));
   }
-  std::vector<void *> descriptorPtrs;
-  for (Descriptor &d : descriptors)
-    descriptorPtrs.push_back(d.words.data());
-  std::vector<void *> args;
-  for (void *&p : descriptorPtrs)
-    args.push_back(&p);
-  if (llvm::Error err = (*engine)->invokePacked("_mlir_ciface_main", args)) {
-    std::string msg = llvm::toString(std::move(err));
-    return module.emitError("execution failed: ") << msg, failure();
+
+  // One device's run: its parts of the inputs and weights in, its parts of
+  // the outputs out (the whole tensors when there is no mesh).
+  rt::MeshShape mesh{sig.meshAxisNames, sig.meshAxisSizes};
+  if (!sig.partitioned())
+    mesh = rt::MeshShape{{}, {}};
+  auto axesOf = [&](const std::vector<std::vector<int>> &all, size_t i) {
+    return sig.partitioned() && i < all.size() ? all[i] : std::vector<int>();
+  };
+  std::vector<std::string> errors(std::max<int64_t>(mesh.numDevices(), 1));
+  auto runDevice = [&](int64_t rank) {
+    std::vector<int64_t> coords = mesh.coordinates(rank);
+    std::vector<std::unique_ptr<AlignedBuffer>> buffers;
+    std::vector<Descriptor> descriptors;
+    // Cuts `data` of `shape` to this device's part, or passes it in place.
+    auto pass = [&](const void *data, const std::vector<int64_t> &shape,
+                    int64_t elementSize, const std::vector<int> &axes,
+                    bool copy) {
+      std::vector<int64_t> part = rt::shardShape(shape, axes, mesh.axisSizes);
+      bool split = llvm::any_of(axes, [](int a) { return a >= 0; });
+      if (!split && !copy) {
+        descriptors.emplace_back(const_cast<void *>(data), part);
+        return;
+      }
+      int64_t bytes = elementSize;
+      for (int64_t d : part)
+        bytes *= d;
+      buffers.push_back(std::make_unique<AlignedBuffer>(bytes));
+      if (split)
+        rt::copyShard(data, shape, elementSize, axes, mesh.axisSizes, coords,
+                      buffers.back()->ptr);
+      else
+        std::memcpy(buffers.back()->ptr, data, bytes);
+      descriptors.emplace_back(buffers.back()->ptr, part);
+    };
+    for (auto [i, tensor] : llvm::enumerate(inputs))
+      pass(tensor.data.data(), tensor.shape, rt::dtypeSize(tensor.dtype),
+           axesOf(sig.inputAxes, i), /*copy=*/true);
+    // Weights are passed in place, straight from their resource blobs.
+    for (auto [i, weight] : llvm::enumerate(sig.weights)) {
+      ArrayRef<char> data = weight.getRawHandle().getBlob()->getData();
+      std::vector<int64_t> shape(weight.getType().getShape());
+      int64_t elements = std::max<int64_t>(weight.getNumElements(), 1);
+      pass(data.data(), shape, data.size() / elements,
+           axesOf(sig.weightAxes, i), /*copy=*/false);
+    }
+    size_t firstOutput = buffers.size();
+    for (auto [i, t] : llvm::enumerate(outputs)) {
+      std::vector<int64_t> part =
+          rt::shardShape(t.shape, axesOf(sig.outputAxes, i), mesh.axisSizes);
+      int64_t bytes = rt::dtypeSize(t.dtype);
+      for (int64_t d : part)
+        bytes *= d;
+      buffers.push_back(std::make_unique<AlignedBuffer>(bytes));
+      std::memset(buffers.back()->ptr, 0, bytes);
+      descriptors.emplace_back(buffers.back()->ptr, part);
+    }
+    std::vector<void *> descriptorPtrs;
+    for (Descriptor &d : descriptors)
+      descriptorPtrs.push_back(d.words.data());
+    std::vector<void *> args;
+    for (void *&p : descriptorPtrs)
+      args.push_back(&p);
+    if (llvm::Error err = (*engine)->invokePacked("_mlir_ciface_main", args)) {
+      errors[rank] = "execution failed: " + llvm::toString(std::move(err));
+      return;
+    }
+    // Every device holds whole copies of the unsplit outputs; device 0's
+    // are taken.
+    for (auto [i, t] : llvm::enumerate(outputs)) {
+      std::vector<int> axes = axesOf(sig.outputAxes, i);
+      bool split = llvm::any_of(axes, [](int a) { return a >= 0; });
+      if (split)
+        rt::placeShard(buffers[firstOutput + i]->ptr, t.shape,
+                       rt::dtypeSize(t.dtype), axes, mesh.axisSizes, coords,
+                       t.data.data());
+      else if (rank == 0)
+        std::memcpy(t.data.data(), buffers[firstOutput + i]->ptr, t.data.size());
+    }
+  };
+  if (!sig.partitioned()) {
+    runDevice(0);
+    std::string collectiveError = rt::takeCollectiveError();
+    if (!collectiveError.empty())
+      errors[0] = collectiveError;
+  } else {
+    std::string error = rt::runOnCpuMesh(mesh, collectiveTimeout, runDevice);
+    if (!error.empty())
+      return module.emitError(error), failure();
   }
-  size_t first = inputs.size(); // output buffers follow the input buffers
-  for (auto [i, t] : llvm::enumerate(outputs)) {
-    t.data.resize(t.numElements() * ::llmc::runtime::dtypeSize(t.dtype));
-    std::memcpy(t.data.data(), buffers[first + i]->ptr, t.data.size());
-  }
+  for (const std::string &e : errors)
+    if (!e.empty())
+      return module.emitError(e), failure();
   return outputs;
 }
 

@@ -106,6 +106,8 @@ ModelReport mlir::llmc::explainModule(ModuleOp module,
                                       const RooflineTarget &target) {
   ModelReport report;
   report.target = target.name;
+  if (auto plan = module->getAttrOfType<StringAttr>("llmc.sharding_plan"))
+    report.shardingJson = plan.str();
   auto main = module.lookupSymbol<func::FuncOp>("main");
   if (!main || main.getBody().empty())
     return report;
@@ -262,7 +264,61 @@ static std::string humanFlops(int64_t f) {
   return human(f, {{1e9, "%.2f GFLOP"}, {1e6, "%.2f MFLOP"}}, "%lld FLOP");
 }
 
+/// The sharding section of `llmc explain`: the mesh and strategy, every
+/// split (or boundary) tensor with its reason, every collective with its
+/// bytes and time on the link, and the memory of one device.
+static void printShardingText(const ModelReport &report, raw_ostream &os) {
+  llvm::Expected<llvm::json::Value> parsed =
+      llvm::json::parse(report.shardingJson);
+  if (!parsed) {
+    llvm::consumeError(parsed.takeError());
+    return;
+  }
+  const llvm::json::Object *plan = parsed->getAsObject();
+  if (!plan)
+    return;
+  auto str = [](const llvm::json::Object *o, llvm::StringRef key) {
+    return o->getString(key).value_or("").str();
+  };
+  auto num = [](const llvm::json::Object *o, llvm::StringRef key) {
+    return o->getNumber(key).value_or(0);
+  };
+  os << "mesh " << str(plan, "mesh") << " ("
+     << static_cast<int64_t>(num(plan, "devices")) << " devices)  strategy "
+     << str(plan, "strategy") << "  link "
+     << llvm::format("%.0f", num(plan, "link_bandwidth") / 1e9) << " GB/s\n";
+  if (const llvm::json::Array *tensors = plan->getArray("tensors"))
+    for (const llvm::json::Value &v : *tensors) {
+      const llvm::json::Object *t = v.getAsObject();
+      os << "  tensor " << str(t, "name") << " (" << str(t, "kind") << ", "
+         << humanBytes(static_cast<int64_t>(num(t, "bytes")))
+         << ")  " << str(t, "sharding") << "  " << str(t, "reason") << "\n";
+    }
+  int64_t count = 0;
+  if (const llvm::json::Array *collectives = plan->getArray("collectives"))
+    for (const llvm::json::Value &v : *collectives) {
+      const llvm::json::Object *c = v.getAsObject();
+      ++count;
+      os << "  collective " << str(c, "kind") << " of " << str(c, "tensor")
+         << " over " << str(c, "axis") << " before " << str(c, "user") << "  "
+         << humanBytes(static_cast<int64_t>(num(c, "bytes"))) << "  "
+         << llvm::format("%.2f", num(c, "seconds") * 1e6) << " us\n";
+    }
+  if (const llvm::json::Array *remarks = plan->getArray("remarks"))
+    for (const llvm::json::Value &v : *remarks)
+      os << "  remark: " << v.getAsString().value_or("") << "\n";
+  int64_t weights = static_cast<int64_t>(num(plan, "weight_bytes_per_device"));
+  os << "collectives: " << count << "  communication: "
+     << llvm::format("%.2f", num(plan, "comm_seconds") * 1e6)
+     << " us  per device: weights " << humanBytes(weights) << " of "
+     << humanBytes(static_cast<int64_t>(num(plan, "weight_bytes_total")))
+     << ", peak memory (weights, inputs, live activations) "
+     << humanBytes(report.peakBytes) << "\n";
+}
+
 void mlir::llmc::printReportText(const ModelReport &report, raw_ostream &os) {
+  if (!report.shardingJson.empty())
+    printShardingText(report, os);
   os << "target " << report.target << "\n";
   for (const KernelReport &k : report.kernels) {
     os << k.name << "  " << k.kind;
@@ -314,5 +370,21 @@ void mlir::llmc::printReportJson(const ModelReport &report, raw_ostream &os) {
                                {"flops", report.flops},
                                {"estimated_us", report.seconds * 1e6},
                                {"peak_memory_bytes", report.peakBytes}}}};
+  if (!report.shardingJson.empty()) {
+    llvm::Expected<llvm::json::Value> plan =
+        llvm::json::parse(report.shardingJson);
+    if (plan) {
+      if (llvm::json::Object *o = plan->getAsObject()) {
+        int64_t weights =
+            static_cast<int64_t>(o->getNumber("weight_bytes_per_device").value_or(0));
+        (*o)["memory_per_device"] = llvm::json::Object{
+            {"weights_bytes", weights},
+            {"peak_bytes", report.peakBytes}};
+      }
+      root["sharding"] = std::move(*plan);
+    } else {
+      llvm::consumeError(plan.takeError());
+    }
+  }
   os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
 }

@@ -1,5 +1,7 @@
 //===- CpuKernels.cpp - C functions generated CPU code calls --------------===//
 
+#include "MemRefView.h"
+#include "llmc/Runtime/Collectives.h"
 #include "llmc/Runtime/CpuKernels.h"
 #include "llmc/Runtime/ThreadPool.h"
 
@@ -14,71 +16,7 @@
 #include <vector>
 
 namespace {
-/// A strided view of an unranked memref argument.
-template <typename T>
-struct View {
-  T *data;
-  int64_t rank;
-  const int64_t *sizes;
-  const int64_t *strides;
-
-  /// From a ranked descriptor {allocated, aligned, offset, sizes, strides}.
-  View(void *descriptor, int64_t rank) : rank(rank) {
-    auto *words = static_cast<int64_t *>(descriptor);
-    data = reinterpret_cast<T *>(words[1]) + words[2];
-    sizes = words + 3;
-    strides = words + 3 + rank;
-  }
-  int64_t count() const {
-    int64_t n = 1;
-    for (int64_t d = 0; d < rank; ++d)
-      n *= sizes[d];
-    return n;
-  }
-  bool contiguous() const {
-    int64_t expected = 1;
-    for (int64_t d = rank - 1; d >= 0; --d) {
-      if (sizes[d] != 1 && strides[d] != expected)
-        return false;
-      expected *= sizes[d];
-    }
-    return true;
-  }
-  /// Writes dense row-major `values` back through the strides.
-  void scatter(const T *values) const {
-    std::vector<int64_t> index(rank, 0);
-    for (int64_t i = 0, n = count(); i < n; ++i) {
-      int64_t offset = 0;
-      for (int64_t d = 0; d < rank; ++d)
-        offset += index[d] * strides[d];
-      data[offset] = values[i];
-      for (int64_t d = rank - 1; d >= 0; --d) {
-        if (++index[d] < sizes[d])
-          break;
-        index[d] = 0;
-      }
-    }
-  }
-  /// A dense row-major copy (or the data itself when already dense).
-  const T *dense(std::vector<T> &storage) const {
-    if (contiguous())
-      return data;
-    storage.resize(count());
-    std::vector<int64_t> index(rank, 0);
-    for (int64_t i = 0, n = count(); i < n; ++i) {
-      int64_t offset = 0;
-      for (int64_t d = 0; d < rank; ++d)
-        offset += index[d] * strides[d];
-      storage[i] = data[offset];
-      for (int64_t d = rank - 1; d >= 0; --d) {
-        if (++index[d] < sizes[d])
-          break;
-        index[d] = 0;
-      }
-    }
-    return storage.data();
-  }
-};
+using llmc::runtime::View;
 
 /// The BLAS, opened at run time (OpenBLAS, or whatever libblas.so.3 is):
 /// the runtime links no BLAS, so llmc-run needs none on a GPU machine.
@@ -375,15 +313,21 @@ void llmc::runtime::initializeCpuRuntime() {
 
 const llmc::runtime::KernelSymbol *llmc::runtime::getCpuKernelSymbols() {
   initialize();
-  static const KernelSymbol symbols[] = {
-      {"memrefCopy", reinterpret_cast<void *>(&memrefCopy)},
-      {"_mlir_ciface_llmc_matmul_f32",
-       reinterpret_cast<void *>(&_mlir_ciface_llmc_matmul_f32)},
-      {"_mlir_ciface_llmc_matmul_f64",
-       reinterpret_cast<void *>(&_mlir_ciface_llmc_matmul_f64)},
-      {"_mlir_ciface_llmc_conv2d_f32",
-       reinterpret_cast<void *>(&_mlir_ciface_llmc_conv2d_f32)},
-      {nullptr, nullptr},
-  };
-  return symbols;
+  // One table for the JIT: these kernels, then the collectives.
+  static const std::vector<KernelSymbol> symbols = [] {
+    std::vector<KernelSymbol> all = {
+        {"memrefCopy", reinterpret_cast<void *>(&memrefCopy)},
+        {"_mlir_ciface_llmc_matmul_f32",
+         reinterpret_cast<void *>(&_mlir_ciface_llmc_matmul_f32)},
+        {"_mlir_ciface_llmc_matmul_f64",
+         reinterpret_cast<void *>(&_mlir_ciface_llmc_matmul_f64)},
+        {"_mlir_ciface_llmc_conv2d_f32",
+         reinterpret_cast<void *>(&_mlir_ciface_llmc_conv2d_f32)},
+    };
+    for (const KernelSymbol *s = getCollectiveKernelSymbols(); s->name; ++s)
+      all.push_back(*s);
+    all.push_back({nullptr, nullptr});
+    return all;
+  }();
+  return symbols.data();
 }

@@ -13,6 +13,7 @@
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/Transforms/FuncConversions.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Shard/IR/ShardOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Transforms/DialectConversion.h"
@@ -277,7 +278,11 @@ struct ConvertGraphToLinalgPass final
     GraphTypeConverter converter;
     ConversionTarget target(*ctx);
     target.addIllegalDialect<graph::GraphDialect>();
-    target.addLegalOp<ModuleOp, UnrealizedConversionCastOp>();
+    target.addIllegalOp<shard::AllReduceOp, shard::AllGatherOp,
+                        shard::ReduceScatterOp, shard::AllToAllOp,
+                        shard::AllSliceOp>();
+    // The grid stays until the collectives that refer to it are calls.
+    target.addLegalOp<ModuleOp, UnrealizedConversionCastOp, shard::GridOp>();
     target.addLegalDialect<linalg::LinalgDialect, tensor::TensorDialect,
                            arith::ArithDialect, math::MathDialect,
                            scf::SCFDialect>();
@@ -295,6 +300,7 @@ struct ConvertGraphToLinalgPass final
     populateReductionToLinalgPatterns(converter, patterns);
     populateContractionToLinalgPatterns(converter, patterns);
     populateDataMovementToLinalgPatterns(converter, patterns);
+    populateCollectivesToLinalgPatterns(converter, patterns);
     if (useLibraryCalls)
       populateLibraryCallPatterns(converter, patterns, halfGemms);
     if (failed(applyFullConversion(getOperation(), target, std::move(patterns))))

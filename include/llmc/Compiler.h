@@ -31,6 +31,14 @@ struct ModelSignature {
   /// Weights passed in after the inputs (see llmc-outline-weights), in
   /// argument order; each holds its data as a resource blob.
   std::vector<DenseResourceElementsAttr> weights;
+  /// A partitioned program's mesh (llmc-partition; empty for one device),
+  /// and the mesh axis splitting each dim of every input, weight and output
+  /// (-1: whole). The program takes and returns local parts: the runtime
+  /// cuts inputs and weights, and reassembles outputs, by these.
+  std::vector<std::string> meshAxisNames;
+  std::vector<int64_t> meshAxisSizes;
+  std::vector<std::vector<int>> inputAxes, weightAxes, outputAxes;
+  bool partitioned() const { return !meshAxisSizes.empty(); }
 };
 
 /// Reads @main's signature (names from `llmc.name` attributes). Must be
@@ -55,14 +63,19 @@ LogicalResult lower(ModuleOp module, Phase first, Phase last,
 FailureOr<std::string> getPtx(ModuleOp module);
 
 /// Moves the `llmc.weight` attributes of @main's arguments (after the graph
-/// phase) into `signature.weights`.
+/// phase) into `signature.weights`, and reads a partitioned program's mesh
+/// and shardings into `signature`.
 LogicalResult takeWeights(ModuleOp module, ModelSignature &signature);
 
 /// JIT-compiles an LLVM-dialect module and runs @main on `inputs`, given in
-/// signature order; returns the outputs in signature order.
+/// signature order; returns the outputs in signature order. A partitioned
+/// program runs on the signature's mesh of CPU devices (one thread each,
+/// collectives in shared memory, `collectiveTimeout` seconds before a
+/// collective gives up).
 FailureOr<std::vector<::llmc::runtime::HostTensor>>
 runWithJit(ModuleOp module, const ModelSignature &signature,
-           const std::vector<::llmc::runtime::HostTensor> &inputs);
+           const std::vector<::llmc::runtime::HostTensor> &inputs,
+           double collectiveTimeout = 60);
 
 /// `llmc explain` for the target `options` selects, of a module after the
 /// graph phase.

@@ -49,6 +49,11 @@ struct ModelReport {
   std::vector<KernelReport> kernels;
   int64_t bytes = 0, flops = 0, peakBytes = 0;
   double seconds = 0;
+  /// A partitioned program's sharding plan (llmc-propagate-sharding's
+  /// `llmc.sharding_plan`, JSON): mesh, strategy, per tensor sharding and
+  /// reason, collectives with bytes and link time, weights per device. The
+  /// kernels and peakBytes above are then one device's.
+  std::string shardingJson;
 };
 
 /// Reports the kernels of @main of a module after the graph phase (fusion

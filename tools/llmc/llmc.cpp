@@ -127,6 +127,36 @@ static cl::opt<bool> noFusion(
     cl::sub(benchCommand), cl::sub(explainCommand));
 
 
+static cl::opt<std::string> meshOption(
+    "mesh",
+    cl::desc("Run on a mesh of devices with named axes, e.g. tp=2 or "
+             "dp=2,tp=4 (CPU: one thread per device)"),
+    cl::init(""), cl::sub(runCommand), cl::sub(compileCommand),
+    cl::sub(benchCommand), cl::sub(explainCommand));
+static cl::opt<std::string> strategyOption(
+    "strategy",
+    cl::desc("With --mesh: dp, megatron, megatron-sp, experts, auto (the "
+             "default) or none (pins alone)"),
+    cl::init("auto"), cl::sub(runCommand), cl::sub(compileCommand),
+    cl::sub(benchCommand), cl::sub(explainCommand));
+static cl::list<std::string> shardOption(
+    "shard",
+    cl::desc("With --mesh: pin a tensor, NAME=AXIS,-,... (one entry per dim, "
+             "'-' keeps it whole), by input or weight name"),
+    cl::sub(runCommand), cl::sub(compileCommand), cl::sub(benchCommand),
+    cl::sub(explainCommand));
+static cl::opt<double> linkBandwidthOption(
+    "link-bandwidth",
+    cl::desc("With --mesh: link bandwidth per direction in GB/s for the cost "
+             "model and explain (default 450, NVLink 4)"),
+    cl::init(450), cl::sub(runCommand), cl::sub(compileCommand),
+    cl::sub(benchCommand), cl::sub(explainCommand));
+static cl::opt<double> collectiveTimeout(
+    "collective-timeout",
+    cl::desc("With --mesh: seconds a collective waits for its peers before "
+             "the run fails (default 60)"),
+    cl::init(60), cl::sub(runCommand), cl::sub(benchCommand));
+
 static int fail(const Twine &message) {
   llvm::errs() << "error: " << message << "\n";
   return 1;
@@ -154,6 +184,27 @@ static bool matchInputs(const std::vector<std::string> &names,
 
 static int writeOutputs(const std::vector<HostTensor> &outputs);
 
+/// Copies --mesh, --strategy, --shard and --link-bandwidth into `options`;
+/// false after a one-line error.
+static bool meshOptions(PipelineOptions &options) {
+  bool meshGiven = !meshOption.empty();
+  if (!meshGiven && (!shardOption.empty() || strategyOption.getNumOccurrences()))
+    return fail("--shard and --strategy need --mesh (e.g. --mesh tp=2)"), false;
+  if (!meshGiven)
+    return true;
+  if (!(linkBandwidthOption > 0))
+    return fail("--link-bandwidth must be a positive number of GB/s"), false;
+  for (const std::string &pin : shardOption)
+    if (pin.find_first_of("'\"{}") != std::string::npos)
+      return fail("--shard '" + pin + "': quotes and braces are not allowed"),
+             false;
+  options.mesh = meshOption;
+  options.strategy = strategyOption;
+  options.shards.assign(shardOption.begin(), shardOption.end());
+  options.linkBandwidth = linkBandwidthOption * 1e9;
+  return true;
+}
+
 static int runOrCompile(bool isRun) {
   PipelineOptions pipeline;
   pipeline.fusion = !noFusion;
@@ -162,6 +213,12 @@ static int runOrCompile(bool isRun) {
   if (!parseTarget(target, pipeline, targetError))
     return fail(targetError);
   bool cuda = !pipeline.cudaChip.empty();
+  if (!meshOptions(pipeline))
+    return 1;
+  if (!pipeline.mesh.empty() && (cuda || !isRun) && compileTo.empty())
+    return fail("--mesh: artifacts of partitioned programs (llmc compile, "
+                "bench, --target cuda) are not supported yet; run the model "
+                "with llmc run MODEL.onnx --mesh ... (CPU devices)");
   if (tf32 && !cuda)
     return fail("--tf32 is for --target cuda (the CPU computes f32 in full "
                 "precision)");
@@ -262,8 +319,10 @@ static int runOrCompile(bool isRun) {
     return failed(writeCpuArtifact(**module, *sig, json, outputFile)) ? 1 : 0;
   }
 
+  if (!(collectiveTimeout > 0))
+    return fail("--collective-timeout must be a positive number of seconds");
   FailureOr<std::vector<HostTensor>> outputs =
-      runWithJit(**module, *sig, given);
+      runWithJit(**module, *sig, given, collectiveTimeout);
   if (failed(outputs))
     return 1;
   return writeOutputs(*outputs);
@@ -432,6 +491,10 @@ static int explainModel() {
     return 1;
   PipelineOptions pipeline;
   pipeline.fusion = false;
+  if (!meshOptions(pipeline))
+    return 1;
+  if (!pipeline.mesh.empty() && cuda)
+    return fail("--mesh with --target cuda is not supported yet");
   if (failed(lower(**module, Phase::Graph, Phase::Graph, pipeline)))
     return 1;
   if (!noFusion) {
@@ -514,6 +577,10 @@ int main(int argc, char **argv) {
       return fail("--emit and --compile-to need --target cpu with llmc run; "
                   "use llmc compile --target " + target);
   }
+  if ((runCommand || benchCommand) && !meshOption.empty() &&
+      ::llmc::runtime::looksLikeArtifact(modelPath))
+    return fail("--mesh is for models: an artifact runs on the mesh it was "
+                "compiled for");
   if (runCommand && ::llmc::runtime::looksLikeArtifact(modelPath))
     return runArtifact(modelPath);
   // A CUDA run, and any bench of a model, compile to a temporary artifact

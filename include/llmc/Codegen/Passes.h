@@ -38,6 +38,10 @@ void populateContractionToLinalgPatterns(const TypeConverter &converter,
                                          RewritePatternSet &patterns);
 void populateDataMovementToLinalgPatterns(const TypeConverter &converter,
                                           RewritePatternSet &patterns);
+/// Upstream `shard` collectives (from llmc-partition) as calls to the
+/// runtime's collective kernels.
+void populateCollectivesToLinalgPatterns(const TypeConverter &converter,
+                                         RewritePatternSet &patterns);
 /// f32/f64 matmul and f32 convolution as calls to the runtime's BLAS-backed
 /// kernels; they take precedence over the generic lowering where they apply.
 void populateLibraryCallPatterns(const TypeConverter &converter,
@@ -60,6 +64,17 @@ struct PipelineOptions {
   /// CUDA: f32 GEMMs and convolutions may run on TF32 tensor cores (inputs
   /// rounded to a 10-bit mantissa). Off: they compute in full fp32.
   bool tf32 = false;
+  /// A device mesh ("tp=2", "dp=2,tp=4"): the graph phase propagates
+  /// shardings over it and partitions @main into one SPMD program
+  /// (llmc-propagate-sharding, llmc-partition). Empty: one device.
+  std::string mesh;
+  /// With a mesh: dp, megatron, megatron-sp, experts, auto or none.
+  std::string strategy = "auto";
+  /// With a mesh: pins NAME=AXIS,-,... by input or weight name.
+  std::vector<std::string> shards;
+  /// With a mesh: the link bandwidth (bytes/s per direction) the cost model
+  /// and explain assume.
+  double linkBandwidth = 450e9;
 };
 
 /// Adds the pipeline's passes of the phases after `first`'s predecessor up

@@ -110,4 +110,75 @@ def FusePass : Pass<"llmc-fuse", "func::FuncOp"> {
   let dependentDialects = ["::mlir::llmc::graph::GraphDialect"];
 }
 
+def PropagateShardingPass : Pass<"llmc-propagate-sharding", "ModuleOp"> {
+  let summary = "Decides the sharding of every tensor of @main over a device mesh.";
+  let description = [{
+    Describes @main to the sharding planner (plain C++,
+    `llmc/Sharding/ShardingPlanner.h`): every op by its iteration space
+    (`IterationSpaceOpInterface`), each loop a factor shared by the operand
+    and result dims it indexes. User pins (`shard`, by input or weight name)
+    come first, then the strategy's seeds; factor propagation decides the
+    rest, and the planner's cost model resolves conflicts. The pass records
+    the mesh (`llmc.mesh` and a `shard.grid @mesh`), each argument's
+    sharding (`llmc.sharding`, `llmc.sharding_reason`), each op's factor
+    assignment (`llmc.factor_axes`, one mesh axis or -1 per loop) and its
+    results' shardings, and a summary for `llmc explain`
+    (`llmc.sharding_plan`). It changes no type: `llmc-partition` does.
+
+    ```mlir
+    func.func @main(%x: tensor<8x16xf32>, %w1: tensor<16x32xf32> {llmc.weight = ...}, ...)
+      %h = graph.matmul %x, %w1 ...
+    ```
+    with `mesh=tp=2 strategy=megatron` becomes
+    ```mlir
+    shard.grid @mesh(shape = 2)
+    func.func @main(%x: tensor<8x16xf32> {llmc.sharding = "[-, -]"},
+                    %w1: tensor<16x32xf32> {llmc.sharding = "[-, tp]", ...}, ...)
+      %h = graph.matmul %x, %w1 {llmc.factor_axes = array<i64: -1, 0, -1>,
+                                 llmc.sharding = ["[-, tp]"]} ...
+    ```
+  }];
+  let options = [
+    Option<"mesh", "mesh", "std::string", /*default=*/"\"\"",
+           "The device mesh, e.g. tp=2 or dp=2,tp=4">,
+    Option<"strategy", "strategy", "std::string", /*default=*/"\"auto\"",
+           "dp, megatron, megatron-sp, experts, auto or none">,
+    ListOption<"shard", "shard", "std::string",
+               "Pins NAME=AXIS,-,... (one entry per dim; '-' keeps a dim whole)">,
+    Option<"linkBandwidth", "link-bandwidth", "double", /*default=*/"450e9",
+           "Link bandwidth per direction in bytes/s, for the cost model">,
+  ];
+  let dependentDialects = ["::mlir::llmc::graph::GraphDialect",
+                           "::mlir::shard::ShardDialect"];
+}
+
+def PartitionPass : Pass<"llmc-partition", "ModuleOp"> {
+  let summary = "Rewrites @main into one SPMD program over local shapes.";
+  let description = [{
+    Reads what `llmc-propagate-sharding` decided and rewrites @main into the
+    program every device runs: each argument, result and op gets its local
+    shape (a split dim divided by its axis size), and where a tensor's
+    sharding differs from what its user needs, upstream `shard` collectives
+    move it: `shard.all_reduce` (partial sums to whole), `shard.reduce_scatter`
+    (partial sums to a split dim), `shard.all_gather`, `shard.all_to_all`,
+    and `shard.all_slice` (a whole tensor cut to the device's part, no
+    communication). Results keep their sharding in `llmc.sharding` for the
+    runtime, which reassembles split outputs. Without `llmc.mesh` it does
+    nothing.
+
+    ```mlir
+    %y = graph.matmul %g, %w2 {llmc.factor_axes = array<i64: -1, -1, 0>} : ... -> tensor<8x16xf32>
+    %r = graph.add %y, %x : ...
+    ```
+    becomes
+    ```mlir
+    %y = graph.matmul %g, %w2 : tensor<8x16xf32>, tensor<16x16xf32> -> tensor<8x16xf32>
+    %s = shard.all_reduce %y on @mesh grid_axes = [0] : tensor<8x16xf32> -> tensor<8x16xf32>
+    %r = graph.add %s, %x : ...
+    ```
+  }];
+  let dependentDialects = ["::mlir::llmc::graph::GraphDialect",
+                           "::mlir::shard::ShardDialect"];
+}
+
 #endif // LLMC_PASSES_PASSES

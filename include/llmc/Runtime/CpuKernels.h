@@ -53,7 +53,8 @@ void initializeCpuRuntime();
 /// False with a one-line `error` when no BLAS can be opened (the GEMM and
 /// convolution kernels need one).
 bool cpuBlasAvailable(std::string &error);
-/// The kernel symbols, ending with {nullptr, nullptr}.
+/// The kernel symbols, the collectives' included (Collectives.h), ending
+/// with {nullptr, nullptr}.
 const KernelSymbol *getCpuKernelSymbols();
 } // namespace llmc::runtime
 

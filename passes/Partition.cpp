@@ -1,0 +1,282 @@
+//===- Partition.cpp - @main as one SPMD program over local shapes --------===//
+//
+// Applies what llmc-propagate-sharding decided: every value gets its local
+// type, and where a user needs a value sharded otherwise than it is, the
+// planner's reshard() says which collectives move it; they are built as
+// upstream `shard` ops on the module's `shard.grid @mesh`.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ShardingDescription.h"
+
+#include "llmc/Passes/Passes.h"
+
+#include "mlir/Dialect/Shard/IR/ShardOps.h"
+#include "mlir/IR/Builders.h"
+#include <map>
+
+namespace mlir::llmc {
+#define GEN_PASS_DEF_PARTITIONPASS
+#include "llmc/Passes/Passes.h.inc"
+} // namespace mlir::llmc
+
+using namespace mlir;
+using namespace mlir::llmc;
+namespace sharding = ::llmc::sharding;
+
+namespace {
+
+RankedTensorType localType(RankedTensorType type, const sharding::Mesh &mesh,
+                           const sharding::TensorSharding &s) {
+  SmallVector<int64_t> shape(type.getShape());
+  for (auto [d, axis] : llvm::enumerate(s.dimAxes))
+    if (axis >= 0)
+      shape[d] /= mesh.axisSizes[axis];
+  return RankedTensorType::get(shape, type.getElementType());
+}
+
+/// Parses "[-, tp] partial(tp)" as printed by TensorSharding::str.
+bool parsePrinted(StringRef text, int64_t rank, const sharding::Mesh &mesh,
+                  sharding::TensorSharding &s, std::string &error) {
+  auto [dims, rest] = text.split(']');
+  dims = dims.ltrim('[');
+  if (!sharding::parseSharding(dims.str(), rank, mesh, s, error))
+    return false;
+  rest = rest.trim();
+  if (rest.consume_front("partial(") && rest.consume_back(")")) {
+    SmallVector<StringRef> axes;
+    rest.split(axes, ',');
+    for (StringRef a : axes)
+      s.partialAxes.push_back(mesh.axisIndex(a.trim().str()));
+  }
+  return true;
+}
+
+shard::ReductionKind reductionOf(sharding::ReductionKind kind) {
+  switch (kind) {
+  case sharding::ReductionKind::Max:
+    return shard::ReductionKind::Max;
+  case sharding::ReductionKind::Min:
+    return shard::ReductionKind::Min;
+  default:
+    return shard::ReductionKind::Sum;
+  }
+}
+
+struct PartitionPass final
+    : ::mlir::llmc::impl::PartitionPassBase<PartitionPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto main = module.lookupSymbol<func::FuncOp>("main");
+    if (!module->hasAttr(kMeshAttr) || !main || main.isExternal())
+      return;
+    FailureOr<sharding::Mesh> mesh = getModuleMesh(module);
+    if (failed(mesh) || !module.lookupSymbol<shard::GridOp>(kGridName)) {
+      module.emitError("llmc.mesh is malformed or shard.grid @")
+          << kGridName << " is missing";
+      return signalPassFailure();
+    }
+    ShardingDescription desc = describeForSharding(main, *mesh);
+    const sharding::Problem &problem = desc.problem;
+    DenseMap<Operation *, int> opIndex;
+    for (auto [i, op] : llvm::enumerate(desc.ops))
+      opIndex[op] = i;
+
+    // What each value is now (its sharding), and the resharded copies made.
+    DenseMap<Value, sharding::TensorSharding> actual;
+    std::map<std::pair<void *, std::vector<int>>, Value> copies;
+    OpBuilder b(&getContext());
+    auto gridRef = FlatSymbolRefAttr::get(&getContext(), kGridName);
+    int64_t step = 0;
+
+    auto replicated = [](Type t) {
+      sharding::TensorSharding s;
+      if (auto type = dyn_cast<RankedTensorType>(t))
+        s.dimAxes.assign(type.getRank(), -1);
+      return s;
+    };
+
+    // Arguments: their local types.
+    for (BlockArgument arg : main.getArguments()) {
+      auto type = dyn_cast<RankedTensorType>(arg.getType());
+      sharding::TensorSharding s = replicated(arg.getType());
+      if (auto text =
+              main.getArgAttrOfType<StringAttr>(arg.getArgNumber(), kShardingAttr)) {
+        std::string error;
+        if (!type || !parsePrinted(text.getValue(), type.getRank(), *mesh, s,
+                                   error)) {
+          main.emitError("argument ") << arg.getArgNumber() << ": " << error;
+          return signalPassFailure();
+        }
+        arg.setType(localType(type, *mesh, s));
+      }
+      actual[arg] = s;
+    }
+
+    // Moves `v` to sharding `to` before `user`, reusing an earlier move.
+    auto reshardValue = [&](Value v, const sharding::TensorSharding &to,
+                            Operation *user) -> Value {
+      sharding::TensorSharding from = actual.lookup(v);
+      if (from == to)
+        return v;
+      std::vector<int> key = to.dimAxes;
+      key.push_back(-2);
+      llvm::append_range(key, to.partialAxes);
+      auto found = copies.find({v.getAsOpaquePointer(), key});
+      if (found != copies.end())
+        return found->second;
+      int id = desc.tensorIds.lookup(v);
+      b.setInsertionPoint(user);
+      Value cur = v;
+      sharding::TensorSharding now = from;
+      auto full = cast<RankedTensorType>(v.getType());
+      // The global type, from the local one and the current sharding.
+      SmallVector<int64_t> global(full.getShape());
+      for (auto [d, axis] : llvm::enumerate(from.dimAxes))
+        if (axis >= 0)
+          global[d] *= mesh->axisSizes[axis];
+      auto globalType = RankedTensorType::get(global, full.getElementType());
+      for (const sharding::Collective &c :
+           sharding::reshard(problem, id, from, to)) {
+        SmallVector<int16_t> axes{static_cast<int16_t>(c.axis)};
+        auto axesAttr = b.getDenseI16ArrayAttr(axes);
+        sharding::TensorSharding next = now;
+        switch (c.kind) {
+        case sharding::CollectiveKind::AllReduce:
+          next.partialAxes.erase(llvm::find(next.partialAxes, c.axis));
+          break;
+        case sharding::CollectiveKind::AllGather:
+          next.dimAxes[c.dim] = -1;
+          break;
+        case sharding::CollectiveKind::ReduceScatter:
+          next.partialAxes.erase(llvm::find(next.partialAxes, c.axis));
+          next.dimAxes[c.dim] = c.axis;
+          break;
+        case sharding::CollectiveKind::AllToAll:
+          next.dimAxes[c.dim2] = -1;
+          next.dimAxes[c.dim] = c.axis;
+          break;
+        case sharding::CollectiveKind::Split:
+          next.dimAxes[c.dim] = c.axis;
+          break;
+        }
+        Type type = localType(globalType, *mesh, next);
+        Location loc = user->getLoc();
+        switch (c.kind) {
+        case sharding::CollectiveKind::AllReduce:
+          cur = shard::AllReduceOp::create(
+              b, loc, type, gridRef, axesAttr, cur,
+              shard::ReductionKindAttr::get(&getContext(),
+                                            reductionOf(c.combine)));
+          break;
+        case sharding::CollectiveKind::AllGather:
+          cur = shard::AllGatherOp::create(b, loc, type, gridRef, axesAttr, cur,
+                                           b.getIndexAttr(c.dim));
+          break;
+        case sharding::CollectiveKind::ReduceScatter:
+          cur = shard::ReduceScatterOp::create(
+              b, loc, type, gridRef, axesAttr, cur,
+              shard::ReductionKindAttr::get(&getContext(),
+                                            reductionOf(c.combine)),
+              b.getIndexAttr(c.dim));
+          break;
+        case sharding::CollectiveKind::AllToAll:
+          cur = shard::AllToAllOp::create(b, loc, type, gridRef, axesAttr, cur,
+                                          b.getIndexAttr(c.dim),
+                                          b.getIndexAttr(c.dim2));
+          break;
+        case sharding::CollectiveKind::Split:
+          cur = shard::AllSliceOp::create(b, loc, type, gridRef, axesAttr, cur,
+                                          b.getIndexAttr(c.dim));
+          break;
+        }
+        // The collective's ordinal, for the runtime's error messages.
+        cur.getDefiningOp()->setAttr("llmc.step", b.getI64IntegerAttr(step++));
+        now = next;
+      }
+      actual[cur] = to;
+      copies[{v.getAsOpaquePointer(), key}] = cur;
+      return cur;
+    };
+
+    SmallVector<Operation *> body;
+    for (Operation &op : main.getBody().front())
+      body.push_back(&op);
+    for (Operation *op : body) {
+      if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+        SmallVector<Type> results;
+        for (OpOperand &operand : ret->getOpOperands()) {
+          sharding::TensorSharding to = actual.lookup(operand.get());
+          to.partialAxes.clear();
+          Value v = reshardValue(operand.get(), to, ret);
+          operand.set(v);
+          results.push_back(v.getType());
+          main.setResultAttr(operand.getOperandNumber(), kShardingAttr,
+                             b.getStringAttr(to.str(*mesh)));
+        }
+        main.setFunctionType(
+            b.getFunctionType(main.getBody().front().getArgumentTypes(), results));
+        continue;
+      }
+      auto it = opIndex.find(op);
+      if (it == opIndex.end()) {
+        // Not described: it sees every operand whole.
+        for (OpOperand &operand : op->getOpOperands())
+          if (isa<RankedTensorType>(operand.get().getType()))
+            operand.set(reshardValue(operand.get(),
+                                     replicated(operand.get().getType()), op));
+        for (Value r : op->getResults())
+          actual[r] = replicated(r.getType());
+        continue;
+      }
+      const sharding::Op &desc_op = problem.ops[it->second];
+      std::vector<int> axes(desc_op.factors.size(), -1);
+      if (auto attr = op->getAttrOfType<DenseI64ArrayAttr>(kFactorAxesAttr)) {
+        if (attr.size() != static_cast<int64_t>(axes.size())) {
+          op->emitOpError("has ") << attr.size() << " " << kFactorAxesAttr
+                                  << " for " << axes.size() << " loops";
+          return signalPassFailure();
+        }
+        for (auto [i, a] : llvm::enumerate(attr.asArrayRef())) {
+          if (a >= static_cast<int64_t>(mesh->axisSizes.size()) || a < -1) {
+            op->emitOpError("splits a loop over mesh axis ")
+                << a << ", which the mesh '" << mesh->str() << "' lacks";
+            return signalPassFailure();
+          }
+          axes[i] = static_cast<int>(a);
+        }
+      }
+      for (OpOperand &operand : op->getOpOperands())
+        operand.set(reshardValue(
+            operand.get(),
+            sharding::operandSharding(desc_op, operand.getOperandNumber(), axes),
+            op));
+      for (OpResult r : op->getResults()) {
+        sharding::TensorSharding s =
+            sharding::resultSharding(desc_op, r.getResultNumber(), axes);
+        auto type = cast<RankedTensorType>(r.getType());
+        for (auto [d, axis] : llvm::enumerate(s.dimAxes))
+          if (axis >= 0 && type.getDimSize(d) % mesh->axisSizes[axis]) {
+            op->emitOpError("result dim ")
+                << d << " (size " << type.getDimSize(d)
+                << ") is not divisible by mesh axis '"
+                << mesh->axisNames[axis] << "'";
+            return signalPassFailure();
+          }
+        r.setType(localType(type, *mesh, s));
+        actual[r] = s;
+      }
+      // The one attribute that restates a result size.
+      if (auto slice = dyn_cast<graph::SliceOp>(op)) {
+        auto type = cast<RankedTensorType>(slice.getType());
+        slice.setSizes(type.getShape());
+      }
+      op->removeAttr(kFactorAxesAttr);
+      op->removeAttr(kShardingAttr);
+    }
+    module->setAttr(kMeshAttr, b.getStringAttr(mesh->str()));
+  }
+};
+} // namespace

@@ -1,0 +1,344 @@
+//===- ShardingPlannerTest.cpp - Tests of the sharding planner ------------===//
+//
+// Hand-built graphs whose shardings and collectives are worked out by hand:
+// a two-layer MLP (Megatron's column/row split, one all-reduce), a batch
+// split, attention's head split through a reshape, sequence parallelism
+// (reduce-scatter + all-gather), pins and their errors, resharding.
+//
+//===----------------------------------------------------------------------===//
+
+#include "llmc/Sharding/ShardingPlanner.h"
+
+#include <gtest/gtest.h>
+
+using namespace llmc::sharding;
+
+namespace {
+
+struct GraphBuilder {
+  Problem p;
+
+  explicit GraphBuilder(const std::string &mesh) {
+    std::string error;
+    EXPECT_TRUE(parseMesh(mesh, p.mesh, error)) << error;
+  }
+
+  int tensor(const std::string &name, std::vector<int64_t> shape,
+             TensorKind kind = TensorKind::Intermediate) {
+    Tensor t;
+    t.name = name;
+    t.shape = std::move(shape);
+    t.kind = kind;
+    p.tensors.push_back(t);
+    return static_cast<int>(p.tensors.size()) - 1;
+  }
+
+  /// x[..., M, K] @ w[K, N] -> [..., M, N]: factors batch..., m, n, k.
+  int matmul(const std::string &name, int x, int w) {
+    const std::vector<int64_t> xs = p.tensors[x].shape;
+    int64_t n = p.tensors[w].shape[1];
+    std::vector<int64_t> out = xs;
+    out.back() = n;
+    int r = tensor(name + ".out", out);
+    Op op;
+    op.name = name;
+    op.kind = "graph.matmul";
+    int rank = static_cast<int>(xs.size());
+    for (int d = 0; d < rank; ++d)
+      op.factors.push_back({out[d], false, ReductionKind::None, false});
+    op.factors.push_back({xs.back(), true, ReductionKind::Sum, false});
+    std::vector<int> xd, od;
+    for (int d = 0; d < rank - 1; ++d)
+      xd.push_back(d), od.push_back(d);
+    xd.push_back(rank);
+    od.push_back(rank - 1);
+    op.operands = {x, w};
+    op.operandDims = {xd, {rank, rank - 1}};
+    op.results = {r};
+    op.resultDims = {od};
+    op.isWeightContraction = p.tensors[w].kind == TensorKind::Weight;
+    op.flops = 2.0 * p.tensors[r].bytes() / 4 * xs.back();
+    p.ops.push_back(op);
+    return r;
+  }
+
+  /// Elementwise op over same-shape operands.
+  int elementwise(const std::string &name, std::vector<int> operands) {
+    const std::vector<int64_t> shape = p.tensors[operands[0]].shape;
+    int r = tensor(name + ".out", shape);
+    Op op;
+    op.name = name;
+    op.kind = "graph.add";
+    std::vector<int> dims;
+    for (size_t d = 0; d < shape.size(); ++d) {
+      op.factors.push_back({shape[d], false, ReductionKind::None, false});
+      dims.push_back(static_cast<int>(d));
+    }
+    op.operands = operands;
+    op.operandDims.assign(operands.size(), dims);
+    op.results = {r};
+    op.resultDims = {dims};
+    p.ops.push_back(op);
+    return r;
+  }
+
+  /// A normalization over the last dim (not splittable there).
+  int norm(const std::string &name, int x) {
+    const std::vector<int64_t> shape = p.tensors[x].shape;
+    int r = tensor(name + ".out", shape);
+    Op op;
+    op.name = name;
+    op.kind = "graph.layer_norm";
+    std::vector<int> dims;
+    for (size_t d = 0; d < shape.size(); ++d) {
+      bool last = d + 1 == shape.size();
+      op.factors.push_back({shape[d], last, ReductionKind::None, false});
+      dims.push_back(static_cast<int>(d));
+    }
+    op.operands = {x};
+    op.operandDims = {dims};
+    op.results = {r};
+    op.resultDims = {dims};
+    p.ops.push_back(op);
+    return r;
+  }
+
+  Plan plan() {
+    Plan result;
+    std::string error;
+    EXPECT_TRUE(llmc::sharding::plan(p, result, error)) << error;
+    return result;
+  }
+
+  std::string sharding(const Plan &plan, int t) {
+    return plan.tensors[t].sharding.str(p.mesh);
+  }
+};
+
+int count(const Plan &plan, CollectiveKind kind) {
+  int n = 0;
+  for (const Collective &c : plan.collectives)
+    n += c.kind == kind;
+  return n;
+}
+
+/// x[8,16] -> matmul w1[16,32] -> gelu -> matmul w2[32,16] -> + x.
+struct Mlp : GraphBuilder {
+  int x, w1, w2, h, g, y, out;
+  explicit Mlp(const std::string &mesh) : GraphBuilder(mesh) {
+    x = tensor("x", {8, 16}, TensorKind::Input);
+    w1 = tensor("w1", {16, 32}, TensorKind::Weight);
+    w2 = tensor("w2", {32, 16}, TensorKind::Weight);
+    h = matmul("fc1", x, w1);
+    g = elementwise("gelu", {h});
+    y = matmul("fc2", g, w2);
+    out = elementwise("residual", {y, x});
+    p.tensors[out].isOutput = true;
+  }
+};
+
+TEST(ShardingPlanner, MegatronMlpIsColumnThenRowParallel) {
+  Mlp m("tp=2");
+  m.p.strategy = Strategy::Megatron;
+  Plan plan = m.plan();
+  EXPECT_EQ(m.sharding(plan, m.w1), "[-, tp]");
+  EXPECT_EQ(m.sharding(plan, m.w2), "[tp, -]");
+  EXPECT_EQ(m.sharding(plan, m.h), "[-, tp]");
+  EXPECT_EQ(m.sharding(plan, m.g), "[-, tp]");
+  EXPECT_EQ(m.sharding(plan, m.y), "[-, -] partial(tp)");
+  EXPECT_EQ(m.sharding(plan, m.out), "[-, -]");
+  ASSERT_EQ(plan.collectives.size(), 1u);
+  EXPECT_EQ(plan.collectives[0].kind, CollectiveKind::AllReduce);
+  EXPECT_EQ(plan.collectives[0].tensor, m.y);
+  // 8x16 f32 = 512 bytes, ring all-reduce over 2: 2 * 1/2 * 512.
+  EXPECT_EQ(plan.collectives[0].bytes, 512);
+  EXPECT_EQ(plan.weightBytesTotal, 2 * 16 * 32 * 4);
+  EXPECT_EQ(plan.weightBytesPerDevice, 16 * 32 * 4);
+  EXPECT_NE(plan.tensors[m.w1].reason.find("column-parallel"),
+            std::string::npos);
+  EXPECT_NE(plan.tensors[m.w2].reason.find("propagated from 'fc2'"),
+            std::string::npos);
+}
+
+TEST(ShardingPlanner, PinOnOneWeightDerivesTheSplit) {
+  // The upstream-style check: one annotation, w1 split on its columns.
+  Mlp m("tp=2");
+  std::string error;
+  TensorSharding s;
+  ASSERT_TRUE(parseSharding("-,tp", 2, m.p.mesh, s, error)) << error;
+  m.p.pins.push_back({"w1", s});
+  Plan plan = m.plan();
+  EXPECT_EQ(m.sharding(plan, m.w2), "[tp, -]");
+  EXPECT_EQ(plan.tensors[m.w1].reason, "pinned");
+  EXPECT_EQ(count(plan, CollectiveKind::AllReduce), 1);
+}
+
+TEST(ShardingPlanner, DataParallelSplitsTheBatch) {
+  Mlp m("dp=4");
+  m.p.strategy = Strategy::DataParallel;
+  Plan plan = m.plan();
+  EXPECT_EQ(m.sharding(plan, m.x), "[dp, -]");
+  EXPECT_EQ(m.sharding(plan, m.w1), "[-, -]");
+  EXPECT_EQ(m.sharding(plan, m.out), "[dp, -]");
+  EXPECT_TRUE(plan.collectives.empty());
+  EXPECT_EQ(plan.weightBytesPerDevice, plan.weightBytesTotal);
+}
+
+TEST(ShardingPlanner, DataParallelThatDoesNotDivideIsAnError) {
+  Mlp m("dp=3");
+  m.p.strategy = Strategy::DataParallel;
+  Plan plan;
+  std::string error;
+  EXPECT_FALSE(llmc::sharding::plan(m.p, plan, error));
+  EXPECT_NE(error.find("nothing in the model can be split"), std::string::npos)
+      << error;
+}
+
+TEST(ShardingPlanner, TwoAxesCombineDataAndTensorParallelism) {
+  Mlp m("dp=2,tp=2");
+  m.p.strategy = Strategy::Megatron;
+  Plan plan = m.plan();
+  EXPECT_EQ(m.sharding(plan, m.x), "[dp, -]");
+  EXPECT_EQ(m.sharding(plan, m.w1), "[-, tp]");
+  EXPECT_EQ(m.sharding(plan, m.h), "[dp, tp]");
+  EXPECT_EQ(m.sharding(plan, m.y), "[dp, -] partial(tp)");
+  ASSERT_EQ(plan.collectives.size(), 1u);
+  EXPECT_EQ(plan.collectives[0].axis, m.p.mesh.axisIndex("tp"));
+}
+
+TEST(ShardingPlanner, SequenceParallelUsesReduceScatterAndAllGather) {
+  // [2, 8, 16] activations: norm -> column -> row -> residual -> norm.
+  GraphBuilder g("tp=2");
+  int x = g.tensor("x", {2, 8, 16}, TensorKind::Input);
+  int w1 = g.tensor("w1", {16, 32}, TensorKind::Weight);
+  int w2 = g.tensor("w2", {32, 16}, TensorKind::Weight);
+  int n = g.norm("ln1", x);
+  int h = g.matmul("fc1", n, w1);
+  int y = g.matmul("fc2", h, w2);
+  int r = g.elementwise("residual", {y, x});
+  int out = g.norm("ln2", r);
+  g.p.tensors[out].isOutput = true;
+  g.p.strategy = Strategy::MegatronSP;
+  Plan plan = g.plan();
+  EXPECT_EQ(g.sharding(plan, n), "[-, tp, -]");
+  EXPECT_EQ(g.sharding(plan, w1), "[-, tp]");
+  EXPECT_EQ(g.sharding(plan, r), "[-, tp, -]");
+  EXPECT_EQ(count(plan, CollectiveKind::AllReduce), 0);
+  EXPECT_EQ(count(plan, CollectiveKind::ReduceScatter), 1);
+  EXPECT_EQ(count(plan, CollectiveKind::AllGather), 1);
+}
+
+TEST(ShardingPlanner, HeadsFollowTheHiddenSplitThroughAReshape) {
+  // q = x @ wq : [4, 24]; reshape to [4, 6 heads, 4]; a per-head reduction.
+  GraphBuilder g("tp=2");
+  int x = g.tensor("x", {4, 16}, TensorKind::Input);
+  int wq = g.tensor("wq", {16, 24}, TensorKind::Weight);
+  int q = g.matmul("q_proj", x, wq);
+  int heads = g.tensor("heads", {4, 6, 4});
+  Op reshape;
+  reshape.name = "split_heads";
+  reshape.kind = "graph.reshape";
+  // Factors: rows (4), the hidden group's major part (gcd(24, 6) = 6).
+  reshape.factors = {{4, false, ReductionKind::None, false},
+                     {6, false, ReductionKind::None, false}};
+  reshape.operands = {q};
+  reshape.operandDims = {{0, 1}};
+  reshape.results = {heads};
+  reshape.resultDims = {{0, 1, -1}};
+  g.p.ops.push_back(reshape);
+  g.p.tensors[heads].isOutput = true;
+  g.p.strategy = Strategy::Megatron;
+  Plan plan = g.plan();
+  EXPECT_EQ(g.sharding(plan, heads), "[-, tp, -]");
+  EXPECT_TRUE(plan.collectives.empty());
+}
+
+TEST(ShardingPlanner, BlockedFactorsForceAGather) {
+  // A pinned split on a dim that the next op must see whole (a softmax's
+  // reduced dim) is all-gathered before it.
+  GraphBuilder g("tp=2");
+  int x = g.tensor("x", {4, 8}, TensorKind::Input);
+  int y = g.norm("softmax", x);
+  g.p.tensors[y].isOutput = true;
+  TensorSharding s;
+  std::string error;
+  ASSERT_TRUE(parseSharding("-,tp", 2, g.p.mesh, s, error));
+  g.p.pins.push_back({"x", s});
+  Plan plan = g.plan();
+  EXPECT_EQ(g.sharding(plan, y), "[-, -]");
+  ASSERT_EQ(plan.collectives.size(), 1u);
+  EXPECT_EQ(plan.collectives[0].kind, CollectiveKind::AllGather);
+  EXPECT_EQ(plan.collectives[0].dim, 1);
+}
+
+TEST(ShardingPlanner, AutoPicksACheapStrategyAndSaysWhy) {
+  Mlp m("tp=2");
+  m.p.strategy = Strategy::Auto;
+  Plan plan = m.plan();
+  EXPECT_NE(plan.strategy, Strategy::Auto);
+  ASSERT_FALSE(plan.remarks.empty());
+  EXPECT_NE(plan.remarks.back().find("auto chose"), std::string::npos);
+}
+
+TEST(ShardingPlanner, PinErrors) {
+  Mlp m("tp=2");
+  TensorSharding s;
+  std::string error;
+  EXPECT_FALSE(parseSharding("-,pp", 2, m.p.mesh, s, error));
+  EXPECT_NE(error.find("not in the mesh"), std::string::npos) << error;
+  EXPECT_FALSE(parseSharding("tp", 2, m.p.mesh, s, error));
+  EXPECT_NE(error.find("gives 1 dims"), std::string::npos) << error;
+  EXPECT_FALSE(parseSharding("tp,tp", 2, m.p.mesh, s, error));
+
+  ASSERT_TRUE(parseSharding("tp,-", 2, m.p.mesh, s, error));
+  m.p.pins = {{"nope", s}};
+  Plan plan;
+  EXPECT_FALSE(llmc::sharding::plan(m.p, plan, error));
+  EXPECT_NE(error.find("no tensor 'nope'"), std::string::npos) << error;
+
+  Mlp odd("tp=3");
+  ASSERT_TRUE(parseSharding("tp,-", 2, odd.p.mesh, s, error));
+  odd.p.pins = {{"w1", s}};
+  EXPECT_FALSE(llmc::sharding::plan(odd.p, plan, error));
+  EXPECT_NE(error.find("not divisible by mesh axis 'tp' (size 3)"),
+            std::string::npos)
+      << error;
+}
+
+TEST(ShardingPlanner, MeshParsing) {
+  Mesh mesh;
+  std::string error;
+  ASSERT_TRUE(parseMesh("dp=2,tp=4", mesh, error));
+  EXPECT_EQ(mesh.numDevices(), 8);
+  EXPECT_EQ(mesh.str(), "dp=2,tp=4");
+  for (const char *bad : {"", "tp", "tp=0", "tp=x", "2=tp", "tp=2,tp=2",
+                          "tp=99999999"})
+    EXPECT_FALSE(parseMesh(bad, mesh, error)) << bad;
+}
+
+TEST(ShardingPlanner, ReshardPicksTheCollectives) {
+  GraphBuilder g("tp=2");
+  int t = g.tensor("t", {4, 8});
+  auto make = [](std::vector<int> dims, std::vector<int> partial) {
+    TensorSharding s;
+    s.dimAxes = std::move(dims);
+    s.partialAxes = std::move(partial);
+    return s;
+  };
+  auto kinds = [&](const TensorSharding &a, const TensorSharding &b) {
+    std::string s;
+    for (const Collective &c : reshard(g.p, t, a, b))
+      s += std::string(collectiveName(c.kind)) + "(" + std::to_string(c.dim) +
+           ")";
+    return s;
+  };
+  EXPECT_EQ(kinds(make({-1, -1}, {0}), make({-1, -1}, {})), "all_reduce(-1)");
+  EXPECT_EQ(kinds(make({-1, -1}, {0}), make({0, -1}, {})),
+            "reduce_scatter(0)");
+  EXPECT_EQ(kinds(make({0, -1}, {}), make({-1, -1}, {})), "all_gather(0)");
+  EXPECT_EQ(kinds(make({0, -1}, {}), make({-1, 0}, {})), "all_to_all(1)");
+  EXPECT_EQ(kinds(make({-1, -1}, {}), make({-1, 0}, {})), "split(1)");
+  EXPECT_EQ(kinds(make({-1, 0}, {}), make({-1, 0}, {})), "");
+}
+
+} // namespace
