@@ -82,7 +82,8 @@ static std::string cudaPhasePipeline(Phase phase,
 }
 
 /// Sharding propagation and partitioning, when a mesh is given. Values are
-/// quoted: meshes and pins hold commas.
+/// quoted (meshes and pins hold commas); the list of pins is braced, or its
+/// parser would split the quoted pins at their commas.
 static std::string shardingPipeline(const PipelineOptions &options) {
   if (options.mesh.empty())
     return "";
@@ -90,7 +91,7 @@ static std::string shardingPipeline(const PipelineOptions &options) {
   for (const std::string &pin : options.shards)
     pins += (pins.empty() ? "" : ",") + ("'" + pin + "'");
   return ",llmc-propagate-sharding{mesh='" + options.mesh + "' strategy=" +
-         options.strategy + (pins.empty() ? "" : " shard=" + pins) +
+         options.strategy + (pins.empty() ? "" : " shard={" + pins + "}") +
          " link-bandwidth=" + std::to_string(options.linkBandwidth) +
          "},llmc-partition,canonicalize";
 }

@@ -387,27 +387,36 @@ mlir::llmc::describeSignature(ModuleOp module, const ModelSignature &sig,
     return ::llmc::runtime::TensorSpec{
         s.name, *d, std::vector<int64_t>(s.type.getShape())};
   };
-  for (const TensorSignature &s : sig.inputs) {
+  // A partitioned program's split of each tensor (none: whole).
+  auto axes = [&](const std::vector<std::vector<int>> &all, size_t i) {
+    return sig.partitioned() && i < all.size() ? all[i] : std::vector<int>();
+  };
+  for (auto [i, s] : llvm::enumerate(sig.inputs)) {
     auto t = spec(s);
     if (failed(t))
       return failure();
+    t->shardAxes = axes(sig.inputAxes, i);
     contents.inputs.push_back(*t);
   }
-  for (const TensorSignature &s : sig.outputs) {
+  for (auto [i, s] : llvm::enumerate(sig.outputs)) {
     auto t = spec(s);
     if (failed(t))
       return failure();
+    t->shardAxes = axes(sig.outputAxes, i);
     contents.outputs.push_back(*t);
   }
-  for (DenseResourceElementsAttr w : sig.weights) {
+  for (auto [i, w] : llvm::enumerate(sig.weights)) {
     FailureOr<DType> d = dtypeOf(w.getType().getElementType());
     if (failed(d))
       return module.emitError("unsupported weight type"), failure();
     ArrayRef<char> data = w.getRawHandle().getBlob()->getData();
     contents.weights.push_back({*d,
                                 std::vector<int64_t>(w.getType().getShape()),
-                                data.data(), data.size()});
+                                data.data(), data.size(),
+                                axes(sig.weightAxes, i)});
   }
+  contents.meshAxisNames = sig.meshAxisNames;
+  contents.meshAxisSizes = sig.meshAxisSizes;
   return success();
 }
 

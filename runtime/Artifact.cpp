@@ -9,11 +9,14 @@
 //===----------------------------------------------------------------------===//
 
 #include "llmc/Runtime/Artifact.h"
+#include "llmc/Runtime/Collectives.h"
 #include "llmc/Runtime/CpuKernels.h"
+#include "llmc/Runtime/Shards.h"
 #include "llmc/Runtime/Cuda.h"
 
 #include "Artifact_generated.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
@@ -261,9 +264,10 @@ bool llmc::runtime::writeArtifact(const std::string &path,
   auto specs = [&](const std::vector<TensorSpec> &list) {
     std::vector<flatbuffers::Offset<fb::TensorInfo>> out;
     for (const TensorSpec &t : list)
-      out.push_back(fb::CreateTensorInfo(b, b.CreateString(t.name),
-                                         static_cast<int32_t>(t.dtype),
-                                         b.CreateVector(t.shape)));
+      out.push_back(fb::CreateTensorInfo(
+          b, b.CreateString(t.name), static_cast<int32_t>(t.dtype),
+          b.CreateVector(t.shape),
+          t.shardAxes.empty() ? 0 : b.CreateVector(t.shardAxes)));
     return b.CreateVector(out);
   };
   std::vector<flatbuffers::Offset<fb::Weight>> weights;
@@ -273,8 +277,9 @@ bool llmc::runtime::writeArtifact(const std::string &path,
     b.ForceVectorAlignment(w.size, 1, 64);
     auto data = b.CreateVector(reinterpret_cast<const uint8_t *>(w.data),
                                w.size);
-    weights.push_back(fb::CreateWeight(b, static_cast<int32_t>(w.dtype),
-                                       b.CreateVector(w.shape), data));
+    weights.push_back(fb::CreateWeight(
+        b, static_cast<int32_t>(w.dtype), b.CreateVector(w.shape), data,
+        w.shardAxes.empty() ? 0 : b.CreateVector(w.shardAxes)));
   }
   auto weightsVec = b.CreateVector(weights);
   auto inputs = specs(c.inputs), outputs = specs(c.outputs);
@@ -285,10 +290,18 @@ bool llmc::runtime::writeArtifact(const std::string &path,
   flatbuffers::Offset<fb::CudaProgram> cuda = 0;
   if (c.cuda)
     cuda = writeCudaProgram(b, *c.cuda);
+  flatbuffers::Offset<fb::Mesh> mesh = 0;
+  if (!c.meshAxisSizes.empty()) {
+    std::vector<flatbuffers::Offset<flatbuffers::String>> names;
+    for (const std::string &n : c.meshAxisNames)
+      names.push_back(b.CreateString(n));
+    mesh = fb::CreateMesh(b, b.CreateVector(names),
+                          b.CreateVector(c.meshAxisSizes));
+  }
   auto root = fb::CreateExecutable(b, b.CreateString(c.target),
                                    b.CreateString(c.entry), inputs, outputs,
                                    weightsVec, so, b.CreateString(c.report),
-                                   cuda);
+                                   cuda, mesh);
   b.Finish(root, fb::ExecutableIdentifier());
 
   char header[kArtifactHeaderSize] = {};
@@ -327,6 +340,10 @@ bool llmc::runtime::looksLikeArtifact(const std::string &path) {
   return in && std::memcmp(magic, kArtifactMagic, 8) == 0;
 }
 
+static bool isSplitAxes(const std::vector<int> &axes) {
+  return std::any_of(axes.begin(), axes.end(), [](int a) { return a >= 0; });
+}
+
 static std::vector<TensorSpec>
 readSpecs(const flatbuffers::Vector<flatbuffers::Offset<fb::TensorInfo>> *v,
           bool &ok) {
@@ -341,6 +358,8 @@ readSpecs(const flatbuffers::Vector<flatbuffers::Offset<fb::TensorInfo>> *v,
       s.shape.assign(t->shape()->begin(), t->shape()->end());
     for (int64_t d : s.shape)
       ok &= d >= 0;
+    if (t->shard_axes())
+      s.shardAxes.assign(t->shard_axes()->begin(), t->shard_axes()->end());
     out.push_back(std::move(s));
   }
   return out;
@@ -434,6 +453,82 @@ static bool knownTarget(const std::string &path, const std::string &target,
   return false;
 }
 
+/// A split that the mesh does not allow: a dim split by an axis the mesh
+/// lacks, or by one that does not divide it, or one axis on two dims.
+static bool validShardAxes(const std::vector<int> &axes,
+                           const std::vector<int64_t> &shape,
+                           const std::vector<int64_t> &meshSizes) {
+  if (axes.empty())
+    return true;
+  if (axes.size() != shape.size())
+    return false;
+  std::vector<bool> used(meshSizes.size(), false);
+  for (size_t d = 0; d < axes.size(); ++d) {
+    int a = axes[d];
+    if (a == -1)
+      continue;
+    if (a < 0 || a >= static_cast<int>(meshSizes.size()) || used[a] ||
+        shape[d] % meshSizes[a] != 0)
+      return false;
+    used[a] = true;
+  }
+  return true;
+}
+
+bool Artifact::readMesh(const std::string &path, const void *executable,
+                        Artifact &a, std::string &error) {
+  const auto *exe = static_cast<const fb::Executable *>(executable);
+  const fb::Mesh *mesh = exe->mesh();
+  if (!mesh)
+    return true;
+  bool ok = mesh->axis_names() && mesh->axis_sizes() &&
+            mesh->axis_names()->size() == mesh->axis_sizes()->size() &&
+            mesh->axis_sizes()->size() > 0;
+  int64_t devices = 1;
+  if (ok)
+    for (size_t i = 0; i < mesh->axis_sizes()->size(); ++i) {
+      int64_t n = mesh->axis_sizes()->Get(i);
+      ok &= n >= 1 && n <= 4096 && mesh->axis_names()->Get(i) != nullptr;
+      devices *= ok ? n : 1;
+      ok &= devices <= 4096;
+      if (ok) {
+        a.meshNames_.push_back(mesh->axis_names()->Get(i)->str());
+        a.meshSizes_.push_back(n);
+      }
+    }
+  for (const TensorSpec &t : a.inputs_)
+    ok &= validShardAxes(t.shardAxes, t.shape, a.meshSizes_);
+  for (const TensorSpec &t : a.outputs_)
+    ok &= validShardAxes(t.shardAxes, t.shape, a.meshSizes_);
+  for (const WeightView &w : a.weights_)
+    ok &= validShardAxes(w.shardAxes, w.shape, a.meshSizes_);
+  if (!ok || isCudaTarget(a.target_)) {
+    error = path + (ok ? ": a CUDA artifact with a device mesh is not "
+                         "supported yet"
+                       : ": malformed device mesh in the artifact");
+    return false;
+  }
+  // Each device holds its own parts of the split weights, cut once here.
+  MeshShape shape{a.meshNames_, a.meshSizes_};
+  a.deviceWeights_.assign(devices, {});
+  for (int64_t rank = 0; rank < devices; ++rank) {
+    std::vector<int64_t> coords = shape.coordinates(rank);
+    for (const WeightView &w : a.weights_) {
+      std::vector<char> part;
+      if (std::any_of(w.shardAxes.begin(), w.shardAxes.end(),
+                      [](int x) { return x >= 0; })) {
+        part.resize(numElements(shardShape(w.shape, w.shardAxes,
+                                           a.meshSizes_)) *
+                    dtypeSize(w.dtype));
+        copyShard(w.data, w.shape, dtypeSize(w.dtype), w.shardAxes,
+                  a.meshSizes_, coords, part.data());
+      }
+      a.deviceWeights_[rank].push_back(std::move(part));
+    }
+  }
+  return true;
+}
+
 std::unique_ptr<Artifact> Artifact::load(const std::string &file,
                                          std::string &error,
                                          const std::string &displayName) {
@@ -467,8 +562,13 @@ std::unique_ptr<Artifact> Artifact::load(const std::string &file,
             static_cast<uint64_t>(numElements(view.shape)) * dtypeSize(d) ==
                 w->data()->size();
       view.data = w->data() ? w->data()->data() : nullptr;
+      view.dtype = d;
+      if (w->shard_axes())
+        view.shardAxes.assign(w->shard_axes()->begin(), w->shard_axes()->end());
       a->weights_.push_back(std::move(view));
     }
+  if (ok && !readMesh(path, exe, *a, error))
+    return nullptr;
   if (exe->report())
     a->report_ = exe->report()->str();
   if (ok && isCudaTarget(target)) {
@@ -563,12 +663,37 @@ bool llmc::runtime::describeArtifact(const std::string &path,
     return false;
   }
   text = "target: " + target + "\n";
+  std::vector<std::string> axisNames;
+  if (const fb::Mesh *mesh = exe->mesh()) {
+    text += "mesh:";
+    if (mesh->axis_names() && mesh->axis_sizes())
+      for (size_t i = 0; i < mesh->axis_names()->size() &&
+                         i < mesh->axis_sizes()->size();
+           ++i) {
+        axisNames.push_back(mesh->axis_names()->Get(i)->str());
+        text += std::string(i ? "," : " ") + axisNames.back() + "=" +
+                std::to_string(mesh->axis_sizes()->Get(i));
+      }
+    text += "\n";
+  }
+  // "[tp, -]" for a split tensor, "" for a whole one.
+  auto sharding = [&](const std::vector<int> &axes) -> std::string {
+    if (!isSplitAxes(axes))
+      return "";
+    std::string s = " [";
+    for (size_t d = 0; d < axes.size(); ++d)
+      s += (d ? ", " : "") +
+           (axes[d] < 0 || axes[d] >= static_cast<int>(axisNames.size())
+                ? std::string("-")
+                : axisNames[axes[d]]);
+    return s + "]";
+  };
   for (const TensorSpec &t : inputs)
     text += "input: " + t.name + " " + dtypeName(t.dtype) + " " +
-            shapeString(t.shape) + "\n";
+            shapeString(t.shape) + sharding(t.shardAxes) + "\n";
   for (const TensorSpec &t : outputs)
     text += "output: " + t.name + " " + dtypeName(t.dtype) + " " +
-            shapeString(t.shape) + "\n";
+            shapeString(t.shape) + sharding(t.shardAxes) + "\n";
   uint64_t weightBytes = 0;
   size_t weights = exe->weights() ? exe->weights()->size() : 0;
   if (exe->weights())
@@ -576,6 +701,14 @@ bool llmc::runtime::describeArtifact(const std::string &path,
       weightBytes += w->data() ? w->data()->size() : 0;
   text += "weights: " + std::to_string(weights) + " (" +
           std::to_string(weightBytes) + " bytes)\n";
+  if (exe->mesh() && exe->weights()) {
+    size_t split = 0;
+    for (const fb::Weight *w : *exe->weights())
+      split += w->shard_axes() &&
+               std::any_of(w->shard_axes()->begin(), w->shard_axes()->end(),
+                           [](int a) { return a >= 0; });
+    text += "split weights: " + std::to_string(split) + "\n";
+  }
   if (!isCudaTarget(target)) {
     text += "code: " +
             std::to_string(exe->shared_object() ? exe->shared_object()->size()
@@ -783,6 +916,8 @@ bool Artifact::run(const std::vector<TensorView> &inputs,
     }
     return true;
   }
+  if (!meshSizes_.empty())
+    return runMesh(inputs, outputs, error);
   std::vector<std::vector<int64_t>> descriptors;
   for (const TensorView &t : inputs)
     descriptors.push_back(descriptor(t.data, t.shape));
@@ -794,6 +929,83 @@ bool Artifact::run(const std::vector<TensorView> &inputs,
   for (auto &d : descriptors)
     args.push_back(d.data());
   entry_(args.data());
+  return true;
+}
+
+namespace {
+/// Whether `axes` splits any dim.
+bool isSplit(const std::vector<int> &axes) {
+  return std::any_of(axes.begin(), axes.end(), [](int a) { return a >= 0; });
+}
+} // namespace
+
+bool Artifact::runMesh(const std::vector<TensorView> &inputs,
+                       const std::vector<TensorView> &outputs,
+                       std::string &error) const {
+  MeshShape mesh{meshNames_, meshSizes_};
+  auto device = [&](int64_t rank) {
+    std::vector<int64_t> coords = mesh.coordinates(rank);
+    std::vector<std::vector<char>> parts;
+    std::vector<std::vector<int64_t>> descriptors;
+    // A device's part of a split tensor, in a buffer of its own.
+    auto part = [&](const void *data, const std::vector<int64_t> &shape,
+                    DType dtype, const std::vector<int> &axes, bool fill) {
+      std::vector<int64_t> local = shardShape(shape, axes, meshSizes_);
+      parts.emplace_back(numElements(local) * dtypeSize(dtype));
+      if (fill)
+        copyShard(data, shape, dtypeSize(dtype), axes, meshSizes_, coords,
+                  parts.back().data());
+      descriptors.push_back(descriptor(parts.back().data(), local));
+    };
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const TensorSpec &spec = inputs_[i];
+      if (isSplit(spec.shardAxes))
+        part(inputs[i].data, spec.shape, spec.dtype, spec.shardAxes, true);
+      else
+        descriptors.push_back(descriptor(inputs[i].data, spec.shape));
+    }
+    for (size_t i = 0; i < weights_.size(); ++i) {
+      const WeightView &w = weights_[i];
+      const std::vector<char> &own = deviceWeights_[rank][i];
+      if (isSplit(w.shardAxes))
+        descriptors.push_back(descriptor(
+            const_cast<char *>(own.data()),
+            shardShape(w.shape, w.shardAxes, meshSizes_)));
+      else
+        descriptors.push_back(descriptor(w.data, w.shape));
+    }
+    // Outputs: split ones into a part of the device's own, whole ones
+    // (identical on every device) from device 0 into the caller's buffer.
+    size_t firstPart = parts.size();
+    std::vector<std::vector<char>> scratch(outputs.size());
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      const TensorSpec &spec = outputs_[i];
+      if (isSplit(spec.shardAxes)) {
+        part(nullptr, spec.shape, spec.dtype, spec.shardAxes, false);
+      } else if (rank == 0) {
+        descriptors.push_back(descriptor(outputs[i].data, spec.shape));
+      } else {
+        scratch[i].resize(outputs[i].bytes);
+        descriptors.push_back(descriptor(scratch[i].data(), spec.shape));
+      }
+    }
+    std::vector<void *> args;
+    for (auto &d : descriptors)
+      args.push_back(d.data());
+    entry_(args.data());
+    size_t next = firstPart;
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      const TensorSpec &spec = outputs_[i];
+      if (isSplit(spec.shardAxes))
+        placeShard(parts[next++].data(), spec.shape, dtypeSize(spec.dtype),
+                   spec.shardAxes, meshSizes_, coords, outputs[i].data);
+    }
+  };
+  std::string why = runOnCpuMeshShared(mesh, collectiveTimeout_, device);
+  if (!why.empty()) {
+    error = path_ + ": " + why;
+    return false;
+  }
   return true;
 }
 

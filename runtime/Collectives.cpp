@@ -13,6 +13,7 @@
 #include "MemRefView.h"
 
 #include <algorithm>
+#include <dlfcn.h>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -776,6 +777,54 @@ LLMC_COLLECTIVE_TYPES(LLMC_COLLECTIVE_KERNELS)
    reinterpret_cast<void *>(&_mlir_ciface_llmc_collective_##NAME##_r##RANK)},
 #define LLMC_COLLECTIVE_SYMBOLS(NAME, WORD, TYPE)                              \
   LLMC_COLLECTIVE_RANKS(LLMC_COLLECTIVE_SYMBOL, NAME, WORD, TYPE)
+
+/// runOnCpuMesh with a C interface, exported so that every copy of the
+/// runtime in a process can reach the one compiled code calls (see
+/// runOnCpuMeshShared). Returns 0, or 1 with the error in `error`.
+extern "C" __attribute__((visibility("default"))) int
+llmc_run_on_cpu_mesh(const char *const *axisNames, const int64_t *axisSizes,
+                     int64_t numAxes, double timeoutSeconds,
+                     void (*perDevice)(void *context, int64_t rank),
+                     void *context, char *error, int64_t errorSize) {
+  llmc::runtime::MeshShape mesh;
+  for (int64_t i = 0; i < numAxes; ++i) {
+    mesh.axisNames.push_back(axisNames[i]);
+    mesh.axisSizes.push_back(axisSizes[i]);
+  }
+  std::string why = llmc::runtime::runOnCpuMesh(
+      mesh, timeoutSeconds,
+      [&](int64_t rank) { perDevice(context, rank); });
+  if (why.empty())
+    return 0;
+  if (errorSize > 0) {
+    size_t n = std::min<size_t>(why.size(), errorSize - 1);
+    std::memcpy(error, why.data(), n);
+    error[n] = '\0';
+  }
+  return 1;
+}
+
+std::string llmc::runtime::runOnCpuMeshShared(
+    const MeshShape &mesh, double timeoutSeconds,
+    const std::function<void(int64_t rank)> &perDevice) {
+  using RunFn = decltype(&llmc_run_on_cpu_mesh);
+  auto run = reinterpret_cast<RunFn>(dlsym(RTLD_DEFAULT, "llmc_run_on_cpu_mesh"));
+  if (!run)
+    run = &llmc_run_on_cpu_mesh;
+  std::vector<const char *> names;
+  for (const std::string &n : mesh.axisNames)
+    names.push_back(n.c_str());
+  char error[1024] = {};
+  auto trampoline = [](void *context, int64_t rank) {
+    (*static_cast<const std::function<void(int64_t)> *>(context))(rank);
+  };
+  if (run(names.data(), mesh.axisSizes.data(),
+          static_cast<int64_t>(mesh.axisSizes.size()), timeoutSeconds,
+          trampoline, const_cast<std::function<void(int64_t)> *>(&perDevice),
+          error, sizeof error))
+    return error;
+  return "";
+}
 
 const KernelSymbol *llmc::runtime::getCollectiveKernelSymbols() {
   static const KernelSymbol symbols[] = {

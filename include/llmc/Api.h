@@ -42,6 +42,15 @@ struct CompileOptions {
   bool fusion = true;
   /// CUDA only: f32 GEMMs and convolutions may use TF32 tensor cores.
   bool tf32 = false;
+  /// A device mesh ("tp=2", "dp=2,tp=4"; empty: one device): the program
+  /// is partitioned over it (CPU devices, one thread each).
+  std::string mesh;
+  /// With a mesh: dp, megatron, megatron-sp, experts, auto or none.
+  std::string strategy = "auto";
+  /// With a mesh: pins NAME=AXIS,-,... by input or weight name.
+  std::vector<std::string> shards;
+  /// With a mesh: link bandwidth in bytes/s per direction (cost model).
+  double linkBandwidth = 450e9;
 };
 
 /// Compiles a serialized ONNX ModelProto into a CPU artifact at

@@ -651,7 +651,7 @@ void finish(const Problem &p, Propagation &prop, Plan &plan) {
                      ? "replicated"
                      : "from '" + op.name + "' (" + op.kind + ")";
       for (const DimState &s : prop.state[t])
-        if (s.axis >= 0 && s.priority == kPinned)
+        if (s.axis >= 0 && s.reason == "pinned")
           d.reason = "pinned; " + d.reason;
       continue;
     }
@@ -661,7 +661,7 @@ void finish(const Problem &p, Propagation &prop, Plan &plan) {
       const DimState &s = prop.state[t][dim];
       d.sharding.dimAxes[dim] = s.axis;
       if (s.axis >= 0 && reason.empty())
-        reason = s.priority == kPinned ? "pinned" : s.reason;
+        reason = s.reason;
     }
     d.reason = reason.empty() ? "replicated" : reason;
   }
@@ -815,12 +815,15 @@ bool llmc::sharding::plan(const Problem &problem, Plan &result,
                                  Strategy::DataParallel, Strategy::None};
   bool have = false;
   Plan best;
-  std::string summary;
+  std::string summary, firstError;
   for (Strategy s : candidates) {
     Plan candidate;
-    std::string ignored;
-    if (!runStrategy(problem, s, candidate, ignored))
+    std::string why;
+    if (!runStrategy(problem, s, candidate, why)) {
+      if (firstError.empty())
+        firstError = why;
       continue;
+    }
     double cost = candidate.commSeconds + candidate.computeSeconds;
     char line[160];
     std::snprintf(line, sizeof line, "%s %.3g ms (%lld weight bytes/device)",
@@ -836,7 +839,9 @@ bool llmc::sharding::plan(const Problem &problem, Plan &result,
     }
   }
   if (!have) {
-    error = "--strategy auto: no strategy applies";
+    // A bad pin fails every candidate alike: say what it is.
+    error = firstError.empty() ? "--strategy auto: no strategy applies"
+                               : firstError;
     return false;
   }
   best.remarks.push_back(std::string("auto chose ") +

@@ -180,10 +180,22 @@ def compile(model, target="cpu", example_inputs=None, **options):
     symbolic dims. Options: name= (the model's name in messages), fusion=
     (default True; False compiles one loop nest per op, without llmc-fuse),
     tf32= (CUDA only, default False: f32 GEMMs and convolutions may use TF32
-    tensor cores)."""
+    tensor cores).
+
+    Several devices: mesh= (a dict of named axes, e.g. {"dp": 2, "tp": 4},
+    or the text "dp=2,tp=4") partitions the model over a mesh of CPU devices
+    (one thread each); strategy= ("dp", "megatron", "megatron-sp",
+    "experts", "auto" (the default) or "none") seeds the sharding
+    propagation; shard= pins tensors by input or weight name, e.g.
+    {"wte": ("tp", None)} or {"wte": "tp,-"}; link_bandwidth= (GB/s per
+    direction, default 450) is what the cost model and report() assume."""
     name = options.pop("name", None)
     fusion = bool(options.pop("fusion", True))
     tf32 = bool(options.pop("tf32", False))
+    sharding = _sharding_options(options.pop("mesh", None),
+                                 options.pop("strategy", None),
+                                 options.pop("shard", None),
+                                 options.pop("link_bandwidth", None))
     options_frozen = options.pop("_frozen", ())
     if options:
         raise TypeError(f"unknown option(s): {', '.join(sorted(options))}")
@@ -214,7 +226,7 @@ def compile(model, target="cpu", example_inputs=None, **options):
             returns_tuple = False
 
         def write(artifact):
-            builder.compile(target, artifact, fusion, tf32)
+            builder.compile(target, artifact, fusion, tf32, **sharding)
             return returns_tuple
         return _finish(write)
     elif _is_torch_module(model):
@@ -226,7 +238,7 @@ def compile(model, target="cpu", example_inputs=None, **options):
                                                options_frozen)
 
         def write(artifact):
-            builder.compile(target, artifact, fusion, tf32)
+            builder.compile(target, artifact, fusion, tf32, **sharding)
             return returns_tuple
         return _finish(write)
     else:
@@ -236,9 +248,40 @@ def compile(model, target="cpu", example_inputs=None, **options):
 
     def write(artifact):
         _llmc.compile_onnx(data, name or path, target, examples, artifact,
-                           fusion, tf32)
+                           fusion, tf32, **sharding)
         return None
     return _finish(write)
+
+
+def _sharding_options(mesh, strategy, shard, link_bandwidth):
+    """The keyword arguments of the compile calls for mesh=, strategy=,
+    shard= and link_bandwidth= (see compile)."""
+    if mesh is None:
+        if shard or strategy is not None:
+            raise TypeError("shard= and strategy= need mesh= (e.g. mesh={'tp': 2})")
+        return {}
+    if isinstance(mesh, dict):
+        for axis, size in mesh.items():
+            if not isinstance(axis, str) or isinstance(size, bool) or not isinstance(size, int):
+                raise TypeError("mesh= maps axis names to sizes, e.g. {'dp': 2, 'tp': 4}")
+        text = ",".join(f"{axis}={size}" for axis, size in mesh.items())
+    elif isinstance(mesh, str):
+        text = mesh
+    else:
+        raise TypeError("mesh= is a dict such as {'tp': 2} or a string such as 'tp=2'")
+    pins = []
+    for tensor, spec in (shard or {}).items():
+        if isinstance(spec, str):
+            dims = spec
+        elif isinstance(spec, (tuple, list)):
+            dims = ",".join("-" if d is None else str(d) for d in spec)
+        else:
+            raise TypeError(f"shard[{tensor!r}] is a string such as 'tp,-' or a "
+                            "tuple such as ('tp', None)")
+        pins.append(f"{tensor}={dims}")
+    bandwidth = 450.0 if link_bandwidth is None else float(link_bandwidth)
+    return {"mesh": text, "strategy": strategy or "auto", "shards": pins,
+            "link_bandwidth": bandwidth * 1e9}
 
 
 def _is_torch_module(x):

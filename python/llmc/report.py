@@ -33,6 +33,17 @@ class Report:
     flops: int = 0
     estimated_us: float = 0.0
     peak_memory_bytes: int = 0
+    # A partitioned program's plan (None for one device): the dict of
+    # `llmc explain --format json`'s "sharding": mesh, strategy, per tensor
+    # "sharding" and "reason", "collectives" with bytes and seconds on the
+    # link, weight bytes in all and per device, "memory_per_device". The
+    # kernels and peak memory above are then one device's.
+    sharding: Optional[dict] = None
+
+    @property
+    def collectives(self):
+        """The collectives of a partitioned program (empty otherwise)."""
+        return list((self.sharding or {}).get("collectives", []))
 
     @classmethod
     def from_json(cls, text):
@@ -45,10 +56,25 @@ class Report:
         s = d["summary"]
         return cls(target=d["target"], kernels=kernels, bytes=s["bytes"],
                    flops=s["flops"], estimated_us=s["estimated_us"],
-                   peak_memory_bytes=s["peak_memory_bytes"])
+                   peak_memory_bytes=s["peak_memory_bytes"],
+                   sharding=d.get("sharding"))
 
     def __str__(self):
-        lines = [f"target {self.target}"]
+        lines = []
+        if self.sharding:
+            p = self.sharding
+            lines.append(f"mesh {p['mesh']} ({p['devices']} devices)  strategy "
+                         f"{p['strategy']}")
+            for t in p["tensors"]:
+                lines.append(f"  tensor {t['name']} ({t['kind']})  {t['sharding']}  "
+                             f"{t['reason']}")
+            for c in p["collectives"]:
+                lines.append(f"  collective {c['kind']} of {c['tensor']} over "
+                             f"{c['axis']} before {c['user']}  {c['bytes']} B  "
+                             f"{c['seconds'] * 1e6:.2f} us")
+            lines.append(f"collectives: {len(p['collectives'])}  weights per device: "
+                         f"{p['weight_bytes_per_device']} of {p['weight_bytes_total']} B")
+        lines.append(f"target {self.target}")
         for k in self.kernels:
             what = k.kind + (f" {k.op}" if k.op else "")
             lines.append(f"{k.name}  {what}  in {k.bytes_in} B  out {k.bytes_out} B  "

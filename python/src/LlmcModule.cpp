@@ -192,11 +192,17 @@ PYBIND11_MODULE(_llmc, m) {
       "compile_onnx",
       [](const py::bytes &model, const std::string &modelPath,
          const std::string &target, const py::list &examples,
-         const std::string &artifactPath, bool fusion, bool tf32) {
+         const std::string &artifactPath, bool fusion, bool tf32,
+         const std::string &mesh, const std::string &strategy,
+         const std::vector<std::string> &shards, double linkBandwidth) {
         std::string bytes = model;
         llmc::api::CompileOptions o = options(target, examples);
         o.fusion = fusion;
         o.tf32 = tf32;
+        o.mesh = mesh;
+        o.strategy = strategy;
+        o.shards = shards;
+        o.linkBandwidth = linkBandwidth;
         llmc::api::Error error;
         bool ok;
         {
@@ -209,6 +215,9 @@ PYBIND11_MODULE(_llmc, m) {
       py::arg("model"), py::arg("model_path"), py::arg("target"),
       py::arg("example_inputs"), py::arg("artifact_path"),
       py::arg("fusion") = true, py::arg("tf32") = false,
+      py::arg("mesh") = "", py::arg("strategy") = "auto",
+      py::arg("shards") = std::vector<std::string>(),
+      py::arg("link_bandwidth") = 450e9,
       "Compiles serialized ONNX bytes into an artifact file.");
 
   py::class_<PyArtifact>(m, "Artifact")
@@ -282,11 +291,17 @@ PYBIND11_MODULE(_llmc, m) {
       .def(
           "compile",
           [](llmc::api::GraphBuilder &b, const std::string &target,
-             const std::string &artifactPath, bool fusion, bool tf32) {
+             const std::string &artifactPath, bool fusion, bool tf32,
+             const std::string &mesh, const std::string &strategy,
+             const std::vector<std::string> &shards, double linkBandwidth) {
             llmc::api::CompileOptions o;
             o.target = target;
             o.fusion = fusion;
             o.tf32 = tf32;
+            o.mesh = mesh;
+            o.strategy = strategy;
+            o.shards = shards;
+            o.linkBandwidth = linkBandwidth;
             llmc::api::Error error;
             bool ok;
             {
@@ -297,7 +312,10 @@ PYBIND11_MODULE(_llmc, m) {
               raise("CompileError", error.message, error.node);
           },
           py::arg("target"), py::arg("artifact_path"), py::arg("fusion") = true,
-          py::arg("tf32") = false);
+          py::arg("tf32") = false, py::arg("mesh") = "",
+          py::arg("strategy") = "auto",
+          py::arg("shards") = std::vector<std::string>(),
+          py::arg("link_bandwidth") = 450e9);
 
   m.def(
       "run_pipeline",

@@ -32,6 +32,17 @@ Models (MODELS lists them; DESCRIPTIONS says what each is):
                       embeddings, post-LN, additive attention mask, erf-GELU,
                       tanh pooler; input_ids/token_type_ids/attention_mask
                       int64 2x32 (row 1 has 10 padding positions)
+  llama_mini          Llama-style decoder written here: vocab 1000, 2 layers,
+                      d=128, 4 query heads and 2 KV heads (GQA, KV repeated
+                      by expand + reshape), head_dim 32, RMSNorm written out,
+                      RoPE (precomputed cos/sin buffers, rotate_half by slices
+                      and cat), causal mask, SwiGLU MLP (hidden 256), no
+                      biases, untied LM head; input_ids int64 2x32
+  moe_mini            dense mixture of experts: x float32 2x16x64 -> router
+                      Linear(64, 4) -> softmax; each of 4 experts (stacked
+                      weights w1 [4,64,128], w2 [4,128,64], einsum, GELU
+                      between) runs on every token; outputs weighted by the
+                      router probabilities, summed over experts, plus x
 
 Cache: exported files land in CACHE_ROOT/<key>/ where CACHE_ROOT defaults to
 build/e2e-models (override with $LLMC_E2E_CACHE or the cache_dir argument) and
@@ -312,12 +323,167 @@ def build_bert_mini():
     return model, inputs, ["last_hidden_state", "pooler_output"]
 
 
+def _llama_modules():
+    """The Llama-style decoder (defined lazily: it needs torch)."""
+    torch = _torch()
+    nn = torch.nn
+    F = torch.nn.functional
+
+    class RMSNorm(nn.Module):
+        def __init__(self, d, eps=1e-6):
+            super().__init__()
+            self.eps = eps
+            self.weight = nn.Parameter(torch.ones(d))
+
+        def forward(self, x):
+            ms = x.pow(2).mean(-1, keepdim=True)
+            return x * torch.rsqrt(ms + self.eps) * self.weight
+
+    def rotate_half(x):
+        half = x.shape[-1] // 2
+        return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+    class LlamaAttention(nn.Module):
+        def __init__(self, d, heads, kv_heads, head_dim, max_seq):
+            super().__init__()
+            self.heads, self.kv_heads, self.head_dim = heads, kv_heads, head_dim
+            self.q_proj = nn.Linear(d, heads * head_dim, bias=False)
+            self.k_proj = nn.Linear(d, kv_heads * head_dim, bias=False)
+            self.v_proj = nn.Linear(d, kv_heads * head_dim, bias=False)
+            self.o_proj = nn.Linear(heads * head_dim, d, bias=False)
+            mask = torch.tril(torch.ones(max_seq, max_seq, dtype=torch.bool))
+            self.register_buffer("mask", mask.view(1, 1, max_seq, max_seq),
+                                 persistent=False)
+
+        def _repeat_kv(self, t):
+            B, H, T, hd = t.shape
+            rep = self.heads // self.kv_heads
+            return t[:, :, None, :, :].expand(B, H, rep, T, hd).reshape(
+                B, H * rep, T, hd)
+
+        def forward(self, x, cos, sin):
+            B, T, _ = x.shape
+            hd = self.head_dim
+            q = self.q_proj(x).view(B, T, self.heads, hd).transpose(1, 2)
+            k = self.k_proj(x).view(B, T, self.kv_heads, hd).transpose(1, 2)
+            v = self.v_proj(x).view(B, T, self.kv_heads, hd).transpose(1, 2)
+            q = q * cos + rotate_half(q) * sin
+            k = k * cos + rotate_half(k) * sin
+            k, v = self._repeat_kv(k), self._repeat_kv(v)
+            att = torch.matmul(q, k.transpose(-2, -1)) * (1.0 / math.sqrt(hd))
+            att = att.masked_fill(~self.mask[:, :, :T, :T], float("-inf"))
+            att = F.softmax(att, dim=-1)
+            y = torch.matmul(att, v).transpose(1, 2).reshape(B, T, self.heads * hd)
+            return self.o_proj(y)
+
+    class LlamaMLP(nn.Module):
+        def __init__(self, d, hidden):
+            super().__init__()
+            self.gate_proj = nn.Linear(d, hidden, bias=False)
+            self.up_proj = nn.Linear(d, hidden, bias=False)
+            self.down_proj = nn.Linear(hidden, d, bias=False)
+
+        def forward(self, x):
+            return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+    class LlamaBlock(nn.Module):
+        def __init__(self, d, heads, kv_heads, head_dim, hidden, max_seq):
+            super().__init__()
+            self.input_layernorm = RMSNorm(d)
+            self.self_attn = LlamaAttention(d, heads, kv_heads, head_dim, max_seq)
+            self.post_attention_layernorm = RMSNorm(d)
+            self.mlp = LlamaMLP(d, hidden)
+
+        def forward(self, x, cos, sin):
+            x = x + self.self_attn(self.input_layernorm(x), cos, sin)
+            x = x + self.mlp(self.post_attention_layernorm(x))
+            return x
+
+    class Llama(nn.Module):
+        def __init__(self, vocab, d, layers, heads, kv_heads, head_dim, hidden,
+                     max_seq, theta=10000.0):
+            super().__init__()
+            self.embed_tokens = nn.Embedding(vocab, d)
+            self.layers = nn.ModuleList(
+                [LlamaBlock(d, heads, kv_heads, head_dim, hidden, max_seq)
+                 for _ in range(layers)])
+            self.norm = RMSNorm(d)
+            self.lm_head = nn.Linear(d, vocab, bias=False)
+            # RoPE tables, computed in float64 and stored as float32 (so the
+            # float64 reference uses exactly the values the ONNX file holds).
+            inv = 1.0 / theta ** (torch.arange(0, head_dim, 2, dtype=torch.float64)
+                                  / head_dim)
+            ang = torch.outer(torch.arange(max_seq, dtype=torch.float64), inv)
+            ang = torch.cat((ang, ang), dim=-1)
+            self.register_buffer("cos", ang.cos().float(), persistent=False)
+            self.register_buffer("sin", ang.sin().float(), persistent=False)
+
+        def forward(self, input_ids):
+            T = input_ids.shape[1]
+            x = self.embed_tokens(input_ids)
+            cos, sin = self.cos[:T], self.sin[:T]
+            for layer in self.layers:
+                x = layer(x, cos, sin)
+            return self.lm_head(self.norm(x))
+
+    return Llama
+
+
+LLAMA_LAYERS, LLAMA_HEADS, LLAMA_KV_HEADS, LLAMA_HEAD_DIM, LLAMA_HIDDEN = 2, 4, 2, 32, 256
+
+
+def build_llama_mini():
+    torch = _torch()
+    Llama = _llama_modules()
+    torch.manual_seed(SEED)
+    model = Llama(VOCAB, D_MODEL, LLAMA_LAYERS, LLAMA_HEADS, LLAMA_KV_HEADS,
+                  LLAMA_HEAD_DIM, LLAMA_HIDDEN, SEQ)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("layernorm.weight") or name == "norm.weight":
+                p.normal_(1.0, 0.1)  # RMSNorm gains: not all ones
+    model.eval()
+    inputs = collections.OrderedDict(input_ids=_token_ids())
+    return model, inputs, ["logits"]
+
+
+MOE_BATCH, MOE_TOKENS, MOE_D, MOE_HIDDEN, MOE_EXPERTS = 2, 16, 64, 128, 4
+
+
+def build_moe_mini():
+    torch = _torch()
+    nn = torch.nn
+    F = torch.nn.functional
+
+    class DenseMoE(nn.Module):
+        def __init__(self, d, hidden, experts):
+            super().__init__()
+            self.router = nn.Linear(d, experts)
+            self.w1 = nn.Parameter(torch.randn(experts, d, hidden) / math.sqrt(d))
+            self.w2 = nn.Parameter(torch.randn(experts, hidden, d) / math.sqrt(hidden))
+
+        def forward(self, x):
+            probs = F.softmax(self.router(x), dim=-1)          # [B, T, E]
+            h = F.gelu(torch.einsum("btd,edh->beth", x, self.w1))
+            out = torch.einsum("beth,ehd->betd", h, self.w2)  # [B, E, T, D]
+            return x + torch.einsum("betd,bte->btd", out, probs)
+
+    torch.manual_seed(SEED)
+    model = DenseMoE(MOE_D, MOE_HIDDEN, MOE_EXPERTS)
+    model.eval()
+    g = torch.Generator().manual_seed(SEED + 3)
+    x = torch.randn(MOE_BATCH, MOE_TOKENS, MOE_D, generator=g, dtype=torch.float32)
+    return model, collections.OrderedDict(x=x), ["y"]
+
+
 BUILDERS = collections.OrderedDict([
     ("resnet50", build_resnet50),
     ("mobilenet_v3_small", build_mobilenet_v3_small),
     ("vit_mini", build_vit_mini),
     ("gpt2_mini", build_gpt2_mini),
     ("bert_mini", build_bert_mini),
+    ("llama_mini", build_llama_mini),
+    ("moe_mini", build_moe_mini),
 ])
 MODELS = list(BUILDERS)
 
@@ -327,6 +493,8 @@ DESCRIPTIONS = {
     "vit_mini": "small ViT (torchvision VisionTransformer: img 64, patch 8, 4 layers, 4 heads, hidden 128, mlp 512), 1x3x64x64",
     "gpt2_mini": "GPT-2-style decoder (vocab 1000, 4 layers, 4 heads, d 128, pre-LN, causal softmax attention, tanh-GELU, tied head), ids 2x32",
     "bert_mini": "BERT-style encoder (vocab 1000, 4 layers, 4 heads, d 128, post-LN, attention mask, erf-GELU, pooler), ids 2x32",
+    "llama_mini": "Llama-style decoder (vocab 1000, 2 layers, d 128, 4 heads / 2 KV heads GQA, RMSNorm, RoPE, causal, SwiGLU 256, untied head), ids 2x32",
+    "moe_mini": "dense mixture of 4 experts (router Linear(64,4) + softmax, stacked w1 [4,64,128] / w2 [4,128,64] by einsum, GELU, residual), x 2x16x64",
 }
 
 # Slow models (for pytest marks and for callers that want a quick subset).
@@ -499,6 +667,14 @@ def gpt2_mini(cache_root=None):
 
 def bert_mini(cache_root=None):
     return get("bert_mini", cache_root)
+
+
+def llama_mini(cache_root=None):
+    return get("llama_mini", cache_root)
+
+
+def moe_mini(cache_root=None):
+    return get("moe_mini", cache_root)
 
 
 def rel_l2(actual, expected):

@@ -31,8 +31,11 @@ int fail(const std::string &message) {
 
 const char *kUsage =
     "usage: llmc-run OUT.llmcx [NAME=]FILE.npy ... [--output-dir DIR] "
-    "[--runs N] [--cuda-graph] [--profile]\n"
-    "       llmc-run OUT.llmcx --describe\n";
+    "[--runs N] [--cuda-graph] [--profile] [--collective-timeout S]\n"
+    "       llmc-run OUT.llmcx --describe\n"
+    "An artifact compiled with a device mesh (llmc compile --mesh) runs on\n"
+    "that many CPU devices, one thread each; --collective-timeout (default\n"
+    "60 s) bounds how long a collective waits for its peers.\n";
 
 } // namespace
 
@@ -41,6 +44,7 @@ int main(int argc, char **argv) {
   std::vector<std::string> inputArgs;
   bool describe = false, graph = false, profile = false;
   long runs = 1;
+  double collectiveTimeout = 60;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&](const char *flag) -> const char * {
@@ -68,6 +72,13 @@ int main(int argc, char **argv) {
       if (*v == '\0' || *end != '\0' || runs < 1)
         return fail("--runs must be a positive number, got '" +
                     std::string(v) + "'");
+    } else if (a == "--collective-timeout") {
+      char *end = nullptr;
+      const char *v = value("--collective-timeout");
+      collectiveTimeout = std::strtod(v, &end);
+      if (*v == '\0' || *end != '\0' || !(collectiveTimeout > 0))
+        return fail("--collective-timeout must be a positive number of "
+                    "seconds, got '" + std::string(v) + "'");
     } else if (a.rfind("--", 0) == 0) {
       return fail("unknown option '" + a + "' (see llmc-run --help)");
     } else if (artifactPath.empty()) {
@@ -94,6 +105,7 @@ int main(int argc, char **argv) {
                 "artifact; this one is for " + artifact->target());
   if (artifact->cuda())
     artifact->cuda()->useGraph(graph);
+  artifact->setCollectiveTimeout(collectiveTimeout);
 
   // Inputs: NAME=FILE.npy by name, FILE.npy in signature order.
   std::vector<std::string> names;

@@ -215,10 +215,9 @@ static int runOrCompile(bool isRun) {
   bool cuda = !pipeline.cudaChip.empty();
   if (!meshOptions(pipeline))
     return 1;
-  if (!pipeline.mesh.empty() && (cuda || !isRun) && compileTo.empty())
-    return fail("--mesh: artifacts of partitioned programs (llmc compile, "
-                "bench, --target cuda) are not supported yet; run the model "
-                "with llmc run MODEL.onnx --mesh ... (CPU devices)");
+  if (!pipeline.mesh.empty() && cuda)
+    return fail("--mesh with --target cuda is not supported yet (CPU devices "
+                "only: --target cpu)");
   if (tf32 && !cuda)
     return fail("--tf32 is for --target cuda (the CPU computes f32 in full "
                 "precision)");
@@ -319,8 +318,6 @@ static int runOrCompile(bool isRun) {
     return failed(writeCpuArtifact(**module, *sig, json, outputFile)) ? 1 : 0;
   }
 
-  if (!(collectiveTimeout > 0))
-    return fail("--collective-timeout must be a positive number of seconds");
   FailureOr<std::vector<HostTensor>> outputs =
       runWithJit(**module, *sig, given, collectiveTimeout);
   if (failed(outputs))
@@ -342,6 +339,7 @@ loadWithInputs(const std::string &path, std::vector<HostTensor> &given) {
   }
   if (artifact->cuda())
     artifact->cuda()->useGraph(cudaGraph);
+  artifact->setCollectiveTimeout(collectiveTimeout);
   std::vector<std::string> names;
   for (const auto &spec : artifact->inputs())
     names.push_back(spec.name);
@@ -577,6 +575,8 @@ int main(int argc, char **argv) {
       return fail("--emit and --compile-to need --target cpu with llmc run; "
                   "use llmc compile --target " + target);
   }
+  if ((runCommand || benchCommand) && !(collectiveTimeout > 0))
+    return fail("--collective-timeout must be a positive number of seconds");
   if ((runCommand || benchCommand) && !meshOption.empty() &&
       ::llmc::runtime::looksLikeArtifact(modelPath))
     return fail("--mesh is for models: an artifact runs on the mesh it was "

@@ -170,6 +170,10 @@ TEST(ShardingPlanner, PinOnOneWeightDerivesTheSplit) {
   Plan plan = m.plan();
   EXPECT_EQ(m.sharding(plan, m.w2), "[tp, -]");
   EXPECT_EQ(plan.tensors[m.w1].reason, "pinned");
+  // What a pin implies elsewhere is propagated, not pinned.
+  EXPECT_NE(plan.tensors[m.w2].reason.find("propagated from 'fc2'"),
+            std::string::npos)
+      << plan.tensors[m.w2].reason;
   EXPECT_EQ(count(plan, CollectiveKind::AllReduce), 1);
 }
 
@@ -293,6 +297,10 @@ TEST(ShardingPlanner, PinErrors) {
   ASSERT_TRUE(parseSharding("tp,-", 2, m.p.mesh, s, error));
   m.p.pins = {{"nope", s}};
   Plan plan;
+  EXPECT_FALSE(llmc::sharding::plan(m.p, plan, error));
+  EXPECT_NE(error.find("no tensor 'nope'"), std::string::npos) << error;
+  // Auto tries every strategy; a bad pin is still what it reports.
+  m.p.strategy = Strategy::Auto;
   EXPECT_FALSE(llmc::sharding::plan(m.p, plan, error));
   EXPECT_NE(error.find("no tensor 'nope'"), std::string::npos) << error;
 

@@ -29,8 +29,8 @@ namespace llmc::runtime {
 
 constexpr char kArtifactMagic[8] = {'L', 'L', 'M', 'C', 'X', '\0', '\r', '\n'};
 /// The format written; versions from kOldestArtifactVersion on are read
-/// (2 added GEMM epilogues, 3 convolution epilogues).
-constexpr uint32_t kArtifactVersion = 3;
+/// (2 added GEMM epilogues, 3 convolution epilogues, 4 meshes).
+constexpr uint32_t kArtifactVersion = 4;
 constexpr uint32_t kOldestArtifactVersion = 1;
 constexpr size_t kArtifactHeaderSize = 64;
 /// The CPU target; CUDA targets are "cuda-sm_XX".
@@ -42,6 +42,9 @@ struct TensorSpec {
   std::string name;
   DType dtype = DType::F32;
   std::vector<int64_t> shape;
+  /// With a mesh: per dim, the mesh axis that splits it (-1: whole); empty:
+  /// whole on every device.
+  std::vector<int> shardAxes;
 };
 
 /// A dense C-order tensor owned by the caller: what run() reads and writes
@@ -63,8 +66,12 @@ struct ArtifactContents {
     std::vector<int64_t> shape;
     const char *data;
     size_t size;
+    std::vector<int> shardAxes;
   };
   std::vector<Weight> weights;
+  /// A partitioned program's mesh (empty: one device).
+  std::vector<std::string> meshAxisNames;
+  std::vector<int64_t> meshAxisSizes;
   std::string sharedObject;
   /// The CUDA program, for a CUDA target (then there is no shared object).
   const CudaProgram *cuda = nullptr;
@@ -102,6 +109,11 @@ public:
   const std::string &report() const { return report_; }
   /// "cpu-x86_64" or "cuda-sm_XX".
   const std::string &target() const { return target_; }
+  /// A partitioned program's mesh: axis names and sizes (empty: one device).
+  const std::vector<std::string> &meshAxisNames() const { return meshNames_; }
+  const std::vector<int64_t> &meshAxisSizes() const { return meshSizes_; }
+  /// How long a collective waits for its peers (default 60 s).
+  void setCollectiveTimeout(double seconds) { collectiveTimeout_ = seconds; }
   /// The CUDA executable of a CUDA artifact; null for the CPU.
   CudaExecutable *cuda() const { return cuda_.get(); }
 
@@ -146,8 +158,24 @@ private:
   struct WeightView {
     std::vector<int64_t> shape;
     const void *data;
+    DType dtype = DType::F32;
+    std::vector<int> shardAxes;
   };
   std::vector<WeightView> weights_;
+  /// Reads and checks the mesh of `executable` (an fb::Executable) into `a`
+  /// and cuts each device's parts of the split weights.
+  static bool readMesh(const std::string &path, const void *executable,
+                       Artifact &a, std::string &error);
+  /// Runs a partitioned program: each device's parts in, its parts out.
+  bool runMesh(const std::vector<TensorView> &inputs,
+               const std::vector<TensorView> &outputs,
+               std::string &error) const;
+  std::vector<std::string> meshNames_;
+  std::vector<int64_t> meshSizes_;
+  /// Per device, its parts of the split weights (loaded once), in the order
+  /// of weights_ (empty for a weight every device holds whole).
+  std::vector<std::vector<std::vector<char>>> deviceWeights_;
+  double collectiveTimeout_ = 60;
 };
 
 } // namespace llmc::runtime

@@ -77,6 +77,16 @@ const char *collectiveName(CollectiveKind kind);
 std::string runOnCpuMesh(const MeshShape &mesh, double timeoutSeconds,
                          const std::function<void(int64_t rank)> &perDevice);
 
+/// runOnCpuMesh of the copy of the runtime that compiled code resolves its
+/// collective kernels to: a process may hold two (the Python package loads
+/// the kernels into the global namespace beside its extension's own copy),
+/// and the devices' contexts must be set where the kernels look for them.
+/// Found through the exported C function llmc_run_on_cpu_mesh; this copy's
+/// when none is global.
+std::string
+runOnCpuMeshShared(const MeshShape &mesh, double timeoutSeconds,
+                   const std::function<void(int64_t rank)> &perDevice);
+
 /// Performs one collective for the calling thread's device on dense
 /// row-major buffers: `in` of shape inShape, `out` of shape outShape. Every
 /// member must pass the same kind, step, parameters, element type and input
