@@ -46,8 +46,18 @@ bool parsePrinted(StringRef text, int64_t rank, const sharding::Mesh &mesh,
   if (rest.consume_front("partial(") && rest.consume_back(")")) {
     SmallVector<StringRef> axes;
     rest.split(axes, ',');
-    for (StringRef a : axes)
-      s.partialAxes.push_back(mesh.axisIndex(a.trim().str()));
+    for (StringRef a : axes) {
+      int axis = mesh.axisIndex(a.trim().str());
+      if (axis < 0) {
+        error = "'" + text.str() + "' names axis '" + a.trim().str() +
+                "', which is not in the mesh '" + mesh.str() + "'";
+        return false;
+      }
+      s.partialAxes.push_back(axis);
+    }
+  } else if (!rest.empty()) {
+    error = "'" + text.str() + "' is not a sharding such as \"[-, tp]\"";
+    return false;
   }
   return true;
 }
@@ -70,12 +80,22 @@ struct PartitionPass final
   void runOnOperation() override {
     ModuleOp module = getOperation();
     auto main = module.lookupSymbol<func::FuncOp>("main");
-    if (!module->hasAttr(kMeshAttr) || !main || main.isExternal())
+    // Once partitioned, the program is one device's: partitioning again
+    // would cut it again.
+    if (!module->hasAttr(kMeshAttr) || module->hasAttr(kPartitionedAttr) ||
+        !main || main.isExternal())
       return;
     FailureOr<sharding::Mesh> mesh = getModuleMesh(module);
-    if (failed(mesh) || !module.lookupSymbol<shard::GridOp>(kGridName)) {
+    auto grid = module.lookupSymbol<shard::GridOp>(kGridName);
+    if (failed(mesh) || !grid) {
       module.emitError("llmc.mesh is malformed or shard.grid @")
           << kGridName << " is missing";
+      return signalPassFailure();
+    }
+    if (grid.getShape() != ArrayRef<int64_t>(mesh->axisSizes)) {
+      module.emitError("shard.grid @")
+          << kGridName << " does not have the shape of llmc.mesh '"
+          << mesh->str() << "'";
       return signalPassFailure();
     }
     ShardingDescription desc = describeForSharding(main, *mesh);
@@ -105,11 +125,29 @@ struct PartitionPass final
       if (auto text =
               main.getArgAttrOfType<StringAttr>(arg.getArgNumber(), kShardingAttr)) {
         std::string error;
-        if (!type || !parsePrinted(text.getValue(), type.getRank(), *mesh, s,
-                                   error)) {
+        if (!type || !isPlannable(type)) {
+          main.emitError("argument ")
+              << arg.getArgNumber() << " has " << kShardingAttr
+              << " but is not a statically shaped tensor";
+          return signalPassFailure();
+        }
+        if (!parsePrinted(text.getValue(), type.getRank(), *mesh, s, error)) {
           main.emitError("argument ") << arg.getArgNumber() << ": " << error;
           return signalPassFailure();
         }
+        if (!s.partialAxes.empty()) {
+          main.emitError("argument ")
+              << arg.getArgNumber() << ": an argument cannot be a partial sum";
+          return signalPassFailure();
+        }
+        for (auto [d, axis] : llvm::enumerate(s.dimAxes))
+          if (axis >= 0 && type.getDimSize(d) % mesh->axisSizes[axis]) {
+            main.emitError("argument ")
+                << arg.getArgNumber() << ": dim " << d << " (size "
+                << type.getDimSize(d) << ") is not divisible by mesh axis '"
+                << mesh->axisNames[axis] << "'";
+            return signalPassFailure();
+          }
         arg.setType(localType(type, *mesh, s));
       }
       actual[arg] = s;
@@ -213,8 +251,9 @@ struct PartitionPass final
           Value v = reshardValue(operand.get(), to, ret);
           operand.set(v);
           results.push_back(v.getType());
-          main.setResultAttr(operand.getOperandNumber(), kShardingAttr,
-                             b.getStringAttr(to.str(*mesh)));
+          if (isPlannable(v.getType()))
+            main.setResultAttr(operand.getOperandNumber(), kShardingAttr,
+                               b.getStringAttr(to.str(*mesh)));
         }
         main.setFunctionType(
             b.getFunctionType(main.getBody().front().getArgumentTypes(), results));
@@ -229,6 +268,8 @@ struct PartitionPass final
                                      replicated(operand.get().getType()), op));
         for (Value r : op->getResults())
           actual[r] = replicated(r.getType());
+        op->removeAttr(kFactorAxesAttr);
+        op->removeAttr(kShardingAttr);
         continue;
       }
       const sharding::Op &desc_op = problem.ops[it->second];
@@ -246,13 +287,33 @@ struct PartitionPass final
             return signalPassFailure();
           }
           axes[i] = static_cast<int>(a);
+          std::string why;
+          if (a >= 0 && !sharding::canSplit(*mesh, desc_op, i, a, why)) {
+            op->emitOpError("loop ") << i << " " << why;
+            return signalPassFailure();
+          }
+          if (a >= 0 && llvm::count(ArrayRef<int>(axes).take_front(i), a)) {
+            op->emitOpError("splits two loops over mesh axis '")
+                << mesh->axisNames[a] << "'";
+            return signalPassFailure();
+          }
         }
       }
-      for (OpOperand &operand : op->getOpOperands())
-        operand.set(reshardValue(
-            operand.get(),
-            sharding::operandSharding(desc_op, operand.getOperandNumber(), axes),
-            op));
+      for (OpOperand &operand : op->getOpOperands()) {
+        sharding::TensorSharding need =
+            sharding::operandSharding(desc_op, operand.getOperandNumber(), axes);
+        const sharding::Tensor &whole =
+            problem.tensors[desc.tensorIds.lookup(operand.get())];
+        for (auto [d, axis] : llvm::enumerate(need.dimAxes))
+          if (axis >= 0 && whole.shape[d] % mesh->axisSizes[axis]) {
+            op->emitOpError("operand ")
+                << operand.getOperandNumber() << " dim " << d << " (size "
+                << whole.shape[d] << ") is not divisible by mesh axis '"
+                << mesh->axisNames[axis] << "'";
+            return signalPassFailure();
+          }
+        operand.set(reshardValue(operand.get(), need, op));
+      }
       for (OpResult r : op->getResults()) {
         sharding::TensorSharding s =
             sharding::resultSharding(desc_op, r.getResultNumber(), axes);
@@ -277,6 +338,7 @@ struct PartitionPass final
       op->removeAttr(kShardingAttr);
     }
     module->setAttr(kMeshAttr, b.getStringAttr(mesh->str()));
+    module->setAttr(kPartitionedAttr, b.getUnitAttr());
   }
 };
 } // namespace

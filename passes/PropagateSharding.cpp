@@ -95,6 +95,9 @@ struct PropagateShardingPass final
     std::string error;
     if (!sharding::parseMesh(mesh, parsed, error))
       return fail(error);
+    if (module->hasAttr(kPartitionedAttr))
+      return fail("@main is already partitioned (llmc-partition ran): "
+                  "propagate shardings before partitioning");
     ShardingDescription desc = describeForSharding(main, parsed);
     sharding::Problem &p = desc.problem;
     if (!sharding::parseStrategy(strategy, p.strategy))
@@ -108,10 +111,21 @@ struct PropagateShardingPass final
       sharding::Pin parsedPin;
       parsedPin.tensor = pin.substr(0, eq);
       int64_t rank = -1;
-      for (const sharding::Tensor &t : p.tensors)
-        if (t.name == parsedPin.tensor &&
-            t.kind != sharding::TensorKind::Intermediate)
+      bool isResult = false;
+      for (const sharding::Tensor &t : p.tensors) {
+        if (t.name != parsedPin.tensor)
+          continue;
+        // A small initializer stays in the code as a constant: a pin
+        // splits its users' view of it.
+        if (t.kind != sharding::TensorKind::Intermediate)
           rank = t.shape.size();
+        else
+          isResult = true;
+      }
+      if (rank < 0 && isResult)
+        return fail("--shard " + parsedPin.tensor + ": '" + parsedPin.tensor +
+                    "' is an op's result; only inputs and weights can be "
+                    "pinned");
       if (rank < 0) {
         // Let the planner name the tensors that exist.
         p.pins.push_back(parsedPin);
@@ -129,14 +143,25 @@ struct PropagateShardingPass final
     MLIRContext *ctx = &getContext();
     Builder b(ctx);
     module->setAttr(kMeshAttr, b.getStringAttr(parsed.str()));
-    if (!module.lookupSymbol(kGridName)) {
+    // One grid, of this mesh's shape (a grid left by an earlier run for
+    // another mesh is replaced).
+    if (Operation *old = module.lookupSymbol(kGridName)) {
+      auto grid = dyn_cast<shard::GridOp>(old);
+      if (!grid)
+        return fail(std::string("the module already has a symbol '") +
+                    kGridName + "' that is not a shard.grid");
+      grid.setShape(parsed.axisSizes);
+    } else {
       OpBuilder top = OpBuilder::atBlockBegin(module.getBody());
       shard::GridOp::create(top, module.getLoc(), kGridName,
                             ArrayRef<int64_t>(parsed.axisSizes));
     }
     module->setAttr(kShardingPlanAttr, b.getStringAttr(planSummary(p, plan)));
     for (BlockArgument arg : main.getArguments()) {
-      const sharding::Decision &d = plan.tensors[desc.tensorIds[arg]];
+      auto id = desc.tensorIds.find(arg);
+      if (id == desc.tensorIds.end())
+        continue; // not a planned tensor: whole on every device
+      const sharding::Decision &d = plan.tensors[id->second];
       main.setArgAttr(arg.getArgNumber(), kShardingAttr,
                       b.getStringAttr(d.sharding.str(parsed)));
       main.setArgAttr(arg.getArgNumber(), kShardingReasonAttr,

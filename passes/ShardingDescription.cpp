@@ -47,6 +47,11 @@ static std::string nodeName(Operation *op) {
   return s;
 }
 
+bool mlir::llmc::isPlannable(Type t) {
+  auto type = dyn_cast<RankedTensorType>(t);
+  return type && type.hasStaticShape() && type.getElementType().isIntOrFloat();
+}
+
 static sharding::Tensor tensorOf(Value v, std::string name,
                                  sharding::TensorKind kind) {
   sharding::Tensor t;
@@ -56,6 +61,7 @@ static sharding::Tensor tensorOf(Value v, std::string name,
   t.shape.assign(type.getShape().begin(), type.getShape().end());
   unsigned bits = type.getElementType().getIntOrFloatBitWidth();
   t.elementBytes = std::max<unsigned>(1, bits / 8);
+  t.isInteger = isa<IntegerType>(type.getElementType());
   return t;
 }
 
@@ -195,10 +201,11 @@ ShardingDescription mlir::llmc::describeForSharding(func::FuncOp main,
     p.tensors.push_back(std::move(t));
   };
   for (BlockArgument arg : main.getArguments())
-    add(arg, tensorOf(arg, argumentName(main, arg.getArgNumber()),
-                      main.getArgAttr(arg.getArgNumber(), "llmc.weight")
-                          ? sharding::TensorKind::Weight
-                          : sharding::TensorKind::Input));
+    if (isPlannable(arg.getType()))
+      add(arg, tensorOf(arg, argumentName(main, arg.getArgNumber()),
+                        main.getArgAttr(arg.getArgNumber(), "llmc.weight")
+                            ? sharding::TensorKind::Weight
+                            : sharding::TensorKind::Input));
   for (Operation &operation : main.getBody().front()) {
     if (operation.hasTrait<OpTrait::IsTerminator>()) {
       for (Value v : operation.getOperands())
@@ -209,16 +216,8 @@ ShardingDescription mlir::llmc::describeForSharding(func::FuncOp main,
     sharding::Op op;
     op.name = nodeName(&operation);
     op.kind = operation.getName().getStringRef().str();
-    bool tensorsOnly = llvm::all_of(operation.getOperandTypes(), [](Type t) {
-      auto type = dyn_cast<RankedTensorType>(t);
-      return type && type.hasStaticShape() &&
-             type.getElementType().isIntOrFloat();
-    });
-    tensorsOnly &= llvm::all_of(operation.getResultTypes(), [](Type t) {
-      auto type = dyn_cast<RankedTensorType>(t);
-      return type && type.hasStaticShape() &&
-             type.getElementType().isIntOrFloat();
-    });
+    bool tensorsOnly = llvm::all_of(operation.getOperandTypes(), isPlannable) &&
+                       llvm::all_of(operation.getResultTypes(), isPlannable);
     for (auto [r, v] : llvm::enumerate(operation.getResults()))
       if (tensorsOnly)
         add(v, tensorOf(v,
@@ -249,8 +248,10 @@ ShardingDescription mlir::llmc::describeForSharding(func::FuncOp main,
         op.resultDims.emplace_back(cast<RankedTensorType>(t).getRank(), -1);
     }
     // A constant is one value for every device: it is split, where a user
-    // needs it split, by a local slice after it.
-    if (isa<ConstantOp>(operation))
+    // needs it split, by a local slice after it. An op that reads the
+    // absolute position of its loops runs whole.
+    if (isa<ConstantOp>(operation) ||
+        operation.hasTrait<PositionDependent>())
       for (sharding::Factor &f : op.factors)
         f.blocked = true;
     double elements = 0;

@@ -33,6 +33,10 @@ struct ShardingDescription {
 ShardingDescription describeForSharding(func::FuncOp main,
                                         const ::llmc::sharding::Mesh &mesh);
 
+/// Whether the planner describes a value of type `t`: a statically shaped
+/// tensor of integers or floats. Any other value stays whole.
+bool isPlannable(Type t);
+
 /// The name a user pins argument `i` of @main by.
 std::string argumentName(func::FuncOp main, unsigned i);
 
@@ -42,6 +46,8 @@ inline constexpr const char *kShardingAttr = "llmc.sharding";
 inline constexpr const char *kShardingReasonAttr = "llmc.sharding_reason";
 inline constexpr const char *kFactorAxesAttr = "llmc.factor_axes";
 inline constexpr const char *kShardingPlanAttr = "llmc.sharding_plan";
+/// Set by llmc-partition: the program is one device's.
+inline constexpr const char *kPartitionedAttr = "llmc.partitioned";
 inline constexpr const char *kGridName = "mesh";
 
 /// The mesh recorded on `module` by llmc-propagate-sharding, if any.

@@ -51,8 +51,12 @@ std::string typeName(Type t) {
     return "i64";
   if (t.isInteger(32))
     return "i32";
-  if (t.isInteger(8) || t.isInteger(1))
+  if (t.isInteger(8))
     return "i8";
+  // Booleans are bytes too, but a kernel's name fixes its MLIR signature:
+  // they use the u8 kernels, whose name no signless type takes.
+  if (t.isInteger(1))
+    return "u8";
   return "";
 }
 
@@ -68,7 +72,9 @@ struct CollectiveToLibraryCall : OpConversionPattern<OpTy> {
         op, op.getGridAttr());
     ArrayRef<int16_t> axes = op.getGridAxes();
     if (!grid || axes.size() != 1)
-      return rewriter.notifyMatchFailure(op, "needs one axis of a known grid");
+      return op.emitOpError(
+          "has no runtime kernel: collectives run over one axis of a known "
+          "shard.grid");
     int64_t groupSize = grid.getShape()[axes[0]];
     Value input = adaptor.getInput();
     auto in = cast<RankedTensorType>(input.getType());

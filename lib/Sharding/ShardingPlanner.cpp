@@ -225,6 +225,26 @@ TensorSharding llmc::sharding::resultSharding(const Op &op, int i,
   return s;
 }
 
+bool llmc::sharding::canSplit(const Mesh &mesh, const Op &op, int f, int axis,
+                              std::string &why) {
+  const Factor &factor = op.factors[f];
+  if (factor.blocked) {
+    why = "is never split (it indexes a window, an offset, a part of a dim, "
+          "or an absolute position)";
+    return false;
+  }
+  if (factor.size % mesh.axisSizes[axis] != 0) {
+    why = "(size " + std::to_string(factor.size) +
+          ") is not divisible by mesh axis '" + mesh.axisNames[axis] + "'";
+    return false;
+  }
+  if (factor.reduction && factor.combine == ReductionKind::None) {
+    why = "is a reduction whose partial results do not sum";
+    return false;
+  }
+  return true;
+}
+
 //===----------------------------------------------------------------------===//
 // Resharding and its cost.
 //===----------------------------------------------------------------------===//
@@ -399,10 +419,8 @@ public:
 
   /// Whether factor `f` of `op` may be split by `axis`.
   bool allowed(const Op &op, int f, int axis) const {
-    const Factor &factor = op.factors[f];
-    if (factor.blocked || factor.size % p.mesh.axisSizes[axis] != 0)
-      return false;
-    return !factor.reduction || factor.combine != ReductionKind::None;
+    std::string why;
+    return canSplit(p.mesh, op, f, axis, why);
   }
 
   /// Recomputes op `o`'s factor assignment from its tensors' dims.
@@ -523,13 +541,19 @@ int seedData(Propagation &prop, int axis, std::vector<std::string> &remarks) {
   return seeded;
 }
 
-/// Sequence parallelism's seed: every input's dim 1 on `axis`, weaker than
-/// the Megatron weights so that those win inside the blocks.
+/// Sequence parallelism's seed: every input's sequence dim on `axis` (dim 1
+/// of activations [batch, sequence, ...] of rank 3 or more, or of token ids
+/// [batch, sequence]: 1-byte or wider integers of rank 2), weaker than the
+/// Megatron weights so that those win inside the blocks.
 int seedSequence(Propagation &prop, int axis) {
   int seeded = 0;
   for (size_t t = 0; t < prop.p.tensors.size(); ++t) {
     const Tensor &tensor = prop.p.tensors[t];
-    if (tensor.kind == TensorKind::Input && tensor.shape.size() >= 2)
+    if (tensor.kind != TensorKind::Input)
+      continue;
+    bool sequence = tensor.shape.size() >= 3 ||
+                    (tensor.shape.size() == 2 && tensor.isInteger);
+    if (sequence)
       seeded += prop.set(t, 1, axis, kWeakSeed,
                          "strategy megatron-sp: sequence dim");
   }
@@ -728,7 +752,7 @@ bool runStrategy(const Problem &p, Strategy strategy, Plan &plan,
       std::string known;
       int listed = 0;
       for (const Tensor &tensor : p.tensors)
-        if (tensor.kind == TensorKind::Input || tensor.kind == TensorKind::Weight) {
+        if (tensor.kind != TensorKind::Intermediate) {
           if (listed++ < 8)
             known += (known.empty() ? "" : ", ") + tensor.name;
         }
@@ -773,8 +797,8 @@ bool runStrategy(const Problem &p, Strategy strategy, Plan &plan,
     if (twoAxes)
       seedData(prop, dataAxis, plan.remarks);
     if (strategy == Strategy::MegatronSP)
-      seedSequence(prop, modelAxis);
-    seeded = seedMegatron(prop, modelAxis);
+      seeded = seedSequence(prop, modelAxis);
+    seeded += seedMegatron(prop, modelAxis);
     break;
   case Strategy::Experts:
     if (twoAxes)
@@ -790,7 +814,8 @@ bool runStrategy(const Problem &p, Strategy strategy, Plan &plan,
                  ? "no input's batch dim is divisible by the axis"
              : strategy == Strategy::Experts
                  ? "no 3-D expert weight with a divisible leading dim"
-                 : "no dense layer with a weight dim divisible by the axis") +
+                 : "no dense layer, a matmul with a 2-D weight, whose weight "
+                   "the axis divides") +
             ")";
     return false;
   }

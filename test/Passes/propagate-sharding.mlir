@@ -1,5 +1,8 @@
 // Each part below needs its own pass options (mesh, strategy, pins), so the
 // file is cut by split-file; each part is then a -split-input-file test.
+// A pin holds commas, so it is one list element only inside braces:
+// shard={'w1=-,tp'} (MLIR's option parser strips shard='w1=-,tp' to
+// w1=-,tp and splits it at the comma).
 // RUN: rm -rf %t && split-file --leading-lines %s %t
 // RUN: llmc-opt %t/megatron.mlir -split-input-file -llmc-propagate-sharding="mesh=tp=2 strategy=megatron" | FileCheck %t/megatron.mlir
 // RUN: llmc-opt %t/dp.mlir -split-input-file -llmc-propagate-sharding="mesh=dp=2 strategy=dp" | FileCheck %t/dp.mlir
@@ -11,6 +14,17 @@
 // RUN: llmc-opt %t/megatron.mlir -split-input-file > %t/plain.out
 // RUN: llmc-opt %t/megatron.mlir -split-input-file -pass-pipeline="builtin.module(llmc-propagate-sharding{strategy=megatron shard={'nope=tp'}})" > %t/no-mesh.out
 // RUN: diff %t/plain.out %t/no-mesh.out
+
+// megatron-sp on a model without a sequence dim (a 2-D float input) plans
+// exactly what megatron plans; only the strategy's name differs.
+// RUN: llmc-opt %t/megatron-sp.mlir -llmc-propagate-sharding="mesh=tp=2 strategy=megatron-sp" | FileCheck %t/megatron-sp.mlir
+// RUN: llmc-opt %t/megatron-sp.mlir -llmc-propagate-sharding="mesh=tp=2 strategy=megatron-sp" | sed -e 's/megatron-sp/megatron/' > %t/megatron-sp.out
+// RUN: llmc-opt %t/megatron-sp.mlir -llmc-propagate-sharding="mesh=tp=2 strategy=megatron" > %t/megatron-2d.out
+// RUN: diff %t/megatron-2d.out %t/megatron-sp.out
+
+// RUN: llmc-opt %t/position.mlir -split-input-file -pass-pipeline="builtin.module(llmc-propagate-sharding{mesh=tp=2 strategy=none shard={'y=-,tp'}})" | FileCheck %t/position.mlir
+
+// RUN: llmc-opt %t/undescribed-argument.mlir -split-input-file -llmc-propagate-sharding="mesh=dp=2 strategy=dp" | FileCheck %t/undescribed-argument.mlir
 
 //--- megatron.mlir
 
@@ -134,6 +148,22 @@ func.func @main(%x: tensor<8x16xf32> {llmc.name = "x"},
 
 // -----
 
+// An existing shard.grid @mesh of another shape (left by a run for another
+// mesh) takes the new mesh's shape: one grid, which matches llmc.mesh.
+// CHECK:       module attributes {llmc.mesh = "tp=2",
+// CHECK-NEXT:    shard.grid @mesh(shape = 2)
+// CHECK-NOT:     shard.grid
+// CHECK-LABEL: func.func @main(
+// CHECK-SAME:    llmc.sharding = "[-, tp]"
+shard.grid @mesh(shape = 4x2)
+func.func @main(%x: tensor<8x16xf32> {llmc.name = "x"},
+                %w1: tensor<16x32xf32> {llmc.name = "w1", llmc.weight = dense<1.0> : tensor<16x32xf32>}) -> tensor<8x32xf32> {
+  %h = graph.matmul %x, %w1 : tensor<8x16xf32>, tensor<16x32xf32> -> tensor<8x32xf32> loc("fc1")
+  return %h : tensor<8x32xf32>
+}
+
+// -----
+
 // Must not change: a module without @main is left alone (no mesh, no grid,
 // no attributes), even with a mesh given.
 // CHECK-LABEL: module {
@@ -191,16 +221,13 @@ func.func @main(%x: tensor<8x16xf32> {llmc.name = "x"},
 //--- pin.mlir
 
 // A user pin alone (strategy none): w1's columns on tp derive the row split
-// of w2 and the partial sum of fc2, as Megatron's seeds would.
+// of w2 and the partial sum of fc2, as Megatron's seeds would; only w1 reads
+// "pinned", w2 says where its split came from.
 // CHECK:       module attributes {llmc.mesh = "tp=2", llmc.sharding_plan = "{{.*}}\22strategy\22:\22none\22
 // CHECK-LABEL: func.func @main(
 // CHECK-SAME:    %[[X:[^:]*]]: tensor<8x16xf32> {llmc.name = "x", llmc.sharding = "[-, -]", llmc.sharding_reason = "replicated"},
 // CHECK-SAME:    %[[W1:[^:]*]]: tensor<16x32xf32> {llmc.name = "w1", llmc.sharding = "[-, tp]", llmc.sharding_reason = "pinned",
-// CHECK-SAME:    %[[W2:[^:]*]]: tensor<32x16xf32> {llmc.name = "w2", llmc.sharding = "[tp, -]", llmc.sharding_reason =
-// TODO(bug): w2 was not pinned, its split was derived from the pin through
-// fc2, yet its reason reads "pinned" (finish() reports any dim of priority
-// kPinned as "pinned"). Expected:
-// COM: CHECK-SAME: llmc.sharding = "[tp, -]", llmc.sharding_reason = "propagated from 'fc2' (graph.matmul)"
+// CHECK-SAME:    %[[W2:[^:]*]]: tensor<32x16xf32> {llmc.name = "w2", llmc.sharding = "[tp, -]", llmc.sharding_reason = "propagated from 'fc2' (graph.matmul)",
 // CHECK:         %[[H:.*]] = graph.matmul %[[X]], %[[W1]] {llmc.factor_axes = array<i64: -1, 0, -1>, llmc.sharding = ["[-, tp]"]}
 // CHECK-NEXT:    %[[G:.*]] = graph.relu %[[H]] {llmc.factor_axes = array<i64: -1, 0>, llmc.sharding = ["[-, tp]"]}
 // CHECK-NEXT:    %[[Y:.*]] = graph.matmul %[[G]], %[[W2]] {llmc.factor_axes = array<i64: -1, -1, 0>, llmc.sharding = ["[-, -] partial(tp)"]}
@@ -238,4 +265,94 @@ func.func @main(%x: tensor<8x16xf32> {llmc.name = "x"},
   %y = graph.matmul %g, %w2 : tensor<8x32xf32>, tensor<32x16xf32> -> tensor<8x16xf32> loc("fc2")
   %r = graph.add %y, %x : tensor<8x16xf32>, tensor<8x16xf32> -> tensor<8x16xf32> loc("res")
   return %r : tensor<8x16xf32>
+}
+
+//--- megatron-sp.mlir
+
+// megatron-sp seeds the sequence dim only of inputs that have one (rank 3
+// or more, or integer token ids of rank 2). This 2-D float input has none,
+// so the Megatron seeds decide, as in the megatron part. (The sequence seed
+// once split x's dim 1, which reached w1's rows and w2, so no Megatron seed
+// counted and the pass reported that nothing could be split.)
+// CHECK:       module attributes {llmc.mesh = "tp=2", llmc.sharding_plan = "{\22collectives\22:[{\22axis\22:\22tp\22,\22bytes\22:512,\22dim\22:-1,\22kind\22:\22all_reduce\22,{{.*}}\22tensor\22:\22fc2\22,\22user\22:\22res\22}]{{.*}}\22strategy\22:\22megatron-sp\22{{.*}}\22weight_bytes_per_device\22:2048,\22weight_bytes_total\22:4096}"} {
+// CHECK-NEXT:    shard.grid @mesh(shape = 2)
+// CHECK-LABEL: func.func @main(
+// CHECK-SAME:    %[[X:[^:]*]]: tensor<8x16xf32> {llmc.name = "x", llmc.sharding = "[-, -]", llmc.sharding_reason = "replicated"},
+// CHECK-SAME:    %[[W1:[^:]*]]: tensor<16x32xf32> {llmc.name = "w1", llmc.sharding = "[-, tp]", llmc.sharding_reason = "strategy megatron: column-parallel weight",
+// CHECK-SAME:    %[[W2:[^:]*]]: tensor<32x16xf32> {llmc.name = "w2", llmc.sharding = "[tp, -]", llmc.sharding_reason = "propagated from 'fc2' (graph.matmul)",
+// CHECK-NEXT:    %[[H:.*]] = graph.matmul %[[X]], %[[W1]] {llmc.factor_axes = array<i64: -1, 0, -1>, llmc.sharding = ["[-, tp]"]}
+// CHECK-NEXT:    %[[G:.*]] = graph.relu %[[H]] {llmc.factor_axes = array<i64: -1, 0>, llmc.sharding = ["[-, tp]"]}
+// CHECK-NEXT:    %[[Y:.*]] = graph.matmul %[[G]], %[[W2]] {llmc.factor_axes = array<i64: -1, -1, 0>, llmc.sharding = ["[-, -] partial(tp)"]}
+// CHECK-NEXT:    %[[R:.*]] = graph.add %[[Y]], %[[X]] : tensor<8x16xf32>, tensor<8x16xf32> -> tensor<8x16xf32>
+// CHECK-NEXT:    return %[[R]]
+func.func @main(%x: tensor<8x16xf32> {llmc.name = "x"},
+                %w1: tensor<16x32xf32> {llmc.name = "w1", llmc.weight = dense<1.0> : tensor<16x32xf32>},
+                %w2: tensor<32x16xf32> {llmc.name = "w2", llmc.weight = dense<1.0> : tensor<32x16xf32>}) -> tensor<8x16xf32> {
+  %h = graph.matmul %x, %w1 : tensor<8x16xf32>, tensor<16x32xf32> -> tensor<8x32xf32> loc("fc1")
+  %g = graph.relu %h : tensor<8x32xf32> loc("act")
+  %y = graph.matmul %g, %w2 : tensor<8x32xf32>, tensor<32x16xf32> -> tensor<8x16xf32> loc("fc2")
+  %r = graph.add %y, %x : tensor<8x16xf32>, tensor<8x16xf32> -> tensor<8x16xf32> loc("res")
+  return %r : tensor<8x16xf32>
+}
+
+//--- position.mlir
+
+// A PositionDependent op (cumsum, trilu, one_hot, resize) gets no factor on
+// any of its loops, not only the scanned one: the pinned split input is
+// gathered before it (in the plan), and what follows is whole.
+// CHECK:       module attributes {llmc.mesh = "tp=2", llmc.sharding_plan = "{\22collectives\22:[{\22axis\22:\22tp\22,\22bytes\22:128,\22dim\22:1,\22kind\22:\22all_gather\22,{{.*}}\22tensor\22:\22y\22,\22user\22:\22prefix\22}]
+// CHECK-LABEL: func.func @main(
+// CHECK-SAME:    %[[Y:[^:]*]]: tensor<8x8xf32> {llmc.name = "y", llmc.sharding = "[-, tp]", llmc.sharding_reason = "pinned"}
+// CHECK-NEXT:    %[[C:.*]] = graph.cumsum %[[Y]] {axis = 0 : i64, exclusive = false, reverse = false} : tensor<8x8xf32>
+// CHECK-NEXT:    %[[R:.*]] = graph.relu %[[C]] : tensor<8x8xf32>
+// CHECK-NEXT:    return %[[R]]
+func.func @main(%y: tensor<8x8xf32> {llmc.name = "y"}) -> tensor<8x8xf32> {
+  %c = graph.cumsum %y {axis = 0 : i64, exclusive = false, reverse = false} : tensor<8x8xf32> loc("prefix")
+  %r = graph.relu %c : tensor<8x8xf32> loc("act")
+  return %r : tensor<8x8xf32>
+}
+
+// -----
+
+// Nor does a split reach back through one: the add after the pinned y is
+// split, but the trilu and the matmul before it stay whole, and the plan
+// cuts the trilu's result for the add (a split, no communication).
+// CHECK:       module attributes {llmc.mesh = "tp=2", llmc.sharding_plan = "{\22collectives\22:[{\22axis\22:\22tp\22,\22bytes\22:0,\22dim\22:1,\22kind\22:\22split\22,{{.*}}\22tensor\22:\22tri\22,\22user\22:\22add\22}]
+// CHECK-LABEL: func.func @main(
+// CHECK:         %[[H:.*]] = graph.matmul %{{.*}}, %{{.*}} : tensor<8x8xf32>, tensor<8x8xf32> -> tensor<8x8xf32>
+// CHECK-NEXT:    %[[T:.*]] = graph.trilu %[[H]] {k = 0 : i64, upper = false} : tensor<8x8xf32>
+// CHECK-NEXT:    graph.add %[[T]], %{{.*}} {llmc.factor_axes = array<i64: -1, 0>, llmc.sharding = ["[-, tp]"]}
+func.func @main(%x: tensor<8x8xf32> {llmc.name = "x"},
+                %w: tensor<8x8xf32> {llmc.name = "w", llmc.weight = dense<1.0> : tensor<8x8xf32>},
+                %y: tensor<8x8xf32> {llmc.name = "y"}) -> tensor<8x8xf32> {
+  %h = graph.matmul %x, %w : tensor<8x8xf32>, tensor<8x8xf32> -> tensor<8x8xf32> loc("fc1")
+  %t = graph.trilu %h {upper = false, k = 0 : i64} : tensor<8x8xf32> loc("tri")
+  %r = graph.add %t, %y : tensor<8x8xf32>, tensor<8x8xf32> -> tensor<8x8xf32> loc("add")
+  return %r : tensor<8x8xf32>
+}
+
+//--- undescribed-argument.mlir
+
+// An argument that is not a statically shaped tensor (a scalar, a dynamic
+// batch) is not planned: it stays whole and carries no llmc.sharding (an
+// earlier version copied the plan's first tensor's onto it).
+// CHECK-LABEL: func.func @main(
+// CHECK-SAME:    %{{[^:]*}}: i32,
+// CHECK-SAME:    %{{[^:]*}}: tensor<8x16xf32> {llmc.name = "x", llmc.sharding = "[dp, -]", llmc.sharding_reason = "strategy dp: batch dim"},
+func.func @main(%n: i32,
+                %x: tensor<8x16xf32> {llmc.name = "x"},
+                %w1: tensor<16x32xf32> {llmc.name = "w1", llmc.weight = dense<1.0> : tensor<16x32xf32>}) -> tensor<8x32xf32> {
+  %h = graph.matmul %x, %w1 : tensor<8x16xf32>, tensor<16x32xf32> -> tensor<8x32xf32> loc("fc1")
+  return %h : tensor<8x32xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @main(
+// CHECK-SAME:    %{{[^:]*}}: tensor<?x16xf32> {llmc.name = "x"},
+// CHECK-SAME:    %{{[^:]*}}: tensor<8x16xf32> {llmc.name = "y", llmc.sharding = "[dp, -]", llmc.sharding_reason = "strategy dp: batch dim"})
+func.func @main(%x: tensor<?x16xf32> {llmc.name = "x"}, %y: tensor<8x16xf32> {llmc.name = "y"}) -> (tensor<?x16xf32>, tensor<8x16xf32>) {
+  %r = graph.relu %x : tensor<?x16xf32> loc("a")
+  %s = graph.relu %y : tensor<8x16xf32> loc("b")
+  return %r, %s : tensor<?x16xf32>, tensor<8x16xf32>
 }

@@ -151,6 +151,13 @@ static cl::opt<double> linkBandwidthOption(
              "model and explain (default 450, NVLink 4)"),
     cl::init(450), cl::sub(runCommand), cl::sub(compileCommand),
     cl::sub(benchCommand), cl::sub(explainCommand));
+static cl::opt<double> deviceMemory(
+    "device-memory",
+    cl::desc("Memory of one device in GB: refuse a plan whose per-device "
+             "peak (weights, inputs, live activations; one device's part "
+             "with --mesh) does not fit"),
+    cl::init(0), cl::sub(runCommand), cl::sub(compileCommand),
+    cl::sub(benchCommand), cl::sub(explainCommand));
 static cl::opt<double> collectiveTimeout(
     "collective-timeout",
     cl::desc("With --mesh: seconds a collective waits for its peers before "
@@ -184,9 +191,32 @@ static bool matchInputs(const std::vector<std::string> &names,
 
 static int writeOutputs(const std::vector<HostTensor> &outputs);
 
+/// With --device-memory: false after a one-line error when the per-device
+/// peak of `report` (the buffer plan of one device's program) exceeds it.
+static bool fitsDevice(const ModelReport &report) {
+  if (deviceMemory.getNumOccurrences() == 0)
+    return true;
+  if (!(deviceMemory > 0))
+    return fail("--device-memory must be a positive number of GB"), false;
+  double capacity = deviceMemory * 1e9;
+  if (report.peakBytes <= capacity)
+    return true;
+  fail(llvm::formatv("{0}: the plan needs {1:F1} MB per device (weights, "
+                     "inputs and live activations at the peak) but "
+                     "--device-memory is {2:F1} MB{3}",
+                     modelPath, report.peakBytes / 1e6, capacity / 1e6,
+                     meshOption.empty() ? "; a --mesh splits the model"
+                                        : "")
+           .str());
+  return false;
+}
+
 /// Copies --mesh, --strategy, --shard and --link-bandwidth into `options`;
 /// false after a one-line error.
 static bool meshOptions(PipelineOptions &options) {
+  if (meshOption.getNumOccurrences() && meshOption.empty())
+    return fail("--mesh needs axes, e.g. --mesh tp=2 or --mesh dp=2,tp=4"),
+           false;
   bool meshGiven = !meshOption.empty();
   if (!meshGiven && (!shardOption.empty() || strategyOption.getNumOccurrences()))
     return fail("--shard and --strategy need --mesh (e.g. --mesh tp=2)"), false;
@@ -277,6 +307,9 @@ static int runOrCompile(bool isRun) {
   ModelReport report;
   if (!isRun && emit.empty() && compileTo.empty())
     report = explainReport(**module, pipeline);
+  if (*last >= Phase::Graph && deviceMemory.getNumOccurrences() &&
+      !fitsDevice(explainReport(**module, pipeline)))
+    return 1;
   if (*last > Phase::Graph) {
     if (failed(takeWeights(**module, *sig)) ||
         failed(lower(**module, Phase::Linalg, *last, pipeline)))
@@ -504,6 +537,8 @@ static int explainModel() {
       return 1;
   }
   ModelReport report = explainModule(**module, *roofline);
+  if (!fitsDevice(report))
+    return 1;
   if (cuda && !noFusion) {
     std::string why;
     FailureOr<std::vector<LibraryEpilogue>> epilogues =
@@ -577,10 +612,16 @@ int main(int argc, char **argv) {
   }
   if ((runCommand || benchCommand) && !(collectiveTimeout > 0))
     return fail("--collective-timeout must be a positive number of seconds");
-  if ((runCommand || benchCommand) && !meshOption.empty() &&
-      ::llmc::runtime::looksLikeArtifact(modelPath))
-    return fail("--mesh is for models: an artifact runs on the mesh it was "
-                "compiled for");
+  if ((runCommand || benchCommand) &&
+      ::llmc::runtime::looksLikeArtifact(modelPath)) {
+    if (meshOption.getNumOccurrences())
+      return fail("--mesh is for models: an artifact runs on the mesh it was "
+                  "compiled for");
+    if (shardOption.getNumOccurrences() || strategyOption.getNumOccurrences() ||
+        linkBandwidthOption.getNumOccurrences())
+      return fail("--shard, --strategy and --link-bandwidth are for models: "
+                  "an artifact runs as it was partitioned when compiled");
+  }
   if (runCommand && ::llmc::runtime::looksLikeArtifact(modelPath))
     return runArtifact(modelPath);
   // A CUDA run, and any bench of a model, compile to a temporary artifact

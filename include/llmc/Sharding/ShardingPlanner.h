@@ -75,6 +75,8 @@ struct Tensor {
   std::string name;
   std::vector<int64_t> shape;
   int64_t elementBytes = 4;
+  /// Integer elements (token ids, indices), not floats.
+  bool isInteger = false;
   TensorKind kind = TensorKind::Intermediate;
   /// A model output: its sharding is what the runtime reassembles.
   bool isOutput = false;
@@ -190,6 +192,12 @@ TensorSharding operandSharding(const Op &op, int i,
                                const std::vector<int> &factorAxes);
 TensorSharding resultSharding(const Op &op, int i,
                               const std::vector<int> &factorAxes);
+
+/// Whether factor `factor` of `op` may be split over mesh axis `axis`: not
+/// blocked, divisible by the axis, and, for a reduction, one whose partial
+/// results sum. False with the reason in `why` otherwise.
+bool canSplit(const Mesh &mesh, const Op &op, int factor, int axis,
+              std::string &why);
 
 /// Propagates and plans. False with a one-line `error` for a pin naming a
 /// missing tensor or a sharding that the tensor's shape does not allow

@@ -3,7 +3,10 @@
 size and checksum, so that tests can hand the runtime payloads the
 compiler never writes.
 
-    make_artifact.py PAYLOAD.bin OUT.llmcx
+    make_artifact.py PAYLOAD.bin OUT.llmcx [VERSION]
+
+VERSION is the header's format version (default 3; 4 for a payload with a
+device mesh or shard axes).
 """
 
 import struct
@@ -20,7 +23,9 @@ def fnv1a(data):
 
 def main():
     payload = open(sys.argv[1], "rb").read()
-    header = b"LLMCX\0\r\n" + struct.pack("<IIQQ", 3, 0, len(payload), fnv1a(payload))
+    version = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+    header = b"LLMCX\0\r\n" + struct.pack("<IIQQ", version, 0, len(payload),
+                                            fnv1a(payload))
     open(sys.argv[2], "wb").write(header.ljust(64, b"\0") + payload)
 
 

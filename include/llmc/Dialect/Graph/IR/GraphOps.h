@@ -24,6 +24,14 @@ llvm::SmallVector<AffineMap> getElementwiseMaps(Operation *op);
 
 #include "llmc/Dialect/Graph/IR/GraphInterfaces.h.inc"
 
+namespace mlir::llmc::graph {
+/// Marks an op whose result depends on the absolute position of its loops
+/// (see Graph_PositionDependent in GraphOps.td).
+template <typename ConcreteType>
+class PositionDependent
+    : public OpTrait::TraitBase<ConcreteType, PositionDependent> {};
+} // namespace mlir::llmc::graph
+
 #define GET_OP_CLASSES
 #include "llmc/Dialect/Graph/IR/GraphOps.h.inc"
 

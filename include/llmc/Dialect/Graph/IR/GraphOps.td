@@ -20,6 +20,15 @@ include "mlir/Interfaces/ControlFlowInterfaces.td"
 class Graph_Op<string mnemonic, list<Trait> traits = []>
     : Op<Graph_Dialect, mnemonic, traits>;
 
+// An op whose result depends on the absolute position of a loop, not only
+// on the elements its maps read (trilu's diagonal, one_hot's depth,
+// resize's coordinates, cumsum's prefix): run on a part of its loops it
+// would compute the wrong thing, so sharding keeps its loops whole.
+def Graph_PositionDependent
+    : NativeOpTrait<"PositionDependent"> {
+  let cppNamespace = "::mlir::llmc::graph";
+}
+
 // An op whose iteration space is described by hand (C++ overrides).
 class Graph_StructuredOp<string mnemonic, list<Trait> traits = []>
     : Graph_Op<mnemonic, traits # [Pure,
@@ -282,7 +291,8 @@ def Graph_ArgReduceOp : Graph_StructuredOp<"arg_reduce", [
   let hasVerifier = 1;
 }
 
-def Graph_CumSumOp : Graph_StructuredOp<"cumsum", [SameOperandsAndResultType]> {
+def Graph_CumSumOp : Graph_StructuredOp<"cumsum", [SameOperandsAndResultType,
+    Graph_PositionDependent]> {
   let summary = "Cumulative sum along one axis.";
   let arguments = (ins Graph_NumericTensor:$input, I64Attr:$axis,
                        BoolAttr:$exclusive, BoolAttr:$reverse);
@@ -552,7 +562,8 @@ def Graph_TileOp : Graph_StructuredOp<"tile", [
   let hasVerifier = 1;
 }
 
-def Graph_TriluOp : Graph_StructuredOp<"trilu", [SameOperandsAndResultType]> {
+def Graph_TriluOp : Graph_StructuredOp<"trilu", [SameOperandsAndResultType,
+    Graph_PositionDependent]> {
   let summary = "Keeps the upper or lower triangle (offset k) of the last two dims.";
   let arguments = (ins Graph_Tensor:$input, BoolAttr:$upper, I64Attr:$k);
   let results = (outs Graph_Tensor:$output);
@@ -614,7 +625,7 @@ def Graph_ScatterNDOp : Graph_StructuredOp<"scatter_nd"> {
   let hasVerifier = 1;
 }
 
-def Graph_OneHotOp : Graph_StructuredOp<"one_hot"> {
+def Graph_OneHotOp : Graph_StructuredOp<"one_hot", [Graph_PositionDependent]> {
   let summary = "values[1] where the index matches the position on axis, values[0] elsewhere.";
   let arguments = (ins Graph_NumericTensor:$indices, Graph_Tensor:$values, I64Attr:$axis);
   let results = (outs Graph_Tensor:$output);
@@ -624,7 +635,7 @@ def Graph_OneHotOp : Graph_StructuredOp<"one_hot"> {
   let hasVerifier = 1;
 }
 
-def Graph_ResizeOp : Graph_StructuredOp<"resize"> {
+def Graph_ResizeOp : Graph_StructuredOp<"resize", [Graph_PositionDependent]> {
   let summary = "Nearest or (multi)linear resampling to the result shape.";
   let description = [{
     `scales` (one per dim) map output to input coordinates with the
