@@ -475,39 +475,67 @@ static bool validShardAxes(const std::vector<int> &axes,
   return true;
 }
 
-bool Artifact::readMesh(const std::string &path, const void *executable,
-                        Artifact &a, std::string &error) {
-  const auto *exe = static_cast<const fb::Executable *>(executable);
-  const fb::Mesh *mesh = exe->mesh();
-  if (!mesh)
-    return true;
-  bool ok = mesh->axis_names() && mesh->axis_sizes() &&
-            mesh->axis_names()->size() == mesh->axis_sizes()->size() &&
-            mesh->axis_sizes()->size() > 0;
-  int64_t devices = 1;
-  if (ok)
-    for (size_t i = 0; i < mesh->axis_sizes()->size(); ++i) {
-      int64_t n = mesh->axis_sizes()->Get(i);
-      ok &= n >= 1 && n <= 4096 && mesh->axis_names()->Get(i) != nullptr;
-      devices *= ok ? n : 1;
-      ok &= devices <= 4096;
-      if (ok) {
-        a.meshNames_.push_back(mesh->axis_names()->Get(i)->str());
-        a.meshSizes_.push_back(n);
+/// Reads and checks an executable's mesh and every tensor's split against
+/// it (a split with no mesh is malformed too): false with `error` naming
+/// `path` otherwise. `names` and `sizes` get the mesh (empty: none).
+static bool checkMesh(const std::string &path, const fb::Executable *exe,
+                      const std::vector<TensorSpec> &inputs,
+                      const std::vector<TensorSpec> &outputs,
+                      std::vector<std::string> &names,
+                      std::vector<int64_t> &sizes, std::string &error) {
+  names.clear();
+  sizes.clear();
+  bool ok = true;
+  if (const fb::Mesh *mesh = exe->mesh()) {
+    ok = mesh->axis_names() && mesh->axis_sizes() &&
+         mesh->axis_names()->size() == mesh->axis_sizes()->size() &&
+         mesh->axis_sizes()->size() > 0;
+    int64_t devices = 1;
+    if (ok)
+      for (size_t i = 0; i < mesh->axis_sizes()->size(); ++i) {
+        int64_t n = mesh->axis_sizes()->Get(i);
+        ok &= n >= 1 && n <= 4096 && mesh->axis_names()->Get(i) != nullptr;
+        devices *= ok ? n : 1;
+        ok &= devices <= 4096;
+        if (ok) {
+          names.push_back(mesh->axis_names()->Get(i)->str());
+          sizes.push_back(n);
+        }
       }
+  }
+  for (const TensorSpec &t : inputs)
+    ok &= validShardAxes(t.shardAxes, t.shape, sizes);
+  for (const TensorSpec &t : outputs)
+    ok &= validShardAxes(t.shardAxes, t.shape, sizes);
+  if (exe->weights())
+    for (const fb::Weight *w : *exe->weights()) {
+      std::vector<int> axes;
+      std::vector<int64_t> shape;
+      if (w->shard_axes())
+        axes.assign(w->shard_axes()->begin(), w->shard_axes()->end());
+      if (w->shape())
+        shape.assign(w->shape()->begin(), w->shape()->end());
+      ok &= validShardAxes(axes, shape, sizes);
     }
-  for (const TensorSpec &t : a.inputs_)
-    ok &= validShardAxes(t.shardAxes, t.shape, a.meshSizes_);
-  for (const TensorSpec &t : a.outputs_)
-    ok &= validShardAxes(t.shardAxes, t.shape, a.meshSizes_);
-  for (const WeightView &w : a.weights_)
-    ok &= validShardAxes(w.shardAxes, w.shape, a.meshSizes_);
-  if (!ok || isCudaTarget(a.target_)) {
+  std::string target = exe->target() ? exe->target()->str() : "";
+  if (!ok || (!sizes.empty() && isCudaTarget(target))) {
     error = path + (ok ? ": a CUDA artifact with a device mesh is not "
                          "supported yet"
                        : ": malformed device mesh in the artifact");
     return false;
   }
+  return true;
+}
+
+bool Artifact::readMesh(const std::string &path, const void *executable,
+                        Artifact &a, std::string &error) {
+  const auto *exe = static_cast<const fb::Executable *>(executable);
+  if (!checkMesh(path, exe, a.inputs_, a.outputs_, a.meshNames_, a.meshSizes_,
+                 error))
+    return false;
+  if (a.meshSizes_.empty())
+    return true;
+  int64_t devices = MeshShape{a.meshNames_, a.meshSizes_}.numDevices();
   // Each device holds its own parts of the split weights, cut once here.
   MeshShape shape{a.meshNames_, a.meshSizes_};
   a.deviceWeights_.assign(devices, {});
@@ -662,8 +690,12 @@ bool llmc::runtime::describeArtifact(const std::string &path,
     error = path + ": malformed CUDA program in the artifact";
     return false;
   }
-  text = "target: " + target + "\n";
   std::vector<std::string> axisNames;
+  std::vector<int64_t> axisSizes;
+  if (!checkMesh(path, exe, inputs, outputs, axisNames, axisSizes, error))
+    return false;
+  axisNames.clear();
+  text = "target: " + target + "\n";
   if (const fb::Mesh *mesh = exe->mesh()) {
     text += "mesh:";
     if (mesh->axis_names() && mesh->axis_sizes())
@@ -929,6 +961,13 @@ bool Artifact::run(const std::vector<TensorView> &inputs,
   for (auto &d : descriptors)
     args.push_back(d.data());
   entry_(args.data());
+  // A collective in a program run without a mesh fails (it cannot return
+  // an error to the code that called it): report it here.
+  std::string why = takeCollectiveError();
+  if (!why.empty()) {
+    error = path_ + ": " + why;
+    return false;
+  }
   return true;
 }
 

@@ -14,6 +14,8 @@
 
 #include "LoweringUtils.h"
 
+#include "llmc/Runtime/Collectives.h"
+
 #include "mlir/Dialect/Shard/IR/ShardOps.h"
 
 using namespace mlir;
@@ -21,18 +23,17 @@ using namespace mlir::llmc;
 using namespace mlir::llmc::lowering;
 
 namespace {
-/// The runtime's numbering (llmc::runtime::CollectiveKind).
-enum Kind : int64_t { AllReduce = 0, AllGather = 1, ReduceScatter = 2,
-                      AllToAll = 3, Split = 4 };
+using ::llmc::runtime::CollectiveKind;
 
 int64_t reductionCode(shard::ReductionKind kind) {
+  using ::llmc::runtime::ReduceKind;
   switch (kind) {
   case shard::ReductionKind::Max:
-    return 1;
+    return static_cast<int64_t>(ReduceKind::Max);
   case shard::ReductionKind::Min:
-    return 2;
+    return static_cast<int64_t>(ReduceKind::Min);
   default:
-    return 0;
+    return static_cast<int64_t>(ReduceKind::Sum);
   }
 }
 
@@ -86,21 +87,21 @@ struct CollectiveToLibraryCall : OpConversionPattern<OpTy> {
                       "and bool tensors of rank 0 to 8)";
     int64_t kind = 0, dim = -1, dim2 = -1, reduction = 0;
     if constexpr (std::is_same_v<OpTy, shard::AllReduceOp>) {
-      kind = AllReduce;
+      kind = static_cast<int64_t>(CollectiveKind::AllReduce);
       reduction = reductionCode(op.getReduction());
     } else if constexpr (std::is_same_v<OpTy, shard::AllGatherOp>) {
-      kind = AllGather;
+      kind = static_cast<int64_t>(CollectiveKind::AllGather);
       dim = op.getGatherAxis().getSExtValue();
     } else if constexpr (std::is_same_v<OpTy, shard::ReduceScatterOp>) {
-      kind = ReduceScatter;
+      kind = static_cast<int64_t>(CollectiveKind::ReduceScatter);
       dim = op.getScatterAxis().getSExtValue();
       reduction = reductionCode(op.getReduction());
     } else if constexpr (std::is_same_v<OpTy, shard::AllToAllOp>) {
-      kind = AllToAll;
+      kind = static_cast<int64_t>(CollectiveKind::AllToAll);
       dim = op.getSplitAxis().getSExtValue();
       dim2 = op.getConcatAxis().getSExtValue();
     } else {
-      kind = Split;
+      kind = static_cast<int64_t>(CollectiveKind::Split);
       dim = op.getSliceAxis().getSExtValue();
     }
     int64_t step = 0;

@@ -175,22 +175,6 @@ const char *llmc::sharding::strategyName(Strategy s) {
   return "?";
 }
 
-const char *llmc::sharding::collectiveName(CollectiveKind kind) {
-  switch (kind) {
-  case CollectiveKind::AllReduce:
-    return "all_reduce";
-  case CollectiveKind::AllGather:
-    return "all_gather";
-  case CollectiveKind::ReduceScatter:
-    return "reduce_scatter";
-  case CollectiveKind::AllToAll:
-    return "all_to_all";
-  case CollectiveKind::Split:
-    return "split";
-  }
-  return "?";
-}
-
 int64_t Tensor::bytes() const {
   int64_t n = elementBytes;
   for (int64_t d : shape)

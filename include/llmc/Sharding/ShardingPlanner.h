@@ -28,6 +28,8 @@
 #ifndef LLMC_SHARDING_SHARDINGPLANNER_H
 #define LLMC_SHARDING_SHARDINGPLANNER_H
 
+#include "llmc/Runtime/Collectives.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -148,9 +150,9 @@ struct Decision {
 };
 
 /// Which collective moves a tensor from its producer's sharding to what a
-/// user needs.
-enum class CollectiveKind { AllReduce, AllGather, ReduceScatter, AllToAll, Split };
-const char *collectiveName(CollectiveKind kind);
+/// user needs: the runtime's kinds, by the runtime's names (all_reduce...).
+using ::llmc::runtime::CollectiveKind;
+using ::llmc::runtime::collectiveName;
 
 struct Collective {
   CollectiveKind kind;

@@ -1,18 +1,33 @@
-"""Derives artifact payloads (as flatc JSON) from the JSON of a valid one
-compiled with `llmc compile --mesh tp=2 --strategy megatron` from
-Inputs/mesh_models.py's MLP (x [4,8,64], y [4,8,64], weights w1 [64,128]
-split [-, tp] and w2 [128,64] split [tp, -]), for mesh-artifact-invalid.test:
+"""Derives artifact payloads (as flatc JSON) from the JSON of a valid one,
+for mesh-artifact-invalid.test:
 
-    make_variants.py VALID.json OUTDIR
+    make_variants.py VALID.json OUTDIR NAME...
 
-writes OUTDIR/NAME.json for each variant below; `flatc -b` turns them into
-payloads and make_artifact.py gives them a header. Each variant changes one
-thing of the valid payload, so that only that thing is wrong.
+writes OUTDIR/NAME.json for each named variant below (NAME is the
+function's name with '-' for '_'); `flatc -b` turns them into payloads and
+make_artifact.py gives them a header. Each variant changes one thing of the
+valid payload, so that only that thing is wrong. VALID.json is the payload
+of Inputs/mesh_models.py's MLP (x [4,8,64], y [4,8,64]) compiled with
+`llmc compile --mesh tp=2 --strategy megatron` (weights w1 [64,128] split
+[-, tp], w2 [128,64] split [tp, -]; x and y whole), except for
+axis_no_mesh, which takes the one compiled with `--strategy none --shard
+x=tp,-,-` (x and y split [tp, -, -]).
 """
 import copy
 import json
 import os
 import sys
+
+
+def unsplit_weights(p):
+    # Every weight whole.
+    for w in p["weights"]:
+        w["shard_axes"] = [-1] * len(w["shape"])
+
+
+def valid(p):
+    # Unchanged: the JSON round trip alone.
+    pass
 
 
 def names_sizes_differ(p):
@@ -45,6 +60,12 @@ def size_negative(p):
 def size_too_big(p):
     # One axis over the bound of 4096 devices; nothing split by it.
     p["mesh"]["axis_sizes"] = [4097]
+    unsplit_weights(p)
+
+
+def size_max(p):
+    # One axis of 4096, the most the loader takes; nothing split by it.
+    p["mesh"]["axis_sizes"] = [4096]
     unsplit_weights(p)
 
 
@@ -90,15 +111,10 @@ def not_divisible(p):
     p["inputs"][0]["shard_axes"] = [-1, -1, 1]
 
 
-def input_axis_no_mesh(p):
-    # x split by axis 0 of a mesh the artifact does not have.
+def axis_no_mesh(p):
+    # The mesh removed, x and y still split by its axis 0: an axis of a
+    # mesh the artifact does not have.
     del p["mesh"]
-    p["inputs"][0]["shard_axes"] = [0, -1, -1]
-
-
-def unsplit_weights(p):
-    for w in p["weights"]:
-        w["shard_axes"] = [-1] * len(w["shape"])
 
 
 def size_one(p):
@@ -122,22 +138,24 @@ def no_mesh(p):
         t.pop("shard_axes", None)
 
 
-VARIANTS = [names_sizes_differ, empty_mesh, no_sizes, size_zero,
-            size_negative, size_too_big, too_many_devices, input_rank,
-            output_rank, weight_rank, axis_too_big, axis_negative,
-            axis_twice, not_divisible, input_axis_no_mesh, size_one,
+VARIANTS = [valid, names_sizes_differ, empty_mesh, no_sizes, size_zero,
+            size_negative, size_too_big, size_max, too_many_devices,
+            input_rank, output_rank, weight_rank, axis_too_big,
+            axis_negative, axis_twice, not_divisible, axis_no_mesh, size_one,
             size_one_unsplit, no_mesh]
 
 
 def main(argv):
-    if len(argv) != 2:
+    if len(argv) < 3:
         sys.exit(__doc__)
-    valid = json.load(open(argv[0]))
+    base = json.load(open(argv[0]))
     os.makedirs(argv[1], exist_ok=True)
-    for make in VARIANTS:
-        p = copy.deepcopy(valid)
-        make(p)
-        name = make.__name__.replace("_", "-")
+    by_name = {v.__name__.replace("_", "-"): v for v in VARIANTS}
+    for name in argv[2:]:
+        if name not in by_name:
+            sys.exit(f"make_variants.py: no variant '{name}'")
+        p = copy.deepcopy(base)
+        by_name[name](p)
         with open(os.path.join(argv[1], name + ".json"), "w") as f:
             json.dump(p, f)
 
