@@ -595,7 +595,8 @@ bool writesResidual(const Problem &p, const std::vector<int> &producer,
 /// carries a column split through the layer's consumers (attention heads,
 /// activations) to the row-parallel layer that consumes it, whose partial
 /// sums one all-reduce combines.
-int seedMegatron(Propagation &prop, int axis) {
+int seedMegatron(Propagation &prop, int axis,
+                 std::vector<std::string> &remarks) {
   const Problem &p = prop.p;
   std::vector<std::vector<int>> users(p.tensors.size());
   for (size_t o = 0; o < p.ops.size(); ++o)
@@ -612,15 +613,27 @@ int seedMegatron(Propagation &prop, int axis) {
       continue; // already row-parallel through propagation (or pinned)
     bool row = writesResidual(p, prop.producer, users, o);
     const std::vector<int> &wd = op.operandDims[1];
-    for (size_t d = 0; d < wd.size(); ++d) {
+    bool split = false;
+    for (size_t d = 0; d < wd.size() && !split; ++d) {
       int f = wd[d];
       if (f < 0 || op.factors[f].reduction != row ||
           !prop.allowed(op, f, axis))
         continue;
-      seeded += prop.set(w, d, axis, kSeed,
-                         row ? "strategy megatron: row-parallel weight"
-                             : "strategy megatron: column-parallel weight");
-      break;
+      split = prop.set(w, d, axis, kSeed,
+                       row ? "strategy megatron: row-parallel weight"
+                           : "strategy megatron: column-parallel weight");
+      seeded += split;
+    }
+    if (!split) {
+      std::string shape;
+      for (int64_t n : p.tensors[w].shape)
+        shape += (shape.empty() ? "" : "x") + std::to_string(n);
+      remarks.push_back("megatron: '" + op.name + "' stays whole: axis '" +
+                        p.mesh.axisNames[axis] + "' (size " +
+                        std::to_string(p.mesh.axisSizes[axis]) +
+                        ") does not divide its weight '" + p.tensors[w].name +
+                        "' (" + shape + ") along its " +
+                        (row ? "rows" : "columns"));
     }
   }
   return seeded;
@@ -782,7 +795,7 @@ bool runStrategy(const Problem &p, Strategy strategy, Plan &plan,
       seedData(prop, dataAxis, plan.remarks);
     if (strategy == Strategy::MegatronSP)
       seeded = seedSequence(prop, modelAxis);
-    seeded += seedMegatron(prop, modelAxis);
+    seeded += seedMegatron(prop, modelAxis, plan.remarks);
     break;
   case Strategy::Experts:
     if (twoAxes)

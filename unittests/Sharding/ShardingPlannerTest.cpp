@@ -275,6 +275,30 @@ TEST(ShardingPlanner, BlockedFactorsForceAGather) {
   EXPECT_EQ(plan.collectives[0].dim, 1);
 }
 
+TEST(ShardingPlanner, MegatronSaysWhichLayersStayWhole) {
+  // w1 is 16x30: tp=4 divides neither its columns (30) for the column
+  // split; w2 (30x16) follows no split and is not a residual writer's.
+  GraphBuilder g("tp=4");
+  int x = g.tensor("x", {8, 16}, TensorKind::Input);
+  int w1 = g.tensor("w1", {16, 30}, TensorKind::Weight);
+  int h = g.matmul("fc1", x, w1);
+  g.p.tensors[h].isOutput = true;
+  g.p.strategy = Strategy::Megatron;
+  Plan plan;
+  std::string error;
+  EXPECT_FALSE(llmc::sharding::plan(g.p, plan, error));
+  EXPECT_NE(error.find("nothing in the model can be split"), std::string::npos);
+  int w2 = g.tensor("w2", {16, 32}, TensorKind::Weight);
+  g.matmul("fc2", x, w2);
+  plan = g.plan();
+  EXPECT_EQ(g.sharding(plan, w1), "[-, -]");
+  EXPECT_EQ(g.sharding(plan, w2), "[-, tp]");
+  ASSERT_FALSE(plan.remarks.empty());
+  EXPECT_EQ(plan.remarks[0],
+            "megatron: 'fc1' stays whole: axis 'tp' (size 4) does not divide "
+            "its weight 'w1' (16x30) along its columns");
+}
+
 TEST(ShardingPlanner, AutoPicksACheapStrategyAndSaysWhy) {
   Mlp m("tp=2");
   m.p.strategy = Strategy::Auto;
