@@ -527,19 +527,52 @@ static bool checkMesh(const std::string &path, const fb::Executable *exe,
   return true;
 }
 
+/// "tp=2" or "dp=2,tp=2".
+static std::string meshString(const std::vector<std::string> &names,
+                              const std::vector<int64_t> &sizes) {
+  std::string s;
+  for (size_t i = 0; i < names.size() && i < sizes.size(); ++i)
+    s += (i ? "," : "") + names[i] + "=" + std::to_string(sizes[i]);
+  return s;
+}
+
+static std::string processCount(int64_t n) {
+  return std::to_string(n) + (n == 1 ? " process" : " processes");
+}
+
 bool Artifact::readMesh(const std::string &path, const void *executable,
-                        Artifact &a, std::string &error) {
+                        const ProcessLaunch &processes, Artifact &a,
+                        std::string &error) {
   const auto *exe = static_cast<const fb::Executable *>(executable);
   if (!checkMesh(path, exe, a.inputs_, a.outputs_, a.meshNames_, a.meshSizes_,
                  error))
     return false;
-  if (a.meshSizes_.empty())
-    return true;
+  if (a.meshSizes_.empty()) {
+    if (processes.size <= 1)
+      return true;
+    error = path + ": this artifact is for one device; mpirun started " +
+            processCount(processes.size);
+    return false;
+  }
   int64_t devices = MeshShape{a.meshNames_, a.meshSizes_}.numDevices();
-  // Each device holds its own parts of the split weights, cut once here.
+  if (processes.size > 0 && processes.size != devices) {
+    error = path + ": the artifact's mesh " +
+            meshString(a.meshNames_, a.meshSizes_) + " has " +
+            std::to_string(devices) + " devices; mpirun started " +
+            processCount(processes.size);
+    return false;
+  }
+  if (processes.size > 1)
+    a.processDevice_ = processes.rank;
+  // Each device holds its own parts of the split weights, cut once here
+  // (in a job of several processes, only this process's device).
   MeshShape shape{a.meshNames_, a.meshSizes_};
   a.deviceWeights_.assign(devices, {});
   for (int64_t rank = 0; rank < devices; ++rank) {
+    if (a.processDevice_ >= 0 && rank != a.processDevice_) {
+      a.deviceWeights_[rank].resize(a.weights_.size());
+      continue;
+    }
     std::vector<int64_t> coords = shape.coordinates(rank);
     for (const WeightView &w : a.weights_) {
       std::vector<char> part;
@@ -559,7 +592,8 @@ bool Artifact::readMesh(const std::string &path, const void *executable,
 
 std::unique_ptr<Artifact> Artifact::load(const std::string &file,
                                          std::string &error,
-                                         const std::string &displayName) {
+                                         const std::string &displayName,
+                                         const ProcessLaunch &processes) {
   std::unique_ptr<Artifact> a(new Artifact());
   const std::string &path = displayName.empty() ? file : displayName;
   a->path_ = path;
@@ -595,7 +629,7 @@ std::unique_ptr<Artifact> Artifact::load(const std::string &file,
         view.shardAxes.assign(w->shard_axes()->begin(), w->shard_axes()->end());
       a->weights_.push_back(std::move(view));
     }
-  if (ok && !readMesh(path, exe, *a, error))
+  if (ok && !readMesh(path, exe, processes, *a, error))
     return nullptr;
   if (exe->report())
     a->report_ = exe->report()->str();
@@ -982,6 +1016,9 @@ bool Artifact::runMesh(const std::vector<TensorView> &inputs,
                        const std::vector<TensorView> &outputs,
                        std::string &error) const {
   MeshShape mesh{meshNames_, meshSizes_};
+  // In a job of several processes: this device's parts of the split
+  // outputs, which rank 0 gathers afterwards.
+  std::vector<std::vector<char>> ownOutputParts;
   auto device = [&](int64_t rank) {
     std::vector<int64_t> coords = mesh.coordinates(rank);
     std::vector<std::vector<char>> parts;
@@ -1035,15 +1072,47 @@ bool Artifact::runMesh(const std::vector<TensorView> &inputs,
     size_t next = firstPart;
     for (size_t i = 0; i < outputs.size(); ++i) {
       const TensorSpec &spec = outputs_[i];
-      if (isSplit(spec.shardAxes))
+      if (!isSplit(spec.shardAxes))
+        continue;
+      if (processDevice_ >= 0)
+        ownOutputParts.push_back(std::move(parts[next++]));
+      else
         placeShard(parts[next++].data(), spec.shape, dtypeSize(spec.dtype),
                    spec.shardAxes, meshSizes_, coords, outputs[i].data);
     }
   };
-  std::string why = runOnCpuMeshShared(mesh, collectiveTimeout_, device);
+  if (processDevice_ < 0) {
+    std::string why = runOnCpuMeshShared(mesh, collectiveTimeout_, device);
+    if (!why.empty()) {
+      error = path_ + ": " + why;
+      return false;
+    }
+    return true;
+  }
+  // One device of a job of several processes: every process gets the same
+  // verdict, then rank 0 gathers the parts of the split outputs.
+  std::string why = runOnMpiMesh(mesh, device);
   if (!why.empty()) {
     error = path_ + ": " + why;
     return false;
+  }
+  size_t next = 0;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const TensorSpec &spec = outputs_[i];
+    if (!isSplit(spec.shardAxes))
+      continue;
+    const std::vector<char> &own = ownOutputParts[next++];
+    int64_t devices = mesh.numDevices();
+    std::vector<char> all(processDevice_ == 0 ? own.size() * devices : 0);
+    if (!gatherAtRoot(own.data(), own.size(), all.data(), why)) {
+      error = path_ + ": output '" + spec.name + "': " + why;
+      return false;
+    }
+    if (processDevice_ == 0)
+      for (int64_t r = 0; r < devices; ++r)
+        placeShard(all.data() + r * own.size(), spec.shape,
+                   dtypeSize(spec.dtype), spec.shardAxes, meshSizes_,
+                   mesh.coordinates(r), outputs[i].data);
   }
   return true;
 }

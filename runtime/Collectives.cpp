@@ -7,6 +7,11 @@
 // The slots belong to the run rather than to the caller's frame, so a member
 // that leaves early on an error frees nothing a peer may still be reading.
 //
+// A group across processes (runOnProcessDevice) replaces the slots and the
+// barriers with two allgathers of the exchange: the members' announcements
+// (what the threads compare in their slots), then their packed inputs; the
+// output is computed by the same code, so it is the threads' bit for bit.
+//
 //===----------------------------------------------------------------------===//
 
 #include "llmc/Runtime/Collectives.h"
@@ -22,6 +27,7 @@
 #include <cstring>
 #include <exception>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -453,12 +459,18 @@ struct MeshRun {
   }
 };
 
-/// The device the calling thread is, inside runOnCpuMesh.
+/// The device the calling thread is, inside runOnCpuMesh or
+/// runOnProcessDevice.
 struct DeviceContext {
   MeshRun *run;
   int64_t rank;
   Shape coordinates;
   std::string error;
+  /// Set inside runOnProcessDevice: the group's other members are other
+  /// processes, reached through this rather than through run's slots.
+  const ProcessExchange *exchange = nullptr;
+  /// Whether `error` only says that another device failed.
+  bool abandoned = false;
 };
 
 thread_local DeviceContext *currentDevice = nullptr;
@@ -584,6 +596,159 @@ bool perform(DeviceContext *ctx, const CollectiveParams &p, DType dtype,
   return error.empty();
 }
 
+/// "collective all_reduce over mesh axis 'tp' (step 3) ": how messages
+/// name a collective.
+std::string collectiveLabel(const DeviceContext *ctx,
+                            const CollectiveParams &p) {
+  std::string axis = "mesh axis " + std::to_string(p.axis);
+  if (ctx && p.axis >= 0 && p.axis < int64_t(ctx->run->mesh.axisNames.size()))
+    axis = "mesh axis '" + ctx->run->mesh.axisNames[p.axis] + "'";
+  return std::string("collective ") + collectiveName(p.kind) + " over " + axis +
+         " (step " + std::to_string(p.stepId) + ") ";
+}
+
+//===----------------------------------------------------------------------===//
+// Groups across processes
+//===----------------------------------------------------------------------===//
+
+/// The most dims a member announces (the kernels have at most 8).
+constexpr int64_t kMaxAnnouncedRank = 16;
+
+/// What a member of a group across processes announces before its data:
+/// what the threads compare in their slots, and whether it has failed.
+struct Announcement {
+  int64_t kind, dim, reduce, stepId, dim2, dtype, rank;
+  int64_t shape[kMaxAnnouncedRank];
+  int64_t failed;
+};
+
+bool exchangeOverAxis(const DeviceContext &ctx, int64_t axis, const void *data,
+                      int64_t bytes, void *all, std::string &error) {
+  char why[512] = {};
+  if (ctx.exchange->allGather(ctx.exchange->context, axis, data, bytes, all,
+                              why, sizeof why) == 0)
+    return true;
+  error = why[0] ? why : "the exchange failed";
+  return false;
+}
+
+/// perform() for a device whose group spans processes. Every member
+/// announces itself, even one that has failed, so that none is left
+/// waiting; false with an empty `error` when the device had failed before
+/// (nothing new to record).
+bool performAcrossProcesses(DeviceContext &ctx, const CollectiveParams &p,
+                            DType dtype, const void *in, const Shape &inShape,
+                            void *out, const Shape &outShape,
+                            std::string &error) {
+  const MeshShape &mesh = ctx.run->mesh;
+  // Without an axis there is no group to announce to; the program's
+  // constants are the same on every device, so all of them stop here.
+  if (p.axis < 0 || p.axis >= int64_t(mesh.axisSizes.size())) {
+    error = "names no axis of a mesh with " +
+            std::to_string(mesh.axisSizes.size()) + " axes";
+    return false;
+  }
+  int64_t n = mesh.axisSizes[p.axis], g = ctx.coordinates[p.axis];
+  // What this device can tell alone.
+  std::string local;
+  Shape expected;
+  if (p.groupSize != n)
+    local = "was compiled for a group of " + std::to_string(p.groupSize) +
+            " devices, but the axis has " + std::to_string(n);
+  else if (int64_t(inShape.size()) > kMaxAnnouncedRank)
+    local = "has rank " + std::to_string(inShape.size()) + ", more than " +
+            std::to_string(kMaxAnnouncedRank) + " across processes";
+  else if (expectedOutput(p, n, inShape, expected, local) &&
+           expected != outShape)
+    local = "expects output shape " + formatShape(expected) +
+            " for input shape " + formatShape(inShape) + ", got " +
+            formatShape(outShape);
+  // Allocated before announcing: a member that fails after its
+  // announcement would leave its peers waiting for its data.
+  int64_t bytes = numElementsOf(inShape) * dtypeSize(dtype);
+  std::vector<char> gathered;
+  if (local.empty() && ctx.error.empty()) {
+    try {
+      gathered.resize(bytes * n);
+    } catch (const std::bad_alloc &) {
+      local = "cannot allocate " + std::to_string(bytes * n) +
+              " bytes for the group's inputs";
+    }
+  }
+  Announcement mine{};
+  mine.kind = int64_t(p.kind);
+  mine.dim = p.dim;
+  mine.reduce = int64_t(p.reduce);
+  mine.stepId = p.stepId;
+  mine.dim2 = p.dim2;
+  mine.dtype = int64_t(dtype);
+  mine.rank = std::min<int64_t>(inShape.size(), kMaxAnnouncedRank);
+  std::copy(inShape.begin(), inShape.begin() + mine.rank, mine.shape);
+  mine.failed = !ctx.error.empty() || !local.empty();
+  std::vector<Announcement> all(n);
+  if (!exchangeOverAxis(ctx, p.axis, &mine, sizeof mine, all.data(), error))
+    return false;
+  if (!local.empty()) {
+    error = local;
+    return false;
+  }
+  if (!ctx.error.empty())
+    return false;
+  for (int64_t j = 0; j < n; ++j)
+    if (all[j].failed) {
+      error = "abandoned: device " + std::to_string(j) + " of " +
+              std::to_string(n) + " failed";
+      ctx.abandoned = true;
+      return false;
+    }
+  // Compared as the threads compare their slots, so the messages match.
+  Group group;
+  group.slots.resize(n);
+  for (int64_t j = 0; j < n; ++j) {
+    const Announcement &a = all[j];
+    Slot &slot = group.slots[j];
+    slot.params = p;
+    slot.params.kind = CollectiveKind(a.kind);
+    slot.params.dim = a.dim;
+    slot.params.reduce = ReduceKind(a.reduce);
+    slot.params.stepId = a.stepId;
+    slot.params.dim2 = a.dim2;
+    slot.dtype = DType(a.dtype);
+    slot.shape.assign(
+        a.shape, a.shape + std::clamp<int64_t>(a.rank, 0, kMaxAnnouncedRank));
+  }
+  if (!(error = comparePeers(group)).empty())
+    return false;
+  if (!exchangeOverAxis(ctx, p.axis, in, bytes, gathered.data(), error))
+    return false;
+  std::vector<const char *> peers;
+  for (int64_t j = 0; j < n; ++j)
+    peers.push_back(gathered.data() + j * bytes);
+  compute(p, dtype, peers, g, inShape, static_cast<char *>(out), outShape);
+  return true;
+}
+
+/// collective() for a device whose group spans processes.
+bool collectiveAcrossProcesses(DeviceContext &ctx, const CollectiveParams &p,
+                               DType dtype, const void *in,
+                               const Shape &inShape, void *out,
+                               const Shape &outShape) {
+  std::string error;
+  // Called from compiled code: nothing may propagate through its frames.
+  try {
+    if (performAcrossProcesses(ctx, p, dtype, in, inShape, out, outShape,
+                               error))
+      return true;
+  } catch (const std::exception &e) {
+    error = e.what();
+  }
+  std::memset(out, 0,
+              std::max<int64_t>(numElementsOf(outShape), 0) * dtypeSize(dtype));
+  if (!error.empty())
+    record(&ctx, collectiveLabel(&ctx, p) + error);
+  return false;
+}
+
 /// The body of the memref kernels: `in` packed, `out` written back through
 /// its strides. Word is an unsigned integer of the element's size.
 template <typename Word>
@@ -654,6 +819,9 @@ bool llmc::runtime::collective(const CollectiveParams &params, DType dtype,
                                const std::vector<int64_t> &inShape, void *out,
                                const std::vector<int64_t> &outShape) {
   DeviceContext *ctx = currentDevice;
+  if (ctx && ctx->exchange)
+    return collectiveAcrossProcesses(*ctx, params, dtype, in, inShape, out,
+                                     outShape);
   size_t outBytes =
       std::max<int64_t>(numElementsOf(outShape), 0) * dtypeSize(dtype);
   // After its error a device runs on with zeros and waits for nothing.
@@ -674,13 +842,7 @@ bool llmc::runtime::collective(const CollectiveParams &params, DType dtype,
     }
   }
   std::memset(out, 0, outBytes);
-  std::string axis = "mesh axis " + std::to_string(params.axis);
-  if (ctx && params.axis >= 0 &&
-      params.axis < int64_t(ctx->run->mesh.axisNames.size()))
-    axis = "mesh axis '" + ctx->run->mesh.axisNames[params.axis] + "'";
-  record(ctx, std::string("collective ") + collectiveName(params.kind) +
-                  " over " + axis + " (step " + std::to_string(params.stepId) +
-                  ") " + error);
+  record(ctx, collectiveLabel(ctx, params) + error);
   return false;
 }
 
@@ -824,6 +986,109 @@ std::string llmc::runtime::runOnCpuMeshShared(
           error, sizeof error))
     return error;
   return "";
+}
+
+ProcessDeviceResult llmc::runtime::runOnProcessDevice(
+    const MeshShape &mesh, int64_t rank, const ProcessExchange &exchange,
+    const std::function<void(int64_t rank)> &perDevice) {
+  ProcessDeviceResult result;
+  if (mesh.axisNames.size() != mesh.axisSizes.size() ||
+      mesh.axisSizes.empty()) {
+    result.error = "device mesh has " + std::to_string(mesh.axisNames.size()) +
+                   " axis names and " + std::to_string(mesh.axisSizes.size()) +
+                   " sizes";
+    return result;
+  }
+  int64_t devices = 1;
+  for (size_t a = 0; a < mesh.axisSizes.size(); ++a)
+    if (mesh.axisSizes[a] < 1 || (devices *= mesh.axisSizes[a]) > 4096) {
+      result.error = "device mesh axis '" + mesh.axisNames[a] + "' of size " +
+                     std::to_string(mesh.axisSizes[a]) +
+                     " is not in 1..4096 devices in all";
+      return result;
+    }
+  if (rank < 0 || rank >= devices) {
+    result.error = "device " + std::to_string(rank) + " is not in a mesh of " +
+                   std::to_string(devices) + " devices";
+    return result;
+  }
+  // The run's slots stay unused: the exchange replaces them. No timeout.
+  MeshRun run(mesh, 0);
+  DeviceContext ctx{&run, rank, mesh.coordinates(rank), ""};
+  ctx.exchange = &exchange;
+  currentDevice = &ctx;
+  std::string error;
+  try {
+    perDevice(rank);
+  } catch (const std::exception &e) {
+    error = e.what();
+  } catch (...) {
+    error = "an exception that is not a std::exception";
+  }
+  currentDevice = nullptr;
+  if (ctx.error.empty() && !error.empty()) {
+    ctx.error = "device " + std::to_string(rank) + " failed: " + error;
+    ctx.abandoned = false;
+  }
+  result.error = ctx.error;
+  result.abandoned = ctx.abandoned;
+  return result;
+}
+
+/// runOnProcessDevice with a C interface, exported as llmc_run_on_cpu_mesh
+/// is. Returns 0, or 1 with the error in `error` and `*abandoned` set when
+/// it only follows another device's failure.
+extern "C" __attribute__((visibility("default"))) int
+llmc_run_on_process_device(const char *const *axisNames,
+                           const int64_t *axisSizes, int64_t numAxes,
+                           int64_t rank,
+                           const llmc::runtime::ProcessExchange *exchange,
+                           void (*perDevice)(void *context, int64_t rank),
+                           void *context, char *error, int64_t errorSize,
+                           int *abandoned) {
+  llmc::runtime::MeshShape mesh;
+  for (int64_t i = 0; i < numAxes; ++i) {
+    mesh.axisNames.push_back(axisNames[i]);
+    mesh.axisSizes.push_back(axisSizes[i]);
+  }
+  llmc::runtime::ProcessDeviceResult result = llmc::runtime::runOnProcessDevice(
+      mesh, rank, *exchange, [&](int64_t r) { perDevice(context, r); });
+  *abandoned = result.abandoned;
+  if (result.error.empty())
+    return 0;
+  if (errorSize > 0) {
+    size_t n = std::min<size_t>(result.error.size(), errorSize - 1);
+    std::memcpy(error, result.error.data(), n);
+    error[n] = '\0';
+  }
+  return 1;
+}
+
+ProcessDeviceResult llmc::runtime::runOnProcessDeviceShared(
+    const MeshShape &mesh, int64_t rank, const ProcessExchange &exchange,
+    const std::function<void(int64_t rank)> &perDevice) {
+  using RunFn = decltype(&llmc_run_on_process_device);
+  auto run = reinterpret_cast<RunFn>(
+      dlsym(RTLD_DEFAULT, "llmc_run_on_process_device"));
+  if (!run)
+    run = &llmc_run_on_process_device;
+  std::vector<const char *> names;
+  for (const std::string &n : mesh.axisNames)
+    names.push_back(n.c_str());
+  char error[1024] = {};
+  int abandoned = 0;
+  auto trampoline = [](void *context, int64_t r) {
+    (*static_cast<const std::function<void(int64_t)> *>(context))(r);
+  };
+  ProcessDeviceResult result;
+  if (run(names.data(), mesh.axisSizes.data(),
+          static_cast<int64_t>(mesh.axisSizes.size()), rank, &exchange,
+          trampoline, const_cast<std::function<void(int64_t)> *>(&perDevice),
+          error, sizeof error, &abandoned)) {
+    result.error = error;
+    result.abandoned = abandoned;
+  }
+  return result;
 }
 
 const KernelSymbol *llmc::runtime::getCollectiveKernelSymbols() {

@@ -1,5 +1,7 @@
 # -*- Python -*-
 import os
+import shutil
+import subprocess
 
 import lit.formats
 from lit.llvm import llvm_config
@@ -40,3 +42,38 @@ if os.access(ptxas, os.X_OK):
     config.substitutions.append(("%ptxas", ptxas))
 else:
     print(f"note: ptxas not found at {ptxas}: PTX assembly tests are unsupported")
+
+# Several processes under mpirun (test/llmc/mesh-mpi.test): `REQUIRES:
+# mpirun`, set where Open MPI 4's launcher is on PATH (mpirun.openmpi, or an
+# `mpirun` that says it is Open MPI: Debian may also have MPICH's) and its
+# libmpi.so.40 loads. %mpirun runs as root too (containers), quietly (no
+# banner when a process exits 1), over shared memory and loopback TCP only.
+def find_openmpi_launcher():
+    for name in ["mpirun.openmpi", "mpirun"]:
+        path = shutil.which(name)
+        if not path:
+            continue
+        try:
+            version = subprocess.run([path, "--version"], capture_output=True,
+                                     text=True, timeout=30).stdout
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if "Open MPI" in version or "OpenRTE" in version:
+            return path
+    return None
+
+mpirun = find_openmpi_launcher()
+# Loaded in a child, so that lit's own process stays free of MPI.
+if mpirun and subprocess.run(
+        ["/usr/bin/python3", "-c", "import ctypes; ctypes.CDLL('libmpi.so.40')"],
+        capture_output=True).returncode != 0:
+    mpirun = None
+if mpirun:
+    config.available_features.add("mpirun")
+    config.substitutions.append(
+        ("%mpirun", mpirun + " -q --allow-run-as-root --oversubscribe"
+         " --mca btl self,vader,tcp --mca btl_tcp_if_include lo"
+         " --mca btl_vader_single_copy_mechanism none"))
+else:
+    print("note: no Open MPI 4 (mpirun, libmpi.so.40): multi-process tests "
+          "are unsupported")

@@ -8,6 +8,10 @@
 // artifact compiled on one machine runs on another (a GPU machine without
 // Debian's LLVM). Every error is one line on stderr and exit status 1.
 //
+// Under `mpirun -np N` each process is one device of the artifact's mesh;
+// they agree on every error, which rank 0 alone prints, and rank 0 alone
+// writes the outputs.
+//
 //===----------------------------------------------------------------------===//
 
 #include "llmc/Runtime/Artifact.h"
@@ -24,8 +28,14 @@
 using namespace llmc::runtime;
 
 namespace {
+/// Whether this process is one of several that mpirun started but not
+/// rank 0: every process meets the same errors (they agree on those of a
+/// run), so only rank 0 prints them.
+bool quietRank = false;
+
 int fail(const std::string &message) {
-  std::fprintf(stderr, "error: %s\n", message.c_str());
+  if (!quietRank)
+    std::fprintf(stderr, "error: %s\n", message.c_str());
   return 1;
 }
 
@@ -35,11 +45,17 @@ const char *kUsage =
     "       llmc-run OUT.llmcx --describe\n"
     "An artifact compiled with a device mesh (llmc compile --mesh) runs on\n"
     "that many CPU devices, one thread each; --collective-timeout (default\n"
-    "60 s) bounds how long a collective waits for its peers.\n";
+    "60 s) bounds how long a collective waits for its peers. Started by\n"
+    "`mpirun -np N` (Open MPI 4), each process is one device of a mesh of N\n"
+    "and the collectives go through MPI (no timeout: mpirun ends the job\n"
+    "when a process dies); rank 0 writes the outputs.\n";
 
 } // namespace
 
 int main(int argc, char **argv) {
+  ProcessLaunch launch = processLaunch();
+  quietRank = launch.rank != 0;
+  bool several = launch.size > 1;
   std::string artifactPath, outputDir = ".";
   std::vector<std::string> inputArgs;
   bool describe = false, graph = false, profile = false;
@@ -94,26 +110,43 @@ int main(int argc, char **argv) {
     std::string text;
     if (!describeArtifact(artifactPath, text, error))
       return fail(error);
-    std::fputs(text.c_str(), stdout);
+    if (!quietRank)
+      std::fputs(text.c_str(), stdout);
     return 0;
   }
-  std::unique_ptr<Artifact> artifact = Artifact::load(artifactPath, error);
-  if (!artifact)
+  // Several processes: MPI first, so that they can agree on what follows.
+  if (several && !startMpi(error))
     return fail(error);
-  if (profile && !artifact->cuda())
-    return fail(artifactPath + ": --profile times the steps of a CUDA "
-                "artifact; this one is for " + artifact->target());
-  if (artifact->cuda())
-    artifact->cuda()->useGraph(graph);
-  artifact->setCollectiveTimeout(collectiveTimeout);
-
-  // Inputs: NAME=FILE.npy by name, FILE.npy in signature order.
-  std::vector<std::string> names;
-  for (const TensorSpec &spec : artifact->inputs())
-    names.push_back(spec.name);
+  std::unique_ptr<Artifact> artifact;
   std::vector<HostTensor> inputs;
-  if (!readInputFiles(inputArgs, inputs, error) ||
-      !orderInputs(names, inputs, artifactPath, "artifact", error))
+  // Loads the artifact and reads the inputs; "" or the first error.
+  auto prepare = [&]() -> std::string {
+    std::string why;
+    artifact = Artifact::load(artifactPath, why, "", launch);
+    if (!artifact)
+      return why;
+    if (profile && !artifact->cuda())
+      return artifactPath +
+             std::string(": --profile times the steps of a "
+                         "CUDA artifact; this one is for ") +
+             artifact->target();
+    if (artifact->cuda())
+      artifact->cuda()->useGraph(graph);
+    artifact->setCollectiveTimeout(collectiveTimeout);
+    // Inputs: NAME=FILE.npy by name, FILE.npy in signature order. Each
+    // process reads them whole and cuts its own parts.
+    std::vector<std::string> names;
+    for (const TensorSpec &spec : artifact->inputs())
+      names.push_back(spec.name);
+    if (!readInputFiles(inputArgs, inputs, why) ||
+        !orderInputs(names, inputs, artifactPath, "artifact", why))
+      return why;
+    return "";
+  };
+  error = prepare();
+  if (several)
+    error = agreeAcrossProcesses(error);
+  if (!error.empty())
     return fail(error);
 
   std::vector<HostTensor> outputs;
@@ -126,7 +159,7 @@ int main(int argc, char **argv) {
                      std::chrono::steady_clock::now() - start)
                      .count());
   }
-  if (runs > 1) {
+  if (runs > 1 && !quietRank) {
     std::sort(ms.begin(), ms.end());
     std::printf("%s: %ld runs: median %.3f ms  min %.3f ms  max %.3f ms\n",
                 artifactPath.c_str(), runs, ms[ms.size() / 2], ms.front(),
@@ -140,6 +173,10 @@ int main(int argc, char **argv) {
                 formatProfile(artifact->cuda()->program(), stepMs, nullptr)
                     .c_str());
   }
+  // Under mpirun, rank 0 holds the whole outputs (gathered from every
+  // device's parts).
+  if (several && launch.rank != 0)
+    return 0;
   ::mkdir(outputDir.c_str(), 0777);
   for (const HostTensor &t : outputs) {
     std::string path = outputDir + "/" + outputFileName(t.name) + ".npy";

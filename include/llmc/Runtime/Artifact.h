@@ -17,6 +17,7 @@
 #ifndef LLMC_RUNTIME_ARTIFACT_H
 #define LLMC_RUNTIME_ARTIFACT_H
 
+#include "llmc/Runtime/Collectives.h"
 #include "llmc/Runtime/CudaProgram.h"
 #include "llmc/Runtime/Tensor.h"
 
@@ -97,10 +98,18 @@ class Artifact {
 public:
   /// Loads and verifies `path`; null with a one-line `error` on failure
   /// (for a CUDA artifact, "no CUDA device" where there is none).
-  /// `displayName` replaces the path in messages when given.
+  /// `displayName` replaces the path in messages when given. `processes`
+  /// is this process's place in a job an MPI launcher started (llmc-run
+  /// passes processLaunch()): a mesh artifact then needs as many devices as
+  /// the job has processes, and with more than one this process is device
+  /// `processes.rank` alone: it cuts only its own weight parts, and run()
+  /// exchanges the collectives through MPI (startMpi must have succeeded)
+  /// and fills the outputs on rank 0 only. An artifact for one device is
+  /// refused in a job of several.
   static std::unique_ptr<Artifact> load(const std::string &path,
                                         std::string &error,
-                                        const std::string &displayName = "");
+                                        const std::string &displayName = "",
+                                        const ProcessLaunch &processes = {});
   ~Artifact();
 
   const std::vector<TensorSpec> &inputs() const { return inputs_; }
@@ -162,10 +171,12 @@ private:
     std::vector<int> shardAxes;
   };
   std::vector<WeightView> weights_;
-  /// Reads and checks the mesh of `executable` (an fb::Executable) into `a`
-  /// and cuts each device's parts of the split weights.
+  /// Reads and checks the mesh of `executable` (an fb::Executable) into `a`,
+  /// checks it against `processes` (see load) and cuts the parts of the
+  /// split weights of each device this process runs.
   static bool readMesh(const std::string &path, const void *executable,
-                       Artifact &a, std::string &error);
+                       const ProcessLaunch &processes, Artifact &a,
+                       std::string &error);
   /// Runs a partitioned program: each device's parts in, its parts out.
   bool runMesh(const std::vector<TensorView> &inputs,
                const std::vector<TensorView> &outputs,
@@ -173,8 +184,11 @@ private:
   std::vector<std::string> meshNames_;
   std::vector<int64_t> meshSizes_;
   /// Per device, its parts of the split weights (loaded once), in the order
-  /// of weights_ (empty for a weight every device holds whole).
+  /// of weights_ (empty for a weight every device holds whole; in a job of
+  /// several processes, for every device but this process's).
   std::vector<std::vector<std::vector<char>>> deviceWeights_;
+  /// In a job of several processes, the device this process is; else -1.
+  int64_t processDevice_ = -1;
   double collectiveTimeout_ = 60;
 };
 

@@ -6,6 +6,9 @@
 // with runOnCpuMesh. A collective never hangs and never aborts: a peer that
 // does not arrive within the timeout, or disagrees on what it publishes,
 // fails the whole mesh run with a one-line error and zeros in every output.
+// A mesh can also span processes, one device each (runOnProcessDevice; over
+// MPI, runOnMpiMesh): the groups then exchange bytes instead of slots and
+// compute the same outputs.
 //
 //===----------------------------------------------------------------------===//
 
@@ -87,6 +90,46 @@ std::string
 runOnCpuMeshShared(const MeshShape &mesh, double timeoutSeconds,
                    const std::function<void(int64_t rank)> &perDevice);
 
+/// How the devices of a mesh that spans several processes (one device
+/// each) move bytes; runOnMpiMesh implements it over MPI. A plain C struct:
+/// it crosses between the copies of the runtime a process may hold.
+struct ProcessExchange {
+  /// Every member of the calling device's group over mesh axis `axis`
+  /// passes `bytes` bytes at `data`; `all` receives the group's, member j's
+  /// at j * bytes. Returns 0, or 1 with a one-line reason in `error`.
+  int (*allGather)(void *context, int64_t axis, const void *data, int64_t bytes,
+                   void *all, char *error, int64_t errorSize);
+  void *context;
+};
+
+/// What runOnProcessDevice reports: this device's first error ("" if none),
+/// and whether it only followed another device's failure.
+struct ProcessDeviceResult {
+  std::string error;
+  bool abandoned = false;
+};
+
+/// Runs perDevice(rank) on the calling thread as device `rank` of `mesh`,
+/// the other devices being other processes that do the same: each
+/// collective first exchanges what every member is about to do (kind, step,
+/// parameters, element type, shape, and whether it has failed), fails on a
+/// disagreement with the threads' messages, then gathers the members' packed
+/// inputs and computes its output as runOnCpuMesh's devices do, so that
+/// results are bit-identical. After an error a device still takes part in
+/// every exchange (it never leaves a peer waiting) and outputs zeros.
+ProcessDeviceResult
+runOnProcessDevice(const MeshShape &mesh, int64_t rank,
+                   const ProcessExchange &exchange,
+                   const std::function<void(int64_t rank)> &perDevice);
+
+/// runOnProcessDevice of the copy of the runtime that compiled code
+/// resolves its kernels to (see runOnCpuMeshShared); found through the
+/// exported C function llmc_run_on_process_device.
+ProcessDeviceResult
+runOnProcessDeviceShared(const MeshShape &mesh, int64_t rank,
+                         const ProcessExchange &exchange,
+                         const std::function<void(int64_t rank)> &perDevice);
+
 /// Performs one collective for the calling thread's device on dense
 /// row-major buffers: `in` of shape inShape, `out` of shape outShape. Every
 /// member must pass the same kind, step, parameters, element type and input
@@ -110,6 +153,47 @@ std::string takeCollectiveError();
 /// with `in` and `out` ranked memref descriptors of rank R (any strides) and
 /// `params` a rank-1 i64 memref holding the 7 fields of CollectiveParams.
 const KernelSymbol *getCollectiveKernelSymbols();
+
+//===----------------------------------------------------------------------===//
+// Several processes through MPI (MpiCollectives.cpp)
+//===----------------------------------------------------------------------===//
+//
+// Under `mpirun -np N`, each process is one device of the mesh (device rank
+// = MPI rank). The runtime links no MPI: it opens Open MPI 4's libmpi.so.40
+// (or $LLMC_MPI) at run time and uses its predefined handles as symbols.
+// MPI has no timeouts: a peer that dies makes mpirun abort the job.
+
+/// This process's place in a job an MPI launcher started: from Open MPI's
+/// OMPI_COMM_WORLD_SIZE and OMPI_COMM_WORLD_RANK, else PMI_SIZE and
+/// PMI_RANK. size 0 when the process was not started by a launcher.
+struct ProcessLaunch {
+  int64_t size = 0;
+  int64_t rank = 0;
+};
+ProcessLaunch processLaunch();
+
+/// Opens the MPI library, initializes MPI (once per process; MPI_Finalize
+/// then runs at exit) and checks that MPI's world is the launcher's. False
+/// with a one-line `error`.
+bool startMpi(std::string &error);
+
+/// Every process of the job calls this with its own error ("" if none) at
+/// the same point; all get the lowest rank's non-empty error, or "".
+std::string agreeAcrossProcesses(const std::string &error);
+
+/// runOnProcessDevice for this process as device `MPI rank` of `mesh`
+/// (whose device count must be the job's size), collectives over one MPI
+/// communicator per mesh axis. Every process gets the same result: "" or
+/// the lowest-ranked device's own error (one that did not merely follow
+/// another's failure).
+std::string runOnMpiMesh(const MeshShape &mesh,
+                         const std::function<void(int64_t rank)> &perDevice);
+
+/// Gathers `bytes` bytes from every process into `all` on rank 0 (rank r's
+/// at r * bytes; `all` is not touched elsewhere). False with a one-line
+/// `error`.
+bool gatherAtRoot(const void *data, int64_t bytes, void *all,
+                  std::string &error);
 
 } // namespace llmc::runtime
 
