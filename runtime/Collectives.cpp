@@ -15,6 +15,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "llmc/Runtime/Collectives.h"
+#include "llmc/Runtime/ThreadPool.h"
 #include "MemRefView.h"
 
 #include <algorithm>
@@ -869,9 +870,13 @@ llmc::runtime::runOnCpuMesh(const MeshShape &mesh, double timeoutSeconds,
     return "collective timeout must be positive, got " +
            std::to_string(timeoutSeconds);
   MeshRun run(mesh, timeoutSeconds);
+  // As many devices as threads: each device's kernels run on its own
+  // thread (a shared pool would oversubscribe the cores).
+  bool serial = devices >= threadCount();
   auto device = [&](int64_t rank) {
     DeviceContext ctx{&run, rank, mesh.coordinates(rank), ""};
     currentDevice = &ctx;
+    setThreadUsesPool(!serial);
     std::string error;
     try {
       perDevice(rank);

@@ -59,6 +59,8 @@ struct Job {
 };
 
 thread_local bool insideParallelFor = false;
+/// See setThreadUsesPool.
+thread_local bool threadUsesPool = true;
 
 class Pool {
 public:
@@ -154,13 +156,16 @@ int64_t llmc::runtime::threadCount() {
   return count;
 }
 
+void llmc::runtime::setThreadUsesPool(bool uses) { threadUsesPool = uses; }
+
 void llmc::runtime::parallelFor(
     int64_t count, int64_t workPerItem,
     const std::function<void(int64_t, int64_t)> &body, int64_t minWork) {
   if (count <= 0)
     return;
   int64_t pieces = std::min(threadCount(), count);
-  if (pieces <= 1 || insideParallelFor || count * workPerItem < minWork) {
+  if (pieces <= 1 || insideParallelFor || !threadUsesPool ||
+      count * workPerItem < minWork) {
     body(0, count);
     return;
   }

@@ -27,6 +27,12 @@ int64_t threadCount();
 void parallelFor(int64_t count, int64_t workPerItem,
                  const std::function<void(int64_t, int64_t)> &body,
                  int64_t minWork = 1 << 16);
+/// Whether parallelFor on the calling thread may use the pool (default
+/// true). A mesh of CPU devices with at least as many devices as threads
+/// turns it off on each device's thread: the devices already occupy the
+/// cores, and a pool shared between them would only oversubscribe them.
+void setThreadUsesPool(bool uses);
+
 } // namespace llmc::runtime
 
 #endif // LLMC_RUNTIME_THREADPOOL_H
