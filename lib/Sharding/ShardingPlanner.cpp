@@ -10,6 +10,7 @@
 #include <climits>
 #include <cstdio>
 #include <map>
+#include <set>
 #include <sstream>
 
 using namespace llmc::sharding;
@@ -445,9 +446,19 @@ public:
     fa.assign(op.factors.size(), -1);
     fp.assign(op.factors.size(), kUndecided);
     for (const Proposal &pr : proposals) {
-      if (fa[pr.factor] >= 0 ||
-          std::count(fa.begin(), fa.end(), pr.axis) || !allowed(op, pr.factor, pr.axis))
+      if (fa[pr.factor] >= 0 || std::count(fa.begin(), fa.end(), pr.axis))
         continue;
+      std::string why;
+      if (!canSplit(p.mesh, op, pr.factor, pr.axis, why)) {
+        // A size the axis does not divide is worth saying: the dim stays
+        // whole (replicated), not padded.
+        if (!op.factors[pr.factor].blocked &&
+            op.factors[pr.factor].size % p.mesh.axisSizes[pr.axis] != 0)
+          notDivisible.insert("'" + op.name + "' (" + op.kind +
+                              ") keeps loop " + std::to_string(pr.factor) +
+                              " whole: it " + why);
+        continue;
+      }
       fa[pr.factor] = pr.axis;
       fp[pr.factor] = pr.priority;
     }
@@ -495,6 +506,8 @@ public:
   std::vector<std::vector<DimState>> state;
   std::vector<std::vector<int>> factorAxes, factorPriority;
   std::vector<int> producer;
+  /// Splits refused because the axis does not divide a loop (remarks).
+  std::set<std::string> notDivisible;
 };
 
 /// The axis a strategy uses: the one with `preferred` name, else the first
@@ -659,6 +672,8 @@ int seedExperts(Propagation &prop, int axis) {
 /// Everything the plan holds once propagation is done.
 void finish(const Problem &p, Propagation &prop, Plan &plan) {
   plan.factorAxes = prop.factorAxes;
+  for (const std::string &r : prop.notDivisible)
+    plan.remarks.push_back(r);
   plan.tensors.assign(p.tensors.size(), Decision());
   for (size_t t = 0; t < p.tensors.size(); ++t) {
     Decision &d = plan.tensors[t];

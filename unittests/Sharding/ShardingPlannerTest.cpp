@@ -299,6 +299,36 @@ TEST(ShardingPlanner, MegatronSaysWhichLayersStayWhole) {
             "its weight 'w1' (16x30) along its columns");
 }
 
+TEST(ShardingPlanner, AnIndivisibleLoopStaysWholeWithARemark) {
+  // x [8, 16] pinned [tp, -] over tp=4, reshaped to [2, 64]: the group's
+  // factor has size gcd(8, 2) = 2, which 4 does not divide, so the reshape
+  // runs whole (x is all-gathered before it) and a remark says why.
+  GraphBuilder g("tp=4");
+  int x = g.tensor("x", {8, 16}, TensorKind::Input);
+  int r = g.tensor("r", {2, 64});
+  Op reshape;
+  reshape.name = "flatten";
+  reshape.kind = "graph.reshape";
+  reshape.factors = {{2, false, ReductionKind::None, false}};
+  reshape.operands = {x};
+  reshape.operandDims = {{0, -1}};
+  reshape.results = {r};
+  reshape.resultDims = {{0, -1}};
+  g.p.ops.push_back(reshape);
+  g.p.tensors[r].isOutput = true;
+  TensorSharding pin;
+  std::string error;
+  ASSERT_TRUE(parseSharding("tp,-", 2, g.p.mesh, pin, error));
+  g.p.pins.push_back({"x", pin});
+  Plan plan = g.plan();
+  EXPECT_EQ(g.sharding(plan, r), "[-, -]");
+  ASSERT_EQ(plan.collectives.size(), 1u);
+  EXPECT_EQ(plan.collectives[0].kind, CollectiveKind::AllGather);
+  ASSERT_EQ(plan.remarks.size(), 1u);
+  EXPECT_EQ(plan.remarks[0], "'flatten' (graph.reshape) keeps loop 0 whole: "
+                             "it (size 2) is not divisible by mesh axis 'tp'");
+}
+
 TEST(ShardingPlanner, AutoPicksACheapStrategyAndSaysWhy) {
   Mlp m("tp=2");
   m.p.strategy = Strategy::Auto;
