@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <map>
 #include <set>
+#include <tuple>
 #include <sstream>
 
 using namespace llmc::sharding;
@@ -601,6 +602,36 @@ bool writesResidual(const Problem &p, const std::vector<int> &producer,
   return false;
 }
 
+/// The first user of dense layer `o`'s result that needs whole a dim the
+/// layer splits only because the axis does not divide the user's loop there
+/// (heads fewer than devices), by op name; "" if none. (A user that never
+/// splits that dim, a softmax over it, say, is no reason to keep the layer
+/// whole: its output is gathered or stays split.)
+std::string refusingUser(const Problem &p, const Propagation &prop,
+                         const std::vector<std::vector<int>> &users, int o) {
+  const Op &layer = p.ops[o];
+  int t = layer.results[0];
+  TensorSharding produced = resultSharding(layer, 0, prop.factorAxes[o]);
+  for (int u : users[t]) {
+    const Op &user = p.ops[u];
+    for (size_t i = 0; i < user.operands.size(); ++i) {
+      if (user.operands[i] != t)
+        continue;
+      TensorSharding need = operandSharding(user, i, prop.factorAxes[u]);
+      for (size_t d = 0; d < produced.dimAxes.size(); ++d) {
+        int axis = produced.dimAxes[d], f = user.operandDims[i][d];
+        if (axis < 0 || need.dimAxes[d] == axis || f < 0)
+          continue;
+        const Factor &factor = user.factors[f];
+        if (!factor.blocked && !factor.reduction &&
+            factor.size % p.mesh.axisSizes[axis] != 0)
+          return user.name;
+      }
+    }
+  }
+  return "";
+}
+
 /// Megatron: in program order, a dense layer that propagation has not
 /// already decided becomes row-parallel (the weight's rows, its
 /// contraction dim, on `axis`) when it writes into a residual stream, and
@@ -632,12 +663,32 @@ int seedMegatron(Propagation &prop, int axis,
       if (f < 0 || op.factors[f].reduction != row ||
           !prop.allowed(op, f, axis))
         continue;
+      auto saved = std::make_tuple(prop.state, prop.factorAxes,
+                                   prop.factorPriority);
       split = prop.set(w, d, axis, kSeed,
                        row ? "strategy megatron: row-parallel weight"
                            : "strategy megatron: column-parallel weight");
-      seeded += split;
+      if (!split || row)
+        break;
+      // A column split that the layer's own users cannot carry (GQA's K/V
+      // projection over more devices than KV heads, split by a reshape to
+      // heads) would only be gathered again: the layer stays whole, as
+      // Megatron replicates KV heads.
+      prop.run();
+      std::string refusal = refusingUser(p, prop, users, o);
+      if (!refusal.empty()) {
+        std::tie(prop.state, prop.factorAxes, prop.factorPriority) = saved;
+        split = false;
+        remarks.push_back("megatron: '" + op.name + "' stays whole: its user '" +
+                          refusal + "' cannot take a split of its columns "
+                          "over '" + p.mesh.axisNames[axis] + "'");
+        break;
+      }
     }
-    if (!split) {
+    seeded += split;
+    if (!split && (remarks.empty() ||
+                   remarks.back().find("'" + op.name + "' stays whole") ==
+                       std::string::npos)) {
       std::string shape;
       for (int64_t n : p.tensors[w].shape)
         shape += (shape.empty() ? "" : "x") + std::to_string(n);

@@ -329,6 +329,48 @@ TEST(ShardingPlanner, AnIndivisibleLoopStaysWholeWithARemark) {
                              "it (size 2) is not divisible by mesh axis 'tp'");
 }
 
+TEST(ShardingPlanner, MegatronKeepsKvProjectionsWholeWhenHeadsDoNotSplit) {
+  // k = x @ wk : [4, 8], reshaped to 2 KV heads of 4: over tp=4 the heads
+  // do not split, so a column split of wk would be gathered at once; the
+  // layer stays whole (Megatron replicates KV heads) with a remark.
+  GraphBuilder g("tp=4");
+  int x = g.tensor("x", {4, 16}, TensorKind::Input);
+  int wk = g.tensor("wk", {16, 8}, TensorKind::Weight);
+  int k = g.matmul("k_proj", x, wk);
+  int heads = g.tensor("heads", {4, 2, 4});
+  Op reshape;
+  reshape.name = "split_heads";
+  reshape.kind = "graph.reshape";
+  reshape.factors = {{4, false, ReductionKind::None, false},
+                     {2, false, ReductionKind::None, false}};
+  reshape.operands = {k};
+  reshape.operandDims = {{0, 1}};
+  reshape.results = {heads};
+  reshape.resultDims = {{0, 1, -1}};
+  g.p.ops.push_back(reshape);
+  g.p.tensors[heads].isOutput = true;
+  int wo = g.tensor("wo", {16, 16}, TensorKind::Weight);
+  int o = g.matmul("o_proj", x, wo);
+  g.p.tensors[o].isOutput = true;
+  g.p.strategy = Strategy::Megatron;
+  Plan plan = g.plan();
+  EXPECT_EQ(g.sharding(plan, wk), "[-, -]");
+  EXPECT_EQ(g.sharding(plan, wo), "[-, tp]");
+  EXPECT_TRUE(plan.collectives.empty());
+  ASSERT_FALSE(plan.remarks.empty());
+  EXPECT_EQ(plan.remarks[0],
+            "megatron: 'k_proj' stays whole: its user 'split_heads' cannot "
+            "take a split of its columns over 'tp'");
+  // Over tp=2 the two heads split: the column split stays.
+  GraphBuilder g2("tp=2");
+  g2.p.tensors = g.p.tensors;
+  g2.p.ops = g.p.ops;
+  g2.p.strategy = Strategy::Megatron;
+  plan = g2.plan();
+  EXPECT_EQ(g2.sharding(plan, wk), "[-, tp]");
+  EXPECT_EQ(g2.sharding(plan, heads), "[-, tp, -]");
+}
+
 TEST(ShardingPlanner, AutoPicksACheapStrategyAndSaysWhy) {
   Mlp m("tp=2");
   m.p.strategy = Strategy::Auto;
