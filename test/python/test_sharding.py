@@ -34,6 +34,7 @@ import importlib.util
 import json
 import os
 import re
+import subprocess
 import sys
 
 import numpy as np
@@ -401,6 +402,17 @@ def _mlp_cases(d):
                           f"error: {m}: the plan needs 0.1 MB per device "
                           "(weights, inputs and live activations at the peak) "
                           "but --device-memory is 0.0 MB"),
+        "device-memory-0": (run + ["--mesh", "tp=2", "--device-memory", "0"],
+                            "error: --device-memory must be a positive number "
+                            "of GB"),
+        "link-bandwidth-0": (run + ["--mesh", "tp=2", "--link-bandwidth", "0"],
+                             "error: --link-bandwidth must be a positive "
+                             "number of GB/s"),
+        "pin-quoted": (run + ["--mesh", "tp=2", "--shard", "x='tp'"],
+                       "error: --shard 'x='tp'': quotes and braces are not "
+                       "allowed"),
+        "llmc-run-timeout-0": (None, "error: --collective-timeout must be a "
+                               "positive number of seconds, got '0'"),
         "mesh-axis-twice": (run + ["--mesh", "tp=2,tp=2"],
                             f"error: {m}: --mesh 'tp=2,tp=2': axis 'tp' is "
                             "given twice"),
@@ -464,7 +476,13 @@ ERROR_CASES = list(_mlp_cases("D"))
 @pytest.mark.parametrize("case", ERROR_CASES)
 def test_mesh_error(case, mlp):
     args, expected = _mlp_cases(mlp)[case]
-    res = llmc_runner.call_llmc(args, timeout=TIMEOUT_S)
+    if args is None:  # llmc-run, the runtime alone
+        llmc_run = os.path.join(os.path.dirname(llmc_runner.llmc_path()), "llmc-run")
+        res = subprocess.run([llmc_run, f"{mlp}/tp2.llmcx", f"x={mlp}/x.npy",
+                              "--collective-timeout", "0"], capture_output=True,
+                             text=True, timeout=TIMEOUT_S)
+    else:
+        res = llmc_runner.call_llmc(args, timeout=TIMEOUT_S)
     lines = res.stderr.splitlines()
     assert res.returncode == 1, (res.returncode, res.stderr[-2000:])
     assert lines and lines[0] == expected, res.stderr
