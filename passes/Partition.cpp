@@ -122,6 +122,13 @@ struct PartitionPass final
     for (BlockArgument arg : main.getArguments()) {
       auto type = dyn_cast<RankedTensorType>(arg.getType());
       sharding::TensorSharding s = replicated(arg.getType());
+      Attribute given = main.getArgAttr(arg.getArgNumber(), kShardingAttr);
+      if (given && !isa<StringAttr>(given)) {
+        main.emitError("argument ")
+            << arg.getArgNumber() << ": " << kShardingAttr
+            << " must be a string such as \"[-, tp]\"";
+        return signalPassFailure();
+      }
       if (auto text =
               main.getArgAttrOfType<StringAttr>(arg.getArgNumber(), kShardingAttr)) {
         std::string error;
@@ -274,6 +281,12 @@ struct PartitionPass final
       }
       const sharding::Op &desc_op = problem.ops[it->second];
       std::vector<int> axes(desc_op.factors.size(), -1);
+      if (op->hasAttr(kFactorAxesAttr) &&
+          !op->getAttrOfType<DenseI64ArrayAttr>(kFactorAxesAttr)) {
+        op->emitOpError() << kFactorAxesAttr
+                          << " must be an array<i64: ...> of mesh axes";
+        return signalPassFailure();
+      }
       if (auto attr = op->getAttrOfType<DenseI64ArrayAttr>(kFactorAxesAttr)) {
         if (attr.size() != static_cast<int64_t>(axes.size())) {
           op->emitOpError("has ") << attr.size() << " " << kFactorAxesAttr
@@ -329,10 +342,19 @@ struct PartitionPass final
         r.setType(localType(type, *mesh, s));
         actual[r] = s;
       }
-      // The one attribute that restates a result size.
+      // Attributes that restate a result size: a slice's sizes, a tile's
+      // repeats (a size-1 dim tiled over a split loop repeats fewer times).
       if (auto slice = dyn_cast<graph::SliceOp>(op)) {
         auto type = cast<RankedTensorType>(slice.getType());
         slice.setSizes(type.getShape());
+      }
+      if (auto tile = dyn_cast<graph::TileOp>(op)) {
+        ArrayRef<int64_t> in = tile.getInput().getType().getShape();
+        ArrayRef<int64_t> out = tile.getOutput().getType().getShape();
+        SmallVector<int64_t> repeats;
+        for (auto [i, o] : llvm::zip(in, out))
+          repeats.push_back(i ? o / i : 0);
+        tile.setRepeats(repeats);
       }
       op->removeAttr(kFactorAxesAttr);
       op->removeAttr(kShardingAttr);

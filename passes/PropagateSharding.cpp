@@ -122,6 +122,13 @@ struct PropagateShardingPass final
         else
           isResult = true;
       }
+      for (BlockArgument arg : main.getArguments())
+        if (rank < 0 && argumentName(main, arg.getArgNumber()) ==
+                            parsedPin.tensor && !isPlannable(arg.getType()))
+          return fail("--shard " + parsedPin.tensor + ": '" +
+                      parsedPin.tensor + "' stays whole: only statically "
+                      "shaped tensors of floats, bools and 8, 32 or 64-bit "
+                      "integers are split");
       if (rank < 0 && isResult)
         return fail("--shard " + parsedPin.tensor + ": '" + parsedPin.tensor +
                     "' is an op's result; only inputs and weights can be "

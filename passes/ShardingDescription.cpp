@@ -49,7 +49,11 @@ static std::string nodeName(Operation *op) {
 
 bool mlir::llmc::isPlannable(Type t) {
   auto type = dyn_cast<RankedTensorType>(t);
-  return type && type.hasStaticShape() && type.getElementType().isIntOrFloat();
+  if (!type || !type.hasStaticShape() || !type.getElementType().isIntOrFloat())
+    return false;
+  // The runtime's collectives move 8, 32 and 64-bit integers, bools and
+  // floats; a 16-bit integer tensor stays whole.
+  return !type.getElementType().isInteger(16);
 }
 
 static sharding::Tensor tensorOf(Value v, std::string name,
@@ -137,6 +141,10 @@ static void describeByIterationSpace(IterationSpaceOpInterface iface,
         int64_t size = type.getDimSize(d);
         if (extent[f] >= 0 && extent[f] != size)
           op.factors[f].blocked = true;
+        // One loop on two dims of a tensor (einsum's "ii->i"): a sharding
+        // splits dims, not diagonals.
+        if (llvm::is_contained(dims, static_cast<int>(f)))
+          op.factors[f].blocked = true;
         extent[f] = size;
         dims[d] = static_cast<int>(f);
         continue;
@@ -151,6 +159,20 @@ static void describeByIterationSpace(IterationSpaceOpInterface iface,
     if (size < 0)
       op.factors[f].blocked = true;
     op.factors[f].size = std::max<int64_t>(size, 1);
+  }
+  // A parallel loop that indexes no result (a scatter's update positions:
+  // they land at data-dependent places) would leave each device with only
+  // its own updates applied: it runs whole.
+  unsigned numResultMaps =
+      maps.size() == tensors.size() ? operation->getNumResults() : 0;
+  for (auto [f, factor] : llvm::enumerate(op.factors)) {
+    if (factor.reduction)
+      continue;
+    bool inResult = false;
+    for (unsigned r = 0; r < numResultMaps; ++r)
+      inResult |= maps[numOperands + r].isFunctionOfDim(f);
+    if (!inResult)
+      factor.blocked = true;
   }
 }
 

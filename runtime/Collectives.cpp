@@ -575,6 +575,19 @@ bool perform(DeviceContext *ctx, const CollectiveParams &p, DType dtype,
     compute(p, dtype, {src}, 0, inShape, dst, outShape);
     return true;
   }
+  if (p.kind == CollectiveKind::Split) {
+    // Each device cuts its own part: nothing to exchange, no rendezvous.
+    auto *dst = static_cast<char *>(out);
+    std::vector<char> copy;
+    if (src < dst + numElementsOf(outShape) * dtypeSize(dtype) &&
+        dst < src + inBytes) {
+      copy.assign(src, src + inBytes);
+      src = copy.data();
+    }
+    compute(p, dtype, std::vector<const char *>(n, src), g, inShape, dst,
+            outShape);
+    return true;
+  }
   MeshRun &run = *ctx->run;
   int64_t stride = 1;
   for (size_t a = p.axis + 1; a < run.mesh.axisSizes.size(); ++a)

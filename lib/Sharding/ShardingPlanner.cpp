@@ -7,12 +7,12 @@
 #include "llmc/Sharding/ShardingPlanner.h"
 
 #include <algorithm>
+#include <cctype>
 #include <climits>
 #include <cstdio>
 #include <map>
 #include <set>
 #include <tuple>
-#include <sstream>
 
 using namespace llmc::sharding;
 
@@ -88,10 +88,11 @@ bool llmc::sharding::parseMesh(const std::string &text, Mesh &mesh,
     }
     mesh.axisNames.push_back(name);
     mesh.axisSizes.push_back(std::stol(size));
-  }
-  if (mesh.numDevices() > 4096) {
-    error = "--mesh '" + text + "': more than 4096 devices";
-    return false;
+    // Checked as it grows: the product of a few large sizes overflows.
+    if (mesh.numDevices() > 4096) {
+      error = "--mesh '" + text + "': more than 4096 devices";
+      return false;
+    }
   }
   return true;
 }
@@ -806,6 +807,12 @@ bool runStrategy(const Problem &p, Strategy strategy, Plan &plan,
   plan = Plan();
   plan.strategy = strategy;
   // User pins first: nothing overrides them.
+  for (size_t i = 0; i < p.pins.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (p.pins[i].tensor == p.pins[j].tensor) {
+        error = "--shard " + p.pins[i].tensor + ": the tensor is pinned twice";
+        return false;
+      }
   for (const Pin &pin : p.pins) {
     int t = -1;
     for (size_t i = 0; i < p.tensors.size(); ++i)

@@ -260,6 +260,11 @@ def _sharding_options(mesh, strategy, shard, link_bandwidth):
         if shard or strategy is not None:
             raise TypeError("shard= and strategy= need mesh= (e.g. mesh={'tp': 2})")
         return {}
+    if not mesh:
+        raise TypeError("mesh= needs axes, e.g. mesh={'tp': 2}")
+    if shard is not None and not isinstance(shard, dict):
+        raise TypeError("shard= maps tensor names to shardings, e.g. "
+                        "{'wte': ('tp', None)}")
     if isinstance(mesh, dict):
         for axis, size in mesh.items():
             if not isinstance(axis, str) or isinstance(size, bool) or not isinstance(size, int):

@@ -306,3 +306,26 @@ module attributes {llmc.mesh = "tp=2"} {
     return %r : tensor<8x16xf32>
   }
 }
+
+// -----
+
+// Annotations of the wrong kind are errors, not silently "whole".
+module attributes {llmc.mesh = "tp=2"} {
+  shard.grid @mesh(shape = 2)
+  // expected-error @+1 {{argument 0: llmc.sharding must be a string such as "[-, tp]"}}
+  func.func @main(%x: tensor<8x16xf32> {llmc.sharding = 3 : i64}) -> tensor<8x16xf32> {
+    %r = graph.relu %x : tensor<8x16xf32>
+    return %r : tensor<8x16xf32>
+  }
+}
+
+// -----
+
+module attributes {llmc.mesh = "tp=2"} {
+  shard.grid @mesh(shape = 2)
+  func.func @main(%x: tensor<8x16xf32>) -> tensor<8x16xf32> {
+    // expected-error @+1 {{'graph.relu' op llmc.factor_axes must be an array<i64: ...> of mesh axes}}
+    %r = graph.relu %x {llmc.factor_axes = array<i32: 0, -1>} : tensor<8x16xf32>
+    return %r : tensor<8x16xf32>
+  }
+}

@@ -164,6 +164,10 @@ def test_errors():
     case = models.get("gpt2_mini")
     with pytest.raises(TypeError, match="need mesh="):
         llmc.compile(case.onnx_path, shard={"wte.weight": "tp,-"})
+    with pytest.raises(TypeError, match="mesh= needs axes"):
+        llmc.compile(case.onnx_path, mesh={}, strategy="megatron")
+    with pytest.raises(TypeError, match="shard= maps tensor names"):
+        llmc.compile(case.onnx_path, mesh={"tp": 2}, shard=["wte.weight"])
     with pytest.raises(TypeError, match="maps axis names to sizes"):
         llmc.compile(case.onnx_path, mesh={"tp": "2"})
     with pytest.raises(llmc.CompileError, match="the model has no tensor 'nope'"):

@@ -400,6 +400,15 @@ TEST(ShardingPlanner, PinErrors) {
   EXPECT_FALSE(llmc::sharding::plan(m.p, plan, error));
   EXPECT_NE(error.find("no tensor 'nope'"), std::string::npos) << error;
 
+  // One tensor pinned twice: which pin would hold is not for llmc to guess.
+  m.p.strategy = Strategy::None;
+  ASSERT_TRUE(parseSharding("tp,-", 2, m.p.mesh, s, error));
+  TensorSharding other;
+  ASSERT_TRUE(parseSharding("-,tp", 2, m.p.mesh, other, error));
+  m.p.pins = {{"w1", s}, {"w1", other}};
+  EXPECT_FALSE(llmc::sharding::plan(m.p, plan, error));
+  EXPECT_EQ(error, "--shard w1: the tensor is pinned twice");
+
   Mlp odd("tp=3");
   ASSERT_TRUE(parseSharding("tp,-", 2, odd.p.mesh, s, error));
   odd.p.pins = {{"w1", s}};
@@ -416,7 +425,8 @@ TEST(ShardingPlanner, MeshParsing) {
   EXPECT_EQ(mesh.numDevices(), 8);
   EXPECT_EQ(mesh.str(), "dp=2,tp=4");
   for (const char *bad : {"", "tp", "tp=0", "tp=x", "2=tp", "tp=2,tp=2",
-                          "tp=99999999"})
+                          "tp=99999999", "a=4096,b=2",
+                          "a=65536,b=65536,c=65536,d=65536"})
     EXPECT_FALSE(parseMesh(bad, mesh, error)) << bad;
 }
 

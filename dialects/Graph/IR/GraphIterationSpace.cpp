@@ -538,8 +538,12 @@ SmallVector<AffineMap> PadOp::getIterationSpaceMaps() {
   unsigned symbol = 0;
   for (int64_t d = 0; d < rank; ++d) {
     bool padded = getPads()[d] || getPads()[d + rank];
+    // Reflect and edge padding read a position that depends on the loop
+    // (not affinely): the loop and a symbol, so that no pass takes the
+    // loop and the dim for one.
     if (padded && getMode() != "constant")
-      exprs.push_back(getAffineSymbolExpr(symbol++, ctx));
+      exprs.push_back(getAffineDimExpr(d, ctx) +
+                      getAffineSymbolExpr(symbol++, ctx));
     else
       exprs.push_back(getAffineDimExpr(d, ctx) - getPads()[d]);
   }

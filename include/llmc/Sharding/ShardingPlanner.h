@@ -145,7 +145,7 @@ struct Problem {
 struct Decision {
   TensorSharding sharding;
   /// "pinned", "strategy megatron: column-parallel weight",
-  /// "propagated from 'MatMul_3' (graph.matmul)", "replicated (default)".
+  /// "propagated from 'MatMul_3' (graph.matmul)", "replicated".
   std::string reason;
 };
 
@@ -176,11 +176,10 @@ struct Plan {
   /// The resharding the partitioner will insert, in program order (one per
   /// tensor and target sharding).
   std::vector<Collective> collectives;
-  /// Per device: bytes of weights, of inputs, of every intermediate
-  /// (an upper bound on activations without buffer reuse).
+  /// Bytes of the weights one device holds, and of all of them.
   int64_t weightBytesPerDevice = 0, weightBytesTotal = 0;
-  /// Remarks: dims left whole because the axis does not divide them, pins
-  /// overridden by a constraint, the auto strategy's choice.
+  /// Remarks: loops and layers left whole (the axis does not divide them, a
+  /// user cannot take the split) and the auto strategy's choice.
   std::vector<std::string> remarks;
   /// The strategy actually used (Auto resolves to one of the others).
   Strategy strategy = Strategy::None;
