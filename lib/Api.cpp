@@ -71,21 +71,12 @@ bool pipelineOptions(const ::llmc::api::CompileOptions &options,
     return error.message = name + ": " + why, false;
   if (options.mesh.empty() && !options.shards.empty())
     return error.message = name + ": shard= needs mesh=", false;
-  if (!options.mesh.empty() && !pipeline.cudaChip.empty())
-    return error.message = name + ": a mesh with a cuda target is not "
-                                  "supported yet (CPU devices only)",
-           false;
-  if (!(options.linkBandwidth > 0))
-    return error.message = name + ": link_bandwidth must be positive", false;
-  for (const std::string &pin : options.shards)
-    if (pin.find_first_of("'\"{}") != std::string::npos)
-      return error.message = name + ": shard '" + pin +
-                             "': quotes and braces are not allowed",
-             false;
   pipeline.mesh = options.mesh;
   pipeline.strategy = options.strategy;
   pipeline.shards = options.shards;
   pipeline.linkBandwidth = options.linkBandwidth;
+  if (!checkShardingOptions(pipeline, why))
+    return error.message = name + ": " + why, false;
   if (options.tf32 && pipeline.cudaChip.empty())
     return error.message = name + ": tf32 is for a cuda target (the CPU "
                                   "computes f32 in full precision)",

@@ -31,6 +31,23 @@ using namespace mlir::llmc;
 using ::llmc::runtime::DType;
 using ::llmc::runtime::HostTensor;
 
+bool mlir::llmc::checkShardingOptions(const PipelineOptions &options,
+                                      std::string &error) {
+  if (options.mesh.empty())
+    return true;
+  if (!options.cudaChip.empty())
+    return error = "--mesh with --target cuda is not supported yet (CPU "
+                   "devices only: --target cpu)",
+           false;
+  if (!(options.linkBandwidth > 0))
+    return error = "--link-bandwidth must be a positive number of GB/s", false;
+  for (const std::string &pin : options.shards)
+    if (pin.find_first_of("'\"{}") != std::string::npos)
+      return error = "--shard '" + pin + "': quotes and braces are not allowed",
+             false;
+  return true;
+}
+
 FailureOr<ModelSignature> mlir::llmc::getSignature(ModuleOp module) {
   auto main = module.lookupSymbol<func::FuncOp>("main");
   if (!main)
@@ -123,10 +140,12 @@ static LogicalResult readShardings(ModuleOp module, func::FuncOp main,
     auto text = dyn_cast_or_null<StringAttr>(attr);
     if (!text)
       return success();
-    StringRef dims = text.getValue().split(']').first.ltrim('[');
     sharding::TensorSharding s;
-    if (!sharding::parseSharding(dims.str(), rank, mesh, s, error))
+    if (!sharding::parsePrintedSharding(text.str(), rank, mesh, s, error))
       return main.emitError(error);
+    if (!s.partialAxes.empty())
+      return main.emitError("a partial sum crosses @main's boundary: '")
+             << text.getValue() << "'";
     axes = s.dimAxes;
     return success();
   };

@@ -35,33 +35,6 @@ RankedTensorType localType(RankedTensorType type, const sharding::Mesh &mesh,
   return RankedTensorType::get(shape, type.getElementType());
 }
 
-/// Parses "[-, tp] partial(tp)" as printed by TensorSharding::str.
-bool parsePrinted(StringRef text, int64_t rank, const sharding::Mesh &mesh,
-                  sharding::TensorSharding &s, std::string &error) {
-  auto [dims, rest] = text.split(']');
-  dims = dims.ltrim('[');
-  if (!sharding::parseSharding(dims.str(), rank, mesh, s, error))
-    return false;
-  rest = rest.trim();
-  if (rest.consume_front("partial(") && rest.consume_back(")")) {
-    SmallVector<StringRef> axes;
-    rest.split(axes, ',');
-    for (StringRef a : axes) {
-      int axis = mesh.axisIndex(a.trim().str());
-      if (axis < 0) {
-        error = "'" + text.str() + "' names axis '" + a.trim().str() +
-                "', which is not in the mesh '" + mesh.str() + "'";
-        return false;
-      }
-      s.partialAxes.push_back(axis);
-    }
-  } else if (!rest.empty()) {
-    error = "'" + text.str() + "' is not a sharding such as \"[-, tp]\"";
-    return false;
-  }
-  return true;
-}
-
 shard::ReductionKind reductionOf(sharding::ReductionKind kind) {
   switch (kind) {
   case sharding::ReductionKind::Max:
@@ -138,7 +111,8 @@ struct PartitionPass final
               << " but is not a statically shaped tensor";
           return signalPassFailure();
         }
-        if (!parsePrinted(text.getValue(), type.getRank(), *mesh, s, error)) {
+        if (!sharding::parsePrintedSharding(text.str(), type.getRank(), *mesh,
+                                            s, error)) {
           main.emitError("argument ") << arg.getArgNumber() << ": " << error;
           return signalPassFailure();
         }

@@ -51,6 +51,12 @@ FailureOr<ModelSignature> getSignature(ModuleOp module);
 bool parseTarget(llvm::StringRef target, PipelineOptions &options,
                  std::string &error);
 
+/// Checks the sharding choices of `options` (a mesh with a CUDA target, a
+/// link bandwidth that is not positive, pins holding quotes or braces,
+/// which the pass pipeline's syntax cannot carry): false with a one-line
+/// `error` (naming the command-line options) otherwise.
+bool checkShardingOptions(const PipelineOptions &options, std::string &error);
+
 /// Lowers `module` through the phases from `first` up to and including
 /// `last` of the pipeline `options` selects (CPU or CUDA), honouring MLIR's
 /// pass-manager command-line options (--mlir-print-ir-after-all,

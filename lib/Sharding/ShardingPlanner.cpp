@@ -147,6 +147,40 @@ bool llmc::sharding::parseSharding(const std::string &text, int64_t rank,
   return true;
 }
 
+bool llmc::sharding::parsePrintedSharding(const std::string &text,
+                                          int64_t rank, const Mesh &mesh,
+                                          TensorSharding &sharding,
+                                          std::string &error) {
+  size_t open = text.find('['), close = text.find(']');
+  if (open != 0 || close == std::string::npos) {
+    error = "'" + text + "' is not a sharding such as \"[-, tp]\"";
+    return false;
+  }
+  if (!parseSharding(text.substr(1, close - 1), rank, mesh, sharding, error))
+    return false;
+  std::string rest = text.substr(close + 1);
+  rest.erase(0, rest.find_first_not_of(' '));
+  if (rest.empty())
+    return true;
+  const std::string prefix = "partial(";
+  if (rest.compare(0, prefix.size(), prefix) != 0 || rest.back() != ')') {
+    error = "'" + text + "' is not a sharding such as \"[-, tp]\"";
+    return false;
+  }
+  for (const std::string &name :
+       splitOn(rest.substr(prefix.size(), rest.size() - prefix.size() - 1),
+               ',')) {
+    int axis = mesh.axisIndex(name);
+    if (axis < 0) {
+      error = "'" + text + "' names axis '" + name +
+              "', which is not in the mesh '" + mesh.str() + "'";
+      return false;
+    }
+    sharding.partialAxes.push_back(axis);
+  }
+  return true;
+}
+
 bool llmc::sharding::parseStrategy(const std::string &text, Strategy &s) {
   static const std::pair<const char *, Strategy> names[] = {
       {"dp", Strategy::DataParallel},     {"megatron", Strategy::Megatron},

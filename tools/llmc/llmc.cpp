@@ -222,16 +222,13 @@ static bool meshOptions(PipelineOptions &options) {
     return fail("--shard and --strategy need --mesh (e.g. --mesh tp=2)"), false;
   if (!meshGiven)
     return true;
-  if (!(linkBandwidthOption > 0))
-    return fail("--link-bandwidth must be a positive number of GB/s"), false;
-  for (const std::string &pin : shardOption)
-    if (pin.find_first_of("'\"{}") != std::string::npos)
-      return fail("--shard '" + pin + "': quotes and braces are not allowed"),
-             false;
   options.mesh = meshOption;
   options.strategy = strategyOption;
   options.shards.assign(shardOption.begin(), shardOption.end());
   options.linkBandwidth = linkBandwidthOption * 1e9;
+  std::string error;
+  if (!checkShardingOptions(options, error))
+    return fail(error), false;
   return true;
 }
 
@@ -245,9 +242,6 @@ static int runOrCompile(bool isRun) {
   bool cuda = !pipeline.cudaChip.empty();
   if (!meshOptions(pipeline))
     return 1;
-  if (!pipeline.mesh.empty() && cuda)
-    return fail("--mesh with --target cuda is not supported yet (CPU devices "
-                "only: --target cpu)");
   if (tf32 && !cuda)
     return fail("--tf32 is for --target cuda (the CPU computes f32 in full "
                 "precision)");
@@ -522,10 +516,10 @@ static int explainModel() {
     return 1;
   PipelineOptions pipeline;
   pipeline.fusion = false;
+  pipeline.cudaChip = targetOptions.cudaChip;
   if (!meshOptions(pipeline))
     return 1;
-  if (!pipeline.mesh.empty() && cuda)
-    return fail("--mesh with --target cuda is not supported yet");
+  pipeline.cudaChip.clear(); // the graph phase is the CPU's here
   if (failed(lower(**module, Phase::Graph, Phase::Graph, pipeline)))
     return 1;
   if (!noFusion) {

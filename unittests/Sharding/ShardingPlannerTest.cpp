@@ -430,6 +430,27 @@ TEST(ShardingPlanner, MeshParsing) {
     EXPECT_FALSE(parseMesh(bad, mesh, error)) << bad;
 }
 
+TEST(ShardingPlanner, PrintedShardingsParseBack) {
+  Mesh mesh;
+  std::string error;
+  ASSERT_TRUE(parseMesh("dp=2,tp=2", mesh, error));
+  TensorSharding s;
+  s.dimAxes = {0, -1, 1};
+  s.partialAxes = {1};
+  s.dimAxes = {0, -1, -1};
+  TensorSharding back;
+  ASSERT_TRUE(parsePrintedSharding(s.str(mesh), 3, mesh, back, error)) << error;
+  EXPECT_EQ(back, s);
+  EXPECT_EQ(s.str(mesh), "[dp, -, -] partial(tp)");
+  ASSERT_TRUE(parsePrintedSharding("[-, tp]", 2, mesh, back, error));
+  EXPECT_TRUE(back.partialAxes.empty());
+  EXPECT_FALSE(parsePrintedSharding("-, tp", 2, mesh, back, error));
+  EXPECT_FALSE(parsePrintedSharding("[-, tp] junk", 2, mesh, back, error));
+  EXPECT_NE(error.find("is not a sharding"), std::string::npos) << error;
+  EXPECT_FALSE(parsePrintedSharding("[-, -] partial(xx)", 2, mesh, back, error));
+  EXPECT_NE(error.find("names axis 'xx'"), std::string::npos) << error;
+}
+
 TEST(ShardingPlanner, ReshardPicksTheCollectives) {
   GraphBuilder g("tp=2");
   int t = g.tensor("t", {4, 8});

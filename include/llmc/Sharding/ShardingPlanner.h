@@ -71,6 +71,12 @@ struct TensorSharding {
 bool parseSharding(const std::string &text, int64_t rank, const Mesh &mesh,
                    TensorSharding &sharding, std::string &error);
 
+/// Parses what TensorSharding::str prints ("[-, tp]", "[-] partial(tp)")
+/// for a tensor of `rank` dims. False with a one-line `error` otherwise.
+bool parsePrintedSharding(const std::string &text, int64_t rank,
+                          const Mesh &mesh, TensorSharding &sharding,
+                          std::string &error);
+
 enum class TensorKind { Input, Weight, Constant, Intermediate };
 
 struct Tensor {
