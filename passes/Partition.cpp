@@ -102,8 +102,8 @@ struct PartitionPass final
             << " must be a string such as \"[-, tp]\"";
         return signalPassFailure();
       }
-      if (auto text =
-              main.getArgAttrOfType<StringAttr>(arg.getArgNumber(), kShardingAttr)) {
+      if (auto text = main.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
+                                                        kShardingAttr)) {
         std::string error;
         if (!type || !isPlannable(type)) {
           main.emitError("argument ")
@@ -236,8 +236,8 @@ struct PartitionPass final
             main.setResultAttr(operand.getOperandNumber(), kShardingAttr,
                                b.getStringAttr(to.str(*mesh)));
         }
-        main.setFunctionType(
-            b.getFunctionType(main.getBody().front().getArgumentTypes(), results));
+        main.setFunctionType(b.getFunctionType(
+            main.getBody().front().getArgumentTypes(), results));
         continue;
       }
       auto it = opIndex.find(op);
@@ -287,8 +287,8 @@ struct PartitionPass final
         }
       }
       for (OpOperand &operand : op->getOpOperands()) {
-        sharding::TensorSharding need =
-            sharding::operandSharding(desc_op, operand.getOperandNumber(), axes);
+        sharding::TensorSharding need = sharding::operandSharding(
+            desc_op, operand.getOperandNumber(), axes);
         const sharding::Tensor &whole =
             problem.tensors[desc.tensorIds.lookup(operand.get())];
         for (auto [d, axis] : llvm::enumerate(need.dimAxes))
@@ -309,8 +309,8 @@ struct PartitionPass final
           if (axis >= 0 && type.getDimSize(d) % mesh->axisSizes[axis]) {
             op->emitOpError("result dim ")
                 << d << " (size " << type.getDimSize(d)
-                << ") is not divisible by mesh axis '"
-                << mesh->axisNames[axis] << "'";
+                << ") is not divisible by mesh axis '" << mesh->axisNames[axis]
+                << "'";
             return signalPassFailure();
           }
         r.setType(localType(type, *mesh, s));

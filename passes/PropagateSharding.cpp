@@ -29,7 +29,8 @@ namespace {
 /// The plan as `llmc explain` shows it (JSON): strategy, mesh, per tensor
 /// sharding and reason (split or pinned ones, inputs, weights, outputs),
 /// collectives, memory per device and remarks.
-std::string planSummary(const sharding::Problem &p, const sharding::Plan &plan) {
+std::string planSummary(const sharding::Problem &p,
+                        const sharding::Plan &plan) {
   llvm::json::Array tensors, collectives, remarks;
   for (size_t t = 0; t < p.tensors.size(); ++t) {
     const sharding::Tensor &tensor = p.tensors[t];
@@ -43,12 +44,11 @@ std::string planSummary(const sharding::Problem &p, const sharding::Plan &plan) 
                        : tensor.kind == sharding::TensorKind::Weight ? "weight"
                        : tensor.isOutput                             ? "output"
                                                                      : "value";
-    tensors.push_back(llvm::json::Object{
-        {"name", tensor.name},
-        {"kind", kind},
-        {"sharding", d.sharding.str(p.mesh)},
-        {"reason", d.reason},
-        {"bytes", tensor.bytes()}});
+    tensors.push_back(llvm::json::Object{{"name", tensor.name},
+                                         {"kind", kind},
+                                         {"sharding", d.sharding.str(p.mesh)},
+                                         {"reason", d.reason},
+                                         {"bytes", tensor.bytes()}});
   }
   for (const sharding::Collective &c : plan.collectives)
     collectives.push_back(llvm::json::Object{
@@ -61,17 +61,16 @@ std::string planSummary(const sharding::Problem &p, const sharding::Plan &plan) 
         {"seconds", c.seconds}});
   for (const std::string &r : plan.remarks)
     remarks.push_back(r);
-  llvm::json::Object o{
-      {"mesh", p.mesh.str()},
-      {"devices", p.mesh.numDevices()},
-      {"strategy", sharding::strategyName(plan.strategy)},
-      {"link_bandwidth", p.linkBandwidth},
-      {"weight_bytes_total", plan.weightBytesTotal},
-      {"weight_bytes_per_device", plan.weightBytesPerDevice},
-      {"comm_seconds", plan.commSeconds},
-      {"tensors", std::move(tensors)},
-      {"collectives", std::move(collectives)},
-      {"remarks", std::move(remarks)}};
+  llvm::json::Object o{{"mesh", p.mesh.str()},
+                       {"devices", p.mesh.numDevices()},
+                       {"strategy", sharding::strategyName(plan.strategy)},
+                       {"link_bandwidth", p.linkBandwidth},
+                       {"weight_bytes_total", plan.weightBytesTotal},
+                       {"weight_bytes_per_device", plan.weightBytesPerDevice},
+                       {"comm_seconds", plan.commSeconds},
+                       {"tensors", std::move(tensors)},
+                       {"collectives", std::move(collectives)},
+                       {"remarks", std::move(remarks)}};
   std::string s;
   llvm::raw_string_ostream os(s);
   os << llvm::json::Value(std::move(o));
@@ -101,8 +100,9 @@ struct PropagateShardingPass final
     ShardingDescription desc = describeForSharding(main, parsed);
     sharding::Problem &p = desc.problem;
     if (!sharding::parseStrategy(strategy, p.strategy))
-      return fail("--strategy '" + strategy +
-                  "': expected dp, megatron, megatron-sp, experts, auto or none");
+      return fail(
+          "--strategy '" + strategy +
+          "': expected dp, megatron, megatron-sp, experts, auto or none");
     p.linkBandwidth = linkBandwidth;
     for (const std::string &pin : shard) {
       size_t eq = pin.find('=');
@@ -123,10 +123,11 @@ struct PropagateShardingPass final
           isResult = true;
       }
       for (BlockArgument arg : main.getArguments())
-        if (rank < 0 && argumentName(main, arg.getArgNumber()) ==
-                            parsedPin.tensor && !isPlannable(arg.getType()))
-          return fail("--shard " + parsedPin.tensor + ": '" +
-                      parsedPin.tensor + "' stays whole: only statically "
+        if (rank < 0 &&
+            argumentName(main, arg.getArgNumber()) == parsedPin.tensor &&
+            !isPlannable(arg.getType()))
+          return fail("--shard " + parsedPin.tensor + ": '" + parsedPin.tensor +
+                      "' stays whole: only statically "
                       "shaped tensors of floats, bools and 8, 32 or 64-bit "
                       "integers are split");
       if (rank < 0 && isResult)

@@ -116,8 +116,9 @@ static void describeByIterationSpace(IterationSpaceOpInterface iface,
   SmallVector<int64_t> extent(iterators.size(), -1);
   for (auto [i, it] : llvm::enumerate(iterators)) {
     op.factors[i].reduction = it == utils::IteratorType::reduction;
-    op.factors[i].combine =
-        op.factors[i].reduction ? combineOf(operation) : sharding::ReductionKind::None;
+    op.factors[i].combine = op.factors[i].reduction
+                                ? combineOf(operation)
+                                : sharding::ReductionKind::None;
   }
   if (maps.size() != tensors.size()) {
     for (sharding::Factor &f : op.factors)
@@ -213,8 +214,8 @@ static void describeReshape(ReshapeOp reshape, sharding::Op &op) {
   }
 }
 
-ShardingDescription mlir::llmc::describeForSharding(func::FuncOp main,
-                                                    const sharding::Mesh &mesh) {
+ShardingDescription
+mlir::llmc::describeForSharding(func::FuncOp main, const sharding::Mesh &mesh) {
   ShardingDescription desc;
   sharding::Problem &p = desc.problem;
   p.mesh = mesh;
@@ -272,8 +273,7 @@ ShardingDescription mlir::llmc::describeForSharding(func::FuncOp main,
     // A constant is one value for every device: it is split, where a user
     // needs it split, by a local slice after it. An op that reads the
     // absolute position of its loops runs whole.
-    if (isa<ConstantOp>(operation) ||
-        operation.hasTrait<PositionDependent>())
+    if (isa<ConstantOp>(operation) || operation.hasTrait<PositionDependent>())
       for (sharding::Factor &f : op.factors)
         f.blocked = true;
     double elements = 0;

@@ -71,13 +71,15 @@ bool llmc::sharding::parseMesh(const std::string &text, Mesh &mesh,
     size_t eq = part.find('=');
     std::string name = part.substr(0, eq);
     if (eq == std::string::npos || !isName(name)) {
-      error = "--mesh '" + text + "': expected axes like 'tp=2' or "
+      error = "--mesh '" + text +
+              "': expected axes like 'tp=2' or "
               "'dp=2,tp=4'";
       return false;
     }
     std::string size = part.substr(eq + 1);
     if (size.empty() || size.size() > 6 ||
-        !std::all_of(size.begin(), size.end(), ::isdigit) || std::stol(size) < 1) {
+        !std::all_of(size.begin(), size.end(), ::isdigit) ||
+        std::stol(size) < 1) {
       error = "--mesh '" + text + "': axis '" + name +
               "' needs a size from 1 to 999999";
       return false;
@@ -98,8 +100,8 @@ bool llmc::sharding::parseMesh(const std::string &text, Mesh &mesh,
 }
 
 bool TensorSharding::isReplicated() const {
-  return partialAxes.empty() &&
-         std::all_of(dimAxes.begin(), dimAxes.end(), [](int a) { return a < 0; });
+  return partialAxes.empty() && std::all_of(dimAxes.begin(), dimAxes.end(),
+                                            [](int a) { return a < 0; });
 }
 
 std::string TensorSharding::str(const Mesh &mesh) const {
@@ -134,8 +136,8 @@ bool llmc::sharding::parseSharding(const std::string &text, int64_t rank,
     }
     int axis = mesh.axisIndex(p);
     if (axis < 0) {
-      error = "'" + text + "' names axis '" + p + "', which is not in the mesh '" +
-              mesh.str() + "'";
+      error = "'" + text + "' names axis '" + p +
+              "', which is not in the mesh '" + mesh.str() + "'";
       return false;
     }
     if (std::count(sharding.dimAxes.begin(), sharding.dimAxes.end(), axis)) {
@@ -147,8 +149,8 @@ bool llmc::sharding::parseSharding(const std::string &text, int64_t rank,
   return true;
 }
 
-bool llmc::sharding::parsePrintedSharding(const std::string &text,
-                                          int64_t rank, const Mesh &mesh,
+bool llmc::sharding::parsePrintedSharding(const std::string &text, int64_t rank,
+                                          const Mesh &mesh,
                                           TensorSharding &sharding,
                                           std::string &error) {
   size_t open = text.find('['), close = text.find(']');
@@ -167,9 +169,8 @@ bool llmc::sharding::parsePrintedSharding(const std::string &text,
     error = "'" + text + "' is not a sharding such as \"[-, tp]\"";
     return false;
   }
-  for (const std::string &name :
-       splitOn(rest.substr(prefix.size(), rest.size() - prefix.size() - 1),
-               ',')) {
+  for (const std::string &name : splitOn(
+           rest.substr(prefix.size(), rest.size() - prefix.size() - 1), ',')) {
     int axis = mesh.axisIndex(name);
     if (axis < 0) {
       error = "'" + text + "' names axis '" + name +
@@ -183,9 +184,12 @@ bool llmc::sharding::parsePrintedSharding(const std::string &text,
 
 bool llmc::sharding::parseStrategy(const std::string &text, Strategy &s) {
   static const std::pair<const char *, Strategy> names[] = {
-      {"dp", Strategy::DataParallel},     {"megatron", Strategy::Megatron},
-      {"megatron-sp", Strategy::MegatronSP}, {"experts", Strategy::Experts},
-      {"auto", Strategy::Auto},           {"none", Strategy::None}};
+      {"dp", Strategy::DataParallel},
+      {"megatron", Strategy::Megatron},
+      {"megatron-sp", Strategy::MegatronSP},
+      {"experts", Strategy::Experts},
+      {"auto", Strategy::Auto},
+      {"none", Strategy::None}};
   for (auto [name, value] : names)
     if (text == name) {
       s = value;
@@ -587,8 +591,8 @@ int seedSequence(Propagation &prop, int axis) {
     bool sequence = tensor.shape.size() >= 3 ||
                     (tensor.shape.size() == 2 && tensor.isInteger);
     if (sequence)
-      seeded += prop.set(t, 1, axis, kWeakSeed,
-                         "strategy megatron-sp: sequence dim");
+      seeded +=
+          prop.set(t, 1, axis, kWeakSeed, "strategy megatron-sp: sequence dim");
   }
   return seeded;
 }
@@ -627,9 +631,10 @@ bool writesResidual(const Problem &p, const std::vector<int> &producer,
     if (users[t].size() != 1)
       return false;
     const Op &next = p.ops[users[t][0]];
-    bool elementwise = next.results.size() == 1 && !next.isWeightContraction &&
-                       std::none_of(next.factors.begin(), next.factors.end(),
-                                    [](const Factor &f) { return f.reduction; });
+    bool elementwise =
+        next.results.size() == 1 && !next.isWeightContraction &&
+        std::none_of(next.factors.begin(), next.factors.end(),
+                     [](const Factor &f) { return f.reduction; });
     if (!elementwise)
       return false;
     t = next.results[0];
@@ -695,11 +700,10 @@ int seedMegatron(Propagation &prop, int axis,
     bool split = false;
     for (size_t d = 0; d < wd.size() && !split; ++d) {
       int f = wd[d];
-      if (f < 0 || op.factors[f].reduction != row ||
-          !prop.allowed(op, f, axis))
+      if (f < 0 || op.factors[f].reduction != row || !prop.allowed(op, f, axis))
         continue;
-      auto saved = std::make_tuple(prop.state, prop.factorAxes,
-                                   prop.factorPriority);
+      auto saved =
+          std::make_tuple(prop.state, prop.factorAxes, prop.factorPriority);
       split = prop.set(w, d, axis, kSeed,
                        row ? "strategy megatron: row-parallel weight"
                            : "strategy megatron: column-parallel weight");
@@ -714,9 +718,11 @@ int seedMegatron(Propagation &prop, int axis,
       if (!refusal.empty()) {
         std::tie(prop.state, prop.factorAxes, prop.factorPriority) = saved;
         split = false;
-        remarks.push_back("megatron: '" + op.name + "' stays whole: its user '" +
-                          refusal + "' cannot take a split of its columns "
-                          "over '" + p.mesh.axisNames[axis] + "'");
+        remarks.push_back("megatron: '" + op.name +
+                          "' stays whole: its user '" + refusal +
+                          "' cannot take a split of its columns "
+                          "over '" +
+                          p.mesh.axisNames[axis] + "'");
         break;
       }
     }
@@ -974,8 +980,8 @@ bool llmc::sharding::plan(const Problem &problem, Plan &result,
     return false;
   }
   best.remarks.push_back(std::string("auto chose ") +
-                         strategyName(best.strategy) + " by estimated time: " +
-                         summary);
+                         strategyName(best.strategy) +
+                         " by estimated time: " + summary);
   result = std::move(best);
   return true;
 }

@@ -424,9 +424,9 @@ TEST(ShardingPlanner, MeshParsing) {
   ASSERT_TRUE(parseMesh("dp=2,tp=4", mesh, error));
   EXPECT_EQ(mesh.numDevices(), 8);
   EXPECT_EQ(mesh.str(), "dp=2,tp=4");
-  for (const char *bad : {"", "tp", "tp=0", "tp=x", "2=tp", "tp=2,tp=2",
-                          "tp=99999999", "a=4096,b=2",
-                          "a=65536,b=65536,c=65536,d=65536"})
+  for (const char *bad :
+       {"", "tp", "tp=0", "tp=x", "2=tp", "tp=2,tp=2", "tp=99999999",
+        "a=4096,b=2", "a=65536,b=65536,c=65536,d=65536"})
     EXPECT_FALSE(parseMesh(bad, mesh, error)) << bad;
 }
 
@@ -447,7 +447,8 @@ TEST(ShardingPlanner, PrintedShardingsParseBack) {
   EXPECT_FALSE(parsePrintedSharding("-, tp", 2, mesh, back, error));
   EXPECT_FALSE(parsePrintedSharding("[-, tp] junk", 2, mesh, back, error));
   EXPECT_NE(error.find("is not a sharding"), std::string::npos) << error;
-  EXPECT_FALSE(parsePrintedSharding("[-, -] partial(xx)", 2, mesh, back, error));
+  EXPECT_FALSE(
+      parsePrintedSharding("[-, -] partial(xx)", 2, mesh, back, error));
   EXPECT_NE(error.find("names axis 'xx'"), std::string::npos) << error;
 }
 
@@ -468,8 +469,7 @@ TEST(ShardingPlanner, ReshardPicksTheCollectives) {
     return s;
   };
   EXPECT_EQ(kinds(make({-1, -1}, {0}), make({-1, -1}, {})), "all_reduce(-1)");
-  EXPECT_EQ(kinds(make({-1, -1}, {0}), make({0, -1}, {})),
-            "reduce_scatter(0)");
+  EXPECT_EQ(kinds(make({-1, -1}, {0}), make({0, -1}, {})), "reduce_scatter(0)");
   EXPECT_EQ(kinds(make({0, -1}, {}), make({-1, -1}, {})), "all_gather(0)");
   EXPECT_EQ(kinds(make({0, -1}, {}), make({-1, 0}, {})), "all_to_all(1)");
   EXPECT_EQ(kinds(make({-1, -1}, {}), make({-1, 0}, {})), "split(1)");

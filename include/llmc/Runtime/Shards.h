@@ -1,4 +1,5 @@
-//===- Shards.h - A device's part of a sharded tensor ------------*- C++ -*-===//
+//===- Shards.h - A device's part of a sharded tensor ------------*- C++
+//-*-===//
 //
 // Part of the runtime (no MLIR): cutting a whole row-major tensor into the
 // part one device of a mesh holds, and putting parts back into the whole.
