@@ -860,6 +860,18 @@ bool llmc::runtime::collective(const CollectiveParams &params, DType dtype,
   return false;
 }
 
+int llmc::runtime::reportToBuffer(const std::string &why, char *error,
+                                  int64_t errorSize) {
+  if (why.empty())
+    return 0;
+  if (errorSize > 0) {
+    size_t n = std::min<size_t>(why.size(), errorSize - 1);
+    std::memcpy(error, why.data(), n);
+    error[n] = '\0';
+  }
+  return 1;
+}
+
 std::string llmc::runtime::takeCollectiveError() {
   return std::exchange(standaloneError, std::string());
 }
@@ -974,14 +986,7 @@ llmc_run_on_cpu_mesh(const char *const *axisNames, const int64_t *axisSizes,
   std::string why = llmc::runtime::runOnCpuMesh(
       mesh, timeoutSeconds,
       [&](int64_t rank) { perDevice(context, rank); });
-  if (why.empty())
-    return 0;
-  if (errorSize > 0) {
-    size_t n = std::min<size_t>(why.size(), errorSize - 1);
-    std::memcpy(error, why.data(), n);
-    error[n] = '\0';
-  }
-  return 1;
+  return llmc::runtime::reportToBuffer(why, error, errorSize);
 }
 
 std::string llmc::runtime::runOnCpuMeshShared(
@@ -1072,14 +1077,7 @@ llmc_run_on_process_device(const char *const *axisNames,
   llmc::runtime::ProcessDeviceResult result = llmc::runtime::runOnProcessDevice(
       mesh, rank, *exchange, [&](int64_t r) { perDevice(context, r); });
   *abandoned = result.abandoned;
-  if (result.error.empty())
-    return 0;
-  if (errorSize > 0) {
-    size_t n = std::min<size_t>(result.error.size(), errorSize - 1);
-    std::memcpy(error, result.error.data(), n);
-    error[n] = '\0';
-  }
-  return 1;
+  return llmc::runtime::reportToBuffer(result.error, error, errorSize);
 }
 
 ProcessDeviceResult llmc::runtime::runOnProcessDeviceShared(

@@ -255,14 +255,7 @@ int allGatherOverAxis(void *context, int64_t axis, const void *data,
   const auto &x = *static_cast<const AxisExchange *>(context);
   std::string why = x.mpi->allGather(
       (*x.comms)[axis], int(x.mesh->axisSizes[axis]), data, bytes, all);
-  if (why.empty())
-    return 0;
-  if (errorSize > 0) {
-    size_t n = std::min<size_t>(why.size(), errorSize - 1);
-    std::memcpy(error, why.data(), n);
-    error[n] = '\0';
-  }
-  return 1;
+  return reportToBuffer(why, error, errorSize);
 }
 
 /// Every process passes a severity (0: none) and a message; all get the

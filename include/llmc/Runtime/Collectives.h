@@ -145,6 +145,11 @@ bool collective(const CollectiveParams &params, DType dtype, const void *in,
 /// runOnCpuMesh (the kernels cannot return one), and clears it; "" if none.
 std::string takeCollectiveError();
 
+/// Returns 0 for an empty `why`; otherwise copies it (cut to fit, NUL
+/// terminated) into the C buffer `error` of `errorSize` bytes and returns 1:
+/// how the C interfaces between copies of the runtime report an error.
+int reportToBuffer(const std::string &why, char *error, int64_t errorSize);
+
 /// The collective kernels compiled code calls, ending with {nullptr,
 /// nullptr}; getCpuKernelSymbols includes them. For T in f32, f64, f16, bf16,
 /// i64, i32, i8 (also i1) and u8 and R in 0..8:
