@@ -103,6 +103,25 @@ struct GraphBuilder {
     return r;
   }
 
+  /// A reshape of x [rows, heads * headDim] to [rows, heads, headDim], as
+  /// the description gives it: rows, and the hidden group's leading part
+  /// (gcd(heads * headDim, heads) = heads); headDim stays whole.
+  int splitHeads(const std::string &name, int x, int64_t heads) {
+    const std::vector<int64_t> in = p.tensors[x].shape;
+    int r = tensor(name + ".out", {in[0], heads, in[1] / heads});
+    Op op;
+    op.name = name;
+    op.kind = "graph.reshape";
+    op.factors = {{in[0], false, ReductionKind::None, false},
+                  {heads, false, ReductionKind::None, false}};
+    op.operands = {x};
+    op.operandDims = {{0, 1}};
+    op.results = {r};
+    op.resultDims = {{0, 1, -1}};
+    p.ops.push_back(op);
+    return r;
+  }
+
   Plan plan() {
     Plan result;
     std::string error;
@@ -238,18 +257,7 @@ TEST(ShardingPlanner, HeadsFollowTheHiddenSplitThroughAReshape) {
   int x = g.tensor("x", {4, 16}, TensorKind::Input);
   int wq = g.tensor("wq", {16, 24}, TensorKind::Weight);
   int q = g.matmul("q_proj", x, wq);
-  int heads = g.tensor("heads", {4, 6, 4});
-  Op reshape;
-  reshape.name = "split_heads";
-  reshape.kind = "graph.reshape";
-  // Factors: rows (4), the hidden group's major part (gcd(24, 6) = 6).
-  reshape.factors = {{4, false, ReductionKind::None, false},
-                     {6, false, ReductionKind::None, false}};
-  reshape.operands = {q};
-  reshape.operandDims = {{0, 1}};
-  reshape.results = {heads};
-  reshape.resultDims = {{0, 1, -1}};
-  g.p.ops.push_back(reshape);
+  int heads = g.splitHeads("split_heads", q, 6);
   g.p.tensors[heads].isOutput = true;
   g.p.strategy = Strategy::Megatron;
   Plan plan = g.plan();
@@ -337,17 +345,7 @@ TEST(ShardingPlanner, MegatronKeepsKvProjectionsWholeWhenHeadsDoNotSplit) {
   int x = g.tensor("x", {4, 16}, TensorKind::Input);
   int wk = g.tensor("wk", {16, 8}, TensorKind::Weight);
   int k = g.matmul("k_proj", x, wk);
-  int heads = g.tensor("heads", {4, 2, 4});
-  Op reshape;
-  reshape.name = "split_heads";
-  reshape.kind = "graph.reshape";
-  reshape.factors = {{4, false, ReductionKind::None, false},
-                     {2, false, ReductionKind::None, false}};
-  reshape.operands = {k};
-  reshape.operandDims = {{0, 1}};
-  reshape.results = {heads};
-  reshape.resultDims = {{0, 1, -1}};
-  g.p.ops.push_back(reshape);
+  int heads = g.splitHeads("split_heads", k, 2);
   g.p.tensors[heads].isOutput = true;
   int wo = g.tensor("wo", {16, 16}, TensorKind::Weight);
   int o = g.matmul("o_proj", x, wo);
