@@ -11,6 +11,7 @@
 
 #include "mlir/Analysis/TopologicalSortUtils.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/Transforms/RegionUtils.h"
 #include "llvm/ADT/SetVector.h"
 
 namespace mlir::llmc {
@@ -225,18 +226,38 @@ struct FusePass final : ::mlir::llmc::impl::FusePassBase<FusePass> {
     DenseMap<Operation *, int> index;
     DenseMap<Value, int64_t> inputIds;
     std::vector<fusion::Node> nodes;
+    // The planner must see every path between the ops it groups: a path it
+    // cannot see lets it merge both ends of it into one group, a cycle. So an
+    // op it may not group is still a node (Opaque), and a transpose that the
+    // matmul reads in place is no node but an alias: its user reads the
+    // transposed tensor's producer.
+    DenseMap<Value, Value> aliasOf;
     for (Operation &op : block.without_terminator()) {
-      if (op.getNumResults() == 0 || isa<ConstantOp>(op) ||
-          op.getNumRegions() != 0)
+      if (op.getNumResults() == 0 || isa<ConstantOp>(op))
         continue;
       // Read in place by the matmul's library call: grouping it would
       // materialise it.
-      if (auto t = dyn_cast<TransposeOp>(op); t && isReadTransposedByMatMul(t))
+      if (auto t = dyn_cast<TransposeOp>(op); t && isReadTransposedByMatMul(t)) {
+        aliasOf[t.getResult()] = t.getInput();
         continue;
+      }
       fusion::Node node;
       node.name = nameOf(&op);
-      describe(&op, node);
-      for (Value v : op.getOperands()) {
+      SetVector<Value> reads(op.getOperands().begin(), op.getOperands().end());
+      if (op.getNumRegions() != 0) {
+        // Already a kernel (a group from an earlier run) or control flow:
+        // never grouped, and what its regions capture is read too.
+        getUsedValuesDefinedAbove(op.getRegions(), reads);
+        node.kind = fusion::NodeKind::Opaque;
+        node.resultElements = 1;
+        for (Value r : op.getResults())
+          node.resultBytes += std::max<int64_t>(bytesOf(r.getType()), 0);
+      } else {
+        describe(&op, node);
+      }
+      for (Value v : reads) {
+        for (auto a = aliasOf.find(v); a != aliasOf.end(); a = aliasOf.find(v))
+          v = a->second;
         Operation *def = v.getDefiningOp();
         auto it = def ? index.find(def) : index.end();
         if (it != index.end()) {

@@ -280,6 +280,58 @@ TEST(FusionPlanner, CycleThroughOpaqueNodeIsRefused) {
   EXPECT_TRUE(contains(findDecision(plan, exp, topk)->reason, "opaque"));
 }
 
+/// A decoder's KV caches stacked over layers: one past input [layers, ...]
+/// taken per layer (an opaque gather), concatenated with the new keys, read
+/// by attention's matmul, and stacked again into one present output. Layer
+/// 1's new keys come from layer 0's matmul, so a group holding layer 0's
+/// cache concat and the stacking would be a cycle through the matmul.
+struct StackedKvCache {
+  static constexpr int64_t past = 2 * 4 * 3 * 16, cache = 2 * 4 * 4 * 16,
+                           query = 2 * 4 * 16;
+  GraphBuilder b;
+  int k0, k1new, k1;
+  StackedKvCache() {
+    Operand pastK = input(2 * past, 0);
+    int p0 = b.add(NodeKind::Opaque, "gather0", {pastK}, past);
+    k0 = b.add(NodeKind::DataMovement, "concat0", {p0, input(query, 1)}, cache);
+    int s0 = b.add(NodeKind::Contraction, "matmul0", {input(query, 2), k0},
+                   2 * 4 * 4);
+    k1new = b.ew("tanh", {s0}, query, 10);
+    int p1 = b.add(NodeKind::Opaque, "gather1", {pastK}, past);
+    k1 = b.add(NodeKind::DataMovement, "concat1", {p1, k1new}, cache);
+    int s1 = b.add(NodeKind::Contraction, "matmul1", {s0, k1}, 2 * 4 * 4);
+    b.output(s1);
+  }
+};
+
+TEST(FusionPlanner, StackedKvCacheByConcatIsAcyclic) {
+  StackedKvCache kv;
+  GraphBuilder &b = kv.b;
+  int r0 = b.add(NodeKind::DataMovement, "reshape0", {kv.k0}, kv.cache);
+  int r1 = b.add(NodeKind::DataMovement, "reshape1", {kv.k1}, kv.cache);
+  b.graph[r0].preservesOrder = b.graph[r1].preservesOrder = true;
+  int stack = b.add(NodeKind::DataMovement, "stack", {r0, r1}, 2 * kv.cache);
+  b.output(stack);
+  Plan plan = planAndCheck(b.graph);
+  EXPECT_NE(plan.groupOf[kv.k0], plan.groupOf[stack]);
+  EXPECT_EQ(plan.groupOf[kv.k1new], plan.groupOf[kv.k1]);
+  EXPECT_EQ(plan.groupOf[r0], plan.groupOf[stack]);
+}
+
+TEST(FusionPlanner, StackedKvCacheOfOneDomainRefusesTheCycle) {
+  // Combined by an op on the caches' own domain, only the cycle stops the
+  // merge of layer 0's cache concat with it.
+  StackedKvCache kv;
+  int sum = kv.b.ew("sum", {kv.k0, kv.k1}, kv.cache);
+  kv.b.output(sum);
+  Plan plan = planAndCheck(kv.b.graph);
+  EXPECT_NE(plan.groupOf[kv.k0], plan.groupOf[sum]);
+  const Decision *d = findDecision(plan, kv.k0, sum);
+  ASSERT_NE(d, nullptr);
+  EXPECT_FALSE(d->fused);
+  EXPECT_TRUE(contains(d->reason, "cycle through node matmul0")) << d->reason;
+}
+
 TEST(FusionPlanner, ProducerUsedOutsideStaysAnOutput) {
   GraphBuilder b;
   int exp = b.ew("exp", {input(1024)}, 1024, 10);
