@@ -327,12 +327,20 @@ def _torch_backend(gm, example_inputs):
 
 def register_torch_backend():
     """Registers "llmc" as a torch.compile backend (torch 2.x); returns False
-    on a torch without torch._dynamo. Done on `import llmc` when torch is
-    already imported."""
+    on a torch without torch._dynamo. Not needed where llmc's package
+    metadata is on the path (the set-up's build): torch finds the backend
+    through its entry point. Done on `import llmc` when torch is already
+    imported."""
     try:
         from torch._dynamo import register_backend
+        from torch._dynamo.backends import registry
     except ImportError:
         return False
+    # Registered already, or listed by torch from llmc's entry point (torch
+    # registers it when it loads it: registering here too would be a
+    # duplicate).
+    if "llmc" in getattr(registry, "_BACKENDS", {}):
+        return True
     try:
         register_backend(name="llmc")(_torch_backend)
     except Exception:  # already registered

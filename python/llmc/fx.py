@@ -226,6 +226,11 @@ class _Capture:
         self.b = _llmc.GraphBuilder(name)
         self.env = {}
         self.constants = 0
+        # Nodes whose values do not depend on the graph's inputs (weights,
+        # buffers, torch.arange/torch.full masks, RoPE tables, what is
+        # computed from them and from shapes): their recorded values are
+        # constants.
+        self.static = set()
 
     # -- helpers ---------------------------------------------------------
     def where(self, node):
@@ -289,6 +294,7 @@ class _Capture:
         outputs = []
         placeholders = 0
         for node in self.gm.graph.nodes:
+            self._note_static(node, placeholders)
             if node.op == "placeholder":
                 v = self.values[node]
                 placeholders += 1
@@ -321,9 +327,38 @@ class _Capture:
             names.append(name)
         return names, isinstance(outputs, (tuple, list))
 
+    def _note_static(self, node, placeholders):
+        if node.op == "placeholder":
+            if placeholders in self.frozen:
+                self.static.add(node)
+        elif node.op == "get_attr":
+            self.static.add(node)
+        elif node.op in ("call_function", "call_method", "call_module"):
+            key = (_function_key(node.target) if node.op == "call_function"
+                   else node.target if node.op == "call_method" else None)
+            if key in _SHAPE_ONLY or all(a in self.static
+                                         for a in node.all_input_nodes):
+                self.static.add(node)
+
+    def _fold(self, node):
+        """The node's recorded value as constants: for an op with no
+        handler whose value does not depend on the inputs (torch.arange,
+        torch.full, zeros_like...)."""
+        value = self.values[node]
+        if self.is_tensor(value):
+            return self.constant(_to_numpy(value), node.name)
+        return [self.constant(_to_numpy(v), f"{node.name}_{i}") if self.is_tensor(v)
+                else None for i, v in enumerate(value)]
+
     def emit(self, node):
         at = self.where(node)
-        if node.op == "call_module":
+        key = (_function_key(node.target) if node.op == "call_function" else
+               node.target if node.op == "call_method" else None)
+        if node in self.static and node.op != "call_module" and (
+                key in _SHAPE_ONLY or key in _FACTORIES or
+                (_FUNCTIONS if node.op == "call_function" else _METHODS).get(key) is None):
+            result = self._fold(node)
+        elif node.op == "call_module":
             mod = self.gm.get_submodule(node.target)
             handler = _MODULES.get(type(mod).__name__)
             if handler is None:
@@ -394,15 +429,54 @@ def _axis(d, rank):
 
 # -- elementwise -----------------------------------------------------------
 
+def _cast_to(c, v, dtype, at):
+    """Value `v` converted to numpy dtype name `dtype` (a no-op when it is)."""
+    if c.b.dtype(v) == dtype:
+        return v
+    return c.op("graph.cast", [v], types=[_tensor_type(c.shape(v), dtype)], at=at)[0]
+
+
+def _promoted(c, node, a, b, at, compare=False):
+    """Operands `a` and `b` (values or Python scalars) in the dtype PyTorch
+    computes `node` in: its result's for arithmetic (so int tensor / float
+    scalar, float16 + float32 and bool * float follow torch's promotion),
+    torch.result_type of the operands for a comparison."""
+    import torch
+    if compare:
+        def probe(x, raw):
+            return c.values[raw] if isinstance(x, _Value) else x
+        raws = (node.args + (node.kwargs.get("other"),))[:2]
+        dtype = _dtype_name(torch.result_type(probe(a, raws[0]), probe(b, raws[1])))
+    else:
+        dtype = _dtype_name(c.values[node].dtype)
+    if dtype == "bool" and not compare:  # logical ops on bools stay bool
+        dtype = c.b.dtype(a if isinstance(a, _Value) else b)
+    tensors = [_cast_to(c, x, dtype, at) if isinstance(x, _Value) else None
+               for x in (a, b)]
+    like = tensors[0] if tensors[0] is not None else tensors[1]
+    return [t if t is not None else c.tensor(x, like) for t, x in zip(tensors, (a, b))]
+
+
 def _binary(opname):
     def handle(c, node, at):
         a, b = c.arg(node.args[0]), c.arg(node.args[1] if len(node.args) > 1
                                           else node.kwargs.get("other"))
-        like = a if isinstance(a, _Value) else b
-        a, b = c.tensor(a, like), c.tensor(b, like)
         alpha = node.kwargs.get("alpha")
         if alpha is not None and alpha != 1:
-            b = c.op("graph.mul", [b, c.tensor(alpha, like)], at=at)[0]
+            b = b * alpha if not isinstance(b, _Value) else c.op(
+                "graph.mul", [b, c.tensor(alpha, b)], at=at)[0]
+        a, b = _promoted(c, node, a, b, at)
+        return c.op(opname, [a, b], types=[c.out_type(node)], at=at)[0]
+    return handle
+
+
+def _compare(opname, swap=False):
+    def handle(c, node, at):
+        a, b = c.arg(node.args[0]), c.arg(node.args[1] if len(node.args) > 1
+                                          else node.kwargs.get("other"))
+        a, b = _promoted(c, node, a, b, at, compare=True)
+        if swap:
+            a, b = b, a
         return c.op(opname, [a, b], types=[c.out_type(node)], at=at)[0]
     return handle
 
@@ -798,9 +872,21 @@ def _attention(c, q, k, v, mask, is_causal, scale, at):
 
 
 def _sdpa(c, node, at):
-    if _kw(node, 4, "dropout_p", 0.0) or _kw(node, 7, "enable_gqa", False):
-        c.fail(node, "scaled_dot_product_attention with dropout or grouped queries")
+    if _kw(node, 4, "dropout_p", 0.0):
+        c.fail(node, "scaled_dot_product_attention with dropout")
     q, k, v = (c.arg(a) for a in node.args[:3])
+    if _kw(node, 7, "enable_gqa", False):
+        # Grouped queries: each KV head serves heads(q) / heads(k) query heads.
+        hq, hk = c.shape(q)[-3], c.shape(k)[-3]
+        if hq % hk:
+            c.fail(node, f"grouped-query attention of {hq} query heads over {hk} KV heads")
+        if hq != hk:
+            def repeat(t):
+                shape = c.shape(t)
+                shape[-3] = hq
+                return _repeat_interleave_to(c, t, hq // hk, len(shape) - 3,
+                                             _tensor_type(shape, c.b.dtype(t)), at)
+            k, v = repeat(k), repeat(v)
     out, _ = _attention(c, q, k, v, c.arg(_kw(node, 3, "attn_mask")),
                         _kw(node, 5, "is_causal", False), _kw(node, 6, "scale"), at)
     return out
@@ -949,6 +1035,123 @@ def _flatten(c, node, at):
     return _reshape(c, node, at)
 
 
+def _repeat_interleave_fn(c, node, x, repeats, dim, at):
+    """Each slice along `dim` repeated `repeats` times in place
+    (GQA's KV heads): reshape, broadcast, reshape."""
+    if isinstance(repeats, _Value) or not isinstance(repeats, int):
+        c.fail(node, "repeat_interleave with a tensor of repeats")
+    shape = c.shape(x)
+    if dim is None:
+        x = c.op("graph.reshape", [x], types=[_tensor_type(
+            [int(np.prod(shape))], c.b.dtype(x))], at=at)[0]
+        shape, dim = c.shape(x), 0
+    return _repeat_interleave_to(c, x, repeats, _axis(dim, len(shape)),
+                                 c.out_type(node), at)
+
+
+def _repeat_interleave_to(c, x, repeats, dim, out_type, at):
+    shape, dtype = c.shape(x), c.b.dtype(x)
+    one = shape[:dim + 1] + [1] + shape[dim + 1:]
+    wide = shape[:dim + 1] + [repeats] + shape[dim + 1:]
+    y = c.op("graph.reshape", [x], types=[_tensor_type(one, dtype)], at=at)[0]
+    y = c.op("graph.broadcast_to", [y], types=[_tensor_type(wide, dtype)], at=at)[0]
+    return c.op("graph.reshape", [y], types=[out_type], at=at)[0]
+
+
+def _repeat_interleave(c, node, at):
+    x = c.arg(node.args[0])
+    return _repeat_interleave_fn(c, node, x, c.arg(_kw(node, 1, "repeats")),
+                                 _kw(node, 2, "dim"), at)
+
+
+def _topk(c, node, at):
+    """torch.topk(x, k, dim=-1, largest=True, sorted=True): [values, indices]."""
+    x = c.arg(node.args[0])
+    rank = len(c.shape(x))
+    values, indices = c.values[node]
+    return c.op("graph.topk", [x], {
+        "k": _i64(_kw(node, 1, "k")), "axis": _i64(_axis(_kw(node, 2, "dim", -1), rank)),
+        "largest": _bool(_kw(node, 3, "largest", True)),
+        "sorted": _bool(_kw(node, 4, "sorted", True))},
+        [_tensor_type(values.shape, values.dtype),
+         _tensor_type(indices.shape, indices.dtype)], at)
+
+
+def _scatter(c, node, at):
+    """torch.scatter(x, dim, index, src or value, reduce=None)."""
+    x = c.arg(node.args[0])
+    rank = len(c.shape(x))
+    dim = _axis(_kw(node, 1, "dim"), rank)
+    index = c.arg(_kw(node, 2, "index"))
+    src = c.arg(_kw(node, 3, "src", node.kwargs.get("value")))
+    reduce = node.kwargs.get("reduce")
+    kinds = {None: "none", "add": "add", "sum": "add", "multiply": "mul",
+             "prod": "mul", "amax": "max", "amin": "min"}
+    if reduce not in kinds or node.kwargs.get("include_self") is False:
+        c.fail(node, f"scatter with reduce={reduce!r}")
+    if not isinstance(src, _Value):  # a scalar value: one per index
+        src = c.op("graph.broadcast_to", [c.tensor(src, x)],
+                   types=[_tensor_type(c.shape(index), c.b.dtype(x))], at=at)[0]
+    src = _cast_to(c, src, c.b.dtype(x), at)
+    return c.op("graph.scatter_elements", [x, index, src],
+                {"axis": _i64(dim), "reduction": _str(kinds[reduce])},
+                [c.out_type(node)], at)[0]
+
+
+def _einsum(c, node, at):
+    """torch.einsum(equation, *operands), operands also as one list."""
+    equation = node.args[0].replace(" ", "")
+    operands = node.args[1:]
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = operands[0]
+    xs = [c.arg(o) for o in operands]
+    if "..." in equation:
+        c.fail(node, f"einsum with an ellipsis ('{equation}')")
+    if "->" not in equation:  # implicit form: letters seen once, sorted
+        letters = equation.replace(",", "")
+        equation += "->" + "".join(sorted(l for l in set(letters) if letters.count(l) == 1))
+    return c.op("graph.einsum", xs, {"equation": _str(equation)},
+                [c.out_type(node)], at)[0]
+
+
+def _stack(c, node, at):
+    xs = [c.arg(a) for a in _kw(node, 0, "tensors")]
+    shape = c.shape(xs[0])
+    dim = _axis(_kw(node, 1, "dim", 0), len(shape) + 1)
+    one = shape[:dim] + [1] + shape[dim:]
+    parts = [c.op("graph.reshape", [x], types=[_tensor_type(one, c.b.dtype(x))],
+                  at=at)[0] for x in xs]
+    if len(parts) == 1:
+        return parts[0]
+    return c.op("graph.concat", parts, {"axis": _i64(dim)}, [c.out_type(node)], at)[0]
+
+
+def _trilu(upper):
+    def handle(c, node, at):
+        return c.op("graph.trilu", [c.arg(node.args[0])],
+                    {"upper": _bool(upper), "k": _i64(_kw(node, 1, "diagonal", 0))},
+                    [c.out_type(node)], at)[0]
+    return handle
+
+
+# Ops whose value depends only on their operands' shapes and dtypes: a
+# constant whatever the inputs hold.
+_SHAPE_ONLY = {
+    "torch.zeros_like", "torch.ones_like", "torch.full_like", "torch.empty_like",
+    "aten.zeros_like", "aten.ones_like", "aten.full_like", "aten.empty_like",
+    "zeros_like", "ones_like", "new_zeros", "new_ones", "new_full", "new_empty",
+    "aten.new_zeros", "aten.new_ones", "aten.new_full", "aten.new_empty",
+    "aten.sym_size", "aten.scalar_tensor",
+}
+# Tensor factories: folded to their values.
+_FACTORIES = {
+    "torch.arange", "torch.full", "torch.zeros", "torch.ones", "torch.empty",
+    "torch.tensor", "torch.eye", "torch.linspace",
+    "aten.arange", "aten.full", "aten.zeros", "aten.ones", "aten.empty",
+    "aten.eye", "aten.linspace", "aten.lift_fresh_copy", "aten.scalar_tensor",
+}
+
+
 _MODULES = {
     "Conv1d": _conv, "Conv2d": _conv,
     "Linear": lambda c, n, m, at: _linear(
@@ -1045,6 +1248,17 @@ _FUNCTIONS = {
     "F.sigmoid": _unary("graph.sigmoid"), "F.tanh": _unary("graph.tanh"),
     "F.multi_head_attention_forward": _mha_call,
     "F.scaled_dot_product_attention": _sdpa,
+    "torch.scaled_dot_product_attention": _sdpa,
+    "torch.repeat_interleave": _repeat_interleave,
+    "torch.topk": _topk, "torch.scatter": _scatter, "torch.einsum": _einsum,
+    "torch.stack": _stack, "torch.triu": _trilu(True), "torch.tril": _trilu(False),
+    "torch.cos": _unary("graph.cos"), "torch.sin": _unary("graph.sin"),
+    "torch.eq": _compare("graph.equal"), "operator.eq": _compare("graph.equal"),
+    "torch.lt": _compare("graph.less"), "operator.lt": _compare("graph.less"),
+    "torch.le": _compare("graph.less_equal"), "operator.le": _compare("graph.less_equal"),
+    "torch.gt": _compare("graph.greater"), "operator.gt": _compare("graph.greater"),
+    "torch.ge": _compare("graph.greater_equal"),
+    "operator.ge": _compare("graph.greater_equal"),
 }
 
 # What torch.export records: ATen ops, keyed without their overload name
@@ -1084,6 +1298,13 @@ _ATEN = {
     "masked_fill": _masked_fill, "where": _where,
     "mean": _reduce("mean"), "sum": _reduce("sum"),
     "to": _cast, "_to_copy": _cast,
+    "repeat_interleave": _repeat_interleave, "topk": _topk, "scatter": _scatter,
+    "einsum": lambda c, n, at: _einsum(c, n, at), "stack": _stack,
+    "triu": _trilu(True), "tril": _trilu(False),
+    "cos": _unary("graph.cos"), "sin": _unary("graph.sin"),
+    "eq": _compare("graph.equal"), "lt": _compare("graph.less"),
+    "le": _compare("graph.less_equal"), "gt": _compare("graph.greater"),
+    "ge": _compare("graph.greater_equal"),
 }
 _FUNCTIONS.update({"aten." + k: v for k, v in _ATEN.items()})
 
@@ -1104,6 +1325,16 @@ _METHODS = {
     "long": _cast, "bool": _cast, "half": _cast,
     "clamp": lambda c, n, at: _clip(c, c.arg(n.args[0]), _kw(n, 1, "min"),
                                     _kw(n, 2, "max"), n, at),
+    "pow": _binary("graph.pow"), "rsqrt": _rsqrt, "neg": _unary("graph.neg"),
+    "log": _unary("graph.log"), "abs": _unary("graph.abs"),
+    "cos": _unary("graph.cos"), "sin": _unary("graph.sin"),
+    "repeat_interleave": _repeat_interleave, "topk": _topk, "scatter": _scatter,
+    "triu": _trilu(True), "tril": _trilu(False),
+    "double": _cast, "bfloat16": _cast,
+    "eq": _compare("graph.equal"), "lt": _compare("graph.less"),
+    "le": _compare("graph.less_equal"), "gt": _compare("graph.greater"),
+    "ge": _compare("graph.greater_equal"),
+    "__getitem__": _getitem,
 }
 
 
