@@ -72,9 +72,9 @@ class Executable:
     array for a one-output model, a tuple otherwise, or as the captured
     module returns)."""
 
-    def __init__(self, artifact_bytes, path, returns_tuple=None):
+    def __init__(self, artifact_bytes, path, returns_tuple=None, display_name=""):
         self._bytes = artifact_bytes
-        self._artifact = _llmc.Artifact(path)
+        self._artifact = _llmc.Artifact(path, display_name)
         self._returns_tuple = returns_tuple
         self.inputs = [TensorInfo(n, tuple(s), d) for n, d, s in self._artifact.inputs]
         self.outputs = [TensorInfo(n, tuple(s), d) for n, d, s in self._artifact.outputs]
@@ -146,14 +146,15 @@ def load(path):
     return Executable(_read(path, LoadError, ""), path)
 
 
-def _finish(write):
-    """Runs write(artifact_path), then loads the artifact."""
+def _finish(write, display_name):
+    """Runs write(artifact_path), then loads the artifact; messages name the
+    model as `display_name`, not the temporary file."""
     with tempfile.TemporaryDirectory(prefix="llmc-") as d:
         path = os.path.join(d, "model.llmcx")
         returns_tuple = write(path)
         with open(path, "rb") as f:
             data = f.read()
-        return Executable(data, path, returns_tuple)
+        return Executable(data, path, returns_tuple, display_name)
 
 
 def _examples(example_inputs):
@@ -228,7 +229,7 @@ def compile(model, target="cpu", example_inputs=None, **options):
         def write(artifact):
             builder.compile(target, artifact, fusion, tf32, **sharding)
             return returns_tuple
-        return _finish(write)
+        return _finish(write, name or "the exported program")
     elif _is_torch_module(model):
         if example_inputs is None:
             raise TypeError("compiling a torch.nn.Module needs example_inputs "
@@ -240,7 +241,7 @@ def compile(model, target="cpu", example_inputs=None, **options):
         def write(artifact):
             builder.compile(target, artifact, fusion, tf32, **sharding)
             return returns_tuple
-        return _finish(write)
+        return _finish(write, name or type(model).__name__)
     else:
         raise TypeError(f"cannot compile a {type(model).__name__}: give a path, "
                         "bytes, an onnx.ModelProto or a torch.nn.Module")
@@ -250,7 +251,7 @@ def compile(model, target="cpu", example_inputs=None, **options):
         _llmc.compile_onnx(data, name or path, target, examples, artifact,
                            fusion, tf32, **sharding)
         return None
-    return _finish(write)
+    return _finish(write, name or path or "the model")
 
 
 def _sharding_options(mesh, strategy, shard, link_bandwidth):

@@ -110,9 +110,11 @@ void exportKernelSymbols() {
 
 class PyArtifact {
 public:
-  explicit PyArtifact(const std::string &path) {
+  /// `displayName` replaces the path in messages (a compiled model's
+  /// artifact lives in a temporary file the user never named).
+  explicit PyArtifact(const std::string &path, const std::string &displayName) {
     std::string error;
-    artifact = llmc::runtime::Artifact::load(path, error);
+    artifact = llmc::runtime::Artifact::load(path, error, displayName);
     if (!artifact)
       raise("LoadError", error);
   }
@@ -221,7 +223,8 @@ PYBIND11_MODULE(_llmc, m) {
       "Compiles serialized ONNX bytes into an artifact file.");
 
   py::class_<PyArtifact>(m, "Artifact")
-      .def(py::init<const std::string &>(), py::arg("path"))
+      .def(py::init<const std::string &, const std::string &>(), py::arg("path"),
+           py::arg("display_name") = "")
       .def_property_readonly("inputs", &PyArtifact::inputs)
       .def_property_readonly("outputs", &PyArtifact::outputs)
       .def_property_readonly("report", &PyArtifact::report)

@@ -677,6 +677,203 @@ def moe_mini(cache_root=None):
     return get("moe_mini", cache_root)
 
 
+# ---------------------------------------------------------------------------
+# Decoders with a static KV cache (gpt-fast / TensorRT-LLM style)
+# ---------------------------------------------------------------------------
+#
+# A Llama-style decoder whose KV caches are preallocated to max_seq
+# positions: inputs input_ids [batch, T] (int64), input_pos [T] (int64, the
+# positions of the T tokens) and per layer past_key_I / past_value_I
+# [batch, kv_heads, max_seq, head_dim]; outputs logits [batch, T, vocab] and
+# present_key_I / present_value_I, the caches with the T new positions
+# written. The mask is computed from input_pos (key j is visible to the
+# token at position p when j <= p), so one file serves every position: the
+# same ONNX graph at T = 1 decodes at any length, at T = prompt length it
+# prefills. Even layers update their caches by index_put
+# (`cache[:, :, input_pos] = k`: ONNX ScatterND), odd layers by
+# Tensor.scatter (ScatterElements), the two spellings exporters produce.
+#
+#     path, weights = models.decoder_file("test", T)    # exported once, cached
+#     module = models.decoder_module("test", weights)   # the same weights, any torch
+
+DECODER_CONFIGS = {
+    # Small: the tests.
+    "test": dict(vocab=1000, d=128, layers=2, heads=4, kv_heads=2, hidden=256,
+                 max_seq=64, batch=2),
+    # bench/bench_decode.py: 8 layers, d 512, ~36M parameters (144 MB fp32).
+    "bench": dict(vocab=8000, d=512, layers=8, heads=8, kv_heads=4, hidden=1536,
+                  max_seq=256, batch=1),
+}
+
+
+def _decoder_class():
+    torch = _torch()
+    nn = torch.nn
+    F = torch.nn.functional
+
+    class RMSNorm(nn.Module):
+        def __init__(self, d, eps=1e-6):
+            super().__init__()
+            self.eps = eps
+            self.weight = nn.Parameter(torch.ones(d))
+
+        def forward(self, x):
+            return self.weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps))
+
+    class Layer(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            hd = c["d"] // c["heads"]
+            self.attention_norm = RMSNorm(c["d"])
+            self.wq = nn.Linear(c["d"], c["heads"] * hd, bias=False)
+            self.wk = nn.Linear(c["d"], c["kv_heads"] * hd, bias=False)
+            self.wv = nn.Linear(c["d"], c["kv_heads"] * hd, bias=False)
+            self.wo = nn.Linear(c["heads"] * hd, c["d"], bias=False)
+            self.ffn_norm = RMSNorm(c["d"])
+            self.w1 = nn.Linear(c["d"], c["hidden"], bias=False)
+            self.w3 = nn.Linear(c["d"], c["hidden"], bias=False)
+            self.w2 = nn.Linear(c["hidden"], c["d"], bias=False)
+
+    class StaticCacheLlama(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.c = c
+            self.hd = c["d"] // c["heads"]
+            self.tok_embeddings = nn.Embedding(c["vocab"], c["d"])
+            self.layers = nn.ModuleList([Layer(c) for _ in range(c["layers"])])
+            self.norm = RMSNorm(c["d"])
+            self.output = nn.Linear(c["d"], c["vocab"], bias=False)
+            inv = 1.0 / 10000.0 ** (torch.arange(0, self.hd, 2, dtype=torch.float64)
+                                    / self.hd)
+            ang = torch.outer(torch.arange(c["max_seq"], dtype=torch.float64), inv)
+            ang = torch.cat((ang, ang), dim=-1)
+            self.register_buffer("cos", ang.cos().float(), persistent=False)
+            self.register_buffer("sin", ang.sin().float(), persistent=False)
+            self.register_buffer("key_positions", torch.arange(c["max_seq"]),
+                                 persistent=False)
+
+        @staticmethod
+        def _rotate(x, cos, sin):
+            half = x.shape[-1] // 2
+            return x * cos + torch.cat((-x[..., half:], x[..., :half]), dim=-1) * sin
+
+        def forward(self, input_ids, input_pos, *caches):
+            c = self.c
+            B, T = input_ids.shape
+            H, KV, hd = c["heads"], c["kv_heads"], self.hd
+            x = self.tok_embeddings(input_ids)
+            cos, sin = self.cos[input_pos], self.sin[input_pos]  # [T, hd]
+            visible = self.key_positions[None, :] <= input_pos[:, None]  # [T, max]
+            presents = []
+            for i, layer in enumerate(self.layers):
+                h = layer.attention_norm(x)
+                q = layer.wq(h).view(B, T, H, hd).transpose(1, 2)
+                k = layer.wk(h).view(B, T, KV, hd).transpose(1, 2)
+                v = layer.wv(h).view(B, T, KV, hd).transpose(1, 2)
+                q, k = self._rotate(q, cos, sin), self._rotate(k, cos, sin)
+                kc, vc = caches[2 * i], caches[2 * i + 1]
+                if i % 2 == 0:  # index_put: ScatterND
+                    kc, vc = kc.clone(), vc.clone()
+                    kc[:, :, input_pos] = k
+                    vc[:, :, input_pos] = v
+                else:  # scatter: ScatterElements
+                    idx = input_pos.view(1, 1, T, 1).expand(B, KV, T, hd)
+                    kc, vc = kc.scatter(2, idx, k), vc.scatter(2, idx, v)
+                presents += [kc, vc]
+                rep = H // KV
+                kk = kc[:, :, None].expand(B, KV, rep, c["max_seq"], hd).reshape(
+                    B, H, c["max_seq"], hd)
+                vv = vc[:, :, None].expand(B, KV, rep, c["max_seq"], hd).reshape(
+                    B, H, c["max_seq"], hd)
+                att = torch.matmul(q, kk.transpose(-2, -1)) * (1.0 / math.sqrt(hd))
+                att = att.masked_fill(~visible, float("-inf"))
+                y = torch.matmul(F.softmax(att, dim=-1), vv)
+                x = x + layer.wo(y.transpose(1, 2).reshape(B, T, H * hd))
+                h = layer.ffn_norm(x)
+                x = x + layer.w2(F.silu(layer.w1(h)) * layer.w3(h))
+            return (self.output(self.norm(x)), *presents)
+
+    return StaticCacheLlama
+
+
+def decoder_io_names(config):
+    c = DECODER_CONFIGS[config]
+    caches = [f"{kind}_{i}" for i in range(c["layers"]) for kind in ("key", "value")]
+    return (["input_ids", "input_pos"] + ["past_" + n for n in caches],
+            ["logits"] + ["present_" + n for n in caches])
+
+
+def decoder_module(config, weights_path):
+    """The decoder of `config` in eval mode with the weights of the npz that
+    decoder_file wrote (works on torch 1.13 and 2.x alike)."""
+    torch = _torch()
+    model = _decoder_class()(DECODER_CONFIGS[config])
+    with np.load(weights_path) as z:
+        state = {k: torch.from_numpy(z[k]) for k in z.files}
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def _export_decoder(config, T, onnx_path, weights_path):
+    torch = _torch()
+    c = DECODER_CONFIGS[config]
+    torch.manual_seed(SEED + 7)
+    model = _decoder_class()(c)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "norm" in name:
+                p.normal_(1.0, 0.1)
+            else:
+                p.normal_(0.0, 0.02 if "embeddings" not in name else 1.0)
+    model.eval()
+    hd = c["d"] // c["heads"]
+    cache = torch.zeros(c["batch"], c["kv_heads"], c["max_seq"], hd)
+    args = (torch.zeros(c["batch"], T, dtype=torch.int64), torch.arange(T),
+            *([cache] * (2 * c["layers"])))
+    inputs, outputs = decoder_io_names(config)
+    d = os.path.dirname(onnx_path)
+    fd, tmp_onnx = tempfile.mkstemp(suffix=".onnx.tmp", dir=d)
+    os.close(fd)
+    fd, tmp_npz = tempfile.mkstemp(suffix=".npz.tmp", dir=d)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **{k: v.detach().numpy() for k, v in model.state_dict().items()})
+        torch.onnx.export(model, args, tmp_onnx, input_names=inputs,
+                          output_names=outputs, opset_version=OPSET,
+                          do_constant_folding=True)
+        os.replace(tmp_npz, weights_path)
+        os.replace(tmp_onnx, onnx_path)  # last: its presence marks a complete entry
+    finally:
+        for p in (tmp_onnx, tmp_npz):
+            if os.path.exists(p):
+                os.unlink(p)
+
+
+def decoder_file(config, T, cache_root=None):
+    """(ONNX path, weights npz path) of the decoder of `config` taking T new
+    tokens per call, exported with Debian's torch 1.13 into the cache."""
+    if config not in DECODER_CONFIGS:
+        raise KeyError(f"unknown decoder config {config!r}; known: "
+                       f"{', '.join(DECODER_CONFIGS)}")
+    d = cache_dir(cache_root)
+    os.makedirs(d, exist_ok=True)
+    onnx_path = os.path.join(d, f"decoder_{config}_t{T}.onnx")
+    weights_path = os.path.join(d, f"decoder_{config}.weights.npz")
+    if not os.path.exists(onnx_path):
+        with open(os.path.join(d, f"decoder_{config}.lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not os.path.exists(onnx_path):
+                import torch
+                if int(torch.__version__.split(".")[0]) < 2:
+                    _export_decoder(config, T, onnx_path, weights_path)
+                else:
+                    import subprocess
+                    subprocess.run(["/usr/bin/python3", os.path.abspath(__file__),
+                                    "--export-decoder", config, str(T), onnx_path,
+                                    weights_path], check=True)
+    return onnx_path, weights_path
+
+
 def rel_l2(actual, expected):
     """||actual - expected||_2 / ||expected||_2, computed in float64."""
     a = np.asarray(actual, np.float64).ravel()
@@ -700,5 +897,7 @@ def main(argv):
 if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "--export":  # see _export_with_debian_torch
         _export(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif len(sys.argv) == 6 and sys.argv[1] == "--export-decoder":  # see decoder_file
+        _export_decoder(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])
     else:
         main(sys.argv[1:])

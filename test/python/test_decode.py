@@ -1,0 +1,105 @@
+"""Greedy decoding with a static KV cache, through one llmc artifact.
+
+The decoder of test/e2e/models.py (DECODER_CONFIGS["test"]: Llama-style,
+2 layers, GQA 4/2 heads, RMSNorm, RoPE, SwiGLU; caches preallocated to 64
+positions, updated by index_put in even layers and scatter in odd ones)
+is exported twice by Debian's torch 1.13: T = 8 (the prefill) and T = 1
+(a decode step). llmc compiles each file once; the decode artifact then
+runs at every position, the position being data (input_pos), not shape.
+PyTorch (the venv's torch, same weights) decodes alongside: every step's
+logits and caches must agree within relative L2 1e-4 and the tokens must
+be equal.
+"""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+llmc = pytest.importorskip("llmc", reason="the llmc Python package is not built "
+                           "(run scripts/setup.sh)")
+torch = pytest.importorskip("torch")
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
+import models  # noqa: E402
+
+TOLERANCE = 1e-4
+PROMPT, STEPS = 8, 12
+
+
+def rel_l2(actual, expected):
+    a = np.asarray(actual, np.float64).ravel()
+    e = np.asarray(expected, np.float64).ravel()
+    return float(np.linalg.norm(a - e) / np.linalg.norm(e))
+
+
+@pytest.fixture(scope="module")
+def decoder():
+    prefill_path, weights = models.decoder_file("test", PROMPT)
+    step_path, _ = models.decoder_file("test", 1)
+    return (llmc.compile(prefill_path, name="DecoderPrefill"),
+            llmc.compile(step_path, name="DecoderStep"),
+            models.decoder_module("test", weights))
+
+
+def test_greedy_decoding_matches_pytorch_at_every_length(decoder):
+    prefill, step, module = decoder
+    c = models.DECODER_CONFIGS["test"]
+    hd = c["d"] // c["heads"]
+    caches = [np.zeros((c["batch"], c["kv_heads"], c["max_seq"], hd), np.float32)
+              for _ in range(2 * c["layers"])]
+    theirs = [torch.from_numpy(a.copy()) for a in caches]
+    prompt = np.random.default_rng(5).integers(0, c["vocab"], (c["batch"], PROMPT))
+    ids, pos = prompt, np.arange(PROMPT)
+    tokens_ours, tokens_theirs = [], []
+    for n in range(STEPS + 1):
+        artifact = prefill if n == 0 else step
+        out = artifact(ids.astype(np.int64), pos.astype(np.int64), *caches)
+        with torch.no_grad():
+            ref = module(torch.from_numpy(ids), torch.from_numpy(pos), *theirs)
+        logits, caches = out[0], list(out[1:])
+        theirs = list(ref[1:])
+        assert rel_l2(logits, ref[0].numpy()) < TOLERANCE, (n, rel_l2(logits, ref[0]))
+        for a, e in zip(caches, theirs):
+            assert rel_l2(a, e.numpy()) < TOLERANCE
+        nxt_ours = logits[:, -1].argmax(-1)
+        nxt_theirs = ref[0][:, -1].argmax(-1).numpy()
+        tokens_ours.append(nxt_ours)
+        tokens_theirs.append(nxt_theirs)
+        # PyTorch's token drives both (a near-tie could otherwise diverge).
+        ids = nxt_theirs[:, None]
+        pos = np.array([PROMPT + n])
+    np.testing.assert_array_equal(np.array(tokens_ours), np.array(tokens_theirs))
+    # One decode artifact served lengths PROMPT + 1 ... PROMPT + STEPS.
+    assert STEPS >= 3
+
+
+def test_positions_past_the_cache_are_clamped_not_out_of_bounds(decoder):
+    """A position beyond max_seq must not write outside the cache: index
+    arithmetic clamps it (the result is defined but meaningless)."""
+    _, step, _ = decoder
+    c = models.DECODER_CONFIGS["test"]
+    hd = c["d"] // c["heads"]
+    caches = [np.zeros((c["batch"], c["kv_heads"], c["max_seq"], hd), np.float32)
+              for _ in range(2 * c["layers"])]
+    out = step(np.zeros((c["batch"], 1), np.int64), np.array([10 ** 6]), *caches)
+    assert all(np.isfinite(a).all() for a in out[1:])
+
+
+def test_a_cache_of_the_wrong_length_or_dtype_is_refused(decoder):
+    _, step, _ = decoder
+    c = models.DECODER_CONFIGS["test"]
+    hd = c["d"] // c["heads"]
+    good = np.zeros((c["batch"], c["kv_heads"], c["max_seq"], hd), np.float32)
+    ids, pos = np.zeros((c["batch"], 1), np.int64), np.array([0])
+    rest = [good] * (2 * c["layers"] - 1)
+    with pytest.raises(llmc.InputError, match=r"^DecoderStep: input .past_key_0. must be FLOAT \[2,2,64,32\], got FLOAT \[2,2,63,32\]$"):
+        step(ids, pos, good[:, :, :-1], *rest)
+    with pytest.raises(llmc.InputError, match=r"^DecoderStep: input .past_key_0. must be FLOAT"):
+        step(ids, pos, good.astype(np.float64), *rest)
+    # Named by the model's file when it has no name= (never a temporary file).
+    path, _ = models.decoder_file("test", 1)
+    with pytest.raises(llmc.InputError, match="^" + path):
+        llmc.compile(path)(ids, pos, good[:, :, :-1], *rest)
