@@ -44,11 +44,13 @@ static constexpr const char *kLinalgKernels =
 /// The start of the bufferized phase on every target: results become
 /// caller-allocated out-parameters (the runtime owns every buffer it hands
 /// in); inputs and weights are the caller's buffers, passed in place, and
-/// the code never writes them.
+/// the code never writes them, except the inputs the caller donated: one
+/// updated in place is the output it became (no out-parameter, no copy).
 static constexpr const char *kBufferize =
     "llmc-readonly-arguments,"
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map},"
+    "llmc-alias-donated-results,"
     "buffer-results-to-out-params{hoist-static-allocs modify-public-functions},";
 
 /// The CUDA pipeline's phases where they differ from the CPU's.

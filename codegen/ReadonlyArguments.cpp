@@ -22,6 +22,9 @@ struct ReadonlyArgumentsPass final
       for (unsigned i = 0; i < func.getNumArguments(); ++i) {
         if (!isa<TensorType>(func.getArgument(i).getType()))
           continue;
+        // A donated input is the code's to update in place.
+        if (func.getArgAttr(i, ::mlir::llmc::kDonatedAttr))
+          continue;
         auto given = func.getArgAttrOfType<BoolAttr>(i, name);
         if (given && given.getValue()) {
           func.emitError("argument ")

@@ -75,6 +75,7 @@ bool pipelineOptions(const ::llmc::api::CompileOptions &options,
   pipeline.strategy = options.strategy;
   pipeline.shards = options.shards;
   pipeline.linkBandwidth = options.linkBandwidth;
+  pipeline.donate = options.donate;
   if (!checkShardingOptions(pipeline, why))
     return error.message = name + ": " + why, false;
   if (options.tf32 && pipeline.cudaChip.empty())

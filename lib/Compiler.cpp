@@ -80,6 +80,54 @@ FailureOr<ModelSignature> mlir::llmc::getSignature(ModuleOp module) {
   return sig;
 }
 
+LogicalResult mlir::llmc::markDonatedInputs(ModuleOp module,
+                                            const PipelineOptions &options) {
+  if (options.donate.empty())
+    return success();
+  auto main = module.lookupSymbol<func::FuncOp>("main");
+  if (!main)
+    return module.emitError("the module has no @main function"), failure();
+  if (!options.cudaChip.empty())
+    return module.emitError("donated inputs are for the CPU target: CUDA "
+                            "programs keep their inputs (not supported yet)"),
+           failure();
+  if (!options.mesh.empty())
+    return module.emitError("donated inputs do not combine with a mesh (not "
+                            "supported yet)"),
+           failure();
+  for (const std::string &name : options.donate) {
+    std::string known;
+    bool found = false;
+    for (unsigned i = 0; i < main.getNumArguments(); ++i) {
+      auto n = dyn_cast_or_null<StringAttr>(main.getArgAttr(i, kNameAttr));
+      if (!n)
+        continue;
+      known += (known.empty() ? "" : ", ") + n.str();
+      if (n.getValue() == name) {
+        main.setArgAttr(i, kDonatedAttr, UnitAttr::get(module.getContext()));
+        found = true;
+      }
+    }
+    if (!found)
+      return module.emitError("the model has no input '")
+                 << name << "' to donate (inputs: " << known << ")",
+             failure();
+  }
+  return success();
+}
+
+std::vector<int> mlir::llmc::outputAliases(ModuleOp module,
+                                           const ModelSignature &signature) {
+  std::vector<int> aliases(signature.outputs.size(), -1);
+  Operation *main = module.lookupSymbol("main");
+  auto attr = main ? main->getAttrOfType<DenseI64ArrayAttr>(kOutputAliasesAttr)
+                   : DenseI64ArrayAttr();
+  if (attr && attr.size() == static_cast<int64_t>(aliases.size()))
+    for (auto [i, a] : llvm::enumerate(attr.asArrayRef()))
+      aliases[i] = static_cast<int>(a);
+  return aliases;
+}
+
 bool mlir::llmc::parseTarget(StringRef target, PipelineOptions &options,
                              std::string &error) {
   std::optional<StringRef> chip =
@@ -284,6 +332,7 @@ mlir::llmc::runWithJit(ModuleOp module, const ModelSignature &sig,
     outputs.push_back(std::move(t));
   }
 
+  std::vector<int> aliases = outputAliases(module, sig);
   // One device's run: its parts of the inputs and weights in, its parts of
   // the outputs out (the whole tensors when there is no mesh).
   rt::MeshShape mesh{sig.meshAxisNames, sig.meshAxisSizes};
@@ -331,6 +380,12 @@ mlir::llmc::runWithJit(ModuleOp module, const ModelSignature &sig,
     }
     size_t firstOutput = buffers.size();
     for (auto [i, t] : llvm::enumerate(outputs)) {
+      // A donated input updated in place is its own output's buffer (the
+      // run's copy of that input): no parameter.
+      if (aliases[i] >= 0) {
+        buffers.push_back(nullptr);
+        continue;
+      }
       std::vector<int64_t> part =
           rt::shardShape(t.shape, axesOf(sig.outputAxes, i), mesh.axisSizes);
       int64_t bytes = rt::dtypeSize(t.dtype);
@@ -353,6 +408,10 @@ mlir::llmc::runWithJit(ModuleOp module, const ModelSignature &sig,
     // Every device holds whole copies of the unsplit outputs; device 0's
     // are taken.
     for (auto [i, t] : llvm::enumerate(outputs)) {
+      if (aliases[i] >= 0) {
+        std::memcpy(t.data.data(), buffers[aliases[i]]->ptr, t.data.size());
+        continue;
+      }
       std::vector<int> axes = axesOf(sig.outputAxes, i);
       bool split = llvm::any_of(axes, [](int a) { return a >= 0; });
       if (split)
@@ -417,11 +476,13 @@ mlir::llmc::describeSignature(ModuleOp module, const ModelSignature &sig,
     t->shardAxes = axes(sig.inputAxes, i);
     contents.inputs.push_back(*t);
   }
+  std::vector<int> aliases = outputAliases(module, sig);
   for (auto [i, s] : llvm::enumerate(sig.outputs)) {
     auto t = spec(s);
     if (failed(t))
       return failure();
     t->shardAxes = axes(sig.outputAxes, i);
+    t->aliasOf = aliases[i];
     contents.outputs.push_back(*t);
   }
   for (auto [i, w] : llvm::enumerate(sig.weights)) {
@@ -513,7 +574,7 @@ OneLineDiagnosticHandler::OneLineDiagnosticHandler(MLIRContext *context,
 LogicalResult mlir::llmc::compileToArtifact(ModuleOp module, StringRef path,
                                             const PipelineOptions &options) {
   FailureOr<ModelSignature> sig = getSignature(module);
-  if (failed(sig))
+  if (failed(sig) || failed(markDonatedInputs(module, options)))
     return failure();
   // Lower through the graph phase, take the weights out of the code (the
   // runtime passes them in place), then lower the rest.

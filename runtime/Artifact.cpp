@@ -267,7 +267,7 @@ bool llmc::runtime::writeArtifact(const std::string &path,
       out.push_back(fb::CreateTensorInfo(
           b, b.CreateString(t.name), static_cast<int32_t>(t.dtype),
           b.CreateVector(t.shape),
-          t.shardAxes.empty() ? 0 : b.CreateVector(t.shardAxes)));
+          t.shardAxes.empty() ? 0 : b.CreateVector(t.shardAxes), t.aliasOf));
     return b.CreateVector(out);
   };
   std::vector<flatbuffers::Offset<fb::Weight>> weights;
@@ -360,9 +360,32 @@ readSpecs(const flatbuffers::Vector<flatbuffers::Offset<fb::TensorInfo>> *v,
       ok &= d >= 0;
     if (t->shard_axes())
       s.shardAxes.assign(t->shard_axes()->begin(), t->shard_axes()->end());
+    s.aliasOf = t->aliases_input();
     out.push_back(std::move(s));
   }
   return out;
+}
+
+/// An output aliasing an input names an input of its own dtype and shape,
+/// each input at most once, in an artifact of one device on the CPU.
+static bool checkAliases(const std::string &path,
+                         const std::vector<TensorSpec> &inputs,
+                         const std::vector<TensorSpec> &outputs,
+                         std::string &error) {
+  std::vector<bool> taken(inputs.size(), false);
+  for (const TensorSpec &o : outputs) {
+    if (o.aliasOf == -1)
+      continue;
+    if (o.aliasOf < 0 || static_cast<size_t>(o.aliasOf) >= inputs.size() ||
+        taken[o.aliasOf] || inputs[o.aliasOf].dtype != o.dtype ||
+        inputs[o.aliasOf].shape != o.shape || !o.shardAxes.empty()) {
+      error = path + ": malformed artifact: output '" + o.name +
+              "' aliases no input of its type";
+      return false;
+    }
+    taken[o.aliasOf] = true;
+  }
+  return true;
 }
 
 namespace {
@@ -613,6 +636,8 @@ std::unique_ptr<Artifact> Artifact::load(const std::string &file,
   bool ok = true;
   a->inputs_ = readSpecs(exe->inputs(), ok);
   a->outputs_ = readSpecs(exe->outputs(), ok);
+  if (ok && !checkAliases(path, a->inputs_, a->outputs_, error))
+    return nullptr;
   if (exe->weights())
     for (const fb::Weight *w : *exe->weights()) {
       DType d = DType::F32;
@@ -631,6 +656,13 @@ std::unique_ptr<Artifact> Artifact::load(const std::string &file,
     }
   if (ok && !readMesh(path, exe, processes, *a, error))
     return nullptr;
+  bool aliases = std::any_of(a->outputs_.begin(), a->outputs_.end(),
+                             [](const TensorSpec &o) { return o.aliasOf >= 0; });
+  if (ok && aliases && (isCudaTarget(target) || !a->meshSizes_.empty())) {
+    error = path + ": malformed artifact: donated inputs in a CUDA or mesh "
+                   "program";
+    return nullptr;
+  }
   if (exe->report())
     a->report_ = exe->report()->str();
   if (ok && isCudaTarget(target)) {
@@ -719,6 +751,8 @@ bool llmc::runtime::describeArtifact(const std::string &path,
     error = path + ": malformed artifact contents";
     return false;
   }
+  if (!checkAliases(path, inputs, outputs, error))
+    return false;
   if (isCudaTarget(target) &&
       (!readCudaProgram(exe->cuda(), p) || p.chip != target.substr(5))) {
     error = path + ": malformed CUDA program in the artifact";
@@ -759,7 +793,11 @@ bool llmc::runtime::describeArtifact(const std::string &path,
             shapeString(t.shape) + sharding(t.shardAxes) + "\n";
   for (const TensorSpec &t : outputs)
     text += "output: " + t.name + " " + dtypeName(t.dtype) + " " +
-            shapeString(t.shape) + sharding(t.shardAxes) + "\n";
+            shapeString(t.shape) + sharding(t.shardAxes) +
+            (t.aliasOf >= 0 && static_cast<size_t>(t.aliasOf) < inputs.size()
+                 ? " (input " + inputs[t.aliasOf].name + " updated in place)"
+                 : "") +
+            "\n";
   uint64_t weightBytes = 0;
   size_t weights = exe->weights() ? exe->weights()->size() : 0;
   if (exe->weights())
@@ -961,6 +999,17 @@ void Artifact::viewsOf(const std::vector<HostTensor> &inputs,
   }
   for (HostTensor &t : outputs)
     out.push_back({t.dtype, t.shape, t.data.data(), t.data.size()});
+  // A donated input is updated in place: in a copy, which is the output
+  // (the caller's inputs stay as they are).
+  for (size_t i = 0; i < outputs_.size(); ++i) {
+    int a = outputs_[i].aliasOf;
+    if (a < 0 || static_cast<size_t>(a) >= inputs.size() ||
+        inputs[a].data.size() != outputs[i].data.size())
+      continue;
+    std::memcpy(outputs[i].data.data(), inputs[a].data.data(),
+                outputs[i].data.size());
+    in[a].data = outputs[i].data.data();
+  }
 }
 
 bool Artifact::run(const std::vector<TensorView> &inputs,
@@ -989,8 +1038,21 @@ bool Artifact::run(const std::vector<TensorView> &inputs,
     descriptors.push_back(descriptor(t.data, t.shape));
   for (const WeightView &w : weights_)
     descriptors.push_back(descriptor(w.data, w.shape));
-  for (const TensorView &t : outputs)
-    descriptors.push_back(descriptor(t.data, t.shape));
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    // A donated input's output is that input's buffer, updated in place:
+    // it has no parameter of its own.
+    int a = outputs_[i].aliasOf;
+    if (a < 0) {
+      descriptors.push_back(descriptor(outputs[i].data, outputs[i].shape));
+      continue;
+    }
+    if (outputs[i].data != inputs[a].data) {
+      error = path_ + ": output '" + outputs_[i].name + "' is input '" +
+              inputs_[a].name +
+              "' updated in place (donated): give both the same buffer";
+      return false;
+    }
+  }
   std::vector<void *> args;
   for (auto &d : descriptors)
     args.push_back(d.data());

@@ -51,6 +51,9 @@ struct CompileOptions {
   std::vector<std::string> shards;
   /// With a mesh: link bandwidth in bytes/s per direction (cost model).
   double linkBandwidth = 450e9;
+  /// Inputs the caller donates, by name: updated in place, each returned in
+  /// the output computed from it in place (CPU, one device).
+  std::vector<std::string> donate;
 };
 
 /// Compiles a serialized ONNX ModelProto into a CPU artifact at

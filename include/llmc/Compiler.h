@@ -57,6 +57,16 @@ bool parseTarget(llvm::StringRef target, PipelineOptions &options,
 /// `error` (naming the command-line options) otherwise.
 bool checkShardingOptions(const PipelineOptions &options, std::string &error);
 
+/// Marks the inputs of @main that `options.donate` names as donated
+/// (kDonatedAttr). Fails with one error line when a name is no input of
+/// the model, or the target is CUDA or a mesh (not supported there yet).
+LogicalResult markDonatedInputs(ModuleOp module, const PipelineOptions &options);
+
+/// Per output of @main as `signature` lists them: the donated input that
+/// llmc-alias-donated-results made it (updated in place), or -1. All -1
+/// before the bufferized phase or without donated inputs.
+std::vector<int> outputAliases(ModuleOp module, const ModelSignature &signature);
+
 /// Lowers `module` through the phases from `first` up to and including
 /// `last` of the pipeline `options` selects (CPU or CUDA), honouring MLIR's
 /// pass-manager command-line options (--mlir-print-ir-after-all,

@@ -40,7 +40,10 @@ def _is_torch_tensor(x):
     return t.__module__.startswith("torch") and t.__name__ in ("Tensor", "Parameter")
 
 
-def _to_numpy(x):
+def _to_numpy(x, writable=False):
+    """A numpy view of `x` (no copy where possible); `writable` for a
+    donated input, which the run updates in place (DLPack views are
+    read-only)."""
     if isinstance(x, np.ndarray):
         return x
     if _is_torch_tensor(x):
@@ -49,6 +52,11 @@ def _to_numpy(x):
             x = x.cpu()
         if str(x.dtype) == "torch.bfloat16":  # numpy has no bfloat16: its bits
             x = x.view(__import__("torch").int16)
+        if writable:
+            try:
+                return x.numpy()  # shares the tensor's memory, writable
+            except (TypeError, RuntimeError):
+                pass
         try:
             return np.from_dlpack(x)  # no copy
         except (TypeError, RuntimeError, BufferError, AttributeError):
@@ -78,6 +86,9 @@ class Executable:
         self._returns_tuple = returns_tuple
         self.inputs = [TensorInfo(n, tuple(s), d) for n, d, s in self._artifact.inputs]
         self.outputs = [TensorInfo(n, tuple(s), d) for n, d, s in self._artifact.outputs]
+        # Output name -> the donated input it is, updated in place.
+        self.donated = {self.outputs[o].name: self.inputs[i].name
+                        for o, i in enumerate(self._artifact.aliases) if i >= 0}
 
     @property
     def input_names(self):
@@ -104,7 +115,8 @@ class Executable:
         if missing:
             raise InputError(f"missing input '{missing[0]}'")
         as_torch = any(_is_torch_tensor(v) for v in given.values())
-        arrays = [_to_numpy(given[n]) for n in names]
+        donated = set(self.donated.values())
+        arrays = [_to_numpy(given[n], n in donated) for n in names]
         outs = self._artifact.run(arrays)
         if as_torch:
             outs = [_to_torch(o, t.dtype) for o, t in zip(outs, self.outputs)]
@@ -189,14 +201,25 @@ def compile(model, target="cpu", example_inputs=None, **options):
     "experts", "auto" (the default) or "none") seeds the sharding
     propagation; shard= pins tensors by input or weight name, e.g.
     {"wte": ("tp", None)} or {"wte": "tp,-"}; link_bandwidth= (GB/s per
-    direction, default 450) is what the cost model and report() assume."""
+    direction, default 450) is what the cost model and report() assume.
+
+    donate= (input names) gives those inputs' buffers to the code: an output
+    computed from one in place (a KV cache written by a scatter) is returned
+    in it, without a copy. Calling the executable then updates a donated
+    array in place (when it is writable and C-contiguous: else a copy is)
+    and returns it as that output; `Executable.donated` maps each such
+    output to its input. CPU, one device."""
     name = options.pop("name", None)
     fusion = bool(options.pop("fusion", True))
+    donate = options.pop("donate", None) or ()
+    if isinstance(donate, str):
+        donate = [donate]
     tf32 = bool(options.pop("tf32", False))
     sharding = _sharding_options(options.pop("mesh", None),
                                  options.pop("strategy", None),
                                  options.pop("shard", None),
                                  options.pop("link_bandwidth", None))
+    sharding["donate"] = [str(d) for d in donate]
     options_frozen = options.pop("_frozen", ())
     if options:
         raise TypeError(f"unknown option(s): {', '.join(sorted(options))}")

@@ -120,6 +120,14 @@ public:
   }
   py::list inputs() const { return specs(artifact->inputs()); }
   py::list outputs() const { return specs(artifact->outputs()); }
+  /// Per output, the index of the donated input it is (updated in place),
+  /// or -1.
+  std::vector<int> aliases() const {
+    std::vector<int> out;
+    for (const llmc::runtime::TensorSpec &s : artifact->outputs())
+      out.push_back(s.aliasOf);
+    return out;
+  }
   std::string report() const { return artifact->report(); }
   /// Runs on the arrays in place: C-contiguous inputs are read where they
   /// are (others are made contiguous once), outputs are written straight
@@ -147,6 +155,20 @@ public:
     }
     py::list result;
     for (const llmc::runtime::TensorSpec &s : artifact->outputs()) {
+      // A donated input is updated in place and is this output: the
+      // caller's array when it is writable and C-contiguous, else a copy.
+      if (s.aliasOf >= 0 && static_cast<size_t>(s.aliasOf) < keep.size()) {
+        py::array &donated = keep[s.aliasOf];
+        if (!donated.writeable()) {
+          donated = py::array::ensure(
+              py::module_::import("numpy").attr("array")(donated),
+              py::array::c_style);
+          inputs[s.aliasOf].data = donated.mutable_data();
+        }
+        outputs.push_back(inputs[s.aliasOf]);
+        result.append(donated);
+        continue;
+      }
       const char *name = numpyName(s.dtype);
       if (!name)
         raise("UnsupportedError",
@@ -196,7 +218,8 @@ PYBIND11_MODULE(_llmc, m) {
          const std::string &target, const py::list &examples,
          const std::string &artifactPath, bool fusion, bool tf32,
          const std::string &mesh, const std::string &strategy,
-         const std::vector<std::string> &shards, double linkBandwidth) {
+         const std::vector<std::string> &shards, double linkBandwidth,
+         const std::vector<std::string> &donate) {
         std::string bytes = model;
         llmc::api::CompileOptions o = options(target, examples);
         o.fusion = fusion;
@@ -205,6 +228,7 @@ PYBIND11_MODULE(_llmc, m) {
         o.strategy = strategy;
         o.shards = shards;
         o.linkBandwidth = linkBandwidth;
+        o.donate = donate;
         llmc::api::Error error;
         bool ok;
         {
@@ -220,6 +244,7 @@ PYBIND11_MODULE(_llmc, m) {
       py::arg("mesh") = "", py::arg("strategy") = "auto",
       py::arg("shards") = std::vector<std::string>(),
       py::arg("link_bandwidth") = 450e9,
+      py::arg("donate") = std::vector<std::string>(),
       "Compiles serialized ONNX bytes into an artifact file.");
 
   py::class_<PyArtifact>(m, "Artifact")
@@ -227,6 +252,7 @@ PYBIND11_MODULE(_llmc, m) {
            py::arg("display_name") = "")
       .def_property_readonly("inputs", &PyArtifact::inputs)
       .def_property_readonly("outputs", &PyArtifact::outputs)
+      .def_property_readonly("aliases", &PyArtifact::aliases)
       .def_property_readonly("report", &PyArtifact::report)
       .def("run", &PyArtifact::run, py::arg("arrays"));
 
@@ -296,7 +322,8 @@ PYBIND11_MODULE(_llmc, m) {
           [](llmc::api::GraphBuilder &b, const std::string &target,
              const std::string &artifactPath, bool fusion, bool tf32,
              const std::string &mesh, const std::string &strategy,
-             const std::vector<std::string> &shards, double linkBandwidth) {
+             const std::vector<std::string> &shards, double linkBandwidth,
+             const std::vector<std::string> &donate) {
             llmc::api::CompileOptions o;
             o.target = target;
             o.fusion = fusion;
@@ -305,6 +332,7 @@ PYBIND11_MODULE(_llmc, m) {
             o.strategy = strategy;
             o.shards = shards;
             o.linkBandwidth = linkBandwidth;
+            o.donate = donate;
             llmc::api::Error error;
             bool ok;
             {
@@ -318,7 +346,8 @@ PYBIND11_MODULE(_llmc, m) {
           py::arg("tf32") = false, py::arg("mesh") = "",
           py::arg("strategy") = "auto",
           py::arg("shards") = std::vector<std::string>(),
-          py::arg("link_bandwidth") = 450e9);
+          py::arg("link_bandwidth") = 450e9,
+          py::arg("donate") = std::vector<std::string>());
 
   m.def(
       "run_pipeline",

@@ -103,3 +103,65 @@ def test_a_cache_of_the_wrong_length_or_dtype_is_refused(decoder):
     path, _ = models.decoder_file("test", 1)
     with pytest.raises(llmc.InputError, match="^" + path):
         llmc.compile(path)(ids, pos, good[:, :, :-1], *rest)
+
+
+def _caches(seed=0):
+    c = models.DECODER_CONFIGS["test"]
+    hd = c["d"] // c["heads"]
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal((c["batch"], c["kv_heads"], c["max_seq"], hd)).astype(
+        np.float32) for _ in range(2 * c["layers"])]
+
+
+def test_donated_caches_are_updated_in_place_and_returned(decoder):
+    """donate= the caches: each step writes them in place and returns the
+    very arrays it was given, with the values of the artifact that copies."""
+    _, plain, _ = decoder
+    path, _ = models.decoder_file("test", 1)
+    inputs, outputs = models.decoder_io_names("test")
+    donated = llmc.compile(path, donate=inputs[2:])
+    assert donated.donated == dict(zip(outputs[1:], inputs[2:]))
+    assert plain.donated == {}
+    ours, theirs = _caches(), _caches()
+    c = models.DECODER_CONFIGS["test"]
+    for n in range(3):
+        ids = np.full((c["batch"], 1), 7 + n, np.int64)
+        pos = np.array([n])
+        before = [a for a in ours]
+        out = donated(ids, pos, *ours)
+        ref = plain(ids, pos, *theirs)
+        assert all(o is b for o, b in zip(out[1:], before))
+        for a, e in zip(out, ref):
+            np.testing.assert_array_equal(a, e)
+        ours, theirs = list(out[1:]), list(ref[1:])
+
+
+def test_donated_read_only_or_torch_inputs(decoder):
+    """A read-only array is not written (a copy is returned); a torch tensor
+    is updated in place."""
+    path, _ = models.decoder_file("test", 1)
+    inputs, _ = models.decoder_io_names("test")
+    donated = llmc.compile(path, donate=inputs[2:3])
+    c = models.DECODER_CONFIGS["test"]
+    ids, pos = np.zeros((c["batch"], 1), np.int64), np.array([3])
+    caches = _caches(1)
+    frozen = caches[0].copy()
+    frozen.flags.writeable = False
+    out = donated(ids, pos, frozen, *caches[1:])
+    assert out[1] is not frozen and not np.array_equal(out[1], frozen)
+    np.testing.assert_array_equal(frozen, _caches(1)[0])
+    tensors = [torch.from_numpy(a.copy()) for a in caches]
+    address = tensors[0].data_ptr()
+    out_t = donated(torch.from_numpy(ids), torch.from_numpy(pos), *tensors)
+    assert out_t[1].data_ptr() == address
+    np.testing.assert_array_equal(out_t[1].numpy(), out[1])
+
+
+def test_donating_what_cannot_be_donated_is_refused():
+    path, _ = models.decoder_file("test", 1)
+    with pytest.raises(llmc.CompileError,
+                       match=r"the model has no input 'past_key_9' to donate "
+                             r"\(inputs: input_ids, input_pos, past_key_0"):
+        llmc.compile(path, donate=["past_key_9"])
+    with pytest.raises(llmc.CompileError, match=r"donated inputs do not combine with a mesh"):
+        llmc.compile(path, donate=["past_key_0"], mesh={"tp": 2})

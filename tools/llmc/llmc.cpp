@@ -158,6 +158,14 @@ static cl::opt<double> deviceMemory(
              "with --mesh) does not fit"),
     cl::init(0), cl::sub(runCommand), cl::sub(compileCommand),
     cl::sub(benchCommand), cl::sub(explainCommand));
+static cl::list<std::string> donateOption(
+    "donate",
+    cl::desc("Donate an input's buffer, by name (repeatable or NAME,NAME): "
+             "the code may update it in place, and an output computed from it "
+             "in place (a KV cache written by a scatter) is returned in it "
+             "without a copy (CPU, one device)"),
+    cl::CommaSeparated, cl::sub(runCommand), cl::sub(compileCommand),
+    cl::sub(benchCommand));
 static cl::opt<double> collectiveTimeout(
     "collective-timeout",
     cl::desc("With --mesh: seconds a collective waits for its peers before "
@@ -242,6 +250,7 @@ static int runOrCompile(bool isRun) {
   bool cuda = !pipeline.cudaChip.empty();
   if (!meshOptions(pipeline))
     return 1;
+  pipeline.donate.assign(donateOption.begin(), donateOption.end());
   if (tf32 && !cuda)
     return fail("--tf32 is for --target cuda (the CPU computes f32 in full "
                 "precision)");
@@ -285,7 +294,7 @@ static int runOrCompile(bool isRun) {
   if (failed(module))
     return 1;
   FailureOr<ModelSignature> sig = getSignature(**module);
-  if (failed(sig))
+  if (failed(sig) || failed(markDonatedInputs(**module, pipeline)))
     return 1;
   std::vector<std::string> names;
   for (const TensorSignature &t : sig->inputs)
@@ -611,6 +620,9 @@ int main(int argc, char **argv) {
     if (meshOption.getNumOccurrences())
       return fail("--mesh is for models: an artifact runs on the mesh it was "
                   "compiled for");
+    if (donateOption.getNumOccurrences())
+      return fail("--donate is for models: an artifact's donated inputs were "
+                  "chosen when it was compiled");
     if (shardOption.getNumOccurrences() || strategyOption.getNumOccurrences() ||
         linkBandwidthOption.getNumOccurrences())
       return fail("--shard, --strategy and --link-bandwidth are for models: "

@@ -75,6 +75,11 @@ struct PipelineOptions {
   /// With a mesh: the link bandwidth (bytes/s per direction) the cost model
   /// and explain assume.
   double linkBandwidth = 450e9;
+  /// Inputs the caller donates, by name (`--donate`): the code may update
+  /// their buffers in place, and an output computed from one in place (a
+  /// KV cache written by a scatter) is returned in it without a copy. CPU
+  /// programs of one device only.
+  std::vector<std::string> donate;
 };
 
 /// Adds the pipeline's passes of the phases after `first`'s predecessor up
@@ -129,6 +134,13 @@ std::optional<GemmEpilogue> matchGemmEpilogue(func::CallOp call);
 /// The unit attribute llmc-kernels-to-gpu puts on a call it left unlowered
 /// as a GEMM epilogue.
 constexpr const char *kGemmEpilogueAttr = "llmc.gemm_epilogue";
+
+/// On an argument of @main: an input the caller donates (`--donate NAME`):
+/// the code may update its buffer in place (see llmc-readonly-arguments).
+constexpr const char *kDonatedAttr = "llmc.donated";
+/// On @main after llmc-alias-donated-results: per result it had, the
+/// donated argument holding it (updated in place), or -1.
+constexpr const char *kOutputAliasesAttr = "llmc.output_aliases";
 /// A call of a kernel function that computes
 /// `output = max(result + bias [+ residual], 0)` elementwise from the whole
 /// NCHW output `result` of the f32 library convolution `conv` (zero-filled

@@ -142,6 +142,27 @@ def FuseKernelLoopsPass : Pass<"llmc-fuse-kernel-loops", "func::FuncOp"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def AliasDonatedResultsPass : Pass<"llmc-alias-donated-results", "ModuleOp"> {
+  let summary = "Returns a donated input updated in place as its output, "
+                "without a copy.";
+  let description = [{
+    Runs after one-shot bufferization with function boundaries, before
+    buffer-results-to-out-params. A result of a public function whose buffer
+    is (through memref.cast) a donated argument (`llmc.donated`, writable),
+    because bufferization updated that input in place, is dropped from the
+    function: the caller reads the output from the input's buffer.
+    Without this, buffer-results-to-out-params would copy the whole input
+    into the output's buffer on every call (a whole KV cache per decoded
+    token).
+
+    The function gets `llmc.output_aliases`, one entry per result it had:
+    the donated argument the result now lives in, or -1 for a result that
+    still has a buffer of its own (an out-parameter). An argument aliases at
+    most one result; a function without donated arguments is unchanged.
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
 def ReadonlyArgumentsPass : Pass<"llmc-readonly-arguments", "ModuleOp"> {
   let summary = "Marks the tensor arguments of public functions read-only "
                 "for bufferization.";
@@ -155,7 +176,11 @@ def ReadonlyArgumentsPass : Pass<"llmc-readonly-arguments", "ModuleOp"> {
     instead.
 
     An argument already marked `bufferization.writable = true` is an error:
-    the runtime's contract forbids it.
+    the runtime's contract forbids it. The exception is an input the caller
+    donated (`llmc.donated`, from `llmc compile --donate NAME`): its buffer
+    is the caller's to give up, so it stays writable and bufferization may
+    update it in place (a KV cache written by a scatter);
+    llmc-alias-donated-results then returns it as the output it became.
 
     The caller also hands in one buffer per result: a value that a public
     function returns more than once (two outputs computed alike, merged by

@@ -30,8 +30,9 @@ namespace llmc::runtime {
 
 constexpr char kArtifactMagic[8] = {'L', 'L', 'M', 'C', 'X', '\0', '\r', '\n'};
 /// The format written; versions from kOldestArtifactVersion on are read
-/// (2 added GEMM epilogues, 3 convolution epilogues, 4 meshes).
-constexpr uint32_t kArtifactVersion = 4;
+/// (2 added GEMM epilogues, 3 convolution epilogues, 4 meshes, 5 donated
+/// inputs).
+constexpr uint32_t kArtifactVersion = 5;
 constexpr uint32_t kOldestArtifactVersion = 1;
 constexpr size_t kArtifactHeaderSize = 64;
 /// The CPU target; CUDA targets are "cuda-sm_XX".
@@ -46,6 +47,10 @@ struct TensorSpec {
   /// With a mesh: per dim, the mesh axis that splits it (-1: whole); empty:
   /// whole on every device.
   std::vector<int> shardAxes;
+  /// Outputs only: the input (donated, `--donate`) this output is: the code
+  /// updates that input's buffer in place and the output is read from it.
+  /// -1: the output has a buffer of its own.
+  int aliasOf = -1;
 };
 
 /// A dense C-order tensor owned by the caller: what run() reads and writes
@@ -126,13 +131,16 @@ public:
   /// The CUDA executable of a CUDA artifact; null for the CPU.
   CudaExecutable *cuda() const { return cuda_.get(); }
 
-  /// Runs on `inputs` (in signature order, checked against it); false with
-  /// a one-line `error` on failure.
   bool run(const std::vector<HostTensor> &inputs,
            std::vector<HostTensor> &outputs, std::string &error) const;
+  /// Runs on `inputs` (in signature order, checked against it); false with
+  /// a one-line `error` on failure. A donated input is copied into the
+  /// output it becomes (the caller's `inputs` are never written).
   /// Runs on the caller's buffers without copying: `inputs` and `outputs`
   /// in signature order, each checked against the signature (dtype, shape
-  /// and size) before the code runs.
+  /// and size) before the code runs. An output that aliases a donated input
+  /// (TensorSpec::aliasOf) must be given that input's buffer: the code
+  /// updates it in place.
   bool run(const std::vector<TensorView> &inputs,
            const std::vector<TensorView> &outputs, std::string &error) const;
   /// CUDA artifacts: runs once on `inputs` timing every step of the
