@@ -700,7 +700,8 @@ DECODER_CONFIGS = {
     # Small: the tests.
     "test": dict(vocab=1000, d=128, layers=2, heads=4, kv_heads=2, hidden=256,
                  max_seq=64, batch=2),
-    # bench/bench_decode.py: 8 layers, d 512, ~36M parameters (144 MB fp32).
+    # bench/bench_decode.py (batch given there): 8 layers, d 512, 33M
+    # parameters (134 MB fp32).
     "bench": dict(vocab=8000, d=512, layers=8, heads=8, kv_heads=4, hidden=1536,
                   max_seq=256, batch=1),
 }
@@ -814,9 +815,9 @@ def decoder_module(config, weights_path):
     return model.eval()
 
 
-def _export_decoder(config, T, onnx_path, weights_path):
+def _export_decoder(config, T, batch, onnx_path, weights_path):
     torch = _torch()
-    c = DECODER_CONFIGS[config]
+    c = dict(DECODER_CONFIGS[config], batch=batch)
     torch.manual_seed(SEED + 7)
     model = _decoder_class()(c)
     with torch.no_grad():
@@ -849,15 +850,18 @@ def _export_decoder(config, T, onnx_path, weights_path):
                 os.unlink(p)
 
 
-def decoder_file(config, T, cache_root=None):
+def decoder_file(config, T, batch=None, cache_root=None):
     """(ONNX path, weights npz path) of the decoder of `config` taking T new
-    tokens per call, exported with Debian's torch 1.13 into the cache."""
+    tokens per call for `batch` sequences (default: the config's batch),
+    exported with Debian's torch 1.13 into the cache. Every file of a config
+    has the same weights."""
     if config not in DECODER_CONFIGS:
         raise KeyError(f"unknown decoder config {config!r}; known: "
                        f"{', '.join(DECODER_CONFIGS)}")
+    batch = batch or DECODER_CONFIGS[config]["batch"]
     d = cache_dir(cache_root)
     os.makedirs(d, exist_ok=True)
-    onnx_path = os.path.join(d, f"decoder_{config}_t{T}.onnx")
+    onnx_path = os.path.join(d, f"decoder_{config}_b{batch}_t{T}.onnx")
     weights_path = os.path.join(d, f"decoder_{config}.weights.npz")
     if not os.path.exists(onnx_path):
         with open(os.path.join(d, f"decoder_{config}.lock"), "w") as lock:
@@ -865,12 +869,12 @@ def decoder_file(config, T, cache_root=None):
             if not os.path.exists(onnx_path):
                 import torch
                 if int(torch.__version__.split(".")[0]) < 2:
-                    _export_decoder(config, T, onnx_path, weights_path)
+                    _export_decoder(config, T, batch, onnx_path, weights_path)
                 else:
                     import subprocess
                     subprocess.run(["/usr/bin/python3", os.path.abspath(__file__),
-                                    "--export-decoder", config, str(T), onnx_path,
-                                    weights_path], check=True)
+                                    "--export-decoder", config, str(T), str(batch),
+                                    onnx_path, weights_path], check=True)
     return onnx_path, weights_path
 
 
@@ -897,7 +901,8 @@ def main(argv):
 if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "--export":  # see _export_with_debian_torch
         _export(sys.argv[2], sys.argv[3], sys.argv[4])
-    elif len(sys.argv) == 6 and sys.argv[1] == "--export-decoder":  # see decoder_file
-        _export_decoder(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])
+    elif len(sys.argv) == 7 and sys.argv[1] == "--export-decoder":  # see decoder_file
+        _export_decoder(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5],
+                        sys.argv[6])
     else:
         main(sys.argv[1:])
