@@ -112,9 +112,13 @@ static std::string phasePipeline(Phase phase, const PipelineOptions &options) {
     // Sharding sees primitive ops and weights as arguments (what a device
     // loads); fusion comes last: it plans over the local program's primitive
     // ops, with collectives as barriers.
+    // Grouped-query attention reads its KV heads unrepeated: on the local
+    // program, where a mesh split the heads (the planner sees the repeat
+    // that the KV heads' sharding follows).
     return std::string("canonicalize,cse,func.func(llmc-decompose-composite-ops),"
                        "canonicalize,cse,llmc-outline-weights") +
            shardingPipeline(options) +
+           ",func.func(llmc-fold-grouped-heads),canonicalize,cse" +
            (options.fusion ? ",func.func(llmc-fuse{target=" + fuseTarget + "})"
                             : "");
   case Phase::Linalg:

@@ -29,6 +29,37 @@ def DecomposeCompositeOpsPass
   let dependentDialects = ["::mlir::llmc::graph::GraphDialect"];
 }
 
+def FoldGroupedHeadsPass : Pass<"llmc-fold-grouped-heads", "func::FuncOp"> {
+  let summary = "Grouped-query attention without repeating the KV heads.";
+  let description = [{
+    Grouped-query attention (Llama 2/3, Mistral...) repeats each of its KV
+    heads G times to meet the query heads: `repeat_kv` / `repeat_interleave`,
+    a reshape that adds a unit dim, a graph.broadcast_to of it to G and a
+    reshape that merges it into the heads. Lowered as written, that writes
+    and reads G copies of the keys and values (of the whole KV cache, per
+    layer and step, when decoding). A matmul reading such a repeat (the
+    keys through a transpose of their last two dims, or the values) is
+    rewritten to read the KV heads themselves: query head h is KV head
+    h / G's group member h % G, so the lhs [..., H, L, E] is reshaped to
+    [..., KVH, G*L, E] (the same elements), multiplied by the unrepeated
+    [..., KVH, S, E] operand, and the result reshaped back to
+    [..., H, L, N]. Exact: every output element is the same dot product.
+
+    ```mlir
+    %r = graph.reshape %k : tensor<1x2x8x4xf32> -> tensor<1x2x1x8x4xf32>
+    %b = graph.broadcast_to %r : tensor<1x2x1x8x4xf32> -> tensor<1x2x3x8x4xf32>
+    %x = graph.reshape %b : tensor<1x2x3x8x4xf32> -> tensor<1x6x8x4xf32>
+    %t = graph.transpose %x {perm = array<i64: 0, 1, 3, 2>} ...
+    %s = graph.matmul %q, %t : tensor<1x6x1x4xf32>, tensor<1x6x4x8xf32> -> tensor<1x6x1x8xf32>
+    ```
+    becomes a matmul of %q reshaped to [1, 2, 3, 4] by %k's transpose,
+    reshaped to [1, 6, 1, 8]. A matmul whose lhs batch dims differ from the
+    repeat's, or a broadcast that repeats anything but a unit dim right
+    after the heads, is left as it is.
+  }];
+  let dependentDialects = ["::mlir::llmc::graph::GraphDialect"];
+}
+
 def TestIterationSpacePass
     : Pass<"llmc-test-iteration-space", "func::FuncOp"> {
   let summary = "Attaches each op's iteration space as an attribute (testing).";
