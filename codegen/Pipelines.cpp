@@ -38,7 +38,7 @@ static std::string libdeviceOption() {
 /// The start of the linalg phase on every target: fusion groups become
 /// kernel functions whose loops are fused within each.
 static constexpr const char *kLinalgKernels =
-    "llmc-outline-fusion-groups,llmc-convert-graph-to-linalg,"
+    "llmc-outline-fusion-groups,llmc-convert-graph-to-linalg{library-attention},"
     "func.func(llmc-fuse-kernel-loops),";
 
 /// The start of the bufferized phase on every target: results become
@@ -115,9 +115,14 @@ static std::string phasePipeline(Phase phase, const PipelineOptions &options) {
     // Grouped-query attention reads its KV heads unrepeated: on the local
     // program, where a mesh split the heads (the planner sees the repeat
     // that the KV heads' sharding follows).
+    // Attention becomes one op where the target has its fused kernel, on
+    // the local program too (each device's heads); not with fusion off, the
+    // reference the fused code is compared with.
     return std::string("canonicalize,cse,func.func(llmc-decompose-composite-ops),"
                        "canonicalize,cse,llmc-outline-weights") +
            shardingPipeline(options) +
+           (options.fusion ? ",func.func(llmc-lift-attention{target=" +
+                                 fuseTarget + "})" : "") +
            ",func.func(llmc-fold-grouped-heads),canonicalize,cse" +
            (options.fusion ? ",func.func(llmc-fuse{target=" + fuseTarget + "})"
                             : "");

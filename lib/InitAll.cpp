@@ -19,6 +19,7 @@ void mlir::llmc::registerAllDialects(DialectRegistry &registry) {
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
   mlir::registerAllToLLVMIRTranslations(registry);
+  registerAttentionBufferization(registry);
 }
 
 void mlir::llmc::registerAllPasses() {

@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "HeadRepeat.h"
 #include "llmc/Passes/Passes.h"
 
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -22,51 +23,8 @@ using namespace mlir::llmc;
 using namespace mlir::llmc::graph;
 
 namespace {
-/// `x` [..., KVH * G, S, E] as the repeat of `heads` [..., KVH, S, E] (each
-/// KV head G times in a row), when it is one.
-struct HeadRepeat {
-  Value heads;   // [..., KVH, S, E]
-  int64_t group; // G
-};
-
-std::optional<HeadRepeat> matchRepeat(Value x) {
-  auto merged = x.getDefiningOp<ReshapeOp>();
-  if (!merged)
-    return std::nullopt;
-  auto broadcast = merged.getInput().getDefiningOp<BroadcastToOp>();
-  if (!broadcast)
-    return std::nullopt;
-  auto unit = broadcast.getInput().getDefiningOp<ReshapeOp>();
-  if (!unit)
-    return std::nullopt;
-  auto xType = cast<RankedTensorType>(x.getType());
-  auto wide = cast<RankedTensorType>(broadcast.getType());
-  auto narrow = cast<RankedTensorType>(broadcast.getInput().getType());
-  auto heads = cast<RankedTensorType>(unit.getInput().getType());
-  int64_t r = xType.getRank();
-  if (r < 3 || wide.getRank() != r + 1 || narrow.getRank() != r + 1 ||
-      heads.getRank() != r)
-    return std::nullopt;
-  int64_t h = r - 3; // the heads dim of x
-  ArrayRef<int64_t> xs = xType.getShape(), ws = wide.getShape(),
-                    ns = narrow.getShape(), hs = heads.getShape();
-  // narrow: heads with a unit dim after the heads dim; wide: that dim G.
-  for (int64_t d = 0; d <= r; ++d) {
-    int64_t fromHeads = d <= h ? hs[d] : d == h + 1 ? 1 : hs[d - 1];
-    if (ns[d] != fromHeads || (d != h + 1 && ws[d] != ns[d]))
-      return std::nullopt;
-  }
-  int64_t group = ws[h + 1];
-  // x merges (KVH, G) into the heads dim, the other dims unchanged.
-  for (int64_t d = 0; d < r; ++d) {
-    int64_t want = d < h ? ws[d] : d == h ? ws[h] * group : ws[d + 1];
-    if (xs[d] != want)
-      return std::nullopt;
-  }
-  if (group <= 1)
-    return std::nullopt;
-  return HeadRepeat{unit.getInput(), group};
-}
+using mlir::llmc::HeadRepeat;
+using mlir::llmc::matchHeadRepeat;
 
 struct FoldRepeatedHeads : OpRewritePattern<MatMulOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -84,7 +42,7 @@ struct FoldRepeatedHeads : OpRewritePattern<MatMulOp> {
         return rewriter.notifyMatchFailure(op, "rhs transpose is not of the last two dims");
       rhs = transpose.getInput();
     }
-    std::optional<HeadRepeat> repeat = matchRepeat(rhs);
+    std::optional<HeadRepeat> repeat = matchHeadRepeat(rhs);
     if (!repeat)
       return rewriter.notifyMatchFailure(op, "rhs is no repeat of KV heads");
     auto lhsType = cast<RankedTensorType>(op.getLhs().getType());

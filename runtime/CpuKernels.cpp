@@ -311,6 +311,14 @@ void llmc::runtime::initializeCpuRuntime() {
   (void)done;
 }
 
+// AttentionKernel.cpp.
+extern "C" void _mlir_ciface_llmc_attention_f32(void *q, void *k, void *v,
+                                                void *bias, void *params,
+                                                void *out);
+extern "C" void _mlir_ciface_llmc_attention_nobias_f32(void *q, void *k,
+                                                       void *v, void *params,
+                                                       void *out);
+
 const llmc::runtime::KernelSymbol *llmc::runtime::getCpuKernelSymbols() {
   initialize();
   // One table for the JIT: these kernels, then the collectives.
@@ -323,6 +331,10 @@ const llmc::runtime::KernelSymbol *llmc::runtime::getCpuKernelSymbols() {
          reinterpret_cast<void *>(&_mlir_ciface_llmc_matmul_f64)},
         {"_mlir_ciface_llmc_conv2d_f32",
          reinterpret_cast<void *>(&_mlir_ciface_llmc_conv2d_f32)},
+        {"_mlir_ciface_llmc_attention_f32",
+         reinterpret_cast<void *>(&_mlir_ciface_llmc_attention_f32)},
+        {"_mlir_ciface_llmc_attention_nobias_f32",
+         reinterpret_cast<void *>(&_mlir_ciface_llmc_attention_nobias_f32)},
     };
     for (const KernelSymbol *s = getCollectiveKernelSymbols(); s->name; ++s)
       all.push_back(*s);

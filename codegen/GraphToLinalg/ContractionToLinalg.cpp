@@ -364,8 +364,22 @@ struct AvgPoolToGeneric : OpConversionPattern<graph::AvgPoolOp> {
 };
 } // namespace
 
+namespace {
+/// Attention not kept for the fused kernel: its matmul, softmax, matmul
+/// chain, whose graph ops the conversion then lowers.
+struct AttentionToChain : OpConversionPattern<graph::AttentionOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(graph::AttentionOp op, OpAdaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    return op.decompose(rewriter);
+  }
+};
+} // namespace
+
 void mlir::llmc::populateContractionToLinalgPatterns(
     const TypeConverter &converter, RewritePatternSet &patterns) {
+  patterns.add<AttentionToChain>(converter, patterns.getContext());
   patterns.add<ContractionToGeneric<graph::MatMulOp>,
                ContractionToGeneric<graph::EinsumOp>, ConvToGeneric,
                ConvTransposeToGeneric,

@@ -286,6 +286,12 @@ struct ConvertGraphToLinalgPass final
     target.addLegalDialect<linalg::LinalgDialect, tensor::TensorDialect,
                            arith::ArithDialect, math::MathDialect,
                            scf::SCFDialect>();
+    // f32 attention for the runtime's fused kernel stays whole: its
+    // bufferization makes it a call (codegen/AttentionBufferization.cpp).
+    target.addDynamicallyLegalOp<graph::AttentionOp>([&](graph::AttentionOp op) {
+      return libraryAttention && op.getType().getElementType().isF32() &&
+             op.getType().hasStaticShape();
+    });
     target.addDynamicallyLegalOp<func::FuncOp>([&](func::FuncOp op) {
       return converter.isSignatureLegal(op.getFunctionType());
     });

@@ -157,3 +157,38 @@ LogicalResult GemmOp::decompose(RewriterBase &rewriter) {
   rewriter.replaceOp(*this, y);
   return success();
 }
+
+LogicalResult AttentionOp::decompose(RewriterBase &rewriter) {
+  GraphBuilder g{rewriter, getLoc()};
+  Location loc = getLoc();
+  auto q = getQuery().getType(), k = getKey().getType(),
+       v = getValue().getType();
+  Type t = q.getElementType();
+  int64_t B = q.getDimSize(0), KVH = q.getDimSize(1), G = q.getDimSize(2),
+          L = q.getDimSize(3), D = q.getDimSize(4), S = k.getDimSize(2),
+          E = v.getDimSize(3);
+  auto type = [&](ArrayRef<int64_t> shape) {
+    return RankedTensorType::get(shape, t);
+  };
+  // Per KV head, its G query heads' rows as one matrix [G * L, D].
+  Value rows = ReshapeOp::create(rewriter, loc, type({B, KVH, G * L, D}),
+                                 getQuery());
+  Value keysT = TransposeOp::create(rewriter, loc, type({B, KVH, D, S}),
+                                    getKey(),
+                                    rewriter.getDenseI64ArrayAttr({0, 1, 3, 2}));
+  Value scores = MatMulOp::create(rewriter, loc, type({B, KVH, G * L, S}),
+                                  rows, keysT);
+  scores = ReshapeOp::create(rewriter, loc, type({B, KVH, G, L, S}), scores);
+  scores = g.mul(scores, g.scalar(t, getScale().convertToDouble()));
+  if (getBias())
+    scores = g.add(scores, getBias());
+  // The softmax over the keys, written out.
+  Value shifted = g.sub(scores, g.reduce(scores, "max", {4}));
+  Value e = g.exp(shifted);
+  Value probs = g.div(e, g.reduce(e, "sum", {4}));
+  probs = ReshapeOp::create(rewriter, loc, type({B, KVH, G * L, S}), probs);
+  Value out = MatMulOp::create(rewriter, loc, type({B, KVH, G * L, E}), probs,
+                               getValue());
+  rewriter.replaceOpWithNewOp<ReshapeOp>(*this, getType(), out);
+  return success();
+}

@@ -180,6 +180,35 @@ SmallVector<AffineMap> HardmaxOp::getIterationSpaceMaps() {
   return axisOpMaps(*this);
 }
 
+// attention: loops (b, kvh, g, i, j, d, e); j and d are reductions.
+SmallVector<IteratorType> AttentionOp::getIterationSpaceIterators() {
+  SmallVector<IteratorType> it = parallel(7);
+  it[4] = it[5] = IteratorType::reduction;
+  return it;
+}
+SmallVector<AffineMap> AttentionOp::getIterationSpaceMaps() {
+  MLIRContext *ctx = getContext();
+  auto dims = [&](ArrayRef<unsigned> loops) {
+    SmallVector<AffineExpr> exprs;
+    for (unsigned l : loops)
+      exprs.push_back(getAffineDimExpr(l, ctx));
+    return AffineMap::get(7, 0, exprs, ctx);
+  };
+  SmallVector<AffineMap> maps{dims({0, 1, 2, 3, 5}), dims({0, 1, 4, 5}),
+                              dims({0, 1, 4, 6})};
+  if (Value bias = getBias()) {
+    // The scores' loops (b, kvh, g, i, j); a dim of size 1 broadcasts.
+    ArrayRef<int64_t> q = tensorType(getQuery()).getShape();
+    SmallVector<int64_t> scores(q.take_front(4));
+    scores.push_back(tensorType(getKey()).getDimSize(2));
+    SmallVector<AffineMap> one{broadcastMap(ctx, tensorType(bias).getShape(), scores)};
+    // Scores' loop d is the op's loop d (b, kvh, g, i, j): the same dims.
+    maps.push_back(AffineMap::get(7, 0, one.front().getResults(), ctx));
+  }
+  maps.push_back(dims({0, 1, 2, 3, 6}));
+  return maps;
+}
+
 SmallVector<IteratorType> LayerNormOp::getIterationSpaceIterators() {
   int64_t rank = getInput().getType().getRank();
   SmallVector<IteratorType> it = parallel(rank);

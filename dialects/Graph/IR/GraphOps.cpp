@@ -421,6 +421,44 @@ LogicalResult SoftmaxOp::verify() { return verifyAxisOp(*this); }
 LogicalResult LogSoftmaxOp::verify() { return verifyAxisOp(*this); }
 LogicalResult HardmaxOp::verify() { return verifyAxisOp(*this); }
 
+LogicalResult AttentionOp::verify() {
+  auto q = getQuery().getType(), k = getKey().getType(),
+       v = getValue().getType();
+  auto out = getOutput().getType();
+  if (q.getRank() != 5 || k.getRank() != 4 || v.getRank() != 4 ||
+      out.getRank() != 5)
+    return emitOpError("query and result must be [B, KVH, G, L, D|E], key "
+                       "and value [B, KVH, S, D|E]");
+  Type element = q.getElementType();
+  if (k.getElementType() != element || v.getElementType() != element ||
+      out.getElementType() != element ||
+      (getBias() && getBias().getType().getElementType() != element))
+    return emitOpError("operands and result must have one element type");
+  ArrayRef<int64_t> qs = q.getShape(), ks = k.getShape(), vs = v.getShape();
+  if (ks[0] != qs[0] || vs[0] != qs[0] || ks[1] != qs[1] || vs[1] != qs[1])
+    return emitOpError("key and value must have the query's batch and KV "
+                       "heads");
+  if (ks[2] != vs[2])
+    return emitOpError("key and value must have the same number of keys");
+  if (ks[3] != qs[4])
+    return emitOpError("key must have the query's head size ") << qs[4];
+  SmallVector<int64_t> want{qs[0], qs[1], qs[2], qs[3], vs[3]};
+  if (out.getShape() != ArrayRef<int64_t>(want))
+    return emitOpError("result must be [B, KVH, G, L, E] = ")
+           << "[" << want[0] << ", " << want[1] << ", " << want[2] << ", "
+           << want[3] << ", " << want[4] << "]";
+  if (Value bias = getBias()) {
+    auto b = cast<RankedTensorType>(bias.getType());
+    SmallVector<int64_t> scores{qs[0], qs[1], qs[2], qs[3], ks[2]};
+    bool ok = b.getRank() == 5;
+    for (int64_t d = 0; ok && d < 5; ++d)
+      ok = b.getDimSize(d) == 1 || b.getDimSize(d) == scores[d];
+    if (!ok)
+      return emitOpError("bias must broadcast to the scores [B, KVH, G, L, S]");
+  }
+  return success();
+}
+
 LogicalResult LayerNormOp::verify() {
   auto type = getInput().getType();
   if (failed(checkAxis(*this, getAxis(), type.getRank())))

@@ -135,6 +135,11 @@ std::optional<GemmEpilogue> matchGemmEpilogue(func::CallOp call);
 /// as a GEMM epilogue.
 constexpr const char *kGemmEpilogueAttr = "llmc.gemm_epilogue";
 
+/// Attaches graph.attention's bufferization: on the CPU, f32 attention that
+/// reaches bufferization becomes a call of the runtime's fused kernel
+/// (codegen/AttentionBufferization.cpp).
+void registerAttentionBufferization(DialectRegistry &registry);
+
 /// On an argument of @main: an input the caller donates (`--donate NAME`):
 /// the code may update its buffer in place (see llmc-readonly-arguments).
 constexpr const char *kDonatedAttr = "llmc.donated";

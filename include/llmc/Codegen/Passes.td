@@ -47,6 +47,10 @@ def ConvertGraphToLinalgPass
     Option<"useLibraryCalls", "library-calls", "bool", /*default=*/"true",
            "Lower f32/f64 matmul and f32 convolution to calls into the "
            "runtime's BLAS-backed kernels">,
+    Option<"libraryAttention", "library-attention", "bool", /*default=*/"false",
+           "Keep f32 graph.attention for the runtime's fused CPU kernel (its "
+           "bufferization makes it a call); otherwise it is lowered as its "
+           "matmul, softmax, matmul chain">,
     Option<"halfGemms", "half-gemms", "bool", /*default=*/"false",
            "Also make f16/bf16 matmuls library calls (cuBLASLt on CUDA): "
            "f32 accumulation into an f32 result, then a cast">

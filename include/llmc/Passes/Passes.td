@@ -29,6 +29,38 @@ def DecomposeCompositeOpsPass
   let dependentDialects = ["::mlir::llmc::graph::GraphDialect"];
 }
 
+def LiftAttentionPass : Pass<"llmc-lift-attention", "func::FuncOp"> {
+  let summary = "Makes scaled dot-product attention one graph.attention op.";
+  let description = [{
+    Finds `matmul(softmax(S), V)` over the last axis (graph.softmax or its
+    decomposition: x - max, exp, divided by the sum) where S is
+    `matmul(Q, transpose(K))` (K's last two dims swapped) followed, in any
+    order, by scalings (mul or div by a positive scalar constant) and
+    masks (an added tensor, or a graph.where that puts -inf, or a constant
+    at most -1e30, where the mask is false: the same after the softmax),
+    with Q, K, V of rank 4 ([B, H, L, D], [B, H, S, D], [B, H, S, E]) and
+    nothing else reading the scores. K and V may be repeats of fewer KV
+    heads (grouped-query attention, see llmc-fold-grouped-heads): the op
+    reads the unrepeated heads. The chain becomes
+
+    ```mlir
+    %q5 = graph.reshape %q : ... -> tensor<B x KVH x G x L x D>
+    %a = graph.attention %q5, %k, %v, %bias {scale = ...} : ...
+    %o = graph.reshape %a : ... -> tensor<B x H x L x E>
+    ```
+
+    with the masks summed into one additive bias (reshaped to the scores'
+    five dims). Lifted only where the target has the fused kernel:
+    `target=cpu` (the default) and f32; with `target=cuda` the pass changes
+    nothing (the chain is lowered as it is).
+  }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"cpu\"",
+           "cpu: lift f32 attention; cuda: leave the chain as it is">,
+  ];
+  let dependentDialects = ["::mlir::llmc::graph::GraphDialect"];
+}
+
 def FoldGroupedHeadsPass : Pass<"llmc-fold-grouped-heads", "func::FuncOp"> {
   let summary = "Grouped-query attention without repeating the KV heads.";
   let description = [{

@@ -387,6 +387,42 @@ def Graph_MatMulOp : Graph_StructuredOp<"matmul", [
   }];
 }
 
+def Graph_AttentionOp : Graph_StructuredOp<"attention"> {
+  let summary = "Scaled dot-product attention, grouped queries included.";
+  let description = [{
+    `softmax(query . key^T * scale + bias) . value`, the softmax over the
+    keys, for every query row. Grouped-query attention is part of the op:
+    `query` is `[B, KVH, G, L, D]` (G query heads per KV head, L rows),
+    `key` `[B, KVH, S, D]`, `value` `[B, KVH, S, E]`, the result
+    `[B, KVH, G, L, E]`; multi-head attention is G = 1. The optional `bias`
+    is added to the scores before the softmax (a mask is a bias of 0 and
+    -inf); each of its five dims is the scores' `[B, KVH, G, L, S]` or 1
+    (broadcast). A row whose scores are all -inf is NaN, as the softmax
+    written out gives. llmc-lift-attention makes this op from the matmul,
+    scale, mask, softmax, matmul chain; on the CPU it runs as one tiled
+    kernel (the runtime's `llmc_attention_f32`), which never holds the
+    scores of more than a block of keys; elsewhere it is lowered as that
+    chain again.
+
+    Its loops are (b, kvh, g, i, j, d, e): j (keys) and d (the dot product)
+    are reductions, but not sums of partial results: sharding keeps them
+    whole and splits batch, heads and query rows.
+  }];
+  let arguments = (ins Graph_FloatTensor:$query, Graph_FloatTensor:$key,
+                       Graph_FloatTensor:$value, Optional<Graph_FloatTensor>:$bias,
+                       F64Attr:$scale);
+  let results = (outs Graph_FloatTensor:$output);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value (`,` $bias^)? attr-dict `:` type(operands) `->` type($output)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// Replaces the op by its matmul, scale, bias, softmax, matmul chain
+    /// (the softmax written out in reductions and elementwise ops).
+    ::mlir::LogicalResult decompose(::mlir::RewriterBase &rewriter);
+  }];
+}
+
 def Graph_EinsumOp : Graph_StructuredOp<"einsum"> {
   let summary = "Einstein summation given by an explicit equation.";
   let description = [{
