@@ -121,8 +121,12 @@ static std::string phasePipeline(Phase phase, const PipelineOptions &options) {
     return std::string("canonicalize,cse,func.func(llmc-decompose-composite-ops),"
                        "canonicalize,cse,llmc-outline-weights") +
            shardingPipeline(options) +
-           (options.fusion ? ",func.func(llmc-lift-attention{target=" +
-                                 fuseTarget + "})" : "") +
+           (options.fusion || !options.liftAttentionFor.empty()
+                ? ",func.func(llmc-lift-attention{target=" +
+                      (options.liftAttentionFor.empty() ? fuseTarget
+                                                        : options.liftAttentionFor) +
+                      "})"
+                : "") +
            ",func.func(llmc-fold-grouped-heads),canonicalize,cse" +
            (options.fusion ? ",func.func(llmc-fuse{target=" + fuseTarget + "})"
                             : "");

@@ -462,8 +462,11 @@ mlir::llmc::describeSignature(ModuleOp module, const ModelSignature &sig,
     if (failed(d))
       return module.emitError("unsupported type of '") << s.name << "'",
              failure();
-    return ::llmc::runtime::TensorSpec{
-        s.name, *d, std::vector<int64_t>(s.type.getShape())};
+    ::llmc::runtime::TensorSpec spec;
+    spec.name = s.name;
+    spec.dtype = *d;
+    spec.shape.assign(s.type.getShape().begin(), s.type.getShape().end());
+    return spec;
   };
   // A partitioned program's split of each tensor (none: whole).
   auto axes = [&](const std::vector<std::vector<int>> &all, size_t i) {

@@ -58,6 +58,15 @@ static int64_t flopsOf(Operation *op) {
     int64_t k = gemm.getTransA() ? a.getDimSize(0) : a.getDimSize(1);
     return 2 * elementsOf(gemm->getResult(0).getType()) * k;
   }
+  if (auto attention = dyn_cast<AttentionOp>(op)) {
+    // Two contractions over the scores [B, KVH, G, L, S]: q . k (D) and
+    // p . v (E), plus the softmax's few flops per score.
+    auto q = attention.getQuery().getType();
+    auto v = attention.getValue().getType();
+    int64_t scores = elementsOf(q) / q.getDimSize(4) *
+                     attention.getKey().getType().getDimSize(2);
+    return scores * (2 * q.getDimSize(4) + 2 * v.getDimSize(3) + 5);
+  }
   if (auto conv = dyn_cast<ConvOp>(op)) {
     auto w = cast<RankedTensorType>(conv->getOperand(1).getType());
     int64_t perOutput = 1;
@@ -145,7 +154,7 @@ ModelReport mlir::llmc::explainModule(ModuleOp module,
           if (!isa<ConstantOp, ReshapeOp>(inner))
             k.flops += flopsOf(&inner);
       } else {
-        bool library = isa<MatMulOp, GemmOp, ConvOp>(op);
+        bool library = isa<MatMulOp, GemmOp, ConvOp, AttentionOp>(op);
         k.kind = library ? "library" : "op";
         k.op = op.getName().getStringRef().str();
         k.flops = flopsOf(&op);

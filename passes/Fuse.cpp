@@ -64,7 +64,7 @@ static void describe(Operation *op, fusion::Node &node) {
   bool fusible = known && op->getNumResults() == 1 &&
                  llvm::all_of(op->getOperandTypes(),
                               [](Type t) { return bytesOf(t) >= 0; });
-  if (isa<MatMulOp, GemmOp, ConvOp, ConvTransposeOp, EinsumOp>(op)) {
+  if (isa<MatMulOp, GemmOp, ConvOp, ConvTransposeOp, EinsumOp, AttentionOp>(op)) {
     node.kind = NodeKind::Contraction;
     return;
   }

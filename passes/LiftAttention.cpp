@@ -150,14 +150,16 @@ struct LiftAttention : OpRewritePattern<MatMulOp> {
     // the scalings and masks: scores = qk * scale + sum(biases).
     double scale = 1.0;
     struct Bias {
-      Value tensor;     // added after `scaleAfter` more scaling
-      double scaledBy;  // the scaling applied after it
+      Value tensor;    // null: the mask of maskFills' next where
+      double scaledBy; // the scalings between it and the softmax
     };
     SmallVector<Bias> biases;
     SmallVector<std::pair<Operation *, Value>> maskFills; // where, fill side
     Value s = softmaxIn;
     Operation *user = nullptr; // the softmax: its readers checked above
     MatMulOp qk;
+    // The chain's ops, whose locations (ONNX nodes) the op takes.
+    SmallVector<Location> locs;
     while (true) {
       if (user && !onlyFeeds(s, user))
         return rewriter.notifyMatchFailure(pv, "the scores have other readers");
@@ -166,6 +168,7 @@ struct LiftAttention : OpRewritePattern<MatMulOp> {
         return rewriter.notifyMatchFailure(pv, "scores from an argument");
       if ((qk = dyn_cast<MatMulOp>(def)))
         break;
+      locs.push_back(def->getLoc());
       user = def;
       auto same = [&](Value x) { return x.getType() == s.getType(); };
       if (isa<MulOp, DivOp>(def)) {
@@ -177,10 +180,9 @@ struct LiftAttention : OpRewritePattern<MatMulOp> {
         }
         if (!k || !same(x) || !(*k > 0) || !std::isfinite(*k))
           return rewriter.notifyMatchFailure(pv, "not a positive scaling");
-        double factor = isa<MulOp>(def) ? *k : 1.0 / *k;
-        scale *= factor;
-        for (Bias &b : biases)
-          b.scaledBy *= factor;
+        // Walking back, a scaling comes before the masks already seen: it
+        // scales the scores only, and the masks found further back.
+        scale *= isa<MulOp>(def) ? *k : 1.0 / *k;
         s = x;
         continue;
       }
@@ -190,7 +192,7 @@ struct LiftAttention : OpRewritePattern<MatMulOp> {
           std::swap(x, b);
         if (!same(x) || x == b)
           return rewriter.notifyMatchFailure(pv, "not scores plus a mask");
-        biases.push_back({b, 1.0});
+        biases.push_back({b, scale});
         s = x;
         continue;
       }
@@ -206,7 +208,7 @@ struct LiftAttention : OpRewritePattern<MatMulOp> {
         // The mask as a bias, built below: 0 where the scores stay.
         maskFills.push_back({where, scoresOnTrue ? where.getRhs()
                                                  : where.getLhs()});
-        biases.push_back({Value(), 1.0});
+        biases.push_back({Value(), scale});
         s = scoresOnTrue ? where.getLhs() : where.getRhs();
         continue;
       }
@@ -267,7 +269,16 @@ struct LiftAttention : OpRewritePattern<MatMulOp> {
             return rewriter.notifyMatchFailure(pv, "a mask that does not broadcast");
       }
     }
-    Location loc = pv.getLoc();
+    locs.insert(locs.begin(), qk.getLoc());
+    std::reverse(locs.begin() + 1, locs.end());
+    if (Operation *softmaxOp = pv.getLhs().getDefiningOp()) {
+      // The softmax (or its parts, in program order).
+      for (Operation *r : readers)
+        locs.push_back(r->getLoc());
+      locs.push_back(softmaxOp->getLoc());
+    }
+    locs.push_back(pv.getLoc());
+    Location loc = rewriter.getFusedLoc(locs);
     Value k = kHeads ? kHeads : untransposed(rewriter, loc, kt);
     if (vHeads)
       v = vHeads;

@@ -78,3 +78,16 @@ func.func @reshape(%x: tensor<3x2xf32>) -> tensor<2x3xf32> {
   %0 = graph.reshape %x : tensor<3x2xf32> -> tensor<2x3xf32>
   return %0 : tensor<2x3xf32>
 }
+
+// -----
+
+// Attention: loops (b, kvh, g, i, j, d, e); keys j and the dot product d
+// are reductions; the bias (a mask over rows and keys) broadcasts over the
+// batch and heads.
+// CHECK-LABEL: func.func @attention(
+// CHECK:         llmc.iterators = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "parallel"]
+// CHECK-SAME:    llmc.maps = [affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d1, d2, d3, d5)>, affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d1, d4, d5)>, affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d1, d4, d6)>, affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (0, 0, 0, d3, d4)>, affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d1, d2, d3, d6)>]
+func.func @attention(%q: tensor<2x2x3x4x8xf32>, %k: tensor<2x2x16x8xf32>, %v: tensor<2x2x16x6xf32>, %mask: tensor<1x1x1x4x16xf32>) -> tensor<2x2x3x4x6xf32> {
+  %0 = graph.attention %q, %k, %v, %mask {scale = 0.125 : f64} : tensor<2x2x3x4x8xf32>, tensor<2x2x16x8xf32>, tensor<2x2x16x6xf32>, tensor<1x1x1x4x16xf32> -> tensor<2x2x3x4x6xf32>
+  return %0 : tensor<2x2x3x4x6xf32>
+}

@@ -529,6 +529,8 @@ static int explainModel() {
   if (!meshOptions(pipeline))
     return 1;
   pipeline.cudaChip.clear(); // the graph phase is the CPU's here
+  if (!noFusion) // fused apart below, but attention is lifted as it will be
+    pipeline.liftAttentionFor = cuda ? "cuda" : "cpu";
   if (failed(lower(**module, Phase::Graph, Phase::Graph, pipeline)))
     return 1;
   if (!noFusion) {

@@ -55,8 +55,13 @@ std::optional<Phase> parsePhase(llvm::StringRef name);
 
 /// Choices that change what the pipeline does (not just where it stops).
 struct PipelineOptions {
-  /// Form fusion groups (llmc-fuse) and fuse their loops.
+  /// Form fusion groups (llmc-fuse) and fuse their loops; also lift
+  /// attention into graph.attention (llmc-lift-attention).
   bool fusion = true;
+  /// Lift attention for this target ("cpu" or "cuda") even without fusion
+  /// (`llmc explain`, which fuses apart); empty: with fusion, for the
+  /// pipeline's own target.
+  std::string liftAttentionFor;
   /// Empty for the CPU; the CUDA chip ("sm_90"...) for the CUDA pipeline,
   /// whose last phase (Phase::LLVM) ends with the kernels' PTX in a
   /// gpu.binary.

@@ -365,3 +365,59 @@ func.func @yield_outside_group(%x: tensor<2xf32>) -> tensor<2xf32> {
   // expected-error @+1 {{expects parent op 'graph.fusion_group'}}
   graph.yield %x : tensor<2xf32>
 }
+
+// -----
+
+func.func @attention_rank(%q: tensor<2x4x8xf32>, %k: tensor<2x4x8xf32>) -> tensor<2x4x8xf32> {
+  // expected-error @+1 {{query and result must be [B, KVH, G, L, D|E], key and value [B, KVH, S, D|E]}}
+  %0 = graph.attention %q, %k, %k {scale = 1.0 : f64} : tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32> -> tensor<2x4x8xf32>
+  return %0 : tensor<2x4x8xf32>
+}
+
+// -----
+
+func.func @attention_types(%q: tensor<1x1x1x4x8xf32>, %k: tensor<1x1x4x8xf64>) -> tensor<1x1x1x4x8xf32> {
+  // expected-error @+1 {{operands and result must have one element type}}
+  %0 = graph.attention %q, %k, %k {scale = 1.0 : f64} : tensor<1x1x1x4x8xf32>, tensor<1x1x4x8xf64>, tensor<1x1x4x8xf64> -> tensor<1x1x1x4x8xf32>
+  return %0 : tensor<1x1x1x4x8xf32>
+}
+
+// -----
+
+func.func @attention_heads(%q: tensor<1x2x1x4x8xf32>, %k: tensor<1x4x4x8xf32>) -> tensor<1x2x1x4x8xf32> {
+  // expected-error @+1 {{key and value must have the query's batch and KV heads}}
+  %0 = graph.attention %q, %k, %k {scale = 1.0 : f64} : tensor<1x2x1x4x8xf32>, tensor<1x4x4x8xf32>, tensor<1x4x4x8xf32> -> tensor<1x2x1x4x8xf32>
+  return %0 : tensor<1x2x1x4x8xf32>
+}
+
+// -----
+
+func.func @attention_keys(%q: tensor<1x1x1x4x8xf32>, %k: tensor<1x1x4x8xf32>, %v: tensor<1x1x5x8xf32>) -> tensor<1x1x1x4x8xf32> {
+  // expected-error @+1 {{key and value must have the same number of keys}}
+  %0 = graph.attention %q, %k, %v {scale = 1.0 : f64} : tensor<1x1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x5x8xf32> -> tensor<1x1x1x4x8xf32>
+  return %0 : tensor<1x1x1x4x8xf32>
+}
+
+// -----
+
+func.func @attention_head_size(%q: tensor<1x1x1x4x8xf32>, %k: tensor<1x1x4x6xf32>) -> tensor<1x1x1x4x6xf32> {
+  // expected-error @+1 {{key must have the query's head size 8}}
+  %0 = graph.attention %q, %k, %k {scale = 1.0 : f64} : tensor<1x1x1x4x8xf32>, tensor<1x1x4x6xf32>, tensor<1x1x4x6xf32> -> tensor<1x1x1x4x6xf32>
+  return %0 : tensor<1x1x1x4x6xf32>
+}
+
+// -----
+
+func.func @attention_result(%q: tensor<1x1x1x4x8xf32>, %k: tensor<1x1x4x8xf32>) -> tensor<1x1x1x4x4xf32> {
+  // expected-error @+1 {{result must be [B, KVH, G, L, E] = [1, 1, 1, 4, 8]}}
+  %0 = graph.attention %q, %k, %k {scale = 1.0 : f64} : tensor<1x1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32> -> tensor<1x1x1x4x4xf32>
+  return %0 : tensor<1x1x1x4x4xf32>
+}
+
+// -----
+
+func.func @attention_bias(%q: tensor<1x1x1x4x8xf32>, %k: tensor<1x1x4x8xf32>, %b: tensor<1x1x1x3x4xf32>) -> tensor<1x1x1x4x8xf32> {
+  // expected-error @+1 {{bias must broadcast to the scores [B, KVH, G, L, S]}}
+  %0 = graph.attention %q, %k, %k, %b {scale = 1.0 : f64} : tensor<1x1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x1x3x4xf32> -> tensor<1x1x1x4x8xf32>
+  return %0 : tensor<1x1x1x4x8xf32>
+}

@@ -154,3 +154,16 @@ func.func @fusion_group(%x: tensor<4x8xf32>, %b: tensor<8xf32>) -> (tensor<4x8xf
   }
   return %0#0, %0#1 : tensor<4x8xf32>, tensor<4x1xf32>
 }
+
+// Attention: grouped queries (2 KV heads, 3 query heads each), with a
+// broadcast bias (a causal mask over the rows and keys) and without one.
+// CHECK-LABEL: func.func @attention(
+// CHECK: graph.attention %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {scale = 1.250000e-01 : f64} : tensor<2x2x3x4x8xf32>, tensor<2x2x16x8xf32>, tensor<2x2x16x6xf32>, tensor<1x1x1x4x16xf32> -> tensor<2x2x3x4x6xf32>
+// CHECK: graph.attention %{{.*}}, %{{.*}}, %{{.*}} {scale = 1.000000e+00 : f64} : tensor<1x4x1x4x8xf32>, tensor<1x4x4x8xf32>, tensor<1x4x4x8xf32> -> tensor<1x4x1x4x8xf32>
+func.func @attention(%q: tensor<2x2x3x4x8xf32>, %k: tensor<2x2x16x8xf32>, %v: tensor<2x2x16x6xf32>,
+                     %mask: tensor<1x1x1x4x16xf32>, %q2: tensor<1x4x1x4x8xf32>,
+                     %k2: tensor<1x4x4x8xf32>) -> (tensor<2x2x3x4x6xf32>, tensor<1x4x1x4x8xf32>) {
+  %0 = graph.attention %q, %k, %v, %mask {scale = 0.125 : f64} : tensor<2x2x3x4x8xf32>, tensor<2x2x16x8xf32>, tensor<2x2x16x6xf32>, tensor<1x1x1x4x16xf32> -> tensor<2x2x3x4x6xf32>
+  %1 = graph.attention %q2, %k2, %k2 {scale = 1.0 : f64} : tensor<1x4x1x4x8xf32>, tensor<1x4x4x8xf32>, tensor<1x4x4x8xf32> -> tensor<1x4x1x4x8xf32>
+  return %0, %1 : tensor<2x2x3x4x6xf32>, tensor<1x4x1x4x8xf32>
+}
