@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "LibraryCall.h"
 #include "llmc/Codegen/Passes.h"
 #include "llmc/Dialect/Graph/IR/GraphOps.h"
 
@@ -22,15 +23,6 @@ using namespace mlir;
 using namespace mlir::bufferization;
 
 namespace {
-/// `type` with fully dynamic sizes, strides and offset: what the kernel's
-/// C interface takes for any layout.
-MemRefType anyLayout(MemRefType type) {
-  SmallVector<int64_t> dynamic(type.getRank(), ShapedType::kDynamic);
-  auto layout = StridedLayoutAttr::get(type.getContext(), ShapedType::kDynamic,
-                                       dynamic);
-  return MemRefType::get(dynamic, type.getElementType(), layout);
-}
-
 struct AttentionBufferization
     : BufferizableOpInterface::ExternalModel<AttentionBufferization,
                                              mlir::llmc::graph::AttentionOp> {
@@ -53,7 +45,6 @@ struct AttentionBufferization
                           BufferizationState &state) const {
     auto attention = cast<mlir::llmc::graph::AttentionOp>(op);
     Location loc = op->getLoc();
-    auto module = op->getParentOfType<ModuleOp>();
     SmallVector<Value> args;
     for (Value operand : op->getOperands()) {
       FailureOr<Value> buffer = getBuffer(rewriter, operand, options, state);
@@ -79,28 +70,10 @@ struct AttentionBufferization
     args.push_back(params);
     args.push_back(*out);
 
-    SmallVector<Value> callArgs;
-    SmallVector<Type> types;
-    for (Value a : args) {
-      MemRefType type = anyLayout(cast<MemRefType>(a.getType()));
-      callArgs.push_back(memref::CastOp::create(rewriter, loc, type, a));
-      types.push_back(type);
-    }
     StringRef name = attention.getBias() ? "llmc_attention_f32"
                                          : "llmc_attention_nobias_f32";
-    FunctionType fnType = rewriter.getFunctionType(types, {});
-    if (auto existing = module.lookupSymbol<func::FuncOp>(name)) {
-      if (existing.getFunctionType() != fnType)
-        return op->emitOpError("calls '")
-               << name << "' with operand types " << fnType
-               << " but it is declared " << existing.getFunctionType();
-    } else {
-      OpBuilder top = OpBuilder::atBlockEnd(module.getBody());
-      auto fn = func::FuncOp::create(top, module.getLoc(), name, fnType);
-      fn.setPrivate();
-      fn->setAttr("llvm.emit_c_interface", top.getUnitAttr());
-    }
-    func::CallOp::create(rewriter, loc, name, TypeRange{}, callArgs);
+    if (failed(mlir::llmc::callLibrary(rewriter, op, name, args)))
+      return failure();
     replaceOpWithBufferizedValues(rewriter, op, *out);
     return success();
   }

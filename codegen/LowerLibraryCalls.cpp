@@ -1,5 +1,6 @@
 //===- LowerLibraryCalls.cpp - Marked generics to runtime kernel calls ----===//
 
+#include "LibraryCall.h"
 #include "llmc/Codegen/Passes.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -15,14 +16,6 @@ using namespace mlir;
 using namespace mlir::llmc;
 
 namespace {
-/// memref<?x...x?xT, strided<[?, ...], offset: ?>> of `type`'s rank.
-MemRefType dynamicType(MemRefType type) {
-  SmallVector<int64_t> dynamic(type.getRank(), ShapedType::kDynamic);
-  auto layout = StridedLayoutAttr::get(type.getContext(), ShapedType::kDynamic,
-                                       dynamic);
-  return MemRefType::get(dynamic, type.getElementType(), layout);
-}
-
 struct LowerLibraryCallsPass final
     : ::mlir::llmc::impl::LowerLibraryCallsPassBase<LowerLibraryCallsPass> {
   using Base::Base;
@@ -40,29 +33,9 @@ struct LowerLibraryCallsPass final
         return signalPassFailure();
       }
       OpBuilder b(op);
-      SmallVector<Value> args;
-      SmallVector<Type> types;
-      for (Value operand : op->getOperands()) {
-        MemRefType type = dynamicType(cast<MemRefType>(operand.getType()));
-        args.push_back(memref::CastOp::create(b, op.getLoc(), type, operand));
-        types.push_back(type);
-      }
-      StringRef name = op.getLibraryCallAttr().getValue();
-      FunctionType fnType = b.getFunctionType(types, {});
-      if (auto existing = module.lookupSymbol<func::FuncOp>(name)) {
-        if (existing.getFunctionType() != fnType) {
-          op.emitOpError("calls '") << name << "' with operand types "
-                                    << fnType << " but it is declared "
-                                    << existing.getFunctionType();
-          return signalPassFailure();
-        }
-      } else {
-        OpBuilder top = OpBuilder::atBlockEnd(module.getBody());
-        auto fn = func::FuncOp::create(top, module.getLoc(), name, fnType);
-        fn.setPrivate();
-        fn->setAttr("llvm.emit_c_interface", top.getUnitAttr());
-      }
-      func::CallOp::create(b, op.getLoc(), name, TypeRange{}, args);
+      if (failed(callLibrary(b, op, op.getLibraryCallAttr().getValue(),
+                             op->getOperands())))
+        return signalPassFailure();
       op.erase();
     }
     // The device grid of a partitioned program is only referred to by its
