@@ -330,7 +330,9 @@ def _is_weight(placeholder, value):
 def _torch_backend(gm, example_inputs):
     """The torch.compile backend: parameters and buffers are folded in as
     constants (as Inductor's freezing does: recompile after changing
-    weights); one executable per distinct input shape."""
+    weights); one executable per distinct input shape. Under dynamic=True
+    the graph's size inputs (SymInts) are values of each call: the
+    executable for those sizes is compiled on first use and kept."""
     import torch
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
     frozen = {i for i, (p, v) in enumerate(zip(placeholders, example_inputs))
@@ -340,7 +342,9 @@ def _torch_backend(gm, example_inputs):
     cache = {}
 
     def run(*args):
-        key = tuple((tuple(args[i].shape), args[i].dtype) for i in live)
+        key = tuple((tuple(args[i].shape), args[i].dtype) for i in live) + tuple(
+            int(a) for i, a in enumerate(args)
+            if i not in frozen and isinstance(a, (int, torch.SymInt)))
         exe = cache.get(key)
         if exe is None:  # the frozen positions hold the same weights
             exe = cache[key] = compile(gm, example_inputs=args, _frozen=frozen)

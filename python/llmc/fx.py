@@ -329,7 +329,9 @@ class _Capture:
 
     def _note_static(self, node, placeholders):
         if node.op == "placeholder":
-            if placeholders in self.frozen:
+            # Weights folded in; sizes (Dynamo's SymInt inputs under
+            # dynamic=True) are values of this specialisation.
+            if placeholders in self.frozen or not _holds_tensor(self.values.get(node)):
                 self.static.add(node)
         elif node.op == "get_attr":
             self.static.add(node)
@@ -350,7 +352,29 @@ class _Capture:
         return [self.constant(_to_numpy(v), f"{node.name}_{i}") if self.is_tensor(v)
                 else None for i, v in enumerate(value)]
 
+    def _with_values(self, node):
+        """`node`, or a view of it whose arguments that are Python values
+        computed in the graph (sizes under Dynamo's dynamic=True: sym_size,
+        arithmetic on SymInts) are those values, as the handlers expect."""
+        import torch.fx
+
+        def sub(a):
+            if isinstance(a, torch.fx.Node) and a in self.values and \
+                    not _holds_tensor(self.values[a]):
+                return self.values[a]
+            if isinstance(a, (list, tuple)):
+                return type(a)(sub(x) for x in a)
+            if isinstance(a, dict):
+                return {k: sub(v) for k, v in a.items()}
+            return a
+        args, kwargs = sub(node.args), sub(node.kwargs)
+        if args == node.args and kwargs == node.kwargs:
+            return node
+        return _NodeView(node, args, kwargs)
+
     def emit(self, node):
+        original = node
+        node = self._with_values(node)
         at = self.where(node)
         key = (_function_key(node.target) if node.op == "call_function" else
                node.target if node.op == "call_method" else None)
@@ -377,13 +401,30 @@ class _Capture:
         else:
             self.fail(node, f"fx op {node.op}")
         if isinstance(result, list):
-            self.env[node] = [_Value(r) if r is not None else None for r in result]
+            self.env[original] = [_Value(r) if r is not None else None for r in result]
         else:
-            self.env[node] = _Value(result)
+            self.env[original] = _Value(result)
 
 
 class _Value(int):
     """A value number of the graph builder (distinct from Python ints)."""
+
+
+class _NodeView:
+    """An fx node with other args and kwargs (see _Capture._with_values); it
+    is the node for every other purpose, dict keys included."""
+
+    def __init__(self, node, args, kwargs):
+        self._node, self.args, self.kwargs = node, args, kwargs
+
+    def __getattr__(self, name):
+        return getattr(self._node, name)
+
+    def __hash__(self):
+        return hash(self._node)
+
+    def __eq__(self, other):
+        return self._node is (other._node if isinstance(other, _NodeView) else other)
 
 
 def _numpy_dtype(dtype):

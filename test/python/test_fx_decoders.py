@@ -312,3 +312,25 @@ def test_repeat_interleave_with_tensor_repeats_is_refused():
             return x.repeat_interleave(r, dim=0)
     with pytest.raises(llmc.CompileError, match=r"repeat_interleave with a tensor"):
         llmc.compile(M(), example_inputs=(torch.randn(2, 3), torch.tensor([1, 2])))
+
+
+def test_torch_compile_dynamic_serves_every_cache_length():
+    """torch.compile(dynamic=True): Dynamo hands the backend one graph with
+    symbolic sizes; llmc compiles it for each cache length on first use
+    (three lengths, one Dynamo graph) and matches PyTorch at each."""
+    torch.manual_seed(0)
+    module = KVCacheDecoder().eval()
+    torch._dynamo.reset()
+    compiled = torch.compile(module, backend="llmc", dynamic=True)
+    g = torch.Generator().manual_seed(4)
+    for past in (3, 5, 9):
+        args = (torch.randint(0, 100, (2, 1), generator=g),
+                torch.randn(2, 2, 4, past, 16, generator=g),
+                torch.randn(2, 2, 4, past, 16, generator=g))
+        with torch.no_grad():
+            expected = module(*args)
+            actual = compiled(*args)
+        for a, e in zip(actual, expected):
+            assert a.shape == e.shape
+            assert rel_l2(a.numpy(), e.numpy()) < TOLERANCE, past
+    torch._dynamo.reset()
