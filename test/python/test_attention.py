@@ -119,3 +119,24 @@ def test_lifted_attention_matches_the_chain_and_pytorch(name):
         assert err < 1e-6, (name, err)
     err = np.linalg.norm(fused[~nan] - chain[~nan]) / np.linalg.norm(chain[~nan])
     assert err < 1e-6, (name, err)
+
+
+E2E_WITH_ATTENTION = {"gpt2_mini": 4, "bert_mini": 4, "vit_mini": 4, "llama_mini": 2}
+
+
+@pytest.mark.parametrize("name", sorted(E2E_WITH_ATTENTION))
+def test_e2e_models_lift_every_layer_and_match_the_chain(name):
+    """Every attention layer of the end-to-end transformers is lifted, and
+    the outputs equal those of the chain (fusion off) within fp32 rounding."""
+    import os
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+    import models
+    case = models.get(name)
+    lifted = llmc.compile(case.onnx_path)
+    chain = llmc.compile(case.onnx_path, fusion=False)
+    assert _kernel_ops(lifted).count("graph.attention") == E2E_WITH_ATTENTION[name]
+    a, b = lifted(**case.inputs), chain(**case.inputs)
+    for x, y in zip(a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,)):
+        err = np.linalg.norm(np.asarray(x, np.float64) - y) / np.linalg.norm(np.asarray(y, np.float64))
+        assert err < 1e-6, (name, err)
