@@ -1052,6 +1052,19 @@ bool Artifact::run(const std::vector<TensorView> &inputs,
               "' updated in place (donated): give both the same buffer";
       return false;
     }
+    // The code writes that buffer while it reads the other inputs: none of
+    // them may share its memory.
+    const char *lo = static_cast<const char *>(inputs[a].data);
+    for (size_t j = 0; j < inputs.size(); ++j) {
+      const char *other = static_cast<const char *>(inputs[j].data);
+      if (j != static_cast<size_t>(a) && inputs[j].bytes && inputs[a].bytes &&
+          other < lo + inputs[a].bytes && lo < other + inputs[j].bytes) {
+        error = path_ + ": input '" + inputs_[a].name +
+                "' is donated (updated in place) but shares its memory with "
+                "input '" + inputs_[j].name + "': give it a buffer of its own";
+        return false;
+      }
+    }
   }
   std::vector<void *> args;
   for (auto &d : descriptors)

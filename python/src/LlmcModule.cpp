@@ -159,7 +159,17 @@ public:
       // caller's array when it is writable and C-contiguous, else a copy.
       if (s.aliasOf >= 0 && static_cast<size_t>(s.aliasOf) < keep.size()) {
         py::array &donated = keep[s.aliasOf];
-        if (!donated.writeable()) {
+        // Another input sharing its memory (the same array given twice,
+        // `[np.zeros(...)] * 4`) would see the in-place writes: a copy.
+        const char *lo = static_cast<const char *>(inputs[s.aliasOf].data);
+        bool shared = false;
+        for (size_t j = 0; j < inputs.size(); ++j) {
+          const char *other = static_cast<const char *>(inputs[j].data);
+          shared |= j != static_cast<size_t>(s.aliasOf) && inputs[j].bytes &&
+                    other < lo + inputs[s.aliasOf].bytes &&
+                    lo < other + inputs[j].bytes;
+        }
+        if (!donated.writeable() || shared) {
           donated = py::array::ensure(
               py::module_::import("numpy").attr("array")(donated),
               py::array::c_style);

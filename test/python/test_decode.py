@@ -165,3 +165,25 @@ def test_donating_what_cannot_be_donated_is_refused():
         llmc.compile(path, donate=["past_key_9"])
     with pytest.raises(llmc.CompileError, match=r"donated inputs do not combine with a mesh"):
         llmc.compile(path, donate=["past_key_0"], mesh={"tp": 2})
+
+
+def test_donated_caches_given_as_one_array_are_not_mixed_up(decoder):
+    """`[np.zeros(...)] * 4`: one array for every donated cache. Each is
+    updated in place, so they may not share memory: the executable gives
+    all but one a copy, and the results are those of the copying artifact."""
+    _, plain, _ = decoder
+    path, _ = models.decoder_file("test", 1)
+    inputs, _ = models.decoder_io_names("test")
+    donated = llmc.compile(path, donate=inputs[2:])
+    c = models.DECODER_CONFIGS["test"]
+    hd = c["d"] // c["heads"]
+    ids, pos = np.full((c["batch"], 1), 9, np.int64), np.array([2])
+    one = np.random.default_rng(2).standard_normal(
+        (c["batch"], c["kv_heads"], c["max_seq"], hd)).astype(np.float32)
+    expected = plain(ids, pos, *([one.copy()] * 4))
+    shared = one.copy()
+    got = donated(ids, pos, *([shared] * 4))
+    for a, e in zip(got, expected):
+        np.testing.assert_array_equal(a, e)
+    # Different keys and values went into different buffers.
+    assert len({id(a) for a in got[1:]}) == 4
