@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 #include <dlfcn.h>
 
 #ifdef LLMC_HAVE_CUDA_HEADERS
@@ -228,6 +229,12 @@ struct GemmPlan {
 struct CudaExecutable::State {
   CudaProgram program;
   std::string device;
+  /// One run at a time: the stream, the arena and the library descriptors
+  /// are the executable's (Python calls it from several threads with the
+  /// GIL released).
+  std::mutex mutex;
+  /// With a CUDA graph: the first run went eagerly, the next one captures.
+  bool ranEagerly = false;
   Driver cu;
   BlasLt lt;
   Dnn dnn;
@@ -404,6 +411,18 @@ bool CudaExecutable::State::planGemm(size_t i, std::string &error) {
                 pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &alignC,
                 sizeof(alignC)),
             "setting D's alignment");
+  if (ok && g.epilogue != GemmEpilogue::None) {
+    // cuBLASLt picks the algorithm for the bias pointer's alignment, and
+    // the real one is set per run (buffers move): give the query an address
+    // of the same alignment (never read).
+    uintptr_t sameAlignment =
+        (uintptr_t(1) << 20) + alignmentOf(g.biasOffset * cElement);
+    const void *bias = reinterpret_cast<const void *>(sameAlignment);
+    ok = check(lt.cublasLtMatmulDescSetAttribute(
+                   p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
+                   sizeof(bias)),
+               "setting the bias for the heuristic");
+  }
   cublasLtMatmulHeuristicResult_t result{};
   int found = 0;
   ok = ok && check(lt.cublasLtMatmulAlgoGetHeuristic(
@@ -575,7 +594,8 @@ bool CudaExecutable::State::enqueue(size_t i, std::string &error) {
             dnnHandle, &one, p.x, at(c.x), p.w, at(c.w), p.conv, p.algo,
             workspace, p.workspace, &alpha2, p.y, z, p.bias, bias, p.relu,
             p.y, at(c.y));
-      if (st == CUDNN_STATUS_NOT_SUPPORTED) {
+      // cuDNN 9 refines NOT_SUPPORTED into sub-codes (3001...): its category.
+      if (CUDNN_STATUS_CATEGORY(st) == CUDNN_STATUS_NOT_SUPPORTED) {
         // Not every algorithm and shape has the fused form (PyTorch falls
         // back likewise): the convolution, the residual, the bias, the
         // ReLU, in the fused form's order, each a cuDNN call.
@@ -717,6 +737,13 @@ CudaExecutable::create(CudaProgram program,
   void *values[] = {log, reinterpret_cast<void *>(sizeof(log) - 1)};
   r = s.cu.cuModuleLoadDataEx(&s.module, cubin ? p.cubin.data() : p.ptx.c_str(),
                               2, options, values);
+  if (r != CUDA_SUCCESS && cubin && !p.ptx.empty()) {
+    // A cubin the driver cannot load (a driver older than the toolkit's
+    // ptxas): its PTX, which the driver compiles itself.
+    cubin = false;
+    std::memset(log, 0, sizeof(log));
+    r = s.cu.cuModuleLoadDataEx(&s.module, p.ptx.c_str(), 2, options, values);
+  }
   if (r != CUDA_SUCCESS) {
     std::string first(log, strnlen(log, sizeof(log)));
     if (size_t nl = first.find('\n'); nl != std::string::npos)
@@ -927,6 +954,7 @@ template <typename Body>
 bool runWith(CudaExecutable::State &s, const std::vector<HostBytes> &inputs,
              const std::vector<void *> &outputs, std::string &error,
              Body body) {
+  std::lock_guard<std::mutex> lock(s.mutex);
   if (!s.poisoned.empty()) {
     error = "an earlier CUDA error left this executable unusable: " +
             s.poisoned;
@@ -976,6 +1004,12 @@ bool CudaExecutable::run(const std::vector<HostBytes> &inputs,
     if (!graph_)
       return s.enqueueAll(error);
     CUresult r;
+    if (!s.graphExec && !s.ranEagerly) {
+      // The first run is eager: cuBLASLt's and cuDNN's first-call set-up
+      // (workspace, plan caches) must not happen inside a stream capture.
+      s.ranEagerly = true;
+      return s.enqueueAll(error);
+    }
     if (!s.graphExec) {
       // Capture once: every buffer is at a fixed address, so the graph
       // replays as is.
@@ -1010,6 +1044,8 @@ bool CudaExecutable::profile(const std::vector<HostBytes> &inputs,
         s.cu.cuEventDestroy(e);
   };
   CUresult r;
+  // Events belong to the current context: make it this executable's first.
+  s.cu.cuCtxSetCurrent(s.ctx);
   for (CUevent &e : events)
     if ((r = s.cu.cuEventCreate(&e, CU_EVENT_DEFAULT)) != CUDA_SUCCESS) {
       destroy();

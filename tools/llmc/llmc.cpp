@@ -110,7 +110,7 @@ static cl::opt<std::string> target(
 static cl::opt<bool> cudaGraph(
     "cuda-graph",
     cl::desc("CUDA: capture the model's launches once as a CUDA graph and "
-             "replay it on every run"),
+             "replay it on every later run (the first run is eager)"),
     cl::init(false), cl::sub(runCommand), cl::sub(benchCommand));
 
 static cl::opt<bool> tf32(
