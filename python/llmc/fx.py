@@ -378,6 +378,9 @@ class _Capture:
         at = self.where(node)
         key = (_function_key(node.target) if node.op == "call_function" else
                node.target if node.op == "call_method" else None)
+        if key in _RANDOM or (isinstance(key, str) and key.split(".")[-1] in _RANDOM_NAMES):
+            # Folded, its values would be the example run's on every call.
+            self.fail(node, f"random op {key}")
         if node in self.static and node.op != "call_module" and (
                 key in _SHAPE_ONLY or key in _FACTORIES or
                 (_FUNCTIONS if node.op == "call_function" else _METHODS).get(key) is None):
@@ -1184,6 +1187,12 @@ _SHAPE_ONLY = {
     "aten.new_zeros", "aten.new_ones", "aten.new_full", "aten.new_empty",
     "aten.sym_size", "aten.scalar_tensor",
 }
+# Random ops: never folded (every call draws anew), never captured.
+_RANDOM_NAMES = {"rand", "randn", "randint", "rand_like", "randn_like",
+                 "randint_like", "randperm", "bernoulli", "multinomial", "normal",
+                 "normal_", "uniform_", "exponential_", "poisson", "random_",
+                 "native_dropout"}
+_RANDOM = {f"torch.{n}" for n in _RANDOM_NAMES} | {f"aten.{n}" for n in _RANDOM_NAMES}
 # Tensor factories: folded to their values.
 _FACTORIES = {
     "torch.arange", "torch.full", "torch.zeros", "torch.ones", "torch.empty",

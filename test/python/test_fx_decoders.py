@@ -334,3 +334,16 @@ def test_torch_compile_dynamic_serves_every_cache_length():
             assert a.shape == e.shape
             assert rel_l2(a.numpy(), e.numpy()) < TOLERANCE, past
     torch._dynamo.reset()
+
+
+def test_random_ops_are_refused_not_frozen():
+    """A random op has no input yet differs on every call: folding it would
+    freeze the example run's draw. It is refused, naming the node."""
+    class Noisy(nn.Module):
+        def forward(self, x):
+            return x + torch.randn_like(x) * 0.1
+    args = (torch.zeros(2, 3),)
+    with pytest.raises(llmc.CompileError, match=r"cannot capture random op torch.randn_like"):
+        llmc.compile(Noisy(), example_inputs=args)
+    with pytest.raises(llmc.CompileError, match=r"cannot capture random op aten.randn_like"):
+        llmc.compile(torch.export.export(Noisy(), args))
