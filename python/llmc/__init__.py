@@ -215,11 +215,12 @@ def compile(model, target="cpu", example_inputs=None, **options):
     if isinstance(donate, str):
         donate = [donate]
     tf32 = bool(options.pop("tf32", False))
-    sharding = _sharding_options(options.pop("mesh", None),
-                                 options.pop("strategy", None),
-                                 options.pop("shard", None),
-                                 options.pop("link_bandwidth", None))
-    sharding["donate"] = [str(d) for d in donate]
+    # The compile calls' keyword options: the mesh's and the donated inputs.
+    more = _sharding_options(options.pop("mesh", None),
+                             options.pop("strategy", None),
+                             options.pop("shard", None),
+                             options.pop("link_bandwidth", None))
+    more["donate"] = [str(d) for d in donate]
     options_frozen = options.pop("_frozen", ())
     if options:
         raise TypeError(f"unknown option(s): {', '.join(sorted(options))}")
@@ -250,7 +251,7 @@ def compile(model, target="cpu", example_inputs=None, **options):
             returns_tuple = False
 
         def write(artifact):
-            builder.compile(target, artifact, fusion, tf32, **sharding)
+            builder.compile(target, artifact, fusion, tf32, **more)
             return returns_tuple
         return _finish(write, name or "the exported program")
     elif _is_torch_module(model):
@@ -262,7 +263,7 @@ def compile(model, target="cpu", example_inputs=None, **options):
                                                options_frozen)
 
         def write(artifact):
-            builder.compile(target, artifact, fusion, tf32, **sharding)
+            builder.compile(target, artifact, fusion, tf32, **more)
             return returns_tuple
         return _finish(write, name or type(model).__name__)
     else:
@@ -272,7 +273,7 @@ def compile(model, target="cpu", example_inputs=None, **options):
 
     def write(artifact):
         _llmc.compile_onnx(data, name or path, target, examples, artifact,
-                           fusion, tf32, **sharding)
+                           fusion, tf32, **more)
         return None
     return _finish(write, name or path or "the model")
 
