@@ -43,6 +43,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 ROWS, COLS = 8192, 1024
 EPS = 1e-5
+TOLERANCE = 1e-4  # max |got - want| / (|want| + 1e-3)
 
 
 def models():
@@ -152,34 +153,59 @@ def copy_bandwidth(torch):
 
 
 def measure(args):
-    import torch
-    if not torch.cuda.is_available():
-        sys.exit("error: no CUDA device (measure runs on the GPU machine)")
     d = os.path.abspath(args.dir)
     plan = json.load(open(os.path.join(d, "plan.json")))
-    copy = copy_bandwidth(torch)
-    print(f"device: {torch.cuda.get_device_name()}; D2D copy {copy:.0f} GB/s "
-          f"(bytes read + written)\n")
+    if args.dry_run:  # everything but the GPU: inputs, references, the table
+        device, copy = "cpu (dry run)", None
+    else:
+        import torch
+        if not torch.cuda.is_available():
+            sys.exit("error: no CUDA device (measure runs on the GPU machine; "
+                     "--dry-run checks the harness on the CPU)")
+        device, copy = torch.cuda.get_device_name(), copy_bandwidth(torch)
+        print(f"device: {device}; D2D copy {copy:.0f} GB/s "
+              f"(bytes read + written)\n")
     print("| kernel | time us | GB/s | fraction of copy | max rel err vs float64 |")
     print("|---|---:|---:|---:|---:|")
     refs = models()
+    rows, failures = [], []
     for name, inputs in plan.items():
         # The inputs are made again here (seeded): 32 MB each would not
         # travel to the GPU machine with the artifacts.
         files = [os.path.join(d, f"{name}.{k}.npy") for k in inputs]
         for k, f in zip(inputs, files):
             np.save(f, refs[name][1][k])
+        want = refs[name][2]({k: np.load(f) for k, f in zip(inputs, files)})
+        if args.dry_run:
+            print(f"| {name} | - | - | - | - |")
+            rows.append({"kernel": name})
+            continue
         outdir = os.path.join(d, name + ".out")
         run = subprocess.run([os.path.join(d, "llmc-run"), os.path.join(d, name + ".llmcx"),
                               *files, "--runs", str(args.warmup), "--profile",
-                              "--output-dir", outdir],
-                             check=True, capture_output=True, text=True).stdout
-        row = [l for l in run.splitlines() if re.match(r"^0\s", l)][0].split()
+                              "--output-dir", outdir], capture_output=True, text=True)
+        if run.returncode != 0:
+            failures.append(f"{name}: llmc-run failed (exit {run.returncode}): "
+                            f"{run.stderr.strip()[-500:]}")
+            continue
+        row = [l for l in run.stdout.splitlines() if re.match(r"^0\s", l)][0].split()
         us, gbs = float(row[2]), float(row[4])
         got = np.load(os.path.join(outdir, "y.npy")).astype(np.float64)
-        want = refs[name][2]({k: np.load(f) for k, f in zip(inputs, files)})
         err = float(np.max(np.abs(got - want) / (np.abs(want) + 1e-3)))
+        if not err <= TOLERANCE:
+            failures.append(f"{name}: output off float64 numpy by {err:.2e} "
+                            f"(at most {TOLERANCE:g})")
         print(f"| {name} | {us:.1f} | {gbs:.0f} | {gbs / copy:.0%} | {err:.1e} |")
+        rows.append({"kernel": name, "us": us, "gb_per_s": gbs,
+                     "fraction_of_copy": gbs / copy, "max_rel_err": err})
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"device": device, "copy_gb_per_s": copy, "rows": rows,
+                       "failures": failures}, f, indent=1)
+    for why in failures:
+        print(f"error: {why}", file=sys.stderr)
+    if failures:
+        sys.exit(1)
 
 
 def main():
@@ -191,6 +217,9 @@ def main():
     m = sub.add_parser("measure")
     m.add_argument("dir")
     m.add_argument("--warmup", type=int, default=20)
+    m.add_argument("--dry-run", action="store_true",
+                   help="inputs and references only, on the CPU")
+    m.add_argument("--json", metavar="FILE", help="also write the table as JSON")
     args = ap.parse_args()
     prepare(args) if args.phase == "prepare" else measure(args)
 

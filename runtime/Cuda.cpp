@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <mutex>
 #include <dlfcn.h>
 
@@ -493,8 +494,13 @@ bool CudaExecutable::State::planConv(size_t i, std::string &error) {
     if (!tensor(p.bias, dims, bias) ||
         !check(dnn.cudnnCreateActivationDescriptor(&p.relu),
                "cudnnCreateActivationDescriptor") ||
-        !check(dnn.cudnnSetActivationDescriptor(p.relu, CUDNN_ACTIVATION_RELU,
-                                                CUDNN_PROPAGATE_NAN, 0.0),
+        // coef is the ReLU's upper bound for cuDNN's fused forms (as for a
+        // clipped ReLU): the largest double leaves it unbounded, as PyTorch
+        // sets it. NaN propagates (ONNX Relu(NaN) is NaN); a fused call
+        // that refuses it is NOT_SUPPORTED and takes the separate calls.
+        !check(dnn.cudnnSetActivationDescriptor(
+                   p.relu, CUDNN_ACTIVATION_RELU, CUDNN_PROPAGATE_NAN,
+                   std::numeric_limits<double>::max()),
                "describing the ReLU"))
       return false;
   }

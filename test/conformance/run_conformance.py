@@ -380,16 +380,17 @@ def run_dataset(args, test, model, ds_dir, tmp, res):
         compare_unfused(args, cmd, out_dir, [n for n, _ in expected], tmp, res)
     if (args.cuda == "compile" and res.outcome == PASS and
             os.path.basename(ds_dir).endswith("_0")):
-        compile_cuda(args, cmd, tmp, res)
+        compile_cuda(args, cmd, tmp, res, expected)
 
 
-def compile_cuda(args, cmd, tmp, res):
+def compile_cuda(args, cmd, tmp, res, expected):
     """Compiles the model, specialised to the data set's inputs, for CUDA:
     every op must lower to kernels and library calls, and ptxas must accept
-    the PTX (when it is installed)."""
+    the PTX (when it is installed). With --cuda-export, a compiled model's
+    artifact, inputs and expected outputs are kept for a GPU machine."""
     artifact = os.path.join(tmp, "model.cuda.llmcx")
     compile_cmd = ([args.llmc, "compile"] + cmd[2:cmd.index("--output-dir")] +
-                   ["--target", "cuda", "-o", artifact])
+                   ["--target", args.cuda_target, "-o", artifact])
     rc, output = run_process(compile_cmd, tmp, args.timeout)
     listed = res.test.key in args.cuda_xfail_entries
     if rc == 1 and first_error_line(output) and listed:
@@ -400,6 +401,32 @@ def compile_cuda(args, cmd, tmp, res):
     elif listed:
         res.set(FAIL, "CUDA compile passed but the test is in --cuda-xfail: "
                       "remove it from the list")
+    elif args.cuda_export:
+        export_cuda(args, cmd, artifact, expected, res)
+
+
+def export_cuda(args, cmd, artifact, expected, res):
+    """Copies a CUDA-compiled test into --cuda-export DIR/<suite>__<test>/:
+    model.llmcx, in_<n>.npy, out_<n>.npy and entry.json (the input and
+    output names, and the ONNX model's path), for bench/gpu_check.py."""
+    dest = os.path.join(args.cuda_export, f"{res.test.suite}__{res.test.name}")
+    shutil.rmtree(dest, ignore_errors=True)
+    os.makedirs(dest)
+    shutil.copy2(artifact, os.path.join(dest, "model.llmcx"))
+    inputs = []
+    for i, flag in enumerate(cmd):
+        if flag == "--input":
+            name, _, path = cmd[i + 1].partition("=")
+            shutil.copy2(path, os.path.join(dest, f"in_{len(inputs)}.npy"))
+            inputs.append(name)
+    outputs = []
+    for name, arr in expected:
+        np.save(os.path.join(dest, f"out_{len(outputs)}.npy"),
+                to_npy_array(arr), allow_pickle=False)
+        outputs.append(name)
+    with open(os.path.join(dest, "entry.json"), "w") as f:
+        json.dump({"key": res.test.key, "inputs": inputs, "outputs": outputs,
+                   "model": os.path.join(res.test.path, "model.onnx")}, f)
 
 
 def compare_unfused(args, cmd, fused_dir, names, tmp, res):
@@ -551,6 +578,13 @@ def parse_args(argv):
     ap.add_argument("--cuda-xfail", metavar="FILE",
                     help="with --cuda compile: tests whose CUDA compile is "
                          "expected to fail (same format as --xfail)")
+    ap.add_argument("--cuda-target", default="cuda", metavar="TARGET",
+                    help="with --cuda compile: the --target given to llmc "
+                         "(default cuda, i.e. cuda:sm_90)")
+    ap.add_argument("--cuda-export", metavar="DIR",
+                    help="with --cuda compile: keep each CUDA-compiled test's "
+                         "artifact, inputs and expected outputs in DIR (for "
+                         "bench/gpu_check.py)")
     ap.add_argument("--report", metavar="FILE", help="write per-test results as JSON")
     ap.add_argument("--update-xfail", action="store_true",
                     help="rewrite --xfail from this run's non-passing tests")
@@ -563,6 +597,11 @@ def parse_args(argv):
         ap.error("--update-xfail needs --xfail FILE")
     if args.jobs < 1:
         ap.error("--jobs must be >= 1")
+    if args.cuda_export:
+        if args.cuda != "compile":
+            ap.error("--cuda-export needs --cuda compile")
+        args.cuda_export = os.path.abspath(args.cuda_export)
+        os.makedirs(args.cuda_export, exist_ok=True)
     return args
 
 

@@ -1,13 +1,17 @@
 """Inputs and a float64 numpy reference for Inputs/conv_epilogues.onnxtxt.
 
-    conv_epilogues.py make DIR         writes DIR/<input>.npy
+    conv_epilogues.py make DIR [nan]   writes DIR/<input>.npy (nan: one
+                                       pixel of x is NaN)
     conv_epilogues.py check DIR OUTDIR checks OUTDIR/<output>.npy
 
 Six 3x3 convolutions (pads 1) of x with a bias: followed by a ReLU; by a
 residual add of r and a ReLU; by a ReLU with a constant bias; by nothing;
 by a ReLU whose input is also an output; by a sigmoid. Every output must be
 FLOAT [2,4,6,6] and agree with the reference within rtol 1e-5, atol 1e-5
-(fp32 accumulation, no TF32). Prints `<output> ok` for each.
+(fp32 accumulation, no TF32), with NaN exactly where the reference has
+NaN: a NaN pixel poisons the outputs whose window holds it, through the
+ReLU (ONNX's Relu(NaN) is NaN) and the sigmoid. Prints `<output> ok` for
+each.
 """
 
 import os
@@ -30,8 +34,10 @@ def main():
         for n in INPUTS:
             shape = {"x": (2, 4, 6, 6), "r": (2, 4, 6, 6), "b": (4,)}.get(
                 n, (4, 4, 3, 3))
-            np.save(os.path.join(d, n + ".npy"),
-                    rng.randn(*shape).astype(np.float32))
+            a = rng.randn(*shape).astype(np.float32)
+            if n == "x" and sys.argv[3:] == ["nan"]:
+                a[0, 1, 2, 3] = np.nan
+            np.save(os.path.join(d, n + ".npy"), a)
         return
     i = {n: np.load(os.path.join(d, n + ".npy")).astype(np.float64)
          for n in INPUTS}
@@ -55,8 +61,12 @@ def main():
         if got.dtype != np.float32 or got.shape != ref.shape:
             print(f"{name}: got {got.dtype} {got.shape}, want float32 {ref.shape}")
             failed = True
-        elif not np.allclose(got, ref, rtol=1e-5, atol=1e-5):
-            print(f"{name}: max abs error {np.abs(got - ref).max():.3g} "
+        elif not np.array_equal(np.isnan(got), np.isnan(ref)):
+            print(f"{name}: NaN at {int(np.isnan(got).sum())} places, the "
+                  f"reference at {int(np.isnan(ref).sum())}, or elsewhere")
+            failed = True
+        elif not np.allclose(got, ref, rtol=1e-5, atol=1e-5, equal_nan=True):
+            print(f"{name}: max abs error {np.nanmax(np.abs(got - ref)):.3g} "
                   "beyond rtol 1e-5, atol 1e-5")
             failed = True
         else:
