@@ -748,6 +748,8 @@ CudaExecutable::create(CudaProgram program,
     // ptxas): its PTX, which the driver compiles itself.
     cubin = false;
     std::memset(log, 0, sizeof(log));
+    // The log's size is in/out: the failed load wrote back the bytes it used.
+    values[1] = reinterpret_cast<void *>(sizeof(log) - 1);
     r = s.cu.cuModuleLoadDataEx(&s.module, p.ptx.c_str(), 2, options, values);
   }
   if (r != CUDA_SUCCESS) {

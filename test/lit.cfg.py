@@ -33,6 +33,14 @@ config.substitutions.append(
 if os.path.exists("/dev/nvidia0") and os.environ.get("LLMC_TEST_CUDA", "1") != "0":
     config.available_features.add("cuda-device")
 
+# The fake CUDA driver, cuBLASLt and cuDNN (test/fake-cuda), which record
+# every call the runtime makes: tests that run through them declare
+# `REQUIRES: fake-cuda` and put %fakecuda first on LD_LIBRARY_PATH.
+fake_cuda = getattr(config, "llmc_fake_cuda_dir", "")
+if fake_cuda and os.path.exists(os.path.join(fake_cuda, "libcuda.so.1")):
+    config.available_features.add("fake-cuda")
+    config.substitutions.append(("%fakecuda", fake_cuda))
+
 # Every PTX module a test generates is assembled by ptxas (offline, no GPU
 # needed): tests that do so declare `REQUIRES: ptxas`, set where the CUDA
 # toolkit is installed (scripts/setup.sh checks for it).

@@ -1,0 +1,664 @@
+//===- FakeCuda.cpp - A fake CUDA driver that records what it is asked ----===//
+//
+// Built as libcuda.so.1, for testing llmc's CUDA runtime (runtime/Cuda.cpp)
+// on machines without a GPU: put its folder first on LD_LIBRARY_PATH and
+// the runtime's dlopen("libcuda.so.1") finds it. One device, an sm_90 with
+// an H100's limits; device memory is host memory (256-byte aligned, as
+// cuMemAlloc's is), so copies and memsets are memcpy and memset; kernels do
+// nothing. Every entry point appends one line to $FAKE_CUDA_TRACE.
+//
+// It is strict where the real driver is: calls that need a current
+// context fail without one (the context is per thread), copies must stay
+// inside live allocations, a capturing stream cannot be synchronized, a
+// kernel must be in the loaded module, and the JIT's error-log size is
+// written back (it is an in/out option).
+//
+// The entry points are defined under cuda.h's names, which it maps to the
+// versioned symbols the runtime resolves (cuMemAlloc is cuMemAlloc_v2).
+//
+//===----------------------------------------------------------------------===//
+
+#include "FakeCuda.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <elf.h>
+#include <fcntl.h>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unistd.h>
+
+struct CUctx_st {
+  int retained = 0;
+};
+struct CUmod_st {
+  bool cubin = false;
+  std::string image; // the PTX text, or the ELF file's bytes
+};
+struct CUfunc_st {
+  std::string name;
+};
+struct CUstream_st {
+  std::atomic<bool> capturing{false}, invalidated{false};
+  std::atomic<size_t> nodes{0};
+};
+struct CUevent_st {
+  bool recorded = false;
+};
+struct CUgraph_st {
+  size_t nodes = 0;
+};
+struct CUgraphExec_st {
+  size_t nodes = 0;
+};
+
+namespace {
+std::mutex traceMutex;
+std::mutex memoryMutex;
+std::map<uintptr_t, size_t> allocations; // base -> bytes
+std::atomic<bool> initialized{false};
+std::atomic<int> inFlight{0};
+CUctx_st primaryContext;
+// The driver's current context is per thread.
+thread_local CUcontext current = nullptr;
+
+/// The integer in environment variable `name`, or `otherwise`.
+long envNumber(const char *name, long otherwise) {
+  const char *v = std::getenv(name);
+  return v && *v ? std::strtol(v, nullptr, 0) : otherwise;
+}
+
+/// CUDA_ERROR_NOT_INITIALIZED before cuInit, CUDA_ERROR_INVALID_CONTEXT
+/// with no current context on this thread; CUDA_SUCCESS otherwise.
+CUresult needContext(const char *fn) {
+  if (!initialized) {
+    fakeCudaTrace("%s -> 3 (before cuInit)", fn);
+    return CUDA_ERROR_NOT_INITIALIZED;
+  }
+  if (!current) {
+    fakeCudaTrace("%s -> 201 (no current context)", fn);
+    return CUDA_ERROR_INVALID_CONTEXT;
+  }
+  return CUDA_SUCCESS;
+}
+
+/// The bytes of the ELF file at `image` (up to its section headers, which
+/// ptxas writes last).
+size_t elfBytes(const void *image) {
+  Elf64_Ehdr header;
+  std::memcpy(&header, image, sizeof(header));
+  if (header.e_ident[EI_CLASS] != ELFCLASS64)
+    return sizeof(header);
+  return std::max<size_t>(header.e_shoff + header.e_shnum * header.e_shentsize,
+                          sizeof(header));
+}
+
+/// Whether `m` defines a kernel named `name`: a `.entry` in PTX, a symbol
+/// name in the cubin's string table.
+bool definesKernel(const CUmod_st &m, const std::string &name) {
+  if (!m.cubin) {
+    for (size_t at = m.image.find(".entry " + name); at != std::string::npos;
+         at = m.image.find(".entry " + name, at + 1)) {
+      char next = m.image[at + 7 + name.size()];
+      if (next == '(' || next == ' ' || next == '\n' || next == '\t')
+        return true;
+    }
+    return false;
+  }
+  std::string symbol = '\0' + name + '\0';
+  return m.image.find(symbol) != std::string::npos;
+}
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Shared with the fake libraries (FakeCuda.h)
+//===----------------------------------------------------------------------===//
+
+FAKE_CUDA_EXPORT void fakeCudaTrace(const char *format, ...) {
+  const char *path = std::getenv("FAKE_CUDA_TRACE");
+  if (!path || !*path)
+    return;
+  char line[1024];
+  va_list args;
+  va_start(args, format);
+  int n = std::vsnprintf(line, sizeof(line) - 1, format, args);
+  va_end(args);
+  if (n < 0)
+    return;
+  size_t length = std::min<size_t>(n, sizeof(line) - 2);
+  line[length++] = '\n';
+  std::lock_guard<std::mutex> lock(traceMutex);
+  int fd = ::open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return;
+  [[maybe_unused]] ssize_t written = ::write(fd, line, length);
+  ::close(fd);
+}
+
+FAKE_CUDA_EXPORT bool fakeCudaIsDeviceRange(const void *p, size_t bytes) {
+  uintptr_t at = reinterpret_cast<uintptr_t>(p);
+  std::lock_guard<std::mutex> lock(memoryMutex);
+  auto it = allocations.upper_bound(at);
+  if (it == allocations.begin())
+    return false;
+  --it;
+  return at + bytes <= it->first + it->second;
+}
+
+FAKE_CUDA_EXPORT const char *fakeCudaDeviceWork(CUstream stream,
+                                                const char *what) {
+  if (stream && stream->capturing) {
+    ++stream->nodes;
+    return "captured";
+  }
+  // Two runs of one executable must never interleave (the runtime holds a
+  // mutex per executable): a second call in flight is an overlap.
+  if (inFlight.fetch_add(1) != 0)
+    fakeCudaTrace("OVERLAP %s", what);
+  std::this_thread::sleep_for(std::chrono::microseconds(200));
+  inFlight.fetch_sub(1);
+  return "eager";
+}
+
+//===----------------------------------------------------------------------===//
+// Initialization, device, context
+//===----------------------------------------------------------------------===//
+
+extern "C" {
+
+CUresult CUDAAPI cuInit(unsigned int flags) {
+  fakeCudaTrace("cuInit flags=%u", flags);
+  if (flags != 0)
+    return CUDA_ERROR_INVALID_VALUE;
+  initialized = true;
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuGetErrorName(CUresult error, const char **name) {
+  switch (error) {
+#define FAKE_CUDA_NAME(code)                                                   \
+  case code:                                                                   \
+    *name = #code;                                                             \
+    return CUDA_SUCCESS;
+    FAKE_CUDA_NAME(CUDA_SUCCESS)
+    FAKE_CUDA_NAME(CUDA_ERROR_INVALID_VALUE)
+    FAKE_CUDA_NAME(CUDA_ERROR_OUT_OF_MEMORY)
+    FAKE_CUDA_NAME(CUDA_ERROR_NOT_INITIALIZED)
+    FAKE_CUDA_NAME(CUDA_ERROR_NO_DEVICE)
+    FAKE_CUDA_NAME(CUDA_ERROR_INVALID_IMAGE)
+    FAKE_CUDA_NAME(CUDA_ERROR_INVALID_CONTEXT)
+    FAKE_CUDA_NAME(CUDA_ERROR_NO_BINARY_FOR_GPU)
+    FAKE_CUDA_NAME(CUDA_ERROR_INVALID_PTX)
+    FAKE_CUDA_NAME(CUDA_ERROR_UNSUPPORTED_PTX_VERSION)
+    FAKE_CUDA_NAME(CUDA_ERROR_INVALID_HANDLE)
+    FAKE_CUDA_NAME(CUDA_ERROR_ILLEGAL_STATE)
+    FAKE_CUDA_NAME(CUDA_ERROR_NOT_FOUND)
+    FAKE_CUDA_NAME(CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED)
+    FAKE_CUDA_NAME(CUDA_ERROR_STREAM_CAPTURE_INVALIDATED)
+#undef FAKE_CUDA_NAME
+  default:
+    *name = nullptr;
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+}
+
+CUresult CUDAAPI cuGetErrorString(CUresult error, const char **text) {
+  const char *name = nullptr;
+  CUresult r = cuGetErrorName(error, &name);
+  *text = name ? "reported by the fake CUDA driver" : nullptr;
+  return r;
+}
+
+CUresult CUDAAPI cuDeviceGetCount(int *count) {
+  if (!initialized)
+    return CUDA_ERROR_NOT_INITIALIZED;
+  *count = 1;
+  fakeCudaTrace("cuDeviceGetCount -> 1");
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuDeviceGet(CUdevice *device, int ordinal) {
+  fakeCudaTrace("cuDeviceGet %d", ordinal);
+  if (!initialized)
+    return CUDA_ERROR_NOT_INITIALIZED;
+  if (ordinal != 0)
+    return CUDA_ERROR_INVALID_DEVICE;
+  *device = 0;
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuDeviceGetAttribute(int *value, CUdevice_attribute attribute,
+                                      CUdevice device) {
+  if (!initialized)
+    return CUDA_ERROR_NOT_INITIALIZED;
+  if (device != 0)
+    return CUDA_ERROR_INVALID_DEVICE;
+  // What an H100 SXM (sm_90) reports.
+  switch (attribute) {
+  case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR:
+    *value = 9;
+    break;
+  case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR:
+    *value = 0;
+    break;
+  case CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT:
+    *value = 132;
+    break;
+  case CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK:
+  case CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_X:
+  case CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Y:
+    *value = 1024;
+    break;
+  case CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Z:
+    *value = 64;
+    break;
+  case CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_X:
+    *value = 2147483647;
+    break;
+  case CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Y:
+  case CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Z:
+    *value = 65535;
+    break;
+  case CU_DEVICE_ATTRIBUTE_WARP_SIZE:
+    *value = 32;
+    break;
+  case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK:
+    *value = 49152;
+    break;
+  case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN:
+    *value = 232448;
+    break;
+  case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR:
+    *value = 233472;
+    break;
+  case CU_DEVICE_ATTRIBUTE_MAX_REGISTERS_PER_BLOCK:
+    *value = 65536;
+    break;
+  case CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE:
+    *value = 50 << 20;
+    break;
+  case CU_DEVICE_ATTRIBUTE_CLOCK_RATE:
+    *value = 1980000; // kHz
+    break;
+  case CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE:
+    *value = 2619000; // kHz
+    break;
+  case CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH:
+    *value = 5120;
+    break;
+  case CU_DEVICE_ATTRIBUTE_UNIFIED_ADDRESSING:
+  case CU_DEVICE_ATTRIBUTE_CONCURRENT_KERNELS:
+    *value = 1;
+    break;
+  default:
+    // Unknown here: a new query shows up in the trace instead of reading 0.
+    fakeCudaTrace("cuDeviceGetAttribute %d -> 1 (not faked)",
+                  static_cast<int>(attribute));
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  fakeCudaTrace("cuDeviceGetAttribute %d -> %d", static_cast<int>(attribute),
+                *value);
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuDeviceGetName(char *name, int length, CUdevice device) {
+  fakeCudaTrace("cuDeviceGetName");
+  if (!initialized)
+    return CUDA_ERROR_NOT_INITIALIZED;
+  if (device != 0 || length <= 0)
+    return CUDA_ERROR_INVALID_VALUE;
+  std::snprintf(name, length, "Fake GPU (llmc test driver)");
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuDevicePrimaryCtxRetain(CUcontext *context, CUdevice device) {
+  fakeCudaTrace("cuDevicePrimaryCtxRetain");
+  if (!initialized)
+    return CUDA_ERROR_NOT_INITIALIZED;
+  if (device != 0)
+    return CUDA_ERROR_INVALID_DEVICE;
+  ++primaryContext.retained;
+  *context = &primaryContext;
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuDevicePrimaryCtxRelease(CUdevice device) {
+  fakeCudaTrace("cuDevicePrimaryCtxRelease");
+  if (device != 0 || primaryContext.retained == 0)
+    return CUDA_ERROR_INVALID_CONTEXT;
+  --primaryContext.retained;
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuCtxSetCurrent(CUcontext context) {
+  fakeCudaTrace("cuCtxSetCurrent");
+  if (context && context != &primaryContext)
+    return CUDA_ERROR_INVALID_CONTEXT;
+  current = context;
+  return CUDA_SUCCESS;
+}
+
+//===----------------------------------------------------------------------===//
+// Modules
+//===----------------------------------------------------------------------===//
+
+CUresult CUDAAPI cuModuleLoadDataEx(CUmodule *module, const void *image,
+                                    unsigned int numOptions,
+                                    CUjit_option *options,
+                                    void **optionValues) {
+  if (CUresult r = needContext("cuModuleLoadDataEx"))
+    return r;
+  // The error log is an in/out pair: the buffer's size in, the bytes
+  // written out (so a caller that loads twice must set the size again).
+  char *log = nullptr;
+  void **logSize = nullptr;
+  for (unsigned i = 0; i < numOptions; ++i) {
+    if (options[i] == CU_JIT_ERROR_LOG_BUFFER)
+      log = static_cast<char *>(optionValues[i]);
+    else if (options[i] == CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES)
+      logSize = &optionValues[i];
+  }
+  size_t logBytes = logSize ? reinterpret_cast<uintptr_t>(*logSize) : 0;
+  bool cubin = std::memcmp(image, ELFMAG, SELFMAG) == 0;
+  const char *kind = cubin ? "cubin" : "ptx";
+  long reject =
+      envNumber(cubin ? "FAKE_CUDA_REJECT_CUBIN" : "FAKE_CUDA_REJECT_PTX", 0);
+  if (!cubin && !std::strstr(static_cast<const char *>(image), ".version"))
+    reject = CUDA_ERROR_INVALID_IMAGE;
+  size_t written = 0;
+  if (reject && log && logBytes) {
+    int n = std::snprintf(log, logBytes, "fake driver: %s rejected with %ld",
+                          kind, reject);
+    written = std::min<size_t>(n + 1, logBytes);
+  }
+  if (logSize)
+    *logSize = reinterpret_cast<void *>(written);
+  fakeCudaTrace("cuModuleLoadDataEx %s log=%zu -> %ld", kind, logBytes, reject);
+  if (reject)
+    return static_cast<CUresult>(reject);
+  auto *m = new CUmod_st;
+  m->cubin = cubin;
+  if (cubin)
+    m->image.assign(static_cast<const char *>(image), elfBytes(image));
+  else
+    m->image = static_cast<const char *>(image);
+  *module = m;
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuModuleGetFunction(CUfunction *function, CUmodule module,
+                                     const char *name) {
+  if (!module)
+    return CUDA_ERROR_INVALID_HANDLE;
+  bool found = definesKernel(*module, name);
+  fakeCudaTrace("cuModuleGetFunction %s -> %d", name, found ? 0 : 500);
+  if (!found)
+    return CUDA_ERROR_NOT_FOUND;
+  *function = new CUfunc_st{name};
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuModuleUnload(CUmodule module) {
+  fakeCudaTrace("cuModuleUnload");
+  if (!module)
+    return CUDA_ERROR_INVALID_HANDLE;
+  delete module;
+  return CUDA_SUCCESS;
+}
+
+//===----------------------------------------------------------------------===//
+// Memory
+//===----------------------------------------------------------------------===//
+
+CUresult CUDAAPI cuMemAlloc(CUdeviceptr *pointer, size_t bytes) {
+  if (CUresult r = needContext("cuMemAlloc"))
+    return r;
+  fakeCudaTrace("cuMemAlloc %zu", bytes);
+  if (bytes == 0)
+    return CUDA_ERROR_INVALID_VALUE;
+  void *p = std::aligned_alloc(256, (bytes + 255) / 256 * 256);
+  if (!p)
+    return CUDA_ERROR_OUT_OF_MEMORY;
+  std::lock_guard<std::mutex> lock(memoryMutex);
+  allocations[reinterpret_cast<uintptr_t>(p)] = bytes;
+  *pointer = reinterpret_cast<CUdeviceptr>(p);
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemFree(CUdeviceptr pointer) {
+  if (CUresult r = needContext("cuMemFree"))
+    return r;
+  std::lock_guard<std::mutex> lock(memoryMutex);
+  if (!allocations.erase(pointer)) {
+    fakeCudaTrace("cuMemFree -> 1 (not an allocation)");
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  std::free(reinterpret_cast<void *>(pointer));
+  fakeCudaTrace("cuMemFree");
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemcpyHtoDAsync(CUdeviceptr to, const void *from,
+                                   size_t bytes, CUstream stream) {
+  if (CUresult r = needContext("cuMemcpyHtoDAsync"))
+    return r;
+  void *device = reinterpret_cast<void *>(to);
+  if (!fakeCudaIsDeviceRange(device, bytes)) {
+    fakeCudaTrace("cuMemcpyHtoDAsync %zu -> 1 (outside device memory)", bytes);
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  const char *how = fakeCudaDeviceWork(stream, "cuMemcpyHtoDAsync");
+  fakeCudaTrace("cuMemcpyHtoDAsync %zu %s", bytes, how);
+  if (std::strcmp(how, "eager") == 0)
+    std::memcpy(device, from, bytes);
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemcpyDtoHAsync(void *to, CUdeviceptr from, size_t bytes,
+                                   CUstream stream) {
+  if (CUresult r = needContext("cuMemcpyDtoHAsync"))
+    return r;
+  const void *device = reinterpret_cast<const void *>(from);
+  if (!fakeCudaIsDeviceRange(device, bytes)) {
+    fakeCudaTrace("cuMemcpyDtoHAsync %zu -> 1 (outside device memory)", bytes);
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  const char *how = fakeCudaDeviceWork(stream, "cuMemcpyDtoHAsync");
+  fakeCudaTrace("cuMemcpyDtoHAsync %zu %s", bytes, how);
+  if (std::strcmp(how, "eager") == 0)
+    std::memcpy(to, device, bytes);
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemsetD8Async(CUdeviceptr to, unsigned char value,
+                                 size_t bytes, CUstream stream) {
+  if (CUresult r = needContext("cuMemsetD8Async"))
+    return r;
+  void *device = reinterpret_cast<void *>(to);
+  if (!fakeCudaIsDeviceRange(device, bytes)) {
+    fakeCudaTrace("cuMemsetD8Async %zu -> 1 (outside device memory)", bytes);
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  const char *how = fakeCudaDeviceWork(stream, "cuMemsetD8Async");
+  fakeCudaTrace("cuMemsetD8Async %zu %s", bytes, how);
+  if (std::strcmp(how, "eager") == 0)
+    std::memset(device, value, bytes);
+  return CUDA_SUCCESS;
+}
+
+//===----------------------------------------------------------------------===//
+// Streams, launches, events, graphs
+//===----------------------------------------------------------------------===//
+
+CUresult CUDAAPI cuStreamCreate(CUstream *stream, unsigned int flags) {
+  if (CUresult r = needContext("cuStreamCreate"))
+    return r;
+  fakeCudaTrace("cuStreamCreate flags=%u", flags);
+  *stream = new CUstream_st;
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuStreamDestroy(CUstream stream) {
+  fakeCudaTrace("cuStreamDestroy");
+  if (!stream)
+    return CUDA_ERROR_INVALID_HANDLE;
+  delete stream;
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuStreamSynchronize(CUstream stream) {
+  if (CUresult r = needContext("cuStreamSynchronize"))
+    return r;
+  if (stream && stream->capturing) {
+    // As the driver does: the capture is invalidated.
+    stream->invalidated = true;
+    fakeCudaTrace("cuStreamSynchronize -> 900 (the stream is capturing)");
+    return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+  }
+  fakeCudaDeviceWork(stream, "cuStreamSynchronize");
+  fakeCudaTrace("cuStreamSynchronize");
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned int gridX,
+                                unsigned int gridY, unsigned int gridZ,
+                                unsigned int blockX, unsigned int blockY,
+                                unsigned int blockZ, unsigned int sharedBytes,
+                                CUstream stream, void **params, void **extra) {
+  if (CUresult r = needContext("cuLaunchKernel"))
+    return r;
+  if (!f)
+    return CUDA_ERROR_INVALID_HANDLE;
+  // The launch limits an sm_90 checks (dynamic shared memory beyond 48 KiB
+  // needs an opt-in the runtime never makes).
+  uint64_t threads = uint64_t(blockX) * blockY * blockZ;
+  bool valid = gridX >= 1 && gridY >= 1 && gridZ >= 1 && threads >= 1 &&
+               threads <= 1024 && blockZ <= 64 && gridY <= 65535 &&
+               gridZ <= 65535 && gridX <= 2147483647u && sharedBytes <= 49152 &&
+               !(params && extra);
+  if (!valid) {
+    fakeCudaTrace("cuLaunchKernel %s grid=%ux%ux%u block=%ux%ux%u shared=%u "
+                  "-> 1 (invalid launch)",
+                  f->name.c_str(), gridX, gridY, gridZ, blockX, blockY, blockZ,
+                  sharedBytes);
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  const char *how = fakeCudaDeviceWork(stream, "cuLaunchKernel");
+  fakeCudaTrace("cuLaunchKernel %s grid=%ux%ux%u block=%ux%ux%u shared=%u %s",
+                f->name.c_str(), gridX, gridY, gridZ, blockX, blockY, blockZ,
+                sharedBytes, how);
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuEventCreate(CUevent *event, unsigned int flags) {
+  if (CUresult r = needContext("cuEventCreate"))
+    return r;
+  fakeCudaTrace("cuEventCreate flags=%u", flags);
+  *event = new CUevent_st;
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuEventDestroy(CUevent event) {
+  if (!event)
+    return CUDA_ERROR_INVALID_HANDLE;
+  delete event;
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuEventRecord(CUevent event, CUstream stream) {
+  if (CUresult r = needContext("cuEventRecord"))
+    return r;
+  if (!event)
+    return CUDA_ERROR_INVALID_HANDLE;
+  fakeCudaTrace("cuEventRecord");
+  event->recorded = true;
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuEventSynchronize(CUevent event) {
+  if (!event)
+    return CUDA_ERROR_INVALID_HANDLE;
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuEventElapsedTime(float *ms, CUevent start, CUevent end) {
+  if (!start || !end)
+    return CUDA_ERROR_INVALID_HANDLE;
+  if (!start->recorded || !end->recorded)
+    return CUDA_ERROR_INVALID_HANDLE;
+  *ms = 0.01f;
+  fakeCudaTrace("cuEventElapsedTime");
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuStreamBeginCapture(CUstream stream,
+                                      CUstreamCaptureMode mode) {
+  if (CUresult r = needContext("cuStreamBeginCapture"))
+    return r;
+  fakeCudaTrace("cuStreamBeginCapture mode=%d", static_cast<int>(mode));
+  // The legacy default stream cannot be captured.
+  if (!stream || stream->capturing)
+    return CUDA_ERROR_ILLEGAL_STATE;
+  stream->nodes = 0;
+  stream->invalidated = false;
+  stream->capturing = true;
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuStreamEndCapture(CUstream stream, CUgraph *graph) {
+  if (!stream || !stream->capturing) {
+    fakeCudaTrace("cuStreamEndCapture -> 401 (not capturing)");
+    return CUDA_ERROR_ILLEGAL_STATE;
+  }
+  stream->capturing = false;
+  if (stream->invalidated) {
+    fakeCudaTrace("cuStreamEndCapture -> 901 (invalidated)");
+    *graph = nullptr;
+    return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+  }
+  fakeCudaTrace("cuStreamEndCapture nodes=%zu", stream->nodes.load());
+  *graph = new CUgraph_st{stream->nodes};
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuGraphInstantiateWithFlags(CUgraphExec *exec, CUgraph graph,
+                                             unsigned long long flags) {
+  if (CUresult r = needContext("cuGraphInstantiateWithFlags"))
+    return r;
+  if (!graph)
+    return CUDA_ERROR_INVALID_VALUE;
+  fakeCudaTrace("cuGraphInstantiateWithFlags nodes=%zu", graph->nodes);
+  *exec = new CUgraphExec_st{graph->nodes};
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuGraphLaunch(CUgraphExec exec, CUstream stream) {
+  if (CUresult r = needContext("cuGraphLaunch"))
+    return r;
+  if (!exec)
+    return CUDA_ERROR_INVALID_VALUE;
+  const char *how = fakeCudaDeviceWork(stream, "cuGraphLaunch");
+  fakeCudaTrace("cuGraphLaunch nodes=%zu %s", exec->nodes, how);
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuGraphExecDestroy(CUgraphExec exec) {
+  fakeCudaTrace("cuGraphExecDestroy");
+  delete exec;
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuGraphDestroy(CUgraph graph) {
+  fakeCudaTrace("cuGraphDestroy");
+  delete graph;
+  return CUDA_SUCCESS;
+}
+
+} // extern "C"
