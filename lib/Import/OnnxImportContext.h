@@ -77,6 +77,13 @@ public:
   /// A tensor-valued attribute (e.g. Constant's `value`).
   FailureOr<ElementsAttr> getTensorAttr(llvm::StringRef name);
 
+  /// Imports this node as `body`, an ONNX function in the text syntax whose
+  /// formal inputs are the node's present inputs in order and whose outputs
+  /// are the node's: for ops libonnx 1.12 has no schema for, written with
+  /// their attributes and shapes resolved (OnnxLlmOps.cpp). One value per
+  /// node output (null where the node does not ask for it).
+  FailureOr<SmallVector<Value>> expandBody(const std::string &body);
+
   /// Emits an error at this node; the message gets the node's name.
   InFlightDiagnostic emitError(const llvm::Twine &message) const;
   /// Normalizes a possibly negative axis into [0, rank); error otherwise.
@@ -109,7 +116,7 @@ public:
   /// The importer for `opType` at `opset`, or null.
   const OpImporter *lookup(llvm::StringRef opType, int64_t opset) const;
 
-  static constexpr int64_t kMaxOpset = 21;
+  static constexpr int64_t kMaxOpset = 24;
 
 private:
   struct Entry {
@@ -124,6 +131,7 @@ void registerMathOps(OpImporterRegistry &registry);
 void registerNNOps(OpImporterRegistry &registry);
 void registerTensorOps(OpImporterRegistry &registry);
 void registerReductionOps(OpImporterRegistry &registry);
+void registerLlmOps(OpImporterRegistry &registry);
 
 /// Helper for single-result importers.
 inline FailureOr<SmallVector<Value>> single(Value v) {

@@ -78,6 +78,7 @@ static const OpImporterRegistry &getRegistry() {
     registerNNOps(r);
     registerTensorOps(r);
     registerReductionOps(r);
+    registerLlmOps(r);
     return r;
   }();
   return registry;
@@ -116,6 +117,9 @@ public:
                                        StringRef what);
   const std::string &getPath() const { return path; }
   MLIRContext &getContext() { return context; }
+  FailureOr<SmallVector<Value>> expandBody(const onnx::NodeProto &node,
+                                           const std::string &body,
+                                           Location loc);
 
 private:
   LogicalResult checkStructure(const onnx::GraphProto &graph);
@@ -633,6 +637,71 @@ LogicalResult ModelImporter::expandFunction(const onnx::NodeProto &node,
                                 << e.what();
   }
   return importNodes(expanded.node(), nodeName);
+}
+
+FailureOr<SmallVector<Value>>
+ModelImporter::expandBody(const onnx::NodeProto &node, const std::string &body,
+                          Location loc) {
+  onnx::FunctionProto function;
+  onnx::OnnxParser parser(body.c_str());
+  auto status = parser.Parse(function);
+  if (!status.IsOK()) {
+    std::string msg = status.ErrorMessage();
+    return mlir::emitError(loc) << "internal error: the body of "
+                                << node.op_type() << " does not parse: "
+                                << msg.substr(0, msg.find('\n')),
+           failure();
+  }
+  std::string prefix = "llmc_fn" + std::to_string(expansionCounter++) + "_";
+  // The body's formals are the node's present inputs, its results the
+  // node's outputs (those it does not ask for named apart); every other
+  // name gets the prefix. (libonnx 1.12's FunctionExpandHelper looks up the
+  // op's schema, which these ops do not have.)
+  std::unordered_map<std::string, std::string> rename;
+  int formal = 0;
+  for (const auto &in : node.input())
+    if (!in.empty() && formal < function.input_size())
+      rename[function.input(formal++)] = in;
+  if (formal != function.input_size())
+    return mlir::emitError(loc) << "internal error: the body of "
+                                << node.op_type() << " takes "
+                                << function.input_size() << " inputs, not "
+                                << formal,
+           failure();
+  for (int i = 0; i < function.output_size(); ++i)
+    rename[function.output(i)] =
+        i < node.output_size() && !node.output(i).empty()
+            ? node.output(i)
+            : prefix + "unused" + std::to_string(i);
+  auto renamed = [&](const std::string &name) {
+    if (name.empty())
+      return name;
+    auto it = rename.find(name);
+    return it != rename.end() ? it->second : prefix + name;
+  };
+  onnx::GraphProto expanded;
+  for (const onnx::NodeProto &n : function.node()) {
+    onnx::NodeProto *copy = expanded.add_node();
+    *copy = n;
+    for (std::string &in : *copy->mutable_input())
+      in = renamed(in);
+    for (std::string &out : *copy->mutable_output())
+      out = renamed(out);
+  }
+  StringRef scope;
+  if (auto named = dyn_cast<NameLoc>(loc))
+    scope = named.getName().getValue();
+  if (failed(importNodes(expanded.node(), scope)))
+    return failure();
+  SmallVector<Value> results;
+  for (const auto &out : node.output())
+    results.push_back(out.empty() ? Value() : lookup(out));
+  return results;
+}
+
+FailureOr<SmallVector<Value>>
+NodeContext::expandBody(const std::string &body) {
+  return importer.expandBody(node, body, loc);
 }
 
 FailureOr<OwningOpRef<ModuleOp>>

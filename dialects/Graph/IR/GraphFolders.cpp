@@ -52,10 +52,11 @@ static int64_t broadcastIndex(int64_t linear, ArrayRef<int64_t> outShape,
   return index;
 }
 
-/// Folds a binary op on two small constants of one integer or float type.
+/// Folds a binary op on two small constants of one integer or float type
+/// (integers only unless `floats`).
 template <typename IntFn, typename FloatFn>
 static Attribute foldBinary(Operation *op, ArrayRef<Attribute> operands,
-                            IntFn intFn, FloatFn floatFn) {
+                            IntFn intFn, FloatFn floatFn, bool floats = true) {
   DenseElementsAttr lhs = denseConstant(operands[0]);
   DenseElementsAttr rhs = denseConstant(operands[1]);
   if (!lhs || !rhs)
@@ -82,7 +83,7 @@ static Attribute foldBinary(Operation *op, ArrayRef<Attribute> operands,
     }
     return DenseElementsAttr::get(outType, out);
   }
-  if (isa<FloatType>(element)) {
+  if (floats && isa<FloatType>(element)) {
     auto a = llvm::to_vector(lhs.getValues<APFloat>());
     auto b = llvm::to_vector(rhs.getValues<APFloat>());
     SmallVector<APFloat> out;
@@ -473,4 +474,156 @@ OpFoldResult WhereOp::fold(FoldAdaptor adaptor) {
                       ? a[broadcastIndex(i, shape, lhs.getType().getShape())]
                       : b[broadcastIndex(i, shape, rhs.getType().getShape())]);
   return DenseElementsAttr::get(outType, out);
+}
+
+//===----------------------------------------------------------------------===//
+// Logic, comparisons, Mod, Min, Max: what exported shape subgraphs compute
+// (the ONNX Attention function's GQA test: Equal, Not, Mod, And, Where).
+//===----------------------------------------------------------------------===//
+
+/// Folds an elementwise op with a bool result (or bool operands) over small
+/// constants: `fn` maps the operands' values at one index to the result's.
+template <typename Fn>
+static Attribute foldToBools(Operation *op, ArrayRef<Attribute> operands,
+                             Fn fn) {
+  auto outType = cast<RankedTensorType>(op->getResult(0).getType());
+  if (outType.getNumElements() > kMaxFoldElements)
+    return {};
+  SmallVector<DenseElementsAttr> in;
+  for (Attribute a : operands) {
+    in.push_back(denseConstant(a));
+    if (!in.back())
+      return {};
+  }
+  ArrayRef<int64_t> shape = outType.getShape();
+  SmallVector<bool> out;
+  for (int64_t i = 0, n = outType.getNumElements(); i < n; ++i) {
+    SmallVector<int64_t> at;
+    for (DenseElementsAttr d : in)
+      at.push_back(broadcastIndex(i, shape, d.getType().getShape()));
+    std::optional<bool> r = fn(in, at);
+    if (!r)
+      return {};
+    out.push_back(*r);
+  }
+  return DenseElementsAttr::get(outType, ArrayRef<bool>(out));
+}
+
+/// The ordering of lhs against rhs at the given indices (integers by their
+/// signedness, floats as IEEE: unordered with a NaN).
+static std::optional<APFloat::cmpResult>
+compareAt(ArrayRef<DenseElementsAttr> in, ArrayRef<int64_t> at) {
+  Type t = in[0].getElementType();
+  if (auto intType = dyn_cast<IntegerType>(t)) {
+    APInt x = in[0].getValues<APInt>()[at[0]];
+    APInt y = in[1].getValues<APInt>()[at[1]];
+    bool isSigned = !intType.isUnsigned();
+    if (isSigned ? x.slt(y) : x.ult(y))
+      return APFloat::cmpLessThan;
+    return x == y ? APFloat::cmpEqual : APFloat::cmpGreaterThan;
+  }
+  if (isa<FloatType>(t))
+    return in[0].getValues<APFloat>()[at[0]].compare(
+        in[1].getValues<APFloat>()[at[1]]);
+  return std::nullopt;
+}
+
+template <typename Pred>
+static Attribute foldCompare(Operation *op, ArrayRef<Attribute> operands,
+                             Pred pred) {
+  return foldToBools(op, operands,
+                     [&](ArrayRef<DenseElementsAttr> in,
+                         ArrayRef<int64_t> at) -> std::optional<bool> {
+                       std::optional<APFloat::cmpResult> c = compareAt(in, at);
+                       if (!c)
+                         return std::nullopt;
+                       return pred(*c);
+                     });
+}
+
+OpFoldResult LessOp::fold(FoldAdaptor adaptor) {
+  return foldCompare(*this, adaptor.getOperands(), [](APFloat::cmpResult c) {
+    return c == APFloat::cmpLessThan;
+  });
+}
+OpFoldResult LessEqualOp::fold(FoldAdaptor adaptor) {
+  return foldCompare(*this, adaptor.getOperands(), [](APFloat::cmpResult c) {
+    return c == APFloat::cmpLessThan || c == APFloat::cmpEqual;
+  });
+}
+OpFoldResult GreaterOp::fold(FoldAdaptor adaptor) {
+  return foldCompare(*this, adaptor.getOperands(), [](APFloat::cmpResult c) {
+    return c == APFloat::cmpGreaterThan;
+  });
+}
+OpFoldResult GreaterEqualOp::fold(FoldAdaptor adaptor) {
+  return foldCompare(*this, adaptor.getOperands(), [](APFloat::cmpResult c) {
+    return c == APFloat::cmpGreaterThan || c == APFloat::cmpEqual;
+  });
+}
+
+template <typename Fn>
+static Attribute foldLogic(Operation *op, ArrayRef<Attribute> operands,
+                           Fn fn) {
+  return foldToBools(op, operands,
+                     [&](ArrayRef<DenseElementsAttr> in,
+                         ArrayRef<int64_t> at) -> std::optional<bool> {
+                       SmallVector<bool> v;
+                       for (auto [d, i] : llvm::zip(in, at))
+                         v.push_back(d.getValues<bool>()[i]);
+                       return fn(v);
+                     });
+}
+
+OpFoldResult NotOp::fold(FoldAdaptor adaptor) {
+  return foldLogic(*this, adaptor.getOperands(),
+                   [](ArrayRef<bool> v) { return !v[0]; });
+}
+OpFoldResult AndOp::fold(FoldAdaptor adaptor) {
+  return foldLogic(*this, adaptor.getOperands(),
+                   [](ArrayRef<bool> v) { return v[0] && v[1]; });
+}
+OpFoldResult OrOp::fold(FoldAdaptor adaptor) {
+  return foldLogic(*this, adaptor.getOperands(),
+                   [](ArrayRef<bool> v) { return v[0] || v[1]; });
+}
+OpFoldResult XorOp::fold(FoldAdaptor adaptor) {
+  return foldLogic(*this, adaptor.getOperands(),
+                   [](ArrayRef<bool> v) { return v[0] != v[1]; });
+}
+
+/// Integer Mod, Min and Max fold (signless integers, as foldBinary takes
+/// them: the shapes' int64); floats are left to run time.
+OpFoldResult ModOp::fold(FoldAdaptor adaptor) {
+  if (getFmod())
+    return {};
+  return foldBinary(
+      *this, adaptor.getOperands(),
+      [](const APInt &x, const APInt &y) -> std::optional<APInt> {
+        if (y.isZero() || (y.isAllOnes() && x.isMinSignedValue()))
+          return std::nullopt;
+        // The remainder takes the divisor's sign (Python's %).
+        APInt r = x.srem(y);
+        if (!r.isZero() && r.isNegative() != y.isNegative())
+          r += y;
+        return r;
+      },
+      [](APFloat x, const APFloat &) { return x; },
+      /*floats=*/false);
+}
+OpFoldResult MinOp::fold(FoldAdaptor adaptor) {
+  return foldBinary(
+      *this, adaptor.getOperands(),
+      [](const APInt &x, const APInt &y) -> std::optional<APInt> {
+        return x.slt(y) ? x : y;
+      },
+      [](APFloat x, const APFloat &) { return x; }, /*floats=*/false);
+}
+OpFoldResult MaxOp::fold(FoldAdaptor adaptor) {
+  return foldBinary(
+      *this, adaptor.getOperands(),
+      [](const APInt &x, const APInt &y) -> std::optional<APInt> {
+        return x.sgt(y) ? x : y;
+      },
+      [](APFloat x, const APFloat &) { return x; }, /*floats=*/false);
 }

@@ -88,3 +88,51 @@ func.func @cast_float_constants(%x: tensor<3xf32>) -> (tensor<3xf16>, tensor<bf1
   %4 = graph.cast %x : tensor<3xf32> -> tensor<3xf16>
   return %1, %3, %4 : tensor<3xf16>, tensor<bf16>, tensor<3xf16>
 }
+
+// -----
+
+// Shape logic folds: comparisons, not/and/or/xor, integer mod (the divisor's
+// sign), min and max; the ONNX Attention function's GQA test computes its
+// Expand shape so.
+// CHECK-LABEL: func.func @shape_logic(
+// CHECK-DAG:     graph.constant dense<[true, false, false]> : tensor<3xi1>
+// CHECK-DAG:     graph.constant dense<[false, true, true]> : tensor<3xi1>
+// CHECK-DAG:     graph.constant dense<true> : tensor<3xi1>
+// CHECK-DAG:     graph.constant dense<[2, -1, 1]> : tensor<3xi64>
+// CHECK-DAG:     graph.constant dense<[-7, 2, 3]> : tensor<3xi64>
+// CHECK-DAG:     graph.constant dense<[3, 5, 4]> : tensor<3xi64>
+// CHECK-NOT:     graph.less
+// CHECK-NOT:     graph.not
+// CHECK-NOT:     graph.mod
+func.func @shape_logic() -> (tensor<3xi1>, tensor<3xi1>, tensor<3xi1>, tensor<3xi1>, tensor<3xi64>, tensor<3xi64>, tensor<3xi64>) {
+  %a = graph.constant dense<[-7, 5, 4]> : tensor<3xi64>
+  %b = graph.constant dense<[3, 2, 3]> : tensor<3xi64>
+  %m = graph.constant dense<[3, -2, 3]> : tensor<3xi64>
+  %lt = graph.less %a, %b : tensor<3xi64>, tensor<3xi64> -> tensor<3xi1>
+  %ge = graph.greater_equal %a, %b : tensor<3xi64>, tensor<3xi64> -> tensor<3xi1>
+  %n = graph.not %ge : tensor<3xi1>
+  %le = graph.less_equal %b, %a : tensor<3xi64>, tensor<3xi64> -> tensor<3xi1>
+  %t = graph.constant dense<true> : tensor<i1>
+  %and = graph.and %n, %t : tensor<3xi1>, tensor<i1> -> tensor<3xi1>
+  %or = graph.or %lt, %le : tensor<3xi1>, tensor<3xi1> -> tensor<3xi1>
+  %x = graph.xor %or, %lt : tensor<3xi1>, tensor<3xi1> -> tensor<3xi1>
+  %mod = graph.mod %a, %m : tensor<3xi64>, tensor<3xi64> -> tensor<3xi64>
+  %min = graph.min %a, %b : tensor<3xi64>, tensor<3xi64> -> tensor<3xi64>
+  %max = graph.max %a, %b : tensor<3xi64>, tensor<3xi64> -> tensor<3xi64>
+  return %and, %or, %x, %le, %mod, %min, %max : tensor<3xi1>, tensor<3xi1>, tensor<3xi1>, tensor<3xi1>, tensor<3xi64>, tensor<3xi64>, tensor<3xi64>
+}
+
+// -----
+
+// A float mod and a comparison with a NaN: the comparison folds (NaN is
+// unordered: false), the float mod is left to run time.
+// CHECK-LABEL: func.func @float_logic(
+// CHECK:         graph.constant dense<[false, true]> : tensor<2xi1>
+// CHECK:         graph.mod
+func.func @float_logic() -> (tensor<2xi1>, tensor<2xf32>) {
+  %a = graph.constant dense<[0x7FC00000, 1.0]> : tensor<2xf32>
+  %b = graph.constant dense<[2.0, 2.0]> : tensor<2xf32>
+  %lt = graph.less %a, %b : tensor<2xf32>, tensor<2xf32> -> tensor<2xi1>
+  %m = graph.mod %a, %b : tensor<2xf32>, tensor<2xf32> -> tensor<2xf32>
+  return %lt, %m : tensor<2xi1>, tensor<2xf32>
+}

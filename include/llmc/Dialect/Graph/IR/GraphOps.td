@@ -86,7 +86,9 @@ def Graph_SoftplusOp : Graph_UnaryOp<"softplus", Graph_FloatTensor, "log(1 + exp
 def Graph_SoftsignOp : Graph_UnaryOp<"softsign", Graph_FloatTensor, "x / (1 + |x|).">;
 def Graph_HardSwishOp : Graph_UnaryOp<"hard_swish", Graph_FloatTensor,
                                       "x * max(0, min(1, x / 6 + 1 / 2)).">;
-def Graph_NotOp : Graph_UnaryOp<"not", Graph_BoolTensor, "Logical not.">;
+def Graph_NotOp : Graph_UnaryOp<"not", Graph_BoolTensor, "Logical not."> {
+  let hasFolder = 1;
+}
 def Graph_BitwiseNotOp : Graph_UnaryOp<"bitwise_not", Graph_IntegerTensor,
                                        "Bitwise not.">;
 
@@ -192,13 +194,18 @@ def Graph_ModOp : Graph_BinaryOp<"mod", Graph_NumericTensor, Graph_NumericTensor
                                  "Remainder; sign of the divisor unless fmod."> {
   let arguments = (ins Graph_NumericTensor:$lhs, Graph_NumericTensor:$rhs,
                        DefaultValuedAttr<BoolAttr, "false">:$fmod);
+  let hasFolder = 1;
 }
 def Graph_MinOp : Graph_BinaryOp<"min", Graph_NumericTensor, Graph_NumericTensor,
                                  Graph_NumericTensor, "Minimum (NaN propagates).",
-                                 [Commutative]>;
+                                 [Commutative]> {
+  let hasFolder = 1;
+}
 def Graph_MaxOp : Graph_BinaryOp<"max", Graph_NumericTensor, Graph_NumericTensor,
                                  Graph_NumericTensor, "Maximum (NaN propagates).",
-                                 [Commutative]>;
+                                 [Commutative]> {
+  let hasFolder = 1;
+}
 def Graph_PReluOp : Graph_BinaryOp<"prelu", Graph_NumericTensor, Graph_NumericTensor,
                                    Graph_NumericTensor, "x >= 0 ? x : slope * x.">;
 def Graph_BitShiftOp : Graph_BinaryOp<"bit_shift", Graph_IntegerTensor,
@@ -209,11 +216,17 @@ def Graph_BitShiftOp : Graph_BinaryOp<"bit_shift", Graph_IntegerTensor,
   let hasVerifier = 1;
 }
 def Graph_AndOp : Graph_BinaryOp<"and", Graph_BoolTensor, Graph_BoolTensor,
-                                 Graph_BoolTensor, "Logical and.", [Commutative]>;
+                                 Graph_BoolTensor, "Logical and.", [Commutative]> {
+  let hasFolder = 1;
+}
 def Graph_OrOp : Graph_BinaryOp<"or", Graph_BoolTensor, Graph_BoolTensor,
-                                Graph_BoolTensor, "Logical or.", [Commutative]>;
+                                Graph_BoolTensor, "Logical or.", [Commutative]> {
+  let hasFolder = 1;
+}
 def Graph_XorOp : Graph_BinaryOp<"xor", Graph_BoolTensor, Graph_BoolTensor,
-                                 Graph_BoolTensor, "Logical xor.", [Commutative]>;
+                                 Graph_BoolTensor, "Logical xor.", [Commutative]> {
+  let hasFolder = 1;
+}
 def Graph_BitwiseAndOp : Graph_BinaryOp<"bitwise_and", Graph_IntegerTensor,
     Graph_IntegerTensor, Graph_IntegerTensor, "Bitwise and.", [Commutative]>;
 def Graph_BitwiseOrOp : Graph_BinaryOp<"bitwise_or", Graph_IntegerTensor,
@@ -226,13 +239,21 @@ def Graph_EqualOp : Graph_BinaryOp<"equal", Graph_Tensor, Graph_Tensor,
   let hasFolder = 1;
 }
 def Graph_LessOp : Graph_BinaryOp<"less", Graph_NumericTensor, Graph_NumericTensor,
-                                  Graph_BoolTensor, "lhs < rhs.">;
+                                  Graph_BoolTensor, "lhs < rhs."> {
+  let hasFolder = 1;
+}
 def Graph_LessEqualOp : Graph_BinaryOp<"less_equal", Graph_NumericTensor,
-    Graph_NumericTensor, Graph_BoolTensor, "lhs <= rhs.">;
+    Graph_NumericTensor, Graph_BoolTensor, "lhs <= rhs."> {
+  let hasFolder = 1;
+}
 def Graph_GreaterOp : Graph_BinaryOp<"greater", Graph_NumericTensor,
-    Graph_NumericTensor, Graph_BoolTensor, "lhs > rhs.">;
+    Graph_NumericTensor, Graph_BoolTensor, "lhs > rhs."> {
+  let hasFolder = 1;
+}
 def Graph_GreaterEqualOp : Graph_BinaryOp<"greater_equal", Graph_NumericTensor,
-    Graph_NumericTensor, Graph_BoolTensor, "lhs >= rhs.">;
+    Graph_NumericTensor, Graph_BoolTensor, "lhs >= rhs."> {
+  let hasFolder = 1;
+}
 
 def Graph_WhereOp : Graph_ElementwiseOp<"where", [
     DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
