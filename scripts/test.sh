@@ -129,7 +129,7 @@ conformance_stage conformance \
 WHEEL_NODE="$("$VPY" -c 'import os, onnx; print(os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "node"))' 2>/dev/null || true)"
 if [[ -n "$WHEEL_NODE" && -d "$WHEEL_NODE" ]]; then
   conformance_stage conformance-onnx-wheel \
-    --suite "onnx-wheel-node=$WHEEL_NODE" \
+    --suite "onnx-wheel-node=$WHEEL_NODE" --compare-unfused \
     --xfail "$REPO/test/conformance/xfail-onnx-wheel.txt" \
     --report "$REPO/build/conformance-onnx-wheel-report.json"
 else

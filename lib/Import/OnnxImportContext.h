@@ -59,6 +59,9 @@ public:
   FailureOr<SmallVector<int64_t>> constantInts(unsigned i, llvm::StringRef what);
   FailureOr<SmallVector<double>> constantFloats(unsigned i,
                                                 llvm::StringRef what);
+  /// Input `i`'s integers when known at compile time (as constantInput
+  /// finds them), else nothing; no error either way.
+  std::optional<SmallVector<int64_t>> knownInts(unsigned i) const;
 
   bool hasAttr(llvm::StringRef name) const { return findAttr(name); }
   /// The attribute itself, or null (for attributes whose type varies by

@@ -514,6 +514,38 @@ LogicalResult ModelImporter::importNode(const onnx::NodeProto &node,
   Location loc = NameLoc::get(StringAttr::get(&context, name),
                               FileLineColLoc::get(&context, path, 0, 0));
   StringRef domain = node.domain();
+  // ONNX Runtime's contrib ops (its transformer optimizer and GenAI's model
+  // builder emit them) are registered as "com.microsoft.<op>".
+  if (domain == "com.microsoft") {
+    for (const auto &in : node.input())
+      if (!in.empty() && !lookup(in))
+        return mlir::emitError(loc) << "input '" << in << "' is not defined";
+    int64_t version = domainOpsets.lookup(domain);
+    const OpImporter *importer =
+        getRegistry().lookup(("com.microsoft." + node.op_type()), version);
+    if (!importer)
+      return mlir::emitError(loc)
+             << "unsupported operator " << node.op_type()
+             << " of domain 'com.microsoft' (version " << version << ")";
+    NodeContext ctx(*this, node, builder, loc, opset);
+    FailureOr<SmallVector<Value>> results = (*importer)(ctx);
+    if (failed(results))
+      return failure();
+    for (int i = 0; i < node.output_size(); ++i) {
+      if (node.output(i).empty())
+        continue;
+      Value v = i < static_cast<int>(results->size()) ? (*results)[i] : Value();
+      if (!v)
+        return mlir::emitError(loc) << "output " << i << " ('"
+                                    << node.output(i)
+                                    << "') is not supported";
+      if (failed(checkSize(cast<RankedTensorType>(v.getType()), loc,
+                           "output '" + node.output(i) + "'")))
+        return failure();
+      values[node.output(i)] = v;
+    }
+    return success();
+  }
   if (!domain.empty() && domain != "ai.onnx")
     return mlir::emitError(loc) << "unsupported operator domain '" << domain
                                 << "' of op " << node.op_type();
@@ -729,8 +761,18 @@ ModelImporter::run(onnx::ModelProto &model) {
         failed(readExternalData(init, "initializer '" + init.name() + "'",
                                 /*checkOnly=*/true)))
       return failure();
-  // libonnx 1.12 knows opsets up to 17; newer models get our own checks.
-  if (opset <= 17) {
+  // libonnx 1.12 knows opsets up to 17; newer models get our own checks, as
+  // do models with default-domain ops it has no schema for that llmc
+  // imports (ONNX Runtime's SimplifiedLayerNormalization): its checker
+  // would refuse them.
+  bool ownOps = false;
+  for (const onnx::NodeProto &node : graph.node())
+    if ((node.domain().empty() || node.domain() == "ai.onnx") &&
+        getRegistry().lookup(node.op_type(), opset) &&
+        !onnx::OpSchemaRegistry::Schema(node.op_type(), static_cast<int>(opset),
+                                        ""))
+      ownOps = true;
+  if (opset <= 17 && !ownOps) {
     try {
       onnx::checker::CheckerContext checkerContext;
       SmallString<256> dir(path);
@@ -991,6 +1033,21 @@ FailureOr<DenseElementsAttr> NodeContext::constantInput(unsigned i,
             "') must be known at compile time: make it an initializer or a "
             "constant, or give its data as an input");
   return failure();
+}
+
+std::optional<SmallVector<int64_t>> NodeContext::knownInts(unsigned i) const {
+  Value v = input(i);
+  if (!v)
+    return std::nullopt;
+  auto dense = dyn_cast_or_null<DenseElementsAttr>(foldToConstant(v));
+  if (!dense)
+    dense = importer.runtimeData(v);
+  if (!dense || !isa<IntegerType>(dense.getElementType()))
+    return std::nullopt;
+  SmallVector<int64_t> out;
+  for (const APInt &x : dense.getValues<APInt>())
+    out.push_back(x.getSExtValue());
+  return out;
 }
 
 FailureOr<SmallVector<int64_t>> NodeContext::constantInts(unsigned i,

@@ -132,6 +132,64 @@ Results importSwish(NodeContext &c) {
   return c.expandBody(b.finish());
 }
 
+/// Writes `out` = `x4` ([batch, seq, heads, head]) with its first `rot`
+/// channels rotated by the angles whose cosines and sines `cg` and `sg`
+/// hold ([batch or 1, seq, rot / 2]): pairs (i, i + rot/2), or (2i, 2i + 1)
+/// when `interleaved`. Names get `p` in front (a body may rotate twice).
+void rotate(Body &b, const std::string &p, const std::string &x4,
+            const std::string &cg, const std::string &sg,
+            ArrayRef<int64_t> shape, int64_t rot, bool interleaved,
+            const std::string &out) {
+  int64_t head = shape[3], half = rot / 2;
+  auto n = [&](StringRef name) { return p + name.str(); };
+  b(n("a2"), intsConst({2}));
+  b(n("cosu"), "Unsqueeze (" + cg + ", " + n("a2") + ")");
+  b(n("sinu"), "Unsqueeze (" + sg + ", " + n("a2") + ")");
+  b(n("a3"), intsConst({3}));
+  b(n("z"), intsConst({0}));
+  b(n("rd"), intsConst({rot}));
+  b(n("xr"), rot == head ? "Identity (" + x4 + ")"
+                         : "Slice (" + x4 + ", " + n("z") + ", " + n("rd") +
+                               ", " + n("a3") + ")");
+  if (interleaved) {
+    b(n("one"), intsConst({1}));
+    b(n("two"), intsConst({2}));
+    b(n("x1"), "Slice (" + n("xr") + ", " + n("z") + ", " + n("rd") + ", " +
+                   n("a3") + ", " + n("two") + ")");
+    b(n("x2"), "Slice (" + n("xr") + ", " + n("one") + ", " + n("rd") + ", " +
+                   n("a3") + ", " + n("two") + ")");
+  } else {
+    b(n("h"), intsConst({half}));
+    b(n("x1"), "Slice (" + n("xr") + ", " + n("z") + ", " + n("h") + ", " +
+                   n("a3") + ")");
+    b(n("x2"), "Slice (" + n("xr") + ", " + n("h") + ", " + n("rd") + ", " +
+                   n("a3") + ")");
+  }
+  b(n("c1"), "Mul (" + n("cosu") + ", " + n("x1") + ")");
+  b(n("s2"), "Mul (" + n("sinu") + ", " + n("x2") + ")");
+  b(n("re"), "Sub (" + n("c1") + ", " + n("s2") + ")");
+  b(n("s1"), "Mul (" + n("sinu") + ", " + n("x1") + ")");
+  b(n("c2"), "Mul (" + n("cosu") + ", " + n("x2") + ")");
+  b(n("im"), "Add (" + n("s1") + ", " + n("c2") + ")");
+  std::string rotated = rot < head ? n("rot4") : out;
+  if (interleaved) {
+    b(n("a4"), intsConst({4}));
+    b(n("re5"), "Unsqueeze (" + n("re") + ", " + n("a4") + ")");
+    b(n("im5"), "Unsqueeze (" + n("im") + ", " + n("a4") + ")");
+    b(n("pairs"), "Concat <axis = 4> (" + n("re5") + ", " + n("im5") + ")");
+    b(n("rshape"), intsConst({shape[0], shape[1], shape[2], rot}));
+    b(rotated, "Reshape (" + n("pairs") + ", " + n("rshape") + ")");
+  } else {
+    b(rotated, "Concat <axis = 3> (" + n("re") + ", " + n("im") + ")");
+  }
+  if (rot < head) {
+    b(n("hd"), intsConst({head}));
+    b(n("xp"), "Slice (" + x4 + ", " + n("rd") + ", " + n("hd") + ", " +
+                   n("a3") + ")");
+    b(out, "Concat <axis = 3> (" + rotated + ", " + n("xp") + ")");
+  }
+}
+
 //===----------------------------------------------------------------------===//
 // RotaryEmbedding (23)
 //===----------------------------------------------------------------------===//
@@ -206,46 +264,8 @@ Results importRotary(NodeContext &c) {
   }
   b("cg", positions ? "Gather <axis = 0> (cosc, pos)" : "Identity (cosc)");
   b("sg", positions ? "Gather <axis = 0> (sinc, pos)" : "Identity (sinc)");
-  b("a2", intsConst({2}));
-  b("cosu", "Unsqueeze (cg, a2)");
-  b("sinu", "Unsqueeze (sg, a2)");
-  b("a3", intsConst({3}));
-  b("z", intsConst({0}));
-  b("rd", intsConst({rot}));
-  b("xr", rot == head ? "Identity (x4)" : "Slice (x4, z, rd, a3)");
-  if (interleaved) {
-    b("one", intsConst({1}));
-    b("two", intsConst({2}));
-    b("x1", "Slice (xr, z, rd, a3, two)");
-    b("x2", "Slice (xr, one, rd, a3, two)");
-  } else {
-    b("h", intsConst({half}));
-    b("x1", "Slice (xr, z, h, a3)");
-    b("x2", "Slice (xr, h, rd, a3)");
-  }
-  b("c1", "Mul (cosu, x1)");
-  b("s2", "Mul (sinu, x2)");
-  b("re", "Sub (c1, s2)");
-  b("s1", "Mul (sinu, x1)");
-  b("c2", "Mul (cosu, x2)");
-  b("im", "Add (s1, c2)");
-  if (interleaved) {
-    b("a4", intsConst({4}));
-    b("re5", "Unsqueeze (re, a4)");
-    b("im5", "Unsqueeze (im, a4)");
-    b("pairs", "Concat <axis = 4> (re5, im5)");
-    b("rshape", intsConst({batch, seq, heads, rot}));
-    b("rot4", "Reshape (pairs, rshape)");
-  } else {
-    b("rot4", "Concat <axis = 3> (re, im)");
-  }
-  if (rot < head) {
-    b("hd", intsConst({head}));
-    b("xp", "Slice (x4, rd, hd, a3)");
-    b("y4", "Concat <axis = 3> (rot4, xp)");
-  } else {
-    b("y4", "Identity (rot4)");
-  }
+  rotate(b, "", "x4", "cg", "sg", {batch, seq, heads, head}, rot, interleaved,
+         "y4");
   if (rank == 4) {
     b("Y", "Transpose <perm = [0, 2, 1, 3]> (y4)");
   } else {
@@ -578,6 +598,382 @@ Results importAttention(NodeContext &c) {
   return c.expandBody(b.finish());
 }
 
+
+//===----------------------------------------------------------------------===//
+// ONNX Runtime's ops: SimplifiedLayerNormalization (its default-domain
+// contrib op), and com.microsoft SkipSimplifiedLayerNormalization,
+// RotaryEmbedding and GroupQueryAttention, as its transformer optimizer and
+// GenAI's model builder write Llama-style decoders. Semantics as ONNX
+// Runtime 1.23 computes them on the CPU (test/python/test_ort_contrib.py
+// compares with it).
+//===----------------------------------------------------------------------===//
+
+/// x / sqrt(mean(x^2 over the last dims from `axis`) + eps) * gamma, its
+/// 1 / sqrt(...) as `inv` when asked; `x` may be a skip sum.
+void rmsBody(Body &b, RankedTensorType x, int64_t axis, double eps,
+             StringRef xName, StringRef gamma, StringRef y, StringRef inv) {
+  SmallVector<int64_t> axes;
+  for (int64_t a = axis; a < x.getRank(); ++a)
+    axes.push_back(a);
+  bool widen = x.getElementType().getIntOrFloatBitWidth() < 32;
+  b("XS", widen ? "Cast <to = 1> (" + xName + ")" : "Identity (" + xName + ")");
+  b("sq", "Mul (XS, XS)");
+  b("axes", intsConst(axes));
+  b("ms", "ReduceMean <keepdims = 1> (sq, axes)");
+  b("eps32", "Constant <value_float = " + real(eps) + "> ()");
+  b("eps", "CastLike (eps32, XS)");
+  b("v", "Add (ms, eps)");
+  b("r", "Sqrt (v)");
+  b("one32", "Constant <value_float = 1.0> ()");
+  b("one", "CastLike (one32, XS)");
+  b("invw", "Div (one, r)");
+  b(inv, widen ? "CastLike (invw, " + xName + ")" : "Identity (invw)");
+  b("n", "Mul (XS, invw)");
+  b("nS", "CastLike (n, " + gamma + ")");
+  b(y, "Mul (nS, " + gamma + ")");
+}
+
+Results importSimplifiedLayerNorm(NodeContext &c) {
+  RankedTensorType x = c.inputType(0);
+  if (!isFloat(x.getElementType()) || !isFloat(c.inputType(1).getElementType()))
+    return c.emitError("X and scale must be floating-point"), failure();
+  FailureOr<int64_t> axis = c.normalizeAxis(c.getInt("axis", -1), x.getRank());
+  if (failed(axis))
+    return failure();
+  Body b("SimplifiedLayerNormalization", {"X", "S"}, {"Y", "INV"});
+  rmsBody(b, x, *axis, c.getFloat("epsilon", 1e-5), "X", "S", "Y", "INV");
+  return c.expandBody(b.finish());
+}
+
+Results importSkipSimplifiedLayerNorm(NodeContext &c) {
+  RankedTensorType x = c.inputType(0);
+  if (!isFloat(x.getElementType()) || c.inputType(1) != x ||
+      c.inputType(2).getElementType() != x.getElementType())
+    return c.emitError("input and skip must share one floating-point type and "
+                       "shape, gamma its element type"),
+           failure();
+  if (c.hasOutput(1))
+    return c.emitError("the mean output is not defined for the simplified "
+                       "(RMS) normalization"),
+           failure();
+  bool bias = c.hasInput(3);
+  SmallVector<std::string> formals = {"X", "SK", "G"};
+  if (bias)
+    formals.push_back("BIAS");
+  Body b("SkipSimplifiedLayerNormalization", formals,
+         {"Y", "MEAN", "INV", "SUM"});
+  b("xs", "Add (X, SK)");
+  b("SUM", bias ? "Add (xs, BIAS)" : "Identity (xs)");
+  b("MEAN", "Identity (SUM)"); // never asked for (refused above)
+  rmsBody(b, x, x.getRank() - 1, c.getFloat("epsilon", 1e-5), "SUM", "G", "Y",
+          "INV");
+  return c.expandBody(b.finish());
+}
+
+Results importOrtRotary(NodeContext &c) {
+  RankedTensorType x = c.inputType(0), pos = c.inputType(1),
+                   cosT = c.inputType(2);
+  if (!isFloat(x.getElementType()) || cosT.getElementType() != x.getElementType() ||
+      c.inputType(3) != cosT)
+    return c.emitError("input and the caches must share one floating-point "
+                       "type, the caches one shape"),
+           failure();
+  if (c.getInt("is_packed_batching", 0) != 0 || c.getFloat("scale", 1.0) != 1.0)
+    return c.emitError("is_packed_batching and scale are not supported"),
+           failure();
+  if (cosT.getRank() != 2 || !pos.getElementType().isInteger(64))
+    return c.emitError("the caches must be 2-D [max_position, rotary_dim / "
+                       "2] and position_ids int64"),
+           failure();
+  int64_t rank = x.getRank();
+  if (rank != 3 && rank != 4)
+    return c.emitError("input must be 3-D or 4-D, got rank ") << rank, failure();
+  ArrayRef<int64_t> s = x.getShape();
+  int64_t batch = s[0], seq = rank == 4 ? s[2] : s[1], heads, head;
+  int64_t rot = c.getInt("rotary_embedding_dim", 0);
+  if (rank == 4) {
+    heads = s[1];
+    head = s[3];
+  } else {
+    heads = c.getInt("num_heads", 0);
+    if (heads <= 0) { // the caches give the head size
+      head = rot ? rot : 2 * cosT.getDimSize(1);
+      heads = head > 0 && s[2] % head == 0 ? s[2] / head : 0;
+    } else {
+      head = s[2] % heads == 0 ? s[2] / heads : 0;
+    }
+    if (heads <= 0 || head <= 0 || heads * head != s[2])
+      return c.emitError("cannot split the hidden size ")
+                 << s[2] << " into heads: give num_heads",
+             failure();
+  }
+  if (rot == 0)
+    rot = 2 * cosT.getDimSize(1);
+  if (rot <= 0 || rot > head || rot % 2 || cosT.getDimSize(1) != rot / 2)
+    return c.emitError("the rotary dim ")
+               << rot << " must be even, at most the head size " << head
+               << " and twice the caches' last dim",
+           failure();
+  bool offset = pos.getShape() == ArrayRef<int64_t>{1};
+  if (!offset && pos.getShape() != ArrayRef<int64_t>{batch, seq})
+    return c.emitError("position_ids must be [batch, seq] or [1] (a start "
+                       "position)"),
+           failure();
+  Body b("RotaryEmbedding", {"X", "P", "COS", "SIN"}, {"Y"});
+  if (offset) { // positions start, start + 1, ...
+    b("r0", "Constant <value_int = 0> ()");
+    b("r1", "Constant <value_int = 1> ()");
+    b("rs", "Constant <value_int = " + std::to_string(seq) + "> ()");
+    b("ar", "Range (r0, rs, r1)");
+    b("pp", "Add (P, ar)");
+    b("a0", intsConst({0}));
+    b("pos", "Unsqueeze (pp, a0)");
+  } else {
+    b("pos", "Identity (P)");
+  }
+  b("cg", "Gather <axis = 0> (COS, pos)");
+  b("sg", "Gather <axis = 0> (SIN, pos)");
+  if (rank == 4) {
+    b("x4", "Transpose <perm = [0, 2, 1, 3]> (X)");
+  } else {
+    b("shape4", intsConst({batch, seq, heads, head}));
+    b("x4", "Reshape (X, shape4)");
+  }
+  rotate(b, "", "x4", "cg", "sg", {batch, seq, heads, head}, rot,
+         c.getInt("interleaved", 0) != 0, "y4");
+  if (rank == 4) {
+    b("Y", "Transpose <perm = [0, 2, 1, 3]> (y4)");
+  } else {
+    b("shape3", intsConst(s));
+    b("Y", "Reshape (y4, shape3)");
+  }
+  return c.expandBody(b.finish());
+}
+
+Results importGroupQueryAttention(NodeContext &c) {
+  RankedTensorType q = c.inputType(0);
+  Type elt = q.getElementType();
+  int64_t heads = c.getInt("num_heads", 0), kvHeads = c.getInt("kv_num_heads", 0);
+  if (!isFloat(elt) || q.getRank() != 3)
+    return c.emitError("query must be a 3-D floating-point tensor"), failure();
+  if (heads <= 0 || kvHeads <= 0 || heads % kvHeads)
+    return c.emitError("num_heads must be a multiple of kv_num_heads"),
+           failure();
+  for (unsigned i = 9; i < c.numInputs(); ++i)
+    if (c.hasInput(i))
+      return c.emitError("position_ids, attention_bias and head_sink are not "
+                         "supported"),
+             failure();
+  if (c.getInt("local_window_size", -1) != -1 ||
+      c.getInt("smooth_softmax", 0) != 0 || c.getInt("qk_output", 0) != 0)
+    return c.emitError("local_window_size, smooth_softmax and qk_output are "
+                       "not supported"),
+           failure();
+  bool packed = !c.hasInput(1);
+  if (packed != !c.hasInput(2))
+    return c.emitError("key and value come together (or neither: packed "
+                       "QKV)"),
+           failure();
+  int64_t batch = q.getDimSize(0), seq = q.getDimSize(1);
+  int64_t hidden = q.getDimSize(2);
+  int64_t head = packed ? hidden / (heads + 2 * kvHeads) : hidden / heads;
+  if (head <= 0 || (packed ? head * (heads + 2 * kvHeads) : head * heads) != hidden)
+    return c.emitError("the hidden size ")
+               << hidden << " does not split into the heads", failure();
+  if (!packed)
+    for (unsigned i : {1u, 2u})
+      if (c.inputType(i).getShape() !=
+              ArrayRef<int64_t>{batch, seq, kvHeads * head} ||
+          c.inputType(i).getElementType() != elt)
+        return c.emitError("key and value must be [batch, seq, kv_num_heads "
+                           "* head_size] of the query's type"),
+               failure();
+  bool past = c.hasInput(3);
+  if (past != c.hasInput(4))
+    return c.emitError("past_key and past_value come together"), failure();
+  int64_t pastLen = 0;
+  if (past) {
+    RankedTensorType pk = c.inputType(3);
+    pastLen = pk.getRank() == 4 ? pk.getDimSize(2) : -1;
+    if (pk.getShape() != ArrayRef<int64_t>{batch, kvHeads, pastLen, head} ||
+        c.inputType(4) != pk || pk.getElementType() != elt)
+      return c.emitError("past_key and past_value must be [batch, "
+                         "kv_num_heads, past, head_size] (BNSH)"),
+             failure();
+  }
+  if (!c.hasInput(5) || !c.hasInput(6))
+    return c.emitError("seqlens_k and total_sequence_length are required"),
+           failure();
+  if (c.inputType(5).getShape() != ArrayRef<int64_t>{batch} ||
+      !c.inputType(5).getElementType().isInteger(32))
+    return c.emitError("seqlens_k must be int32 [batch]"), failure();
+  // The present caches' length: the past's when they share its buffer (a
+  // total_sequence_length not known at compile time must fit it), else the
+  // total length, which must then be known.
+  int64_t present = past ? pastLen : seq;
+  if (auto total = c.knownInts(6); total && total->size() == 1) {
+    present = std::max(present, (*total)[0]);
+    if (!past && (*total)[0] != seq)
+      return c.emitError("without past caches total_sequence_length must be "
+                         "the sequence length ")
+                 << seq,
+             failure();
+  }
+  bool rotary = c.getInt("do_rotary", 0) != 0;
+  int64_t rot = 0;
+  if (rotary) {
+    if (!c.hasInput(7) || !c.hasInput(8))
+      return c.emitError("do_rotary needs cos_cache and sin_cache"), failure();
+    RankedTensorType cosT = c.inputType(7);
+    rot = cosT.getRank() == 2 ? 2 * cosT.getDimSize(1) : 0;
+    if (cosT.getElementType() != elt || c.inputType(8) != cosT || rot <= 0 ||
+        rot > head)
+      return c.emitError("the caches must be [max_position, rotary_dim / 2] "
+                         "of the query's type"),
+             failure();
+  }
+
+  SmallVector<std::string> formals = {"Q"};
+  if (!packed) {
+    formals.push_back("K");
+    formals.push_back("V");
+  }
+  if (past) {
+    formals.push_back("PKIN");
+    formals.push_back("PVIN");
+  }
+  formals.push_back("SL");
+  formals.push_back("TOT");
+  if (rotary) {
+    formals.push_back("COS");
+    formals.push_back("SIN");
+  }
+  Body b("GroupQueryAttention", formals, {"Y", "PK", "PV"});
+  if (packed) {
+    b("a2", intsConst({2}));
+    b("o0", intsConst({0}));
+    b("o1", intsConst({heads * head}));
+    b("o2", intsConst({(heads + kvHeads) * head}));
+    b("o3", intsConst({(heads + 2 * kvHeads) * head}));
+    b("qq", "Slice (Q, o0, o1, a2)");
+    b("kk", "Slice (Q, o1, o2, a2)");
+    b("vv", "Slice (Q, o2, o3, a2)");
+  } else {
+    b("qq", "Identity (Q)");
+    b("kk", "Identity (K)");
+    b("vv", "Identity (V)");
+  }
+  b("qs", intsConst({batch, seq, heads, head}));
+  b("ks", intsConst({batch, seq, kvHeads, head}));
+  b("q3", "Reshape (qq, qs)");
+  b("k3", "Reshape (kk, ks)");
+  b("v3", "Reshape (vv, ks)");
+  // Absolute positions of the new tokens: after seqlens_k + 1 - seq cached
+  // ones (each batch row its own), from 0 without past caches.
+  b("r0", "Constant <value_int = 0> ()");
+  b("r1", "Constant <value_int = 1> ()");
+  b("rs", "Constant <value_int = " + std::to_string(seq) + "> ()");
+  b("ar", "Range (r0, rs, r1)");
+  if (past) {
+    b("sl64", "Cast <to = 7> (SL)");
+    b("back", "Constant <value_int = " + std::to_string(1 - seq) + "> ()");
+    b("start", "Add (sl64, back)");
+    b("a1", intsConst({1}));
+    b("startu", "Unsqueeze (start, a1)");
+    b("pos", "Add (startu, ar)");
+  } else {
+    b("bs", intsConst({batch, seq}));
+    b("pos", "Expand (ar, bs)");
+  }
+  if (rotary) {
+    b("cg", "Gather <axis = 0> (COS, pos)");
+    b("sg", "Gather <axis = 0> (SIN, pos)");
+    bool inter = c.getInt("rotary_interleaved", 0) != 0;
+    rotate(b, "q_", "q3", "cg", "sg", {batch, seq, heads, head}, rot, inter,
+           "q3r");
+    rotate(b, "k_", "k3", "cg", "sg", {batch, seq, kvHeads, head}, rot, inter,
+           "k3r");
+  } else {
+    b("q3r", "Identity (q3)");
+    b("k3r", "Identity (k3)");
+  }
+  b("q4", "Transpose <perm = [0, 2, 1, 3]> (q3r)");
+  b("k4", "Transpose <perm = [0, 2, 1, 3]> (k3r)");
+  b("v4", "Transpose <perm = [0, 2, 1, 3]> (v3)");
+  if (past) {
+    // The new keys and values go to their positions in the caches.
+    if (present > pastLen) {
+      b("grow", intsConst({0, 0, 0, 0, 0, 0, present - pastLen, 0}));
+      b("pkb", "Pad (PKIN, grow)");
+      b("pvb", "Pad (PVIN, grow)");
+    } else {
+      b("pkb", "Identity (PKIN)");
+      b("pvb", "Identity (PVIN)");
+    }
+    b("ps", intsConst({batch, 1, seq, 1}));
+    b("posr", "Reshape (pos, ps)");
+    b("es", intsConst({batch, kvHeads, seq, head}));
+    b("idx", "Expand (posr, es)");
+    b("PK", "ScatterElements <axis = 2> (pkb, idx, k4)");
+    b("PV", "ScatterElements <axis = 2> (pvb, idx, v4)");
+  } else {
+    b("PK", "Identity (k4)");
+    b("PV", "Identity (v4)");
+  }
+  int64_t group = heads / kvHeads;
+  if (group > 1) {
+    b("g2", intsConst({2}));
+    b("ku", "Unsqueeze (PK, g2)");
+    b("vu", "Unsqueeze (PV, g2)");
+    b("ke", intsConst({batch, kvHeads, group, present, head}));
+    b("kx", "Expand (ku, ke)");
+    b("vx", "Expand (vu, ke)");
+    b("kr", intsConst({batch, heads, present, head}));
+    b("kh", "Reshape (kx, kr)");
+    b("vh", "Reshape (vx, kr)");
+  } else {
+    b("kh", "Identity (PK)");
+    b("vh", "Identity (PV)");
+  }
+  double scale = c.getFloat("scale", 0.0);
+  if (scale == 0.0)
+    scale = 1.0 / std::sqrt(double(head));
+  b("kt", "Transpose <perm = [0, 1, 3, 2]> (kh)");
+  b("qk", "MatMul (q4, kt)");
+  b("sc32", "Constant <value_float = " + real(scale) + "> ()");
+  b("sc", "CastLike (sc32, qk)");
+  b("scores", "Mul (qk, sc)");
+  std::string s = "scores";
+  double softcap = c.getFloat("softcap", 0.0);
+  if (softcap > 0) {
+    b("cap32", "Constant <value_float = " + real(softcap) + "> ()");
+    b("cap", "CastLike (cap32, qk)");
+    b("sd", "Div (scores, cap)");
+    b("st", "Tanh (sd)");
+    b("capped", "Mul (st, cap)");
+    s = "capped";
+  }
+  // Query at position p sees the keys at positions up to p.
+  b("rp", "Constant <value_int = " + std::to_string(present) + "> ()");
+  b("keys", "Range (r0, rp, r1)");
+  b("qps", intsConst({batch, 1, seq, 1}));
+  b("qpos", "Reshape (pos, qps)");
+  b("seen", "LessOrEqual (keys, qpos)");
+  b("zero32", "Constant <value_float = 0.0> ()");
+  b("zero", "CastLike (zero32, qk)");
+  b("m1", "Constant <value_float = -1.0> ()");
+  b("ninf32", "Div (m1, zero32)");
+  b("ninf", "CastLike (ninf32, qk)");
+  b("bias", "Where (seen, zero, ninf)");
+  b("biased", "Add (" + s + ", bias)");
+  b("probs", "Softmax <axis = -1> (biased)");
+  b("y4", "MatMul (probs, vh)");
+  b("yt", "Transpose <perm = [0, 2, 1, 3]> (y4)");
+  b("ys", intsConst({batch, seq, heads * head}));
+  b("Y", "Reshape (yt, ys)");
+  return c.expandBody(b.finish());
+}
+
 /// Requires the first `n` inputs.
 OpImporter needs(unsigned n, OpImporter importer) {
   return [n, importer = std::move(importer)](NodeContext &c) -> Results {
@@ -598,4 +994,12 @@ void mlir::llmc::onnximport::registerLlmOps(OpImporterRegistry &r) {
   r.add("RotaryEmbedding", 23, max, needs(3, importRotary));
   r.add("TensorScatter", 24, max, needs(2, importTensorScatter));
   r.add("Swish", 24, max, needs(1, importSwish));
+  // ONNX Runtime's (com.microsoft ops at their domain's version 1).
+  r.add("SimplifiedLayerNormalization", 1, max,
+        needs(2, importSimplifiedLayerNorm));
+  r.add("com.microsoft.SkipSimplifiedLayerNormalization", 1, 1,
+        needs(3, importSkipSimplifiedLayerNorm));
+  r.add("com.microsoft.RotaryEmbedding", 1, 1, needs(4, importOrtRotary));
+  r.add("com.microsoft.GroupQueryAttention", 1, 1,
+        needs(1, importGroupQueryAttention));
 }

@@ -169,14 +169,20 @@ def _finish(write, display_name):
         return Executable(data, path, returns_tuple, display_name)
 
 
+def _contiguous(a):
+    """`a` C-contiguous, of its own rank (numpy 1's ascontiguousarray makes
+    a 0-d array 1-d, which would specialise a scalar input to [1])."""
+    return np.require(a, requirements="C")
+
+
 def _examples(example_inputs):
     if example_inputs is None:
         return []
     if isinstance(example_inputs, dict):
-        return [(k, np.ascontiguousarray(_to_numpy(v))) for k, v in example_inputs.items()]
+        return [(k, _contiguous(_to_numpy(v))) for k, v in example_inputs.items()]
     if not isinstance(example_inputs, (tuple, list)):
         example_inputs = (example_inputs,)
-    return [("", np.ascontiguousarray(_to_numpy(v))) for v in example_inputs]
+    return [("", _contiguous(_to_numpy(v))) for v in example_inputs]
 
 
 def compile(model, target="cpu", example_inputs=None, **options):

@@ -264,7 +264,10 @@ class _Capture:
 
     def constant(self, array, name=None):
         self.constants += 1
-        return self.b.constant(name or f"const{self.constants}", np.ascontiguousarray(array))
+        # np.require keeps a 0-d constant 0-d (numpy 1's ascontiguousarray
+        # would make it [1]).
+        return self.b.constant(name or f"const{self.constants}",
+                               np.require(array, requirements="C"))
 
     def tensor(self, a, like):
         """`a` as a value number: tensors as they are, Python scalars as a
