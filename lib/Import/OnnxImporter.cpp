@@ -985,17 +985,23 @@ Type NodeContext::elementType(int32_t onnxType) const {
 }
 
 /// The constant value of `v`, folding its producers (shape subgraphs such
-/// as Shape -> Size -> Sub) on demand.
-static Attribute foldToConstant(Value v, unsigned depth = 0) {
+/// as Shape -> Size -> Sub) on demand; graph inputs whose data was given
+/// count as constants (`data`), as they do when an op reads them directly.
+static Attribute
+foldToConstant(Value v,
+               const std::function<DenseElementsAttr(Value)> &data,
+               unsigned depth = 0) {
   Attribute attr;
   if (matchPattern(v, m_Constant(&attr)))
     return attr;
+  if (isa<BlockArgument>(v))
+    return data(v);
   Operation *op = v.getDefiningOp();
   if (!op || depth > 64 || op->getNumRegions())
     return {};
   SmallVector<Attribute> operands;
   for (Value operand : op->getOperands())
-    operands.push_back(foldToConstant(operand, depth + 1));
+    operands.push_back(foldToConstant(operand, data, depth + 1));
   SmallVector<OpFoldResult> results;
   if (failed(op->fold(operands, results)) ||
       results.size() != op->getNumResults())
@@ -1003,7 +1009,7 @@ static Attribute foldToConstant(Value v, unsigned depth = 0) {
   OpFoldResult r = results[cast<OpResult>(v).getResultNumber()];
   if (auto folded = dyn_cast<Attribute>(r))
     return folded;
-  return foldToConstant(cast<Value>(r), depth + 1);
+  return foldToConstant(cast<Value>(r), data, depth + 1);
 }
 
 FailureOr<DenseElementsAttr> NodeContext::constantInput(unsigned i,
@@ -1013,7 +1019,8 @@ FailureOr<DenseElementsAttr> NodeContext::constantInput(unsigned i,
     emitError("missing ") << what;
     return failure();
   }
-  if (Attribute attr = foldToConstant(v)) {
+  if (Attribute attr = foldToConstant(
+          v, [&](Value a) { return importer.runtimeData(a); })) {
     if (auto dense = dyn_cast<DenseElementsAttr>(attr))
       return dense;
     if (auto resource = dyn_cast<DenseResourceElementsAttr>(attr)) {
@@ -1039,7 +1046,8 @@ std::optional<SmallVector<int64_t>> NodeContext::knownInts(unsigned i) const {
   Value v = input(i);
   if (!v)
     return std::nullopt;
-  auto dense = dyn_cast_or_null<DenseElementsAttr>(foldToConstant(v));
+  auto dense = dyn_cast_or_null<DenseElementsAttr>(foldToConstant(
+      v, [&](Value a) { return importer.runtimeData(a); }));
   if (!dense)
     dense = importer.runtimeData(v);
   if (!dense || !isa<IntegerType>(dense.getElementType()))

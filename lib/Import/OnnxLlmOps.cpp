@@ -1,7 +1,8 @@
 //===- OnnxLlmOps.cpp - Importers of the LLM ops of opsets 23 and 24 ------===//
 //
 // Attention (23, 24), RMSNormalization (23), RotaryEmbedding (23),
-// TensorScatter (24) and Swish (24). Debian's libonnx 1.12 has no schema for
+// TensorScatter (24) and Swish (24), CenterCropPad (18), and ONNX Runtime's
+// transformer ops. Debian's libonnx 1.12 has no schema for
 // them, so each is written here as an ONNX function body in the text syntax,
 // with the node's attributes and its inputs' static shapes already resolved,
 // and imported through the ops it is made of (ModelImporter::expandBody).
@@ -974,6 +975,54 @@ Results importGroupQueryAttention(NodeContext &c) {
   return c.expandBody(b.finish());
 }
 
+
+//===----------------------------------------------------------------------===//
+// CenterCropPad (18): crops or pads each listed axis around its centre.
+//===----------------------------------------------------------------------===//
+
+Results importCenterCropPad(NodeContext &c) {
+  RankedTensorType x = c.inputType(0);
+  int64_t rank = x.getRank();
+  FailureOr<SmallVector<int64_t>> shape =
+      c.constantInts(1, "CenterCropPad shape");
+  if (failed(shape))
+    return failure();
+  SmallVector<int64_t> axes = c.getInts("axes");
+  if (axes.empty())
+    for (int64_t a = 0; a < rank; ++a)
+      axes.push_back(a);
+  if (axes.size() != shape->size())
+    return c.emitError("shape has ")
+               << shape->size() << " entries for " << axes.size() << " axes",
+           failure();
+  SmallVector<int64_t> starts(rank, 0), ends(x.getShape()), pads(2 * rank, 0);
+  SmallVector<bool> seen(rank, false);
+  for (auto [a, want] : llvm::zip(axes, *shape)) {
+    FailureOr<int64_t> axis = c.normalizeAxis(a, rank);
+    if (failed(axis))
+      return failure();
+    if (seen[*axis] || want < 0)
+      return c.emitError("axes repeat or a target size is negative"),
+             failure();
+    seen[*axis] = true;
+    int64_t dim = x.getDimSize(*axis);
+    if (want < dim) { // the crop keeps the centre (the extra row at the end)
+      starts[*axis] = (dim - want) / 2;
+      ends[*axis] = starts[*axis] + want;
+    } else { // the pad puts the extra row at the end
+      pads[*axis] = (want - dim) / 2;
+      pads[*axis + rank] = want - dim - pads[*axis];
+    }
+  }
+  Body b("CenterCropPad", {"X", "S"}, {"Y"});
+  b("st", intsConst(starts));
+  b("en", intsConst(ends));
+  b("cropped", "Slice (X, st, en)");
+  b("pads", intsConst(pads));
+  b("Y", "Pad (cropped, pads)");
+  return c.expandBody(b.finish());
+}
+
 /// Requires the first `n` inputs.
 OpImporter needs(unsigned n, OpImporter importer) {
   return [n, importer = std::move(importer)](NodeContext &c) -> Results {
@@ -994,6 +1043,7 @@ void mlir::llmc::onnximport::registerLlmOps(OpImporterRegistry &r) {
   r.add("RotaryEmbedding", 23, max, needs(3, importRotary));
   r.add("TensorScatter", 24, max, needs(2, importTensorScatter));
   r.add("Swish", 24, max, needs(1, importSwish));
+  r.add("CenterCropPad", 18, max, needs(2, importCenterCropPad));
   // ONNX Runtime's (com.microsoft ops at their domain's version 1).
   r.add("SimplifiedLayerNormalization", 1, max,
         needs(2, importSimplifiedLayerNorm));

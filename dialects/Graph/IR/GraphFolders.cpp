@@ -13,6 +13,10 @@
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 
+#include "llvm/ADT/APSInt.h"
+
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::llmc::graph;
 
@@ -166,6 +170,22 @@ OpFoldResult CastOp::fold(FoldAdaptor adaptor) {
       APFloat f(cast<FloatType>(to).getFloatSemantics());
       f.convertFromAPInt(v, !fromInt.isUnsigned(), APFloat::rmNearestTiesToEven);
       out.push_back(f);
+    }
+    return DenseElementsAttr::get(getOutput().getType(), out);
+  }
+  // Float -> integer casts truncate toward zero (as ONNX's Cast and numpy
+  // do); a NaN, an infinity or a value out of the type's range is left to
+  // run time.
+  if (isa<FloatType>(from) && toInt && toInt.getWidth() > 1 &&
+      in.getNumElements() <= kMaxFoldElements) {
+    SmallVector<APInt> out;
+    for (APFloat v : in.getValues<APFloat>()) {
+      llvm::APSInt i(toInt.getWidth(), toInt.isUnsigned());
+      bool exact;
+      if (v.convertToInteger(i, APFloat::rmTowardZero, &exact) &
+          APFloat::opInvalidOp)
+        return {};
+      out.push_back(i);
     }
     return DenseElementsAttr::get(getOutput().getType(), out);
   }
@@ -626,4 +646,77 @@ OpFoldResult MaxOp::fold(FoldAdaptor adaptor) {
         return x.sgt(y) ? x : y;
       },
       [](APFloat x, const APFloat &) { return x; }, /*floats=*/false);
+}
+
+//===----------------------------------------------------------------------===//
+// Float shape arithmetic: legacy exports compute sizes in float (Resize's
+// scales, Pad's amounts) with Sqrt, Floor, Ceil, Round, Reciprocal and Abs,
+// then Cast to int64 (CastOp's fold takes float -> int).
+//===----------------------------------------------------------------------===//
+
+/// Folds a unary float op over a small constant, element by element.
+template <typename Fn>
+static Attribute foldFloatUnary(Attribute operand, Fn fn) {
+  DenseElementsAttr in = denseConstant(operand);
+  if (!in || !isa<FloatType>(in.getElementType()))
+    return {};
+  SmallVector<APFloat> out;
+  for (APFloat v : in.getValues<APFloat>())
+    out.push_back(fn(v));
+  return DenseElementsAttr::get(in.getType(), out);
+}
+
+static APFloat rounded(APFloat v, APFloat::roundingMode mode) {
+  v.roundToIntegral(mode);
+  return v;
+}
+
+OpFoldResult SqrtOp::fold(FoldAdaptor adaptor) {
+  return foldFloatUnary(adaptor.getInput(), [](const APFloat &v) {
+    // The double's square root rounds correctly to f32, f16 and bf16 (it
+    // has more than twice their precision), and is exact for f64.
+    bool lost;
+    APFloat d = v;
+    d.convert(APFloat::IEEEdouble(), APFloat::rmNearestTiesToEven, &lost);
+    APFloat r(std::sqrt(d.convertToDouble()));
+    r.convert(v.getSemantics(), APFloat::rmNearestTiesToEven, &lost);
+    return r;
+  });
+}
+OpFoldResult ReciprocalOp::fold(FoldAdaptor adaptor) {
+  return foldFloatUnary(adaptor.getInput(), [](const APFloat &v) {
+    APFloat one(v.getSemantics(), 1);
+    one.divide(v, APFloat::rmNearestTiesToEven);
+    return one;
+  });
+}
+OpFoldResult FloorOp::fold(FoldAdaptor adaptor) {
+  return foldFloatUnary(adaptor.getInput(), [](const APFloat &v) {
+    return rounded(v, APFloat::rmTowardNegative);
+  });
+}
+OpFoldResult CeilOp::fold(FoldAdaptor adaptor) {
+  return foldFloatUnary(adaptor.getInput(), [](const APFloat &v) {
+    return rounded(v, APFloat::rmTowardPositive);
+  });
+}
+OpFoldResult RoundOp::fold(FoldAdaptor adaptor) {
+  return foldFloatUnary(adaptor.getInput(), [](const APFloat &v) {
+    return rounded(v, APFloat::rmNearestTiesToEven); // ONNX: halves to even
+  });
+}
+OpFoldResult AbsOp::fold(FoldAdaptor adaptor) {
+  DenseElementsAttr in = denseConstant(adaptor.getInput());
+  if (!in)
+    return {};
+  if (isa<FloatType>(in.getElementType()))
+    return foldFloatUnary(in, [](APFloat v) {
+      v.clearSign();
+      return v;
+    });
+  auto intType = dyn_cast<IntegerType>(in.getElementType());
+  if (!intType || !intType.isSignless() || intType.getWidth() == 1)
+    return {};
+  return in.mapValues(in.getElementType(),
+                      [](const APInt &v) { return v.abs(); });
 }

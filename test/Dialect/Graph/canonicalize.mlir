@@ -136,3 +136,42 @@ func.func @float_logic() -> (tensor<2xi1>, tensor<2xf32>) {
   %m = graph.mod %a, %b : tensor<2xf32>, tensor<2xf32> -> tensor<2xf32>
   return %lt, %m : tensor<2xi1>, tensor<2xf32>
 }
+
+// -----
+
+// Float shape arithmetic folds: sqrt, reciprocal, floor, ceil, round (halves
+// to even), abs, and casts to int64 truncating toward zero.
+// CHECK-LABEL: func.func @float_shape_math(
+// CHECK-DAG:     graph.constant dense<[3, 0, -2, 2, 2, 4, 2]> : tensor<7xi64>
+// CHECK-NOT:     graph.sqrt
+// CHECK-NOT:     graph.cast
+func.func @float_shape_math() -> tensor<7xi64> {
+  %a = graph.constant dense<[9.0]> : tensor<1xf32>
+  %s = graph.sqrt %a : tensor<1xf32>
+  %b = graph.constant dense<[4.0]> : tensor<1xf32>
+  %r = graph.reciprocal %b : tensor<1xf32>
+  %c = graph.constant dense<[-1.5]> : tensor<1xf32>
+  %f = graph.floor %c : tensor<1xf32>
+  %d = graph.constant dense<[1.2]> : tensor<1xf32>
+  %cl = graph.ceil %d : tensor<1xf32>
+  %e = graph.constant dense<[2.5]> : tensor<1xf32>
+  %rd = graph.round %e : tensor<1xf32>
+  %g = graph.constant dense<[-4.0]> : tensor<1xf32>
+  %ab = graph.abs %g : tensor<1xf32>
+  %h = graph.constant dense<[2.9]> : tensor<1xf32>
+  %all = graph.concat %s, %r, %f, %cl, %rd, %ab, %h {axis = 0 : i64} : tensor<1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32> -> tensor<7xf32>
+  %i = graph.cast %all : tensor<7xf32> -> tensor<7xi64>
+  return %i : tensor<7xi64>
+}
+
+// -----
+
+// A cast of a NaN or of a value out of the integer type's range is not
+// folded (its result is undefined in ONNX).
+// CHECK-LABEL: func.func @no_fold_cast_nan(
+// CHECK:         graph.cast
+func.func @no_fold_cast_nan() -> tensor<2xi32> {
+  %a = graph.constant dense<[0x7FC00000, 1.0e10]> : tensor<2xf32>
+  %i = graph.cast %a : tensor<2xf32> -> tensor<2xi32>
+  return %i : tensor<2xi32>
+}

@@ -54,7 +54,9 @@ class Graph_UnaryOp<string mnemonic, Type type, string desc,
   let assemblyFormat = "$input attr-dict `:` type($output)";
 }
 
-def Graph_AbsOp : Graph_UnaryOp<"abs", Graph_NumericTensor, "Absolute value.">;
+def Graph_AbsOp : Graph_UnaryOp<"abs", Graph_NumericTensor, "Absolute value."> {
+  let hasFolder = 1;
+}
 def Graph_NegOp : Graph_UnaryOp<"neg", Graph_NumericTensor, "Negation."> {
   let hasFolder = 1;
 }
@@ -62,12 +64,22 @@ def Graph_SignOp : Graph_UnaryOp<"sign", Graph_NumericTensor, "Sign (-1, 0, 1)."
 def Graph_ReluOp : Graph_UnaryOp<"relu", Graph_NumericTensor, "max(x, 0).">;
 def Graph_ExpOp : Graph_UnaryOp<"exp", Graph_FloatTensor, "Exponential.">;
 def Graph_LogOp : Graph_UnaryOp<"log", Graph_FloatTensor, "Natural logarithm.">;
-def Graph_SqrtOp : Graph_UnaryOp<"sqrt", Graph_FloatTensor, "Square root.">;
-def Graph_ReciprocalOp : Graph_UnaryOp<"reciprocal", Graph_FloatTensor, "1 / x.">;
-def Graph_CeilOp : Graph_UnaryOp<"ceil", Graph_FloatTensor, "Ceiling.">;
-def Graph_FloorOp : Graph_UnaryOp<"floor", Graph_FloatTensor, "Floor.">;
+def Graph_SqrtOp : Graph_UnaryOp<"sqrt", Graph_FloatTensor, "Square root."> {
+  let hasFolder = 1;
+}
+def Graph_ReciprocalOp : Graph_UnaryOp<"reciprocal", Graph_FloatTensor, "1 / x."> {
+  let hasFolder = 1;
+}
+def Graph_CeilOp : Graph_UnaryOp<"ceil", Graph_FloatTensor, "Ceiling."> {
+  let hasFolder = 1;
+}
+def Graph_FloorOp : Graph_UnaryOp<"floor", Graph_FloatTensor, "Floor."> {
+  let hasFolder = 1;
+}
 def Graph_RoundOp : Graph_UnaryOp<"round", Graph_FloatTensor,
-                                  "Round half to even.">;
+                                  "Round half to even."> {
+  let hasFolder = 1;
+}
 def Graph_SinOp : Graph_UnaryOp<"sin", Graph_FloatTensor, "Sine.">;
 def Graph_CosOp : Graph_UnaryOp<"cos", Graph_FloatTensor, "Cosine.">;
 def Graph_TanOp : Graph_UnaryOp<"tan", Graph_FloatTensor, "Tangent.">;
