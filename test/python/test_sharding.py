@@ -60,15 +60,10 @@ SUBSET = {("tp=4", "dp"), ("tp=4", "megatron"), ("tp=4", "megatron-sp"),
           ("dp=2,tp=2", "auto"), ("dp=2,tp=2", "experts")}
 
 # Strategies that do not apply to a model by design, with the message llmc
-# gives: megatron splits dense layers (matmuls with a 2-D weight); moe_mini's
-# experts are einsums over 3-D weights (the `experts` strategy's), and its
-# router's [64,4] weight is small enough to stay a constant.
-KNOWN_REJECTIONS = {
-    ("moe_mini", "megatron"): "no dense layer, a matmul with a 2-D weight, "
-    "whose weight the axis divides",
-    # megatron-sp runs on moe_mini: it splits the sequence dim of x (the
-    # expert weights stay whole).
-}
+# gives. (None today: moe_mini's expert einsums decompose into GEMMs over
+# its reshaped 3-D weights, which megatron splits like dense layers;
+# megatron-sp splits the sequence dim of x.)
+KNOWN_REJECTIONS = {}
 
 
 def _combos():

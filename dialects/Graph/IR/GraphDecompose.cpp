@@ -192,3 +192,99 @@ LogicalResult AttentionOp::decompose(RewriterBase &rewriter) {
   rewriter.replaceOpWithNewOp<ReshapeOp>(*this, getType(), out);
   return success();
 }
+
+/// lhs,rhs->out with float operands becomes one batched GEMM, as
+/// torch.einsum does:
+///   transpose(lhs) -> [B.., M.., K..] -> reshape [B.., m, k]
+///   transpose(rhs) -> [B.., K.., N..] -> reshape [B.., k, n]
+///   matmul -> [B.., m, n] -> reshape [B.., M.., N..] -> transpose to `out`
+/// where B are the letters of both operands and the output, M of lhs and the
+/// output only, N of rhs and the output only, K of both operands only; m, n
+/// and k are the products of their letters' sizes (1 when there are none).
+/// Both operands have every batch dim, so the GEMM never broadcasts (the
+/// BLAS call takes no mixed broadcasting).
+LogicalResult EinsumOp::decompose(RewriterBase &rewriter) {
+  if (getInputs().size() != 2 ||
+      !isa<FloatType>(getOutput().getType().getElementType()))
+    return failure();
+  StringRef eq = getEquation();
+  size_t arrow = eq.find("->");
+  StringRef terms = eq.take_front(arrow), out = eq.drop_front(arrow + 2);
+  auto [l, r] = terms.split(',');
+  auto unique = [](StringRef t) {
+    return llvm::all_of(t, [&](char ch) { return llvm::count(t, ch) == 1; });
+  };
+  if (!unique(l) || !unique(r) || !unique(out))
+    return failure(); // diagonals
+  std::string batch, mLetters, nLetters, kLetters;
+  for (char ch : l) {
+    bool inR = r.contains(ch), inOut = out.contains(ch);
+    if (inR && inOut)
+      batch += ch;
+    else if (inOut)
+      mLetters += ch;
+    else if (inR)
+      kLetters += ch;
+    else
+      return failure(); // summed within one operand
+  }
+  for (char ch : r)
+    if (!l.contains(ch)) {
+      if (!out.contains(ch))
+        return failure();
+      nLetters += ch;
+    }
+  Value lhs = getInputs()[0], rhs = getInputs()[1];
+  auto lhsType = cast<RankedTensorType>(lhs.getType());
+  auto rhsType = cast<RankedTensorType>(rhs.getType());
+  Type element = lhsType.getElementType();
+  if (rhsType.getElementType() != element)
+    return failure();
+  StringRef lhsLetters = l, rhsLetters = r;
+  auto sizeOf = [&](char ch) {
+    if (size_t i = lhsLetters.find(ch); i != StringRef::npos)
+      return lhsType.getDimSize(i);
+    return rhsType.getDimSize(rhsLetters.find(ch));
+  };
+  auto product = [&](StringRef letters) {
+    int64_t n = 1;
+    for (char ch : letters)
+      n *= sizeOf(ch);
+    return n;
+  };
+  Location loc = getLoc();
+  auto reshape = [&](Value v, ArrayRef<int64_t> shape) -> Value {
+    auto type = RankedTensorType::get(shape, element);
+    return v.getType() == type ? v
+                               : ReshapeOp::create(rewriter, loc, type, v)
+                                     .getResult();
+  };
+  // `v` (letters `have`) transposed into the order `want`.
+  auto transpose = [&](Value v, StringRef have, StringRef want) -> Value {
+    SmallVector<int64_t> perm;
+    for (char ch : want)
+      perm.push_back(have.find(ch));
+    if (llvm::equal(perm, llvm::seq<int64_t>(0, perm.size())))
+      return v;
+    return TransposeOp::create(rewriter, loc, v, perm).getResult();
+  };
+  SmallVector<int64_t> batchShape;
+  for (char ch : batch)
+    batchShape.push_back(sizeOf(ch));
+  int64_t m = product(mLetters), n = product(nLetters), k = product(kLetters);
+  auto with = [&](std::initializer_list<int64_t> tail) {
+    SmallVector<int64_t> shape(batchShape);
+    shape.append(tail);
+    return shape;
+  };
+  Value a = reshape(transpose(lhs, l, batch + mLetters + kLetters), with({m, k}));
+  Value b = reshape(transpose(rhs, r, batch + kLetters + nLetters), with({k, n}));
+  Value product3 = MatMulOp::create(rewriter, loc, a, b);
+  SmallVector<int64_t> shape(batchShape);
+  for (char ch : mLetters + nLetters)
+    shape.push_back(sizeOf(ch));
+  Value result = transpose(reshape(product3, shape),
+                           batch + mLetters + nLetters, out);
+  rewriter.replaceOp(*this, result);
+  return success();
+}

@@ -456,12 +456,21 @@ def Graph_AttentionOp : Graph_StructuredOp<"attention"> {
   }];
 }
 
-def Graph_EinsumOp : Graph_StructuredOp<"einsum"> {
+def Graph_EinsumOp : Graph_StructuredOp<"einsum", [
+    DeclareOpInterfaceMethods<Graph_DecomposableOpInterface>]> {
   let summary = "Einstein summation given by an explicit equation.";
   let description = [{
     `equation` is normalized by the importer to the explicit form
     `ab,bc->ac` with no ellipsis. Its letters are the loops of the iteration
     space: letters absent from the output are reductions.
+
+    A float contraction of two operands decomposes into a batched
+    graph.matmul between transposes (the library GEMM instead of a loop
+    nest): the letters of both operands and the output are batch dims, one
+    letter of each operand alone becomes the matrix rows or columns, the
+    others broadcast as batch dims, the summed letters are merged into one.
+    Other einsums (one or three operands, repeated or summed-away letters,
+    integers) stay whole and lower to a loop nest.
   }];
   let arguments = (ins Variadic<Graph_NumericTensor>:$inputs, StrAttr:$equation);
   let results = (outs Graph_NumericTensor:$output);
