@@ -603,7 +603,7 @@ Results importAttention(NodeContext &c) {
 //===----------------------------------------------------------------------===//
 // ONNX Runtime's ops: SimplifiedLayerNormalization (its default-domain
 // contrib op), and com.microsoft SkipSimplifiedLayerNormalization,
-// RotaryEmbedding and GroupQueryAttention, as its transformer optimizer and
+// RotaryEmbedding, GroupQueryAttention and MultiHeadAttention, as its transformer optimizer and
 // GenAI's model builder write Llama-style decoders. Semantics as ONNX
 // Runtime 1.23 computes them on the CPU (test/python/test_ort_contrib.py
 // compares with it).
@@ -976,6 +976,165 @@ Results importGroupQueryAttention(NodeContext &c) {
 }
 
 
+
+/// com.microsoft.MultiHeadAttention with 3-D query, key and value (BSH):
+/// the q/k/v bias, past caches (BNSH, concatenated), a key padding mask
+/// [batch, total] (0: masked), an additive attention bias, `unidirectional`
+/// (causal after the cached positions). Masked scores get
+/// `mask_filter_value` (-10000 by default) added, as ONNX Runtime does.
+Results importMultiHeadAttention(NodeContext &c) {
+  RankedTensorType q = c.inputType(0);
+  Type elt = q.getElementType();
+  int64_t heads = c.getInt("num_heads", 0);
+  if (!isFloat(elt) || q.getRank() != 3 || heads <= 0)
+    return c.emitError("query must be 3-D [batch, seq, hidden] of a float "
+                       "type, with num_heads"),
+           failure();
+  if (!c.hasInput(1) || !c.hasInput(2) || c.inputType(1).getRank() != 3 ||
+      c.inputType(2).getRank() != 3)
+    return c.emitError("only 3-D key and value are supported (no packed QKV "
+                       "or BNSH keys)"),
+           failure();
+  if (c.hasInput(8) || c.hasInput(9) || c.hasOutput(3))
+    return c.emitError("past_sequence_length, cache_indirection and the qk "
+                       "output are not supported"),
+           failure();
+  RankedTensorType k = c.inputType(1), v = c.inputType(2);
+  int64_t batch = q.getDimSize(0), seq = q.getDimSize(1), kvLen = k.getDimSize(1);
+  if (q.getDimSize(2) % heads || v.getDimSize(2) % heads ||
+      k.getDimSize(2) != q.getDimSize(2) || k.getDimSize(0) != batch ||
+      v.getDimSize(0) != batch || v.getDimSize(1) != kvLen ||
+      k.getElementType() != elt || v.getElementType() != elt)
+    return c.emitError("query and key must be [batch, *, num_heads * "
+                       "head_size], value [batch, kv_seq, num_heads * v_head] "
+                       "of one type"),
+           failure();
+  int64_t head = q.getDimSize(2) / heads, headV = v.getDimSize(2) / heads;
+  bool bias = c.hasInput(3), mask = c.hasInput(4), attnBias = c.hasInput(5);
+  bool past = c.hasInput(6);
+  if (past != c.hasInput(7))
+    return c.emitError("past_key and past_value come together"), failure();
+  int64_t pastLen = 0;
+  if (past) {
+    RankedTensorType pk = c.inputType(6), pv = c.inputType(7);
+    pastLen = pk.getRank() == 4 ? pk.getDimSize(2) : -1;
+    if (pk.getShape() != ArrayRef<int64_t>{batch, heads, pastLen, head} ||
+        pv.getShape() != ArrayRef<int64_t>{batch, heads, pastLen, headV} ||
+        pk.getElementType() != elt || pv.getElementType() != elt)
+      return c.emitError("past_key and past_value must be [batch, num_heads, "
+                         "past, head_size] (BNSH)"),
+             failure();
+  }
+  int64_t total = pastLen + kvLen;
+  if (bias && c.inputType(3).getShape() !=
+                  ArrayRef<int64_t>{2 * heads * head + heads * headV})
+    return c.emitError("bias must be [2 * hidden + v_hidden]"), failure();
+  if (mask && (c.inputType(4).getShape() != ArrayRef<int64_t>{batch, total} ||
+               !c.inputType(4).getElementType().isInteger(32)))
+    return c.emitError("only a key_padding_mask of int32 [batch, total "
+                       "length] = [")
+               << batch << ", " << total << "] is supported",
+           failure();
+  if (attnBias && (c.inputType(5).getRank() != 4 ||
+                   c.inputType(5).getElementType() != elt))
+    return c.emitError("attention_bias must be 4-D of the query's type"),
+           failure();
+  bool causal = c.getInt("unidirectional", 0) != 0;
+  double fill = c.getFloat("mask_filter_value", -10000.0);
+  double scale = c.getFloat("scale", 0.0);
+  if (scale == 0.0)
+    scale = 1.0 / std::sqrt(double(head));
+
+  SmallVector<std::string> formals = {"Q", "K", "V"};
+  if (bias)
+    formals.push_back("B");
+  if (mask)
+    formals.push_back("MASK");
+  if (attnBias)
+    formals.push_back("AB");
+  if (past) {
+    formals.push_back("PKIN");
+    formals.push_back("PVIN");
+  }
+  Body b("MultiHeadAttention", formals, {"Y", "PK", "PV"});
+  if (bias) {
+    int64_t hq = heads * head;
+    b("z", intsConst({0}));
+    b("e1", intsConst({hq}));
+    b("e2", intsConst({2 * hq}));
+    b("e3", intsConst({2 * hq + heads * headV}));
+    b("qb", "Slice (B, z, e1)");
+    b("kb", "Slice (B, e1, e2)");
+    b("vb", "Slice (B, e2, e3)");
+    b("qq", "Add (Q, qb)");
+    b("kk", "Add (K, kb)");
+    b("vv", "Add (V, vb)");
+  } else {
+    b("qq", "Identity (Q)");
+    b("kk", "Identity (K)");
+    b("vv", "Identity (V)");
+  }
+  b("qs", intsConst({batch, seq, heads, head}));
+  b("ks", intsConst({batch, kvLen, heads, head}));
+  b("vs", intsConst({batch, kvLen, heads, headV}));
+  b("q3", "Reshape (qq, qs)");
+  b("k3", "Reshape (kk, ks)");
+  b("v3", "Reshape (vv, vs)");
+  b("q4", "Transpose <perm = [0, 2, 1, 3]> (q3)");
+  b("k4", "Transpose <perm = [0, 2, 1, 3]> (k3)");
+  b("v4", "Transpose <perm = [0, 2, 1, 3]> (v3)");
+  b("PK", past ? "Concat <axis = 2> (PKIN, k4)" : "Identity (k4)");
+  b("PV", past ? "Concat <axis = 2> (PVIN, v4)" : "Identity (v4)");
+  b("kt", "Transpose <perm = [0, 1, 3, 2]> (PK)");
+  b("qk", "MatMul (q4, kt)");
+  b("sc32", "Constant <value_float = " + real(scale) + "> ()");
+  b("sc", "CastLike (sc32, qk)");
+  b("scores", "Mul (qk, sc)");
+  std::string s = "scores";
+  if (mask || causal) {
+    b("zero32", "Constant <value_float = 0.0> ()");
+    b("zero", "CastLike (zero32, qk)");
+    b("fill32", "Constant <value_float = " + real(fill) + "> ()");
+    b("fill", "CastLike (fill32, qk)");
+  }
+  if (attnBias) {
+    b("ab", "Add (" + s + ", AB)");
+    s = "ab";
+  }
+  if (mask) {
+    b("m0", "Constant <value_int = 0> ()");
+    b("m032", "Cast <to = 6> (m0)");
+    b("masked", "Equal (MASK, m032)");
+    b("mb", "Where (masked, fill, zero)");
+    b("ms", intsConst({batch, 1, 1, total}));
+    b("mb4", "Reshape (mb, ms)");
+    b("padded", "Add (" + s + ", mb4)");
+    s = "padded";
+  }
+  if (causal) {
+    b("r0", "Constant <value_int = 0> ()");
+    b("r1", "Constant <value_int = 1> ()");
+    b("rq", "Constant <value_int = " + std::to_string(seq) + "> ()");
+    b("rk", "Constant <value_int = " + std::to_string(total) + "> ()");
+    b("rows", "Range (r0, rq, r1)");
+    b("cols", "Range (r0, rk, r1)");
+    b("a1", intsConst({1}));
+    b("rows2", "Unsqueeze (rows, a1)");
+    b("rp", "Constant <value_int = " + std::to_string(pastLen) + "> ()");
+    b("last", "Add (rows2, rp)");
+    b("seen", "LessOrEqual (cols, last)");
+    b("cb", "Where (seen, zero, fill)");
+    b("causal", "Add (" + s + ", cb)");
+    s = "causal";
+  }
+  b("probs", "Softmax <axis = -1> (" + s + ")");
+  b("y4", "MatMul (probs, PV)");
+  b("yt", "Transpose <perm = [0, 2, 1, 3]> (y4)");
+  b("ys", intsConst({batch, seq, heads * headV}));
+  b("Y", "Reshape (yt, ys)");
+  return c.expandBody(b.finish());
+}
+
 //===----------------------------------------------------------------------===//
 // CenterCropPad (18): crops or pads each listed axis around its centre.
 //===----------------------------------------------------------------------===//
@@ -1052,4 +1211,6 @@ void mlir::llmc::onnximport::registerLlmOps(OpImporterRegistry &r) {
   r.add("com.microsoft.RotaryEmbedding", 1, 1, needs(4, importOrtRotary));
   r.add("com.microsoft.GroupQueryAttention", 1, 1,
         needs(1, importGroupQueryAttention));
+  r.add("com.microsoft.MultiHeadAttention", 1, 1,
+        needs(1, importMultiHeadAttention));
 }

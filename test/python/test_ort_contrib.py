@@ -12,7 +12,10 @@ seeded inputs, within 1e-4:
   over caches longer than the history (ONNX Runtime's shared-buffer
   layout), rows of different lengths (seqlens_k), with the rotation inside
   (do_rotary), packed QKV, a chunk of several tokens after a history, and
-  softcap; the present caches too, where ONNX Runtime defines them.
+  softcap; the present caches too, where ONNX Runtime defines them;
+- com.microsoft MultiHeadAttention: cross-attention, and self-attention
+  after cached positions with the q/k/v bias, a key padding mask, an
+  additive bias and causality.
 """
 
 import numpy as np
@@ -176,8 +179,36 @@ def test_gqa_refusals():
              "tot": np.array(2, np.int32)}
     with pytest.raises(llmc.CompileError, match="local_window_size"):
         llmc.compile(m, example_inputs=feeds)
-    m.graph.node[0].op_type = "MultiHeadAttention"
+    m.graph.node[0].op_type = "DecoderMaskedMultiHeadAttention"
     with pytest.raises(llmc.CompileError,
-                       match="unsupported operator MultiHeadAttention of "
-                             "domain 'com.microsoft'"):
+                       match="unsupported operator DecoderMaskedMultiHeadAttention "
+                             "of domain 'com.microsoft'"):
         llmc.compile(m, example_inputs=feeds)
+
+
+@pytest.mark.parametrize("extras", [False, True])
+def test_multi_head_attention(extras):
+    """Cross-attention (3 queries over 5 keys) plain; and self-attention
+    after 4 cached positions with the q/k/v bias, a key padding mask (row 1
+    hides its first two keys), an additive attention bias and causality."""
+    B, H, D = 2, 2, 8
+    S, L, P = (3, 3, 4) if extras else (3, 5, 0)
+    feeds = {"q": randn(B, S, H * D), "k": randn(B, L, H * D),
+             "v": randn(B, L, H * D)}
+    inputs = ["q", "k", "v"]
+    attrs = {}
+    if extras:
+        mask = np.ones((B, P + L), np.int32)
+        mask[1, :2] = 0
+        feeds.update(b=randn(3 * H * D), mask=mask, ab=randn(1, H, S, P + L),
+                     pk=randn(B, H, P, D), pv=randn(B, H, P, D))
+        inputs += ["b", "mask", "ab", "pk", "pv"]
+        attrs["unidirectional"] = 1
+    node = h.make_node("MultiHeadAttention", inputs,
+                       ["y", "prk", "prv"] if extras else ["y"],
+                       domain="com.microsoft", num_heads=H, **attrs)
+    m = model([node], [(n, T.INT32 if n == "mask" else F32) for n in inputs],
+              [(n, F32) for n in (["y", "prk", "prv"] if extras else ["y"])])
+    want, got = both(m, feeds)
+    for g, w, what in zip(got, want, ["y", "present_key", "present_value"]):
+        close(g, w, what)
