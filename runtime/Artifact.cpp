@@ -334,6 +334,9 @@ bool llmc::runtime::writeArtifact(const std::string &path,
 }
 
 bool llmc::runtime::looksLikeArtifact(const std::string &path) {
+  std::string notRegular;
+  if (!isRegularFile(path, notRegular))
+    return false; // opening a FIFO would block
   std::ifstream in(path, std::ios::binary);
   char magic[8] = {};
   in.read(magic, 8);
@@ -404,6 +407,14 @@ struct Mapping {
 /// FlatBuffer's structure; the payload's root, or null with `error`.
 static const fb::Executable *mapVerified(const std::string &path, Mapping &m,
                                          std::string &error) {
+  std::string why;
+  if (!isRegularFile(path, why)) {
+    error = path + ": not an llmc artifact (" +
+            why.substr(why.find("' ") == std::string::npos ? 0
+                                                           : why.find("' ") + 2) +
+            ")";
+    return nullptr;
+  }
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     error = path + ": cannot open the artifact";

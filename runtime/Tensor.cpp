@@ -97,15 +97,43 @@ bool headerField(const std::string &header, const std::string &key,
 }
 } // namespace
 
+bool llmc::runtime::isRegularFile(const std::string &path,
+                                  std::string &error) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    error = "cannot open '" + path + "'";
+    return false;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    error = "'" + path + "' is a directory";
+    return false;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    error = "'" + path + "' is not a regular file (a FIFO or a device)";
+    return false;
+  }
+  return true;
+}
+
 bool llmc::runtime::readNpy(const std::string &path, HostTensor &out,
                             std::string &error) {
+  // Checked before opening: a FIFO blocks open(), a directory makes the
+  // stream throw, /dev/zero never ends.
+  if (!isRegularFile(path, error))
+    return false;
+  struct stat st;
+  ::stat(path.c_str(), &st);
+  uint64_t fileSize = static_cast<uint64_t>(st.st_size);
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     error = "cannot open '" + path + "'";
     return false;
   }
-  std::string bytes((std::istreambuf_iterator<char>(in)),
-                    std::istreambuf_iterator<char>());
+  // The header first (at most 1 MiB): the data is read only once the shape
+  // says how much there must be, so a huge file is refused unread.
+  std::string bytes(std::min<uint64_t>(fileSize, 1u << 20), '\0');
+  in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  bytes.resize(static_cast<size_t>(in.gcount()));
   if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) {
     error = "'" + path + "' is not a .npy file";
     return false;
@@ -195,12 +223,19 @@ bool llmc::runtime::readNpy(const std::string &path, HostTensor &out,
   size_t dataOffset = offset + headerLen;
   uint64_t need;
   if (__builtin_mul_overflow(count, dtypeSize(out.dtype), &need) ||
-      need != bytes.size() - dataOffset) {
-    error = "'" + path + "' holds " + std::to_string(bytes.size() - dataOffset) +
+      need != fileSize - dataOffset) {
+    error = "'" + path + "' holds " + std::to_string(fileSize - dataOffset) +
             " bytes of data, its shape needs " + std::to_string(need);
     return false;
   }
-  out.data.assign(bytes.begin() + dataOffset, bytes.end());
+  out.data.resize(need);
+  in.clear();
+  in.seekg(static_cast<std::streamoff>(dataOffset));
+  in.read(out.data.data(), static_cast<std::streamsize>(need));
+  if (static_cast<uint64_t>(in.gcount()) != need) {
+    error = "'" + path + "' could not be read whole";
+    return false;
+  }
   return true;
 }
 

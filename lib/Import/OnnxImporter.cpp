@@ -37,6 +37,7 @@
 #include "onnx/shape_inference/implementation.h"
 
 #include <fstream>
+#include <stdexcept>
 
 namespace onnx::checker {
 // libonnx 1.12 exports the checker with a context (whose model folder is
@@ -263,6 +264,13 @@ ModelImporter::readExternalData(const onnx::TensorProto &tensor,
     return fileError(Twine(what) + ": external data file '" + location +
                      "' leaves the model's folder"),
            failure();
+  // Only a regular file: a FIFO would block the read, a device never end.
+  llvm::sys::fs::file_status status;
+  if (llvm::sys::fs::status(realFile, status) ||
+      status.type() != llvm::sys::fs::file_type::regular_file)
+    return fileError(Twine(what) + ": external data file '" + location +
+                     "' is not a regular file"),
+           failure();
   uint64_t fileSize = 0;
   if (llvm::sys::fs::file_size(realFile, fileSize))
     return fileError(Twine(what) + ": cannot read external data file '" +
@@ -466,6 +474,18 @@ LogicalResult ModelImporter::checkStructure(const onnx::GraphProto &graph) {
                               FileLineColLoc::get(&context, path, 0, 0)))
              << "unsupported operator " << node.op_type() << " (opset "
              << opset << ")";
+    // Window sizes, strides and dilations must be positive: libonnx's
+    // shape inference divides by them (a zero stride was a SIGFPE).
+    for (const auto &attr : node.attribute())
+      if (attr.name() == "strides" || attr.name() == "dilations" ||
+          attr.name() == "kernel_shape")
+        for (int64_t v : attr.ints())
+          if (v <= 0)
+            return mlir::emitError(
+                       NameLoc::get(StringAttr::get(&context, name),
+                                    FileLineColLoc::get(&context, path, 0, 0)))
+                   << node.op_type() << " " << attr.name()
+                   << " must be positive, got " << v;
     for (const auto &in : node.input()) {
       if (in.empty() || defined.contains(in))
         continue;
@@ -1176,7 +1196,20 @@ mlir::llmc::importOnnxModelFromBuffer(MLIRContext &context, StringRef buffer,
   if (isTextFormat(path)) {
     std::string text = buffer.str();
     onnx::OnnxParser parser(text.c_str());
-    auto status = parser.Parse(model);
+    onnx::Common::Status status;
+    try {
+      status = parser.Parse(model);
+    } catch (const std::out_of_range &) {
+      // The parser's stoll/stod throw on a number out of their type's range.
+      return importer.fileError("cannot parse ONNX text format: a number is "
+                                "out of range (integers and dims must fit in "
+                                "64 bits)"),
+             failure();
+    } catch (const std::exception &e) {
+      return importer.fileError(std::string("cannot parse ONNX text format: ") +
+                                e.what()),
+             failure();
+    }
     if (!status.IsOK()) {
       std::string msg = status.ErrorMessage();
       return importer.fileError("cannot parse ONNX text format: " +
@@ -1202,6 +1235,17 @@ mlir::llmc::importOnnxModelFromBuffer(MLIRContext &context, StringRef buffer,
 FailureOr<OwningOpRef<ModuleOp>>
 mlir::llmc::importOnnxModel(MLIRContext &context, StringRef path,
                             const ImportOptions &options) {
+  // Only a regular file: a FIFO would block the read, /dev/zero never end.
+  llvm::sys::fs::file_status status;
+  if (!llvm::sys::fs::status(path, status) &&
+      status.type() != llvm::sys::fs::file_type::regular_file) {
+    mlir::emitError(FileLineColLoc::get(&context, path, 0, 0))
+        << (status.type() == llvm::sys::fs::file_type::directory_file
+                ? "is a directory, not an ONNX model"
+                : "is not a regular file (a FIFO or a device): not an ONNX "
+                  "model");
+    return failure();
+  }
   auto file = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
                                           /*RequiresNullTerminator=*/false);
   if (!file) {

@@ -145,7 +145,13 @@ class Executable:
 
 
 def _read(path, error, what):
+    import stat
     try:
+        # Only a regular file: a FIFO would block open(), a device never end.
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            raise error(f"{path}: {what}" + ("is a directory" if stat.S_ISDIR(mode)
+                                             else "not a regular file (a FIFO or a device)"))
         with open(path, "rb") as f:
             return f.read()
     except OSError as e:

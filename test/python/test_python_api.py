@@ -220,6 +220,19 @@ def test_missing_file_raises_compile_error(tmp_path):
         llmc.compile(str(tmp_path / "nope.onnx"))
 
 
+def test_paths_that_are_not_regular_files_raise_at_once(tmp_path):
+    """A FIFO would block open() forever, /dev/zero never end, a folder
+    throw: each is one clear error."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(llmc.CompileError, match="not a regular file"):
+        llmc.compile(str(fifo))
+    with pytest.raises(llmc.CompileError, match="not a regular file"):
+        llmc.compile("/dev/zero")
+    with pytest.raises(llmc.LoadError, match="is a directory"):
+        llmc.load(str(tmp_path))
+
+
 def test_unsupported_op_names_the_node():
     from onnx import TensorProto, helper
     node = helper.make_node("NonZero", ["x"], ["y"], name="find_them")

@@ -42,6 +42,10 @@ struct HostTensor {
 /// Reads a .npy file (format 1.0-3.0, little-endian, C order). On failure
 /// returns false and sets `error` to one line.
 bool readNpy(const std::string &path, HostTensor &out, std::string &error);
+/// True when `path` is a regular file (not a directory, a FIFO or a
+/// device, which would throw, block or never end when read); else false
+/// with `error`.
+bool isRegularFile(const std::string &path, std::string &error);
 /// The file name (without .npy) an output named `name` is written to: its
 /// '/', '\\' and NUL become '_', and "", "." and ".." get a leading '_'.
 std::string outputFileName(std::string name);
