@@ -141,6 +141,20 @@ inline FailureOr<SmallVector<Value>> single(Value v) {
   return SmallVector<Value>{v};
 }
 
+/// Wraps `importer` with a check that its first `n` inputs are present:
+/// models of opsets newer than libonnx's checker may omit required ones.
+inline OpImporter needs(unsigned n, OpImporter importer) {
+  return [n, importer = std::move(importer)](NodeContext &c)
+             -> FailureOr<SmallVector<Value>> {
+    for (unsigned i = 0; i < n; ++i)
+      if (!c.hasInput(i)) {
+        c.emitError("required input ") << i << " is missing";
+        return failure();
+      }
+    return importer(c);
+  };
+}
+
 } // namespace mlir::llmc::onnximport
 
 #endif // LLMC_LIB_IMPORT_ONNXIMPORTCONTEXT_H

@@ -31,32 +31,6 @@ using namespace mlir::llmc::onnximport;
 namespace {
 using Results = FailureOr<SmallVector<Value>>;
 
-/// An ONNX function body in the text syntax, written line by line.
-class Body {
-public:
-  /// `formals`: the names of the node's present inputs, in order;
-  /// `results`: the body's outputs.
-  Body(StringRef name, ArrayRef<std::string> formals,
-       ArrayRef<std::string> results) {
-    os << "<domain: \"llmc.body\", opset_import: [\"\" : 18]>\n"
-       << name << " (" << llvm::join(formals, ", ") << ") => ("
-       << llvm::join(results, ", ") << ")\n{\n";
-  }
-  /// `out = text`: one node.
-  Body &operator()(StringRef out, const Twine &text) {
-    os << "  " << out << " = " << text << "\n";
-    return *this;
-  }
-  std::string finish() {
-    os << "}\n";
-    return text;
-  }
-
-private:
-  std::string text;
-  llvm::raw_string_ostream os{text};
-};
-
 std::string ints(ArrayRef<int64_t> v) {
   std::string s = "[";
   for (auto [i, x] : llvm::enumerate(v))
@@ -78,6 +52,121 @@ std::string intsConst(ArrayRef<int64_t> v) {
 }
 
 bool isFloat(Type t) { return isa<FloatType>(t); }
+
+/// An ONNX function body in the text syntax, written line by line.
+class Body {
+public:
+  /// `formals`: the names of the node's present inputs, in order;
+  /// `results`: the body's outputs.
+  Body(StringRef name, ArrayRef<std::string> formals,
+       ArrayRef<std::string> results) {
+    os << "<domain: \"llmc.body\", opset_import: [\"\" : 18]>\n"
+       << name << " (" << llvm::join(formals, ", ") << ") => ("
+       << llvm::join(results, ", ") << ")\n{\n";
+  }
+  /// `out = text`: one node.
+  Body &operator()(StringRef out, const Twine &text) {
+    os << "  " << out << " = " << text << "\n";
+    return *this;
+  }
+  std::string finish() {
+    os << "}\n";
+    return text;
+  }
+
+  // Pieces the attention bodies share. Each writes `out` (and helper
+  // values named after it).
+
+  /// [batch, seq, heads * head] -> [batch, heads, seq, head].
+  Body &headsFirst(const std::string &out, StringRef in,
+                   ArrayRef<int64_t> bshd) {
+    (*this)(out + "_shape", intsConst(bshd));
+    (*this)(out + "_bshd", "Reshape (" + in + ", " + out + "_shape)");
+    return (*this)(out, "Transpose <perm = [0, 2, 1, 3]> (" + out + "_bshd)");
+  }
+  /// [batch, heads, seq, head] -> [batch, seq, heads * head].
+  Body &headsLast(const std::string &out, StringRef in, ArrayRef<int64_t> bsh) {
+    (*this)(out + "_bshd", "Transpose <perm = [0, 2, 1, 3]> (" + in + ")");
+    (*this)(out + "_shape", intsConst(bsh));
+    return (*this)(out, "Reshape (" + out + "_bshd, " + out + "_shape)");
+  }
+  /// `zero` and `fill` (the value masked scores get: -inf unless given) of
+  /// `like`'s type.
+  Body &maskValues(StringRef like, std::optional<double> fill = std::nullopt) {
+    (*this)("zero32", "Constant <value_float = 0.0> ()");
+    (*this)("zero", "CastLike (zero32, " + like + ")");
+    if (fill) {
+      (*this)("fill32", "Constant <value_float = " + real(*fill) + "> ()");
+    } else { // -1 / 0: the text syntax has no literal infinity
+      (*this)("minus1", "Constant <value_float = -1.0> ()");
+      (*this)("fill32", "Div (minus1, zero32)");
+    }
+    return (*this)("fill", "CastLike (fill32, " + like + ")");
+  }
+  /// `kh`/`vh`: the KV heads repeated for their `group` query heads each
+  /// (query head h reads kv head h / group, as HF's repeat_kv), from `k`
+  /// and `v` [batch, kvHeads, len, head].
+  Body &repeatHeads(StringRef k, StringRef v, int64_t batch, int64_t kvHeads,
+                    int64_t group, int64_t len, int64_t headK, int64_t headV) {
+    if (group == 1) {
+      (*this)("kh", "Identity (" + k + ")");
+      return (*this)("vh", "Identity (" + v + ")");
+    }
+    (*this)("rep_a2", intsConst({2}));
+    (*this)("ku", "Unsqueeze (" + k + ", rep_a2)");
+    (*this)("vu", "Unsqueeze (" + v + ", rep_a2)");
+    (*this)("ke", intsConst({batch, kvHeads, group, len, headK}));
+    (*this)("ve", intsConst({batch, kvHeads, group, len, headV}));
+    (*this)("kx", "Expand (ku, ke)");
+    (*this)("vx", "Expand (vu, ve)");
+    (*this)("kr", intsConst({batch, kvHeads * group, len, headK}));
+    (*this)("vr", intsConst({batch, kvHeads * group, len, headV}));
+    (*this)("kh", "Reshape (kx, kr)");
+    return (*this)("vh", "Reshape (vx, vr)");
+  }
+  /// `scores` = q @ kh^T * scale (`qk` unscaled).
+  Body &scaledScores(StringRef q, double scale) {
+    (*this)("kt", "Transpose <perm = [0, 1, 3, 2]> (kh)");
+    (*this)("qk", "MatMul (" + q + ", kt)");
+    (*this)("sc32", "Constant <value_float = " + real(scale) + "> ()");
+    (*this)("sc", "CastLike (sc32, qk)");
+    return (*this)("scores", "Mul (qk, sc)");
+  }
+  /// cap * tanh(x / cap) when cap > 0; the name of the result.
+  std::string softcap(const std::string &x, double cap) {
+    if (cap <= 0)
+      return x;
+    (*this)("cap32", "Constant <value_float = " + real(cap) + "> ()");
+    (*this)("cap", "CastLike (cap32, qk)");
+    (*this)("sd", "Div (" + x + ", cap)");
+    (*this)("st", "Tanh (sd)");
+    (*this)("capped", "Mul (st, cap)");
+    return "capped";
+  }
+  /// The additive causal bias [rows, cols]: query i (after `past` cached
+  /// positions) sees key j when j <= past + i; `fill` elsewhere.
+  Body &causalBias(const std::string &out, int64_t rows, int64_t cols,
+                   int64_t past) {
+    auto n = [&](StringRef suffix) { return out + "_" + suffix.str(); };
+    (*this)(n("r0"), "Constant <value_int = 0> ()");
+    (*this)(n("r1"), "Constant <value_int = 1> ()");
+    (*this)(n("rq"), "Constant <value_int = " + std::to_string(rows) + "> ()");
+    (*this)(n("rk"), "Constant <value_int = " + std::to_string(cols) + "> ()");
+    (*this)(n("rows"), "Range (" + n("r0") + ", " + n("rq") + ", " + n("r1") + ")");
+    (*this)(n("cols"), "Range (" + n("r0") + ", " + n("rk") + ", " + n("r1") + ")");
+    (*this)(n("a1"), intsConst({1}));
+    (*this)(n("rows2"), "Unsqueeze (" + n("rows") + ", " + n("a1") + ")");
+    (*this)(n("past"), "Constant <value_int = " + std::to_string(past) + "> ()");
+    (*this)(n("last"), "Add (" + n("rows2") + ", " + n("past") + ")");
+    (*this)(n("seen"), "LessOrEqual (" + n("cols") + ", " + n("last") + ")");
+    return (*this)(out, "Where (" + n("seen") + ", zero, fill)");
+  }
+
+private:
+  std::string text;
+  llvm::raw_string_ostream os{text};
+};
+
 
 //===----------------------------------------------------------------------===//
 // RMSNormalization (23)
@@ -456,15 +545,9 @@ Results importAttention(NodeContext &c) {
   Body b("Attention", formals, {"Y", "PK", "PV", "QK"});
   // Heads first: [batch, heads, len, head].
   if (rank == 3) {
-    b("qs", intsConst({batch, qLen, qHeads, headQ}));
-    b("ks", intsConst({batch, kvLen, kvHeads, headK}));
-    b("vs", intsConst({batch, kvLen, kvHeads, headV}));
-    b("q3", "Reshape (Q, qs)");
-    b("k3", "Reshape (K, ks)");
-    b("v3", "Reshape (V, vs)");
-    b("q4", "Transpose <perm = [0, 2, 1, 3]> (q3)");
-    b("k4", "Transpose <perm = [0, 2, 1, 3]> (k3)");
-    b("v4", "Transpose <perm = [0, 2, 1, 3]> (v3)");
+    b.headsFirst("q4", "Q", {batch, qLen, qHeads, headQ});
+    b.headsFirst("k4", "K", {batch, kvLen, kvHeads, headK});
+    b.headsFirst("v4", "V", {batch, kvLen, kvHeads, headV});
   } else {
     b("q4", "Identity (Q)");
     b("k4", "Identity (K)");
@@ -473,39 +556,14 @@ Results importAttention(NodeContext &c) {
   // The caches grow by the new keys and values.
   b("PK", pastK ? "Concat <axis = 2> (pk, k4)" : "Identity (k4)");
   b("PV", pastK ? "Concat <axis = 2> (pv, v4)" : "Identity (v4)");
-  // Grouped heads: query head h reads kv head h / group, as HF's repeat_kv.
-  int64_t group = qHeads / kvHeads;
-  if (group > 1) {
-    b("a2", intsConst({2}));
-    b("ku", "Unsqueeze (PK, a2)");
-    b("vu", "Unsqueeze (PV, a2)");
-    b("ke", intsConst({batch, kvHeads, group, total, headK}));
-    b("ve", intsConst({batch, kvHeads, group, total, headV}));
-    b("kx", "Expand (ku, ke)");
-    b("vx", "Expand (vu, ve)");
-    b("kr", intsConst({batch, qHeads, total, headK}));
-    b("vr", intsConst({batch, qHeads, total, headV}));
-    b("kh", "Reshape (kx, kr)");
-    b("vh", "Reshape (vx, vr)");
-  } else {
-    b("kh", "Identity (PK)");
-    b("vh", "Identity (PV)");
-  }
-  b("kt", "Transpose <perm = [0, 1, 3, 2]> (kh)");
-  b("qk", "MatMul (q4, kt)");
-  b("sc32", "Constant <value_float = " + real(scale) + "> ()");
-  b("sc", "CastLike (sc32, qk)");
-  b("scores", "Mul (qk, sc)");
+  b.repeatHeads("PK", "PV", batch, kvHeads, qHeads / kvHeads, total, headK,
+                headV);
+  b.scaledScores("q4", scale);
   // The bias: the mask (bool: -inf where false; padded with -inf up to the
   // total length), the causal triangle, the padding of each batch row.
   bool bias = mask || causal || nonpad;
-  if (bias) {
-    b("zero32", "Constant <value_float = 0.0> ()");
-    b("zero", "CastLike (zero32, qk)");
-    b("m1", "Constant <value_float = -1.0> ()");
-    b("ninf32", "Div (m1, zero32)");
-    b("ninf", "CastLike (ninf32, qk)");
-  }
+  if (bias)
+    b.maskValues("qk");
   std::string biasName;
   auto addBias = [&](StringRef term) {
     if (biasName.empty()) {
@@ -518,33 +576,21 @@ Results importAttention(NodeContext &c) {
   };
   if (mask) {
     RankedTensorType m = c.inputType(3);
-    b("mb", m.getElementType().isInteger(1) ? "Where (mask, zero, ninf)"
+    b("mb", m.getElementType().isInteger(1) ? "Where (mask, zero, fill)"
                                             : "Identity (mask)");
     int64_t padWidth = total - m.getShape().back();
     if (padWidth > 0) {
       SmallVector<int64_t> pads(2 * m.getRank(), 0);
       pads[2 * m.getRank() - 1] = padWidth;
       b("mpads", intsConst(pads));
-      b("mask_bias", "Pad <mode = \"constant\"> (mb, mpads, ninf)");
+      b("mask_bias", "Pad <mode = \"constant\"> (mb, mpads, fill)");
     } else {
       b("mask_bias", "Identity (mb)");
     }
     addBias("mask_bias");
   }
   if (causal) {
-    // Query i (after `past` cached positions) sees key j when j <= past + i.
-    b("r0", "Constant <value_int = 0> ()");
-    b("r1", "Constant <value_int = 1> ()");
-    b("rq", "Constant <value_int = " + std::to_string(qLen) + "> ()");
-    b("rk", "Constant <value_int = " + std::to_string(total) + "> ()");
-    b("rows", "Range (r0, rq, r1)");
-    b("cols", "Range (r0, rk, r1)");
-    b("a1", intsConst({1}));
-    b("rows2", "Unsqueeze (rows, a1)");
-    b("rp", "Constant <value_int = " + std::to_string(past) + "> ()");
-    b("last", "Add (rows2, rp)");
-    b("seen", "LessOrEqual (cols, last)");
-    b("causal_bias", "Where (seen, zero, ninf)");
+    b.causalBias("causal_bias", qLen, total, past);
     addBias("causal_bias");
   }
   if (nonpad) {
@@ -555,7 +601,7 @@ Results importAttention(NodeContext &c) {
     b("na1", intsConst({1}));
     b("np2", "Unsqueeze (nonpad, na1)");
     b("real_key", "Less (keys, np2)");
-    b("pb", "Where (real_key, zero, ninf)");
+    b("pb", "Where (real_key, zero, fill)");
     b("pshape", intsConst({batch, 1, 1, total}));
     b("pad_bias", "Reshape (pb, pshape)");
     addBias("pad_bias");
@@ -566,14 +612,7 @@ Results importAttention(NodeContext &c) {
     s = "biased";
   }
   std::string beforeCap = s;
-  if (softcap > 0) {
-    b("cap32", "Constant <value_float = " + real(softcap) + "> ()");
-    b("cap", "CastLike (cap32, qk)");
-    b("sd", "Div (" + s + ", cap)");
-    b("st", "Tanh (sd)");
-    b("capped", "Mul (st, cap)");
-    s = "capped";
-  }
+  s = b.softcap(s, softcap);
   std::string beforeSoftmax = s;
   if (softmaxType != elt) {
     int32_t to = 0;
@@ -590,9 +629,7 @@ Results importAttention(NodeContext &c) {
   b("QK", "Identity (" + qkOut[mode] + ")");
   b("y4", "MatMul (probs, vh)");
   if (rank == 3) {
-    b("yt", "Transpose <perm = [0, 2, 1, 3]> (y4)");
-    b("ys", intsConst({batch, qLen, qHeads * headV}));
-    b("Y", "Reshape (yt, ys)");
+    b.headsLast("Y", "y4", {batch, qLen, qHeads * headV});
   } else {
     b("Y", "Identity (y4)");
   }
@@ -921,61 +958,27 @@ Results importGroupQueryAttention(NodeContext &c) {
     b("PK", "Identity (k4)");
     b("PV", "Identity (v4)");
   }
-  int64_t group = heads / kvHeads;
-  if (group > 1) {
-    b("g2", intsConst({2}));
-    b("ku", "Unsqueeze (PK, g2)");
-    b("vu", "Unsqueeze (PV, g2)");
-    b("ke", intsConst({batch, kvHeads, group, present, head}));
-    b("kx", "Expand (ku, ke)");
-    b("vx", "Expand (vu, ke)");
-    b("kr", intsConst({batch, heads, present, head}));
-    b("kh", "Reshape (kx, kr)");
-    b("vh", "Reshape (vx, kr)");
-  } else {
-    b("kh", "Identity (PK)");
-    b("vh", "Identity (PV)");
-  }
+  b.repeatHeads("PK", "PV", batch, kvHeads, heads / kvHeads, present, head,
+                head);
   double scale = c.getFloat("scale", 0.0);
   if (scale == 0.0)
     scale = 1.0 / std::sqrt(double(head));
-  b("kt", "Transpose <perm = [0, 1, 3, 2]> (kh)");
-  b("qk", "MatMul (q4, kt)");
-  b("sc32", "Constant <value_float = " + real(scale) + "> ()");
-  b("sc", "CastLike (sc32, qk)");
-  b("scores", "Mul (qk, sc)");
-  std::string s = "scores";
-  double softcap = c.getFloat("softcap", 0.0);
-  if (softcap > 0) {
-    b("cap32", "Constant <value_float = " + real(softcap) + "> ()");
-    b("cap", "CastLike (cap32, qk)");
-    b("sd", "Div (scores, cap)");
-    b("st", "Tanh (sd)");
-    b("capped", "Mul (st, cap)");
-    s = "capped";
-  }
+  b.scaledScores("q4", scale);
+  std::string s = b.softcap("scores", c.getFloat("softcap", 0.0));
   // Query at position p sees the keys at positions up to p.
   b("rp", "Constant <value_int = " + std::to_string(present) + "> ()");
   b("keys", "Range (r0, rp, r1)");
   b("qps", intsConst({batch, 1, seq, 1}));
   b("qpos", "Reshape (pos, qps)");
   b("seen", "LessOrEqual (keys, qpos)");
-  b("zero32", "Constant <value_float = 0.0> ()");
-  b("zero", "CastLike (zero32, qk)");
-  b("m1", "Constant <value_float = -1.0> ()");
-  b("ninf32", "Div (m1, zero32)");
-  b("ninf", "CastLike (ninf32, qk)");
-  b("bias", "Where (seen, zero, ninf)");
+  b.maskValues("qk");
+  b("bias", "Where (seen, zero, fill)");
   b("biased", "Add (" + s + ", bias)");
   b("probs", "Softmax <axis = -1> (biased)");
   b("y4", "MatMul (probs, vh)");
-  b("yt", "Transpose <perm = [0, 2, 1, 3]> (y4)");
-  b("ys", intsConst({batch, seq, heads * head}));
-  b("Y", "Reshape (yt, ys)");
+  b.headsLast("Y", "y4", {batch, seq, heads * head});
   return c.expandBody(b.finish());
 }
-
-
 
 /// com.microsoft.MultiHeadAttention with 3-D query, key and value (BSH):
 /// the q/k/v bias, past caches (BNSH, concatenated), a key padding mask
@@ -1074,29 +1077,16 @@ Results importMultiHeadAttention(NodeContext &c) {
     b("kk", "Identity (K)");
     b("vv", "Identity (V)");
   }
-  b("qs", intsConst({batch, seq, heads, head}));
-  b("ks", intsConst({batch, kvLen, heads, head}));
-  b("vs", intsConst({batch, kvLen, heads, headV}));
-  b("q3", "Reshape (qq, qs)");
-  b("k3", "Reshape (kk, ks)");
-  b("v3", "Reshape (vv, vs)");
-  b("q4", "Transpose <perm = [0, 2, 1, 3]> (q3)");
-  b("k4", "Transpose <perm = [0, 2, 1, 3]> (k3)");
-  b("v4", "Transpose <perm = [0, 2, 1, 3]> (v3)");
+  b.headsFirst("q4", "qq", {batch, seq, heads, head});
+  b.headsFirst("k4", "kk", {batch, kvLen, heads, head});
+  b.headsFirst("v4", "vv", {batch, kvLen, heads, headV});
   b("PK", past ? "Concat <axis = 2> (PKIN, k4)" : "Identity (k4)");
   b("PV", past ? "Concat <axis = 2> (PVIN, v4)" : "Identity (v4)");
-  b("kt", "Transpose <perm = [0, 1, 3, 2]> (PK)");
-  b("qk", "MatMul (q4, kt)");
-  b("sc32", "Constant <value_float = " + real(scale) + "> ()");
-  b("sc", "CastLike (sc32, qk)");
-  b("scores", "Mul (qk, sc)");
+  b.repeatHeads("PK", "PV", batch, heads, 1, total, head, headV);
+  b.scaledScores("q4", scale);
   std::string s = "scores";
-  if (mask || causal) {
-    b("zero32", "Constant <value_float = 0.0> ()");
-    b("zero", "CastLike (zero32, qk)");
-    b("fill32", "Constant <value_float = " + real(fill) + "> ()");
-    b("fill", "CastLike (fill32, qk)");
-  }
+  if (mask || causal)
+    b.maskValues("qk", fill);
   if (attnBias) {
     b("ab", "Add (" + s + ", AB)");
     s = "ab";
@@ -1112,26 +1102,13 @@ Results importMultiHeadAttention(NodeContext &c) {
     s = "padded";
   }
   if (causal) {
-    b("r0", "Constant <value_int = 0> ()");
-    b("r1", "Constant <value_int = 1> ()");
-    b("rq", "Constant <value_int = " + std::to_string(seq) + "> ()");
-    b("rk", "Constant <value_int = " + std::to_string(total) + "> ()");
-    b("rows", "Range (r0, rq, r1)");
-    b("cols", "Range (r0, rk, r1)");
-    b("a1", intsConst({1}));
-    b("rows2", "Unsqueeze (rows, a1)");
-    b("rp", "Constant <value_int = " + std::to_string(pastLen) + "> ()");
-    b("last", "Add (rows2, rp)");
-    b("seen", "LessOrEqual (cols, last)");
-    b("cb", "Where (seen, zero, fill)");
+    b.causalBias("cb", seq, total, pastLen);
     b("causal", "Add (" + s + ", cb)");
     s = "causal";
   }
   b("probs", "Softmax <axis = -1> (" + s + ")");
-  b("y4", "MatMul (probs, PV)");
-  b("yt", "Transpose <perm = [0, 2, 1, 3]> (y4)");
-  b("ys", intsConst({batch, seq, heads * headV}));
-  b("Y", "Reshape (yt, ys)");
+  b("y4", "MatMul (probs, vh)");
+  b.headsLast("Y", "y4", {batch, seq, heads * headV});
   return c.expandBody(b.finish());
 }
 
@@ -1182,17 +1159,6 @@ Results importCenterCropPad(NodeContext &c) {
   return c.expandBody(b.finish());
 }
 
-/// Requires the first `n` inputs.
-OpImporter needs(unsigned n, OpImporter importer) {
-  return [n, importer = std::move(importer)](NodeContext &c) -> Results {
-    for (unsigned i = 0; i < n; ++i)
-      if (!c.hasInput(i)) {
-        c.emitError("required input ") << i << " is missing";
-        return failure();
-      }
-    return importer(c);
-  };
-}
 } // namespace
 
 void mlir::llmc::onnximport::registerLlmOps(OpImporterRegistry &r) {

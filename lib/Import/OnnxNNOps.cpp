@@ -20,19 +20,6 @@ namespace g = mlir::llmc::graph;
 namespace {
 using Results = FailureOr<SmallVector<Value>>;
 
-/// Wraps `importer` with a check that its first `n` inputs are present:
-/// models of opsets newer than libonnx's checker may omit required ones.
-OpImporter needs(unsigned n, OpImporter importer) {
-  return [n, importer = std::move(importer)](NodeContext &c) -> Results {
-    for (unsigned i = 0; i < n; ++i)
-      if (!c.hasInput(i)) {
-        c.emitError("required input ") << i << " is missing";
-        return failure();
-      }
-    return importer(c);
-  };
-}
-
 /// Checks that the listed inputs that are present share input 0's element
 /// type: the graph ops do not convert.
 LogicalResult checkElementTypes(NodeContext &c, ArrayRef<unsigned> inputs) {
