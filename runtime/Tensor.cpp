@@ -295,6 +295,11 @@ bool llmc::runtime::readInputFiles(const std::vector<std::string> &args,
     if (eq != std::string::npos && ::stat(arg.c_str(), &st) != 0) {
       name = arg.substr(0, eq);
       file = arg.substr(eq + 1);
+      if (name.empty()) { // not a positional input: a name left out
+        error = "input '" + arg + "' has an empty name (NAME=FILE.npy, or "
+                "FILE.npy for the next input)";
+        return false;
+      }
     }
     HostTensor t;
     if (!readNpy(file, t, error))

@@ -31,6 +31,7 @@
 #include "llvm/Support/Path.h"
 
 #include "onnx/checker.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "onnx/defs/function.h"
 #include "onnx/defs/parser.h"
 #include "onnx/defs/schema.h"
@@ -191,6 +192,25 @@ static std::string onnxTypeName(int32_t t) {
     return onnx::TensorProto_DataType_Name(
         static_cast<onnx::TensorProto_DataType>(t));
   return "type " + std::to_string(t);
+}
+
+/// `name` as one line of printable text: control characters (a newline
+/// in a node's name made a two-line error) become escapes.
+static std::string printable(const std::string &name) {
+  std::string out;
+  for (unsigned char ch : name) {
+    if (ch == '\n')
+      out += "\\n";
+    else if (ch == '\r')
+      out += "\\r";
+    else if (ch == '\t')
+      out += "\\t";
+    else if (ch < 0x20 || ch == 0x7f)
+      out += llvm::formatv("\\x{0:x-2}", ch).str();
+    else
+      out += static_cast<char>(ch);
+  }
+  return out;
 }
 
 static std::string shapeString(ArrayRef<int64_t> shape) {
@@ -455,12 +475,14 @@ LogicalResult ModelImporter::checkStructure(const onnx::GraphProto &graph) {
   for (const auto &node : graph.node())
     for (const auto &out : node.output())
       if (!out.empty())
-        producer[out] = node.name().empty() ? node.op_type() : node.name();
+        producer[out] =
+            printable(node.name().empty() ? node.op_type() : node.name());
   // Walk in order: an input produced by a later node means a cycle (or an
   // unsorted graph, which ONNX forbids); one produced by no node is an edge
   // from nothing.
   for (const auto &node : graph.node()) {
-    std::string name = node.name().empty() ? node.op_type() : node.name();
+    std::string name =
+        printable(node.name().empty() ? node.op_type() : node.name());
     // An op that neither an importer nor a schema knows: name the node
     // (libonnx's checker would not, and warns on stderr for removed
     // experimental ops such as Crop).
@@ -513,8 +535,8 @@ LogicalResult ModelImporter::checkStructure(const onnx::GraphProto &graph) {
 
 static std::string nodeDisplayName(const onnx::NodeProto &node, int index) {
   if (!node.name().empty())
-    return node.name();
-  return node.op_type() + "_" + std::to_string(index);
+    return printable(node.name());
+  return printable(node.op_type()) + "_" + std::to_string(index);
 }
 
 LogicalResult ModelImporter::importNodes(
