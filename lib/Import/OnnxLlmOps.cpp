@@ -280,6 +280,26 @@ void rotate(Body &b, const std::string &p, const std::string &x4,
   }
 }
 
+/// Y = X rotated by `cg`/`sg` (see rotate), X being [batch, heads, seq,
+/// head] (rank 4) or [batch, seq, heads * head] (rank 3): brought to
+/// [batch, seq, heads, head] and back.
+void rotateInLayout(Body &b, ArrayRef<int64_t> xShape, ArrayRef<int64_t> bshd,
+                    int64_t rot, bool interleaved) {
+  if (xShape.size() == 4) {
+    b("x4", "Transpose <perm = [0, 2, 1, 3]> (X)");
+  } else {
+    b("shape4", intsConst(bshd));
+    b("x4", "Reshape (X, shape4)");
+  }
+  rotate(b, "", "x4", "cg", "sg", bshd, rot, interleaved, "y4");
+  if (xShape.size() == 4) {
+    b("Y", "Transpose <perm = [0, 2, 1, 3]> (y4)");
+  } else {
+    b("shape3", intsConst(xShape));
+    b("Y", "Reshape (y4, shape3)");
+  }
+}
+
 //===----------------------------------------------------------------------===//
 // RotaryEmbedding (23)
 //===----------------------------------------------------------------------===//
@@ -345,23 +365,9 @@ Results importRotary(NodeContext &c) {
   if (positions)
     formals.push_back("pos");
   Body b("RotaryEmbedding", formals, {"Y"});
-  // [batch, seq, heads, head] whatever X's layout.
-  if (rank == 4) {
-    b("x4", "Transpose <perm = [0, 2, 1, 3]> (X)");
-  } else {
-    b("shape4", intsConst({batch, seq, heads, head}));
-    b("x4", "Reshape (X, shape4)");
-  }
   b("cg", positions ? "Gather <axis = 0> (cosc, pos)" : "Identity (cosc)");
   b("sg", positions ? "Gather <axis = 0> (sinc, pos)" : "Identity (sinc)");
-  rotate(b, "", "x4", "cg", "sg", {batch, seq, heads, head}, rot, interleaved,
-         "y4");
-  if (rank == 4) {
-    b("Y", "Transpose <perm = [0, 2, 1, 3]> (y4)");
-  } else {
-    b("shape3", intsConst(s));
-    b("Y", "Reshape (y4, shape3)");
-  }
+  rotateInLayout(b, s, {batch, seq, heads, head}, rot, interleaved);
   return c.expandBody(b.finish());
 }
 
@@ -771,20 +777,8 @@ Results importOrtRotary(NodeContext &c) {
   }
   b("cg", "Gather <axis = 0> (COS, pos)");
   b("sg", "Gather <axis = 0> (SIN, pos)");
-  if (rank == 4) {
-    b("x4", "Transpose <perm = [0, 2, 1, 3]> (X)");
-  } else {
-    b("shape4", intsConst({batch, seq, heads, head}));
-    b("x4", "Reshape (X, shape4)");
-  }
-  rotate(b, "", "x4", "cg", "sg", {batch, seq, heads, head}, rot,
-         c.getInt("interleaved", 0) != 0, "y4");
-  if (rank == 4) {
-    b("Y", "Transpose <perm = [0, 2, 1, 3]> (y4)");
-  } else {
-    b("shape3", intsConst(s));
-    b("Y", "Reshape (y4, shape3)");
-  }
+  rotateInLayout(b, s, {batch, seq, heads, head}, rot,
+                 c.getInt("interleaved", 0) != 0);
   return c.expandBody(b.finish());
 }
 
