@@ -22,6 +22,8 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <fstream>
+#include <map>
+#include <tuple>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -257,6 +259,40 @@ static bool readCudaProgram(const fb::CudaProgram *f, CudaProgram &p) {
   return true;
 }
 
+/// Writes header and payload `b` to `path` (through a temporary file, so
+/// that a failed write leaves no partial artifact).
+static bool writePayload(const std::string &path,
+                         flatbuffers::FlatBufferBuilder &b,
+                         std::string &error) {
+  char header[kArtifactHeaderSize] = {};
+  std::memcpy(header, kArtifactMagic, 8);
+  uint32_t version = kArtifactVersion;
+  uint64_t size = b.GetSize();
+  uint64_t checksum = fnv1a(b.GetBufferPointer(), b.GetSize());
+  std::memcpy(header + 8, &version, 4);
+  std::memcpy(header + 16, &size, 8);
+  std::memcpy(header + 24, &checksum, 8);
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(header, sizeof(header));
+    out.write(reinterpret_cast<const char *>(b.GetBufferPointer()),
+              static_cast<std::streamsize>(b.GetSize()));
+    if (!out) {
+      error = "cannot write '" + path + "'";
+      std::remove(tmp.c_str());
+      return false;
+    }
+  }
+  // Replace the output only once it is complete.
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    error = "cannot write '" + path + "'";
+    std::remove(tmp.c_str());
+    return false;
+  }
+  return true;
+}
+
 bool llmc::runtime::writeArtifact(const std::string &path,
                                   const ArtifactContents &c,
                                   std::string &error) {
@@ -304,33 +340,7 @@ bool llmc::runtime::writeArtifact(const std::string &path,
                                    cuda, mesh);
   b.Finish(root, fb::ExecutableIdentifier());
 
-  char header[kArtifactHeaderSize] = {};
-  std::memcpy(header, kArtifactMagic, 8);
-  uint32_t version = kArtifactVersion;
-  uint64_t size = b.GetSize();
-  uint64_t checksum = fnv1a(b.GetBufferPointer(), b.GetSize());
-  std::memcpy(header + 8, &version, 4);
-  std::memcpy(header + 16, &size, 8);
-  std::memcpy(header + 24, &checksum, 8);
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(header, sizeof(header));
-    out.write(reinterpret_cast<const char *>(b.GetBufferPointer()),
-              static_cast<std::streamsize>(b.GetSize()));
-    if (!out) {
-      error = "cannot write '" + path + "'";
-      std::remove(tmp.c_str());
-      return false;
-    }
-  }
-  // Replace the output only once it is complete.
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    error = "cannot write '" + path + "'";
-    std::remove(tmp.c_str());
-    return false;
-  }
-  return true;
+  return writePayload(path, b, error);
 }
 
 bool llmc::runtime::looksLikeArtifact(const std::string &path) {
@@ -349,7 +359,7 @@ static bool isSplitAxes(const std::vector<int> &axes) {
 
 static std::vector<TensorSpec>
 readSpecs(const flatbuffers::Vector<flatbuffers::Offset<fb::TensorInfo>> *v,
-          bool &ok) {
+          bool &ok, bool dynamic = false) {
   std::vector<TensorSpec> out;
   if (!v)
     return out;
@@ -360,10 +370,14 @@ readSpecs(const flatbuffers::Vector<flatbuffers::Offset<fb::TensorInfo>> *v,
     if (t->shape())
       s.shape.assign(t->shape()->begin(), t->shape()->end());
     for (int64_t d : s.shape)
-      ok &= d >= 0;
+      ok &= d >= 0 || (dynamic && d == -1);
     if (t->shard_axes())
       s.shardAxes.assign(t->shard_axes()->begin(), t->shard_axes()->end());
     s.aliasOf = t->aliases_input();
+    if (t->dim_offsets()) {
+      s.dimOffsets.assign(t->dim_offsets()->begin(), t->dim_offsets()->end());
+      ok &= dynamic && s.dimOffsets.size() == s.shape.size();
+    }
     out.push_back(std::move(s));
   }
   return out;
@@ -640,69 +654,502 @@ std::unique_ptr<Artifact> Artifact::load(const std::string &file,
   a->mapping_ = m.data;
   a->mappingSize_ = m.size;
   m.data = nullptr;
+  std::vector<const void *> weights;
+  if (exe->weights())
+    for (const fb::Weight *w : *exe->weights())
+      weights.push_back(w);
+  if (!exe->variants()) {
+    if (!loadExecutable(path, exe, weights, processes, *a, error))
+      return nullptr;
+    return a;
+  }
+  return loadDynamic(path, exe, weights, processes, std::move(a), error);
+}
+
+/// "[2, 8]"; a dynamic dim ("-1") prints as "?".
+static std::string signatureShape(const std::vector<int64_t> &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? ", " : "") +
+         (shape[i] < 0 ? std::string("?") : std::to_string(shape[i]));
+  return s + "]";
+}
+
+/// Reads and checks the dynamic dims of `exe` against its signature: every
+/// -1 dim of an input or output is one dim's, each dim appears in an input.
+static bool readDynamicDims(const fb::Executable *exe,
+                            const std::vector<TensorSpec> &inputs,
+                            const std::vector<TensorSpec> &outputs,
+                            std::vector<DynamicDim> &dims) {
+  if (!exe->dynamic() || exe->dynamic()->size() == 0 ||
+      exe->dynamic()->size() > 64)
+    return false;
+  std::vector<std::vector<int>> inputOwner, outputOwner;
+  for (const TensorSpec &t : inputs)
+    inputOwner.emplace_back(t.shape.size(), -1);
+  for (const TensorSpec &t : outputs)
+    outputOwner.emplace_back(t.shape.size(), -1);
+  for (const fb::DynamicDim *f : *exe->dynamic()) {
+    DynamicDim d;
+    if (!f->name() || !f->inputs() || f->inputs()->size() == 0)
+      return false;
+    d.name = f->name()->str();
+    d.min = f->min();
+    d.max = f->max();
+    d.padded = f->padded();
+    d.why = f->why() ? f->why()->str() : "";
+    if (d.min < 1 || d.max < d.min || d.max > (int64_t(1) << 40))
+      return false;
+    auto refs = [&](const flatbuffers::Vector<const fb::DimRef *> *v,
+                    const std::vector<TensorSpec> &specs,
+                    std::vector<std::vector<int>> &owner,
+                    std::vector<DynamicDim::Ref> &out, bool shared) {
+      if (!v)
+        return true;
+      for (const fb::DimRef *r : *v) {
+        // An output's dim may be a sum of dims' (past + new tokens), each
+        // at most once; an input's is one dim's.
+        if (r->tensor() >= specs.size() ||
+            r->axis() >= specs[r->tensor()].shape.size() || r->scale() < 1 ||
+            r->scale() > (int64_t(1) << 40) ||
+            specs[r->tensor()].shape[r->axis()] != -1 ||
+            (owner[r->tensor()][r->axis()] != -1 &&
+             (!shared || owner[r->tensor()][r->axis()] ==
+                             static_cast<int>(dims.size()))))
+          return false;
+        owner[r->tensor()][r->axis()] = static_cast<int>(dims.size());
+        out.push_back({static_cast<int>(r->tensor()),
+                       static_cast<int>(r->axis()), r->scale()});
+      }
+      return true;
+    };
+    if (!refs(f->inputs(), inputs, inputOwner, d.inputs, false) ||
+        !refs(f->outputs(), outputs, outputOwner, d.outputs, true))
+      return false;
+    dims.push_back(std::move(d));
+  }
+  for (size_t t = 0; t < inputs.size(); ++t)
+    for (size_t a = 0; a < inputs[t].shape.size(); ++a)
+      if (inputs[t].shape[a] == -1 && inputOwner[t][a] < 0)
+        return false;
+  for (size_t t = 0; t < outputs.size(); ++t)
+    for (size_t a = 0; a < outputs[t].shape.size(); ++a)
+      if (outputs[t].shape[a] == -1 && outputOwner[t][a] < 0)
+        return false;
+  return true;
+}
+
+/// The output shapes of a dynamic signature at dims' `sizes`.
+static std::vector<std::vector<int64_t>>
+outputShapes(const std::vector<TensorSpec> &outputs,
+             const std::vector<DynamicDim> &dims,
+             const std::vector<int64_t> &sizes) {
+  std::vector<std::vector<int64_t>> shapes;
+  for (const TensorSpec &t : outputs) {
+    shapes.push_back(t.shape);
+    for (size_t d = 0; d < t.shape.size(); ++d)
+      if (t.shape[d] == -1)
+        shapes.back()[d] = d < t.dimOffsets.size() ? t.dimOffsets[d] : 0;
+  }
+  for (size_t k = 0; k < dims.size(); ++k)
+    for (const DynamicDim::Ref &r : dims[k].outputs)
+      shapes[r.tensor][r.axis] += sizes[k] * r.scale;
+  return shapes;
+}
+
+/// The sizes of `dims` in a signature of static `shapes` (a variant's, or
+/// a caller's inputs), or false when a dim's refs disagree or a scale does
+/// not divide. `which` picks the refs: inputs or outputs.
+static bool dimSizes(const std::vector<DynamicDim> &dims,
+                     const std::vector<std::vector<int64_t>> &shapes,
+                     bool outputs, std::vector<int64_t> &sizes) {
+  sizes.assign(dims.size(), -1);
+  for (size_t i = 0; i < dims.size(); ++i)
+    for (const DynamicDim::Ref &r : outputs ? dims[i].outputs : dims[i].inputs) {
+      int64_t n = shapes[r.tensor][r.axis];
+      if (n % r.scale != 0 || (sizes[i] >= 0 && sizes[i] != n / r.scale))
+        return false;
+      sizes[i] = n / r.scale;
+    }
+  return true;
+}
+
+std::unique_ptr<Artifact>
+Artifact::loadDynamic(const std::string &path, const void *executable,
+                      const std::vector<const void *> &weights,
+                      const ProcessLaunch &processes,
+                      std::unique_ptr<Artifact> a, std::string &error) {
+  const auto *exe = static_cast<const fb::Executable *>(executable);
   std::string target = exe->target() ? exe->target()->str() : "";
   a->target_ = target;
   if (!knownTarget(path, target, error))
     return nullptr;
-  bool ok = true;
-  a->inputs_ = readSpecs(exe->inputs(), ok);
-  a->outputs_ = readSpecs(exe->outputs(), ok);
-  if (ok && !checkAliases(path, a->inputs_, a->outputs_, error))
+  if (processes.size > 1) {
+    error = path + ": this artifact is for one device; mpirun started " +
+            processCount(processes.size);
     return nullptr;
-  if (exe->weights())
-    for (const fb::Weight *w : *exe->weights()) {
-      DType d = DType::F32;
-      ok &= w->data() && dtypeFromOnnx(w->dtype(), d);
-      WeightView view;
-      if (w->shape())
-        view.shape.assign(w->shape()->begin(), w->shape()->end());
-      ok &= w->data() &&
-            static_cast<uint64_t>(numElements(view.shape)) * dtypeSize(d) ==
-                w->data()->size();
-      view.data = w->data() ? w->data()->data() : nullptr;
-      view.dtype = d;
-      if (w->shard_axes())
-        view.shardAxes.assign(w->shard_axes()->begin(), w->shard_axes()->end());
-      a->weights_.push_back(std::move(view));
-    }
-  if (ok && !readMesh(path, exe, processes, *a, error))
-    return nullptr;
-  bool aliases = std::any_of(a->outputs_.begin(), a->outputs_.end(),
-                             [](const TensorSpec &o) { return o.aliasOf >= 0; });
-  if (ok && aliases && (isCudaTarget(target) || !a->meshSizes_.empty())) {
-    error = path + ": malformed artifact: donated inputs in a CUDA or mesh "
-                   "program";
+  }
+  bool ok = !exe->mesh() && !exe->shared_object() && !exe->cuda() &&
+            !exe->weight_refs() && exe->variants()->size() > 0 &&
+            exe->variants()->size() <= 4096;
+  a->inputs_ = readSpecs(exe->inputs(), ok, true);
+  a->outputs_ = readSpecs(exe->outputs(), ok, true);
+  for (const TensorSpec &t : a->inputs_)
+    ok &= t.shardAxes.empty();
+  for (const TensorSpec &t : a->outputs_)
+    ok &= t.shardAxes.empty() && t.aliasOf == -1;
+  ok = ok && readDynamicDims(exe, a->inputs_, a->outputs_, a->dynamic_);
+  if (!ok) {
+    error = path + ": malformed dynamic artifact";
     return nullptr;
   }
   if (exe->report())
     a->report_ = exe->report()->str();
+  // Each variant: static shapes that agree with the signature, its weights
+  // taken from the shared table.
+  auto matches = [](const std::vector<TensorSpec> &sig,
+                    const std::vector<TensorSpec> &v) {
+    if (sig.size() != v.size())
+      return false;
+    for (size_t i = 0; i < sig.size(); ++i) {
+      if (sig[i].name != v[i].name || sig[i].dtype != v[i].dtype ||
+          sig[i].shape.size() != v[i].shape.size() || v[i].aliasOf != -1 ||
+          !v[i].shardAxes.empty())
+        return false;
+      for (size_t d = 0; d < sig[i].shape.size(); ++d)
+        if (sig[i].shape[d] != -1 && sig[i].shape[d] != v[i].shape[d])
+          return false;
+    }
+    return true;
+  };
+  for (const fb::Executable *v : *exe->variants()) {
+    std::vector<const void *> own;
+    bool good = !v->variants() && !v->weights() && !v->dynamic() &&
+                !v->mesh() && v->target() && v->target()->str() == target;
+    if (good && v->weight_refs())
+      for (uint32_t r : *v->weight_refs()) {
+        good &= r < weights.size();
+        if (good)
+          own.push_back(weights[r]);
+      }
+    if (!good) {
+      error = path + ": malformed dynamic artifact (variant " +
+              std::to_string(a->variants_.size()) + ")";
+      return nullptr;
+    }
+    std::unique_ptr<Artifact> variant(new Artifact());
+    variant->path_ = path;
+    if (!loadExecutable(path, v, own, processes, *variant, error))
+      return nullptr;
+    std::vector<std::vector<int64_t>> in, out;
+    for (const TensorSpec &t : variant->inputs_)
+      in.push_back(t.shape);
+    for (const TensorSpec &t : variant->outputs_)
+      out.push_back(t.shape);
+    std::vector<int64_t> sizes;
+    good = matches(a->inputs_, variant->inputs_) &&
+           matches(a->outputs_, variant->outputs_) &&
+           dimSizes(a->dynamic_, in, false, sizes);
+    for (size_t i = 0; good && i < sizes.size(); ++i)
+      good = sizes[i] >= a->dynamic_[i].min && sizes[i] <= a->dynamic_[i].max;
+    good = good && outputShapes(a->outputs_, a->dynamic_, sizes) == out;
+    if (!good) {
+      error = path + ": malformed dynamic artifact (variant " +
+              std::to_string(a->variants_.size()) +
+              " does not match the signature)";
+      return nullptr;
+    }
+    a->variants_.push_back(std::move(variant));
+    a->variantSizes_.push_back(std::move(sizes));
+  }
+  return a;
+}
+
+bool Artifact::pickVariant(const std::vector<std::vector<int64_t>> &shapes,
+                           std::vector<int64_t> &sizes, size_t &variant,
+                           std::string &error) const {
+  if (shapes.size() != inputs_.size()) {
+    error = path_ + ": the artifact takes " + std::to_string(inputs_.size()) +
+            " inputs, got " + std::to_string(shapes.size());
+    return false;
+  }
+  sizes.assign(dynamic_.size(), -1);
+  std::vector<std::string> seenAt(dynamic_.size());
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    const TensorSpec &s = inputs_[i];
+    bool fits = shapes[i].size() == s.shape.size();
+    for (size_t d = 0; fits && d < s.shape.size(); ++d)
+      fits = s.shape[d] == -1 || s.shape[d] == shapes[i][d];
+    if (!fits) {
+      error = path_ + ": input '" + s.name + "' must be " +
+              dtypeName(s.dtype) + " " + signatureShape(s.shape) + ", got " +
+              shapeString(shapes[i]);
+      return false;
+    }
+  }
+  for (size_t k = 0; k < dynamic_.size(); ++k) {
+    const DynamicDim &dim = dynamic_[k];
+    for (const DynamicDim::Ref &r : dim.inputs) {
+      const std::string &name = inputs_[r.tensor].name;
+      int64_t n = shapes[r.tensor][r.axis];
+      std::string where = "input '" + name + "' dim " + std::to_string(r.axis);
+      if (n % r.scale != 0 || n / r.scale < dim.min || n / r.scale > dim.max) {
+        error = path_ + ": " + where + " ('" + dim.name + "') is " +
+                std::to_string(n) + ", outside the artifact's range " +
+                std::to_string(dim.min * r.scale) + ".." +
+                std::to_string(dim.max * r.scale) +
+                (r.scale > 1 ? " in steps of " + std::to_string(r.scale) : "");
+        return false;
+      }
+      if (sizes[k] >= 0 && sizes[k] != n / r.scale) {
+        error = path_ + ": " + where + " ('" + dim.name + "') is " +
+                std::to_string(n) + " but " + seenAt[k] + " is " +
+                std::to_string(sizes[k]) + ": both are '" + dim.name + "'";
+        return false;
+      }
+      sizes[k] = n / r.scale;
+      seenAt[k] = where;
+    }
+  }
+  // The smallest variant that holds the sizes: equal on exact dims, at
+  // least as large on padded ones.
+  bool found = false;
+  double best = 0;
+  for (size_t v = 0; v < variants_.size(); ++v) {
+    const std::vector<int64_t> &vs = variantSizes_[v];
+    bool holds = true;
+    double cost = 1;
+    for (size_t k = 0; holds && k < dynamic_.size(); ++k) {
+      holds = dynamic_[k].padded ? vs[k] >= sizes[k] : vs[k] == sizes[k];
+      cost *= static_cast<double>(vs[k]);
+    }
+    if (holds && (!found || cost < best)) {
+      found = true;
+      best = cost;
+      variant = v;
+    }
+  }
+  if (!found) {
+    error = path_ + ": malformed dynamic artifact: no variant for the sizes";
+    return false;
+  }
+  return true;
+}
+
+bool Artifact::outputSpecs(const std::vector<std::vector<int64_t>> &shapes,
+                           std::vector<TensorSpec> &outputs,
+                           std::string &error) const {
+  outputs = outputs_;
+  if (variants_.empty())
+    return true;
+  std::vector<int64_t> sizes;
+  size_t variant = 0;
+  if (!pickVariant(shapes, sizes, variant, error))
+    return false;
+  std::vector<std::vector<int64_t>> out =
+      outputShapes(outputs_, dynamic_, sizes);
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    outputs[i].shape = out[i];
+    outputs[i].dimOffsets.clear();
+  }
+  return true;
+}
+
+namespace {
+/// Copies the box at the origin that both C-order tensors hold, from
+/// `src` (of shape `from`) into `dst` (of shape `to`).
+void copyBox(const char *src, const std::vector<int64_t> &from, char *dst,
+             const std::vector<int64_t> &to, size_t elementBytes) {
+  size_t rank = from.size();
+  if (rank == 0) {
+    std::memcpy(dst, src, elementBytes);
+    return;
+  }
+  std::vector<int64_t> box(rank), srcStride(rank, 1), dstStride(rank, 1);
+  for (size_t d = 0; d < rank; ++d)
+    box[d] = std::min(from[d], to[d]);
+  for (size_t d = rank - 1; d > 0; --d) {
+    srcStride[d - 1] = srcStride[d] * from[d];
+    dstStride[d - 1] = dstStride[d] * to[d];
+  }
+  for (int64_t n : box)
+    if (n == 0)
+      return;
+  // Rows of the innermost dim, over every index of the outer ones.
+  std::vector<int64_t> index(rank, 0);
+  size_t rowBytes = static_cast<size_t>(box[rank - 1]) * elementBytes;
+  while (true) {
+    int64_t s = 0, t = 0;
+    for (size_t d = 0; d + 1 < rank; ++d) {
+      s += index[d] * srcStride[d];
+      t += index[d] * dstStride[d];
+    }
+    std::memcpy(dst + t * elementBytes, src + s * elementBytes, rowBytes);
+    size_t d = rank - 1;
+    while (d > 0) {
+      --d;
+      if (++index[d] < box[d])
+        break;
+      index[d] = 0;
+      if (d == 0)
+        return;
+    }
+    if (rank == 1)
+      return;
+  }
+}
+} // namespace
+
+bool Artifact::runDynamic(const std::vector<TensorView> &inputs,
+                          const std::vector<TensorView> &outputs,
+                          std::string &error) const {
+  std::vector<std::vector<int64_t>> shapes;
+  for (const TensorView &t : inputs)
+    shapes.push_back(t.shape);
+  std::vector<int64_t> sizes;
+  size_t v = 0;
+  if (!pickVariant(shapes, sizes, v, error))
+    return false;
+  const Artifact &variant = *variants_[v];
+  if (sizes == variantSizes_[v])
+    return variant.run(inputs, outputs, error);
+  // Padded: the inputs in zeroed buffers of the variant's shapes, the
+  // outputs cut back from the variant's.
+  std::vector<TensorSpec> want;
+  if (!outputSpecs(shapes, want, error))
+    return false;
+  std::vector<TensorView> given(inputs.begin(), inputs.end());
+  for (size_t i = 0; i < inputs.size(); ++i)
+    given[i].shape = variant.inputs_[i].shape; // checked below, data aside
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (inputs[i].dtype != inputs_[i].dtype ||
+        inputs[i].bytes != static_cast<size_t>(numElements(inputs[i].shape)) *
+                               dtypeSize(inputs_[i].dtype) ||
+        (inputs[i].bytes && !inputs[i].data)) {
+      error = path_ + ": input '" + inputs_[i].name + "' must be " +
+              dtypeName(inputs_[i].dtype) + " " +
+              shapeString(inputs[i].shape) + " (" +
+              std::to_string(numElements(inputs[i].shape) *
+                             dtypeSize(inputs_[i].dtype)) +
+              " bytes), got " + dtypeName(inputs[i].dtype) + " of " +
+              std::to_string(inputs[i].bytes) + " bytes";
+      return false;
+    }
+  std::vector<TensorView> wantViews;
+  for (const TensorSpec &s : want)
+    wantViews.push_back({s.dtype, s.shape, nullptr, 0});
+  if (outputs.size() != want.size()) {
+    error = path_ + ": the artifact gives " + std::to_string(want.size()) +
+            " outputs, got " + std::to_string(outputs.size());
+    return false;
+  }
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    size_t bytes =
+        static_cast<size_t>(numElements(want[i].shape)) * dtypeSize(want[i].dtype);
+    if (outputs[i].dtype != want[i].dtype || outputs[i].shape != want[i].shape ||
+        outputs[i].bytes != bytes || (bytes && !outputs[i].data)) {
+      error = path_ + ": output '" + want[i].name + "' must be " +
+              dtypeName(want[i].dtype) + " " + shapeString(want[i].shape) +
+              " (" + std::to_string(bytes) + " bytes), got " +
+              dtypeName(outputs[i].dtype) + " " +
+              shapeString(outputs[i].shape);
+      return false;
+    }
+  }
+  std::vector<std::vector<char>> inBuf(inputs.size()), outBuf(outputs.size());
+  std::vector<TensorView> in, out;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const TensorSpec &s = variant.inputs_[i];
+    inBuf[i].assign(numElements(s.shape) * dtypeSize(s.dtype), 0);
+    copyBox(static_cast<const char *>(inputs[i].data), inputs[i].shape,
+            inBuf[i].data(), s.shape, dtypeSize(s.dtype));
+    in.push_back({s.dtype, s.shape, inBuf[i].data(), inBuf[i].size()});
+  }
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const TensorSpec &s = variant.outputs_[i];
+    outBuf[i].assign(numElements(s.shape) * dtypeSize(s.dtype), 0);
+    out.push_back({s.dtype, s.shape, outBuf[i].data(), outBuf[i].size()});
+  }
+  if (!variant.run(in, out, error))
+    return false;
+  for (size_t i = 0; i < outputs.size(); ++i)
+    copyBox(outBuf[i].data(), variant.outputs_[i].shape,
+            static_cast<char *>(outputs[i].data), outputs[i].shape,
+            dtypeSize(want[i].dtype));
+  return true;
+}
+
+bool Artifact::loadExecutable(const std::string &path, const void *executable,
+                              const std::vector<const void *> &weightList,
+                              const ProcessLaunch &processes, Artifact &a,
+                              std::string &error) {
+  const auto *exe = static_cast<const fb::Executable *>(executable);
+  std::string target = exe->target() ? exe->target()->str() : "";
+  a.target_ = target;
+  if (!knownTarget(path, target, error))
+    return false;
+  bool ok = true;
+  a.inputs_ = readSpecs(exe->inputs(), ok);
+  a.outputs_ = readSpecs(exe->outputs(), ok);
+  if (ok && !checkAliases(path, a.inputs_, a.outputs_, error))
+    return false;
+  for (const void *weight : weightList) {
+    const auto *w = static_cast<const fb::Weight *>(weight);
+    DType d = DType::F32;
+    ok &= w->data() && dtypeFromOnnx(w->dtype(), d);
+    WeightView view;
+    if (w->shape())
+      view.shape.assign(w->shape()->begin(), w->shape()->end());
+    for (int64_t x : view.shape)
+      ok &= x >= 0;
+    ok &= w->data() &&
+          static_cast<uint64_t>(numElements(view.shape)) * dtypeSize(d) ==
+              w->data()->size();
+    view.data = w->data() ? w->data()->data() : nullptr;
+    view.dtype = d;
+    if (w->shard_axes())
+      view.shardAxes.assign(w->shard_axes()->begin(), w->shard_axes()->end());
+    a.weights_.push_back(std::move(view));
+  }
+  if (ok && !readMesh(path, exe, processes, a, error))
+    return false;
+  bool aliases = std::any_of(a.outputs_.begin(), a.outputs_.end(),
+                             [](const TensorSpec &o) { return o.aliasOf >= 0; });
+  if (ok && aliases && (isCudaTarget(target) || !a.meshSizes_.empty())) {
+    error = path + ": malformed artifact: donated inputs in a CUDA or mesh "
+                   "program";
+    return false;
+  }
+  if (exe->report())
+    a.report_ = exe->report()->str();
   if (ok && isCudaTarget(target)) {
     CudaProgram program;
     if (!readCudaProgram(exe->cuda(), program) ||
         program.chip != target.substr(5)) {
       error = path + ": malformed CUDA program in the artifact";
-      return nullptr;
+      return false;
     }
     std::vector<HostBytes> weights;
-    if (exe->weights())
-      for (const fb::Weight *w : *exe->weights())
-        weights.push_back({w->data()->data(), w->data()->size()});
-    a->cuda_ = CudaExecutable::create(std::move(program), weights, error);
-    if (!a->cuda_) {
-      error = path + ": " + error;
-      return nullptr;
+    for (const void *weight : weightList) {
+      const auto *w = static_cast<const fb::Weight *>(weight);
+      weights.push_back({w->data()->data(), w->data()->size()});
     }
-    return a;
+    a.cuda_ = CudaExecutable::create(std::move(program), weights, error);
+    if (!a.cuda_) {
+      error = path + ": " + error;
+      return false;
+    }
+    return true;
   }
   if (!ok || !exe->shared_object() || !exe->entry()) {
     error = path + ": malformed artifact contents";
-    return nullptr;
+    return false;
   }
   // Load the code from an anonymous file.
   int mem = memfd_create("llmc-artifact", MFD_CLOEXEC);
   if (mem < 0) {
     error = path + ": cannot create a memory file for the code";
-    return nullptr;
+    return false;
   }
   const uint8_t *so = exe->shared_object()->data();
   size_t left = exe->shared_object()->size();
@@ -711,7 +1158,7 @@ std::unique_ptr<Artifact> Artifact::load(const std::string &file,
     if (n <= 0) {
       ::close(mem);
       error = path + ": cannot stage the code";
-      return nullptr;
+      return false;
     }
     so += n;
     left -= static_cast<size_t>(n);
@@ -720,29 +1167,230 @@ std::unique_ptr<Artifact> Artifact::load(const std::string &file,
   if (!cpuBlasAvailable(error)) {
     ::close(mem);
     error = path + ": " + error;
-    return nullptr;
+    return false;
   }
   initializeCpuRuntime();
   // The memfd stays open while the code is loaded: dlopen knows a loaded
   // object by its path, and a closed fd's number (so its /proc path) would
   // be reused by the next artifact, which dlopen would then take for this
   // one.
-  a->library_ = dlopen(fdPath.c_str(), RTLD_NOW | RTLD_LOCAL);
-  a->codeFd_ = mem;
-  if (!a->library_) {
+  a.library_ = dlopen(fdPath.c_str(), RTLD_NOW | RTLD_LOCAL);
+  a.codeFd_ = mem;
+  if (!a.library_) {
     const char *why = dlerror();
     error = path + ": cannot load the artifact's code: " +
             (why ? why : "unknown error");
-    return nullptr;
+    return false;
   }
-  a->entry_ = reinterpret_cast<void (*)(void **)>(
-      dlsym(a->library_, exe->entry()->c_str()));
-  if (!a->entry_) {
+  a.entry_ = reinterpret_cast<void (*)(void **)>(
+      dlsym(a.library_, exe->entry()->c_str()));
+  if (!a.entry_) {
     error = path + ": the artifact's code has no entry '" +
             exe->entry()->str() + "'";
-    return nullptr;
+    return false;
   }
-  return a;
+  return true;
+}
+
+bool llmc::runtime::writeDynamicArtifact(
+    const std::string &path, const std::vector<std::string> &variantPaths,
+    const std::vector<TensorSpec> &inputs,
+    const std::vector<TensorSpec> &outputs,
+    const std::vector<DynamicDim> &dynamic, const std::string &report,
+    std::string &error) {
+  flatbuffers::FlatBufferBuilder b(1 << 20);
+  std::vector<Mapping> maps(variantPaths.size());
+  std::vector<const fb::Executable *> exes;
+  for (size_t i = 0; i < variantPaths.size(); ++i) {
+    const fb::Executable *exe = mapVerified(variantPaths[i], maps[i], error);
+    if (!exe)
+      return false;
+    if (exe->variants() || exe->mesh() || !exe->target()) {
+      error = variantPaths[i] + ": not a static artifact for one device";
+      return false;
+    }
+    exes.push_back(exe);
+  }
+  // Every variant's weights, each distinct one stored once.
+  std::vector<flatbuffers::Offset<fb::Weight>> weights;
+  std::map<std::tuple<int32_t, std::vector<int64_t>, uint64_t, size_t>,
+           std::vector<uint32_t>>
+      seen; // (dtype, shape, hash, size) -> stored weights
+  std::vector<const fb::Weight *> stored;
+  std::vector<std::vector<uint32_t>> refs(exes.size());
+  for (size_t v = 0; v < exes.size(); ++v) {
+    if (!exes[v]->weights())
+      continue;
+    for (const fb::Weight *w : *exes[v]->weights()) {
+      std::vector<int64_t> shape;
+      if (w->shape())
+        shape.assign(w->shape()->begin(), w->shape()->end());
+      const uint8_t *data = w->data() ? w->data()->data() : nullptr;
+      size_t size = w->data() ? w->data()->size() : 0;
+      auto key = std::make_tuple(w->dtype(), shape, fnv1a(data, size), size);
+      uint32_t index = UINT32_MAX;
+      for (uint32_t candidate : seen[key])
+        if (size == 0 ||
+            std::memcmp(stored[candidate]->data()->data(), data, size) == 0)
+          index = candidate;
+      if (index == UINT32_MAX) {
+        index = static_cast<uint32_t>(stored.size());
+        seen[key].push_back(index);
+        stored.push_back(w);
+        b.ForceVectorAlignment(size, 1, 64);
+        auto bytes = b.CreateVector(data, size);
+        weights.push_back(fb::CreateWeight(b, w->dtype(), b.CreateVector(shape),
+                                           bytes));
+      }
+      refs[v].push_back(index);
+    }
+  }
+  auto specs = [&](const std::vector<TensorSpec> &list) {
+    std::vector<flatbuffers::Offset<fb::TensorInfo>> out;
+    for (const TensorSpec &t : list)
+      out.push_back(fb::CreateTensorInfo(
+          b, b.CreateString(t.name), static_cast<int32_t>(t.dtype),
+          b.CreateVector(t.shape), 0, -1,
+          t.dimOffsets.empty() ? 0 : b.CreateVector(t.dimOffsets)));
+    return b.CreateVector(out);
+  };
+  auto copySpecs = [&](const flatbuffers::Vector<
+                       flatbuffers::Offset<fb::TensorInfo>> *v) {
+    std::vector<flatbuffers::Offset<fb::TensorInfo>> out;
+    if (v)
+      for (const fb::TensorInfo *t : *v) {
+        std::vector<int64_t> shape;
+        if (t->shape())
+          shape.assign(t->shape()->begin(), t->shape()->end());
+        out.push_back(fb::CreateTensorInfo(
+            b, b.CreateString(t->name() ? t->name()->str() : ""), t->dtype(),
+            b.CreateVector(shape)));
+      }
+    return b.CreateVector(out);
+  };
+  std::vector<flatbuffers::Offset<fb::Executable>> variants;
+  for (size_t v = 0; v < exes.size(); ++v) {
+    const fb::Executable *e = exes[v];
+    flatbuffers::Offset<flatbuffers::Vector<uint8_t>> so = 0;
+    if (e->shared_object()) {
+      b.ForceVectorAlignment(e->shared_object()->size(), 1, 64);
+      so = b.CreateVector(e->shared_object()->data(),
+                          e->shared_object()->size());
+    }
+    flatbuffers::Offset<fb::CudaProgram> cuda = 0;
+    if (e->cuda()) {
+      CudaProgram p;
+      if (!readCudaProgram(e->cuda(), p)) {
+        error = variantPaths[v] + ": malformed CUDA program in the artifact";
+        return false;
+      }
+      cuda = writeCudaProgram(b, p);
+    }
+    auto in = copySpecs(e->inputs()), out = copySpecs(e->outputs());
+    auto refVec = b.CreateVector(refs[v]);
+    fb::ExecutableBuilder eb(b);
+    eb.add_target(b.CreateString(e->target()->str()));
+    eb.add_entry(b.CreateString(e->entry() ? e->entry()->str() : ""));
+    eb.add_inputs(in);
+    eb.add_outputs(out);
+    if (!so.IsNull())
+      eb.add_shared_object(so);
+    if (!cuda.IsNull())
+      eb.add_cuda(cuda);
+    eb.add_weight_refs(refVec);
+    variants.push_back(eb.Finish());
+  }
+  std::vector<flatbuffers::Offset<fb::DynamicDim>> dims;
+  for (const DynamicDim &d : dynamic) {
+    auto refsOf = [&](const std::vector<DynamicDim::Ref> &list) {
+      std::vector<fb::DimRef> out;
+      for (const DynamicDim::Ref &r : list)
+        out.emplace_back(r.tensor, r.axis, r.scale);
+      return b.CreateVectorOfStructs(out);
+    };
+    auto in = refsOf(d.inputs), out = refsOf(d.outputs);
+    dims.push_back(fb::CreateDynamicDim(b, b.CreateString(d.name), d.min, d.max,
+                                        d.padded, in, out,
+                                        b.CreateString(d.why)));
+  }
+  auto weightsVec = b.CreateVector(weights);
+  auto in = specs(inputs), out = specs(outputs);
+  auto variantsVec = b.CreateVector(variants);
+  auto dimsVec = b.CreateVector(dims);
+  fb::ExecutableBuilder root(b);
+  root.add_target(b.CreateString(exes.empty() ? "" : exes[0]->target()->str()));
+  root.add_inputs(in);
+  root.add_outputs(out);
+  root.add_weights(weightsVec);
+  root.add_report(b.CreateString(report));
+  root.add_variants(variantsVec);
+  root.add_dynamic(dimsVec);
+  b.Finish(root.Finish(), fb::ExecutableIdentifier());
+  return writePayload(path, b, error);
+}
+
+/// describeArtifact of a dynamic artifact: the dims, the signature, the
+/// shared weights and each variant's sizes and code.
+static bool describeDynamic(const std::string &path, const fb::Executable *exe,
+                            std::string &text, std::string &error) {
+  bool ok = !exe->mesh();
+  std::vector<TensorSpec> inputs = readSpecs(exe->inputs(), ok, true);
+  std::vector<TensorSpec> outputs = readSpecs(exe->outputs(), ok, true);
+  std::vector<DynamicDim> dims;
+  std::string target = exe->target() ? exe->target()->str() : "";
+  if (!knownTarget(path, target, error))
+    return false;
+  if (!ok || !readDynamicDims(exe, inputs, outputs, dims)) {
+    error = path + ": malformed dynamic artifact";
+    return false;
+  }
+  text = "target: " + target + "\n";
+  for (const DynamicDim &d : dims)
+    text += "dynamic: " + d.name + "=" + std::to_string(d.min) + ".." +
+            std::to_string(d.max) +
+            (d.padded ? " padded to the next variant"
+                      : " exact" + (d.why.empty() ? "" : " (" + d.why + ")")) +
+            "\n";
+  for (const TensorSpec &t : inputs)
+    text += "input: " + t.name + " " + dtypeName(t.dtype) + " " +
+            signatureShape(t.shape) + "\n";
+  for (const TensorSpec &t : outputs)
+    text += "output: " + t.name + " " + dtypeName(t.dtype) + " " +
+            signatureShape(t.shape) + "\n";
+  uint64_t weightBytes = 0;
+  size_t weights = exe->weights() ? exe->weights()->size() : 0;
+  if (exe->weights())
+    for (const fb::Weight *w : *exe->weights())
+      weightBytes += w->data() ? w->data()->size() : 0;
+  text += "weights: " + std::to_string(weights) + " (" +
+          std::to_string(weightBytes) + " bytes, shared by the variants)\n";
+  text += "variants: " + std::to_string(exe->variants()->size()) + "\n";
+  for (size_t v = 0; v < exe->variants()->size(); ++v) {
+    const fb::Executable *e = exe->variants()->Get(v);
+    bool good = true;
+    std::vector<TensorSpec> in = readSpecs(e->inputs(), good);
+    std::vector<std::vector<int64_t>> shapes;
+    for (const TensorSpec &t : in)
+      shapes.push_back(t.shape);
+    std::vector<int64_t> sizes;
+    if (!good || shapes.size() != inputs.size() ||
+        !dimSizes(dims, shapes, false, sizes)) {
+      error = path + ": malformed dynamic artifact (variant " +
+              std::to_string(v) + ")";
+      return false;
+    }
+    text += "  " + std::to_string(v) + ":";
+    for (size_t k = 0; k < dims.size(); ++k)
+      text += (k ? "," : " ") + dims[k].name + "=" + std::to_string(sizes[k]);
+    if (e->shared_object())
+      text += "  code " + std::to_string(e->shared_object()->size()) + " bytes";
+    CudaProgram p;
+    if (e->cuda() && readCudaProgram(e->cuda(), p))
+      text += "  " + std::to_string(p.steps.size()) + " steps, arena " +
+              std::to_string(p.arenaBytes) + " bytes";
+    text += "\n";
+  }
+  return true;
 }
 
 bool llmc::runtime::describeArtifact(const std::string &path,
@@ -751,6 +1399,8 @@ bool llmc::runtime::describeArtifact(const std::string &path,
   const fb::Executable *exe = mapVerified(path, m, error);
   if (!exe)
     return false;
+  if (exe->variants())
+    return describeDynamic(path, exe, text, error);
   bool ok = true;
   std::vector<TensorSpec> inputs = readSpecs(exe->inputs(), ok);
   std::vector<TensorSpec> outputs = readSpecs(exe->outputs(), ok);
@@ -940,6 +1590,21 @@ std::vector<int64_t> descriptor(const void *data,
 
 bool Artifact::profile(const std::vector<HostTensor> &inputs,
                        std::vector<double> &stepMs, std::string &error) const {
+  if (!variants_.empty() && isCudaTarget(target_)) {
+    std::vector<std::vector<int64_t>> shapes;
+    for (const HostTensor &t : inputs)
+      shapes.push_back(t.shape);
+    std::vector<int64_t> sizes;
+    size_t v = 0;
+    if (!pickVariant(shapes, sizes, v, error))
+      return false;
+    if (sizes != variantSizes_[v]) {
+      error = path_ + ": --profile runs a variant's own sizes; these inputs "
+                      "would be padded (give sizes a variant was compiled for)";
+      return false;
+    }
+    return variants_[v]->profile(inputs, stepMs, error);
+  }
   if (!cuda_) {
     error = path_ + ": a per-step profile needs a CUDA artifact (this one "
                     "is for " + target_ + ")";
@@ -1026,6 +1691,8 @@ void Artifact::viewsOf(const std::vector<HostTensor> &inputs,
 bool Artifact::run(const std::vector<TensorView> &inputs,
                    const std::vector<TensorView> &outputs,
                    std::string &error) const {
+  if (!variants_.empty())
+    return runDynamic(inputs, outputs, error);
   if (!checkViews(inputs, inputs_, "input", error) ||
       !checkViews(outputs, outputs_, "output", error))
     return false;
@@ -1206,6 +1873,29 @@ bool Artifact::runMesh(const std::vector<TensorView> &inputs,
 bool Artifact::run(const std::vector<HostTensor> &inputs,
                    std::vector<HostTensor> &outputs, std::string &error) const {
   std::vector<TensorView> in, out;
+  if (!variants_.empty()) {
+    std::vector<std::vector<int64_t>> shapes;
+    for (const HostTensor &t : inputs)
+      shapes.push_back(t.shape);
+    std::vector<TensorSpec> specs;
+    if (!outputSpecs(shapes, specs, error))
+      return false;
+    for (const HostTensor &t : inputs)
+      in.push_back({t.dtype, t.shape, const_cast<char *>(t.data.data()),
+                    t.data.size()});
+    outputs.clear();
+    for (const TensorSpec &s : specs) {
+      HostTensor t;
+      t.name = s.name;
+      t.dtype = s.dtype;
+      t.shape = s.shape;
+      t.data.assign(t.numElements() * dtypeSize(t.dtype), 0);
+      outputs.push_back(std::move(t));
+    }
+    for (HostTensor &t : outputs)
+      out.push_back({t.dtype, t.shape, t.data.data(), t.data.size()});
+    return run(in, out, error);
+  }
   viewsOf(inputs, in, outputs, out);
   return run(in, out, error);
 }

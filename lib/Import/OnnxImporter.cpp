@@ -1208,13 +1208,10 @@ static bool isTextFormat(StringRef path) {
   return path.ends_with(".onnxtxt") || path.ends_with(".onnx.txt");
 }
 
-FailureOr<OwningOpRef<ModuleOp>>
-mlir::llmc::importOnnxModelFromBuffer(MLIRContext &context, StringRef buffer,
-                                      StringRef path,
-                                      const ImportOptions &options) {
-  context.loadDialect<graph::GraphDialect, func::FuncDialect>();
-  ModelImporter importer(context, path, options);
-  onnx::ModelProto model;
+/// Parses a model held in memory (ONNX text format when `path` ends in
+/// .onnxtxt): failure after an error naming the file.
+static LogicalResult parseModel(ModelImporter &importer, StringRef buffer,
+                                StringRef path, onnx::ModelProto &model) {
   if (isTextFormat(path)) {
     std::string text = buffer.str();
     onnx::OnnxParser parser(text.c_str());
@@ -1251,7 +1248,51 @@ mlir::llmc::importOnnxModelFromBuffer(MLIRContext &context, StringRef buffer,
       return importer.fileError("not an ONNX model: it holds no graph"),
              failure();
   }
+  return success();
+}
+
+FailureOr<OwningOpRef<ModuleOp>>
+mlir::llmc::importOnnxModelFromBuffer(MLIRContext &context, StringRef buffer,
+                                      StringRef path,
+                                      const ImportOptions &options) {
+  context.loadDialect<graph::GraphDialect, func::FuncDialect>();
+  ModelImporter importer(context, path, options);
+  onnx::ModelProto model;
+  if (failed(parseModel(importer, buffer, path, model)))
+    return failure();
   return importer.run(model);
+}
+
+FailureOr<OnnxInterface>
+mlir::llmc::readOnnxInterface(MLIRContext &context, StringRef buffer,
+                              StringRef path) {
+  context.loadDialect<graph::GraphDialect, func::FuncDialect>();
+  ImportOptions none;
+  ModelImporter importer(context, path, none);
+  onnx::ModelProto model;
+  if (failed(parseModel(importer, buffer, path, model)))
+    return failure();
+  OnnxInterface result;
+  llvm::StringSet<> initializers;
+  for (const auto &init : model.graph().initializer())
+    initializers.insert(init.name());
+  auto read = [](const onnx::ValueInfoProto &v) {
+    OnnxInterface::Value out;
+    out.name = v.name();
+    SmallVector<int64_t> shape;
+    SmallVector<std::string> symbols;
+    out.ranked = declaredTensor(v.type(), out.onnxType, shape, &symbols) &&
+                 v.type().tensor_type().has_shape();
+    out.shape.assign(shape.begin(), shape.end());
+    out.symbols.assign(symbols.begin(), symbols.end());
+    return out;
+  };
+  for (const auto &in : model.graph().input())
+    if (!initializers.contains(in.name()))
+      result.inputs.push_back(read(in));
+  for (const auto &out : model.graph().output())
+    result.outputs.push_back(read(out));
+  return result;
 }
 
 FailureOr<OwningOpRef<ModuleOp>>

@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "llmc/Compiler.h"
+#include "llmc/Dynamic.h"
 #include "llmc/Explain.h"
 #include "llmc/Import/OnnxImporter.h"
 #include "llmc/InitAll.h"
@@ -34,6 +35,7 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/ToolOutputFile.h"
 
@@ -172,6 +174,15 @@ static cl::opt<double> collectiveTimeout(
              "the run fails (default 60)"),
     cl::init(60), cl::sub(runCommand), cl::sub(benchCommand));
 
+static cl::opt<std::string> dynamicOption(
+    "dynamic",
+    cl::desc("Dims that vary between runs, with their ranges: NAME=MIN..MAX "
+             "(a symbolic dim of the model's inputs, or INPUT:AXIS), comma "
+             "separated, e.g. batch=1..64,seq=1..512: one artifact runs every "
+             "size (see docs/llm-inference.md)"),
+    cl::value_desc("NAME=MIN..MAX,..."), cl::sub(compileCommand),
+    cl::sub(explainCommand));
+
 static int fail(const Twine &message) {
   llvm::errs() << "error: " << message << "\n";
   return 1;
@@ -240,6 +251,50 @@ static bool meshOptions(PipelineOptions &options) {
   return true;
 }
 
+/// `llmc compile --dynamic` (and `explain --dynamic`, into a temporary
+/// artifact): the variants' artifact at `out`; prints what was decided
+/// when `print`, or its JSON into `json`.
+static int compileDynamicModel(const PipelineOptions &pipeline,
+                               const std::string &out, bool print,
+                               std::string *json = nullptr) {
+  std::vector<DynamicRange> ranges;
+  std::string error;
+  if (!parseDynamic(dynamicOption, ranges, error))
+    return fail(error);
+  if (!inputArgs.empty() || !positionalInputs.empty())
+    return fail("--dynamic takes the sizes from its ranges: give no --input");
+  if (!emit.empty() || !compileTo.empty())
+    return fail("--dynamic writes an artifact: no --emit or --compile-to");
+  if (::llmc::runtime::looksLikeArtifact(modelPath))
+    return fail(modelPath + ": --dynamic is for models, not artifacts");
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  OneLineDiagnosticHandler diagnostics(&context);
+  std::string why;
+  if (!::llmc::runtime::isRegularFile(modelPath, why))
+    return fail(why);
+  auto file = llvm::MemoryBuffer::getFile(modelPath, /*IsText=*/false,
+                                          /*RequiresNullTerminator=*/false);
+  if (!file)
+    return fail(modelPath + ": cannot read file: " + file.getError().message());
+  std::string summary;
+  if (failed(compileDynamic(context, (*file)->getBuffer(), modelPath, ranges,
+                            pipeline, out, &summary)))
+    return 1;
+  if (print)
+    llvm::outs() << summary;
+  if (json) {
+    std::unique_ptr<::llmc::runtime::Artifact> a =
+        ::llmc::runtime::Artifact::load(out, error, modelPath);
+    if (!a)
+      return fail(error);
+    *json = a->report();
+  }
+  return 0;
+}
+
 static int runOrCompile(bool isRun) {
   PipelineOptions pipeline;
   pipeline.fusion = !noFusion;
@@ -270,6 +325,8 @@ static int runOrCompile(bool isRun) {
   if (!isRun && emit.empty() && compileTo.empty() &&
       (outputFile.empty() || outputFile == "-"))
     return fail("give the artifact's path: llmc compile MODEL -o OUT.llmcx");
+  if (!isRun && dynamicOption.getNumOccurrences())
+    return compileDynamicModel(pipeline, outputFile, /*print=*/true);
 
   DialectRegistry registry;
   registerAllDialects(registry);
@@ -514,6 +571,26 @@ static int explainModel() {
     return fail("no roofline figures for target '" + explainTarget + "'");
   if (explainFormat != "text" && explainFormat != "json")
     return fail("unknown --format '" + explainFormat + "' (text or json)");
+  if (dynamicOption.getNumOccurrences()) {
+    // Every variant's estimate: the compile decides them.
+    PipelineOptions pipeline;
+    pipeline.fusion = !noFusion;
+    pipeline.cudaChip = targetOptions.cudaChip;
+    if (!meshOptions(pipeline))
+      return 1;
+    SmallString<128> tmp;
+    if (llvm::sys::fs::createTemporaryFile("llmc", "llmcx", tmp))
+      return fail("cannot create a temporary file");
+    llvm::FileRemover remove(tmp);
+    std::string json;
+    bool text = explainFormat == "text";
+    if (int rc = compileDynamicModel(pipeline, std::string(tmp), text,
+                                     text ? nullptr : &json))
+      return rc;
+    if (!text)
+      llvm::outs() << json << "\n";
+    return 0;
+  }
   DialectRegistry registry;
   registerAllDialects(registry);
   MLIRContext context(registry);
@@ -599,6 +676,7 @@ int main(int argc, char **argv) {
       "  llmc bench MODEL.onnx|OUT.llmcx --input NAME=FILE.npy ... [--runs N]\n"
       "  llmc compile MODEL.onnx --compile-to=PHASE --emit=mlir -o FILE\n"
       "  llmc compile MODEL.onnx --target cuda:sm_90 --emit ptx -o FILE.ptx\n"
+      "  llmc compile MODEL.onnx --dynamic batch=1..64,seq=1..512 -o OUT.llmcx\n"
       "  llmc explain MODEL.onnx [--target cpu|cuda:sm_90] [--format json]\n\n"
       "  llmc COMMAND --help lists a command's options; llmc --help-hidden\n"
       "  also lists MLIR's and LLVM's (e.g. --mlir-print-ir-after-all,\n"

@@ -47,6 +47,24 @@ FailureOr<OwningOpRef<ModuleOp>>
 importOnnxModelFromBuffer(MLIRContext &context, llvm::StringRef buffer,
                           llvm::StringRef path, const ImportOptions &options);
 
+/// A model's declared inputs (initializers aside) and outputs.
+struct OnnxInterface {
+  struct Value {
+    std::string name;
+    int32_t onnxType = 0; ///< TensorProto data type number (0: unknown)
+    bool ranked = false;  ///< the shape is declared
+    std::vector<int64_t> shape;       ///< -1: symbolic or unknown
+    std::vector<std::string> symbols; ///< per dim: its dim_param or ""
+  };
+  std::vector<Value> inputs, outputs;
+};
+
+/// Parses a model held in memory and reads its declared interface; failure
+/// after an error naming the file.
+FailureOr<OnnxInterface> readOnnxInterface(MLIRContext &context,
+                                           llvm::StringRef buffer,
+                                           llvm::StringRef path);
+
 } // namespace mlir::llmc
 
 #endif // LLMC_IMPORT_ONNXIMPORTER_H

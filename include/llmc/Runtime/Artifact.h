@@ -31,8 +31,8 @@ namespace llmc::runtime {
 constexpr char kArtifactMagic[8] = {'L', 'L', 'M', 'C', 'X', '\0', '\r', '\n'};
 /// The format written; versions from kOldestArtifactVersion on are read
 /// (2 added GEMM epilogues, 3 convolution epilogues, 4 meshes, 5 donated
-/// inputs).
-constexpr uint32_t kArtifactVersion = 5;
+/// inputs, 6 dynamic dims).
+constexpr uint32_t kArtifactVersion = 6;
 constexpr uint32_t kOldestArtifactVersion = 1;
 constexpr size_t kArtifactHeaderSize = 64;
 /// The CPU target; CUDA targets are "cuda-sm_XX".
@@ -51,6 +51,10 @@ struct TensorSpec {
   /// updates that input's buffer in place and the output is read from it.
   /// -1: the output has a buffer of its own.
   int aliasOf = -1;
+  /// A dynamic artifact's outputs: per dim, the constant part of a dynamic
+  /// (-1) dim: its size is this plus the sizes of the dims that have it
+  /// among their outputs, each times its scale (a KV cache's `past + 1`).
+  std::vector<int64_t> dimOffsets;
 };
 
 /// A dense C-order tensor owned by the caller: what run() reads and writes
@@ -60,6 +64,26 @@ struct TensorView {
   std::vector<int64_t> shape;
   void *data = nullptr;
   size_t bytes = 0;
+};
+
+/// A dim that varies between runs of a dynamic artifact (`--dynamic`): its
+/// dims in the signature are -1; every size in [min, max] runs.
+struct DynamicDim {
+  std::string name;
+  int64_t min = 1, max = 1;
+  /// Sizes between two variants run on the larger one, inputs padded with
+  /// zeros and outputs cut back (the compiler proved that padding cannot
+  /// reach the kept part); otherwise each size has a variant of its own.
+  bool padded = false;
+  /// Dim `axis` of input `tensor` is the dim's size times `scale`; of an
+  /// output, one term of its size (see TensorSpec::dimOffsets).
+  struct Ref {
+    int tensor = 0, axis = 0;
+    int64_t scale = 1;
+  };
+  std::vector<Ref> inputs, outputs;
+  /// Why the dim is exact (what padding would change), for describe.
+  std::string why;
 };
 
 /// What the compiler hands the writer.
@@ -89,6 +113,18 @@ struct ArtifactContents {
 bool writeArtifact(const std::string &path, const ArtifactContents &contents,
                    std::string &error);
 
+/// Writes the dynamic artifact of `variants` (artifacts of one model at
+/// static shapes, one per combination of the dims' sizes, for one device
+/// and without donated inputs): the signature `inputs` and `outputs` with
+/// -1 at the dims of `dynamic`, every variant's weights stored once, and
+/// `report`. False with a one-line `error` on failure.
+bool writeDynamicArtifact(const std::string &path,
+                          const std::vector<std::string> &variants,
+                          const std::vector<TensorSpec> &inputs,
+                          const std::vector<TensorSpec> &outputs,
+                          const std::vector<DynamicDim> &dynamic,
+                          const std::string &report, std::string &error);
+
 /// True when the file starts with the artifact magic.
 bool looksLikeArtifact(const std::string &path);
 
@@ -117,8 +153,21 @@ public:
                                         const ProcessLaunch &processes = {});
   ~Artifact();
 
+  /// The signature; in a dynamic artifact a dynamic dim is -1.
   const std::vector<TensorSpec> &inputs() const { return inputs_; }
   const std::vector<TensorSpec> &outputs() const { return outputs_; }
+  /// A dynamic artifact's dims (empty for static shapes).
+  const std::vector<DynamicDim> &dynamicDims() const { return dynamic_; }
+  /// The outputs' specs for inputs of `shapes` (signature order): each
+  /// checked against the signature and, in a dynamic artifact, the dims'
+  /// ranges (a size out of range is named with its input and range). False
+  /// with a one-line `error` otherwise.
+  bool outputSpecs(const std::vector<std::vector<int64_t>> &shapes,
+                   std::vector<TensorSpec> &outputs, std::string &error) const;
+  /// The number of variants of a dynamic artifact (0 for static shapes),
+  /// and the sizes of the dynamic dims variant `i` was compiled for.
+  size_t numVariants() const { return variants_.size(); }
+  std::vector<int64_t> variantSizes(size_t i) const { return variantSizes_[i]; }
   /// The compile report (`llmc explain --format json`), or empty.
   const std::string &report() const { return report_; }
   /// "cpu-x86_64" or "cuda-sm_XX".
@@ -162,6 +211,30 @@ private:
                std::vector<TensorView> &out) const;
 
   Artifact() = default;
+  /// Reads executable `exe` (an fb::Executable) into `a`, its weights
+  /// being `weights` (fb::Weight pointers), and loads its code.
+  static bool loadExecutable(const std::string &path, const void *exe,
+                             const std::vector<const void *> &weights,
+                             const ProcessLaunch &processes, Artifact &a,
+                             std::string &error);
+  /// Reads the variants and dims of dynamic executable `exe` into `a`.
+  static std::unique_ptr<Artifact>
+  loadDynamic(const std::string &path, const void *exe,
+              const std::vector<const void *> &weights,
+              const ProcessLaunch &processes, std::unique_ptr<Artifact> a,
+              std::string &error);
+  /// A dynamic artifact: the sizes of its dims in `shapes` (checked as
+  /// outputSpecs does), and the variant that runs them.
+  bool pickVariant(const std::vector<std::vector<int64_t>> &shapes,
+                   std::vector<int64_t> &sizes, size_t &variant,
+                   std::string &error) const;
+  /// Runs a dynamic artifact on the variant for the inputs' sizes.
+  bool runDynamic(const std::vector<TensorView> &inputs,
+                  const std::vector<TensorView> &outputs,
+                  std::string &error) const;
+  std::vector<std::unique_ptr<Artifact>> variants_;
+  std::vector<std::vector<int64_t>> variantSizes_;
+  std::vector<DynamicDim> dynamic_;
   std::string path_, target_;
   std::unique_ptr<CudaExecutable> cuda_;
   void *mapping_ = nullptr;

@@ -1,0 +1,104 @@
+//===- Padding.cpp - Which tensor dims padding a dim can reach ------------===//
+
+#include "llmc/Sharding/Padding.h"
+
+#include <map>
+
+using namespace llmc::sharding;
+
+static std::string opName(const Op &op) {
+  return "node '" + op.name + "' (" + op.kind + ")";
+}
+
+PaddingResult
+llmc::sharding::analysePadding(const Problem &problem,
+                               const std::vector<std::pair<int, int>> &seeds,
+                               int64_t size) {
+  PaddingResult r;
+  r.scale.resize(problem.tensors.size());
+  for (size_t t = 0; t < problem.tensors.size(); ++t)
+    r.scale[t].assign(problem.tensors[t].shape.size(), 0);
+  auto fail = [&](size_t op, std::string why) {
+    r.safe = false;
+    r.op = static_cast<int>(op);
+    r.why = opName(problem.ops[op]) + " " + why;
+    return r;
+  };
+  for (auto [t, d] : seeds) {
+    if (t < 0 || static_cast<size_t>(t) >= problem.tensors.size() || d < 0 ||
+        static_cast<size_t>(d) >= problem.tensors[t].shape.size() ||
+        problem.tensors[t].shape[d] != size || size < 2) {
+      r.safe = false;
+      r.why = "the padded dim is not a dim of size " + std::to_string(size);
+      return r;
+    }
+    r.scale[t][d] = 1;
+  }
+  for (size_t o = 0; o < problem.ops.size(); ++o) {
+    const Op &op = problem.ops[o];
+    // Each padded factor's scale: its size over the padded size.
+    std::map<int, int64_t> padded;
+    for (size_t i = 0; i < op.operands.size(); ++i) {
+      int t = op.operands[i];
+      const std::vector<int64_t> &shape = problem.tensors[t].shape;
+      for (size_t d = 0; d < shape.size(); ++d) {
+        int64_t s = r.scale[t][d];
+        if (!s)
+          continue;
+        std::string which = "operand " + std::to_string(i) + " dim " +
+                            std::to_string(d);
+        int f = i < op.operandDims.size() && d < op.operandDims[i].size()
+                    ? op.operandDims[i][d]
+                    : -1;
+        if (f < 0)
+          return fail(o, "takes " + which +
+                             " whole (broadcast, gathered, windowed or "
+                             "sliced), so padding would reach kept elements");
+        const Factor &factor = op.factors[f];
+        if (factor.reduction)
+          return fail(o, "reduces over " + which +
+                             ", so padding would change kept elements");
+        if (factor.blocked)
+          return fail(o, "reads " + which +
+                             " at a compound or absolute position (a window, "
+                             "an offset)");
+        // The factor is the outer part of the dim: it holds whole rows of
+        // the padded dim's positions.
+        if (factor.size % size != 0 || shape[d] % factor.size != 0 ||
+            shape[d] / size != s)
+          return fail(o, "splits " + which + " across the padded positions");
+        int64_t fs = factor.size / size;
+        auto [it, inserted] = padded.emplace(f, fs);
+        if (!inserted && it->second != fs)
+          return fail(o, "pairs " + which + " with a differently padded dim");
+      }
+    }
+    if (padded.empty())
+      continue;
+    for (size_t i = 0; i < op.results.size(); ++i) {
+      int t = op.results[i];
+      const std::vector<int64_t> &shape = problem.tensors[t].shape;
+      std::map<int, bool> kept;
+      for (size_t d = 0; d < shape.size(); ++d) {
+        int f = i < op.resultDims.size() && d < op.resultDims[i].size()
+                    ? op.resultDims[i][d]
+                    : -1;
+        auto it = padded.find(f);
+        if (f < 0 || it == padded.end())
+          continue;
+        if (shape[d] % op.factors[f].size != 0)
+          return fail(o, "splits result " + std::to_string(i) + " dim " +
+                             std::to_string(d) + " across the padded positions");
+        r.scale[t][d] = shape[d] / size;
+        kept[f] = true;
+      }
+      for (auto [f, fs] : padded)
+        if (!kept.count(f))
+          return fail(o, "drops a padded loop from result " +
+                             std::to_string(i) +
+                             " (padded elements would be written over kept "
+                             "ones)");
+    }
+  }
+  return r;
+}
