@@ -120,8 +120,12 @@ struct DynamicCompiler {
     if (failed(module))
       return failure();
     PassManager pm(&context, ModuleOp::getOperationName());
+    // Attention lifted into one op, as the compile will (its causal mask
+    // lets padding through, see llmc/Sharding/Padding.h).
     if (failed(parsePassPipeline("canonicalize,cse,func.func(llmc-decompose-"
-                                 "composite-ops),canonicalize,cse",
+                                 "composite-ops),canonicalize,cse,func.func("
+                                 "llmc-lift-attention{target=cpu}),"
+                                 "canonicalize,cse",
                                  pm, llvm::errs())) ||
         failed(pm.run(**module)))
       return failure();
@@ -140,17 +144,24 @@ struct DynamicCompiler {
     FailureOr<OwningOpRef<ModuleOp>> big = simplifiedAt(sizes);
     if (failed(big))
       return failure();
-    PaddingCheck check = analysePadding(mainOf(**big), dims[k].refs, sizes[k]);
-    if (!check.safe) {
-      why = check.why;
-      return false;
-    }
     std::vector<int64_t> less = sizes;
     less[k] = smaller;
     FailureOr<OwningOpRef<ModuleOp>> small = simplifiedAt(less);
     if (failed(small))
       return failure();
-    if (!sameUpToPadding(mainOf(**big), mainOf(**small), check, sizes[k],
+    // Match the two (which constants follow the dim), analyse, then check
+    // every shape against what the analysis found.
+    std::vector<std::pair<Value, unsigned>> constantDims;
+    if (!sameUpToPadding(mainOf(**big), mainOf(**small), nullptr, sizes[k],
+                         smaller, why, &constantDims))
+      return false;
+    PaddingCheck check =
+        analysePadding(mainOf(**big), dims[k].refs, sizes[k], constantDims);
+    if (!check.safe) {
+      why = check.why;
+      return false;
+    }
+    if (!sameUpToPadding(mainOf(**big), mainOf(**small), &check, sizes[k],
                          smaller, why))
       return false;
     if (result)

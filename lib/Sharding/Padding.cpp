@@ -27,17 +27,19 @@ llmc::sharding::analysePadding(const Problem &problem,
   for (auto [t, d] : seeds) {
     if (t < 0 || static_cast<size_t>(t) >= problem.tensors.size() || d < 0 ||
         static_cast<size_t>(d) >= problem.tensors[t].shape.size() ||
-        problem.tensors[t].shape[d] != size || size < 2) {
+        size < 2 || problem.tensors[t].shape[d] % size != 0 ||
+        problem.tensors[t].shape[d] == 0) {
       r.safe = false;
       r.why = "the padded dim is not a dim of size " + std::to_string(size);
       return r;
     }
-    r.scale[t][d] = 1;
+    r.scale[t][d] = problem.tensors[t].shape[d] / size;
   }
   for (size_t o = 0; o < problem.ops.size(); ++o) {
     const Op &op = problem.ops[o];
     // Each padded factor's scale: its size over the padded size.
     std::map<int, int64_t> padded;
+    std::map<int, std::string> reachedBy;
     for (size_t i = 0; i < op.operands.size(); ++i) {
       int t = op.operands[i];
       const std::vector<int64_t> &shape = problem.tensors[t].shape;
@@ -55,9 +57,6 @@ llmc::sharding::analysePadding(const Problem &problem,
                              " whole (broadcast, gathered, windowed or "
                              "sliced), so padding would reach kept elements");
         const Factor &factor = op.factors[f];
-        if (factor.reduction)
-          return fail(o, "reduces over " + which +
-                             ", so padding would change kept elements");
         if (factor.blocked)
           return fail(o, "reads " + which +
                              " at a compound or absolute position (a window, "
@@ -71,7 +70,21 @@ llmc::sharding::analysePadding(const Problem &problem,
         auto [it, inserted] = padded.emplace(f, fs);
         if (!inserted && it->second != fs)
           return fail(o, "pairs " + which + " with a differently padded dim");
+        reachedBy[f] = which;
       }
+    }
+    // A reduction over a padded factor changes kept elements, unless it is
+    // attention's keys under a causal mask with the query rows padded alike:
+    // a kept row's keys all come before the padded ones.
+    for (auto [f, fs] : padded) {
+      const Factor &factor = op.factors[f];
+      if (!factor.reduction)
+        continue;
+      auto q = padded.find(factor.causalQuery);
+      if (factor.causalQuery < 0 || q == padded.end() || q->second != fs ||
+          fs != 1)
+        return fail(o, "reduces over " + reachedBy[f] +
+                           ", so padding would change kept elements");
     }
     if (padded.empty())
       continue;
@@ -93,7 +106,7 @@ llmc::sharding::analysePadding(const Problem &problem,
         kept[f] = true;
       }
       for (auto [f, fs] : padded)
-        if (!kept.count(f))
+        if (!kept.count(f) && !op.factors[f].reduction)
           return fail(o, "drops a padded loop from result " +
                              std::to_string(i) +
                              " (padded elements would be written over kept "

@@ -42,17 +42,25 @@ struct PaddingCheck {
 };
 
 /// Step 1: pads dims `inputDims` (argument number, dim) of @main, each of
-/// size `size`. `main` is the graph phase's function before fusion.
-PaddingCheck analysePadding(func::FuncOp main,
-                            const std::vector<std::pair<unsigned, unsigned>> &inputDims,
-                            int64_t size);
+/// size `size`, and the dims `constantDims` of constants that follow the
+/// dim (their sizes are multiples of `size`; what the matching of step 2
+/// finds). `main` is the graph phase's function before fusion.
+PaddingCheck
+analysePadding(func::FuncOp main,
+               const std::vector<std::pair<unsigned, unsigned>> &inputDims,
+               int64_t size,
+               const std::vector<std::pair<Value, unsigned>> &constantDims = {});
 
-/// Step 2: `padded` (analysed by step 1 into `check`, at size `size`) and
-/// `smaller` (the same model at `smallerSize`) agree as described above;
-/// otherwise false with `why`.
-bool sameUpToPadding(func::FuncOp padded, func::FuncOp smaller,
-                     const PaddingCheck &check, int64_t size,
-                     int64_t smallerSize, std::string &why);
+/// Step 2: `padded` (at size `size`) and `smaller` (the same model at
+/// `smallerSize`) agree as described above; otherwise false with `why`.
+/// Without `check` it only matches the two (same ops, constants equal on
+/// the smaller one's part) and adds the constants' dims that follow the
+/// dim to `constantDims`; with `check` (step 1's) it also checks every
+/// shape and attribute against the padded dims it found.
+bool sameUpToPadding(
+    func::FuncOp padded, func::FuncOp smaller, const PaddingCheck *check,
+    int64_t size, int64_t smallerSize, std::string &why,
+    std::vector<std::pair<Value, unsigned>> *constantDims = nullptr);
 
 } // namespace mlir::llmc
 

@@ -44,8 +44,9 @@ struct PaddingResult {
   std::vector<std::vector<int64_t>> scale;
 };
 
-/// Pads dims `seeds` (tensor id, dim) of size `size` each (the padded
-/// size, at least 2) and follows the padding through `problem`'s ops.
+/// Pads dims `seeds` (tensor id, dim), each the padded size `size` (at
+/// least 2) or a multiple of it (a constant holding several positions per
+/// row), and follows the padding through `problem`'s ops.
 PaddingResult analysePadding(const Problem &problem,
                              const std::vector<std::pair<int, int>> &seeds,
                              int64_t size);

@@ -105,6 +105,11 @@ struct Factor {
   /// The factor cannot be split at all (it appears in a compound index such
   /// as a convolution window or a concat offset).
   bool blocked = false;
+  /// For a reduction over keys masked causally (attention under a causal
+  /// mask: the keys after a query row's position are -inf for that row):
+  /// the factor of the query rows, else -1. Padding both at their ends
+  /// leaves the kept rows' keys as they were (llmc/Sharding/Padding.h).
+  int causalQuery = -1;
 };
 
 /// One op of the graph, in topological order.
