@@ -12,6 +12,7 @@
 #include "mlir/Pass/PassRegistry.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstdio>
@@ -455,7 +456,7 @@ LogicalResult mlir::llmc::compileDynamic(MLIRContext &context,
       sizesJson += (k ? ", " : "") + ("\"" + c.dims[k].range.name + "\": ") +
                    std::to_string(sizes[k]);
     variantsJson += (v ? ", " : "") + std::string("{\"sizes\": {") + sizesJson +
-                    "}, \"seconds\": " + std::to_string(report.seconds) +
+                    "}, \"seconds\": " + llvm::formatv("{0:e}", report.seconds).str() +
                     ", \"bytes\": " + std::to_string(report.bytes) +
                     ", \"flops\": " + std::to_string(report.flops) +
                     ", \"peak_bytes\": " + std::to_string(report.peakBytes) +

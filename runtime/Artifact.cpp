@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <fstream>
 #include <map>
+#include <set>
 #include <tuple>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -862,6 +863,35 @@ Artifact::loadDynamic(const std::string &path, const void *executable,
     a->variants_.push_back(std::move(variant));
     a->variantSizes_.push_back(std::move(sizes));
   }
+  // Every size a range promises has a variant: the variants are every
+  // combination of each dim's sizes, which are every size of an exact
+  // dim's range, and reach a padded dim's largest.
+  std::vector<std::set<int64_t>> perDim(a->dynamic_.size());
+  for (const std::vector<int64_t> &sizes : a->variantSizes_)
+    for (size_t k = 0; k < sizes.size(); ++k)
+      perDim[k].insert(sizes[k]);
+  size_t combinations = 1;
+  for (size_t k = 0; k < perDim.size(); ++k) {
+    const DynamicDim &d = a->dynamic_[k];
+    bool covered = d.padded ? *perDim[k].rbegin() >= d.max
+                            : perDim[k].size() ==
+                                  static_cast<size_t>(d.max - d.min + 1);
+    if (!covered) {
+      error = path + ": malformed dynamic artifact: the variants do not cover '" +
+              d.name + "'=" + std::to_string(d.min) + ".." +
+              std::to_string(d.max);
+      return nullptr;
+    }
+    combinations *= perDim[k].size();
+  }
+  std::set<std::vector<int64_t>> distinct(a->variantSizes_.begin(),
+                                          a->variantSizes_.end());
+  if (distinct.size() != a->variantSizes_.size() ||
+      combinations != distinct.size()) {
+    error = path + ": malformed dynamic artifact: the variants are not every "
+                   "combination of the dims' sizes";
+    return nullptr;
+  }
   return a;
 }
 
@@ -1351,12 +1381,47 @@ static bool describeDynamic(const std::string &path, const fb::Executable *exe,
             (d.padded ? " padded to the next variant"
                       : " exact" + (d.why.empty() ? "" : " (" + d.why + ")")) +
             "\n";
-  for (const TensorSpec &t : inputs)
-    text += "input: " + t.name + " " + dtypeName(t.dtype) + " " +
-            signatureShape(t.shape) + "\n";
-  for (const TensorSpec &t : outputs)
-    text += "output: " + t.name + " " + dtypeName(t.dtype) + " " +
-            signatureShape(t.shape) + "\n";
+  for (size_t t = 0; t < inputs.size(); ++t) {
+    std::vector<std::string> names(inputs[t].shape.size());
+    for (const DynamicDim &d : dims)
+      for (const DynamicDim::Ref &r : d.inputs)
+        if (r.tensor == static_cast<int>(t))
+          names[r.axis] = d.name;
+    std::string shape = "[";
+    for (size_t d = 0; d < names.size(); ++d)
+      shape += (d ? ", " : "") + (names[d].empty()
+                                      ? std::to_string(inputs[t].shape[d])
+                                      : names[d]);
+    text += "input: " + inputs[t].name + " " + dtypeName(inputs[t].dtype) +
+            " " + shape + "]\n";
+  }
+  // An output's dynamic dim as its sum: "past+1", "2*seq".
+  std::vector<std::vector<std::string>> terms(outputs.size());
+  for (size_t t = 0; t < outputs.size(); ++t)
+    terms[t].assign(outputs[t].shape.size(), "");
+  for (const DynamicDim &d : dims)
+    for (const DynamicDim::Ref &r : d.outputs) {
+      std::string &s = terms[r.tensor][r.axis];
+      s += (s.empty() ? "" : "+") +
+           (r.scale > 1 ? std::to_string(r.scale) + "*" : std::string()) +
+           d.name;
+    }
+  for (size_t t = 0; t < outputs.size(); ++t) {
+    const TensorSpec &o = outputs[t];
+    std::string shape = "[";
+    for (size_t d = 0; d < o.shape.size(); ++d) {
+      shape += d ? ", " : "";
+      if (o.shape[d] >= 0) {
+        shape += std::to_string(o.shape[d]);
+        continue;
+      }
+      int64_t offset = d < o.dimOffsets.size() ? o.dimOffsets[d] : 0;
+      shape += terms[t][d] + (offset > 0 ? "+" : "") +
+               (offset ? std::to_string(offset) : "");
+    }
+    text += "output: " + o.name + " " + dtypeName(o.dtype) + " " + shape +
+            "]\n";
+  }
   uint64_t weightBytes = 0;
   size_t weights = exe->weights() ? exe->weights()->size() : 0;
   if (exe->weights())
