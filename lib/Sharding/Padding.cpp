@@ -70,7 +70,7 @@ llmc::sharding::analysePadding(const Problem &problem,
         auto [it, inserted] = padded.emplace(f, fs);
         if (!inserted && it->second != fs)
           return fail(o, "pairs " + which + " with a differently padded dim");
-        reachedBy[f] = which;
+        reachedBy.emplace(f, which);
       }
     }
     // A reduction over a padded factor changes kept elements, unless it is
