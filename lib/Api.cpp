@@ -3,6 +3,7 @@
 #include "llmc/Api.h"
 
 #include "llmc/Compiler.h"
+#include "llmc/Dynamic.h"
 #include "llmc/Dialect/Graph/IR/GraphOps.h"
 #include "llmc/Import/OnnxImporter.h"
 #include "llmc/InitAll.h"
@@ -97,6 +98,23 @@ bool compileOnnx(const std::string &modelBytes, const std::string &modelPath,
   PipelineOptions pipeline;
   if (!pipelineOptions(options, name, pipeline, error))
     return false;
+  if (!options.dynamic.empty()) {
+    std::vector<DynamicRange> ranges;
+    std::string why;
+    if (!parseDynamic(options.dynamic, ranges, why)) {
+      error.message = name + ": " + why;
+      return false;
+    }
+    if (!options.exampleInputs.empty()) {
+      error.message = name + ": dynamic= takes the sizes from its ranges: "
+                             "give no example inputs";
+      return false;
+    }
+    if (failed(compileDynamic(*context, modelBytes, name, ranges, pipeline,
+                              artifactPath)))
+      return fail(diagnostics, error, name + ": compilation failed");
+    return true;
+  }
   ImportOptions importOptions;
   for (const runtime::HostTensor &t : options.exampleInputs) {
     ImportInput in;

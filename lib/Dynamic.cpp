@@ -374,7 +374,7 @@ LogicalResult mlir::llmc::compileDynamic(MLIRContext &context,
       std::remove(p.c_str());
   };
   std::vector<rt::TensorSpec> inputs, outputs;
-  std::string variantsJson, text;
+  std::string variantsJson, text, largestJson;
   std::vector<size_t> index(c.dims.size(), 0);
   for (int64_t v = 0;; ++v) {
     std::vector<int64_t> sizes;
@@ -407,6 +407,15 @@ LogicalResult mlir::llmc::compileDynamic(MLIRContext &context,
       return failure();
     }
     ModelReport report = explainReport(**module, options);
+    // The artifact's report is its largest variant's (the last), with the
+    // dims and every variant's estimate.
+    largestJson.clear();
+    llvm::raw_string_ostream(largestJson) << [&] {
+      std::string j;
+      llvm::raw_string_ostream os(j);
+      printReportJson(report, os);
+      return j;
+    }();
     std::string variantPath =
         artifactPath.str() + ".variant" + std::to_string(v) + ".tmp";
     paths.push_back(variantPath);
@@ -532,8 +541,13 @@ LogicalResult mlir::llmc::compileDynamic(MLIRContext &context,
                 ", \"padded\": " + (d.padded ? "true" : "false") +
                 ", \"why\": " + (d.padded ? "\"\"" : why) + "}";
   }
-  std::string json = "{\"dynamic\": [" + dimsJson + "], \"variants\": [" +
-                     variantsJson + "]}";
+  std::string json = StringRef(largestJson).rtrim().str();
+  if (json.empty() || json.back() != '}')
+    json = "{}";
+  json.pop_back();
+  json = StringRef(json).rtrim().str();
+  json += std::string(json.size() > 1 ? ", " : "") + "\"dynamic\": [" +
+          dimsJson + "], \"variants\": [" + variantsJson + "]}";
   std::string error;
   bool ok = rt::writeDynamicArtifact(artifactPath.str(), paths, inputs, outputs,
                                      dynamic, json, error);

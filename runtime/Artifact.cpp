@@ -667,15 +667,6 @@ std::unique_ptr<Artifact> Artifact::load(const std::string &file,
   return loadDynamic(path, exe, weights, processes, std::move(a), error);
 }
 
-/// "[2, 8]"; a dynamic dim ("-1") prints as "?".
-static std::string signatureShape(const std::vector<int64_t> &shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i)
-    s += (i ? ", " : "") +
-         (shape[i] < 0 ? std::string("?") : std::to_string(shape[i]));
-  return s + "]";
-}
-
 /// Reads and checks the dynamic dims of `exe` against its signature: every
 /// -1 dim of an input or output is one dim's, each dim appears in an input.
 static bool readDynamicDims(const fb::Executable *exe,
@@ -911,8 +902,18 @@ bool Artifact::pickVariant(const std::vector<std::vector<int64_t>> &shapes,
     for (size_t d = 0; fits && d < s.shape.size(); ++d)
       fits = s.shape[d] == -1 || s.shape[d] == shapes[i][d];
     if (!fits) {
+      // The signature with the dims' names: [batch, seq, 4].
+      std::string shape = "[";
+      for (size_t d = 0; d < s.shape.size(); ++d) {
+        std::string dim = std::to_string(s.shape[d]);
+        for (const DynamicDim &k : dynamic_)
+          for (const DynamicDim::Ref &r : k.inputs)
+            if (r.tensor == static_cast<int>(i) && r.axis == static_cast<int>(d))
+              dim = k.name;
+        shape += (d ? ", " : "") + dim;
+      }
       error = path_ + ": input '" + s.name + "' must be " +
-              dtypeName(s.dtype) + " " + signatureShape(s.shape) + ", got " +
+              dtypeName(s.dtype) + " " + shape + "], got " +
               shapeString(shapes[i]);
       return false;
     }

@@ -54,6 +54,10 @@ struct CompileOptions {
   /// Inputs the caller donates, by name: updated in place, each returned in
   /// the output computed from it in place (CPU, one device).
   std::vector<std::string> donate;
+  /// Dims that vary between runs: "batch=1..64,seq=1..512" (see
+  /// llmc/Dynamic.h): the artifact holds the variants the compiler chose
+  /// and runs every size in the ranges. ONNX models, without example inputs.
+  std::string dynamic;
 };
 
 /// Compiles a serialized ONNX ModelProto into a CPU artifact at

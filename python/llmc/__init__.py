@@ -84,8 +84,17 @@ class Executable:
         self._bytes = artifact_bytes
         self._artifact = _llmc.Artifact(path, display_name)
         self._returns_tuple = returns_tuple
-        self.inputs = [TensorInfo(n, tuple(s), d) for n, d, s in self._artifact.inputs]
-        self.outputs = [TensorInfo(n, tuple(s), d) for n, d, s in self._artifact.outputs]
+        # A dynamic artifact: its dims by name, {name: (min, max)}; in the
+        # inputs' shapes a dynamic dim is its name, in the outputs' None.
+        dims = self._artifact.dynamic
+        self.dynamic = {d[0]: (d[1], d[2]) for d in dims}
+        inputs = [[n, d, list(s)] for n, d, s in self._artifact.inputs]
+        for name, _, _, _, _, refs in dims:
+            for i, axis in refs:
+                inputs[i][2][axis] = name
+        self.inputs = [TensorInfo(n, tuple(s), d) for n, d, s in inputs]
+        self.outputs = [TensorInfo(n, tuple(None if x < 0 else x for x in s), d)
+                        for n, d, s in self._artifact.outputs]
         # Output name -> the donated input it is, updated in place.
         self.donated = {self.outputs[o].name: self.inputs[i].name
                         for o, i in enumerate(self._artifact.aliases) if i >= 0}
@@ -215,6 +224,14 @@ def compile(model, target="cpu", example_inputs=None, **options):
     {"wte": ("tp", None)} or {"wte": "tp,-"}; link_bandwidth= (GB/s per
     direction, default 450) is what the cost model and report() assume.
 
+    dynamic= (ONNX models) makes dims vary between calls: a dict of the
+    model's symbolic dims (or "INPUT:AXIS") to ranges, e.g. {"batch": (1, 8),
+    "seq": (1, 512)}, or the text "batch=1..8,seq=1..512". The executable
+    runs every size in the ranges from variants the compiler chose (padded
+    where padding provably changes nothing kept, else one per size; see
+    docs/llm-inference.md); a size outside them raises InputError naming the
+    input and the range. `Executable.dynamic` lists the ranges.
+
     donate= (input names) gives those inputs' buffers to the code: an output
     computed from one in place (a KV cache written by a scatter) is returned
     in it, without a copy. Calling the executable then updates a donated
@@ -233,6 +250,7 @@ def compile(model, target="cpu", example_inputs=None, **options):
                              options.pop("shard", None),
                              options.pop("link_bandwidth", None))
     more["donate"] = [str(d) for d in donate]
+    dynamic = _dynamic_text(options.pop("dynamic", None))
     options_frozen = options.pop("_frozen", ())
     if options:
         raise TypeError(f"unknown option(s): {', '.join(sorted(options))}")
@@ -245,6 +263,11 @@ def compile(model, target="cpu", example_inputs=None, **options):
     elif isinstance(model, (str, os.PathLike)):
         path = os.fspath(model)
         data = _read(path, CompileError, "cannot read the model: ")
+    elif dynamic:
+        raise TypeError("dynamic= is for ONNX models (a torch.nn.Module is "
+                        "captured at its example inputs' shapes; "
+                        "torch.compile(backend='llmc', dynamic=True) compiles "
+                        "each new size)")
     elif type(model).__name__ == "ExportedProgram":  # torch.export
         from . import fx
         if example_inputs is None:
@@ -283,11 +306,36 @@ def compile(model, target="cpu", example_inputs=None, **options):
                         "bytes, an onnx.ModelProto or a torch.nn.Module")
     examples = _examples(example_inputs)
 
+    if dynamic:
+        more["dynamic"] = dynamic
+
     def write(artifact):
         _llmc.compile_onnx(data, name or path, target, examples, artifact,
                            fusion, tf32, **more)
         return None
     return _finish(write, name or path or "the model")
+
+
+def _dynamic_text(dynamic):
+    """dynamic= (see compile) as --dynamic's text, or ""."""
+    if dynamic is None:
+        return ""
+    if isinstance(dynamic, str):
+        return dynamic
+    if not isinstance(dynamic, dict):
+        raise TypeError("dynamic= maps dim names to ranges, e.g. "
+                        "{'batch': (1, 8)}, or is the text 'batch=1..8'")
+    items = []
+    for dim, span in dynamic.items():
+        if isinstance(span, str):
+            items.append(f"{dim}={span}")
+            continue
+        if (not isinstance(span, (tuple, list)) or len(span) != 2 or
+                any(isinstance(v, bool) or not isinstance(v, int) for v in span)):
+            raise TypeError(f"dynamic[{dim!r}] is a range (min, max) of ints, "
+                            "e.g. (1, 8)")
+        items.append(f"{dim}={span[0]}..{span[1]}")
+    return ",".join(items)
 
 
 def _sharding_options(mesh, strategy, shard, link_bandwidth):

@@ -39,6 +39,12 @@ class Report:
     # link, weight bytes in all and per device, "memory_per_device". The
     # kernels and peak memory above are then one device's.
     sharding: Optional[dict] = None
+    # A dynamic artifact (compile(..., dynamic=...)): its dims, each a dict
+    # of "name", "min", "max", "padded" and "why" (why not padded), and its
+    # variants, each a dict of "sizes" and the estimate "seconds", "bytes",
+    # "flops", "peak_bytes". The kernels above are the largest variant's.
+    dynamic: Optional[list] = None
+    variants: Optional[list] = None
 
     @property
     def collectives(self):
@@ -57,7 +63,8 @@ class Report:
         return cls(target=d["target"], kernels=kernels, bytes=s["bytes"],
                    flops=s["flops"], estimated_us=s["estimated_us"],
                    peak_memory_bytes=s["peak_memory_bytes"],
-                   sharding=d.get("sharding"))
+                   sharding=d.get("sharding"), dynamic=d.get("dynamic"),
+                   variants=d.get("variants"))
 
     def __str__(self):
         lines = []

@@ -129,6 +129,18 @@ public:
     return out;
   }
   std::string report() const { return artifact->report(); }
+  /// A dynamic artifact's dims: (name, min, max, padded, why, [(input,
+  /// axis)]).
+  py::list dynamic() const {
+    py::list out;
+    for (const llmc::runtime::DynamicDim &d : artifact->dynamicDims()) {
+      py::list refs;
+      for (const auto &r : d.inputs)
+        refs.append(py::make_tuple(r.tensor, r.axis));
+      out.append(py::make_tuple(d.name, d.min, d.max, d.padded, d.why, refs));
+    }
+    return out;
+  }
   /// Runs on the arrays in place: C-contiguous inputs are read where they
   /// are (others are made contiguous once), outputs are written straight
   /// into new numpy arrays. bfloat16 travels as its bits (uint16 or int16).
@@ -153,8 +165,17 @@ public:
                         static_cast<size_t>(c.nbytes())});
       keep.push_back(std::move(c));
     }
+    // The outputs' shapes for these inputs (a dynamic artifact's follow
+    // the inputs' sizes; a size out of range is refused here).
+    std::vector<std::vector<int64_t>> shapes;
+    for (const llmc::runtime::TensorView &v : inputs)
+      shapes.push_back(v.shape);
+    std::vector<llmc::runtime::TensorSpec> specs;
+    std::string why;
+    if (!artifact->outputSpecs(shapes, specs, why))
+      raise("InputError", why);
     py::list result;
-    for (const llmc::runtime::TensorSpec &s : artifact->outputs()) {
+    for (const llmc::runtime::TensorSpec &s : specs) {
       // A donated input is updated in place and is this output: the
       // caller's array when it is writable and C-contiguous, else a copy.
       if (s.aliasOf >= 0 && static_cast<size_t>(s.aliasOf) < keep.size()) {
@@ -229,7 +250,7 @@ PYBIND11_MODULE(_llmc, m) {
          const std::string &artifactPath, bool fusion, bool tf32,
          const std::string &mesh, const std::string &strategy,
          const std::vector<std::string> &shards, double linkBandwidth,
-         const std::vector<std::string> &donate) {
+         const std::vector<std::string> &donate, const std::string &dynamic) {
         std::string bytes = model;
         llmc::api::CompileOptions o = options(target, examples);
         o.fusion = fusion;
@@ -239,6 +260,7 @@ PYBIND11_MODULE(_llmc, m) {
         o.shards = shards;
         o.linkBandwidth = linkBandwidth;
         o.donate = donate;
+        o.dynamic = dynamic;
         llmc::api::Error error;
         bool ok;
         {
@@ -255,6 +277,7 @@ PYBIND11_MODULE(_llmc, m) {
       py::arg("shards") = std::vector<std::string>(),
       py::arg("link_bandwidth") = 450e9,
       py::arg("donate") = std::vector<std::string>(),
+      py::arg("dynamic") = "",
       "Compiles serialized ONNX bytes into an artifact file.");
 
   py::class_<PyArtifact>(m, "Artifact")
@@ -264,6 +287,7 @@ PYBIND11_MODULE(_llmc, m) {
       .def_property_readonly("outputs", &PyArtifact::outputs)
       .def_property_readonly("aliases", &PyArtifact::aliases)
       .def_property_readonly("report", &PyArtifact::report)
+      .def_property_readonly("dynamic", &PyArtifact::dynamic)
       .def("run", &PyArtifact::run, py::arg("arrays"));
 
   py::class_<llmc::api::GraphBuilder>(m, "GraphBuilder")

@@ -649,6 +649,52 @@ def _export_with_debian_torch(name, onnx_path, npz_path):
 
 
 
+def _export_dynamic(name, onnx_path):
+    """Exports token model `name` with its batch and sequence dims symbolic
+    ("batch", "seq"; the other outputs' dims as torch gives them)."""
+    torch = _torch()
+    model, inputs, output_names = build_torch_model(name)
+    axes = {k: {0: "batch", 1: "seq"} for k in inputs}
+    d = os.path.dirname(onnx_path)
+    fd, tmp_onnx = tempfile.mkstemp(prefix=name + ".", suffix=".onnx.tmp", dir=d)
+    os.close(fd)
+    try:
+        with torch.enable_grad():
+            torch.onnx.export(model, tuple(inputs.values()), tmp_onnx,
+                              input_names=list(inputs), output_names=output_names,
+                              opset_version=OPSET, do_constant_folding=True,
+                              training=torch.onnx.TrainingMode.EVAL,
+                              dynamic_axes=axes)
+        os.chmod(tmp_onnx, 0o644)
+        os.replace(tmp_onnx, onnx_path)
+    finally:
+        if os.path.exists(tmp_onnx):
+            os.unlink(tmp_onnx)
+
+
+def dynamic_file(name, cache_root=None):
+    """The path of token model `name` (gpt2_mini, bert_mini, llama_mini)
+    exported with symbolic "batch" and "seq" dims, by Debian's torch 1.13,
+    into the cache."""
+    if name not in ("gpt2_mini", "bert_mini", "llama_mini"):
+        raise KeyError(f"no dynamic export of {name!r}")
+    d = cache_dir(cache_root)
+    os.makedirs(d, exist_ok=True)
+    onnx_path = os.path.join(d, name + ".dynamic.onnx")
+    if not os.path.exists(onnx_path):
+        with open(os.path.join(d, name + ".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not os.path.exists(onnx_path):
+                import torch
+                if int(torch.__version__.split(".")[0]) < 2:
+                    _export_dynamic(name, onnx_path)
+                else:
+                    import subprocess
+                    subprocess.run(["/usr/bin/python3", os.path.abspath(__file__),
+                                    "--export-dynamic", name, onnx_path], check=True)
+    return onnx_path
+
+
 def resnet50(cache_root=None):
     return get("resnet50", cache_root)
 
@@ -901,6 +947,8 @@ def main(argv):
 if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "--export":  # see _export_with_debian_torch
         _export(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif len(sys.argv) == 4 and sys.argv[1] == "--export-dynamic":  # see dynamic_file
+        _export_dynamic(sys.argv[2], sys.argv[3])
     elif len(sys.argv) == 7 and sys.argv[1] == "--export-decoder":  # see decoder_file
         _export_decoder(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5],
                         sys.argv[6])
