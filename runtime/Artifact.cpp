@@ -831,7 +831,10 @@ Artifact::loadDynamic(const std::string &path, const void *executable,
     }
     std::unique_ptr<Artifact> variant(new Artifact());
     variant->path_ = path;
-    if (!loadExecutable(path, v, own, processes, *variant, error))
+    // The variants' CUDA executables share the device copies of the
+    // weights (each is uploaded once); the last variants die first.
+    if (!loadExecutable(path, v, own, processes, *variant, error,
+                        &a->deviceWeightCopies_))
       return nullptr;
     std::vector<std::vector<int64_t>> in, out;
     for (const TensorSpec &t : variant->inputs_)
@@ -1113,7 +1116,8 @@ bool Artifact::runDynamic(const std::vector<TensorView> &inputs,
 bool Artifact::loadExecutable(const std::string &path, const void *executable,
                               const std::vector<const void *> &weightList,
                               const ProcessLaunch &processes, Artifact &a,
-                              std::string &error) {
+                              std::string &error,
+                              std::map<const void *, uint64_t> *sharedWeights) {
   const auto *exe = static_cast<const fb::Executable *>(executable);
   std::string target = exe->target() ? exe->target()->str() : "";
   a.target_ = target;
@@ -1165,7 +1169,8 @@ bool Artifact::loadExecutable(const std::string &path, const void *executable,
       const auto *w = static_cast<const fb::Weight *>(weight);
       weights.push_back({w->data()->data(), w->data()->size()});
     }
-    a.cuda_ = CudaExecutable::create(std::move(program), weights, error);
+    a.cuda_ = CudaExecutable::create(std::move(program), weights, error,
+                                     sharedWeights);
     if (!a.cuda_) {
       error = path + ": " + error;
       return false;
@@ -1448,7 +1453,7 @@ static bool describeDynamic(const std::string &path, const fb::Executable *exe,
     text += "  " + std::to_string(v) + ":";
     for (size_t k = 0; k < dims.size(); ++k)
       text += (k ? "," : " ") + dims[k].name + "=" + std::to_string(sizes[k]);
-    if (e->shared_object())
+    if (e->shared_object() && e->shared_object()->size())
       text += "  code " + std::to_string(e->shared_object()->size()) + " bytes";
     CudaProgram p;
     if (e->cuda() && readCudaProgram(e->cuda(), p))

@@ -37,7 +37,7 @@ struct CudaExecutable::State {
 
 std::unique_ptr<CudaExecutable>
 CudaExecutable::create(CudaProgram, const std::vector<HostBytes> &,
-                       std::string &error) {
+                       std::string &error, std::map<const void *, uint64_t> *) {
   error = "no CUDA device: this llmc was built without the CUDA toolkit's "
           "headers";
   return nullptr;
@@ -675,7 +675,8 @@ bool CudaExecutable::State::enqueueAll(std::string &error) {
 std::unique_ptr<CudaExecutable>
 CudaExecutable::create(CudaProgram program,
                        const std::vector<HostBytes> &weights,
-                       std::string &error) {
+                       std::string &error,
+                       std::map<const void *, uint64_t> *shared) {
   std::unique_ptr<CudaExecutable> exe(new CudaExecutable());
   exe->state_ = std::make_unique<State>();
   State &s = *exe->state_;
@@ -841,11 +842,23 @@ CudaExecutable::create(CudaProgram program,
           return nullptr;
         }
       }
+      // A weight another variant of the artifact uploaded is used where
+      // it is (it lives as long as this executable).
+      if (shared && b.kind == BufferKind::Weight && host && b.bytes) {
+        auto it = shared->find(host);
+        if (it != shared->end()) {
+          slot = static_cast<CUdeviceptr>(it->second);
+          s.buffers.push_back(slot);
+          continue;
+        }
+      }
       slot = s.alloc(b.bytes, r);
       if (r != CUDA_SUCCESS)
         return s.fail(r, "allocating " + std::to_string(b.bytes) + " bytes",
                       error),
                nullptr;
+      if (shared && b.kind == BufferKind::Weight && host && b.bytes)
+        (*shared)[host] = static_cast<uint64_t>(slot);
       if (host && b.bytes &&
           (r = s.cu.cuMemcpyHtoDAsync(slot, host, b.bytes, s.stream)) !=
               CUDA_SUCCESS)

@@ -22,6 +22,7 @@
 #include "llmc/Runtime/Tensor.h"
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -216,7 +217,9 @@ private:
   static bool loadExecutable(const std::string &path, const void *exe,
                              const std::vector<const void *> &weights,
                              const ProcessLaunch &processes, Artifact &a,
-                             std::string &error);
+                             std::string &error,
+                             std::map<const void *, uint64_t> *sharedWeights =
+                                 nullptr);
   /// Reads the variants and dims of dynamic executable `exe` into `a`.
   static std::unique_ptr<Artifact>
   loadDynamic(const std::string &path, const void *exe,
@@ -232,6 +235,9 @@ private:
   bool runDynamic(const std::vector<TensorView> &inputs,
                   const std::vector<TensorView> &outputs,
                   std::string &error) const;
+  /// A dynamic CUDA artifact's weights on the device, by host address,
+  /// shared by its variants (see CudaExecutable::create).
+  std::map<const void *, uint64_t> deviceWeightCopies_;
   std::vector<std::unique_ptr<Artifact>> variants_;
   std::vector<std::vector<int64_t>> variantSizes_;
   std::vector<DynamicDim> dynamic_;

@@ -22,6 +22,7 @@
 
 #include "llmc/Runtime/CudaProgram.h"
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,9 +44,14 @@ public:
   /// Opens the driver, picks the device (LLMC_CUDA_DEVICE, default 0),
   /// loads the module and uploads weights and constants. Null with a
   /// one-line `error` ("no CUDA device: ..." where there is none).
+  /// `shared`, when given, holds the device copies of weights already
+  /// uploaded by executables that live as long as this one (the variants
+  /// of one dynamic artifact), by host address: a weight found there is
+  /// not uploaded again, and one uploaded is added.
   static std::unique_ptr<CudaExecutable>
   create(CudaProgram program, const std::vector<HostBytes> &weights,
-         std::string &error);
+         std::string &error,
+         std::map<const void *, uint64_t> *shared = nullptr);
   ~CudaExecutable();
 
   /// Replays the steps as one CUDA graph (captured on the first run).
