@@ -376,6 +376,13 @@ LogicalResult mlir::llmc::compileDynamic(MLIRContext &context,
   std::vector<rt::TensorSpec> inputs, outputs;
   std::string variantsJson, text, largestJson;
   std::vector<size_t> index(c.dims.size(), 0);
+  auto sizeText = [&](const std::vector<int64_t> &sizes) {
+    std::string text;
+    for (size_t k = 0; k < c.dims.size(); ++k)
+      text += (k ? "," : "") + c.dims[k].range.name + "=" +
+              std::to_string(sizes[k]);
+    return text;
+  };
   for (int64_t v = 0;; ++v) {
     std::vector<int64_t> sizes;
     for (size_t k = 0; k < c.dims.size(); ++k)
@@ -435,6 +442,27 @@ LogicalResult mlir::llmc::compileDynamic(MLIRContext &context,
       cleanup();
       return failure();
     }
+    // Each output's shape is what the dims' sizes say (sums of them plus
+    // constants, found at the probe): a model whose shapes are not affine
+    // in its dims is refused.
+    for (unsigned o = 0; o < numOutputs && o < sig->outputs.size(); ++o) {
+      std::vector<int64_t> at = resultShape(probeMain, o);
+      ArrayRef<int64_t> got = sig->outputs[o].type.getShape();
+      for (size_t x = 0; x < at.size() && x < got.size(); ++x) {
+        int64_t want = at[x];
+        for (size_t k = 0; k < c.dims.size(); ++k)
+          want += coefficient[k][o][x] * (sizes[k] - c.dims[k].range.max);
+        if (got[x] != want) {
+          cleanup();
+          return c.error() << "--dynamic: dim " << x << " of output '"
+                           << sig->outputs[o].name << "' is " << got[x]
+                           << " at " << sizeText(sizes)
+                           << ", not a sum of the dims' sizes (" << want
+                           << " expected)",
+                 failure();
+        }
+      }
+    }
     if (v == 0) {
       for (const TensorSignature &t : sig->inputs) {
         rt::TensorSpec s;
@@ -451,13 +479,9 @@ LogicalResult mlir::llmc::compileDynamic(MLIRContext &context,
         outputs.push_back(s);
       }
     }
-    std::string sizeText;
-    for (size_t k = 0; k < c.dims.size(); ++k)
-      sizeText += (k ? "," : "") + c.dims[k].range.name + "=" +
-                  std::to_string(sizes[k]);
     char line[256];
     std::snprintf(line, sizeof(line), "  %-24s %10.3f ms  peak %.2f MiB\n",
-                  sizeText.c_str(), report.seconds * 1e3,
+                  sizeText(sizes).c_str(), report.seconds * 1e3,
                   static_cast<double>(report.peakBytes) / (1 << 20));
     text += line;
     std::string sizesJson;
