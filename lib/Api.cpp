@@ -4,6 +4,7 @@
 
 #include "llmc/Compiler.h"
 #include "llmc/Dynamic.h"
+#include "mlir/Bytecode/BytecodeWriter.h"
 #include "llmc/Dialect/Graph/IR/GraphOps.h"
 #include "llmc/Import/OnnxImporter.h"
 #include "llmc/InitAll.h"
@@ -146,6 +147,9 @@ struct GraphBuilder::Impl {
   std::vector<Value> values;
   std::vector<std::pair<std::string, Value>> outputs;
   bool compiled = false;
+  bool finished = false;
+  /// Ends @main with its outputs (once) and verifies it.
+  bool finish(Error &error);
 
   Location loc(const std::string &where) {
     Location file = FileLineColLoc::get(context.get(), name, 0, 0);
@@ -162,11 +166,17 @@ struct GraphBuilder::Impl {
     error.message = name + ": no value numbered " + std::to_string(value);
     return false;
   }
-  bool usable(Error &error) {
-    if (!compiled)
-      return true;
-    error.message = name + ": the graph was already compiled";
-    return false;
+  /// Whether the graph may still be changed (`building`) or compiled.
+  bool usable(Error &error, bool building = true) {
+    if (compiled) {
+      error.message = name + ": the graph was already compiled";
+      return false;
+    }
+    if (building && finished) {
+      error.message = name + ": the graph's outputs are final";
+      return false;
+    }
+    return true;
   }
 };
 
@@ -365,30 +375,69 @@ std::string GraphBuilder::mlir() const {
 
 bool GraphBuilder::compile(const CompileOptions &options,
                            const std::string &artifactPath, Error &error) {
-  if (!impl->usable(error))
+  if (!impl->usable(error, false))
     return false;
   PipelineOptions pipeline;
   if (!pipelineOptions(options, impl->name, pipeline, error))
     return false;
-  if (impl->outputs.empty())
-    return error.message = impl->name + ": the graph has no outputs", false;
-  impl->reset();
+  if (!impl->finish(error))
+    return false;
   impl->compiled = true;
-  OpBuilder b = OpBuilder::atBlockEnd(&impl->func.getBody().front());
-  SmallVector<Value> results;
-  for (auto &[name, v] : impl->outputs)
-    results.push_back(v);
-  func::ReturnOp::create(b, impl->loc(""), results);
-  SmallVector<Type> inputs(impl->func.getBody().front().getArgumentTypes());
-  impl->func.setType(FunctionType::get(impl->context.get(), inputs,
-                                       ValueRange(results).getTypes()));
-  for (auto [i, out] : llvm::enumerate(impl->outputs))
-    impl->func.setResultAttr(i, kNameAttr,
-                             StringAttr::get(impl->context.get(), out.first));
-  if (failed(mlir::verify(*impl->module)) ||
-      failed(compileToArtifact(*impl->module, artifactPath, pipeline)))
+  if (failed(compileToArtifact(*impl->module, artifactPath, pipeline)))
     return fail(*impl->diagnostics, error, impl->name + ": compilation failed");
   return true;
+}
+
+bool GraphBuilder::Impl::finish(Error &error) {
+  if (finished)
+    return true;
+  if (outputs.empty())
+    return error.message = name + ": the graph has no outputs", false;
+  reset();
+  OpBuilder b = OpBuilder::atBlockEnd(&func.getBody().front());
+  SmallVector<Value> results;
+  for (auto &[n, v] : outputs)
+    results.push_back(v);
+  func::ReturnOp::create(b, loc(""), results);
+  SmallVector<Type> inputs(func.getBody().front().getArgumentTypes());
+  func.setType(FunctionType::get(context.get(), inputs,
+                                 ValueRange(results).getTypes()));
+  for (auto [i, out] : llvm::enumerate(outputs))
+    func.setResultAttr(i, kNameAttr, StringAttr::get(context.get(), out.first));
+  finished = true;
+  if (failed(mlir::verify(*module)))
+    return fail(*diagnostics, error, name + ": compilation failed");
+  return true;
+}
+
+int GraphBuilder::provePadding(
+    GraphBuilder &smaller,
+    const std::vector<std::pair<unsigned, unsigned>> &inputDims,
+    int64_t size, int64_t smallerSize,
+    std::vector<std::vector<int64_t>> &outputScales, std::string &why,
+    Error &error) {
+  if (!impl->usable(error, false) || !smaller.impl->usable(error, false) ||
+      !impl->finish(error) || !smaller.impl->finish(error))
+    return -1;
+  impl->reset();
+  // Both in this builder's context: a copy of this module, and the smaller
+  // one through bytecode (its weights travel as resources).
+  OwningOpRef<ModuleOp> big = impl->module->clone();
+  std::string bytes;
+  {
+    llvm::raw_string_ostream os(bytes);
+    if (failed(writeBytecodeToFile(*smaller.impl->module, os)))
+      return error.message = impl->name + ": cannot copy the graph", -1;
+  }
+  ParserConfig config(impl->context.get());
+  OwningOpRef<ModuleOp> small = parseSourceString<ModuleOp>(bytes, config);
+  if (!small)
+    return fail(*impl->diagnostics, error, impl->name + ": cannot copy the graph"), -1;
+  FailureOr<bool> ok = mlir::llmc::provePadding(*big, *small, inputDims, size,
+                                                 smallerSize, why, &outputScales);
+  if (failed(ok))
+    return fail(*impl->diagnostics, error, impl->name + ": compilation failed"), -1;
+  return *ok ? 1 : 0;
 }
 
 //===----------------------------------------------------------------------===//

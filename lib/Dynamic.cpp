@@ -58,6 +58,52 @@ bool mlir::llmc::parseDynamic(const std::string &text,
   return true;
 }
 
+/// The graph phase's simplifications, attention lifted into one op as the
+/// compile will (its causal mask lets padding through, see
+/// llmc/Sharding/Padding.h); no fusion, weights still constants.
+static LogicalResult simplify(ModuleOp module) {
+  PassManager pm(module.getContext(), ModuleOp::getOperationName());
+  if (failed(parsePassPipeline("canonicalize,cse,func.func(llmc-decompose-"
+                               "composite-ops),canonicalize,cse,func.func("
+                               "llmc-lift-attention{target=cpu}),"
+                               "canonicalize,cse",
+                               pm, llvm::errs())))
+    return failure();
+  return pm.run(module);
+}
+
+FailureOr<bool> mlir::llmc::provePadding(
+    ModuleOp big, ModuleOp small,
+    const std::vector<std::pair<unsigned, unsigned>> &inputDims,
+    int64_t bigSize, int64_t smallSize, std::string &why,
+    std::vector<std::vector<int64_t>> *outputScales) {
+  if (failed(simplify(big)) || failed(simplify(small)))
+    return failure();
+  auto bigMain = big.lookupSymbol<func::FuncOp>("main");
+  auto smallMain = small.lookupSymbol<func::FuncOp>("main");
+  if (!bigMain || !smallMain || bigMain.isExternal() || smallMain.isExternal()) {
+    why = "the model has no @main";
+    return false;
+  }
+  // Match the two (which constants follow the dim), analyse, then check
+  // every shape against what the analysis found.
+  std::vector<std::pair<Value, unsigned>> constantDims;
+  if (!sameUpToPadding(bigMain, smallMain, nullptr, bigSize, smallSize, why,
+                       &constantDims))
+    return false;
+  PaddingCheck check =
+      analysePadding(bigMain, inputDims, bigSize, constantDims);
+  if (!check.safe) {
+    why = check.why;
+    return false;
+  }
+  if (!sameUpToPadding(bigMain, smallMain, &check, bigSize, smallSize, why))
+    return false;
+  if (outputScales)
+    *outputScales = check.outputScales;
+  return true;
+}
+
 namespace {
 
 /// A dim being made dynamic: where it is among the inputs, how it is run.
@@ -114,21 +160,11 @@ struct DynamicCompiler {
     return importOnnxModelFromBuffer(context, buffer, path, o);
   }
 
-  /// The model at `sizes` through the graph phase's simplifications (no
-  /// fusion, weights still constants): what the padding checks read.
+  /// The model imported at `sizes` (through provePadding's
+  /// simplifications when the caller asks for them).
   FailureOr<OwningOpRef<ModuleOp>> simplifiedAt(const std::vector<int64_t> &sizes) {
     FailureOr<OwningOpRef<ModuleOp>> module = importAt(sizes);
-    if (failed(module))
-      return failure();
-    PassManager pm(&context, ModuleOp::getOperationName());
-    // Attention lifted into one op, as the compile will (its causal mask
-    // lets padding through, see llmc/Sharding/Padding.h).
-    if (failed(parsePassPipeline("canonicalize,cse,func.func(llmc-decompose-"
-                                 "composite-ops),canonicalize,cse,func.func("
-                                 "llmc-lift-attention{target=cpu}),"
-                                 "canonicalize,cse",
-                                 pm, llvm::errs())) ||
-        failed(pm.run(**module)))
+    if (failed(module) || failed(simplify(**module)))
       return failure();
     return module;
   }
@@ -140,34 +176,16 @@ struct DynamicCompiler {
   /// Whether dim `k` may be padded from `smaller` up to `sizes[k]` at the
   /// other dims' `sizes`; `why` otherwise.
   FailureOr<bool> paddable(size_t k, const std::vector<int64_t> &sizes,
-                           int64_t smaller, std::string &why,
-                           PaddingCheck *result = nullptr) {
-    FailureOr<OwningOpRef<ModuleOp>> big = simplifiedAt(sizes);
+                           int64_t smaller, std::string &why) {
+    FailureOr<OwningOpRef<ModuleOp>> big = importAt(sizes);
     if (failed(big))
       return failure();
     std::vector<int64_t> less = sizes;
     less[k] = smaller;
-    FailureOr<OwningOpRef<ModuleOp>> small = simplifiedAt(less);
+    FailureOr<OwningOpRef<ModuleOp>> small = importAt(less);
     if (failed(small))
       return failure();
-    // Match the two (which constants follow the dim), analyse, then check
-    // every shape against what the analysis found.
-    std::vector<std::pair<Value, unsigned>> constantDims;
-    if (!sameUpToPadding(mainOf(**big), mainOf(**small), nullptr, sizes[k],
-                         smaller, why, &constantDims))
-      return false;
-    PaddingCheck check =
-        analysePadding(mainOf(**big), dims[k].refs, sizes[k], constantDims);
-    if (!check.safe) {
-      why = check.why;
-      return false;
-    }
-    if (!sameUpToPadding(mainOf(**big), mainOf(**small), &check, sizes[k],
-                         smaller, why))
-      return false;
-    if (result)
-      *result = std::move(check);
-    return true;
+    return provePadding(**big, **small, dims[k].refs, sizes[k], smaller, why);
   }
 };
 

@@ -33,13 +33,48 @@ bool elementBytes(ElementsAttr attr, std::vector<char> &bytes);
 /// after its query row's position (L == S: self-attention) for every
 /// broadcast row, with a fill the softmax cannot tell from -inf.
 static bool isCausalBias(Value bias) {
-  auto constant = bias.getDefiningOp<graph::ConstantOp>();
+  auto biasType = cast<RankedTensorType>(bias.getType());
+  if (biasType.getRank() != 5)
+    return false;
+  // Through reshapes and broadcasts that keep the last two dims (the mask
+  // [L, S] made 5-D): a constant.
+  auto lastTwo = [](Type t) {
+    auto r = cast<RankedTensorType>(t);
+    return r.getRank() >= 2 ? std::make_pair(r.getDimSize(r.getRank() - 2),
+                                             r.getDimSize(r.getRank() - 1))
+                            : std::make_pair<int64_t, int64_t>(-1, -1);
+  };
+  Value v = bias;
+  while (Operation *def = v.getDefiningOp()) {
+    if (!isa<graph::ReshapeOp, graph::BroadcastToOp>(def) ||
+        lastTwo(def->getOperand(0).getType()) != lastTwo(biasType))
+      break;
+    v = def->getOperand(0);
+  }
+  // torch.full((T, T), -inf).triu(1): the fill above the diagonal.
+  if (auto trilu = v.getDefiningOp<graph::TriluOp>()) {
+    auto t = cast<RankedTensorType>(v.getType());
+    auto fill = trilu.getInput().getDefiningOp<graph::ConstantOp>();
+    std::vector<char> bytes;
+    if (!trilu.getUpper() || trilu.getK() > 1 || t.getRank() < 2 ||
+        t.getDimSize(t.getRank() - 2) != t.getDimSize(t.getRank() - 1) ||
+        !t.getElementType().isF32() || !fill ||
+        !elementBytes(cast<ElementsAttr>(fill.getValue()), bytes))
+      return false;
+    const float *values = reinterpret_cast<const float *>(bytes.data());
+    for (size_t i = 0; i < bytes.size() / sizeof(float); ++i)
+      if (!(values[i] <= -1e30f))
+        return false;
+    return true;
+  }
+  auto constant = v.getDefiningOp<graph::ConstantOp>();
   if (!constant)
     return false;
-  auto type = cast<RankedTensorType>(bias.getType());
-  if (type.getRank() != 5 || !type.getElementType().isF32())
+  auto type = cast<RankedTensorType>(v.getType());
+  if (type.getRank() < 2 || !type.getElementType().isF32())
     return false;
-  int64_t rows = type.getDimSize(3), keys = type.getDimSize(4);
+  int64_t rows = type.getDimSize(type.getRank() - 2),
+          keys = type.getDimSize(type.getRank() - 1);
   if (rows != keys || rows < 2)
     return false;
   auto dense = dyn_cast<DenseElementsAttr>(constant.getValue());
@@ -48,12 +83,12 @@ static bool isCausalBias(Value bias) {
     return false; // the same value everywhere masks all or nothing
   if (!elementBytes(cast<ElementsAttr>(constant.getValue()), bytes))
     return false;
-  const float *v = reinterpret_cast<const float *>(bytes.data());
+  const float *values = reinterpret_cast<const float *>(bytes.data());
   int64_t matrices = type.getNumElements() / (rows * keys);
   for (int64_t m = 0; m < matrices; ++m)
     for (int64_t i = 0; i < rows; ++i)
       for (int64_t j = i + 1; j < keys; ++j) {
-        float x = v[(m * rows + i) * keys + j];
+        float x = values[(m * rows + i) * keys + j];
         if (!(x <= -1e30f))
           return false;
       }
@@ -66,6 +101,7 @@ static void markCausalAttention(ShardingDescription &desc) {
   for (auto [index, op] : llvm::enumerate(desc.ops)) {
     auto attention = dyn_cast<graph::AttentionOp>(op);
     sharding::Op &described = desc.problem.ops[index];
+
     if (!attention || !attention.getBias() || described.factors.size() != 7 ||
         !isCausalBias(attention.getBias()))
       continue;

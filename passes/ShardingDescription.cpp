@@ -274,8 +274,10 @@ mlir::llmc::describeForSharding(func::FuncOp main, const sharding::Mesh &mesh) {
     // needs it split, by a local slice after it. An op that reads the
     // absolute position of its loops runs whole.
     if (isa<ConstantOp>(operation) || operation.hasTrait<PositionDependent>())
-      for (sharding::Factor &f : op.factors)
+      for (sharding::Factor &f : op.factors) {
+        f.prefixConsistent |= !f.blocked && operation.hasTrait<PrefixConsistent>();
         f.blocked = true;
+      }
     double elements = 0;
     for (Type t : operation.getResultTypes())
       elements += cast<RankedTensorType>(t).getNumElements();

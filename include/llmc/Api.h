@@ -105,6 +105,20 @@ public:
   /// The function built so far, as MLIR text.
   std::string mlir() const;
 
+  /// Whether this graph (a model at size `size` of some dims) run on
+  /// inputs zero-padded at the end of dims `inputDims` (input number, axis)
+  /// from `smallerSize` gives, in the kept part of every output, what
+  /// `smaller` (the same model captured at `smallerSize`) gives (see
+  /// llmc/Dynamic.h's provePadding). 1 with each output's dims' scales (0:
+  /// not padded), 0 with `why` when padding is not proven, -1 with `error`
+  /// when the graphs cannot be analysed. Both builders are finished (their
+  /// outputs set); this one can still be compiled.
+  int provePadding(GraphBuilder &smaller,
+                   const std::vector<std::pair<unsigned, unsigned>> &inputDims,
+                   int64_t size, int64_t smallerSize,
+                   std::vector<std::vector<int64_t>> &outputScales,
+                   std::string &why, Error &error);
+
   /// Compiles the graph (outputs must be set) into a CPU artifact.
   bool compile(const CompileOptions &options, const std::string &artifactPath,
                Error &error);

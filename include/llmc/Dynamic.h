@@ -48,6 +48,20 @@ struct DynamicRange {
 bool parseDynamic(const std::string &text, std::vector<DynamicRange> &ranges,
                   std::string &error);
 
+/// Whether `big` (a model's @main with dims at size `bigSize`) run on
+/// inputs padded at the end of dims `inputDims` (argument, axis) from
+/// `smallSize` gives, in the kept part of every result, what `small` (the
+/// same model at `smallSize`) gives: the padding analysis and the
+/// translation check of llmc/Passes/Padding.h, after the graph phase's
+/// simplifications, which this runs on both modules (give copies).
+/// Failure after an error when a pass fails; false with `why` when padding
+/// is not proven; true with each output's dims' scales (0: not padded).
+FailureOr<bool>
+provePadding(ModuleOp big, ModuleOp small,
+             const std::vector<std::pair<unsigned, unsigned>> &inputDims,
+             int64_t bigSize, int64_t smallSize, std::string &why,
+             std::vector<std::vector<int64_t>> *outputScales = nullptr);
+
 /// Compiles the ONNX model held in `buffer` (`path` names it in messages
 /// and finds external data) into the dynamic artifact at `artifactPath`.
 /// Fails after one error naming the file. `summary`, when given, gets what

@@ -57,7 +57,7 @@ llmc::sharding::analysePadding(const Problem &problem,
                              " whole (broadcast, gathered, windowed or "
                              "sliced), so padding would reach kept elements");
         const Factor &factor = op.factors[f];
-        if (factor.blocked)
+        if (factor.blocked && !factor.prefixConsistent)
           return fail(o, "reads " + which +
                              " at a compound or absolute position (a window, "
                              "an offset)");

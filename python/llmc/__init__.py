@@ -266,8 +266,8 @@ def compile(model, target="cpu", example_inputs=None, **options):
     elif dynamic:
         raise TypeError("dynamic= is for ONNX models (a torch.nn.Module is "
                         "captured at its example inputs' shapes; "
-                        "torch.compile(backend='llmc', dynamic=True) compiles "
-                        "each new size)")
+                        "torch.compile(backend='llmc', dynamic=True) pads new "
+                        "sizes to powers of two where that is proven)")
     elif type(model).__name__ == "ExportedProgram":  # torch.export
         from . import fx
         if example_inputs is None:
@@ -388,29 +388,150 @@ def _is_weight(placeholder, value):
         "_parameters_" in placeholder.name
 
 
+def _size_symbols(gm, frozen):
+    """Dynamo's symbolic sizes in `gm` (dynamic=True): {symbol: [(argument,
+    dim)]} of the live tensor inputs' dims, and {symbol: [argument]} of the
+    graph's SymInt inputs."""
+    import torch
+    dims, ints = {}, {}
+    placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    for i, node in enumerate(placeholders):
+        if i in frozen:
+            continue
+        v = node.meta.get("example_value")
+        if isinstance(v, torch.SymInt):
+            expr = v.node.expr
+            if getattr(expr, "is_Symbol", False):
+                ints.setdefault(str(expr), []).append(i)
+        elif isinstance(v, torch.Tensor):
+            for d, n in enumerate(v.shape):
+                expr = getattr(getattr(n, "node", None), "expr", None)
+                if isinstance(n, torch.SymInt) and getattr(expr, "is_Symbol", False):
+                    dims.setdefault(str(expr), []).append((i, d))
+    return dims, ints
+
+
+def _bucket(n):
+    """The power of two at least n."""
+    return 1 << max(0, (int(n) - 1).bit_length())
+
+
 def _torch_backend(gm, example_inputs):
     """The torch.compile backend: parameters and buffers are folded in as
     constants (as Inductor's freezing does: recompile after changing
-    weights); one executable per distinct input shape. Under dynamic=True
-    the graph's size inputs (SymInts) are values of each call: the
-    executable for those sizes is compiled on first use and kept."""
+    weights); one executable per distinct input shape.
+
+    Under dynamic=True Dynamo hands over one graph with symbolic sizes. A
+    size is then run on the executable for the next power of two, its
+    inputs zero-padded and its outputs cut back, when llmc proves for that
+    size's symbol that padding changes nothing kept (the padding analysis
+    and translation check of `llmc compile --dynamic`, on the graph captured
+    at the power of two and at the smallest size it pads); otherwise, and
+    for a symbol once refused, each size gets its own executable, compiled
+    on first use and kept. `run.padding` says, per symbol, "padded" or why
+    not."""
     import torch
+    from . import fx
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
     frozen = {i for i, (p, v) in enumerate(zip(placeholders, example_inputs))
               if _is_weight(p, v)}
     live = [i for i, v in enumerate(example_inputs)
             if i not in frozen and isinstance(v, torch.Tensor)]
-    cache = {}
+    sym_dims, sym_ints = _size_symbols(gm, frozen)
+    cache, buckets = {}, {}
+    padding = {}  # symbol -> "padded" or why it is not
 
-    def run(*args):
+    def exact(args):
         key = tuple((tuple(args[i].shape), args[i].dtype) for i in live) + tuple(
             int(a) for i, a in enumerate(args)
             if i not in frozen and isinstance(a, (int, torch.SymInt)))
         exe = cache.get(key)
         if exe is None:  # the frozen positions hold the same weights
             exe = cache[key] = compile(gm, example_inputs=args, _frozen=frozen)
-        out = exe(*[args[i] for i in live])
-        return out if isinstance(out, tuple) else (out,)
+        return exe
+
+    def padded_args(args, sizes):
+        """`args` with each symbol's dims zero-padded (or cut) and its
+        SymInt inputs set to `sizes`."""
+        out = list(args)
+        for sym, size in sizes.items():
+            for i in sym_ints.get(sym, ()):
+                out[i] = size
+        grow = {}
+        for sym, size in sizes.items():
+            for i, d in sym_dims[sym]:
+                grow.setdefault(i, {})[d] = size
+        for i, ds in grow.items():
+            t = args[i]
+            shape = [ds.get(d, n) for d, n in enumerate(t.shape)]
+            if shape != list(t.shape):
+                # (Or cut: the proofs capture the graph at smaller sizes.)
+                box = tuple(slice(0, min(a, b)) for a, b in zip(shape, t.shape))
+                big = torch.zeros(shape, dtype=t.dtype)
+                big[box] = t[box]
+                out[i] = big
+        return out
+
+    def prove_and_compile(args, sizes, values):
+        """The executable for `sizes` with each output's padded dims, or None
+        when padding some symbol is not proven (it is then refused)."""
+        with torch.no_grad():
+            big_args = padded_args(args, sizes)
+            big, _, returns_tuple = fx.capture(gm, big_args, None, frozen)
+            scales = None
+            for sym, size in sizes.items():
+                if size == values[sym]:
+                    continue
+                smaller = size // 2 + 1
+                small_sizes = dict(sizes, **{sym: smaller})
+                small, _, _ = fx.capture(gm, padded_args(args, small_sizes), None, frozen)
+                refs = [(live.index(i), d) for i, d in sym_dims[sym]]
+                ok, why, s = big.prove_padding(small, refs, size, smaller)
+                if not ok:
+                    padding[sym] = why
+                    return None
+                padding[sym] = "padded"
+                if scales is None:
+                    scales = [[None] * len(x) for x in s]
+                for o, x in enumerate(s):
+                    for d, scale in enumerate(x):
+                        if scale:
+                            scales[o][d] = (sym, scale)
+
+        def write(artifact):
+            big.compile("cpu", artifact, True, False)
+            return returns_tuple
+        return _finish(write, "the compiled graph"), scales
+
+    def run(*args):
+        values = {sym: int(args[ds[0][0]].shape[ds[0][1]])
+                  for sym, ds in sym_dims.items()}
+        sizes = {sym: (v if padding.get(sym, "padded") != "padded" else _bucket(v))
+                 for sym, v in values.items()}
+        if sizes == values:
+            out = exact(args)(*[args[i] for i in live])
+            return out if isinstance(out, tuple) else (out,)
+        key = tuple(sorted(sizes.items())) + tuple(args[i].dtype for i in live)
+        entry = buckets.get(key)
+        if entry is None:
+            entry = buckets[key] = prove_and_compile(args, sizes, values)
+        if entry is None:  # refused: this size runs exactly
+            out = exact(args)(*[args[i] for i in live])
+            return out if isinstance(out, tuple) else (out,)
+        exe, scales = entry
+        big = padded_args(args, sizes)
+        out = exe(*[big[i] for i in live])
+        out = out if isinstance(out, tuple) else (out,)
+        # Each output cut back along its padded dims: the real size of the
+        # symbol padding it, times the dim's scale.
+        kept = []
+        for o, dims in zip(out, scales):
+            index = tuple(slice(0, values[d[0]] * d[1]) if d else slice(None)
+                          for d in dims)
+            kept.append(o[index])
+        return tuple(kept)
+
+    run.padding = padding
     return run
 
 

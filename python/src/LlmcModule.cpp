@@ -352,6 +352,30 @@ PYBIND11_MODULE(_llmc, m) {
           py::arg("value"))
       .def("mlir", &llmc::api::GraphBuilder::mlir)
       .def(
+          "prove_padding",
+          [](llmc::api::GraphBuilder &b, llmc::api::GraphBuilder &smaller,
+             const std::vector<std::pair<unsigned, unsigned>> &dims,
+             int64_t size, int64_t smallerSize) {
+            std::vector<std::vector<int64_t>> scales;
+            std::string why;
+            llmc::api::Error error;
+            int ok;
+            {
+              py::gil_scoped_release release;
+              ok = b.provePadding(smaller, dims, size, smallerSize, scales, why,
+                                  error);
+            }
+            if (ok < 0)
+              raise("CompileError", error.message, error.node);
+            return py::make_tuple(ok == 1, why, scales);
+          },
+          py::arg("smaller"), py::arg("dims"), py::arg("size"),
+          py::arg("smaller_size"),
+          "(proven, why, per output per dim scale): whether this graph, its "
+          "inputs zero-padded at the end of `dims` ((input, axis)) from "
+          "`smaller_size` to `size`, gives `smaller`'s outputs in their "
+          "kept part.")
+      .def(
           "compile",
           [](llmc::api::GraphBuilder &b, const std::string &target,
              const std::string &artifactPath, bool fusion, bool tf32,

@@ -347,3 +347,63 @@ def test_random_ops_are_refused_not_frozen():
         llmc.compile(Noisy(), example_inputs=args)
     with pytest.raises(llmc.CompileError, match=r"cannot capture random op aten.randn_like"):
         llmc.compile(torch.export.export(Noisy(), args))
+
+
+@pytest.mark.parametrize("make", [GPT2, lambda: Llama(False)], ids=["gpt2", "llama"])
+def test_torch_compile_dynamic_pads_to_powers_of_two(make):
+    """torch.compile(dynamic=True) on a causal decoder: llmc proves that
+    padding the batch and the sequence changes nothing kept (causal mask,
+    prefix-consistent position tables), so sizes 5, 6 and 7 run on one
+    executable for 8 (inputs zero-padded, outputs cut back), 3 on the one
+    for 4; every size matches PyTorch."""
+    torch.manual_seed(0)
+    module = make().eval()
+    seen = {}
+
+    def backend(gm, example_inputs):
+        seen["run"] = llmc._torch_backend(gm, example_inputs)
+        return seen["run"]
+    torch._dynamo.reset()
+    compiled = torch.compile(module, backend=backend, dynamic=True)
+    g = torch.Generator().manual_seed(1)
+    for b, t in [(2, 3), (2, 5), (3, 6), (2, 7), (3, 13)]:
+        ids = torch.randint(0, 100, (b, t), generator=g)
+        with torch.no_grad():
+            expected = module(ids)
+            actual = compiled(ids)
+        assert actual.shape == expected.shape
+        assert rel_l2(actual.numpy(), expected.numpy()) < TOLERANCE, (b, t)
+    run = seen["run"]
+    assert set(run.padding.values()) == {"padded"}, run.padding
+    torch._dynamo.reset()
+
+
+def test_torch_compile_dynamic_growing_cache_is_not_padded():
+    """A growing KV cache: the new token's position is the past's length
+    (a constant that is not a prefix at another length) and the past is
+    concatenated with the new keys (padding would put zeros between them),
+    so llmc refuses to pad it, naming the node, and each length runs on its
+    own executable."""
+    torch.manual_seed(0)
+    module = KVCacheDecoder().eval()
+    seen = {}
+
+    def backend(gm, example_inputs):
+        seen["run"] = llmc._torch_backend(gm, example_inputs)
+        return seen["run"]
+    torch._dynamo.reset()
+    compiled = torch.compile(module, backend=backend, dynamic=True)
+    g = torch.Generator().manual_seed(4)
+    for past in (3, 5, 6):
+        args = (torch.randint(0, 100, (2, 1), generator=g),
+                torch.randn(2, 2, 4, past, 16, generator=g),
+                torch.randn(2, 2, 4, past, 16, generator=g))
+        with torch.no_grad():
+            expected = module(*args)
+            actual = compiled(*args)
+        for a, e in zip(actual, expected):
+            assert a.shape == e.shape
+            assert rel_l2(a.numpy(), e.numpy()) < TOLERANCE, past
+    reasons = [why for why in seen["run"].padding.values() if why != "padded"]
+    assert reasons and "node '" in reasons[0], seen["run"].padding
+    torch._dynamo.reset()

@@ -111,6 +111,25 @@ TEST(Padding, CausalAttentionKeys) {
   EXPECT_FALSE(analysePadding(b.p, {{k, 0}, {v, 0}}, 16).safe);
 }
 
+TEST(Padding, PositionsOnlyOpLetsPaddingThrough) {
+  // trilu(mask): blocked for sharding (it reads absolute positions), but
+  // its value at a position depends on nothing else: padding passes.
+  Builder b;
+  int m = b.tensor({8, 8}), t = b.tensor({8, 8});
+  b.op("Trilu_5", {{8, false}, {8, false}}, {m}, {{0, 1}}, {t}, {{0, 1}});
+  b.p.ops[0].factors[0].blocked = b.p.ops[0].factors[1].blocked = true;
+  PaddingResult blocked = analysePadding(b.p, {{m, 0}, {m, 1}}, 8);
+  EXPECT_FALSE(blocked.safe);
+  EXPECT_NE(blocked.why.find("at a compound or absolute position"),
+            std::string::npos)
+      << blocked.why;
+  b.p.ops[0].factors[0].prefixConsistent = true;
+  b.p.ops[0].factors[1].prefixConsistent = true;
+  PaddingResult r = analysePadding(b.p, {{m, 0}, {m, 1}}, 8);
+  ASSERT_TRUE(r.safe) << r.why;
+  EXPECT_EQ(r.scale[t], (std::vector<int64_t>{1, 1}));
+}
+
 TEST(Padding, DroppedLoopIsRefused) {
   // A scatter of padded updates into a cache: the update rows' loop is not
   // a dim of the result, so padded rows would be written over kept ones.

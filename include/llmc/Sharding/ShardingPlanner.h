@@ -110,6 +110,10 @@ struct Factor {
   /// the factor of the query rows, else -1. Padding both at their ends
   /// leaves the kept rows' keys as they were (llmc/Sharding/Padding.h).
   int causalQuery = -1;
+  /// Blocked only because the op reads its loops' absolute positions, and
+  /// its value at a position depends on nothing else (trilu): padding at
+  /// the end leaves the kept positions as they were.
+  bool prefixConsistent = false;
 };
 
 /// One op of the graph, in topological order.

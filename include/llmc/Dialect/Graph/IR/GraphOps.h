@@ -30,6 +30,12 @@ namespace mlir::llmc::graph {
 template <typename ConcreteType>
 class PositionDependent
     : public OpTrait::TraitBase<ConcreteType, PositionDependent> {};
+
+/// A position-dependent op whose result at a position depends on nothing
+/// but that position and its operands there (see Graph_PrefixConsistent).
+template <typename ConcreteType>
+class PrefixConsistent
+    : public OpTrait::TraitBase<ConcreteType, PrefixConsistent> {};
 } // namespace mlir::llmc::graph
 
 #define GET_OP_CLASSES

@@ -29,6 +29,16 @@ def Graph_PositionDependent
   let cppNamespace = "::mlir::llmc::graph";
 }
 
+// A position-dependent op whose result at a position depends only on that
+// position and its operands' elements there, never on the loops' extents
+// (trilu's diagonal: j - i >= k). Padding a dim at its end leaves every
+// kept position's value as it was, so `llmc compile --dynamic` lets
+// padding through it (sharding still keeps its loops whole).
+def Graph_PrefixConsistent
+    : NativeOpTrait<"PrefixConsistent"> {
+  let cppNamespace = "::mlir::llmc::graph";
+}
+
 // An op whose iteration space is described by hand (C++ overrides).
 class Graph_StructuredOp<string mnemonic, list<Trait> traits = []>
     : Graph_Op<mnemonic, traits # [Pure,
@@ -641,7 +651,7 @@ def Graph_TileOp : Graph_StructuredOp<"tile", [
 }
 
 def Graph_TriluOp : Graph_StructuredOp<"trilu", [SameOperandsAndResultType,
-    Graph_PositionDependent]> {
+    Graph_PositionDependent, Graph_PrefixConsistent]> {
   let summary = "Keeps the upper or lower triangle (offset k) of the last two dims.";
   let arguments = (ins Graph_Tensor:$input, BoolAttr:$upper, I64Attr:$k);
   let results = (outs Graph_Tensor:$output);
