@@ -390,25 +390,33 @@ def _is_weight(placeholder, value):
 
 def _size_symbols(gm, frozen):
     """Dynamo's symbolic sizes in `gm` (dynamic=True): {symbol: [(argument,
-    dim)]} of the live tensor inputs' dims, and {symbol: [argument]} of the
-    graph's SymInt inputs."""
+    dim)]} of the live tensor inputs' dims, {symbol: [argument]} of the
+    graph's SymInt inputs, and {symbol: why} of the symbols that another
+    input's size is an expression of (they are not padded)."""
     import torch
-    dims, ints = {}, {}
+    dims, ints, tied = {}, {}, {}
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
     for i, node in enumerate(placeholders):
         if i in frozen:
             continue
         v = node.meta.get("example_value")
-        if isinstance(v, torch.SymInt):
-            expr = v.node.expr
+        sizes = [v] if isinstance(v, torch.SymInt) else (
+            list(v.shape) if isinstance(v, torch.Tensor) else [])
+        for d, n in enumerate(sizes):
+            expr = getattr(getattr(n, "node", None), "expr", None)
+            if not isinstance(n, torch.SymInt) or expr is None:
+                continue
             if getattr(expr, "is_Symbol", False):
-                ints.setdefault(str(expr), []).append(i)
-        elif isinstance(v, torch.Tensor):
-            for d, n in enumerate(v.shape):
-                expr = getattr(getattr(n, "node", None), "expr", None)
-                if isinstance(n, torch.SymInt) and getattr(expr, "is_Symbol", False):
+                if isinstance(v, torch.SymInt):
+                    ints.setdefault(str(expr), []).append(i)
+                else:
                     dims.setdefault(str(expr), []).append((i, d))
-    return dims, ints
+            else:
+                # A size that is an expression of symbols (past + 1): padding
+                # them alone would leave it inconsistent.
+                for free in getattr(expr, "free_symbols", ()):
+                    tied[str(free)] = f"input {i} has a size {expr} computed from it"
+    return dims, ints, tied
 
 
 def _bucket(n):
@@ -437,9 +445,9 @@ def _torch_backend(gm, example_inputs):
               if _is_weight(p, v)}
     live = [i for i, v in enumerate(example_inputs)
             if i not in frozen and isinstance(v, torch.Tensor)]
-    sym_dims, sym_ints = _size_symbols(gm, frozen)
+    sym_dims, sym_ints, tied = _size_symbols(gm, frozen)
     cache, buckets = {}, {}
-    padding = {}  # symbol -> "padded" or why it is not
+    padding = dict(tied)  # symbol -> "padded" or why it is not
 
     def exact(args):
         key = tuple((tuple(args[i].shape), args[i].dtype) for i in live) + tuple(
@@ -475,6 +483,15 @@ def _torch_backend(gm, example_inputs):
     def prove_and_compile(args, sizes, values):
         """The executable for `sizes` with each output's padded dims, or None
         when padding some symbol is not proven (it is then refused)."""
+        try:
+            return prove(args, sizes, values)
+        except Exception as e:  # noqa: BLE001 - the size then runs exactly
+            for sym, size in sizes.items():
+                if size != values[sym] and padding.get(sym) != "padded":
+                    padding[sym] = f"capture at the padded size failed: {e}"
+            return None
+
+    def prove(args, sizes, values):
         with torch.no_grad():
             big_args = padded_args(args, sizes)
             big, _, returns_tuple = fx.capture(gm, big_args, None, frozen)
