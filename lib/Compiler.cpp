@@ -2,6 +2,7 @@
 
 #include "llmc/Compiler.h"
 
+#include "llmc/Dialect/Graph/IR/GraphOps.h"
 #include "llmc/Explain.h"
 #include "llmc/Import/OnnxImporter.h"
 #include "llmc/Codegen/CpuObject.h"
@@ -15,6 +16,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/BuiltinDialect.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/TypeUtilities.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Pass/PassManager.h"
@@ -296,6 +298,19 @@ mlir::llmc::runWithJit(ModuleOp module, const ModelSignature &sig,
                        const std::vector<HostTensor> &inputs,
                        double collectiveTimeout) {
   namespace rt = ::llmc::runtime;
+  // Indices out of their dim: refused before the code would clamp them.
+  for (size_t i = 0; i < inputs.size() && i < sig.inputs.size(); ++i) {
+    rt::TensorSpec spec;
+    spec.name = sig.inputs[i].name;
+    spec.dtype = inputs[i].dtype;
+    spec.indexMin = sig.inputs[i].indexMin;
+    spec.indexMax = sig.inputs[i].indexMax;
+    spec.indexNode = sig.inputs[i].indexNode;
+    std::string error;
+    if (!rt::checkIndexValues("", spec, inputs[i].data.data(),
+                              inputs[i].data.size(), error))
+      return module.emitError(error.substr(2)), failure();
+  }
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
   registerBuiltinDialectTranslation(*module.getContext());
@@ -466,6 +481,9 @@ mlir::llmc::describeSignature(ModuleOp module, const ModelSignature &sig,
     spec.name = s.name;
     spec.dtype = *d;
     spec.shape.assign(s.type.getShape().begin(), s.type.getShape().end());
+    spec.indexMin = s.indexMin;
+    spec.indexMax = s.indexMax;
+    spec.indexNode = s.indexNode;
     return spec;
   };
   // A partitioned program's split of each tensor (none: whole).
@@ -574,11 +592,58 @@ OneLineDiagnosticHandler::OneLineDiagnosticHandler(MLIRContext *context,
   });
 }
 
+void mlir::llmc::recordIndexRanges(ModuleOp module, ModelSignature &sig) {
+  auto main = module.lookupSymbol<func::FuncOp>("main");
+  if (!main || main.isExternal())
+    return;
+  auto record = [&](Operation *op, Value indices, Value data, int64_t axis) {
+    // Back through what keeps the values: reshapes, integer casts.
+    while (Operation *def = indices.getDefiningOp()) {
+      if (isa<graph::ReshapeOp>(def) ||
+          (isa<graph::CastOp>(def) &&
+           isa<IntegerType>(getElementTypeOrSelf(def->getOperand(0)))))
+        indices = def->getOperand(0);
+      else
+        break;
+    }
+    auto arg = dyn_cast<BlockArgument>(indices);
+    auto type = dyn_cast<RankedTensorType>(data.getType());
+    if (!arg || arg.getOwner() != &main.getBody().front() ||
+        arg.getArgNumber() >= sig.inputs.size() || !type || axis < 0 ||
+        axis >= type.getRank() || type.isDynamicDim(axis))
+      return;
+    int64_t n = type.getDimSize(axis);
+    TensorSignature &in = sig.inputs[arg.getArgNumber()];
+    std::string node;
+    if (auto name = dyn_cast<NameLoc>(op->getLoc()))
+      node = name.getName().str();
+    else if (auto fused = dyn_cast<FusedLoc>(op->getLoc()))
+      if (!fused.getLocations().empty())
+        if (auto first = dyn_cast<NameLoc>(fused.getLocations().front()))
+          node = first.getName().str();
+    bool tighter = in.indexMax < in.indexMin || n - 1 < in.indexMax;
+    if (tighter) {
+      in.indexMin = -n;
+      in.indexMax = n - 1;
+      in.indexNode = node;
+    }
+  };
+  main.walk([&](Operation *op) {
+    if (auto g = dyn_cast<graph::GatherOp>(op))
+      record(op, g.getIndices(), g.getData(), g.getAxis());
+    else if (auto g = dyn_cast<graph::GatherElementsOp>(op))
+      record(op, g.getIndices(), g.getData(), g.getAxis());
+    else if (auto s = dyn_cast<graph::ScatterElementsOp>(op))
+      record(op, s.getIndices(), s.getData(), s.getAxis());
+  });
+}
+
 LogicalResult mlir::llmc::compileToArtifact(ModuleOp module, StringRef path,
                                             const PipelineOptions &options) {
   FailureOr<ModelSignature> sig = getSignature(module);
   if (failed(sig) || failed(markDonatedInputs(module, options)))
     return failure();
+  recordIndexRanges(module, *sig);
   // Lower through the graph phase, take the weights out of the code (the
   // runtime passes them in place), then lower the rest.
   if (failed(lower(module, Phase::Graph, Phase::Graph, options)))

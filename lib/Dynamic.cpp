@@ -427,6 +427,8 @@ LogicalResult mlir::llmc::compileDynamic(MLIRContext &context,
       return failure();
     }
     FailureOr<ModelSignature> sig = getSignature(**module);
+    if (succeeded(sig))
+      recordIndexRanges(**module, *sig);
     if (failed(sig) || failed(lower(**module, Phase::Graph, Phase::Graph, options))) {
       cleanup();
       return failure();

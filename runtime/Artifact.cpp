@@ -304,7 +304,9 @@ bool llmc::runtime::writeArtifact(const std::string &path,
       out.push_back(fb::CreateTensorInfo(
           b, b.CreateString(t.name), static_cast<int32_t>(t.dtype),
           b.CreateVector(t.shape),
-          t.shardAxes.empty() ? 0 : b.CreateVector(t.shardAxes), t.aliasOf));
+          t.shardAxes.empty() ? 0 : b.CreateVector(t.shardAxes), t.aliasOf, 0,
+          t.indexMin, t.indexMax,
+          t.indexNode.empty() ? 0 : b.CreateString(t.indexNode)));
     return b.CreateVector(out);
   };
   std::vector<flatbuffers::Offset<fb::Weight>> weights;
@@ -375,6 +377,10 @@ readSpecs(const flatbuffers::Vector<flatbuffers::Offset<fb::TensorInfo>> *v,
     if (t->shard_axes())
       s.shardAxes.assign(t->shard_axes()->begin(), t->shard_axes()->end());
     s.aliasOf = t->aliases_input();
+    s.indexMin = t->index_min();
+    s.indexMax = t->index_max();
+    if (t->index_node())
+      s.indexNode = t->index_node()->str();
     if (t->dim_offsets()) {
       s.dimOffsets.assign(t->dim_offsets()->begin(), t->dim_offsets()->end());
       ok &= dynamic && s.dimOffsets.size() == s.shape.size();
@@ -1300,7 +1306,8 @@ bool llmc::runtime::writeDynamicArtifact(
           shape.assign(t->shape()->begin(), t->shape()->end());
         out.push_back(fb::CreateTensorInfo(
             b, b.CreateString(t->name() ? t->name()->str() : ""), t->dtype(),
-            b.CreateVector(shape)));
+            b.CreateVector(shape), 0, -1, 0, t->index_min(), t->index_max(),
+            t->index_node() ? b.CreateString(t->index_node()->str()) : 0));
       }
     return b.CreateVector(out);
   };
@@ -1687,6 +1694,10 @@ bool Artifact::profile(const std::vector<HostTensor> &inputs,
   viewsOf(inputs, views, outputs, outViews);
   if (!checkViews(views, inputs_, "input", error))
     return false;
+  for (size_t i = 0; i < views.size(); ++i)
+    if (!checkIndexValues(path_, inputs_[i], views[i].data, views[i].bytes,
+                          error))
+      return false;
   std::vector<HostBytes> in;
   std::vector<void *> out;
   for (const HostTensor &t : inputs)
@@ -1759,6 +1770,48 @@ void Artifact::viewsOf(const std::vector<HostTensor> &inputs,
   }
 }
 
+bool llmc::runtime::checkIndexValues(const std::string &path,
+                                     const TensorSpec &s, const void *data,
+                                     size_t bytes, std::string &error) {
+  if (s.indexMax < s.indexMin || !data)
+    return true;
+  auto scan = [&](auto *values, size_t count) {
+    for (size_t i = 0; i < count; ++i) {
+      int64_t v = static_cast<int64_t>(values[i]);
+      if (v >= s.indexMin && v <= s.indexMax)
+        continue;
+      error = path + ": input '" + s.name + "' holds " + std::to_string(v) +
+              " (element " + std::to_string(i) + "), outside [" +
+              std::to_string(s.indexMin) + ", " + std::to_string(s.indexMax) +
+              "]: " +
+              (s.indexNode.empty() ? std::string("a node")
+                                   : "node '" + s.indexNode + "'") +
+              " indexes a dim of " + std::to_string(s.indexMax + 1) +
+              " with it";
+      return false;
+    }
+    return true;
+  };
+  switch (s.dtype) {
+  case DType::I64:
+    return scan(static_cast<const int64_t *>(data), bytes / 8);
+  case DType::I32:
+    return scan(static_cast<const int32_t *>(data), bytes / 4);
+  case DType::I16:
+    return scan(static_cast<const int16_t *>(data), bytes / 2);
+  case DType::I8:
+    return scan(static_cast<const int8_t *>(data), bytes);
+  case DType::U8:
+    return scan(static_cast<const uint8_t *>(data), bytes);
+  case DType::U16:
+    return scan(static_cast<const uint16_t *>(data), bytes / 2);
+  case DType::U32:
+    return scan(static_cast<const uint32_t *>(data), bytes / 4);
+  default:
+    return true;
+  }
+}
+
 bool Artifact::run(const std::vector<TensorView> &inputs,
                    const std::vector<TensorView> &outputs,
                    std::string &error) const {
@@ -1767,6 +1820,11 @@ bool Artifact::run(const std::vector<TensorView> &inputs,
   if (!checkViews(inputs, inputs_, "input", error) ||
       !checkViews(outputs, outputs_, "output", error))
     return false;
+  // Indices out of their dim: refused here, before the code would clamp.
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (!checkIndexValues(path_, inputs_[i], inputs[i].data, inputs[i].bytes,
+                          error))
+      return false;
   if (cuda_) {
     std::vector<HostBytes> in;
     std::vector<void *> out;

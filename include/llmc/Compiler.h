@@ -25,6 +25,11 @@ namespace mlir::llmc {
 struct TensorSignature {
   std::string name;
   RankedTensorType type;
+  /// An input whose values index a dim (see recordIndexRanges): every value
+  /// must lie in [indexMin, indexMax] (unchecked when indexMax < indexMin);
+  /// `indexNode` names the node that indexes with it.
+  int64_t indexMin = 0, indexMax = -1;
+  std::string indexNode;
 };
 struct ModelSignature {
   std::vector<TensorSignature> inputs, outputs;
@@ -44,6 +49,13 @@ struct ModelSignature {
 /// Reads @main's signature (names from `llmc.name` attributes). Must be
 /// called before bufferization rewrites the function.
 FailureOr<ModelSignature> getSignature(ModuleOp module);
+
+/// Records in `sig` the range of every input of @main (as imported) whose
+/// values a gather or scatter takes as indices (through reshapes and
+/// integer casts): [-n, n-1] for a dim of n, intersected over its users.
+/// The runtime refuses values outside it (ONNX leaves them undefined; the
+/// compiled code would clamp them, a silent wrong answer).
+void recordIndexRanges(ModuleOp module, ModelSignature &sig);
 
 /// Reads a target name into `options.cudaChip`: "cpu" (empty), "cuda"
 /// (sm_90) or "cuda:sm_80", "cuda:sm_86", "cuda:sm_89", "cuda:sm_90".

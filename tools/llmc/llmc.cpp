@@ -353,6 +353,7 @@ static int runOrCompile(bool isRun) {
   FailureOr<ModelSignature> sig = getSignature(**module);
   if (failed(sig) || failed(markDonatedInputs(**module, pipeline)))
     return 1;
+  recordIndexRanges(**module, *sig);
   std::vector<std::string> names;
   for (const TensorSignature &t : sig->inputs)
     names.push_back(t.name);

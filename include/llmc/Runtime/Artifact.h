@@ -56,7 +56,18 @@ struct TensorSpec {
   /// (-1) dim: its size is this plus the sizes of the dims that have it
   /// among their outputs, each times its scale (a KV cache's `past + 1`).
   std::vector<int64_t> dimOffsets;
+  /// Inputs whose values index a dim (a gather's indices): every value must
+  /// lie in [indexMin, indexMax], which run() checks; `indexNode` names the
+  /// node. Unchecked when indexMax < indexMin.
+  int64_t indexMin = 0, indexMax = -1;
+  std::string indexNode;
 };
+
+/// False with a one-line `error` (naming `path`, the input, the value and
+/// the node) when the integer tensor `data` of spec `s` holds a value
+/// outside [s.indexMin, s.indexMax].
+bool checkIndexValues(const std::string &path, const TensorSpec &s,
+                      const void *data, size_t bytes, std::string &error);
 
 /// A dense C-order tensor owned by the caller: what run() reads and writes
 /// in place. The compiled code assumes only the element type's alignment.
