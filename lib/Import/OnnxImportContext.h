@@ -135,6 +135,7 @@ void registerNNOps(OpImporterRegistry &registry);
 void registerTensorOps(OpImporterRegistry &registry);
 void registerReductionOps(OpImporterRegistry &registry);
 void registerLlmOps(OpImporterRegistry &registry);
+void registerQuantOps(OpImporterRegistry &registry);
 
 /// Helper for single-result importers.
 inline FailureOr<SmallVector<Value>> single(Value v) {

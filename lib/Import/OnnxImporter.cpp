@@ -81,6 +81,7 @@ static const OpImporterRegistry &getRegistry() {
     registerTensorOps(r);
     registerReductionOps(r);
     registerLlmOps(r);
+    registerQuantOps(r);
     return r;
   }();
   return registry;
@@ -765,7 +766,15 @@ ModelImporter::expandBody(const onnx::NodeProto &node, const std::string &body,
   StringRef scope;
   if (auto named = dyn_cast<NameLoc>(loc))
     scope = named.getName().getValue();
-  if (failed(importNodes(expanded.node(), scope)))
+  // The body's nodes are of the opset it declares (Clip takes its bounds as
+  // inputs in a body of opset 18 inside a model of opset 10).
+  int64_t modelOpset = opset;
+  for (const auto &entry : function.opset_import())
+    if (entry.domain().empty() || entry.domain() == "ai.onnx")
+      opset = entry.version();
+  LogicalResult imported = importNodes(expanded.node(), scope);
+  opset = modelOpset;
+  if (failed(imported))
     return failure();
   SmallVector<Value> results;
   for (const auto &out : node.output())
