@@ -76,15 +76,22 @@ def test_greedy_decoding_matches_pytorch_at_every_length(decoder):
     assert STEPS >= 3
 
 
-def test_positions_past_the_cache_are_clamped_not_out_of_bounds(decoder):
-    """A position beyond max_seq must not write outside the cache: index
-    arithmetic clamps it (the result is defined but meaningless)."""
+def test_positions_past_the_cache_are_refused(decoder):
+    """A position beyond max_seq is refused before the step runs (the
+    position table's gather would otherwise clamp it: a silent wrong
+    answer), naming the input, the value and the node; the caches are not
+    touched. The last position runs."""
     _, step, _ = decoder
     c = models.DECODER_CONFIGS["test"]
     hd = c["d"] // c["heads"]
     caches = [np.zeros((c["batch"], c["kv_heads"], c["max_seq"], hd), np.float32)
               for _ in range(2 * c["layers"])]
-    out = step(np.zeros((c["batch"], 1), np.int64), np.array([10 ** 6]), *caches)
+    with pytest.raises(llmc.InputError,
+                       match=r"^DecoderStep: input 'input_pos' holds 1000000 \(element 0\), "
+                             r"outside \[-64, 63\]: node '.*' indexes a dim of 64 with it$"):
+        step(np.zeros((c["batch"], 1), np.int64), np.array([10 ** 6]), *caches)
+    assert all((a == 0).all() for a in caches)
+    out = step(np.zeros((c["batch"], 1), np.int64), np.array([c["max_seq"] - 1]), *caches)
     assert all(np.isfinite(a).all() for a in out[1:])
 
 
