@@ -1742,12 +1742,13 @@ bool Artifact::checkViews(const std::vector<TensorView> &given,
 void Artifact::viewsOf(const std::vector<HostTensor> &inputs,
                        std::vector<TensorView> &in,
                        std::vector<HostTensor> &outputs,
-                       std::vector<TensorView> &out) const {
+                       std::vector<TensorView> &out,
+                       const std::vector<TensorSpec> *specs) const {
   for (const HostTensor &t : inputs)
     in.push_back({t.dtype, t.shape, const_cast<char *>(t.data.data()),
                   t.data.size()});
   outputs.clear();
-  for (const TensorSpec &s : outputs_) {
+  for (const TensorSpec &s : specs ? *specs : outputs_) {
     HostTensor t;
     t.name = s.name;
     t.dtype = s.dtype;
@@ -2009,20 +2010,7 @@ bool Artifact::run(const std::vector<HostTensor> &inputs,
     std::vector<TensorSpec> specs;
     if (!outputSpecs(shapes, specs, error))
       return false;
-    for (const HostTensor &t : inputs)
-      in.push_back({t.dtype, t.shape, const_cast<char *>(t.data.data()),
-                    t.data.size()});
-    outputs.clear();
-    for (const TensorSpec &s : specs) {
-      HostTensor t;
-      t.name = s.name;
-      t.dtype = s.dtype;
-      t.shape = s.shape;
-      t.data.assign(t.numElements() * dtypeSize(t.dtype), 0);
-      outputs.push_back(std::move(t));
-    }
-    for (HostTensor &t : outputs)
-      out.push_back({t.dtype, t.shape, t.data.data(), t.data.size()});
+    viewsOf(inputs, in, outputs, out, &specs);
     return run(in, out, error);
   }
   viewsOf(inputs, in, outputs, out);

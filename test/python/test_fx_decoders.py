@@ -316,12 +316,20 @@ def test_repeat_interleave_with_tensor_repeats_is_refused():
 
 def test_torch_compile_dynamic_serves_every_cache_length():
     """torch.compile(dynamic=True): Dynamo hands the backend one graph with
-    symbolic sizes; llmc compiles it for each cache length on first use
-    (three lengths, one Dynamo graph) and matches PyTorch at each."""
+    symbolic sizes. A growing KV cache's length cannot be padded (the new
+    token's position is computed from it, and the past is concatenated with
+    the new keys): llmc refuses, naming the node, and compiles each cache
+    length on first use (three lengths, one Dynamo graph), matching PyTorch
+    at each."""
     torch.manual_seed(0)
     module = KVCacheDecoder().eval()
+    seen = {}
+
+    def backend(gm, example_inputs):
+        seen["run"] = llmc._torch_backend(gm, example_inputs)
+        return seen["run"]
     torch._dynamo.reset()
-    compiled = torch.compile(module, backend="llmc", dynamic=True)
+    compiled = torch.compile(module, backend=backend, dynamic=True)
     g = torch.Generator().manual_seed(4)
     for past in (3, 5, 9):
         args = (torch.randint(0, 100, (2, 1), generator=g),
@@ -333,6 +341,8 @@ def test_torch_compile_dynamic_serves_every_cache_length():
         for a, e in zip(actual, expected):
             assert a.shape == e.shape
             assert rel_l2(a.numpy(), e.numpy()) < TOLERANCE, past
+    reasons = [why for why in seen["run"].padding.values() if why != "padded"]
+    assert reasons and "node '" in reasons[0], seen["run"].padding
     torch._dynamo.reset()
 
 
@@ -375,35 +385,4 @@ def test_torch_compile_dynamic_pads_to_powers_of_two(make):
         assert rel_l2(actual.numpy(), expected.numpy()) < TOLERANCE, (b, t)
     run = seen["run"]
     assert set(run.padding.values()) == {"padded"}, run.padding
-    torch._dynamo.reset()
-
-
-def test_torch_compile_dynamic_growing_cache_is_not_padded():
-    """A growing KV cache: the new token's position is the past's length
-    (a constant that is not a prefix at another length) and the past is
-    concatenated with the new keys (padding would put zeros between them),
-    so llmc refuses to pad it, naming the node, and each length runs on its
-    own executable."""
-    torch.manual_seed(0)
-    module = KVCacheDecoder().eval()
-    seen = {}
-
-    def backend(gm, example_inputs):
-        seen["run"] = llmc._torch_backend(gm, example_inputs)
-        return seen["run"]
-    torch._dynamo.reset()
-    compiled = torch.compile(module, backend=backend, dynamic=True)
-    g = torch.Generator().manual_seed(4)
-    for past in (3, 5, 6):
-        args = (torch.randint(0, 100, (2, 1), generator=g),
-                torch.randn(2, 2, 4, past, 16, generator=g),
-                torch.randn(2, 2, 4, past, 16, generator=g))
-        with torch.no_grad():
-            expected = module(*args)
-            actual = compiled(*args)
-        for a, e in zip(actual, expected):
-            assert a.shape == e.shape
-            assert rel_l2(a.numpy(), e.numpy()) < TOLERANCE, past
-    reasons = [why for why in seen["run"].padding.values() if why != "padded"]
-    assert reasons and "node '" in reasons[0], seen["run"].padding
     torch._dynamo.reset()

@@ -216,11 +216,12 @@ private:
   bool checkViews(const std::vector<TensorView> &given,
                   const std::vector<TensorSpec> &specs, const char *what,
                   std::string &error) const;
-  /// Views of `inputs`, and zeroed `outputs` of the signature's types with
-  /// their views.
+  /// Views of `inputs`, and zeroed `outputs` of the signature's types (or
+  /// of `specs`: a dynamic artifact's for these inputs) with their views.
   void viewsOf(const std::vector<HostTensor> &inputs,
                std::vector<TensorView> &in, std::vector<HostTensor> &outputs,
-               std::vector<TensorView> &out) const;
+               std::vector<TensorView> &out,
+               const std::vector<TensorSpec> *specs = nullptr) const;
 
   Artifact() = default;
   /// Reads executable `exe` (an fb::Executable) into `a`, its weights
