@@ -484,20 +484,14 @@ LogicalResult mlir::llmc::compileDynamic(MLIRContext &context,
       }
     }
     if (v == 0) {
-      for (const TensorSignature &t : sig->inputs) {
-        rt::TensorSpec s;
-        s.name = t.name;
-        s.dtype = *dtypeOf(t.type.getElementType());
-        s.shape.assign(t.type.getShape().begin(), t.type.getShape().end());
-        inputs.push_back(s);
+      // The signature, as the variant's artifact has it.
+      rt::ArtifactContents contents;
+      if (failed(describeSignature(**module, *sig, contents))) {
+        cleanup();
+        return failure();
       }
-      for (const TensorSignature &t : sig->outputs) {
-        rt::TensorSpec s;
-        s.name = t.name;
-        s.dtype = *dtypeOf(t.type.getElementType());
-        s.shape.assign(t.type.getShape().begin(), t.type.getShape().end());
-        outputs.push_back(s);
-      }
+      inputs = std::move(contents.inputs);
+      outputs = std::move(contents.outputs);
     }
     char line[256];
     std::snprintf(line, sizeof(line), "  %-24s %10.3f ms  peak %.2f MiB\n",

@@ -1372,6 +1372,17 @@ bool llmc::runtime::writeDynamicArtifact(
   return writePayload(path, b, error);
 }
 
+/// "weights: N (B bytes<note>)" of `exe`, for describe.
+static std::string weightsLine(const fb::Executable *exe, const char *note) {
+  uint64_t bytes = 0;
+  size_t count = exe->weights() ? exe->weights()->size() : 0;
+  if (exe->weights())
+    for (const fb::Weight *w : *exe->weights())
+      bytes += w->data() ? w->data()->size() : 0;
+  return "weights: " + std::to_string(count) + " (" + std::to_string(bytes) +
+         " bytes" + note + ")\n";
+}
+
 /// describeArtifact of a dynamic artifact: the dims, the signature, the
 /// shared weights and each variant's sizes and code.
 static bool describeDynamic(const std::string &path, const fb::Executable *exe,
@@ -1435,13 +1446,7 @@ static bool describeDynamic(const std::string &path, const fb::Executable *exe,
     text += "output: " + o.name + " " + dtypeName(o.dtype) + " " + shape +
             "]\n";
   }
-  uint64_t weightBytes = 0;
-  size_t weights = exe->weights() ? exe->weights()->size() : 0;
-  if (exe->weights())
-    for (const fb::Weight *w : *exe->weights())
-      weightBytes += w->data() ? w->data()->size() : 0;
-  text += "weights: " + std::to_string(weights) + " (" +
-          std::to_string(weightBytes) + " bytes, shared by the variants)\n";
+  text += weightsLine(exe, ", shared by the variants");
   text += "variants: " + std::to_string(exe->variants()->size()) + "\n";
   for (size_t v = 0; v < exe->variants()->size(); ++v) {
     const fb::Executable *e = exe->variants()->Get(v);
@@ -1537,13 +1542,7 @@ bool llmc::runtime::describeArtifact(const std::string &path,
                  ? " (input " + inputs[t.aliasOf].name + " updated in place)"
                  : "") +
             "\n";
-  uint64_t weightBytes = 0;
-  size_t weights = exe->weights() ? exe->weights()->size() : 0;
-  if (exe->weights())
-    for (const fb::Weight *w : *exe->weights())
-      weightBytes += w->data() ? w->data()->size() : 0;
-  text += "weights: " + std::to_string(weights) + " (" +
-          std::to_string(weightBytes) + " bytes)\n";
+  text += weightsLine(exe, "");
   if (exe->mesh() && exe->weights()) {
     size_t split = 0;
     for (const fb::Weight *w : *exe->weights())

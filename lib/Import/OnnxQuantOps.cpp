@@ -297,6 +297,20 @@ Results importDynamicQuantizeLinear(NodeContext &c) {
 // MatMulInteger, QLinearMatMul, ConvInteger, QLinearConv
 //===----------------------------------------------------------------------===//
 
+/// `in`, a per-slice parameter of shape `shape` ([n]), made to broadcast
+/// along `axis` of a rank-`rank` tensor ([1, .., n, .., 1]); `in` itself
+/// when it holds one value. Returns the name to use.
+std::string alongAxis(Body &b, const std::string &in, ArrayRef<int64_t> shape,
+                      int64_t rank, int64_t axis) {
+  if (shape.size() != 1 || shape[0] == 1)
+    return in;
+  SmallVector<int64_t> to(rank, 1);
+  to[axis] = shape[0];
+  b(in + "_shape", intsConst(to));
+  b(in + "_r", "Reshape (" + in + ", " + in + "_shape)");
+  return in + "_r";
+}
+
 bool isQuantInt(Type t) {
   auto i = dyn_cast<IntegerType>(t);
   return i && i.getWidth() == 8;
@@ -304,7 +318,7 @@ bool isQuantInt(Type t) {
 
 /// `out` = `in` (an 8-bit integer input) minus its zero point `zp` (when
 /// `hasZp`), in double. `zpShape` is the zero point's shape; a 1-D zero
-/// point of a matmul's A is per row (`rowAxis`: reshaped to [M, 1]).
+/// point of a matmul's A is per row when `perRow` (reshaped to [M, 1]).
 void centered(Body &b, const std::string &out, const std::string &in,
               const std::string &zp, bool hasZp, ArrayRef<int64_t> zpShape,
               bool perRow) {
@@ -314,12 +328,7 @@ void centered(Body &b, const std::string &out, const std::string &in,
     return;
   }
   b(out + "_z", "Cast <to = 11> (" + zp + ")");
-  std::string z = out + "_z";
-  if (perRow && zpShape.size() == 1 && zpShape[0] != 1) {
-    b(out + "_zshape", intsConst({zpShape[0], 1}));
-    b(out + "_zr", "Reshape (" + z + ", " + out + "_zshape)");
-    z = out + "_zr";
-  }
+  std::string z = perRow ? alongAxis(b, out + "_z", zpShape, 2, 0) : out + "_z";
   b(out, "Sub (" + out + "_f, " + z + ")");
 }
 
@@ -373,13 +382,8 @@ Results importQLinearMatMul(NodeContext &c) {
   b("as", "Cast <to = 1> (a_scale)");
   b("bs", "Cast <to = 1> (b_scale)");
   b("ys", "Cast <to = 1> (y_scale)");
-  ArrayRef<int64_t> as = c.inputType(1).getShape();
-  std::string a = "as";
-  if (as.size() == 1 && as[0] != 1) { // per row of a
-    b("as_shape", intsConst({as[0], 1}));
-    b("as_r", "Reshape (as, as_shape)");
-    a = "as_r";
-  }
+  // Per row of a: [M, 1].
+  std::string a = alongAxis(b, "as", c.inputType(1).getShape(), 2, 0);
   b("ab", "Mul (" + a + ", bs)");
   b("factor", "Div (ab, ys)");
   requantize(b, c, 7, "acc", "factor");
@@ -413,16 +417,9 @@ void centeredWeight(Body &b, NodeContext &c, const std::string &out,
     b(out, "Identity (" + out + "_f)");
     return;
   }
-  ArrayRef<int64_t> zs = c.inputType(zpInput).getShape();
   b(out + "_z", "Cast <to = 11> (w_zero_point)");
-  std::string z = out + "_z";
-  if (zs.size() == 1 && zs[0] != 1) {
-    SmallVector<int64_t> to(c.inputType(wInput).getRank(), 1);
-    to[0] = zs[0];
-    b(out + "_zshape", intsConst(to));
-    b(out + "_zr", "Reshape (" + z + ", " + out + "_zshape)");
-    z = out + "_zr";
-  }
+  std::string z = alongAxis(b, out + "_z", c.inputType(zpInput).getShape(),
+                            c.inputType(wInput).getRank(), 0);
   b(out, "Sub (" + out + "_f, " + z + ")");
 }
 
@@ -454,26 +451,17 @@ Results importQLinearConv(NodeContext &c) {
   b("conv", "Conv " + convAttributes(c) + " (xc, wc)");
   int64_t rank = c.inputType(0).getRank();
   if (c.hasInput(8)) { // the int32 bias, per output channel
-    SmallVector<int64_t> to(rank, 1);
-    to[1] = c.inputType(8).getDimSize(0);
     b("bias_f", "Cast <to = 11> (B)");
-    b("bias_shape", intsConst(to));
-    b("bias", "Reshape (bias_f, bias_shape)");
-    b("acc", "Add (conv, bias)");
+    std::string bias =
+        alongAxis(b, "bias_f", c.inputType(8).getShape(), rank, 1);
+    b("acc", "Add (conv, " + bias + ")");
     acc = "acc";
   }
   b("xs", "Cast <to = 1> (x_scale)");
   b("ws", "Cast <to = 1> (w_scale)");
   b("ys", "Cast <to = 1> (y_scale)");
-  ArrayRef<int64_t> wsShape = c.inputType(4).getShape();
-  std::string ws = "ws";
-  if (wsShape.size() == 1 && wsShape[0] != 1) { // per output channel
-    SmallVector<int64_t> to(rank, 1);
-    to[1] = wsShape[0];
-    b("ws_shape", intsConst(to));
-    b("ws_r", "Reshape (ws, ws_shape)");
-    ws = "ws_r";
-  }
+  // Per output channel.
+  std::string ws = alongAxis(b, "ws", c.inputType(4).getShape(), rank, 1);
   b("xw", "Mul (xs, " + ws + ")");
   b("factor", "Div (xw, ys)");
   requantize(b, c, 7, acc, "factor");

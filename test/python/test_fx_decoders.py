@@ -314,6 +314,18 @@ def test_repeat_interleave_with_tensor_repeats_is_refused():
         llmc.compile(M(), example_inputs=(torch.randn(2, 3), torch.tensor([1, 2])))
 
 
+def _compile_dynamic(module):
+    """torch.compile(module, dynamic=True) through llmc's backend, and a
+    dict whose "run" is the backend's function once Dynamo has called it
+    (its .padding says, per symbol, "padded" or why not)."""
+    seen = {}
+
+    def backend(gm, example_inputs):
+        seen["run"] = llmc._torch_backend(gm, example_inputs)
+        return seen["run"]
+    return torch.compile(module, backend=backend, dynamic=True), seen
+
+
 def test_torch_compile_dynamic_serves_every_cache_length():
     """torch.compile(dynamic=True): Dynamo hands the backend one graph with
     symbolic sizes. A growing KV cache's length cannot be padded (the new
@@ -323,13 +335,8 @@ def test_torch_compile_dynamic_serves_every_cache_length():
     at each."""
     torch.manual_seed(0)
     module = KVCacheDecoder().eval()
-    seen = {}
-
-    def backend(gm, example_inputs):
-        seen["run"] = llmc._torch_backend(gm, example_inputs)
-        return seen["run"]
     torch._dynamo.reset()
-    compiled = torch.compile(module, backend=backend, dynamic=True)
+    compiled, seen = _compile_dynamic(module)
     g = torch.Generator().manual_seed(4)
     for past in (3, 5, 9):
         args = (torch.randint(0, 100, (2, 1), generator=g),
@@ -368,13 +375,8 @@ def test_torch_compile_dynamic_pads_to_powers_of_two(make):
     for 4; every size matches PyTorch."""
     torch.manual_seed(0)
     module = make().eval()
-    seen = {}
-
-    def backend(gm, example_inputs):
-        seen["run"] = llmc._torch_backend(gm, example_inputs)
-        return seen["run"]
     torch._dynamo.reset()
-    compiled = torch.compile(module, backend=backend, dynamic=True)
+    compiled, seen = _compile_dynamic(module)
     g = torch.Generator().manual_seed(1)
     for b, t in [(2, 3), (2, 5), (3, 6), (2, 7), (3, 13)]:
         ids = torch.randint(0, 100, (b, t), generator=g)
