@@ -938,12 +938,14 @@ bool adjacent(Operation *a, Operation *b) {
   return true;
 }
 
-/// True for the library calls the CUDA runtime makes: cuBLASLt GEMMs and
-/// cuDNN convolutions. Any other marked generic would be a kernel here: a
-/// marked generic computes exactly what its op means.
+/// True for the library calls the CUDA runtime makes: cuBLASLt GEMMs,
+/// cuDNN convolutions and NCCL collectives (whose body is only what a group
+/// of one device computes). Any other marked generic would be a kernel
+/// here: a marked generic computes exactly what its op means.
 bool runsInLibrary(linalg::GenericOp op) {
   StringAttr call = op.getLibraryCallAttr();
   return call && (call.getValue().starts_with("llmc_matmul_") ||
+                  call.getValue().starts_with("llmc_collective_") ||
                   isLibraryConv(op));
 }
 

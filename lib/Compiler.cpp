@@ -37,10 +37,6 @@ bool mlir::llmc::checkShardingOptions(const PipelineOptions &options,
                                       std::string &error) {
   if (options.mesh.empty())
     return true;
-  if (!options.cudaChip.empty())
-    return error = "--mesh with --target cuda is not supported yet (CPU "
-                   "devices only: --target cpu)",
-           false;
   if (!(options.linkBandwidth > 0))
     return error = "--link-bandwidth must be a positive number of GB/s", false;
   for (const std::string &pin : options.shards)

@@ -527,6 +527,9 @@ struct Extractor {
              (s.conv.epilogue != rt::ConvEpilogue::None &&
               s.conv.biasBuffer == b) ||
              (s.conv.residual && s.conv.z.buffer == b);
+    case rt::CudaStep::Collective:
+      return s.collective.in == b || s.collective.out == b ||
+             (s.collective.hasScratch && s.collective.scratch == b);
     default:
       return llvm::is_contained(s.args, b);
     }
@@ -660,6 +663,88 @@ struct Extractor {
     return success();
   }
 
+  /// A collective marked for the runtime (CollectivesToLinalg): an NCCL
+  /// step between the devices of its mesh axis, on dense tensors.
+  LogicalResult collective(linalg::GenericOp op) {
+    if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1)
+      return op.emitOpError("is not a runtime collective"), failure();
+    auto paramsGet = op.getDpsInputs()[1].getDefiningOp<memref::GetGlobalOp>();
+    auto global = paramsGet ? module.lookupSymbol<memref::GlobalOp>(
+                                  paramsGet.getNameAttr())
+                            : memref::GlobalOp();
+    auto values = global ? dyn_cast_or_null<DenseIntElementsAttr>(
+                               global.getInitialValueAttr())
+                         : DenseIntElementsAttr();
+    if (!values || values.getNumElements() != 7)
+      return op.emitOpError("has collective parameters that are not a "
+                            "constant table of 7"),
+             failure();
+    SmallVector<int64_t> p;
+    for (const APInt &v : values.getValues<APInt>())
+      p.push_back(v.getSExtValue());
+    rt::CudaStep step;
+    step.kind = rt::CudaStep::Collective;
+    step.node = nodes(op);
+    rt::CudaCollective &c = step.collective;
+    c.params.kind = static_cast<rt::CollectiveKind>(p[0]);
+    c.params.axis = p[1];
+    c.params.dim = p[2];
+    c.params.reduce = static_cast<rt::ReduceKind>(p[3]);
+    c.params.groupSize = p[4];
+    c.params.stepId = p[5];
+    c.params.dim2 = p[6];
+    int64_t index = program.steps.size();
+    auto operand = [&](Value v, uint32_t &buffer, int64_t &offset,
+                       std::vector<int64_t> &shape) -> LogicalResult {
+      auto type = cast<MemRefType>(v.getType());
+      SmallVector<int64_t> strides;
+      if (!staticLayout(type, strides, offset))
+        return op.emitOpError("has a collective operand of dynamic layout"),
+               failure();
+      // NCCL moves contiguous buffers: row-major and dense.
+      int64_t expect = 1;
+      for (int64_t d = type.getRank() - 1; d >= 0; --d) {
+        if (type.getDimSize(d) != 1 && strides[d] != expect)
+          return op.emitOpError("has a collective operand that is not dense "
+                                "and row-major: NCCL cannot move it in place"),
+                 failure();
+        expect *= type.getDimSize(d);
+      }
+      FailureOr<uint32_t> b = bufferOf(v, op);
+      if (failed(b))
+        return failure();
+      use(*b, index);
+      buffer = *b;
+      shape.assign(type.getShape().begin(), type.getShape().end());
+      return success();
+    };
+    Value in = op.getDpsInputs()[0], out = op.getDpsInits()[0];
+    if (failed(operand(in, c.in, c.inOffset, c.inShape)) ||
+        failed(operand(out, c.out, c.outOffset, c.outShape)))
+      return failure();
+    Type element = cast<MemRefType>(in.getType()).getElementType();
+    c.dtype = element.isF32()          ? rt::DType::F32
+              : element.isF64()        ? rt::DType::F64
+              : element.isF16()        ? rt::DType::F16
+              : element.isBF16()       ? rt::DType::BF16
+              : element.isInteger(64)  ? rt::DType::I64
+              : element.isInteger(32)  ? rt::DType::I32
+              : element.isInteger(8)   ? rt::DType::I8
+              : element.isInteger(1)   ? rt::DType::U8
+                                       : rt::DType::U16;
+    if (uint64_t bytes = rt::collectiveScratchBytes(c)) {
+      c.hasScratch = true;
+      c.scratch = addBuffer(rt::BufferKind::Arena, 0, bytes);
+      use(c.scratch, index);
+    }
+    if (!rt::validCollective(c, program.buffers))
+      return op.emitOpError("is a collective NCCL cannot run: its type, "
+                            "shapes or buffers disagree with what it does"),
+             failure();
+    add(std::move(step));
+    return success();
+  }
+
   LogicalResult global(memref::GetGlobalOp op) {
     auto it = globals.find(op.getName());
     if (it == globals.end()) {
@@ -736,7 +821,12 @@ struct Extractor {
         auto it = paddings.find(generic);
         ok = conv(generic, it == paddings.end() ? nullptr : &it->second);
       } else if (auto generic = dyn_cast<linalg::GenericOp>(op);
-                 generic && generic.getLibraryCallAttr())
+                 generic && generic.getLibraryCallAttr() &&
+                 generic.getLibraryCallAttr().getValue().starts_with(
+                     "llmc_collective_"))
+        ok = collective(generic);
+      else if (auto generic = dyn_cast<linalg::GenericOp>(op);
+               generic && generic.getLibraryCallAttr())
         ok = gemm(generic);
       else if (auto call = dyn_cast<func::CallOp>(op);
                call && call->hasAttr(kGemmEpilogueAttr))

@@ -95,11 +95,22 @@ writeCudaProgram(flatbuffers::FlatBufferBuilder &b, const CudaProgram &p) {
                                 static_cast<uint8_t>(g.epilogue),
                                 g.biasBuffer, g.biasOffset);
     }
+    flatbuffers::Offset<fb::CudaCollective> collective = 0;
+    if (x.kind == CudaStep::Collective) {
+      const CudaCollective &c = x.collective;
+      const CollectiveParams &q = c.params;
+      collective = fb::CreateCudaCollective(
+          b, static_cast<int64_t>(q.kind), q.axis, q.dim,
+          static_cast<int64_t>(q.reduce), q.groupSize, q.stepId, q.dim2,
+          static_cast<int32_t>(c.dtype), b.CreateVector(c.inShape),
+          b.CreateVector(c.outShape), c.in, c.inOffset, c.out, c.outOffset,
+          c.hasScratch, c.scratch);
+    }
     steps.push_back(fb::CreateCudaStep(
         b, static_cast<fb::StepKind>(x.kind), b.CreateString(x.kernel),
         b.CreateVector(x.grid, 3), b.CreateVector(x.block, 3), x.sharedBytes,
         b.CreateVector(x.args), gemm, b.CreateString(x.node), x.offset,
-        x.bytes, conv));
+        x.bytes, conv, collective));
   }
   auto chip = b.CreateString(p.chip), ptx = b.CreateString(p.ptx);
   b.ForceVectorAlignment(p.cubin.size(), 1, 64);
@@ -226,7 +237,31 @@ static bool readCudaProgram(const fb::CudaProgram *f, CudaProgram &p) {
       }
       if (!validConv(m, p.buffers))
         return false;
-    } else {
+    } else if (s.kind == CudaStep::Collective) {
+      const fb::CudaCollective *c = x->collective();
+      if (!c || !c->in_shape() || !c->out_shape() ||
+          !dtypeFromOnnx(c->dtype(), s.collective.dtype))
+        return false;
+      CudaCollective &m = s.collective;
+      // Out-of-range enums are refused by validCollective.
+      m.params.kind = static_cast<CollectiveKind>(c->kind());
+      m.params.axis = c->axis();
+      m.params.dim = c->dim();
+      m.params.reduce = static_cast<ReduceKind>(c->reduce());
+      m.params.groupSize = c->group_size();
+      m.params.stepId = c->step_id();
+      m.params.dim2 = c->dim2();
+      m.inShape.assign(c->in_shape()->begin(), c->in_shape()->end());
+      m.outShape.assign(c->out_shape()->begin(), c->out_shape()->end());
+      m.in = c->in_buffer();
+      m.inOffset = c->in_offset();
+      m.out = c->out_buffer();
+      m.outOffset = c->out_offset();
+      m.hasScratch = c->has_scratch();
+      m.scratch = c->scratch_buffer();
+      if (!validCollective(m, p.buffers))
+        return false;
+    } else if (s.kind == CudaStep::Gemm) {
       const fb::CudaGemm *g = x->gemm();
       if (!g || !g->a() || !g->b() || !g->c() ||
           !dtypeFromOnnx(g->dtype(), s.gemm.dtype))
@@ -254,8 +289,26 @@ static bool readCudaProgram(const fb::CudaProgram *f, CudaProgram &p) {
       if (!operand(g->a(), m.a) || !operand(g->b(), m.b) ||
           !operand(g->c(), m.c) || !validGemm(m, p.buffers))
         return false;
+    } else {
+      return false;
     }
     p.steps.push_back(std::move(s));
+  }
+  return true;
+}
+
+/// True when every collective of `p` runs over an axis of the mesh of
+/// `axisSizes` with that axis's size as its group (a program without a
+/// mesh has none).
+static bool collectivesFitMesh(const CudaProgram &p,
+                               const std::vector<int64_t> &axisSizes) {
+  for (const CudaStep &s : p.steps) {
+    if (s.kind != CudaStep::Collective)
+      continue;
+    const CollectiveParams &q = s.collective.params;
+    if (q.axis >= static_cast<int64_t>(axisSizes.size()) ||
+        axisSizes[q.axis] != q.groupSize)
+      return false;
   }
   return true;
 }
@@ -572,11 +625,8 @@ static bool checkMesh(const std::string &path, const fb::Executable *exe,
         shape.assign(w->shape()->begin(), w->shape()->end());
       ok &= validShardAxes(axes, shape, sizes);
     }
-  std::string target = exe->target() ? exe->target()->str() : "";
-  if (!ok || (!sizes.empty() && isCudaTarget(target))) {
-    error = path + (ok ? ": a CUDA artifact with a device mesh is not "
-                         "supported yet"
-                       : ": malformed device mesh in the artifact");
+  if (!ok) {
+    error = path + ": malformed device mesh in the artifact";
     return false;
   }
   return true;
@@ -615,6 +665,13 @@ bool Artifact::readMesh(const std::string &path, const void *executable,
             meshString(a.meshNames_, a.meshSizes_) + " has " +
             std::to_string(devices) + " devices; mpirun started " +
             processCount(processes.size);
+    return false;
+  }
+  if (processes.size > 1 && isCudaTarget(a.target_)) {
+    error = path + ": a CUDA artifact's mesh runs in one process that drives "
+                   "every GPU; mpirun started " +
+            processCount(processes.size) +
+            " (several processes are for CPU devices only, not yet for GPUs)";
     return false;
   }
   if (processes.size > 1)
@@ -1170,10 +1227,34 @@ bool Artifact::loadExecutable(const std::string &path, const void *executable,
       error = path + ": malformed CUDA program in the artifact";
       return false;
     }
+    if (!collectivesFitMesh(program, a.meshSizes_)) {
+      error = path + ": malformed CUDA program in the artifact: a collective "
+                     "over an axis the mesh does not have";
+      return false;
+    }
     std::vector<HostBytes> weights;
     for (const void *weight : weightList) {
       const auto *w = static_cast<const fb::Weight *>(weight);
       weights.push_back({w->data()->data(), w->data()->size()});
+    }
+    if (!a.meshSizes_.empty()) {
+      // Each GPU gets its own parts of the split weights.
+      MeshShape mesh{a.meshNames_, a.meshSizes_};
+      std::vector<std::vector<HostBytes>> perDevice;
+      for (int64_t rank = 0; rank < mesh.numDevices(); ++rank) {
+        perDevice.push_back(weights);
+        for (size_t i = 0; i < weights.size(); ++i) {
+          const std::vector<char> &own = a.deviceWeights_[rank][i];
+          if (isSplitAxes(a.weights_[i].shardAxes))
+            perDevice.back()[i] = {own.data(), own.size()};
+        }
+      }
+      a.cudaMesh_ = CudaMesh::create(program, mesh, perDevice, error);
+      if (!a.cudaMesh_) {
+        error = path + ": " + error;
+        return false;
+      }
+      return true;
     }
     a.cuda_ = CudaExecutable::create(std::move(program), weights, error,
                                      sharedWeights);
@@ -1506,6 +1587,11 @@ bool llmc::runtime::describeArtifact(const std::string &path,
   std::vector<int64_t> axisSizes;
   if (!checkMesh(path, exe, inputs, outputs, axisNames, axisSizes, error))
     return false;
+  if (isCudaTarget(target) && !collectivesFitMesh(p, axisSizes)) {
+    error = path + ": malformed CUDA program in the artifact: a collective "
+                   "over an axis the mesh does not have";
+    return false;
+  }
   axisNames.clear();
   text = "target: " + target + "\n";
   if (const fb::Mesh *mesh = exe->mesh()) {
@@ -1558,7 +1644,7 @@ bool llmc::runtime::describeArtifact(const std::string &path,
             " bytes of x86-64 shared object\n";
     return true;
   }
-  size_t temporaries = 0, launches = 0, gemms = 0, convs = 0;
+  size_t temporaries = 0, launches = 0, gemms = 0, convs = 0, collectives = 0;
   uint64_t temporaryBytes = 0;
   for (const CudaBuffer &b : p.buffers)
     if (b.kind == BufferKind::Arena) {
@@ -1569,6 +1655,7 @@ bool llmc::runtime::describeArtifact(const std::string &path,
     launches += s.kind == CudaStep::Launch;
     gemms += s.kind == CudaStep::Gemm;
     convs += s.kind == CudaStep::Conv;
+    collectives += s.kind == CudaStep::Collective;
   }
   text += "ptx: " + std::to_string(p.ptx.size()) + " bytes\n";
   text += "cubin: " +
@@ -1583,7 +1670,10 @@ bool llmc::runtime::describeArtifact(const std::string &path,
           std::to_string(launches) + " kernel launches, " +
           std::to_string(gemms) + " cuBLASLt GEMMs, " +
           std::to_string(convs) + " cuDNN convolutions, " +
-          std::to_string(p.steps.size() - launches - gemms - convs) +
+          (collectives ? std::to_string(collectives) + " NCCL collectives, "
+                       : std::string()) +
+          std::to_string(p.steps.size() - launches - gemms - convs -
+                         collectives) +
           " memsets)\n";
   for (size_t i = 0; i < p.steps.size(); ++i) {
     const CudaStep &s = p.steps[i];
@@ -1616,6 +1706,27 @@ bool llmc::runtime::describeArtifact(const std::string &path,
         text += std::string(" epilogue ") + epilogueName(c.epilogue) +
                 " bias b" + std::to_string(c.biasBuffer) +
                 (c.residual ? " z b" + std::to_string(c.z.buffer) : "");
+    } else if (s.kind == CudaStep::Collective) {
+      const CudaCollective &c = s.collective;
+      auto shape = [](const std::vector<int64_t> &d) {
+        std::string out;
+        for (size_t i = 0; i < d.size(); ++i)
+          out += (i ? "x" : "") + std::to_string(d[i]);
+        return out.empty() ? std::string("scalar") : out;
+      };
+      const CollectiveParams &q = c.params;
+      std::string axis = q.axis < static_cast<int64_t>(axisNames.size())
+                             ? axisNames[q.axis]
+                             : "axis " + std::to_string(q.axis);
+      text += std::string("nccl ") + collectiveName(q.kind) + " " +
+              dtypeName(c.dtype) + " " + shape(c.inShape) + " -> " +
+              shape(c.outShape) + " over " + axis;
+      if (q.kind != CollectiveKind::AllReduce)
+        text += " dim " + std::to_string(q.dim);
+      if (q.kind == CollectiveKind::AllToAll)
+        text += " to " + std::to_string(q.dim2);
+      text += " in b" + std::to_string(c.in) + " out b" + std::to_string(c.out) +
+              (c.hasScratch ? " scratch b" + std::to_string(c.scratch) : "");
     } else {
       const CudaGemm &g = s.gemm;
       text += std::string("gemm ") + dtypeName(g.dtype) +
@@ -1681,6 +1792,11 @@ bool Artifact::profile(const std::vector<HostTensor> &inputs,
       return false;
     }
     return variants_[v]->profile(inputs, stepMs, error);
+  }
+  if (cudaMesh_) {
+    error = path_ + ": a per-step profile runs on one GPU; this artifact's "
+                    "program is partitioned over a mesh (not supported yet)";
+    return false;
   }
   if (!cuda_) {
     error = path_ + ": a per-step profile needs a CUDA artifact (this one "
@@ -1825,6 +1941,8 @@ bool Artifact::run(const std::vector<TensorView> &inputs,
     if (!checkIndexValues(path_, inputs_[i], inputs[i].data, inputs[i].bytes,
                           error))
       return false;
+  if (cudaMesh_)
+    return runCudaMesh(inputs, outputs, error);
   if (cuda_) {
     std::vector<HostBytes> in;
     std::vector<void *> out;
@@ -1997,6 +2115,73 @@ bool Artifact::runMesh(const std::vector<TensorView> &inputs,
                    mesh.coordinates(r), outputs[i].data);
   }
   return true;
+}
+
+bool Artifact::runCudaMesh(const std::vector<TensorView> &inputs,
+                           const std::vector<TensorView> &outputs,
+                           std::string &error) const {
+  MeshShape mesh{meshNames_, meshSizes_};
+  int64_t devices = mesh.numDevices();
+  // Per device: its parts of the split inputs and outputs, in buffers of
+  // its own; whole tensors are the caller's (whole outputs, identical on
+  // every device, land in the caller's buffer from device 0 only).
+  std::vector<std::vector<HostBytes>> in(devices);
+  std::vector<std::vector<void *>> out(devices);
+  std::vector<std::vector<std::vector<char>>> parts(devices);
+  for (int64_t rank = 0; rank < devices; ++rank) {
+    std::vector<int64_t> coords = mesh.coordinates(rank);
+    std::vector<std::vector<char>> &own = parts[rank];
+    own.reserve(inputs.size() + outputs.size());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const TensorSpec &spec = inputs_[i];
+      if (!isSplit(spec.shardAxes)) {
+        in[rank].push_back({inputs[i].data, inputs[i].bytes});
+        continue;
+      }
+      own.emplace_back(numElements(shardShape(spec.shape, spec.shardAxes,
+                                              meshSizes_)) *
+                       dtypeSize(spec.dtype));
+      copyShard(inputs[i].data, spec.shape, dtypeSize(spec.dtype),
+                spec.shardAxes, meshSizes_, coords, own.back().data());
+      in[rank].push_back({own.back().data(), own.back().size()});
+    }
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      const TensorSpec &spec = outputs_[i];
+      if (!isSplit(spec.shardAxes) && rank == 0) {
+        out[rank].push_back(outputs[i].data);
+        continue;
+      }
+      own.emplace_back(isSplit(spec.shardAxes)
+                           ? numElements(shardShape(spec.shape, spec.shardAxes,
+                                                    meshSizes_)) *
+                                 dtypeSize(spec.dtype)
+                           : outputs[i].bytes);
+      out[rank].push_back(own.back().data());
+    }
+  }
+  cudaMesh_->setTimeout(collectiveTimeout_);
+  if (!cudaMesh_->run(in, out, error)) {
+    error = path_ + ": " + error;
+    return false;
+  }
+  for (int64_t rank = 0; rank < devices; ++rank)
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      const TensorSpec &spec = outputs_[i];
+      if (isSplit(spec.shardAxes))
+        placeShard(out[rank][i], spec.shape, dtypeSize(spec.dtype),
+                   spec.shardAxes, meshSizes_, mesh.coordinates(rank),
+                   outputs[i].data);
+    }
+  return true;
+}
+
+void Artifact::useCudaGraph(bool on) {
+  if (cuda_)
+    cuda_->useGraph(on);
+  if (cudaMesh_)
+    cudaMesh_->useGraph(on);
+  for (const std::unique_ptr<Artifact> &v : variants_)
+    v->useCudaGraph(on);
 }
 
 bool Artifact::run(const std::vector<HostTensor> &inputs,

@@ -9,9 +9,13 @@
 
 #include <cstdlib>
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <limits>
 #include <mutex>
+#include <set>
+#include <thread>
 #include <dlfcn.h>
 
 #ifdef LLMC_HAVE_CUDA_HEADERS
@@ -22,6 +26,7 @@
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 #include <cudnn.h>
+#include <nccl.h>
 #endif
 
 using namespace llmc::runtime;
@@ -59,6 +64,25 @@ const std::string &CudaExecutable::deviceName() const {
   return state_->device;
 }
 
+struct CudaMesh::Impl {};
+std::unique_ptr<CudaMesh>
+CudaMesh::create(const CudaProgram &, const MeshShape &,
+                 const std::vector<std::vector<HostBytes>> &,
+                 std::string &error) {
+  error = "no CUDA device: this llmc was built without the CUDA toolkit's "
+          "headers";
+  return nullptr;
+}
+CudaMesh::~CudaMesh() = default;
+void CudaMesh::useGraph(bool) {}
+bool CudaMesh::run(const std::vector<std::vector<HostBytes>> &,
+                   const std::vector<std::vector<void *>> &, std::string &error) {
+  error = "no CUDA device";
+  return false;
+}
+int64_t CudaMesh::numDevices() const { return 0; }
+CudaExecutable &CudaMesh::device(int64_t) { std::abort(); }
+
 #else
 
 bool llmc::runtime::cudaSupportBuilt() { return true; }
@@ -81,7 +105,8 @@ struct Driver {
   X(cuGetErrorString) X(cuEventCreate) X(cuEventDestroy) X(cuEventRecord)      \
   X(cuEventSynchronize) X(cuStreamBeginCapture) X(cuStreamEndCapture)          \
   X(cuGraphInstantiateWithFlags) X(cuGraphLaunch) X(cuGraphExecDestroy)        \
-  X(cuGraphDestroy) X(cuMemsetD8Async)
+  X(cuGraphDestroy) X(cuMemsetD8Async) X(cuMemcpy2DAsync) X(cuStreamQuery)   \
+  X(cuEventQuery) X(cuEventRecordWithFlags)
 #define LLMC_DECLARE(name) decltype(&::name) name = nullptr;
   LLMC_DRIVER_FNS(LLMC_DECLARE)
   decltype(&::cuEventElapsedTime) cuEventElapsedTime = nullptr;
@@ -191,6 +216,39 @@ struct Dnn {
     return true;
   }
 };
+/// NCCL, for the collectives of a mesh's devices.
+struct Nccl {
+  void *library = nullptr;
+#define LLMC_NCCL_FNS(X)                                                       \
+  X(ncclGetVersion) X(ncclCommInitAll) X(ncclCommDestroy) X(ncclCommAbort)     \
+  X(ncclGetErrorString) X(ncclAllReduce) X(ncclAllGather)                      \
+  X(ncclReduceScatter) X(ncclSend) X(ncclRecv) X(ncclGroupStart)               \
+  X(ncclGroupEnd)
+  LLMC_NCCL_FNS(LLMC_DECLARE)
+  int version = 0;
+
+  /// Opens NCCL 2: LLMC_NCCL if set, else libnccl.so.2 from the library
+  /// path or /usr/local/cuda.
+  bool open(std::string &error) {
+    library = openLibrary("LLMC_NCCL",
+                          {"libnccl.so.2", "/usr/local/cuda/lib64/libnccl.so.2"},
+                          "NCCL (libnccl.so.2)", error);
+    if (!library)
+      return false;
+    LLMC_NCCL_FNS(LLMC_RESOLVE)
+    if (ncclGetVersion(&version) != ncclSuccess || version < 20700) {
+      error = "NCCL " + std::to_string(version) +
+              " is older than 2.7, which llmc needs (grouped send/receive)";
+      return false;
+    }
+    return true;
+  }
+  std::string describe(ncclResult_t r) const {
+    const char *text = ncclGetErrorString ? ncclGetErrorString(r) : nullptr;
+    return "NCCL error " + std::to_string(static_cast<int>(r)) +
+           (text ? std::string(": ") + text : std::string());
+  }
+};
 #undef LLMC_RESOLVE
 #undef LLMC_DECLARE
 
@@ -256,6 +314,23 @@ struct CudaExecutable::State {
   CUgraph graph = nullptr;
   CUgraphExec graphExec = nullptr;
   std::string poisoned;
+  /// A device of a CudaMesh: NCCL, this device's communicator over each
+  /// mesh axis and its coordinate there, the axes' names (for messages),
+  /// and per step an event recorded after each collective (null for other
+  /// steps): how far the device got when a collective does not complete.
+  const Nccl *nccl = nullptr;
+  std::vector<ncclComm_t> comms;
+  std::vector<int64_t> coords;
+  std::vector<std::string> axisNames;
+  std::vector<CUevent> collectiveEvents;
+  /// Set while the stream is captured (events are then recorded as
+  /// external graph nodes), and once a run was abandoned with the stream
+  /// still busy.
+  bool capturing = false;
+  std::atomic<bool> stuck{false};
+  /// The collectives this run has put on the stream so far (a replayed
+  /// graph puts them all): an event never recorded also reads as done.
+  std::atomic<int64_t> collectivesIssued{0};
 
   std::string describe(CUresult r) {
     const char *name = nullptr, *text = nullptr;
@@ -273,10 +348,13 @@ struct CudaExecutable::State {
   }
   std::string stepName(size_t i) const {
     const CudaStep &s = program.steps[i];
-    std::string what = s.kind == CudaStep::Gemm     ? "cuBLASLt GEMM"
-                       : s.kind == CudaStep::Conv   ? "cuDNN convolution"
-                       : s.kind == CudaStep::Memset ? "memset"
-                                                    : "kernel '" + s.kernel + "'";
+    std::string what =
+        s.kind == CudaStep::Gemm     ? "cuBLASLt GEMM"
+        : s.kind == CudaStep::Conv   ? "cuDNN convolution"
+        : s.kind == CudaStep::Memset ? "memset"
+        : s.kind == CudaStep::Collective
+            ? collectiveLabel(s.collective.params)
+            : "kernel '" + s.kernel + "'";
     if (!s.node.empty())
       what += " (ONNX node '" + s.node + "')";
     return what;
@@ -291,6 +369,15 @@ struct CudaExecutable::State {
       allocations.push_back(p);
     return p;
   }
+  /// "collective all_reduce (step 3) over mesh axis 'tp'".
+  std::string collectiveLabel(const CollectiveParams &q) const {
+    std::string axis = q.axis >= 0 && q.axis < static_cast<int64_t>(axisNames.size())
+                           ? axisNames[q.axis]
+                           : std::to_string(q.axis);
+    return std::string("collective ") + collectiveName(q.kind) + " (step " +
+           std::to_string(q.stepId) + ") over mesh axis '" + axis + "'";
+  }
+  bool enqueueCollective(size_t i, std::string &error);
   bool planGemm(size_t i, std::string &error);
   bool planConv(size_t i, std::string &error);
   bool enqueue(size_t i, std::string &error);
@@ -531,8 +618,174 @@ bool CudaExecutable::State::planConv(size_t i, std::string &error) {
   return false;
 }
 
+bool CudaExecutable::State::enqueueCollective(size_t i, std::string &error) {
+  const CudaCollective &c = program.steps[i].collective;
+  const CollectiveParams &q = c.params;
+  if (!nccl || q.axis < 0 || q.axis >= static_cast<int64_t>(comms.size())) {
+    error = stepName(i) + ": the program runs on a mesh of devices, not on one";
+    return false;
+  }
+  ncclComm_t comm = comms[q.axis];
+  int64_t groups = q.groupSize, me = coords[q.axis];
+  size_t element = dtypeSize(c.dtype);
+  ncclDataType_t type = ncclFloat32;
+  switch (c.dtype) {
+  case DType::F64: type = ncclFloat64; break;
+  case DType::F16: type = ncclFloat16; break;
+  case DType::BF16: type = ncclBfloat16; break;
+  case DType::I64: type = ncclInt64; break;
+  case DType::I32: type = ncclInt32; break;
+  case DType::I8: type = ncclInt8; break;
+  case DType::U8: case DType::Bool: type = ncclUint8; break;
+  default: type = ncclFloat32; break;
+  }
+  ncclRedOp_t op = q.reduce == ReduceKind::Max   ? ncclMax
+                   : q.reduce == ReduceKind::Min ? ncclMin
+                                                 : ncclSum;
+  CUdeviceptr in = buffers[c.in] + c.inOffset * element,
+              out = buffers[c.out] + c.outOffset * element,
+              scratch = c.hasScratch ? buffers[c.scratch] : 0;
+  size_t inCount = static_cast<size_t>(numElements(c.inShape)),
+         outCount = static_cast<size_t>(numElements(c.outShape));
+  auto product = [](const std::vector<int64_t> &shape, int64_t from,
+                    int64_t to) {
+    int64_t n = 1;
+    for (int64_t d = from; d < to; ++d)
+      n *= shape[d];
+    return n;
+  };
+  int64_t rank = static_cast<int64_t>(c.inShape.size());
+  // `rows` rows of `width` elements from `src` (rows `srcPitch` elements
+  // apart) to `dst` (rows `dstPitch` apart).
+  auto copy2D = [&](CUdeviceptr src, int64_t srcPitch, CUdeviceptr dst,
+                    int64_t dstPitch, int64_t width, int64_t rows) {
+    if (width == 0 || rows == 0)
+      return true;
+    CUDA_MEMCPY2D m{};
+    m.srcMemoryType = m.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+    m.srcDevice = src;
+    m.dstDevice = dst;
+    m.srcPitch = static_cast<size_t>(srcPitch) * element;
+    m.dstPitch = static_cast<size_t>(dstPitch) * element;
+    m.WidthInBytes = static_cast<size_t>(width) * element;
+    m.Height = static_cast<size_t>(rows);
+    CUresult r = cu.cuMemcpy2DAsync(&m, stream);
+    if (r != CUDA_SUCCESS)
+      return fail(r, "moving chunks for " + stepName(i), error);
+    return true;
+  };
+  auto check = [&](ncclResult_t r, const char *call) {
+    if (r == ncclSuccess)
+      return true;
+    error = stepName(i) + ": " + call + " failed: " + nccl->describe(r);
+    return false;
+  };
+  bool ok = true;
+  switch (q.kind) {
+  case CollectiveKind::AllReduce:
+    ok = inCount == 0 ||
+         check(nccl->ncclAllReduce(reinterpret_cast<void *>(in),
+                                   reinterpret_cast<void *>(out), inCount, type,
+                                   op, comm, stream),
+               "ncclAllReduce");
+    break;
+  case CollectiveKind::AllGather: {
+    // NCCL concatenates the members' buffers: along an inner dim, through
+    // the scratch, each member's part then moved into its columns.
+    int64_t rows = product(c.outShape, 0, q.dim),
+            width = product(c.inShape, q.dim, rank);
+    CUdeviceptr to = rows > 1 ? scratch : out;
+    ok = inCount == 0 ||
+         check(nccl->ncclAllGather(reinterpret_cast<void *>(in),
+                                   reinterpret_cast<void *>(to), inCount, type,
+                                   comm, stream),
+               "ncclAllGather");
+    for (int64_t g = 0; ok && rows > 1 && g < groups; ++g)
+      ok = copy2D(scratch + g * inCount * element, width,
+                  out + g * width * element, groups * width, width, rows);
+    break;
+  }
+  case CollectiveKind::ReduceScatter: {
+    // NCCL scatters contiguous chunks: along an inner dim the input's
+    // columns are packed member by member first.
+    int64_t rows = product(c.inShape, 0, q.dim),
+            width = product(c.outShape, q.dim, rank);
+    CUdeviceptr from = rows > 1 ? scratch : in;
+    for (int64_t g = 0; ok && rows > 1 && g < groups; ++g)
+      ok = copy2D(in + g * width * element, groups * width,
+                  scratch + g * outCount * element, width, width, rows);
+    ok = ok && (outCount == 0 ||
+                check(nccl->ncclReduceScatter(reinterpret_cast<void *>(from),
+                                              reinterpret_cast<void *>(out),
+                                              outCount, type, op, comm, stream),
+                      "ncclReduceScatter"));
+    break;
+  }
+  case CollectiveKind::Split: {
+    // This device's chunk, copied: no peer takes part.
+    int64_t rows = product(c.inShape, 0, q.dim),
+            width = product(c.outShape, q.dim, rank);
+    ok = copy2D(in + me * width * element, groups * width, out, width, width,
+                rows);
+    break;
+  }
+  case CollectiveKind::AllToAll: {
+    // Chunk g along dim goes to member g; member g's chunk lands at block
+    // g along dim2. Packed into the scratch's first half, exchanged by
+    // grouped sends and receives into its second half, then unpacked.
+    std::vector<int64_t> chunk = c.inShape;
+    chunk[q.dim] /= groups;
+    size_t chunkCount = inCount / static_cast<size_t>(groups);
+    CUdeviceptr sent = scratch, received = scratch + inCount * element;
+    int64_t rows = product(c.inShape, 0, q.dim),
+            width = product(chunk, q.dim, rank);
+    for (int64_t g = 0; ok && g < groups; ++g)
+      ok = copy2D(in + g * width * element, groups * width,
+                  sent + g * chunkCount * element, width, width, rows);
+    if (ok && chunkCount) {
+      ok = check(nccl->ncclGroupStart(), "ncclGroupStart");
+      for (int64_t g = 0; ok && g < groups; ++g)
+        ok = check(nccl->ncclSend(reinterpret_cast<void *>(
+                                      sent + g * chunkCount * element),
+                                  chunkCount, type, static_cast<int>(g), comm,
+                                  stream),
+                   "ncclSend") &&
+             check(nccl->ncclRecv(reinterpret_cast<void *>(
+                                      received + g * chunkCount * element),
+                                  chunkCount, type, static_cast<int>(g), comm,
+                                  stream),
+                   "ncclRecv");
+      // A group opened is closed, whatever failed inside it.
+      ncclResult_t end = nccl->ncclGroupEnd();
+      ok = ok && check(end, "ncclGroupEnd");
+    }
+    int64_t outRows = product(chunk, 0, q.dim2),
+            outWidth = product(chunk, q.dim2, rank);
+    for (int64_t g = 0; ok && g < groups; ++g)
+      ok = copy2D(received + g * chunkCount * element, outWidth,
+                  out + g * outWidth * element, groups * outWidth, outWidth,
+                  outRows);
+    break;
+  }
+  }
+  if (!ok)
+    return false;
+  if (CUevent done = collectiveEvents.empty() ? nullptr : collectiveEvents[i]) {
+    CUresult r = cu.cuEventRecordWithFlags(
+        done, stream,
+        capturing ? CU_EVENT_RECORD_EXTERNAL : CU_EVENT_RECORD_DEFAULT);
+    if (r != CUDA_SUCCESS)
+      return fail(r, "recording the end of " + stepName(i), error);
+  }
+  if (!capturing)
+    ++collectivesIssued;
+  return true;
+}
+
 bool CudaExecutable::State::enqueue(size_t i, std::string &error) {
   const CudaStep &s = program.steps[i];
+  if (s.kind == CudaStep::Collective)
+    return enqueueCollective(i, error);
   if (s.kind == CudaStep::Memset) {
     CUresult r = cu.cuMemsetD8Async(buffers[s.args[0]] + s.offset, 0, s.bytes,
                                     stream);
@@ -676,7 +929,8 @@ std::unique_ptr<CudaExecutable>
 CudaExecutable::create(CudaProgram program,
                        const std::vector<HostBytes> &weights,
                        std::string &error,
-                       std::map<const void *, uint64_t> *shared) {
+                       std::map<const void *, uint64_t> *shared,
+                       int requested) {
   std::unique_ptr<CudaExecutable> exe(new CudaExecutable());
   exe->state_ = std::make_unique<State>();
   State &s = *exe->state_;
@@ -698,9 +952,12 @@ CudaExecutable::create(CudaProgram program,
     error = "no CUDA device";
     return nullptr;
   }
-  int ordinal = 0;
-  if (const char *env = std::getenv("LLMC_CUDA_DEVICE"))
-    ordinal = std::atoi(env);
+  int ordinal = requested;
+  if (ordinal < 0) {
+    ordinal = 0;
+    if (const char *env = std::getenv("LLMC_CUDA_DEVICE"))
+      ordinal = std::atoi(env);
+  }
   if (ordinal < 0 || ordinal >= count) {
     error = "no CUDA device " + std::to_string(ordinal) + " (there are " +
             std::to_string(count) + ")";
@@ -907,6 +1164,14 @@ CudaExecutable::create(CudaProgram program,
     if (r != CUDA_SUCCESS)
       return s.fail(r, "allocating the cuDNN workspace", error), nullptr;
   }
+  // Events marking each collective's end: how far a device got.
+  for (size_t i = 0; i < p.steps.size(); ++i)
+    if (p.steps[i].kind == CudaStep::Collective) {
+      s.collectiveEvents.resize(p.steps.size(), nullptr);
+      if ((r = s.cu.cuEventCreate(&s.collectiveEvents[i],
+                                  CU_EVENT_DISABLE_TIMING)) != CUDA_SUCCESS)
+        return s.fail(r, "creating CUDA events", error), nullptr;
+    }
   if ((r = s.cu.cuStreamSynchronize(s.stream)) != CUDA_SUCCESS)
     return s.fail(r, "uploading the weights", error), nullptr;
   return exe;
@@ -918,8 +1183,15 @@ CudaExecutable::~CudaExecutable() {
   State &s = *state_;
   if (s.ctx)
     s.cu.cuCtxSetCurrent(s.ctx);
+  // A stream left stuck in a collective that was aborted would never
+  // drain: its memory stays (the process is about to report and exit).
+  if (s.stuck)
+    return;
   if (s.stream)
     s.cu.cuStreamSynchronize(s.stream);
+  for (CUevent e : s.collectiveEvents)
+    if (e)
+      s.cu.cuEventDestroy(e);
   if (s.graphExec)
     s.cu.cuGraphExecDestroy(s.graphExec);
   if (s.graph)
@@ -971,10 +1243,21 @@ const std::string &CudaExecutable::deviceName() const {
 namespace {
 /// Uploads inputs, runs `body`, downloads outputs, then waits; a failure
 /// anywhere poisons the executable.
-template <typename Body>
+/// Waits for the stream to drain: kernel faults surface here, at the
+/// latest.
+bool synchronize(CudaExecutable::State &s, std::string &error) {
+  CUresult r = s.cu.cuStreamSynchronize(s.stream);
+  if (r != CUDA_SUCCESS)
+    return s.fail(r, "running the model", error);
+  return true;
+}
+
+/// Uploads inputs, runs `body`, downloads outputs, then waits (`wait`); a
+/// failure anywhere poisons the executable.
+template <typename Body, typename Wait>
 bool runWith(CudaExecutable::State &s, const std::vector<HostBytes> &inputs,
              const std::vector<void *> &outputs, std::string &error,
-             Body body) {
+             Body body, Wait wait) {
   std::lock_guard<std::mutex> lock(s.mutex);
   if (!s.poisoned.empty()) {
     error = "an earlier CUDA error left this executable unusable: " +
@@ -1010,9 +1293,46 @@ bool runWith(CudaExecutable::State &s, const std::vector<HostBytes> &inputs,
                       error),
                poison();
     }
-  // Kernel faults surface here, at the latest.
-  if ((r = s.cu.cuStreamSynchronize(s.stream)) != CUDA_SUCCESS)
-    return s.fail(r, "running the model", error), poison();
+  if (!wait())
+    return poison();
+  return true;
+}
+
+/// Enqueues the steps, or with `graph` replays them as a CUDA graph: the
+/// first run eager (cuBLASLt's and cuDNN's first-call set-up must not
+/// happen inside a stream capture), the second captured, the rest
+/// replayed.
+bool enqueueRun(CudaExecutable::State &s, bool graph, std::string &error) {
+  if (!graph)
+    return s.enqueueAll(error);
+  CUresult r;
+  if (!s.graphExec && !s.ranEagerly) {
+    s.ranEagerly = true;
+    return s.enqueueAll(error);
+  }
+  if (!s.graphExec) {
+    // Capture once: every buffer is at a fixed address, so the graph
+    // replays as is.
+    if ((r = s.cu.cuStreamBeginCapture(
+             s.stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)) != CUDA_SUCCESS)
+      return s.fail(r, "starting a CUDA graph capture", error);
+    s.capturing = true;
+    bool ok = s.enqueueAll(error);
+    s.capturing = false;
+    r = s.cu.cuStreamEndCapture(s.stream, &s.graph);
+    if (!ok)
+      return false;
+    if (r != CUDA_SUCCESS)
+      return s.fail(r, "capturing the CUDA graph", error);
+    if ((r = s.cu.cuGraphInstantiateWithFlags(&s.graphExec, s.graph, 0)) !=
+        CUDA_SUCCESS)
+      return s.fail(r, "instantiating the CUDA graph", error);
+  }
+  if ((r = s.cu.cuGraphLaunch(s.graphExec, s.stream)) != CUDA_SUCCESS)
+    return s.fail(r, "launching the CUDA graph", error);
+  s.collectivesIssued = std::count_if(
+      s.collectiveEvents.begin(), s.collectiveEvents.end(),
+      [](CUevent e) { return e != nullptr; });
   return true;
 }
 } // namespace
@@ -1021,36 +1341,10 @@ bool CudaExecutable::run(const std::vector<HostBytes> &inputs,
                          const std::vector<void *> &outputs,
                          std::string &error) {
   State &s = *state_;
-  return runWith(s, inputs, outputs, error, [&]() {
-    if (!graph_)
-      return s.enqueueAll(error);
-    CUresult r;
-    if (!s.graphExec && !s.ranEagerly) {
-      // The first run is eager: cuBLASLt's and cuDNN's first-call set-up
-      // (workspace, plan caches) must not happen inside a stream capture.
-      s.ranEagerly = true;
-      return s.enqueueAll(error);
-    }
-    if (!s.graphExec) {
-      // Capture once: every buffer is at a fixed address, so the graph
-      // replays as is.
-      if ((r = s.cu.cuStreamBeginCapture(
-               s.stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)) != CUDA_SUCCESS)
-        return s.fail(r, "starting a CUDA graph capture", error);
-      bool ok = s.enqueueAll(error);
-      r = s.cu.cuStreamEndCapture(s.stream, &s.graph);
-      if (!ok)
-        return false;
-      if (r != CUDA_SUCCESS)
-        return s.fail(r, "capturing the CUDA graph", error);
-      if ((r = s.cu.cuGraphInstantiateWithFlags(&s.graphExec, s.graph, 0)) !=
-          CUDA_SUCCESS)
-        return s.fail(r, "instantiating the CUDA graph", error);
-    }
-    if ((r = s.cu.cuGraphLaunch(s.graphExec, s.stream)) != CUDA_SUCCESS)
-      return s.fail(r, "launching the CUDA graph", error);
-    return true;
-  });
+  return runWith(
+      s, inputs, outputs, error,
+      [&]() { return enqueueRun(s, graph_, error); },
+      [&]() { return synchronize(s, error); });
 }
 
 bool CudaExecutable::profile(const std::vector<HostBytes> &inputs,
@@ -1082,7 +1376,7 @@ bool CudaExecutable::profile(const std::vector<HostBytes> &inputs,
     if ((r = s.cu.cuEventRecord(events[n], s.stream)) != CUDA_SUCCESS)
       return s.fail(r, "recording a CUDA event", error);
     return true;
-  });
+  }, [&]() { return synchronize(s, error); });
   stepMs.assign(n, 0.0);
   for (size_t i = 0; ok && i < n; ++i) {
     float ms = 0;
@@ -1093,6 +1387,377 @@ bool CudaExecutable::profile(const std::vector<HostBytes> &inputs,
   }
   destroy();
   return ok;
+}
+
+//===----------------------------------------------------------------------===//
+// A mesh of GPUs in one process
+//===----------------------------------------------------------------------===//
+
+struct CudaMesh::Impl {
+  MeshShape mesh;
+  Nccl nccl;
+  std::vector<int> ordinals; // per rank
+  std::vector<std::unique_ptr<CudaExecutable>> devices;
+  std::vector<ncclComm_t> comms; // every communicator, for teardown
+  std::atomic<bool> aborted{false};
+  bool poisoned = false;
+  std::string poison;
+  bool graph = false;
+  std::mutex mutex; // one run at a time
+
+  /// Aborts every communicator once: NCCL's kernels and any host call
+  /// blocked in NCCL return.
+  void abortAll() {
+    std::lock_guard<std::mutex> lock(abortMutex);
+    if (commsAborted)
+      return;
+    commsAborted = true;
+    for (ncclComm_t c : comms)
+      nccl.ncclCommAbort(c);
+  }
+  std::mutex abortMutex;
+  bool commsAborted = false;
+};
+
+/// The CUDA devices the ranks run on: LLMC_CUDA_DEVICES ("2,3"), else
+/// 0..n-1. False with `error` when there are too few or one repeats.
+static bool meshOrdinals(int64_t n, std::vector<int> &ordinals,
+                         std::string &error) {
+  ordinals.clear();
+  if (const char *env = std::getenv("LLMC_CUDA_DEVICES"); env && *env) {
+    std::string list = env;
+    size_t at = 0;
+    while (at <= list.size()) {
+      size_t comma = list.find(',', at);
+      std::string item = list.substr(at, comma == std::string::npos
+                                              ? std::string::npos
+                                              : comma - at);
+      char *end = nullptr;
+      long v = std::strtol(item.c_str(), &end, 10);
+      if (item.empty() || *end || v < 0 || v > 4096) {
+        error = "--devices (LLMC_CUDA_DEVICES) '" + list +
+                "' is not a list of CUDA device numbers, e.g. 0,1";
+        return false;
+      }
+      ordinals.push_back(static_cast<int>(v));
+      if (comma == std::string::npos)
+        break;
+      at = comma + 1;
+    }
+    std::set<int> seen(ordinals.begin(), ordinals.end());
+    if (seen.size() != ordinals.size()) {
+      error = "--devices (LLMC_CUDA_DEVICES) '" + list +
+              "' names a device twice: NCCL needs a device per rank";
+      return false;
+    }
+    if (static_cast<int64_t>(ordinals.size()) < n) {
+      error = "--devices (LLMC_CUDA_DEVICES) '" + list + "' names " +
+              std::to_string(ordinals.size()) + " devices; the mesh needs " +
+              std::to_string(n);
+      return false;
+    }
+    ordinals.resize(n);
+    return true;
+  }
+  for (int64_t i = 0; i < n; ++i)
+    ordinals.push_back(static_cast<int>(i));
+  return true;
+}
+
+std::unique_ptr<CudaMesh>
+CudaMesh::create(const CudaProgram &program, const MeshShape &mesh,
+                 const std::vector<std::vector<HostBytes>> &weights,
+                 std::string &error) {
+  std::unique_ptr<CudaMesh> m(new CudaMesh());
+  m->impl_ = std::make_unique<Impl>();
+  Impl &x = *m->impl_;
+  x.mesh = mesh;
+  int64_t n = mesh.numDevices();
+  std::string meshText;
+  for (size_t a = 0; a < mesh.axisNames.size(); ++a)
+    meshText += (a ? "," : "") + mesh.axisNames[a] + "=" +
+                std::to_string(mesh.axisSizes[a]);
+  if (static_cast<int64_t>(weights.size()) != n) {
+    error = "malformed CUDA mesh: weights for " +
+            std::to_string(weights.size()) + " devices, the mesh has " +
+            std::to_string(n);
+    return nullptr;
+  }
+  if (!meshOrdinals(n, x.ordinals, error))
+    return nullptr;
+  // How many devices there are, before anything is set up on them.
+  {
+    Driver cu;
+    if (!cu.open(error))
+      return nullptr;
+    int count = 0;
+    CUresult r = cu.cuInit(0);
+    if (r != CUDA_SUCCESS || cu.cuDeviceGetCount(&count) != CUDA_SUCCESS ||
+        count == 0) {
+      error = "no CUDA device";
+      return nullptr;
+    }
+    int highest = *std::max_element(x.ordinals.begin(), x.ordinals.end());
+    if (highest >= count) {
+      error = "the artifact's mesh " + meshText + " needs " +
+              std::to_string(n) + " CUDA devices" +
+              (std::getenv("LLMC_CUDA_DEVICES")
+                   ? " (CUDA device " + std::to_string(highest) + " among them)"
+                   : std::string()) +
+              "; there " + (count == 1 ? "is 1" : "are " + std::to_string(count));
+      return nullptr;
+    }
+  }
+  if (!x.nccl.open(error))
+    return nullptr;
+  for (int64_t rank = 0; rank < n; ++rank) {
+    std::string why;
+    auto exe = CudaExecutable::create(program, weights[rank], why, nullptr,
+                                      x.ordinals[rank]);
+    if (!exe) {
+      error = "device " + std::to_string(rank) + " (CUDA device " +
+              std::to_string(x.ordinals[rank]) + "): " + why;
+      return nullptr;
+    }
+    CudaExecutable::State &s = *exe->state_;
+    s.nccl = &x.nccl;
+    s.coords = mesh.coordinates(rank);
+    s.axisNames = mesh.axisNames;
+    s.comms.assign(mesh.axisSizes.size(), nullptr);
+    x.devices.push_back(std::move(exe));
+  }
+  // One communicator per group of each axis: the devices whose other
+  // coordinates agree, ranked by their coordinate on the axis.
+  for (size_t a = 0; a < mesh.axisSizes.size(); ++a) {
+    std::vector<std::vector<int64_t>> groups;
+    std::map<std::vector<int64_t>, size_t> groupOf;
+    for (int64_t rank = 0; rank < n; ++rank) {
+      std::vector<int64_t> key = mesh.coordinates(rank);
+      key[a] = 0;
+      auto it = groupOf.emplace(key, groups.size()).first;
+      if (it->second == groups.size())
+        groups.emplace_back();
+      groups[it->second].push_back(rank); // in order of the axis coordinate
+    }
+    for (const std::vector<int64_t> &members : groups) {
+      std::vector<int> devs;
+      for (int64_t rank : members)
+        devs.push_back(x.ordinals[rank]);
+      std::vector<ncclComm_t> comms(members.size(), nullptr);
+      ncclResult_t r = x.nccl.ncclCommInitAll(
+          comms.data(), static_cast<int>(devs.size()), devs.data());
+      if (r != ncclSuccess) {
+        error = "creating the NCCL communicators of mesh axis '" +
+                mesh.axisNames[a] + "': " + x.nccl.describe(r);
+        return nullptr;
+      }
+      for (size_t j = 0; j < members.size(); ++j) {
+        x.devices[members[j]]->state_->comms[a] = comms[j];
+        x.comms.push_back(comms[j]);
+      }
+    }
+  }
+  return m;
+}
+
+CudaMesh::~CudaMesh() {
+  if (!impl_)
+    return;
+  Impl &x = *impl_;
+  bool stuck = std::any_of(x.devices.begin(), x.devices.end(),
+                           [](const std::unique_ptr<CudaExecutable> &d) {
+                             return d->state_->stuck.load();
+                           });
+  // Communicators go first (their kernels may still run on the streams):
+  // destroyed after a clean run, aborted otherwise.
+  for (const std::unique_ptr<CudaExecutable> &d : x.devices) {
+    CudaExecutable::State &s = *d->state_;
+    if (!stuck && s.stream) {
+      s.cu.cuCtxSetCurrent(s.ctx);
+      s.cu.cuStreamSynchronize(s.stream);
+    }
+  }
+  if (!x.commsAborted)
+    for (ncclComm_t c : x.comms)
+      stuck ? x.nccl.ncclCommAbort(c) : x.nccl.ncclCommDestroy(c);
+  x.devices.clear();
+}
+
+void CudaMesh::useGraph(bool on) {
+  impl_->graph = on;
+  for (auto &d : impl_->devices)
+    d->useGraph(on);
+}
+
+int64_t CudaMesh::numDevices() const {
+  return static_cast<int64_t>(impl_->devices.size());
+}
+
+CudaExecutable &CudaMesh::device(int64_t rank) { return *impl_->devices[rank]; }
+
+bool CudaMesh::run(const std::vector<std::vector<HostBytes>> &inputs,
+                   const std::vector<std::vector<void *>> &outputs,
+                   std::string &error) {
+  Impl &x = *impl_;
+  std::lock_guard<std::mutex> lock(x.mutex);
+  if (x.poisoned) {
+    error = "an earlier failure left this mesh of devices unusable: " +
+            x.poison;
+    return false;
+  }
+  size_t n = x.devices.size();
+  if (inputs.size() != n || outputs.size() != n) {
+    error = "the mesh runs " + std::to_string(n) + " devices";
+    return false;
+  }
+  // Progress: steps enqueued and collectives completed, per device.
+  std::vector<std::atomic<int64_t>> progress(n);
+  std::vector<std::atomic<bool>> finished(n);
+  std::vector<std::string> errors(n);
+  std::vector<char> abandoned(n, 0);
+  for (size_t r = 0; r < n; ++r) {
+    progress[r] = 0;
+    finished[r] = false;
+  }
+  x.aborted = false;
+  auto device = [&](size_t rank) {
+    CudaExecutable::State &s = *x.devices[rank]->state_;
+    std::string &why = errors[rank];
+    // Drops out when another device failed.
+    auto stopped = [&]() {
+      if (!x.aborted)
+        return false;
+      why = "stopped: another device failed";
+      abandoned[rank] = 1;
+      s.stuck = true;
+      return true;
+    };
+    bool ok = runWith(
+        s, inputs[rank], outputs[rank], why,
+        [&]() {
+          s.collectivesIssued = 0;
+          if (!enqueueRun(s, x.devices[rank]->graph_, why))
+            return false;
+          ++progress[rank];
+          return true;
+        },
+        [&]() {
+          // Polls instead of blocking, so that a collective that does not
+          // complete can be abandoned; counts the collectives done.
+          size_t next = 0;
+          const std::vector<CUevent> &events = s.collectiveEvents;
+          for (;;) {
+            CUresult r = s.cu.cuStreamQuery(s.stream);
+            if (r == CUDA_SUCCESS)
+              return true;
+            if (r != CUDA_ERROR_NOT_READY)
+              return s.fail(r, "running the model", why);
+            while (next < events.size() &&
+                   (!events[next] ||
+                    s.cu.cuEventQuery(events[next]) == CUDA_SUCCESS)) {
+              if (events[next])
+                ++progress[rank];
+              ++next;
+            }
+            if (stopped())
+              return false;
+            std::this_thread::sleep_for(std::chrono::microseconds(100));
+          }
+        });
+    if (!ok && !abandoned[rank])
+      x.aborted = true;
+    finished[rank] = true;
+  };
+  std::vector<std::thread> threads;
+  for (size_t r = 0; r < n; ++r)
+    threads.emplace_back(device, r);
+  // The watchdog: a run with no progress for the timeout is stopped.
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point last = Clock::now();
+  int64_t seen = -1;
+  bool timedOut = false;
+  for (;;) {
+    bool all = true;
+    int64_t sum = 0;
+    for (size_t r = 0; r < n; ++r) {
+      all &= finished[r].load();
+      sum += progress[r].load();
+    }
+    if (all)
+      break;
+    if (sum != seen) {
+      seen = sum;
+      last = Clock::now();
+    }
+    if (x.aborted ||
+        std::chrono::duration<double>(Clock::now() - last).count() > timeout_) {
+      timedOut = !x.aborted;
+      x.aborted = true;
+      x.abortAll();
+      // The threads return now; wait for them.
+      for (std::thread &t : threads)
+        t.join();
+      threads.clear();
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  for (std::thread &t : threads)
+    t.join();
+  if (!x.aborted)
+    return true;
+  // The collective that stalled (a device blocked in it fails with NCCL's
+  // error once aborted: the stall is the cause), else the first device's
+  // own error.
+  for (size_t r = 0; r < n && !timedOut; ++r)
+    if (!errors[r].empty() && !abandoned[r]) {
+      error = "device " + std::to_string(r) + " (CUDA device " +
+              std::to_string(x.ordinals[r]) + "): " + errors[r];
+      x.poisoned = true;
+      x.poison = error;
+      return false;
+    }
+  if (timedOut) {
+    // The device that got least far names the collective it waits in.
+    size_t slowest = 0;
+    int64_t least = std::numeric_limits<int64_t>::max();
+    std::vector<int64_t> done(n, 0);
+    for (size_t r = 0; r < n; ++r) {
+      CudaExecutable::State &s = *x.devices[r]->state_;
+      s.cu.cuCtxSetCurrent(s.ctx);
+      for (CUevent e : s.collectiveEvents) {
+        if (!e)
+          continue;
+        if (done[r] >= s.collectivesIssued ||
+            s.cu.cuEventQuery(e) != CUDA_SUCCESS)
+          break;
+        ++done[r];
+      }
+      if (done[r] < least) {
+        least = done[r];
+        slowest = r;
+      }
+    }
+    CudaExecutable::State &s = *x.devices[slowest]->state_;
+    std::string what = "a collective";
+    int64_t k = 0;
+    for (size_t i = 0; i < s.program.steps.size(); ++i)
+      if (s.program.steps[i].kind == CudaStep::Collective && k++ == least) {
+        what = s.stepName(i);
+        break;
+      }
+    char seconds[32];
+    std::snprintf(seconds, sizeof(seconds), "%g", timeout_);
+    error = what + " did not complete within " + seconds +
+            " s (--collective-timeout) on device " + std::to_string(slowest) +
+            " (CUDA device " + std::to_string(x.ordinals[slowest]) +
+            "): a peer did not take part";
+  } else {
+    error = "the mesh run was stopped";
+  }
+  x.poisoned = true;
+  x.poison = error;
+  return false;
 }
 
 #pragma GCC diagnostic pop

@@ -154,6 +154,102 @@ bool llmc::runtime::validGemm(const CudaGemm &g,
          fits(g.c, g.m, g.n, g.cDtype);
 }
 
+uint64_t llmc::runtime::collectiveScratchBytes(const CudaCollective &c) {
+  const CollectiveParams &p = c.params;
+  uint64_t element = dtypeSize(c.dtype);
+  auto outer = [](const std::vector<int64_t> &shape, int64_t dim) {
+    int64_t n = 1;
+    for (int64_t d = 0; d < dim && d < static_cast<int64_t>(shape.size()); ++d)
+      n *= shape[d];
+    return n;
+  };
+  switch (p.kind) {
+  case CollectiveKind::AllGather:
+    return outer(c.outShape, p.dim) > 1
+               ? static_cast<uint64_t>(numElements(c.outShape)) * element
+               : 0;
+  case CollectiveKind::ReduceScatter:
+    return outer(c.inShape, p.dim) > 1
+               ? static_cast<uint64_t>(numElements(c.inShape)) * element
+               : 0;
+  case CollectiveKind::AllToAll:
+    return 2 * static_cast<uint64_t>(numElements(c.inShape)) * element;
+  default:
+    return 0;
+  }
+}
+
+bool llmc::runtime::validCollective(const CudaCollective &c,
+                                    const std::vector<CudaBuffer> &buffers) {
+  const CollectiveParams &p = c.params;
+  int64_t rank = static_cast<int64_t>(c.inShape.size());
+  if (c.outShape.size() != c.inShape.size() || rank > 8 || p.groupSize < 1 ||
+      p.groupSize > 4096 || p.axis < 0 || p.axis > 16 ||
+      static_cast<int64_t>(p.kind) < 0 ||
+      static_cast<int64_t>(p.kind) > static_cast<int64_t>(CollectiveKind::Split) ||
+      static_cast<int64_t>(p.reduce) < 0 ||
+      static_cast<int64_t>(p.reduce) > static_cast<int64_t>(ReduceKind::Min))
+    return false;
+  switch (c.dtype) {
+  case DType::F32: case DType::F64: case DType::F16: case DType::BF16:
+  case DType::I64: case DType::I32: case DType::I8: case DType::U8:
+  case DType::Bool:
+    break;
+  default:
+    return false;
+  }
+  for (size_t d = 0; d < c.inShape.size(); ++d)
+    if (c.inShape[d] < 0 || c.outShape[d] < 0 ||
+        c.inShape[d] > (int64_t(1) << 40) || c.outShape[d] > (int64_t(1) << 40))
+      return false;
+  bool needsDim = p.kind != CollectiveKind::AllReduce;
+  if (needsDim && (p.dim < 0 || p.dim >= rank))
+    return false;
+  if (p.kind == CollectiveKind::AllToAll && (p.dim2 < 0 || p.dim2 >= rank))
+    return false;
+  // The output's shape follows from the input's.
+  std::vector<int64_t> want = c.inShape;
+  int64_t g = p.groupSize;
+  switch (p.kind) {
+  case CollectiveKind::AllReduce:
+    break;
+  case CollectiveKind::AllGather:
+    want[p.dim] *= g;
+    break;
+  case CollectiveKind::ReduceScatter:
+  case CollectiveKind::Split:
+    if (want[p.dim] % g)
+      return false;
+    want[p.dim] /= g;
+    break;
+  case CollectiveKind::AllToAll:
+    if (want[p.dim] % g)
+      return false;
+    want[p.dim] /= g;
+    want[p.dim2] *= g;
+    break;
+  }
+  if (want != c.outShape)
+    return false;
+  uint64_t element = dtypeSize(c.dtype);
+  auto fits = [&](uint32_t buffer, int64_t offset, uint64_t bytes) {
+    return buffer < buffers.size() && offset >= 0 &&
+           static_cast<uint64_t>(offset) * element + bytes <=
+               buffers[buffer].bytes;
+  };
+  uint64_t inBytes = static_cast<uint64_t>(numElements(c.inShape)) * element,
+           outBytes = static_cast<uint64_t>(numElements(c.outShape)) * element;
+  uint64_t scratch = collectiveScratchBytes(c);
+  if (scratch && (!c.hasScratch || !fits(c.scratch, 0, scratch)))
+    return false;
+  // Only an all-reduce runs in place.
+  if (c.in == c.out && p.kind != CollectiveKind::AllReduce)
+    return false;
+  if (c.in == c.out && c.inOffset != c.outOffset)
+    return false;
+  return fits(c.in, c.inOffset, inBytes) && fits(c.out, c.outOffset, outBytes);
+}
+
 const char *llmc::runtime::epilogueName(GemmEpilogue e) {
   switch (e) {
   case GemmEpilogue::Bias:
@@ -202,6 +298,13 @@ double llmc::runtime::stepBytes(const CudaProgram &p, const CudaStep &s) {
                   count(c.output) * (c.accumulate || c.residual ? 2 : 1) +
                   (c.epilogue != ConvEpilogue::None ? c.output[1] : 0));
   }
+  case CudaStep::Collective: {
+    // What this device sends and receives, on its link.
+    const CudaCollective &c = s.collective;
+    double in = static_cast<double>(numElements(c.inShape)) * dtypeSize(c.dtype),
+           out = static_cast<double>(numElements(c.outShape)) * dtypeSize(c.dtype);
+    return in + out;
+  }
   case CudaStep::Launch: {
     double bytes = 0;
     for (uint32_t a : s.args)
@@ -236,10 +339,13 @@ std::string llmc::runtime::formatProfile(const CudaProgram &p,
                           roofline->launchSeconds)
                  : 0;
     estimated += estimate;
-    std::string name = s.kind == CudaStep::Gemm     ? "cuBLASLt GEMM"
-                       : s.kind == CudaStep::Conv   ? "cuDNN convolution"
-                       : s.kind == CudaStep::Memset ? "memset"
-                                                    : s.kernel;
+    std::string name =
+        s.kind == CudaStep::Gemm         ? "cuBLASLt GEMM"
+        : s.kind == CudaStep::Conv       ? "cuDNN convolution"
+        : s.kind == CudaStep::Memset     ? "memset"
+        : s.kind == CudaStep::Collective ? std::string("NCCL ") +
+                                               collectiveName(s.collective.params.kind)
+                                         : s.kernel;
     char tflops[32] = "";
     if (flops > 0 && us > 0)
       std::snprintf(tflops, sizeof(tflops), "%.2f", flops / (us * 1e6));

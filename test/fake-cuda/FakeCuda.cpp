@@ -2,10 +2,12 @@
 //
 // Built as libcuda.so.1, for testing llmc's CUDA runtime (runtime/Cuda.cpp)
 // on machines without a GPU: put its folder first on LD_LIBRARY_PATH and
-// the runtime's dlopen("libcuda.so.1") finds it. One device, an sm_90 with
-// an H100's limits; device memory is host memory (256-byte aligned, as
-// cuMemAlloc's is), so copies and memsets are memcpy and memset; kernels do
-// nothing. Every entry point appends one line to $FAKE_CUDA_TRACE.
+// the runtime's dlopen("libcuda.so.1") finds it. One device by default
+// ($FAKE_CUDA_DEVICES for more), each an sm_90 with an H100's limits and a
+// primary context of its own; device memory is host memory (256-byte
+// aligned, as cuMemAlloc's is), so copies and memsets are memcpy and
+// memset; kernels do nothing. Every entry point appends one line to
+// $FAKE_CUDA_TRACE.
 //
 // It is strict where the real driver is: calls that need a current
 // context fail without one (the context is per thread), copies must stay
@@ -37,6 +39,8 @@
 
 struct CUctx_st {
   int retained = 0;
+  int device = 0;
+  std::atomic<int> inFlight{0};
 };
 struct CUmod_st {
   bool cubin = false;
@@ -48,9 +52,14 @@ struct CUfunc_st {
 struct CUstream_st {
   std::atomic<bool> capturing{false}, invalidated{false};
   std::atomic<size_t> nodes{0};
+  CUctx_st *context = nullptr;
+  /// Work that never completes is queued (fakeCudaStallStream).
+  std::atomic<bool> stalled{false};
 };
 struct CUevent_st {
   bool recorded = false;
+  /// Recorded behind work that never completes.
+  CUstream_st *behind = nullptr;
 };
 struct CUgraph_st {
   size_t nodes = 0;
@@ -64,8 +73,8 @@ std::mutex traceMutex;
 std::mutex memoryMutex;
 std::map<uintptr_t, size_t> allocations; // base -> bytes
 std::atomic<bool> initialized{false};
-std::atomic<int> inFlight{0};
-CUctx_st primaryContext;
+constexpr int kMaxDevices = 16;
+CUctx_st primaryContexts[kMaxDevices];
 // The driver's current context is per thread.
 thread_local CUcontext current = nullptr;
 
@@ -73,6 +82,16 @@ thread_local CUcontext current = nullptr;
 long envNumber(const char *name, long otherwise) {
   const char *v = std::getenv(name);
   return v && *v ? std::strtol(v, nullptr, 0) : otherwise;
+}
+
+/// The number of fake devices: $FAKE_CUDA_DEVICES (1 to 16), default 1.
+int deviceCount() {
+  return static_cast<int>(std::clamp<long>(envNumber("FAKE_CUDA_DEVICES", 1),
+                                           1, kMaxDevices));
+}
+
+bool validDevice(CUdevice device) {
+  return device >= 0 && device < deviceCount();
 }
 
 /// CUDA_ERROR_NOT_INITIALIZED before cuInit, CUDA_ERROR_INVALID_CONTEXT
@@ -159,12 +178,26 @@ FAKE_CUDA_EXPORT const char *fakeCudaDeviceWork(CUstream stream,
     return "captured";
   }
   // Two runs of one executable must never interleave (the runtime holds a
-  // mutex per executable): a second call in flight is an overlap.
+  // mutex per executable): a second call in flight on one device is an
+  // overlap. Devices of a mesh run at once, each on its own.
+  CUctx_st *ctx = stream && stream->context ? stream->context : current;
+  std::atomic<int> &inFlight =
+      ctx ? ctx->inFlight : primaryContexts[0].inFlight;
   if (inFlight.fetch_add(1) != 0)
     fakeCudaTrace("OVERLAP %s", what);
   std::this_thread::sleep_for(std::chrono::microseconds(200));
   inFlight.fetch_sub(1);
   return "eager";
+}
+
+FAKE_CUDA_EXPORT int fakeCudaStreamDevice(CUstream stream) {
+  CUctx_st *ctx = stream && stream->context ? stream->context : current;
+  return ctx ? ctx->device : -1;
+}
+
+FAKE_CUDA_EXPORT void fakeCudaStallStream(CUstream stream) {
+  if (stream)
+    stream->stalled = true;
 }
 
 //===----------------------------------------------------------------------===//
@@ -219,8 +252,8 @@ CUresult CUDAAPI cuGetErrorString(CUresult error, const char **text) {
 CUresult CUDAAPI cuDeviceGetCount(int *count) {
   if (!initialized)
     return CUDA_ERROR_NOT_INITIALIZED;
-  *count = 1;
-  fakeCudaTrace("cuDeviceGetCount -> 1");
+  *count = deviceCount();
+  fakeCudaTrace("cuDeviceGetCount -> %d", *count);
   return CUDA_SUCCESS;
 }
 
@@ -228,9 +261,9 @@ CUresult CUDAAPI cuDeviceGet(CUdevice *device, int ordinal) {
   fakeCudaTrace("cuDeviceGet %d", ordinal);
   if (!initialized)
     return CUDA_ERROR_NOT_INITIALIZED;
-  if (ordinal != 0)
+  if (!validDevice(ordinal))
     return CUDA_ERROR_INVALID_DEVICE;
-  *device = 0;
+  *device = ordinal;
   return CUDA_SUCCESS;
 }
 
@@ -238,7 +271,7 @@ CUresult CUDAAPI cuDeviceGetAttribute(int *value, CUdevice_attribute attribute,
                                       CUdevice device) {
   if (!initialized)
     return CUDA_ERROR_NOT_INITIALIZED;
-  if (device != 0)
+  if (!validDevice(device))
     return CUDA_ERROR_INVALID_DEVICE;
   // What an H100 SXM (sm_90) reports.
   switch (attribute) {
@@ -312,9 +345,12 @@ CUresult CUDAAPI cuDeviceGetName(char *name, int length, CUdevice device) {
   fakeCudaTrace("cuDeviceGetName");
   if (!initialized)
     return CUDA_ERROR_NOT_INITIALIZED;
-  if (device != 0 || length <= 0)
+  if (!validDevice(device) || length <= 0)
     return CUDA_ERROR_INVALID_VALUE;
-  std::snprintf(name, length, "Fake GPU (llmc test driver)");
+  if (device == 0)
+    std::snprintf(name, length, "Fake GPU (llmc test driver)");
+  else
+    std::snprintf(name, length, "Fake GPU %d (llmc test driver)", device);
   return CUDA_SUCCESS;
 }
 
@@ -322,24 +358,27 @@ CUresult CUDAAPI cuDevicePrimaryCtxRetain(CUcontext *context, CUdevice device) {
   fakeCudaTrace("cuDevicePrimaryCtxRetain");
   if (!initialized)
     return CUDA_ERROR_NOT_INITIALIZED;
-  if (device != 0)
+  if (!validDevice(device))
     return CUDA_ERROR_INVALID_DEVICE;
-  ++primaryContext.retained;
-  *context = &primaryContext;
+  CUctx_st &primary = primaryContexts[device];
+  primary.device = device;
+  ++primary.retained;
+  *context = &primary;
   return CUDA_SUCCESS;
 }
 
 CUresult CUDAAPI cuDevicePrimaryCtxRelease(CUdevice device) {
   fakeCudaTrace("cuDevicePrimaryCtxRelease");
-  if (device != 0 || primaryContext.retained == 0)
+  if (!validDevice(device) || primaryContexts[device].retained == 0)
     return CUDA_ERROR_INVALID_CONTEXT;
-  --primaryContext.retained;
+  --primaryContexts[device].retained;
   return CUDA_SUCCESS;
 }
 
 CUresult CUDAAPI cuCtxSetCurrent(CUcontext context) {
   fakeCudaTrace("cuCtxSetCurrent");
-  if (context && context != &primaryContext)
+  if (context && (context < primaryContexts ||
+                  context >= primaryContexts + kMaxDevices))
     return CUDA_ERROR_INVALID_CONTEXT;
   current = context;
   return CUDA_SUCCESS;
@@ -477,6 +516,36 @@ CUresult CUDAAPI cuMemcpyDtoHAsync(void *to, CUdeviceptr from, size_t bytes,
   return CUDA_SUCCESS;
 }
 
+CUresult CUDAAPI cuMemcpy2DAsync(const CUDA_MEMCPY2D *copy, CUstream stream) {
+  if (CUresult r = needContext("cuMemcpy2DAsync"))
+    return r;
+  if (!copy || copy->srcMemoryType != CU_MEMORYTYPE_DEVICE ||
+      copy->dstMemoryType != CU_MEMORYTYPE_DEVICE || copy->srcXInBytes ||
+      copy->srcY || copy->dstXInBytes || copy->dstY ||
+      copy->srcPitch < copy->WidthInBytes ||
+      copy->dstPitch < copy->WidthInBytes) {
+    fakeCudaTrace("cuMemcpy2DAsync -> 1 (not a device-to-device copy the "
+                  "fake knows)");
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  size_t w = copy->WidthInBytes, h = copy->Height;
+  const char *src = reinterpret_cast<const char *>(copy->srcDevice);
+  char *dst = reinterpret_cast<char *>(copy->dstDevice);
+  if (h && w &&
+      (!fakeCudaIsDeviceRange(src, (h - 1) * copy->srcPitch + w) ||
+       !fakeCudaIsDeviceRange(dst, (h - 1) * copy->dstPitch + w))) {
+    fakeCudaTrace("cuMemcpy2DAsync %zux%zu -> 1 (outside device memory)", w,
+                  h);
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  const char *how = fakeCudaDeviceWork(stream, "cuMemcpy2DAsync");
+  fakeCudaTrace("cuMemcpy2DAsync %zux%zu %s", w, h, how);
+  if (std::strcmp(how, "eager") == 0)
+    for (size_t row = 0; row < h; ++row)
+      std::memmove(dst + row * copy->dstPitch, src + row * copy->srcPitch, w);
+  return CUDA_SUCCESS;
+}
+
 CUresult CUDAAPI cuMemsetD8Async(CUdeviceptr to, unsigned char value,
                                  size_t bytes, CUstream stream) {
   if (CUresult r = needContext("cuMemsetD8Async"))
@@ -502,6 +571,15 @@ CUresult CUDAAPI cuStreamCreate(CUstream *stream, unsigned int flags) {
     return r;
   fakeCudaTrace("cuStreamCreate flags=%u", flags);
   *stream = new CUstream_st;
+  (*stream)->context = current;
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuStreamQuery(CUstream stream) {
+  if (CUresult r = needContext("cuStreamQuery"))
+    return r;
+  if (stream && stream->stalled)
+    return CUDA_ERROR_NOT_READY;
   return CUDA_SUCCESS;
 }
 
@@ -521,6 +599,11 @@ CUresult CUDAAPI cuStreamSynchronize(CUstream stream) {
     stream->invalidated = true;
     fakeCudaTrace("cuStreamSynchronize -> 900 (the stream is capturing)");
     return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+  }
+  if (stream && stream->stalled) {
+    // The real driver would wait forever.
+    fakeCudaTrace("HANG cuStreamSynchronize on a stream that never drains");
+    return CUDA_ERROR_ILLEGAL_STATE;
   }
   fakeCudaDeviceWork(stream, "cuStreamSynchronize");
   fakeCudaTrace("cuStreamSynchronize");
@@ -579,6 +662,37 @@ CUresult CUDAAPI cuEventRecord(CUevent event, CUstream stream) {
     return CUDA_ERROR_INVALID_HANDLE;
   fakeCudaTrace("cuEventRecord");
   event->recorded = true;
+  event->behind = stream && stream->stalled ? stream : nullptr;
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuEventRecordWithFlags(CUevent event, CUstream stream,
+                                        unsigned int flags) {
+  if (CUresult r = needContext("cuEventRecordWithFlags"))
+    return r;
+  if (!event || flags > CU_EVENT_RECORD_EXTERNAL)
+    return CUDA_ERROR_INVALID_VALUE;
+  // Outside a capture an external record is the driver's error.
+  bool capturing = stream && stream->capturing;
+  if ((flags == CU_EVENT_RECORD_EXTERNAL) != capturing) {
+    fakeCudaTrace("cuEventRecordWithFlags %u -> 1 (%s)", flags,
+                  capturing ? "a captured record must be external to be "
+                              "queried"
+                            : "external outside a capture");
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  if (capturing)
+    ++stream->nodes;
+  event->recorded = true;
+  event->behind = stream && stream->stalled ? stream : nullptr;
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuEventQuery(CUevent event) {
+  if (!event)
+    return CUDA_ERROR_INVALID_HANDLE;
+  if (event->behind && event->behind->stalled)
+    return CUDA_ERROR_NOT_READY;
   return CUDA_SUCCESS;
 }
 

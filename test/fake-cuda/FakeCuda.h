@@ -7,6 +7,7 @@
 //
 // Environment:
 //   FAKE_CUDA_TRACE=PATH         every call appends one line to PATH
+//   FAKE_CUDA_DEVICES=N          N devices (1 to 16; default 1)
 //   FAKE_CUDA_REJECT_CUBIN=CODE  ELF images fail to load with CUresult CODE
 //   FAKE_CUDA_REJECT_PTX=CODE    PTX text fails to load with CUresult CODE
 //   FAKE_CUDNN_FUSED_STATUS=N    cudnnConvolutionBiasActivationForward
@@ -37,5 +38,12 @@ FAKE_CUDA_EXPORT bool fakeCudaIsDeviceRange(const void *p, size_t bytes);
 /// interleave leave OVERLAP in the trace) and "eager" is returned.
 FAKE_CUDA_EXPORT const char *fakeCudaDeviceWork(CUstream stream,
                                                 const char *what);
+
+/// The device whose context `stream` was created in (-1: none).
+FAKE_CUDA_EXPORT int fakeCudaStreamDevice(CUstream stream);
+
+/// Queues work on `stream` that never completes: cuStreamQuery and the
+/// events recorded after it say CUDA_ERROR_NOT_READY from now on.
+FAKE_CUDA_EXPORT void fakeCudaStallStream(CUstream stream);
 
 #endif // LLMC_TEST_FAKE_CUDA_H

@@ -125,13 +125,12 @@ int main(int argc, char **argv) {
     artifact = Artifact::load(artifactPath, why, "", launch);
     if (!artifact)
       return why;
-    if (profile && !artifact->cuda())
+    if (profile && !artifact->cuda() && !artifact->cudaMesh())
       return artifactPath +
              std::string(": --profile times the steps of a "
                          "CUDA artifact; this one is for ") +
              artifact->target();
-    if (artifact->cuda())
-      artifact->cuda()->useGraph(graph);
+    artifact->useCudaGraph(graph);
     artifact->setCollectiveTimeout(collectiveTimeout);
     // Inputs: NAME=FILE.npy by name, FILE.npy in signature order. Each
     // process reads them whole and cuts its own parts.

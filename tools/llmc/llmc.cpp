@@ -431,8 +431,7 @@ loadWithInputs(const std::string &path, std::vector<HostTensor> &given) {
     fail(error);
     return nullptr;
   }
-  if (artifact->cuda())
-    artifact->cuda()->useGraph(cudaGraph);
+  artifact->useCudaGraph(cudaGraph);
   artifact->setCollectiveTimeout(collectiveTimeout);
   std::vector<std::string> names;
   for (const auto &spec : artifact->inputs())

@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "FakeCudaSupport.h"
 #include "llmc/Runtime/Cuda.h"
 
 #include "gtest/gtest.h"
@@ -27,48 +28,9 @@
 
 using namespace llmc::runtime;
 
+using namespace llmc::testing;
+
 namespace {
-/// Loads the fake driver once; "" or why the tests cannot run.
-std::string openFakeDriver() {
-#ifndef LLMC_FAKE_CUDA_DIR
-  return "the fake CUDA driver is not built (no CUDA headers)";
-#else
-  if (!cudaSupportBuilt())
-    return "the runtime is built without CUDA support";
-  static std::string why = [] {
-    if (dlopen(LLMC_FAKE_CUDA_DIR "/libcuda.so.1", RTLD_NOW | RTLD_GLOBAL))
-      return std::string();
-    const char *error = dlerror();
-    return std::string("cannot open the fake CUDA driver: ") +
-           (error ? error : LLMC_FAKE_CUDA_DIR "/libcuda.so.1");
-  }();
-  return why;
-#endif
-}
-
-/// Points the fake's trace at a fresh file named after the test.
-std::string freshTrace(const char *name) {
-  std::string path = ::testing::TempDir() + "llmc-fake-cuda-" + name + ".trace";
-  std::remove(path.c_str());
-  setenv("FAKE_CUDA_TRACE", path.c_str(), 1);
-  return path;
-}
-
-std::string readFile(const std::string &path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-size_t count(const std::string &text, const std::string &what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos;
-       at = text.find(what, at + 1))
-    ++n;
-  return n;
-}
-
 /// 256 floats in, 256 out: a kernel, a memset of the arena, a kernel.
 CudaProgram program() {
   CudaProgram p;

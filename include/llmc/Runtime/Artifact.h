@@ -32,13 +32,14 @@ namespace llmc::runtime {
 constexpr char kArtifactMagic[8] = {'L', 'L', 'M', 'C', 'X', '\0', '\r', '\n'};
 /// The format written; versions from kOldestArtifactVersion on are read
 /// (2 added GEMM epilogues, 3 convolution epilogues, 4 meshes, 5 donated
-/// inputs, 6 dynamic dims).
-constexpr uint32_t kArtifactVersion = 6;
+/// inputs, 6 dynamic dims, 7 CUDA collectives).
+constexpr uint32_t kArtifactVersion = 7;
 constexpr uint32_t kOldestArtifactVersion = 1;
 constexpr size_t kArtifactHeaderSize = 64;
 /// The CPU target; CUDA targets are "cuda-sm_XX".
 constexpr const char *kCpuTarget = "cpu-x86_64";
 class CudaExecutable;
+class CudaMesh;
 
 /// Name, element type and shape of an input or output.
 struct TensorSpec {
@@ -189,8 +190,14 @@ public:
   const std::vector<int64_t> &meshAxisSizes() const { return meshSizes_; }
   /// How long a collective waits for its peers (default 60 s).
   void setCollectiveTimeout(double seconds) { collectiveTimeout_ = seconds; }
-  /// The CUDA executable of a CUDA artifact; null for the CPU.
+  /// The CUDA executable of a CUDA artifact for one device; null for the
+  /// CPU and for a mesh (see cudaMesh).
   CudaExecutable *cuda() const { return cuda_.get(); }
+  /// A CUDA artifact's mesh of GPUs; null for one device.
+  CudaMesh *cudaMesh() const { return cudaMesh_.get(); }
+  /// Replays a CUDA artifact's steps as CUDA graphs (see
+  /// CudaExecutable::useGraph), on every device; nothing for the CPU.
+  void useCudaGraph(bool on);
 
   bool run(const std::vector<HostTensor> &inputs,
            std::vector<HostTensor> &outputs, std::string &error) const;
@@ -255,6 +262,11 @@ private:
   std::vector<DynamicDim> dynamic_;
   std::string path_, target_;
   std::unique_ptr<CudaExecutable> cuda_;
+  std::unique_ptr<CudaMesh> cudaMesh_;
+  /// Runs a partitioned CUDA program on its mesh of GPUs.
+  bool runCudaMesh(const std::vector<TensorView> &inputs,
+                   const std::vector<TensorView> &outputs,
+                   std::string &error) const;
   void *mapping_ = nullptr;
   size_t mappingSize_ = 0;
   void *library_ = nullptr;

@@ -20,6 +20,7 @@
 #ifndef LLMC_RUNTIME_CUDA_H
 #define LLMC_RUNTIME_CUDA_H
 
+#include "llmc/Runtime/Collectives.h"
 #include "llmc/Runtime/CudaProgram.h"
 
 #include <map>
@@ -48,10 +49,11 @@ public:
   /// uploaded by executables that live as long as this one (the variants
   /// of one dynamic artifact), by host address: a weight found there is
   /// not uploaded again, and one uploaded is added.
+  /// `ordinal` picks the device (-1: LLMC_CUDA_DEVICE, default 0).
   static std::unique_ptr<CudaExecutable>
   create(CudaProgram program, const std::vector<HostBytes> &weights,
          std::string &error,
-         std::map<const void *, uint64_t> *shared = nullptr);
+         std::map<const void *, uint64_t> *shared = nullptr, int ordinal = -1);
   ~CudaExecutable();
 
   /// Replays the steps as one CUDA graph (captured on the first run).
@@ -75,9 +77,50 @@ public:
   struct State;
 
 private:
+  friend class CudaMesh;
   CudaExecutable() = default;
   std::unique_ptr<State> state_;
   bool graph_ = false;
+};
+
+/// A partitioned program on the GPUs of a mesh, driven by one process: one
+/// CudaExecutable per device (each with its own weight parts), a thread
+/// per device for each run, and the collectives run by NCCL (opened at run
+/// time: LLMC_NCCL, else libnccl.so.2), one communicator per mesh axis and
+/// group, enqueued on each device's stream (and captured in its CUDA graph
+/// with useGraph). Devices are ranks of the mesh in row-major order, on CUDA
+/// devices 0..N-1 or those LLMC_CUDA_DEVICES lists ("2,3").
+///
+/// A collective that does not complete never hangs a run: when no device
+/// makes progress for the timeout (a peer failed, or never arrived), every
+/// communicator is aborted and the run fails with one line naming the
+/// collective, its mesh axis and its step; the mesh is unusable afterwards.
+class CudaMesh {
+public:
+  /// `weights[rank]`: device `rank`'s weights (its parts of the split
+  /// ones). Null with a one-line `error` (too few devices, no NCCL...).
+  static std::unique_ptr<CudaMesh>
+  create(const CudaProgram &program, const MeshShape &mesh,
+         const std::vector<std::vector<HostBytes>> &weights,
+         std::string &error);
+  ~CudaMesh();
+
+  void useGraph(bool on);
+  /// Seconds without progress before a run is stopped (default 60).
+  void setTimeout(double seconds) { timeout_ = seconds; }
+  /// Runs every device on its own inputs and outputs (`inputs[rank]`,
+  /// `outputs[rank]`, as CudaExecutable::run takes them).
+  bool run(const std::vector<std::vector<HostBytes>> &inputs,
+           const std::vector<std::vector<void *>> &outputs, std::string &error);
+  int64_t numDevices() const;
+  CudaExecutable &device(int64_t rank);
+
+  struct Impl;
+
+private:
+  CudaMesh() = default;
+  std::unique_ptr<Impl> impl_;
+  double timeout_ = 60;
 };
 
 } // namespace llmc::runtime

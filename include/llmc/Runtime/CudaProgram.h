@@ -12,6 +12,7 @@
 #ifndef LLMC_RUNTIME_CUDAPROGRAM_H
 #define LLMC_RUNTIME_CUDAPROGRAM_H
 
+#include "llmc/Runtime/Collectives.h"
 #include "llmc/Runtime/Tensor.h"
 
 #include <cstdint>
@@ -97,8 +98,35 @@ struct CudaConv {
   ConvOperand z;
 };
 
+/// A collective between the devices of a mesh axis (a partitioned
+/// program's), run by NCCL on the step's stream: `params` as the CPU
+/// devices' kernels take them (runtime/Collectives.h), `in` and `out` dense
+/// row-major tensors `inOffset` and `outOffset` elements into their
+/// buffers. NCCL moves whole buffers: a gather, scatter or exchange along
+/// an inner dim packs and unpacks its chunks through `scratch` (an arena
+/// buffer of scratchBytes), with 2-D copies.
+struct CudaCollective {
+  CollectiveParams params;
+  DType dtype = DType::F32;
+  std::vector<int64_t> inShape, outShape;
+  uint32_t in = 0, out = 0;
+  int64_t inOffset = 0, outOffset = 0;
+  bool hasScratch = false;
+  uint32_t scratch = 0;
+};
+
+/// The bytes of scratch `c` needs (0: none): an all-gather or a
+/// reduce-scatter along a dim with an outer dim above 1 needs the whole
+/// gathered tensor's, an all-to-all twice its input's.
+uint64_t collectiveScratchBytes(const CudaCollective &c);
+
+/// True when `c`'s shapes agree with what it does (its kind, dims and
+/// group size) and both tensors and the scratch lie inside their buffers.
+bool validCollective(const CudaCollective &c,
+                     const std::vector<CudaBuffer> &buffers);
+
 struct CudaStep {
-  enum Kind : uint8_t { Launch, Gemm, Memset, Conv } kind = Launch;
+  enum Kind : uint8_t { Launch, Gemm, Memset, Conv, Collective } kind = Launch;
   std::string kernel;
   uint32_t grid[3] = {1, 1, 1}, block[3] = {1, 1, 1};
   uint32_t sharedBytes = 0;
@@ -106,6 +134,7 @@ struct CudaStep {
   uint64_t offset = 0, bytes = 0; // Memset: zeroes args[0][offset, +bytes)
   CudaGemm gemm;
   CudaConv conv;
+  CudaCollective collective;
   std::string node; // the ONNX node(s), for errors and profiles
 };
 
