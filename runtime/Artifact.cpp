@@ -1670,7 +1670,7 @@ bool llmc::runtime::describeArtifact(const std::string &path,
           std::to_string(launches) + " kernel launches, " +
           std::to_string(gemms) + " cuBLASLt GEMMs, " +
           std::to_string(convs) + " cuDNN convolutions, " +
-          (collectives ? std::to_string(collectives) + " NCCL collectives, "
+          (collectives ? std::to_string(collectives) + " collectives, "
                        : std::string()) +
           std::to_string(p.steps.size() - launches - gemms - convs -
                          collectives) +
@@ -1718,13 +1718,16 @@ bool llmc::runtime::describeArtifact(const std::string &path,
       std::string axis = q.axis < static_cast<int64_t>(axisNames.size())
                              ? axisNames[q.axis]
                              : "axis " + std::to_string(q.axis);
-      text += std::string("nccl ") + collectiveName(q.kind) + " " +
-              dtypeName(c.dtype) + " " + shape(c.inShape) + " -> " +
+      bool local = q.kind == CollectiveKind::Split;
+      text += std::string(local ? "" : "nccl ") + collectiveName(q.kind) +
+              " " + dtypeName(c.dtype) + " " + shape(c.inShape) + " -> " +
               shape(c.outShape) + " over " + axis;
       if (q.kind != CollectiveKind::AllReduce)
         text += " dim " + std::to_string(q.dim);
       if (q.kind == CollectiveKind::AllToAll)
         text += " to " + std::to_string(q.dim2);
+      if (local)
+        text += " (a local copy)";
       text += " in b" + std::to_string(c.in) + " out b" + std::to_string(c.out) +
               (c.hasScratch ? " scratch b" + std::to_string(c.scratch) : "");
     } else {

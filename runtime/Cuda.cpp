@@ -1751,7 +1751,7 @@ bool CudaMesh::run(const std::vector<std::vector<HostBytes>> &inputs,
     error = what + " did not complete within " + seconds +
             " s (--collective-timeout) on device " + std::to_string(slowest) +
             " (CUDA device " + std::to_string(x.ordinals[slowest]) +
-            "): a peer did not take part";
+            "): a peer did not take part, or the device hung";
   } else {
     error = "the mesh run was stopped";
   }

@@ -441,10 +441,6 @@ def _mlp_cases(d):
         "pin-not-divisible": (run + ["--mesh", "tp=3", "--shard", "w1=tp,-"],
                               f"error: {m}: --shard w1: dim 0 (size 64) is not "
                               "divisible by mesh axis 'tp' (size 3)"),
-        "mesh-cuda": (["compile", m, "-o", f"{d}/cuda.llmcx", "--mesh", "tp=2",
-                       "--target", "cuda"],
-                      "error: --mesh with --target cuda is not supported yet "
-                      "(CPU devices only: --target cpu)"),
         "artifact-mesh": (["run", f"{d}/tp2.llmcx", "--input", f"x={d}/x.npy",
                            "--output-dir", f"{d}/out", "--mesh", "tp=2"],
                           "error: --mesh is for models: an artifact runs on "

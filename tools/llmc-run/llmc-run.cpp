@@ -42,10 +42,13 @@ int fail(const std::string &message) {
 const char *kUsage =
     "usage: llmc-run OUT.llmcx [NAME=]FILE.npy ... [--output-dir DIR] "
     "[--runs N] [--cuda-graph] [--profile] [--collective-timeout S]\n"
+    "       [--devices 0,1,...]\n"
     "       llmc-run OUT.llmcx --describe\n"
     "An artifact compiled with a device mesh (llmc compile --mesh) runs on\n"
-    "that many CPU devices, one thread each; --collective-timeout (default\n"
-    "60 s) bounds how long a collective waits for its peers. Started by\n"
+    "that many CPU devices, one thread each, or for --target cuda on that\n"
+    "many GPUs (CUDA devices 0..N-1, or those --devices lists) with NCCL;\n"
+    "--collective-timeout (default 60 s) bounds how long a collective waits\n"
+    "for its peers. Started by\n"
     "`mpirun -np N` (Open MPI 4), each process is one device of a mesh of N\n"
     "and the collectives go through MPI (no timeout: mpirun ends the job\n"
     "when a process dies); rank 0 writes the outputs.\n";
@@ -95,6 +98,9 @@ int main(int argc, char **argv) {
       if (*v == '\0' || *end != '\0' || !(collectiveTimeout > 0))
         return fail("--collective-timeout must be a positive number of "
                     "seconds, got '" + std::string(v) + "'");
+    } else if (a == "--devices") {
+      // Read by the CUDA runtime (CudaMesh), which checks the list.
+      setenv("LLMC_CUDA_DEVICES", value("--devices"), 1);
     } else if (a.rfind("--", 0) == 0) {
       return fail("unknown option '" + a + "' (see llmc-run --help)");
     } else if (artifactPath.empty()) {

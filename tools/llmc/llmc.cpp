@@ -174,6 +174,12 @@ static cl::opt<double> collectiveTimeout(
              "the run fails (default 60)"),
     cl::init(60), cl::sub(runCommand), cl::sub(benchCommand));
 
+static cl::opt<std::string> devicesOption(
+    "devices",
+    cl::desc("With --target cuda and --mesh: the CUDA devices of the mesh's "
+             "ranks, e.g. 2,3 (default 0..N-1)"),
+    cl::sub(runCommand), cl::sub(benchCommand));
+
 static cl::opt<std::string> dynamicOption(
     "dynamic",
     cl::desc("Dims that vary between runs, with their ranges: NAME=MIN..MAX "
@@ -425,6 +431,9 @@ static std::unique_ptr<::llmc::runtime::Artifact>
 loadWithInputs(const std::string &path, std::vector<HostTensor> &given) {
   std::string error;
   // Errors name the model, not the temporary artifact compiled from it.
+  // Read by the CUDA runtime (CudaMesh), which checks the list.
+  if (devicesOption.getNumOccurrences())
+    setenv("LLMC_CUDA_DEVICES", devicesOption.c_str(), 1);
   std::unique_ptr<::llmc::runtime::Artifact> artifact =
       ::llmc::runtime::Artifact::load(path, error, modelPath);
   if (!artifact) {
