@@ -35,7 +35,13 @@ gpu_check.log (what it printed). Steps:
                 CUDA (run_conformance.py --cuda-export), run with llmc-run,
                 its outputs compared as the conformance harness does
                 (rtol 1e-3, atol 1e-5)
-  multi-gpu     skipped with its reason until llmc runs a mesh on CUDA
+  multi-gpu     the MLP of test/llmc/Inputs/mesh_models.py compiled here
+                for CUDA meshes (tp=1, tp=2 and dp=2 under megatron and
+                dp), run by llmc-run over as many GPUs with NCCL, eager and
+                as CUDA graphs, each output within relative L2 1e-5 of
+                numpy's float64 reference; a mesh larger than the machine
+                is skipped with its reason (tp=1 still runs NCCL's calls on
+                a communicator of one)
   pytest        skipped with its reason: the Python package links LLVM and
                 MLIR, which the GPU machine lacks
 
@@ -352,7 +358,8 @@ def step_conformance(d, dry_run, jobs):
 
 def find_library(names):
     """The first of `names` in the library path, /usr/local/cuda or the pip
-    packages' nvidia/ folders (PyTorch's wheels bring cuBLAS and cuDNN)."""
+    packages' nvidia/ folders (PyTorch's wheels bring cuBLAS, cuDNN and
+    NCCL)."""
     dirs = [p for p in os.environ.get("LD_LIBRARY_PATH", "").split(":") if p]
     dirs += ["/usr/local/cuda/lib64", "/usr/lib/x86_64-linux-gnu"]
     for site in sys.path:
@@ -381,7 +388,8 @@ def step_environment(dry_run):
     # Every later step's processes (llmc-run, the benchmarks) inherit these.
     env = os.environ
     for var, names in (("LLMC_CUBLASLT", ["libcublasLt.so.13", "libcublasLt.so.12"]),
-                       ("LLMC_CUDNN", ["libcudnn.so.9"])):
+                       ("LLMC_CUDNN", ["libcudnn.so.9"]),
+                       ("LLMC_NCCL", ["libnccl.so.2"])):
         path = env.get(var) or find_library(names)
         info[var] = path
         if path:  # cuDNN 9 opens its engine libraries from the library path
@@ -405,6 +413,86 @@ def step_describe(d):
     for k, v in failed.items():
         log(f"  FAIL {k}: {v}")
     return (not failed and bool(arts)), {"artifacts": len(arts), "failed": failed}
+
+
+MESHES = (("tp1", "tp=1", "megatron"), ("tp2", "tp=2", "megatron"),
+          ("dp2", "tp=2", "dp"))
+
+
+def prepare_multi_gpu(d, chip):
+    """The MLP, its input and float64 reference, and its CUDA mesh
+    artifacts, into d/mesh."""
+    m = os.path.join(d, "mesh")
+    os.makedirs(m)
+    models = os.path.join(REPO, "test", "llmc", "Inputs", "mesh_models.py")
+    rc, text = sh([sys.executable, models, "make", m])
+    if rc != 0:
+        sys.exit(f"error: prepare: mesh_models.py make:\n{text[-2000:]}")
+    sys.path.insert(0, os.path.dirname(models))
+    import numpy as np
+    import mesh_models
+    np.save(os.path.join(m, "reference.npy"), mesh_models.reference(m))
+    llmc = os.path.join(REPO, "build", "bin", "llmc")
+    for name, mesh, strategy in MESHES:
+        rc, text = sh([llmc, "compile", os.path.join(m, "mlp.onnx"), "--target",
+                       f"cuda:{chip}", "--mesh", mesh, "--strategy", strategy,
+                       "-o", os.path.join(m, f"{name}.llmcx")])
+        if rc != 0:
+            sys.exit(f"error: prepare: compiling the {mesh} mesh:\n{text[-2000:]}")
+    return len(MESHES)
+
+
+def step_multi_gpu(d, dry_run, devices):
+    import numpy as np
+    m = os.path.join(d, "mesh")
+    want = np.load(os.path.join(m, "reference.npy"))
+    details, ok = {"devices": devices, "meshes": {}}, True
+    for name, mesh, strategy in MESHES:
+        n = 1
+        for part in mesh.split(","):
+            n *= int(part.split("=")[1])
+        entry = details["meshes"].setdefault(name, {"mesh": mesh,
+                                                    "strategy": strategy})
+        if not dry_run and n > devices:
+            entry["status"] = "skip"
+            entry["why"] = f"needs {n} GPUs; this machine has {devices}"
+            log(f"  skip {name}: {entry['why']}")
+            continue
+        for graph in (False, True):
+            if dry_run and graph:
+                continue
+            tag = "graph" if graph else "eager"
+            o = os.path.join(m, f"out-{name}-{tag}")
+            if dry_run:
+                cmd = [os.path.join(REPO, "build", "bin", "llmc"), "run",
+                       os.path.join(m, "mlp.onnx"), "--mesh", mesh,
+                       "--strategy", strategy, "--input",
+                       "x=" + os.path.join(m, "x.npy"), "--output-dir", o]
+            else:
+                cmd = [os.path.join(d, "llmc-run"),
+                       os.path.join(m, f"{name}.llmcx"),
+                       os.path.join(m, "x.npy"), "--output-dir", o, "--runs", "3",
+                       "--collective-timeout", "30"] + (["--cuda-graph"] if graph else [])
+            t = time.monotonic()
+            rc, text = sh(cmd, timeout=left(120))
+            result = {"seconds": round(time.monotonic() - t, 2), "rc": rc}
+            if rc == 0:
+                got = np.load(os.path.join(o, "y.npy")).astype(np.float64)
+                rel = float(np.linalg.norm(got - want) / np.linalg.norm(want))
+                result["rel_l2"] = rel
+                result["ok"] = rel <= 1e-5
+                m_ms = re.search(r"median ([0-9.]+) ms", text)
+                if m_ms:
+                    result["median_ms"] = float(m_ms.group(1))
+            else:
+                result["ok"] = False
+                result["error"] = text.strip()[-500:]
+            ok &= result["ok"]
+            entry[tag] = result
+            log(f"  {'ok  ' if result['ok'] else 'FAIL'} {name} {tag}: "
+                + (f"rel L2 {result.get('rel_l2', 0):.2e}" if rc == 0
+                   else result["error"]))
+    return ok, details
 
 
 def step_bench(script, d, out, dry_run, extra):
@@ -473,10 +561,7 @@ def run(args):
                                    (["--no-compile"] if args.dry_run else [])))
     step("conformance", lambda: step_conformance(d, args.dry_run, args.jobs))
     devices = report.get("environment", {}).get("devices", 0)
-    step("multi-gpu", lambda: (True, {
-        "_status": "skip", "devices": devices,
-        "why": "llmc runs a device mesh on CPU devices only: no NCCL "
-               "runtime for CUDA yet (issue 16)"}))
+    step("multi-gpu", lambda: step_multi_gpu(d, args.dry_run, devices))
     step("pytest", lambda: (True, {
         "_status": "skip",
         "why": "the Python package links LLVM and MLIR, which the GPU "
@@ -516,6 +601,8 @@ def prepare(args):
     if rc != 0:
         sys.exit(f"error: prepare: bench_gpu_kernels.py:\n{text[-3000:]}")
     print(f"kernels: prepared ({time.monotonic() - t:.0f} s)")
+    plan["mesh_artifacts"] = prepare_multi_gpu(d, args.chip)
+    print(f"multi-gpu: {plan['mesh_artifacts']} CUDA mesh artifacts")
     t = time.monotonic()
     models, batches = (("gpt2_mini", "1") if args.quick else
                        (E2E_MODELS, E2E_BATCHES))

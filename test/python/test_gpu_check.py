@@ -55,7 +55,7 @@ def test_gpu_check_dry_run(prepared):
     p = _dry_run(d)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     assert p.stdout.rstrip().splitlines()[-1] == \
-        "gpu_check: 6 passed, 0 failed, 2 skipped"
+        "gpu_check: 7 passed, 0 failed, 1 skipped"
     report = json.load(open(d / "out" / "gpu_check.json"))
     steps = {s["name"]: s for s in report["steps"]}
     assert report["mode"] == "dry-run"
@@ -74,6 +74,10 @@ def test_gpu_check_dry_run(prepared):
     (row,) = e2e["rows"]
     assert row["model"] == "gpt2_mini" and row["eager_ms"] > 0
     assert not e2e["failures"]
+    # The mesh artifacts' models ran on CPU devices, matching numpy's float64.
+    meshes = steps["multi-gpu"]["details"]["meshes"]
+    assert sorted(meshes) == ["dp2", "tp1", "tp2"]
+    assert all(m["eager"]["rel_l2"] < 1e-5 for m in meshes.values())
     assert (d / "out" / "gpu_check.log").read_text().count("== ") == 8
 
 
@@ -90,7 +94,7 @@ def test_gpu_check_catches_a_wrong_output(prepared, tmp_path):
     p = _dry_run(d)
     assert p.returncode == 1
     assert p.stdout.rstrip().splitlines()[-1] == \
-        "gpu_check: 5 passed, 1 failed, 2 skipped"
+        "gpu_check: 6 passed, 1 failed, 1 skipped"
     report = json.load(open(d / "out" / "gpu_check.json"))
     conf = [s for s in report["steps"] if s["name"] == "conformance"][0]
     assert conf["status"] == "fail"
