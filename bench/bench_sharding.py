@@ -22,8 +22,9 @@ The CPU devices of a mesh are threads of one process sharing the machine's
 cores (and the runtime's thread pool): the CPU figures show the cost of the
 partitioned program and its collectives, not a speed-up that more hardware
 would bring. Multi-GPU figures (tensor-parallel scaling, all-reduce bus
-bandwidth beside nccl-tests) need NCCL and a GPU machine: this script says
-so instead of printing any.
+bandwidth beside nccl-tests) need a machine with GPUs: this script says
+so instead of printing any (bench/gpu_check.sh's multi-gpu step runs CUDA
+mesh artifacts where GPUs are lent).
 """
 
 import argparse
@@ -172,8 +173,9 @@ def main():
               f"{r['err']:9.2e} {r['ref']:9.2e}")
     print()
     print("GPU: multi-GPU figures (tensor-parallel scaling, all-reduce bus "
-          "bandwidth against nccl-tests) are not measured: llmc's NCCL path "
-          "is not built yet and no GPU machine was used by this run.")
+          "bandwidth against nccl-tests) are not measured: this run used no "
+          "GPU machine (llmc's NCCL path is tested on the fake driver; "
+          "bench/gpu_check.sh runs it on GPUs).")
     bad = [r for _, _, r, e in rows if r and not r["err"] <= 1e-5]
     if not a.workdir:
         shutil.rmtree(work, ignore_errors=True)
