@@ -38,6 +38,7 @@
 #include "onnx/shape_inference/implementation.h"
 
 #include <fstream>
+#include <functional>
 #include <stdexcept>
 
 namespace onnx::checker {
@@ -126,6 +127,17 @@ public:
 
 private:
   LogicalResult checkStructure(const onnx::GraphProto &graph);
+  /// Refuses model-local functions that call themselves (directly or
+  /// through others) or that expand to more than kMaxExpandedNodes nodes,
+  /// before anything (libonnx included) walks them.
+  LogicalResult checkLocalFunctions(const onnx::ModelProto &model);
+  /// The model-local function `domain`.`name`, or null.
+  const onnx::FunctionProto *localFunction(StringRef domain,
+                                           StringRef name) const;
+  /// Imports a call of model-local function `f`, expanded in place.
+  LogicalResult expandLocalFunction(const onnx::NodeProto &node,
+                                    const onnx::FunctionProto &f, Location loc,
+                                    StringRef nodeName);
   LogicalResult importNodes(const google::protobuf::RepeatedPtrField<
                                 onnx::NodeProto> &nodes,
                             StringRef scope);
@@ -151,6 +163,8 @@ private:
   std::unordered_map<std::string, Value> values;
   llvm::DenseMap<Value, DenseElementsAttr> inputData;
   unsigned expansionCounter = 0;
+  /// The model being imported (its local functions).
+  const onnx::ModelProto *modelProto = nullptr;
 };
 } // namespace mlir::llmc::onnximport
 
@@ -467,11 +481,45 @@ LogicalResult ModelImporter::checkStructure(const onnx::GraphProto &graph) {
     return fileError("empty graph: the model has no nodes and no outputs");
   if (graph.output_size() == 0)
     return fileError("the graph has no outputs");
-  llvm::StringSet<> defined, producedLater;
+  // A dim is a size or a name: a negative size is malformed (libonnx's
+  // checker lets it through, and -1 would read as "unknown" here).
+  auto checkDims = [&](const onnx::ValueInfoProto &v,
+                       const char *what) -> LogicalResult {
+    if (!v.type().has_tensor_type() || !v.type().tensor_type().has_shape())
+      return success();
+    for (auto [d, dim] : llvm::enumerate(v.type().tensor_type().shape().dim()))
+      if (dim.has_dim_value() && dim.dim_value() < 0)
+        return fileError(Twine(what) + " '" + printable(v.name()) +
+                         "' declares dim " + Twine(d) + " as " +
+                         Twine(dim.dim_value()) +
+                         ": a dim is a size (0 or more) or a name"),
+               failure();
+    return success();
+  };
   for (const auto &in : graph.input())
+    if (failed(checkDims(in, "input")))
+      return failure();
+  for (const auto &out : graph.output())
+    if (failed(checkDims(out, "output")))
+      return failure();
+  for (const auto &info : graph.value_info())
+    if (failed(checkDims(info, "value")))
+      return failure();
+  llvm::StringSet<> defined, producedLater;
+  // What defines each name, for a node output that defines it again (ONNX
+  // graphs are SSA; libonnx's checker, which says so, does not run above
+  // opset 17). An initializer may share its name with an input (its
+  // default value).
+  llvm::StringMap<std::string> definedBy;
+  for (const auto &in : graph.input()) {
     defined.insert(in.name());
-  for (const auto &init : graph.initializer())
+    definedBy[in.name()] = "graph input '" + printable(in.name()) + "'";
+  }
+  for (const auto &init : graph.initializer()) {
     defined.insert(init.name());
+    definedBy.try_emplace(init.name(),
+                          "initializer '" + printable(init.name()) + "'");
+  }
   llvm::StringMap<std::string> producer;
   for (const auto &node : graph.node())
     for (const auto &out : node.output())
@@ -523,9 +571,19 @@ LogicalResult ModelImporter::checkStructure(const onnx::GraphProto &graph) {
                        "' later in the graph: the graph has a cycle or is not "
                        "topologically sorted");
     }
-    for (const auto &out : node.output())
-      if (!out.empty())
-        defined.insert(out);
+    for (const auto &out : node.output()) {
+      if (out.empty())
+        continue;
+      auto [it, added] =
+          definedBy.try_emplace(out, "node '" + name + "'");
+      if (!added)
+        return fileError("node '" + name + "' (" + node.op_type() +
+                         "): output '" + printable(out) +
+                         "' is already defined by " + it->second +
+                         ": every value has one definition"),
+               failure();
+      defined.insert(out);
+    }
   }
   for (const auto &out : graph.output())
     if (!defined.contains(out.name()))
@@ -589,6 +647,8 @@ LogicalResult ModelImporter::importNode(const onnx::NodeProto &node,
     }
     return success();
   }
+  if (const onnx::FunctionProto *f = localFunction(domain, node.op_type()))
+    return expandLocalFunction(node, *f, loc, name);
   if (!domain.empty() && domain != "ai.onnx")
     return mlir::emitError(loc) << "unsupported operator domain '" << domain
                                 << "' of op " << node.op_type();
@@ -640,6 +700,162 @@ LogicalResult ModelImporter::importNode(const onnx::NodeProto &node,
     return success();
   }
   return expandFunction(node, loc, name);
+}
+
+/// The most nodes a model's local functions may expand to: a model of
+/// this size takes minutes to compile; one that expands exponentially
+/// (each function calling the next twice) would never finish.
+static constexpr int64_t kMaxExpandedNodes = 1000000;
+
+const onnx::FunctionProto *
+ModelImporter::localFunction(StringRef domain, StringRef name) const {
+  if (!modelProto)
+    return nullptr;
+  for (const onnx::FunctionProto &f : modelProto->functions())
+    if (f.domain() == domain && f.name() == name)
+      return &f;
+  return nullptr;
+}
+
+LogicalResult
+ModelImporter::checkLocalFunctions(const onnx::ModelProto &model) {
+  if (model.functions_size() == 0)
+    return success();
+  // Nodes each function expands to (its calls of local functions
+  // expanded), by depth-first search over the calls; a function met again
+  // while it is being expanded is a recursion.
+  llvm::StringMap<int64_t> size;
+  SmallVector<std::string> stack;
+  auto key = [](const std::string &domain, const std::string &name) {
+    return domain + "." + name;
+  };
+  std::function<FailureOr<int64_t>(const onnx::FunctionProto &)> visit =
+      [&](const onnx::FunctionProto &f) -> FailureOr<int64_t> {
+    std::string k = key(f.domain(), f.name());
+    if (auto it = size.find(k); it != size.end())
+      return it->second;
+    if (llvm::is_contained(stack, k)) {
+      std::string chain;
+      for (const std::string &s : stack)
+        chain += printable(s) + " -> ";
+      return fileError("model-local function '" + printable(k) +
+                       "' calls itself (" + chain + printable(k) +
+                       "): a recursive function cannot be expanded"),
+             failure();
+    }
+    if (stack.size() >= 64)
+      return fileError("model-local functions call each other more than 64 "
+                       "deep"),
+             failure();
+    stack.push_back(k);
+    int64_t n = 0;
+    for (const onnx::NodeProto &node : f.node()) {
+      const onnx::FunctionProto *callee =
+          localFunction(node.domain(), node.op_type());
+      FailureOr<int64_t> m = callee ? visit(*callee) : FailureOr<int64_t>(1);
+      if (failed(m))
+        return failure();
+      n = std::min(n + *m, kMaxExpandedNodes + 1);
+    }
+    stack.pop_back();
+    size[k] = n;
+    return n;
+  };
+  int64_t total = 0;
+  for (const onnx::NodeProto &node : model.graph().node()) {
+    const onnx::FunctionProto *callee =
+        localFunction(node.domain(), node.op_type());
+    FailureOr<int64_t> m = callee ? visit(*callee) : FailureOr<int64_t>(1);
+    if (failed(m))
+      return failure();
+    total = std::min(total + *m, kMaxExpandedNodes + 1);
+  }
+  // Functions no node calls are checked too (libonnx walks them all).
+  for (const onnx::FunctionProto &f : model.functions())
+    if (failed(visit(f)))
+      return failure();
+  if (total > kMaxExpandedNodes)
+    return fileError("the model's local functions expand to more than " +
+                     Twine(kMaxExpandedNodes) +
+                     " nodes: refused (a function calls others that many "
+                     "times)"),
+           failure();
+  return success();
+}
+
+LogicalResult
+ModelImporter::expandLocalFunction(const onnx::NodeProto &node,
+                                   const onnx::FunctionProto &f, Location loc,
+                                   StringRef nodeName) {
+  for (const auto &in : node.input())
+    if (!in.empty() && !lookup(in))
+      return mlir::emitError(loc) << "input '" << in << "' is not defined";
+  // The body with the call's names: formal inputs and outputs become the
+  // actual ones, every other name gets a prefix of this call's own, and
+  // attribute references take the call's attributes (absent: dropped, so
+  // that the op's own default applies). libonnx 1.12's
+  // FunctionExpandHelper is not used: it crashed on a reference to an
+  // attribute the function declares. ONNX forbids a subgraph to redefine
+  // an outer name, so renaming every occurrence in subgraphs is exact.
+  std::string prefix = "llmc_fn" + std::to_string(expansionCounter++) + "_";
+  if (node.input_size() > f.input_size() ||
+      node.output_size() > f.output_size())
+    return mlir::emitError(loc)
+           << "calls model-local function " << f.domain() << "." << f.name()
+           << " with " << node.input_size() << " inputs and "
+           << node.output_size() << " outputs; it takes " << f.input_size()
+           << " and gives " << f.output_size();
+  std::unordered_map<std::string, std::string> rename;
+  for (int i = 0; i < f.input_size(); ++i)
+    rename[f.input(i)] = i < node.input_size() ? node.input(i) : "";
+  for (int i = 0; i < f.output_size(); ++i)
+    rename[f.output(i)] = i < node.output_size() ? node.output(i) : "";
+  for (const onnx::NodeProto &n : f.node())
+    for (const std::string &out : n.output())
+      if (!out.empty() && !rename.count(out))
+        rename[out] = prefix + out;
+  std::function<void(onnx::NodeProto &)> renameNode =
+      [&](onnx::NodeProto &n) {
+        for (std::string &in : *n.mutable_input())
+          if (auto it = rename.find(in); it != rename.end())
+            in = it->second;
+        for (std::string &out : *n.mutable_output())
+          if (auto it = rename.find(out); it != rename.end())
+            out = it->second;
+        for (onnx::AttributeProto &a : *n.mutable_attribute()) {
+          if (a.has_g())
+            for (onnx::NodeProto &inner : *a.mutable_g()->mutable_node())
+              renameNode(inner);
+          for (onnx::GraphProto &g : *a.mutable_graphs())
+            for (onnx::NodeProto &inner : *g.mutable_node())
+              renameNode(inner);
+        }
+      };
+  google::protobuf::RepeatedPtrField<onnx::NodeProto> body;
+  for (const onnx::NodeProto &n : f.node()) {
+    onnx::NodeProto *copy = body.Add();
+    *copy = n;
+    auto *attrs = copy->mutable_attribute();
+    for (int i = attrs->size() - 1; i >= 0; --i) {
+      const onnx::AttributeProto &a = attrs->Get(i);
+      if (a.ref_attr_name().empty())
+        continue;
+      const onnx::AttributeProto *given = nullptr;
+      for (const onnx::AttributeProto &c : node.attribute())
+        if (c.name() == a.ref_attr_name())
+          given = &c;
+      if (!given) {
+        attrs->DeleteSubrange(i, 1);
+        continue;
+      }
+      std::string attrName = a.name();
+      *attrs->Mutable(i) = *given;
+      attrs->Mutable(i)->set_name(attrName);
+    }
+    renameNode(*copy);
+  }
+  // checkLocalFunctions bounded the nesting (no recursion) and the size.
+  return importNodes(body, nodeName);
 }
 
 LogicalResult ModelImporter::expandFunction(const onnx::NodeProto &node,
@@ -803,7 +1019,8 @@ ModelImporter::run(onnx::ModelProto &model) {
                      Twine(OpImporterRegistry::kMaxOpset) + ")"),
            failure();
   onnx::GraphProto &graph = *model.mutable_graph();
-  if (failed(checkStructure(graph)))
+  modelProto = &model;
+  if (failed(checkLocalFunctions(model)) || failed(checkStructure(graph)))
     return failure();
   // External data must lie inside the model's folder before the checker
   // looks for its files there.
@@ -823,7 +1040,8 @@ ModelImporter::run(onnx::ModelProto &model) {
         !onnx::OpSchemaRegistry::Schema(node.op_type(), static_cast<int>(opset),
                                         ""))
       ownOps = true;
-  if (opset <= 17 && !ownOps) {
+  bool libonnxKnowsIt = opset <= 17 && !ownOps;
+  if (libonnxKnowsIt) {
     try {
       onnx::checker::CheckerContext checkerContext;
       SmallString<256> dir(path);
@@ -831,27 +1049,31 @@ ModelImporter::run(onnx::ModelProto &model) {
       if (!dir.empty())
         dir += llvm::sys::path::get_separator();
       checkerContext.set_model_dir(dir.str().str());
-      onnx::checker::check_model(model, checkerContext);
+      // libonnx 1.12's checker knows IR versions up to 8 and refuses later
+      // ones outright, yet exporters write IR 9 and 10 at any opset (torch
+      // 2.11 writes 10 at opset 17). What those versions add (float8 and
+      // 4-bit types, function overloads) needs opsets above 17 or
+      // model-local functions, which llmc's own import checks: the checker
+      // reads the model as IR 8.
+      if (model.ir_version() > onnx::IR_VERSION) {
+        // The graph is checked in place (no copy of its weights): the
+        // version is restored at once.
+        int64_t irVersion = model.ir_version();
+        model.set_ir_version(onnx::IR_VERSION);
+        try {
+          onnx::checker::check_model(model, checkerContext);
+        } catch (...) {
+          model.set_ir_version(irVersion);
+          throw;
+        }
+        model.set_ir_version(irVersion);
+      } else {
+        onnx::checker::check_model(model, checkerContext);
+      }
     } catch (const std::exception &e) {
       std::string msg = e.what();
       msg = msg.substr(0, msg.find('\n'));
       return fileError("invalid model: " + msg), failure();
-    }
-    // ONNX's shape inference records the type of every value it can infer
-    // in value_info; the import below computes each value's type with the
-    // dialect's own inference (which also covers what ONNX leaves unknown,
-    // newer opsets and symbolic dims specialised from the inputs) and
-    // checks it against every value_info entry, declared or inferred. When
-    // ONNX finds a declared shape it disagrees with, it throws: the model is
-    // then imported as declared, and the import's own check reports the
-    // conflict naming the value (a better message than ONNX's).
-    try {
-      onnx::shape_inference::InferShapes(
-          model, onnx::OpSchemaRegistry::Instance(),
-          onnx::ShapeInferenceOptions(/*check_type_val=*/false,
-                                      /*strict_mode_val=*/0,
-                                      /*data_prop_val=*/false));
-    } catch (const std::exception &) {
     }
   }
 
@@ -980,6 +1202,26 @@ ModelImporter::run(onnx::ModelProto &model) {
 
   if (failed(importNodes(graph.node(), "")))
     return failure();
+
+  // ONNX's shape inference records the type of every value it can infer in
+  // value_info, which is checked below against what the import computed
+  // (the dialect's own inference, which also covers what ONNX leaves
+  // unknown, newer opsets and symbolic dims specialised from the inputs).
+  // It runs only on a model the import accepted: libonnx's inference
+  // assumes what the importers check first (a Conv over a rank-2 input was
+  // a segfault in it). When ONNX finds a declared shape it disagrees with,
+  // it throws: the model is then checked as declared, and the check names
+  // the value (a better message than ONNX's).
+  if (libonnxKnowsIt) {
+    try {
+      onnx::shape_inference::InferShapes(
+          model, onnx::OpSchemaRegistry::Instance(),
+          onnx::ShapeInferenceOptions(/*check_type_val=*/false,
+                                      /*strict_mode_val=*/0,
+                                      /*data_prop_val=*/false));
+    } catch (const std::exception &) {
+    }
+  }
 
   // Declared types of intermediate values must agree with what was computed.
   for (const auto &info : graph.value_info()) {
@@ -1222,6 +1464,33 @@ static bool isTextFormat(StringRef path) {
 static LogicalResult parseModel(ModelImporter &importer, StringRef buffer,
                                 StringRef path, onnx::ModelProto &model) {
   if (isTextFormat(path)) {
+    // libonnx's parser recurses once per nested graph, type and list, with
+    // no bound (50,000 nested Ifs overflowed the stack): nesting beyond
+    // what protobuf allows a binary model (100) is refused first. Quoted
+    // strings and comments do not count.
+    int64_t depth = 0, deepest = 0;
+    for (size_t i = 0; i < buffer.size(); ++i) {
+      char c = buffer[i];
+      if (c == '"') {
+        for (++i; i < buffer.size() && buffer[i] != '"'; ++i)
+          if (buffer[i] == '\\')
+            ++i;
+      } else if (c == '#') {
+        while (i < buffer.size() && buffer[i] != '\n')
+          ++i;
+      } else if (c == '{' || c == '(' || c == '[') {
+        deepest = std::max(deepest, ++depth);
+      } else if (c == '}' || c == ')' || c == ']') {
+        --depth;
+      }
+    }
+    if (deepest > 300)
+      return importer.fileError("cannot parse ONNX text format: graphs, "
+                                "types and lists nest " +
+                                Twine(deepest) +
+                                " deep (at most 300: protobuf allows a "
+                                "binary model 100 nested messages)"),
+             failure();
     std::string text = buffer.str();
     onnx::OnnxParser parser(text.c_str());
     onnx::Common::Status status;
