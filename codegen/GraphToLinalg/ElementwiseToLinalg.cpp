@@ -58,10 +58,30 @@ struct ConstantToArith : OpConversionPattern<graph::ConstantOp> {
       else
         return rewriter.notifyMatchFailure(op, "unknown constant kind");
     }
+    // A large splat is filled at run time, not stored: as a constant it
+    // became a global of its full size in the code (a 40 GB ConstantOfShape
+    // ran LLVM out of memory).
+    auto splat = dyn_cast<DenseElementsAttr>(value);
+    if (splat && splat.isSplat() && type.getElementType().isIntOrFloat() &&
+        type.getNumElements() *
+                std::max<int64_t>(1, type.getElementTypeBitWidth() / 8) >
+            kLargeSplatBytes) {
+      Location loc = op.getLoc();
+      Value scalar = arith::ConstantOp::create(
+          rewriter, loc, cast<TypedAttr>(splat.getSplatValue<Attribute>()));
+      Value fill =
+          linalg::FillOp::create(rewriter, loc, scalar,
+                                 emptyTensor(rewriter, loc, type))
+              .getResult(0);
+      rewriter.replaceOp(op, fill);
+      return success();
+    }
     rewriter.replaceOpWithNewOp<arith::ConstantOp>(op, type,
                                                    cast<TypedAttr>(value));
     return success();
   }
+  /// Splats above this many bytes are filled at run time.
+  static constexpr int64_t kLargeSplatBytes = 1 << 20;
 };
 } // namespace
 

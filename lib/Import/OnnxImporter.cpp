@@ -38,6 +38,7 @@
 #include "onnx/shape_inference/implementation.h"
 
 #include <fstream>
+#include <unistd.h>
 #include <functional>
 #include <stdexcept>
 
@@ -53,6 +54,22 @@ using namespace mlir::llmc::onnximport;
 
 /// Tensors larger than this are refused as exceeding memory.
 static constexpr uint64_t kMaxTensorBytes = 1ull << 36; // 64 GiB
+
+/// The most bytes one tensor may take: the machine's physical memory, or
+/// LLMC_MEMORY_LIMIT gibibytes. A tensor beyond it could never be
+/// allocated: refused at import, before the compiler tries.
+static uint64_t memoryLimit() {
+  if (const char *env = std::getenv("LLMC_MEMORY_LIMIT")) {
+    char *end = nullptr;
+    double gib = std::strtod(env, &end);
+    if (end != env && *end == '\0' && gib > 0)
+      return static_cast<uint64_t>(gib * double(1ull << 30));
+  }
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page <= 0)
+    return kMaxTensorBytes;
+  return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page);
+}
 
 //===----------------------------------------------------------------------===//
 // Registry
@@ -250,6 +267,16 @@ LogicalResult ModelImporter::checkSize(RankedTensorType type, Location loc,
     return mlir::emitError(loc) << what << " of shape "
                                 << shapeString(type.getShape())
                                 << " exceeds memory (over 64 GiB)";
+  uint64_t limit = memoryLimit();
+  if (bytes > limit) {
+    char need[32], have[32];
+    std::snprintf(need, sizeof(need), "%.1f", bytes / double(1ull << 30));
+    std::snprintf(have, sizeof(have), "%.1f", limit / double(1ull << 30));
+    return mlir::emitError(loc)
+           << what << " of shape " << shapeString(type.getShape()) << " needs "
+           << need << " GiB, more than this machine's memory (" << have
+           << " GiB; LLMC_MEMORY_LIMIT=GIB sets another limit)";
+  }
   return success();
 }
 
@@ -311,6 +338,56 @@ ModelImporter::readExternalData(const onnx::TensorProto &tensor,
     return fileError(Twine(what) + ": cannot read external data file '" +
                      location + "'"),
            failure();
+  // The bytes the tensor's dims and type call for: only those are read (a
+  // 100 GiB file behind a [2,3] tensor was read whole, out of memory).
+  int64_t bits = 0;
+  switch (tensor.data_type()) {
+  case onnx::TensorProto::UINT8: case onnx::TensorProto::INT8:
+  case onnx::TensorProto::BOOL: case 17: case 18: case 19: case 20:
+    bits = 8;
+    break;
+  case onnx::TensorProto::UINT16: case onnx::TensorProto::INT16:
+  case onnx::TensorProto::FLOAT16: case onnx::TensorProto::BFLOAT16:
+    bits = 16;
+    break;
+  case onnx::TensorProto::FLOAT: case onnx::TensorProto::INT32:
+  case onnx::TensorProto::UINT32:
+    bits = 32;
+    break;
+  case onnx::TensorProto::INT64: case onnx::TensorProto::UINT64:
+  case onnx::TensorProto::DOUBLE: case onnx::TensorProto::COMPLEX64:
+    bits = 64;
+    break;
+  case onnx::TensorProto::COMPLEX128:
+    bits = 128;
+    break;
+  case 21: case 22: case 23: // 4-bit types, two to a byte
+    bits = 4;
+    break;
+  default:
+    break;
+  }
+  if (bits) {
+    uint64_t count = 1;
+    bool overflow = false;
+    for (int64_t d : tensor.dims()) {
+      if (d < 0 || (d && count > (uint64_t(1) << 62) / uint64_t(d))) {
+        overflow = true;
+        break;
+      }
+      count *= static_cast<uint64_t>(d);
+    }
+    if (overflow || count > (uint64_t(1) << 60) / uint64_t(bits))
+      return fileError(Twine(what) + ": a shape whose size overflows"),
+             failure();
+    int64_t expected = static_cast<int64_t>((count * bits + 7) / 8);
+    if (length >= 0 && length != expected)
+      return fileError(Twine(what) + ": external data length " + Twine(length) +
+                       " does not match the tensor's " + Twine(expected) +
+                       " bytes"),
+             failure();
+    length = expected;
+  }
   if (length < 0)
     length = static_cast<int64_t>(fileSize) - offset;
   if (offset < 0 || length < 0 ||

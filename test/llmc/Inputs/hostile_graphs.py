@@ -100,6 +100,35 @@ def make(d):
     onnx.save(m, os.path.join(d, "negative_dim.onnx"))
 
 
+def make_sizes(d):
+    """A [2,3] initializer whose external data file is a sparse 100 GiB, one
+    whose file is too short, a 40 GB ConstantOfShape, and a 4 MB splat."""
+    os.makedirs(d, exist_ok=True)
+    np.save(os.path.join(d, "x23.npy"), np.ones((2, 3), np.float32))
+    np.save(os.path.join(d, "one.npy"), np.ones(1, np.float32))
+    for name, size in (("huge", 100 << 30), ("short", 10)):
+        t = T()
+        t.name, t.data_type = "w", T.FLOAT
+        t.dims.extend([2, 3])
+        t.data_location = T.EXTERNAL
+        e = t.external_data.add()
+        e.key, e.value = "location", f"{name}.bin"
+        onnx.save(model([h.make_node("Add", ["x", "w"], ["y"], name="add")],
+                        [vi("x", [2, 3])], [vi("y", [2, 3])], [t]),
+                  os.path.join(d, f"external_{name}.onnx"))
+        with open(os.path.join(d, f"{name}.bin"), "wb") as f:
+            if size > 24:
+                f.write(np.arange(6, dtype=np.float32).tobytes())
+            f.truncate(size)  # sparse: no disk taken
+    for name, n in (("cos40g", 10_000_000_000), ("cos4m", 1_000_000)):
+        nodes = [h.make_node("ConstantOfShape", ["s"], ["c"], name="fill",
+                             value=nh.from_array(np.array([1.5], np.float32))),
+                 h.make_node("Add", ["c", "x"], ["y"], name="add")]
+        onnx.save(model(nodes, [vi("x", [1])], [vi("y", [n])],
+                        [nh.from_array(np.array([n], np.int64), "s")]),
+                  os.path.join(d, f"{name}.onnx"))
+
+
 def check(d, out):
     x = np.load(os.path.join(d, "x.npy")).astype(np.float64)
     y1 = np.maximum(-x, 0) * 2.0
@@ -134,6 +163,8 @@ def check_concat(d, out, n):
 if __name__ == "__main__":
     if sys.argv[1] == "make":
         make(sys.argv[2])
+    elif sys.argv[1] == "sizes":
+        make_sizes(sys.argv[2])
     elif sys.argv[1] == "concat":
         concat(sys.argv[2], sys.argv[3])
     elif sys.argv[1] == "check-concat":
