@@ -483,9 +483,9 @@ static const fb::Executable *mapVerified(const std::string &path, Mapping &m,
                                          std::string &error) {
   std::string why;
   if (!isRegularFile(path, why)) {
+    // `why` is "PATH: reason".
     error = path + ": not an llmc artifact (" +
-            why.substr(why.find("' ") == std::string::npos ? 0
-                                                           : why.find("' ") + 2) +
+            why.substr(why.rfind(path + ": ", 0) == 0 ? path.size() + 2 : 0) +
             ")";
     return nullptr;
   }

@@ -11,6 +11,7 @@
 
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -101,15 +102,15 @@ bool llmc::runtime::isRegularFile(const std::string &path,
                                   std::string &error) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {
-    error = "cannot open '" + path + "'";
+    error = path + ": cannot open it (no such file, or no permission)";
     return false;
   }
   if (S_ISDIR(st.st_mode)) {
-    error = "'" + path + "' is a directory";
+    error = path + ": is a directory, not a file";
     return false;
   }
   if (!S_ISREG(st.st_mode)) {
-    error = "'" + path + "' is not a regular file (a FIFO or a device)";
+    error = path + ": is not a regular file (a FIFO or a device)";
     return false;
   }
   return true;
@@ -126,7 +127,7 @@ bool llmc::runtime::readNpy(const std::string &path, HostTensor &out,
   uint64_t fileSize = static_cast<uint64_t>(st.st_size);
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    error = "cannot open '" + path + "'";
+    error = path + ": cannot open it (no such file, or no permission)";
     return false;
   }
   // The header first (at most 1 MiB): the data is read only once the shape
@@ -135,7 +136,7 @@ bool llmc::runtime::readNpy(const std::string &path, HostTensor &out,
   in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   bytes.resize(static_cast<size_t>(in.gcount()));
   if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) {
-    error = "'" + path + "' is not a .npy file";
+    error = path + ": not a .npy file";
     return false;
   }
   unsigned major = static_cast<unsigned char>(bytes[6]);
@@ -146,7 +147,7 @@ bool llmc::runtime::readNpy(const std::string &path, HostTensor &out,
     offset = 10;
   } else if (major == 2 || major == 3) {
     if (bytes.size() < 12) {
-      error = "'" + path + "' has a truncated .npy header";
+      error = path + ": truncated .npy header";
       return false;
     }
     uint32_t len;
@@ -154,12 +155,12 @@ bool llmc::runtime::readNpy(const std::string &path, HostTensor &out,
     headerLen = len;
     offset = 12;
   } else {
-    error = "'" + path + "' has unsupported .npy version " +
+    error = path + ": unsupported .npy version " +
             std::to_string(major);
     return false;
   }
   if (offset + headerLen > bytes.size()) {
-    error = "'" + path + "' has a truncated .npy header";
+    error = path + ": truncated .npy header";
     return false;
   }
   std::string header = bytes.substr(offset, headerLen);
@@ -167,12 +168,12 @@ bool llmc::runtime::readNpy(const std::string &path, HostTensor &out,
   if (!headerField(header, "descr", descr) ||
       !headerField(header, "fortran_order", fortran) ||
       !headerField(header, "shape", shape)) {
-    error = "'" + path + "' has a malformed .npy header";
+    error = path + ": malformed .npy header";
     return false;
   }
   size_t q1 = descr.find('\''), q2 = descr.find('\'', q1 + 1);
   if (q1 == std::string::npos || q2 == std::string::npos) {
-    error = "'" + path + "' has a malformed dtype";
+    error = path + ": malformed dtype";
     return false;
   }
   std::string d = descr.substr(q1 + 1, q2 - q1 - 1);
@@ -188,16 +189,16 @@ bool llmc::runtime::readNpy(const std::string &path, HostTensor &out,
     }
   }
   if (!found) {
-    error = "'" + path + "' has unsupported dtype '" + d + "'";
+    error = path + ": unsupported dtype '" + d + "'";
     return false;
   }
   if (fortran.find("True") < fortran.find(',')) {
-    error = "'" + path + "' is in Fortran order; save it in C order";
+    error = path + ": in Fortran order; save it in C order";
     return false;
   }
   size_t open = shape.find('('), close = shape.find(')');
   if (open == std::string::npos || close == std::string::npos || close < open) {
-    error = "'" + path + "' has a malformed shape";
+    error = path + ": malformed shape";
     return false;
   }
   out.shape.clear();
@@ -208,14 +209,20 @@ bool llmc::runtime::readNpy(const std::string &path, HostTensor &out,
     size_t first = item.find_first_not_of(" ");
     if (first == std::string::npos)
       continue;
+    // Integers only: numpy writes (2, 3); (2.0, 3.0) is not a shape.
     char *end = nullptr;
+    errno = 0;
     long long v = std::strtoll(item.c_str() + first, &end, 10);
-    if (v < 0 || end == item.c_str() + first) {
-      error = "'" + path + "' has a malformed shape";
+    bool digits = end != item.c_str() + first;
+    while (end && *end == ' ')
+      ++end;
+    if (v < 0 || !digits || errno == ERANGE || (end && *end)) {
+      error = path + ": malformed shape '" + shape.substr(open, close - open + 1) +
+              "' (dims are non-negative integers)";
       return false;
     }
     if (__builtin_mul_overflow(count, static_cast<uint64_t>(v), &count)) {
-      error = "'" + path + "' has a shape whose size overflows";
+      error = path + ": a shape whose size overflows";
       return false;
     }
     out.shape.push_back(v);
@@ -224,7 +231,7 @@ bool llmc::runtime::readNpy(const std::string &path, HostTensor &out,
   uint64_t need;
   if (__builtin_mul_overflow(count, dtypeSize(out.dtype), &need) ||
       need != fileSize - dataOffset) {
-    error = "'" + path + "' holds " + std::to_string(fileSize - dataOffset) +
+    error = path + ": holds " + std::to_string(fileSize - dataOffset) +
             " bytes of data, its shape needs " + std::to_string(need);
     return false;
   }
@@ -233,7 +240,7 @@ bool llmc::runtime::readNpy(const std::string &path, HostTensor &out,
   in.seekg(static_cast<std::streamoff>(dataOffset));
   in.read(out.data.data(), static_cast<std::streamsize>(need));
   if (static_cast<uint64_t>(in.gcount()) != need) {
-    error = "'" + path + "' could not be read whole";
+    error = path + ": could not be read whole";
     return false;
   }
   return true;
@@ -260,7 +267,7 @@ bool llmc::runtime::writeNpy(const std::string &path, const HostTensor &t,
   header += '\n';
   std::ofstream out(path, std::ios::binary);
   if (!out) {
-    error = "cannot write '" + path + "'";
+    error = path + ": cannot write it";
     return false;
   }
   out.write("\x93NUMPY\x01\x00", 8);
@@ -270,7 +277,7 @@ bool llmc::runtime::writeNpy(const std::string &path, const HostTensor &t,
   out << header;
   out.write(t.data.data(), static_cast<std::streamsize>(t.data.size()));
   if (!out) {
-    error = "short write to '" + path + "'";
+    error = path + ": short write";
     return false;
   }
   return true;

@@ -317,14 +317,13 @@ ModelImporter::readExternalData(const onnx::TensorProto &tensor,
     dir = ".";
   SmallString<256> realDir, realFile, file(dir);
   llvm::sys::path::append(file, location);
+  // A missing file and one a link leads out of the folder to get the same
+  // message: which one it is would tell whether a path outside exists.
   if (llvm::sys::fs::real_path(dir, realDir) ||
-      llvm::sys::fs::real_path(file, realFile))
-    return fileError(Twine(what) + ": cannot open external data file '" +
-                     location + "'"),
-           failure();
-  if (!StringRef(realFile).starts_with(Twine(realDir + "/").str()))
+      llvm::sys::fs::real_path(file, realFile) ||
+      !StringRef(realFile).starts_with(Twine(realDir + "/").str()))
     return fileError(Twine(what) + ": external data file '" + location +
-                     "' leaves the model's folder"),
+                     "' is not a file inside the model's folder"),
            failure();
   // Only a regular file: a FIFO would block the read, a device never end.
   llvm::sys::fs::file_status status;

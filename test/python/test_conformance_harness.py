@@ -279,8 +279,8 @@ def test_reason_shortened():
     r = rc.Result(t)
     r.set(rc.ERROR, "error: /data/node/test_x/model.onnx: node 'n': bad op")
     assert rc.reason_for(r) == "node 'n': bad op"
-    r.set(rc.ERROR, "error: '/tmp/llmc-conf-test_x-ab12/test_data_set_0/"
-          "inputs/input_0.npy' has unsupported dtype '<U9'")
-    assert rc.reason_for(r) == "error: 'input_0.npy' has unsupported dtype '<U9'"
+    r.set(rc.ERROR, "error: /tmp/llmc-conf-test_x-ab12/test_data_set_0/"
+          "inputs/input_0.npy: unsupported dtype '<U9'")
+    assert rc.reason_for(r) == "error: input_0.npy: unsupported dtype '<U9'"
     r.set(rc.FAIL, "output 'y': 1/6 values differ")
     assert rc.reason_for(r) == "FAIL: output 'y': 1/6 values differ"
