@@ -14,6 +14,11 @@
 #include "llmc/Runtime/Shards.h"
 #include "llmc/Runtime/Cuda.h"
 
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
 #include "Artifact_generated.h"
 
 #include <algorithm>
@@ -477,10 +482,96 @@ struct Mapping {
 };
 } // namespace
 
-/// Maps `path` and checks size, magic, version, checksum and the
-/// FlatBuffer's structure; the payload's root, or null with `error`.
+/// The signed flag of the header's flags word.
+constexpr uint32_t kSignedFlag = 1;
+constexpr size_t kSignatureOffset = 32, kSignatureBytes = 32;
+
+/// HMAC-SHA256 under `key` of `header` (its first 32 bytes) and `payload`.
+static bool artifactMac(const std::string &key, const uint8_t *header,
+                        const uint8_t *payload, size_t size,
+                        uint8_t mac[kSignatureBytes]) {
+  EVP_MAC *hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  EVP_MAC_CTX *ctx = hmac ? EVP_MAC_CTX_new(hmac) : nullptr;
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string("digest", digest, 0),
+      OSSL_PARAM_construct_end()};
+  size_t written = 0;
+  bool ok = ctx &&
+            EVP_MAC_init(ctx, reinterpret_cast<const unsigned char *>(key.data()),
+                         key.size(), params) == 1 &&
+            EVP_MAC_update(ctx, header, kSignatureOffset) == 1 &&
+            EVP_MAC_update(ctx, payload, size) == 1 &&
+            EVP_MAC_final(ctx, mac, &written, kSignatureBytes) == 1 &&
+            written == kSignatureBytes;
+  EVP_MAC_CTX_free(ctx);
+  EVP_MAC_free(hmac);
+  return ok;
+}
+
+bool llmc::runtime::readSigningKey(const std::string &path, std::string &key,
+                                   std::string &error) {
+  if (!isRegularFile(path, error))
+    return false;
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)),
+                    std::istreambuf_iterator<char>());
+  if (!in.eof() && !in) {
+    error = path + ": cannot read the key";
+    return false;
+  }
+  if (bytes.size() < kMinSigningKeyBytes || bytes.size() > (1u << 20)) {
+    error = path + ": a signing key must hold " +
+            std::to_string(kMinSigningKeyBytes) +
+            " bytes to 1 MiB (e.g. head -c 32 /dev/urandom > KEY), this has " +
+            std::to_string(bytes.size());
+    return false;
+  }
+  key = std::move(bytes);
+  return true;
+}
+
+bool llmc::runtime::signArtifact(const std::string &path,
+                                 const std::string &key, std::string &error) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0 ||
+      st.st_size < static_cast<off_t>(kArtifactHeaderSize)) {
+    if (fd >= 0)
+      ::close(fd);
+    error = path + ": cannot sign it (not a complete artifact)";
+    return false;
+  }
+  size_t size = static_cast<size_t>(st.st_size);
+  void *map = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (map == MAP_FAILED) {
+    error = path + ": cannot map it to sign it";
+    return false;
+  }
+  auto *bytes = static_cast<uint8_t *>(map);
+  uint32_t flags;
+  std::memcpy(&flags, bytes + 12, 4);
+  flags |= kSignedFlag;
+  std::memcpy(bytes + 12, &flags, 4);
+  uint8_t mac[kSignatureBytes];
+  bool ok = artifactMac(key, bytes, bytes + kArtifactHeaderSize,
+                        size - kArtifactHeaderSize, mac);
+  if (ok)
+    std::memcpy(bytes + kSignatureOffset, mac, kSignatureBytes);
+  ok = ok && msync(map, kArtifactHeaderSize, MS_SYNC) == 0;
+  munmap(map, size);
+  if (!ok)
+    error = path + ": signing failed (OpenSSL's HMAC-SHA256)";
+  return ok;
+}
+
+/// Maps `path` and checks size, magic, version, signature (with
+/// `verifyKey`), checksum and the FlatBuffer's structure; the payload's
+/// root, or null with `error`.
 static const fb::Executable *mapVerified(const std::string &path, Mapping &m,
-                                         std::string &error) {
+                                         std::string &error,
+                                         const std::string &verifyKey = "") {
   std::string why;
   if (!isRegularFile(path, why)) {
     // `why` is "PATH: reason".
@@ -535,6 +626,26 @@ static const fb::Executable *mapVerified(const std::string &path, Mapping &m,
     return nullptr;
   }
   const uint8_t *payload = bytes + kArtifactHeaderSize;
+  if (!verifyKey.empty()) {
+    // Before anything in the payload is read, the checksum included.
+    uint32_t flags;
+    std::memcpy(&flags, bytes + 12, 4);
+    if (!(flags & kSignedFlag)) {
+      error = path + ": the artifact is not signed (--verify takes artifacts "
+                     "compiled with --sign)";
+      return nullptr;
+    }
+    uint8_t mac[kSignatureBytes];
+    if (!artifactMac(verifyKey, bytes, payload, size, mac)) {
+      error = path + ": cannot check the signature (OpenSSL's HMAC-SHA256)";
+      return nullptr;
+    }
+    if (CRYPTO_memcmp(mac, bytes + kSignatureOffset, kSignatureBytes) != 0) {
+      error = path + ": the signature does not match the key: the artifact "
+                     "was signed with another key, or altered since";
+      return nullptr;
+    }
+  }
   if (fnv1a(payload, size) != checksum) {
     error = path + ": artifact checksum mismatch: the file is corrupted";
     return nullptr;
@@ -705,12 +816,13 @@ bool Artifact::readMesh(const std::string &path, const void *executable,
 std::unique_ptr<Artifact> Artifact::load(const std::string &file,
                                          std::string &error,
                                          const std::string &displayName,
-                                         const ProcessLaunch &processes) {
+                                         const ProcessLaunch &processes,
+                                         const std::string &verifyKey) {
   std::unique_ptr<Artifact> a(new Artifact());
   const std::string &path = displayName.empty() ? file : displayName;
   a->path_ = path;
   Mapping m;
-  const fb::Executable *exe = mapVerified(file, m, error);
+  const fb::Executable *exe = mapVerified(file, m, error, verifyKey);
   if (!exe && !displayName.empty() && error.rfind(file, 0) == 0)
     error = displayName + error.substr(file.size());
   if (!exe)

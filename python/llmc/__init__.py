@@ -80,9 +80,10 @@ class Executable:
     array for a one-output model, a tuple otherwise, or as the captured
     module returns)."""
 
-    def __init__(self, artifact_bytes, path, returns_tuple=None, display_name=""):
+    def __init__(self, artifact_bytes, path, returns_tuple=None, display_name="",
+                 verify_key=b""):
         self._bytes = artifact_bytes
-        self._artifact = _llmc.Artifact(path, display_name)
+        self._artifact = _llmc.Artifact(path, display_name, verify_key)
         self._returns_tuple = returns_tuple
         # A dynamic artifact: its dims by name, {name: (min, max)}; in the
         # inputs' shapes a dynamic dim is its name, in the outputs' None.
@@ -167,10 +168,14 @@ def _read(path, error, what):
         raise error(f"{path}: {what}{e.strerror}") from e
 
 
-def load(path):
-    """Loads an artifact written by Executable.save or `llmc compile`."""
+def load(path, verify_key=None):
+    """Loads an artifact written by Executable.save or `llmc compile`. With
+    `verify_key` (bytes, at least 16), the artifact must be signed with that
+    key (`llmc compile --sign KEYFILE`): an unsigned or altered one raises
+    LoadError before anything in it is read."""
     path = os.fspath(path)
-    return Executable(_read(path, LoadError, ""), path)
+    return Executable(_read(path, LoadError, ""), path,
+                      verify_key=bytes(verify_key or b""))
 
 
 def _finish(write, display_name):

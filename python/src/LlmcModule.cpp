@@ -112,9 +112,14 @@ class PyArtifact {
 public:
   /// `displayName` replaces the path in messages (a compiled model's
   /// artifact lives in a temporary file the user never named).
-  explicit PyArtifact(const std::string &path, const std::string &displayName) {
-    std::string error;
-    artifact = llmc::runtime::Artifact::load(path, error, displayName);
+  explicit PyArtifact(const std::string &path, const std::string &displayName,
+                      const py::bytes &verifyKey) {
+    std::string error, key = verifyKey;
+    if (!key.empty() && key.size() < llmc::runtime::kMinSigningKeyBytes)
+      raise("LoadError", "verify_key must hold at least " +
+                             std::to_string(llmc::runtime::kMinSigningKeyBytes) +
+                             " bytes");
+    artifact = llmc::runtime::Artifact::load(path, error, displayName, {}, key);
     if (!artifact)
       raise("LoadError", error);
   }
@@ -281,8 +286,10 @@ PYBIND11_MODULE(_llmc, m) {
       "Compiles serialized ONNX bytes into an artifact file.");
 
   py::class_<PyArtifact>(m, "Artifact")
-      .def(py::init<const std::string &, const std::string &>(), py::arg("path"),
-           py::arg("display_name") = "")
+      .def(py::init<const std::string &, const std::string &,
+                    const py::bytes &>(),
+           py::arg("path"), py::arg("display_name") = "",
+           py::arg("verify_key") = py::bytes())
       .def_property_readonly("inputs", &PyArtifact::inputs)
       .def_property_readonly("outputs", &PyArtifact::outputs)
       .def_property_readonly("aliases", &PyArtifact::aliases)

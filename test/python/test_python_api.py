@@ -505,3 +505,32 @@ def test_registered_passes_list_llmc_and_upstream():
     assert "llmc-convert-graph-to-linalg" in names
     assert "canonicalize" in names
     assert names["llmc-decompose-composite-ops"]
+
+
+def test_load_verifies_signed_artifacts(tmp_path):
+    """llmc.load(path, verify_key=...) takes artifacts signed with that key
+    (`llmc compile --sign`) and refuses unsigned, otherwise signed and
+    altered ones, as llmc-run --verify does."""
+    llmc_bin = os.path.join(REPO, "build", "bin", "llmc")
+    key, other = tmp_path / "key", tmp_path / "other"
+    key.write_bytes(bytes(range(32)))
+    other.write_bytes(bytes(range(1, 33)))
+    signed, plain = tmp_path / "signed.llmcx", tmp_path / "plain.llmcx"
+    subprocess.run([llmc_bin, "compile", EXAMPLE, "-o", str(signed), "--sign",
+                    str(key)], check=True)
+    subprocess.run([llmc_bin, "compile", EXAMPLE, "-o", str(plain)], check=True)
+    x = np.load(os.path.join(REPO, "examples", "tiny_cnn_input.npy"))
+    want = llmc.load(plain)(x)
+    got = llmc.load(signed, verify_key=key.read_bytes())(x)
+    assert np.array_equal(got, want)
+    with pytest.raises(llmc.LoadError, match="signed with another key, or altered"):
+        llmc.load(signed, verify_key=other.read_bytes())
+    with pytest.raises(llmc.LoadError, match="is not signed"):
+        llmc.load(plain, verify_key=key.read_bytes())
+    data = bytearray(signed.read_bytes())
+    data[len(data) // 2] ^= 1
+    (tmp_path / "altered.llmcx").write_bytes(data)
+    with pytest.raises(llmc.LoadError, match="signed with another key, or altered"):
+        llmc.load(tmp_path / "altered.llmcx", verify_key=key.read_bytes())
+    with pytest.raises(llmc.LoadError, match="at least 16 bytes"):
+        llmc.load(signed, verify_key=b"short")

@@ -42,7 +42,7 @@ int fail(const std::string &message) {
 const char *kUsage =
     "usage: llmc-run OUT.llmcx [NAME=]FILE.npy ... [--output-dir DIR] "
     "[--runs N] [--cuda-graph] [--profile] [--collective-timeout S]\n"
-    "       [--devices 0,1,...]\n"
+    "       [--devices 0,1,...] [--verify KEYFILE]\n"
     "       llmc-run OUT.llmcx --describe\n"
     "An artifact compiled with a device mesh (llmc compile --mesh) runs on\n"
     "that many CPU devices, one thread each, or for --target cuda on that\n"
@@ -64,6 +64,8 @@ int main(int argc, char **argv) {
   bool describe = false, graph = false, profile = false;
   long runs = 1;
   double collectiveTimeout = 60;
+  // --verify: the key the artifact must be signed with (llmc compile --sign).
+  std::string verifyKey;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&](const char *flag) -> const char * {
@@ -98,6 +100,10 @@ int main(int argc, char **argv) {
       if (*v == '\0' || *end != '\0' || !(collectiveTimeout > 0))
         return fail("--collective-timeout must be a positive number of "
                     "seconds, got '" + std::string(v) + "'");
+    } else if (a == "--verify") {
+      std::string why;
+      if (!readSigningKey(value("--verify"), verifyKey, why))
+        return fail(why);
     } else if (a == "--devices") {
       // Read by the CUDA runtime (CudaMesh), which checks the list.
       setenv("LLMC_CUDA_DEVICES", value("--devices"), 1);
@@ -128,7 +134,7 @@ int main(int argc, char **argv) {
   // Loads the artifact and reads the inputs; "" or the first error.
   auto prepare = [&]() -> std::string {
     std::string why;
-    artifact = Artifact::load(artifactPath, why, "", launch);
+    artifact = Artifact::load(artifactPath, why, "", launch, verifyKey);
     if (!artifact)
       return why;
     if (profile && !artifact->cuda() && !artifact->cudaMesh())

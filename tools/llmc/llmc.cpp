@@ -174,6 +174,18 @@ static cl::opt<double> collectiveTimeout(
              "the run fails (default 60)"),
     cl::init(60), cl::sub(runCommand), cl::sub(benchCommand));
 
+static cl::opt<std::string> signOption(
+    "sign",
+    cl::desc("Sign the artifact with the key in this file (HMAC-SHA256; at "
+             "least 16 bytes, e.g. head -c 32 /dev/urandom > KEY), so that "
+             "`llmc-run --verify KEY` refuses artifacts it did not build"),
+    cl::value_desc("KEYFILE"), cl::sub(compileCommand));
+static cl::opt<std::string> verifyOption(
+    "verify",
+    cl::desc("Run the artifact only if it is signed with the key in this "
+             "file (llmc compile --sign)"),
+    cl::value_desc("KEYFILE"), cl::sub(runCommand), cl::sub(benchCommand));
+
 static cl::opt<std::string> devicesOption(
     "devices",
     cl::desc("With --target cuda and --mesh: the CUDA devices of the mesh's "
@@ -434,8 +446,14 @@ loadWithInputs(const std::string &path, std::vector<HostTensor> &given) {
   // Read by the CUDA runtime (CudaMesh), which checks the list.
   if (devicesOption.getNumOccurrences())
     setenv("LLMC_CUDA_DEVICES", devicesOption.c_str(), 1);
+  std::string key;
+  if (!verifyOption.empty() &&
+      !::llmc::runtime::readSigningKey(verifyOption, key, error)) {
+    fail(error);
+    return nullptr;
+  }
   std::unique_ptr<::llmc::runtime::Artifact> artifact =
-      ::llmc::runtime::Artifact::load(path, error, modelPath);
+      ::llmc::runtime::Artifact::load(path, error, modelPath, {}, key);
   if (!artifact) {
     fail(error);
     return nullptr;
@@ -717,6 +735,10 @@ int main(int argc, char **argv) {
       return fail("--shard, --strategy and --link-bandwidth are for models: "
                   "an artifact runs as it was partitioned when compiled");
   }
+  if (verifyOption.getNumOccurrences() &&
+      !::llmc::runtime::looksLikeArtifact(modelPath))
+    return fail("--verify is for artifacts: a model compiled here needs no "
+                "signature");
   if (runCommand && ::llmc::runtime::looksLikeArtifact(modelPath))
     return runArtifact(modelPath);
   // A CUDA run, and any bench of a model, compile to a temporary artifact
@@ -732,7 +754,22 @@ int main(int argc, char **argv) {
     return explainModel();
   if (runCommand)
     return runOrCompile(true);
-  if (compileCommand)
-    return runOrCompile(false);
+  if (compileCommand) {
+    // The key is read first: a bad one fails before the compile's work.
+    std::string key, error;
+    if (!signOption.empty() &&
+        !::llmc::runtime::readSigningKey(signOption, key, error))
+      return fail(error);
+    if (!signOption.empty() && (!emit.empty() || !compileTo.empty()))
+      return fail("--sign signs an artifact: no --emit or --compile-to");
+    if (int rc = runOrCompile(false))
+      return rc;
+    if (!key.empty() &&
+        !::llmc::runtime::signArtifact(outputFile, key, error)) {
+      std::remove(outputFile.c_str());
+      return fail(error);
+    }
+    return 0;
+  }
   return fail("give a command: compile, run, bench or explain (see llmc --help)");
 }

@@ -2,9 +2,11 @@
 //
 // Part of the runtime (no MLIR or LLVM). An artifact (.llmcx) is
 //
-//   header (64 bytes): magic "LLMCX\0\r\n", u32 format version, u32 zero,
-//                      u64 payload size, u64 FNV-1a checksum of the payload,
-//                      zero padding
+//   header (64 bytes): magic "LLMCX\0\r\n", u32 format version, u32 flags
+//                      (bit 0: signed), u64 payload size, u64 FNV-1a
+//                      checksum of the payload, then 32 bytes: zero, or
+//                      the signature, HMAC-SHA256 under the signer's key
+//                      of the header's first 32 bytes and the payload
 //   payload:           a FlatBuffer (runtime/Artifact.fbs): target, I/O
 //                      signature, weights (64-byte aligned, used in place
 //                      from the mapped file) and the compiled shared object.
@@ -138,6 +140,21 @@ bool writeDynamicArtifact(const std::string &path,
                           const std::vector<DynamicDim> &dynamic,
                           const std::string &report, std::string &error);
 
+/// The least bytes a signing key may have.
+constexpr size_t kMinSigningKeyBytes = 16;
+
+/// Reads a signing key: the bytes of the file at `path` (at least
+/// kMinSigningKeyBytes, at most 1 MiB). False with a one-line `error`.
+bool readSigningKey(const std::string &path, std::string &key,
+                    std::string &error);
+
+/// Signs the artifact at `path` in place (`llmc compile --sign`): sets the
+/// header's signed flag and writes the HMAC-SHA256 of its first 32 bytes
+/// and its payload under `key`. A checksum detects damage; a signature
+/// detects tampering by anyone without the key. False with `error`.
+bool signArtifact(const std::string &path, const std::string &key,
+                  std::string &error);
+
 /// True when the file starts with the artifact magic.
 bool looksLikeArtifact(const std::string &path);
 
@@ -160,10 +177,14 @@ public:
   /// exchanges the collectives through MPI (startMpi must have succeeded)
   /// and fills the outputs on rank 0 only. An artifact for one device is
   /// refused in a job of several.
+  /// With `verifyKey` (`llmc-run --verify KEYFILE`), the artifact must be
+  /// signed with that key: an unsigned one, or one whose signature does not
+  /// match, is refused before anything in it is read.
   static std::unique_ptr<Artifact> load(const std::string &path,
                                         std::string &error,
                                         const std::string &displayName = "",
-                                        const ProcessLaunch &processes = {});
+                                        const ProcessLaunch &processes = {},
+                                        const std::string &verifyKey = "");
   ~Artifact();
 
   /// The signature; in a dynamic artifact a dynamic dim is -1.
