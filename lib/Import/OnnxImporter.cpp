@@ -28,6 +28,7 @@
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/Path.h"
 
 #include "onnx/checker.h"
@@ -1131,6 +1132,27 @@ ModelImporter::run(onnx::ModelProto &model) {
       // 4-bit types, function overloads) needs opsets above 17 or
       // model-local functions, which llmc's own import checks: the checker
       // reads the model as IR 8.
+      // libonnx 1.12's checker wants a shape on every graph output; ONNX
+      // leaves it optional (onnx 1.19 and ONNX Runtime accept outputs
+      // without one), and the import computes them: the checker sees the
+      // graph without those outputs (restored at once, whatever happens).
+      google::protobuf::RepeatedPtrField<onnx::ValueInfoProto> allOutputs;
+      bool unshaped = llvm::any_of(graph.output(), [](const auto &o) {
+        return o.type().has_tensor_type() &&
+               !o.type().tensor_type().has_shape();
+      });
+      if (unshaped) {
+        allOutputs = graph.output();
+        auto *outs = graph.mutable_output();
+        for (int i = outs->size() - 1; i >= 0; --i)
+          if (outs->Get(i).type().has_tensor_type() &&
+              !outs->Get(i).type().tensor_type().has_shape())
+            outs->DeleteSubrange(i, 1);
+      }
+      auto restoreOutputs = llvm::make_scope_exit([&] {
+        if (unshaped)
+          *graph.mutable_output() = std::move(allOutputs);
+      });
       if (model.ir_version() > onnx::IR_VERSION) {
         // The graph is checked in place (no copy of its weights): the
         // version is restored at once.

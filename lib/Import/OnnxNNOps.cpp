@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "OnnxBody.h"
 #include "OnnxImportContext.h"
 
 #include "llvm/ADT/STLExtras.h"
@@ -725,9 +726,56 @@ Results importEinsum(NodeContext &c) {
   auto type = RankedTensorType::get(e->shape, types[0].getElementType());
   return single(g::EinsumOp::create(c.b, c.loc, type, inputs, e->equation));
 }
+/// LRN (AlexNet's local response normalization across channels):
+///   Y = X / (bias + alpha / size * sum of X^2 over the `size` channels
+///   around each, zeros beyond the edges)^beta,
+/// as a body: the squares padded along the channels, `size` shifted slices
+/// summed (a window of a few channels; fusion makes it one kernel).
+FailureOr<SmallVector<Value>> importLRN(NodeContext &c) {
+  RankedTensorType x = c.inputType(0);
+  if (x.getRank() < 2 || !isFloat(x.getElementType()))
+    return c.emitError("input must be a floating-point tensor of rank >= 2 "
+                       "(N x C x ...)"),
+           failure();
+  int64_t size = c.getInt("size", 0);
+  if (size < 1 || size > 256)
+    return c.emitError("size must be 1 to 256, got ") << size, failure();
+  int64_t channels = x.getDimSize(1), rank = x.getRank();
+  int64_t before = (size - 1) / 2, after = size - 1 - before;
+  SmallVector<int64_t> pads(2 * rank, 0);
+  pads[1] = before;
+  pads[rank + 1] = after;
+  Body b("LRN", {"X"}, {"Y"});
+  b("sq", "Mul (X, X)");
+  b("pads", intsConst(pads));
+  b("padded", "Pad (sq, pads)");
+  b("axis", intsConst({1}));
+  std::vector<std::string> windows;
+  for (int64_t i = 0; i < size; ++i) {
+    std::string w = "w" + std::to_string(i);
+    b(w + "_start", intsConst({i}));
+    b(w + "_end", intsConst({i + channels}));
+    b(w, "Slice (padded, " + w + "_start, " + w + "_end, axis)");
+    windows.push_back(w);
+  }
+  b("sum", "Sum (" + llvm::join(windows, ", ") + ")");
+  auto constant = [&](const std::string &name, double v) {
+    b(name + "32", "Constant <value_float = " + real(v) + "> ()");
+    b(name, "CastLike (" + name + "32, X)");
+  };
+  constant("scale", c.getFloat("alpha", 1e-4) / double(size));
+  constant("bias", c.getFloat("bias", 1.0));
+  constant("beta", c.getFloat("beta", 0.75));
+  b("scaled", "Mul (sum, scale)");
+  b("base", "Add (scaled, bias)");
+  b("den", "Pow (base, beta)");
+  b("Y", "Div (X, den)");
+  return c.expandBody(b.finish());
+}
 } // namespace
 
 void mlir::llmc::onnximport::registerNNOps(OpImporterRegistry &r) {
+  r.add("LRN", needs(1, importLRN));
   r.add("Conv", needs(2, importConv));
   r.add("ConvTranspose", needs(2, importConvTranspose));
   r.add("MaxPool", needs(1, importMaxPool));
