@@ -530,28 +530,58 @@ public:
   }
 
   /// One output element of `op` at the parallel indices of `iv` (reduction
-  /// dims looped over sequentially), stored.
+  /// dims looped over sequentially), stored. An output indexed by a
+  /// reduction dim (fusion can leave one: a value computed along the
+  /// reduced loop beside the reduction) is an element per iteration: read
+  /// and stored inside the loops, not carried through them.
   void emitElement(OpBuilder &b, linalg::GenericOp op, SmallVector<Value> &iv,
                    ArrayRef<unsigned> reduction, ArrayRef<int64_t> sizes,
                    IRMapping &map) {
     Location loc = op.getLoc();
+    Block &body = op.getRegion().front();
+    // Which outputs are per iteration of the reduction loops.
+    SmallVector<bool> perIteration;
+    for (OpOperand &init : op.getDpsInitsMutable()) {
+      AffineMap m = op.getMatchingIndexingMap(&init);
+      perIteration.push_back(llvm::any_of(reduction, [&](unsigned d) {
+        return m.isFunctionOfDim(d);
+      }));
+    }
     // Outputs start from what the buffer holds (a reduction's init).
     SmallVector<Value> outs;
-    Block &body = op.getRegion().front();
-    for (OpOperand &init : op.getDpsInitsMutable()) {
+    for (auto [k, init] : llvm::enumerate(op.getDpsInitsMutable())) {
       BlockArgument arg = op.getMatchingBlockArgument(&init);
+      if (perIteration[k])
+        continue;
       outs.push_back(reduction.empty() && arg.use_empty()
                          ? Value()
                          : readOperand(b, loc, op, init, iv, map));
     }
+    // The body at `ivs`, the carried outputs being `acc`; stores the
+    // per-iteration outputs and returns the carried ones.
     auto compute = [&](OpBuilder &nb, ValueRange ivs, ValueRange acc) {
       SmallVector<Value> args;
       for (OpOperand *in : op.getDpsInputOperands())
         args.push_back(body.getArgument(in->getOperandNumber()).use_empty()
                            ? Value()
                            : readOperand(nb, loc, op, *in, ivs, map));
-      args.append(acc.begin(), acc.end());
-      return cloneBody(nb, op, ivs, args, map);
+      unsigned next = 0;
+      for (auto [k, init] : llvm::enumerate(op.getDpsInitsMutable()))
+        args.push_back(!perIteration[k] ? acc[next++]
+                       : op.getMatchingBlockArgument(&init).use_empty()
+                           ? Value()
+                           : readOperand(nb, loc, op, init, ivs, map));
+      SmallVector<Value> all = cloneBody(nb, op, ivs, args, map), carried;
+      for (auto [k, init] : llvm::enumerate(op.getDpsInitsMutable())) {
+        if (!perIteration[k]) {
+          carried.push_back(all[k]);
+          continue;
+        }
+        memref::StoreOp::create(
+            nb, loc, all[k], map.lookupOrDefault(init.get()),
+            applyMap(nb, loc, op.getMatchingIndexingMap(&init), ivs));
+      }
+      return carried;
     };
     SmallVector<Value> results;
     if (reduction.empty()) {
@@ -574,10 +604,12 @@ public:
       };
       results = nest(b, 0, outs);
     }
-    for (auto [init, v] : llvm::zip(op.getDpsInitsMutable(), results))
-      memref::StoreOp::create(
-          b, loc, v, map.lookupOrDefault(init.get()),
-          applyMap(b, loc, op.getMatchingIndexingMap(&init), iv));
+    unsigned next = 0;
+    for (auto [k, init] : llvm::enumerate(op.getDpsInitsMutable()))
+      if (!perIteration[k])
+        memref::StoreOp::create(
+            b, loc, results[next++], map.lookupOrDefault(init.get()),
+            applyMap(b, loc, op.getMatchingIndexingMap(&init), iv));
   }
 
   /// The kLanes output elements of the parallel op `op` from iv[inner]

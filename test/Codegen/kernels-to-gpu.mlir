@@ -809,3 +809,31 @@ module {
     return
   }
 }
+
+// -----
+
+// A reduction with an output indexed by the reduced dim (fusion leaves one:
+// a value computed along the reduced loop beside the sum, found by
+// test/fuzz/random_graphs.py): that output is read and stored inside the
+// sequential loop, per iteration; only the sum is carried out of it. Stored
+// after the loop, it used the loop's induction variable out of scope ("does
+// not dominate this use").
+#r1 = affine_map<(d0) -> (d0)>
+#r0 = affine_map<(d0) -> ()>
+// CHECK-LABEL: gpu.func @reduced_dim_output(
+// CHECK:         scf.for %[[K:.*]] = {{.*}} iter_args(%[[ACC:.*]] = {{.*}}) -> (f32)
+// CHECK:           %[[ABS:.*]] = math.absf
+// CHECK:           memref.store %[[ABS]], %{{.*}}[%[[K]]] : memref<4xf32>
+// CHECK:           scf.yield
+// CHECK:         }
+// CHECK:         memref.store %{{.*}}, %{{.*}}[] : memref<f32>
+func.func @reduced_dim_output(%x: memref<4xf32>, %each: memref<4xf32>, %sum: memref<f32>) attributes {llmc.kernel = "loop"} {
+  linalg.generic {indexing_maps = [#r1, #r1, #r0], iterator_types = ["reduction"]}
+      ins(%x : memref<4xf32>) outs(%each, %sum : memref<4xf32>, memref<f32>) {
+  ^bb0(%in: f32, %e: f32, %s: f32):
+    %a = math.absf %in : f32
+    %t = arith.addf %s, %a : f32
+    linalg.yield %a, %t : f32, f32
+  }
+  return
+}

@@ -63,3 +63,34 @@ func.func @distinct(%x: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>) {
   %1 = linalg.map { arith.mulf } ins(%x, %x : tensor<4xf32>, tensor<4xf32>) outs(%f : tensor<4xf32>)
   return %0, %1 : tensor<4xf32>, tensor<4xf32>
 }
+
+// -----
+
+// A kernel function returning one value twice (two fused outputs that
+// folding made equal; random_graphs.py --cuda found it): its callers use
+// the first result for both and it returns the value once. Bufferization
+// then gave both results one buffer and buffer-results-to-out-params
+// crashed.
+// CHECK-LABEL: func.func @twice_caller
+// CHECK:         %[[R:.*]]:2 = call @twice(%{{.*}}) : (tensor<4xf32>) -> (tensor<4xf32>, tensor<2xf32>)
+// CHECK:         %[[COPY:.*]] = bufferization.alloc_tensor() copy(%[[R]]#0)
+// CHECK:         return %[[R]]#0, %[[COPY]], %[[R]]#1
+// CHECK-LABEL: func.func private @twice
+// CHECK-SAME:    -> (tensor<4xf32>, tensor<2xf32>)
+// CHECK:         return %{{.*}}, %{{.*}} : tensor<4xf32>, tensor<2xf32>
+// BUF-LABEL:   func.func @twice_caller
+// BUF-LABEL:   func.func private @twice
+func.func @twice_caller(%x: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>, tensor<2xf32>) {
+  %r:3 = call @twice(%x) : (tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>, tensor<2xf32>)
+  return %r#0, %r#1, %r#2 : tensor<4xf32>, tensor<4xf32>, tensor<2xf32>
+}
+func.func private @twice(%x: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>, tensor<2xf32>) attributes {llmc.kernel = "loop"} {
+  %e = tensor.empty() : tensor<4xf32>
+  %y = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} ins(%x : tensor<4xf32>) outs(%e : tensor<4xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %n = arith.negf %in : f32
+    linalg.yield %n : f32
+  } -> tensor<4xf32>
+  %s = tensor.extract_slice %y[0] [2] [1] : tensor<4xf32> to tensor<2xf32>
+  return %y, %y, %s : tensor<4xf32>, tensor<4xf32>, tensor<2xf32>
+}

@@ -2,7 +2,7 @@
 """Differential testing: random ONNX graphs through llmc and ONNX Runtime.
 
     random_graphs.py [--count N] [--seed S] [--jobs J] [--llmc PATH]
-                     [--out DIR] [--min-ops 5] [--max-ops 40]
+                     [--out DIR] [--min-ops 5] [--max-ops 40] [--cuda]
 
 Each graph (NNSmith-style: drawn op by op from the supported set, every
 operand chosen among the values so far so that shapes type-check) is
@@ -18,7 +18,9 @@ A graph llmc refuses with its one-line `error:` (an op it does not import)
 counts as refused, not failed; anything else that goes wrong -- a crash
 (a signal), a hang (the timeout), a mismatch, or output missing -- is a
 failure, kept under --out as a reproducer: model.onnx, the inputs, ONNX
-Runtime's outputs and `repro.sh` with the failing command.
+Runtime's outputs and `repro.sh` with the failing command. With --cuda,
+each graph is also compiled for CUDA (no GPU needed: the program built and
+its PTX assembled by ptxas), which must succeed or refuse in one line.
 
 The last line is `random graphs: N run, M failed, K refused`; the exit
 status is 1 when one failed. test/python/test_random_graphs.py runs 200
@@ -43,6 +45,11 @@ from onnx import TensorProto, helper, numpy_helper
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 OPSET = 17
+# One-line errors that are the compiler's own bugs, not refusals of a model
+# (invalid IR a pass built, a pattern that failed to apply).
+INTERNAL_ERRORS = ("does not dominate", "failed to legalize", "failed to verify",
+                   "op was not bufferized", "LLVM ERROR", "Assertion",
+                   "expects different type", "operand type mismatch")
 RTOL = ATOL = 1e-4
 
 
@@ -638,7 +645,8 @@ def run_one(seed, args):
             err = (p.stderr or "").strip()
             if p.returncode != 0:
                 lines = err.splitlines()
-                if p.returncode == 1 and len(lines) == 1 and lines[0].startswith("error: "):
+                if p.returncode == 1 and len(lines) == 1 and lines[0].startswith(
+                        "error: ") and not any(w in lines[0] for w in INTERNAL_ERRORS):
                     return {"seed": seed, "status": "refused", "why": lines[0][:300]}
                 return keep(d, seed, args, cmd, want,
                             f"{mode}: exit status {p.returncode}: {err[-300:]}")
@@ -649,6 +657,25 @@ def run_one(seed, args):
                 why = compare(name, np.load(f), w)
                 if why:
                     return keep(d, seed, args, cmd, want, f"{mode}: {why}")
+        if args.cuda:
+            # No GPU here: the CUDA program must build (its PTX assembled by
+            # ptxas), or be refused in one line; never a crash.
+            cmd = [args.llmc, "compile", path, "--target", "cuda", "-o",
+                   os.path.join(d, "cuda.llmcx")]
+            try:
+                p = subprocess.run(cmd, capture_output=True, text=True,
+                                   timeout=args.timeout)
+            except subprocess.TimeoutExpired:
+                return keep(d, seed, args, cmd, want, f"cuda: timed out after {args.timeout} s")
+            lines = (p.stderr or "").strip().splitlines()
+            if p.returncode != 0 and not (p.returncode == 1 and len(lines) == 1
+                                          and lines[0].startswith("error: ")):
+                return keep(d, seed, args, cmd, want,
+                            f"cuda: exit status {p.returncode}: {(p.stderr or '')[-300:]}")
+            if p.returncode != 0 and any(w in lines[0] for w in INTERNAL_ERRORS):
+                return keep(d, seed, args, cmd, want, "cuda: " + lines[0][:300])
+            if p.returncode != 0:
+                return {"seed": seed, "status": "refused", "why": "cuda: " + lines[0][:300]}
         return {"seed": seed, "status": "pass", "why": ""}
     finally:
         shutil.rmtree(d, ignore_errors=True)
@@ -681,6 +708,8 @@ def main(argv=None):
     ap.add_argument("--min-ops", type=int, default=5)
     ap.add_argument("--max-ops", type=int, default=40)
     ap.add_argument("--json", help="write every graph's result here")
+    ap.add_argument("--cuda", action="store_true",
+                    help="also compile each graph for CUDA (PTX through ptxas)")
     args = ap.parse_args(argv)
     if args.out:
         os.makedirs(args.out, exist_ok=True)
