@@ -453,10 +453,18 @@ Results importLpNorm(NodeContext &c) {
     c.emitError("LpNormalization p must be 1 or 2, got ") << p;
     return failure();
   }
-  Value x = c.input(0);
-  Value norm = g::ReduceOp::create(c.b, c.loc, x, p == 1 ? "l1" : "l2",
-                                   ArrayRef<int64_t>{*axis}, true);
-  return single(g::DivOp::create(c.b, c.loc, x, norm));
+  // A vector of norm 0 normalizes to zeros (ONNX Runtime's and PyTorch's
+  // F.normalize's answer), not to 0/0 = NaN; a NaN still propagates.
+  Body b("LpNormalization", {"X"}, {"Y"});
+  b("axes", intsConst({*axis}));
+  b("norm", std::string(p == 1 ? "ReduceL1" : "ReduceL2") +
+                " <keepdims = 1> (X, axes)");
+  b("zero32", "Constant <value_float = 0.0> ()");
+  b("zero", "CastLike (zero32, X)");
+  b("isZero", "Equal (norm, zero)");
+  b("q", "Div (X, norm)");
+  b("Y", "Where (isZero, zero, q)");
+  return c.expandBody(b.finish());
 }
 
 //===----------------------------------------------------------------------===//
