@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -95,6 +96,25 @@ bool headerField(const std::string &header, const std::string &key,
     return false;
   value = header.substr(colon + 1);
   return true;
+}
+} // namespace
+
+namespace {
+/// `text` from a file, fit for a one-line message: control characters and
+/// bytes above 0x7e as \xNN, at most 64 characters.
+std::string shown(const std::string &text) {
+  std::string out;
+  for (char c : text.substr(0, 64)) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u > 0x7e) {
+      char hex[8];
+      std::snprintf(hex, sizeof(hex), "\\x%02x", u);
+      out += hex;
+    } else {
+      out += c;
+    }
+  }
+  return text.size() > 64 ? out + "..." : out;
 }
 } // namespace
 
@@ -189,7 +209,7 @@ bool llmc::runtime::readNpy(const std::string &path, HostTensor &out,
     }
   }
   if (!found) {
-    error = path + ": unsupported dtype '" + d + "'";
+    error = path + ": unsupported dtype '" + shown(d) + "'";
     return false;
   }
   if (fortran.find("True") < fortran.find(',')) {
@@ -217,7 +237,8 @@ bool llmc::runtime::readNpy(const std::string &path, HostTensor &out,
     while (end && *end == ' ')
       ++end;
     if (v < 0 || !digits || errno == ERANGE || (end && *end)) {
-      error = path + ": malformed shape '" + shape.substr(open, close - open + 1) +
+      error = path + ": malformed shape '" +
+              shown(shape.substr(open, close - open + 1)) +
               "' (dims are non-negative integers)";
       return false;
     }

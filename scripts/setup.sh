@@ -29,7 +29,7 @@ APT_PACKAGES=(
   ninja-build cmake
   python3-numpy python3-onnx python3-pytest python3-torch python3-torchvision
   libopenblas-dev python3-venv libgtest-dev
-  libopenmpi-dev openmpi-bin libssl-dev
+  libopenmpi-dev openmpi-bin libssl-dev libclang-rt-22-dev
 )
 
 # --- 1. apt packages ---------------------------------------------------------

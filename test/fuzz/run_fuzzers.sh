@@ -7,7 +7,8 @@
 # artifact, onnx, onnx-text (test/fuzz/CMakeLists.txt). The build tree is
 # build-fuzz (LLMC_FUZZ_BUILD to change it); seed corpora are made there
 # from the conformance models, the lit inputs and artifacts compiled by
-# build/bin/llmc, and grow across runs (corpus/TARGET). A crash, a leak, a
+# build/bin/llmc, and grow across runs (corpus/TARGET); the inputs of past
+# findings (test/fuzz/regressions/TARGET) run first. A crash, a leak, a
 # sanitizer report or a timeout is kept as findings/TARGET/crash-* (to
 # replay: build-fuzz/bin/llmc-fuzz-TARGET FILE). The last line is
 # `fuzz: N targets, E executions, C findings`; exit status 1 with findings.
@@ -52,7 +53,7 @@ if seed artifact; then
   "$L" compile "$I/relu2.onnxtxt" -o "$B/seeds/artifact/cpu.llmcx"
   "$L" compile "$I/matmul_softmax.onnxtxt" --target cuda -o "$B/seeds/artifact/cuda.llmcx"
   "$L" compile "$I/conv_relu.onnxtxt" --target cuda -o "$B/seeds/artifact/conv.llmcx" || true
-  "$L" compile "$I/dynamic_mlp.onnxtxt" --dynamic batch=1..4 -o "$B/seeds/artifact/dynamic.llmcx" || true
+  "$L" compile "$I/dynamic_mlp.onnxtxt" --dynamic batch=1..4,seq=2..4 -o "$B/seeds/artifact/dynamic.llmcx"
   "$VPY" "$I/mesh_models.py" make "$B/seeds/mesh" >/dev/null
   "$L" compile "$B/seeds/mesh/mlp.onnx" --mesh tp=2 --strategy megatron -o "$B/seeds/artifact/mesh.llmcx"
   "$L" compile "$B/seeds/mesh/mlp.onnx" --target cuda --mesh tp=2 --strategy megatron -o "$B/seeds/artifact/cuda-mesh.llmcx"
@@ -63,7 +64,9 @@ for t in "${TARGETS[@]}"; do
   mkdir -p "$B/corpus/$t" "$B/findings/$t"
   log="$B/fuzz-$t.log"
   set +e
-  "$B/bin/llmc-fuzz-$t" "$B/corpus/$t" "$B/seeds/$t" \
+  regress=()
+  [[ -d "$REPO/test/fuzz/regressions/$t" ]] && regress=("$REPO/test/fuzz/regressions/$t")
+  "$B/bin/llmc-fuzz-$t" "$B/corpus/$t" "$B/seeds/$t" "${regress[@]}" \
     -max_total_time="$SECONDS_EACH" -timeout=20 -rss_limit_mb=4096 \
     -print_final_stats=1 -artifact_prefix="$B/findings/$t/" >"$log" 2>&1
   set -e
