@@ -667,7 +667,8 @@ static bool knownTarget(const std::string &path, const std::string &target,
                         std::string &error) {
   if (target == kCpuTarget || isCudaTarget(target))
     return true;
-  error = path + ": the artifact is for target '" + target +
+  error = path + ": the artifact is for target '" +
+          (target.size() > 64 ? target.substr(0, 64) + "..." : target) +
           "'; this runtime runs '" + kCpuTarget + "' and 'cuda-sm_XX'";
   return false;
 }
@@ -814,6 +815,20 @@ bool Artifact::readMesh(const std::string &path, const void *executable,
 }
 
 std::unique_ptr<Artifact> Artifact::load(const std::string &file,
+                                         std::string &error,
+                                         const std::string &displayName,
+                                         const ProcessLaunch &processes,
+                                         const std::string &verifyKey) {
+  // An artifact's strings (its target, names) may hold anything: the
+  // message stays one line.
+  std::unique_ptr<Artifact> a =
+      loadRaw(file, error, displayName, processes, verifyKey);
+  if (!a)
+    error = oneLine(error);
+  return a;
+}
+
+std::unique_ptr<Artifact> Artifact::loadRaw(const std::string &file,
                                          std::string &error,
                                          const std::string &displayName,
                                          const ProcessLaunch &processes,
@@ -1669,7 +1684,18 @@ static bool describeDynamic(const std::string &path, const fb::Executable *exe,
   return true;
 }
 
+static bool describeRaw(const std::string &path, std::string &text,
+                        std::string &error);
+
 bool llmc::runtime::describeArtifact(const std::string &path,
+                                     std::string &text, std::string &error) {
+  bool ok = describeRaw(path, text, error);
+  if (!ok)
+    error = oneLine(error);
+  return ok;
+}
+
+static bool describeRaw(const std::string &path,
                                      std::string &text, std::string &error) {
   Mapping m;
   const fb::Executable *exe = mapVerified(path, m, error);
@@ -2046,6 +2072,15 @@ bool llmc::runtime::checkIndexValues(const std::string &path,
 bool Artifact::run(const std::vector<TensorView> &inputs,
                    const std::vector<TensorView> &outputs,
                    std::string &error) const {
+  bool ok = runRaw(inputs, outputs, error);
+  if (!ok)
+    error = oneLine(error);
+  return ok;
+}
+
+bool Artifact::runRaw(const std::vector<TensorView> &inputs,
+                      const std::vector<TensorView> &outputs,
+                      std::string &error) const {
   if (!variants_.empty())
     return runDynamic(inputs, outputs, error);
   if (!checkViews(inputs, inputs_, "input", error) ||

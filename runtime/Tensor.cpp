@@ -118,6 +118,22 @@ std::string shown(const std::string &text) {
 }
 } // namespace
 
+std::string llmc::runtime::oneLine(const std::string &text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof(hex), "\\x%02x", u);
+      out += hex;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 bool llmc::runtime::isRegularFile(const std::string &path,
                                   std::string &error) {
   struct stat st;

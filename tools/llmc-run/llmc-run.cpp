@@ -35,7 +35,7 @@ bool quietRank = false;
 
 int fail(const std::string &message) {
   if (!quietRank)
-    std::fprintf(stderr, "error: %s\n", message.c_str());
+    std::fprintf(stderr, "error: %s\n", oneLine(message).c_str());
   return 1;
 }
 

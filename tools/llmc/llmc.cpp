@@ -202,7 +202,8 @@ static cl::opt<std::string> dynamicOption(
     cl::sub(explainCommand));
 
 static int fail(const Twine &message) {
-  llvm::errs() << "error: " << message << "\n";
+  // One line, whatever a name or a file put in the message.
+  llvm::errs() << "error: " << ::llmc::runtime::oneLine(message.str()) << "\n";
   return 1;
 }
 

@@ -239,6 +239,14 @@ public:
                std::vector<double> &stepMs, std::string &error) const;
 
 private:
+  /// load and run, their errors as they come (load and run make them one
+  /// line).
+  static std::unique_ptr<Artifact>
+  loadRaw(const std::string &path, std::string &error,
+          const std::string &displayName, const ProcessLaunch &processes,
+          const std::string &verifyKey);
+  bool runRaw(const std::vector<TensorView> &inputs,
+              const std::vector<TensorView> &outputs, std::string &error) const;
   /// True when `given` matches `specs` (count, dtype, shape, bytes);
   /// otherwise false with a one-line `error` naming the `what` that differs.
   bool checkViews(const std::vector<TensorView> &given,

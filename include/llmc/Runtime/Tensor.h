@@ -39,6 +39,10 @@ struct HostTensor {
   int64_t numElements() const;
 };
 
+/// `text` on one line: control characters (a newline from a file, a name
+/// or an artifact) as \xNN. What every error message goes through.
+std::string oneLine(const std::string &text);
+
 /// Reads a .npy file (format 1.0-3.0, little-endian, C order). On failure
 /// returns false and sets `error` to one line.
 bool readNpy(const std::string &path, HostTensor &out, std::string &error);
