@@ -41,6 +41,7 @@
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Transforms/RegionUtils.h"
 #include "llvm/ADT/StringSet.h"
 
@@ -970,7 +971,73 @@ bool adjacent(Operation *a, Operation *b) {
   return true;
 }
 
-/// True for the library calls the CUDA runtime makes: cuBLASLt GEMMs,
+/// Scalar code left directly on the host, a memref.store of values loaded
+/// and computed there (a TopK, gather or scatter over one element, whose
+/// loops folded away), goes into a loop of one trip, which then becomes a
+/// sequential kernel like any other host loop. Only when nothing between
+/// the first op moved and the store writes memory (a call, a copy, a
+/// kernel): the loads then read what they read before.
+void wrapHostStores(func::FuncOp func) {
+  if (!func.getBody().hasOneBlock())
+    return;
+  Block &block = func.getBody().front();
+  SmallVector<memref::StoreOp> stores(block.getOps<memref::StoreOp>());
+  for (memref::StoreOp store : stores) {
+    // The ops computing what the store writes and where, in this block.
+    SetVector<Operation *> slice;
+    SmallVector<Value> work(store->getOperands().begin(),
+                            store->getOperands().end());
+    bool movable = true;
+    while (!work.empty() && movable) {
+      Operation *def = work.pop_back_val().getDefiningOp();
+      if (!def || def->getBlock() != &block || slice.contains(def) ||
+          def->hasTrait<OpTrait::ConstantLike>() ||
+          isa<memref::AllocOp, memref::GetGlobalOp>(def) ||
+          isa<ViewLikeOpInterface>(def))
+        continue;
+      Dialect *d = def->getDialect();
+      if (!isa<memref::LoadOp>(def) &&
+          !isa_and_nonnull<arith::ArithDialect, math::MathDialect>(d)) {
+        movable = false;
+        break;
+      }
+      slice.insert(def);
+      work.append(def->getOperands().begin(), def->getOperands().end());
+    }
+    if (!movable)
+      continue;
+    Operation *first = store;
+    for (Operation *op : slice)
+      if (op->isBeforeInBlock(first))
+        first = op;
+    for (Operation *op = first; op != store; op = op->getNextNode())
+      if (!slice.contains(op) && !isMemoryEffectFree(op) &&
+          !isa<memref::AllocOp, memref::GetGlobalOp>(op))
+        movable = false;
+    if (!movable)
+      continue;
+    OpBuilder b(store);
+    Location loc = store.getLoc();
+    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+    Value one = arith::ConstantIndexOp::create(b, loc, 1);
+    auto loop = scf::ForOp::create(b, loc, zero, one, one);
+    OpBuilder inner = OpBuilder::atBlockBegin(loop.getBody());
+    IRMapping map;
+    SmallVector<Operation *> ordered(slice.begin(), slice.end());
+    llvm::sort(ordered, [](Operation *x, Operation *y) {
+      return x->isBeforeInBlock(y);
+    });
+    for (Operation *op : ordered)
+      inner.clone(*op, map);
+    inner.clone(*store, map);
+    store.erase();
+    for (Operation *op : llvm::reverse(ordered))
+      if (op->use_empty())
+        op->erase();
+  }
+}
+
+/// True for the library calls the CUDA runtime makes: cuBLASLt GEMMs,/// True for the library calls the CUDA runtime makes: cuBLASLt GEMMs,
 /// cuDNN convolutions and NCCL collectives (whose body is only what a group
 /// of one device computes). Any other marked generic would be a kernel
 /// here: a marked generic computes exactly what its op means.
@@ -1183,6 +1250,7 @@ struct KernelsToGpuPass final
     for (func::FuncOp func : funcs) {
       if (func.isExternal() || epilogues.contains(func.getSymName()))
         continue;
+      wrapHostStores(func);
       SmallVector<linalg::GenericOp> ops;
       SmallVector<Operation *> sequential;
       WalkResult walk = func.walk<WalkOrder::PreOrder>([&](Operation *op) {

@@ -837,3 +837,25 @@ func.func @reduced_dim_output(%x: memref<4xf32>, %each: memref<4xf32>, %sum: mem
   }
   return
 }
+
+// -----
+
+// Scalar code left on the host (a TopK over one element, whose loops
+// folded away into a load and a store; random_graphs.py --cuda found it
+// refused) goes into a loop of one trip and becomes a sequential kernel.
+// CHECK-LABEL: func.func @host_store
+// CHECK-NOT:     memref.load
+// CHECK:         gpu.launch_func  @llmc_kernels::@host_store_seq0
+// CHECK-NOT:     memref.store
+// CHECK:         return
+// CHECK:       gpu.func @host_store_seq0
+// CHECK:         memref.load
+// CHECK:         math.absf
+// CHECK:         memref.store
+func.func @host_store(%x: memref<1xf32>, %y: memref<1xf32>) {
+  %c0 = arith.constant 0 : index
+  %v = memref.load %x[%c0] : memref<1xf32>
+  %a = math.absf %v : f32
+  memref.store %a, %y[%c0] : memref<1xf32>
+  return
+}
