@@ -598,20 +598,11 @@ struct Extractor {
     rt::CudaConv &c = step.conv;
     c.tf32 = tf32;
     // Parameters: strides (h, w), dilations (h, w), groups.
-    auto params = op.getDpsInputs()[2].getDefiningOp<memref::GetGlobalOp>();
-    auto global = params ? module.lookupSymbol<memref::GlobalOp>(
-                               params.getNameAttr())
-                         : memref::GlobalOp();
-    auto values = global ? dyn_cast_or_null<DenseIntElementsAttr>(
-                               global.getInitialValueAttr())
-                         : DenseIntElementsAttr();
-    if (!values || values.getNumElements() != 5)
-      return op.emitOpError("has convolution parameters that are not a "
-                            "constant table of 5"),
-             failure();
-    SmallVector<int64_t> p;
-    for (const APInt &v : values.getValues<APInt>())
-      p.push_back(v.getSExtValue());
+    FailureOr<SmallVector<int64_t>> table =
+        constantTable(op, op.getDpsInputs()[2], 5, "convolution");
+    if (failed(table))
+      return failure();
+    SmallVector<int64_t> &p = *table;
     c.stride[0] = p[0];
     c.stride[1] = p[1];
     c.dilation[0] = p[2];
@@ -663,25 +654,39 @@ struct Extractor {
     return success();
   }
 
+  /// The `count` integers of the constant global `v` holds: a library
+  /// call's parameter table (`what`'s).
+  FailureOr<SmallVector<int64_t>> constantTable(Operation *op, Value v,
+                                                int64_t count,
+                                                StringRef what) {
+    auto get = v.getDefiningOp<memref::GetGlobalOp>();
+    auto global =
+        get ? module.lookupSymbol<memref::GlobalOp>(get.getNameAttr())
+            : memref::GlobalOp();
+    auto values = global ? dyn_cast_or_null<DenseIntElementsAttr>(
+                               global.getInitialValueAttr())
+                         : DenseIntElementsAttr();
+    if (!values || values.getNumElements() != count)
+      return op->emitOpError("has ")
+                 << what << " parameters that are not a constant table of "
+                 << count,
+             failure();
+    SmallVector<int64_t> out;
+    for (const APInt &x : values.getValues<APInt>())
+      out.push_back(x.getSExtValue());
+    return out;
+  }
+
   /// A collective marked for the runtime (CollectivesToLinalg): an NCCL
   /// step between the devices of its mesh axis, on dense tensors.
   LogicalResult collective(linalg::GenericOp op) {
     if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1)
       return op.emitOpError("is not a runtime collective"), failure();
-    auto paramsGet = op.getDpsInputs()[1].getDefiningOp<memref::GetGlobalOp>();
-    auto global = paramsGet ? module.lookupSymbol<memref::GlobalOp>(
-                                  paramsGet.getNameAttr())
-                            : memref::GlobalOp();
-    auto values = global ? dyn_cast_or_null<DenseIntElementsAttr>(
-                               global.getInitialValueAttr())
-                         : DenseIntElementsAttr();
-    if (!values || values.getNumElements() != 7)
-      return op.emitOpError("has collective parameters that are not a "
-                            "constant table of 7"),
-             failure();
-    SmallVector<int64_t> p;
-    for (const APInt &v : values.getValues<APInt>())
-      p.push_back(v.getSExtValue());
+    FailureOr<SmallVector<int64_t>> table =
+        constantTable(op, op.getDpsInputs()[1], 7, "collective");
+    if (failed(table))
+      return failure();
+    SmallVector<int64_t> &p = *table;
     rt::CudaStep step;
     step.kind = rt::CudaStep::Collective;
     step.node = nodes(op);
