@@ -973,8 +973,10 @@ bool adjacent(Operation *a, Operation *b) {
 
 /// Scalar code left directly on the host, a memref.store of values loaded
 /// and computed there (a TopK, gather or scatter over one element, whose
-/// loops folded away), goes into a loop of one trip, which then becomes a
-/// sequential kernel like any other host loop. Only when nothing between
+/// loops folded away, or a loop whose results are stored after it), goes
+/// into a loop of one trip, which then becomes a sequential kernel like
+/// any other host loop (a loop lowered alone left its stored results
+/// dangling). Only when nothing between
 /// the first op moved and the store writes memory (a call, a copy, a
 /// kernel): the loads then read what they read before.
 void wrapHostStores(func::FuncOp func) {
@@ -997,12 +999,21 @@ void wrapHostStores(func::FuncOp func) {
         continue;
       Dialect *d = def->getDialect();
       if (!isa<memref::LoadOp>(def) &&
-          !isa_and_nonnull<arith::ArithDialect, math::MathDialect>(d)) {
+          !isa_and_nonnull<arith::ArithDialect, math::MathDialect,
+                           scf::SCFDialect>(d)) {
         movable = false;
         break;
       }
       slice.insert(def);
       work.append(def->getOperands().begin(), def->getOperands().end());
+      // A loop whose result the store writes (a TopK's rounds) moves with
+      // it, and so does what its body reads from the block.
+      if (def->getNumRegions()) {
+        SetVector<Value> captured;
+        for (Region &r : def->getRegions())
+          getUsedValuesDefinedAbove(r, captured);
+        work.append(captured.begin(), captured.end());
+      }
     }
     if (!movable)
       continue;

@@ -54,16 +54,18 @@ bool inside(const CudaBuffer &buffer, int64_t offset, const int64_t *sizes,
             const int64_t *strides, int rank, uint64_t element) {
   if (offset < 0)
     return false;
-  uint64_t last = static_cast<uint64_t>(offset);
+  uint64_t last = static_cast<uint64_t>(offset), step, bytes;
   for (int d = 0; d < rank; ++d) {
     if (sizes[d] < 1 || strides[d] < 0)
       return false;
-    // No overflow: sizes and strides of a real program are far below 2^31.
-    if (sizes[d] > (int64_t(1) << 40) || strides[d] > (int64_t(1) << 40))
+    // Checked: a crafted artifact's sizes and strides may be anything.
+    if (__builtin_mul_overflow(static_cast<uint64_t>(sizes[d] - 1),
+                               static_cast<uint64_t>(strides[d]), &step) ||
+        __builtin_add_overflow(last, step, &last))
       return false;
-    last += static_cast<uint64_t>(sizes[d] - 1) * static_cast<uint64_t>(strides[d]);
   }
-  return (last + 1) * element <= buffer.bytes;
+  return !__builtin_mul_overflow(last + 1, element, &bytes) &&
+         last + 1 != 0 && bytes <= buffer.bytes;
 }
 } // namespace
 
@@ -71,9 +73,20 @@ bool llmc::runtime::validConv(const CudaConv &c,
                               const std::vector<CudaBuffer> &buffers) {
   if (c.dtype != DType::F32 || c.group < 1)
     return false;
+  // Bounded before any arithmetic on them (cuDNN takes ints; a crafted
+  // artifact's pad of 2^62 overflowed 2 * pad).
   for (int d = 0; d < 2; ++d)
-    if (c.pad[d] < 0 || c.stride[d] < 1 || c.dilation[d] < 1)
+    if (c.pad[d] < 0 || c.stride[d] < 1 || c.dilation[d] < 1 ||
+        c.pad[d] > INT32_MAX || c.stride[d] > INT32_MAX ||
+        c.dilation[d] > INT32_MAX)
       return false;
+  // Filter sizes and groups far below what any network has, so that
+  // their products below stay in range.
+  for (int d = 0; d < 4; ++d)
+    if (c.filter[d] > (1 << 20))
+      return false;
+  if (c.group > (1 << 20))
+    return false;
   for (int d = 0; d < 4; ++d)
     if (c.input[d] < 1 || c.filter[d] < 1 || c.output[d] < 1 ||
         c.input[d] > INT32_MAX || c.output[d] > INT32_MAX)
@@ -198,10 +211,15 @@ bool llmc::runtime::validCollective(const CudaCollective &c,
   default:
     return false;
   }
-  for (size_t d = 0; d < c.inShape.size(); ++d)
-    if (c.inShape[d] < 0 || c.outShape[d] < 0 ||
-        c.inShape[d] > (int64_t(1) << 40) || c.outShape[d] > (int64_t(1) << 40))
-      return false;
+  // Element counts checked before anything multiplies them.
+  for (const std::vector<int64_t> *shape : {&c.inShape, &c.outShape}) {
+    uint64_t count = 1;
+    for (int64_t d : *shape)
+      if (d < 0 ||
+          __builtin_mul_overflow(count, static_cast<uint64_t>(d), &count) ||
+          count > (uint64_t(1) << 40))
+        return false;
+  }
   bool needsDim = p.kind != CollectiveKind::AllReduce;
   if (needsDim && (p.dim < 0 || p.dim >= rank))
     return false;

@@ -859,3 +859,29 @@ func.func @host_store(%x: memref<1xf32>, %y: memref<1xf32>) {
   memref.store %a, %y[%c0] : memref<1xf32>
   return
 }
+
+// -----
+
+// A host loop whose result is stored after it (a TopK's rounds over one
+// row): the loop and the store become one sequential kernel. Lowered alone,
+// the loop left the store's operand dangling ("operand is unlinked").
+// CHECK-LABEL: func.func @host_loop_result
+// CHECK-NEXT:    %{{.*}} = arith.constant 1 : index
+// CHECK-NEXT:    gpu.launch_func  @llmc_kernels::@host_loop_result_seq0
+// CHECK-NEXT:    return
+// CHECK:       gpu.func @host_loop_result_seq0
+// CHECK:         %[[SUM:.*]] = scf.for
+// CHECK:         memref.store %[[SUM]]
+func.func @host_loop_result(%x: memref<4xf32>, %y: memref<1xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %zero = arith.constant 0.0 : f32
+  %sum = scf.for %i = %c0 to %c4 step %c1 iter_args(%acc = %zero) -> (f32) {
+    %v = memref.load %x[%i] : memref<4xf32>
+    %s = arith.addf %acc, %v : f32
+    scf.yield %s : f32
+  }
+  memref.store %sum, %y[%c0] : memref<1xf32>
+  return
+}
