@@ -158,6 +158,22 @@ uint16_t floatToHalf(float f, bool bf16) {
   return sign | (x >> 13);
 }
 
+/// Element `at` of the posts' sends reduced into `out`: integer sums wrap
+/// (computed in the unsigned type U), as NCCL's do.
+template <typename T, typename U>
+void reduceInt(const std::vector<Post> &posts, size_t at, ncclRedOp_t op,
+               char *out) {
+  T acc = load<T>(posts[0].send, at);
+  for (size_t p = 1; p < posts.size(); ++p) {
+    T v = load<T>(posts[p].send, at);
+    acc = op == ncclMax   ? std::max(acc, v)
+          : op == ncclMin ? std::min(acc, v)
+                          : static_cast<T>(static_cast<U>(static_cast<U>(acc) +
+                                                          static_cast<U>(v)));
+  }
+  std::memcpy(out, &acc, sizeof(T));
+}
+
 /// out[i] = reduce over the posts' sends, elements [first, first + n).
 void reduceInto(const std::vector<Post> &posts, size_t first, size_t n,
                 ncclDataType_t type, ncclRedOp_t op, char *out) {
@@ -192,50 +208,18 @@ void reduceInto(const std::vector<Post> &posts, size_t first, size_t n,
       std::memcpy(out + i * 2, &h, 2);
       break;
     }
-    case ncclInt64: {
-      int64_t acc = load<int64_t>(posts[0].send, at);
-      for (size_t p = 1; p < posts.size(); ++p) {
-        int64_t v = load<int64_t>(posts[p].send, at);
-        acc = op == ncclMax   ? std::max(acc, v)
-              : op == ncclMin ? std::min(acc, v)
-                              : static_cast<int64_t>(uint64_t(acc) + uint64_t(v));
-      }
-      std::memcpy(out + i * 8, &acc, 8);
+    case ncclInt64:
+      reduceInt<int64_t, uint64_t>(posts, at, op, out + i * 8);
       break;
-    }
-    case ncclInt32: {
-      int32_t acc = load<int32_t>(posts[0].send, at);
-      for (size_t p = 1; p < posts.size(); ++p) {
-        int32_t v = load<int32_t>(posts[p].send, at);
-        acc = op == ncclMax   ? std::max(acc, v)
-              : op == ncclMin ? std::min(acc, v)
-                              : static_cast<int32_t>(uint32_t(acc) + uint32_t(v));
-      }
-      std::memcpy(out + i * 4, &acc, 4);
+    case ncclInt32:
+      reduceInt<int32_t, uint32_t>(posts, at, op, out + i * 4);
       break;
-    }
-    case ncclInt8: {
-      int8_t acc = load<int8_t>(posts[0].send, at);
-      for (size_t p = 1; p < posts.size(); ++p) {
-        int8_t v = load<int8_t>(posts[p].send, at);
-        acc = op == ncclMax   ? std::max(acc, v)
-              : op == ncclMin ? std::min(acc, v)
-                              : static_cast<int8_t>(uint8_t(acc) + uint8_t(v));
-      }
-      out[i] = static_cast<char>(acc);
+    case ncclInt8:
+      reduceInt<int8_t, uint8_t>(posts, at, op, out + i);
       break;
-    }
-    default: { // ncclUint8
-      uint8_t acc = load<uint8_t>(posts[0].send, at);
-      for (size_t p = 1; p < posts.size(); ++p) {
-        uint8_t v = load<uint8_t>(posts[p].send, at);
-        acc = op == ncclMax   ? std::max(acc, v)
-              : op == ncclMin ? std::min(acc, v)
-                              : static_cast<uint8_t>(acc + v);
-      }
-      out[i] = static_cast<char>(acc);
+    default: // ncclUint8
+      reduceInt<uint8_t, uint8_t>(posts, at, op, out + i);
       break;
-    }
     }
   }
 }
