@@ -767,27 +767,31 @@ bool Artifact::readMesh(const std::string &path, const void *executable,
   if (a.meshSizes_.empty()) {
     if (processes.size <= 1)
       return true;
-    error = path + ": this artifact is for one device; mpirun started " +
-            processCount(processes.size);
+    error = path + ": this artifact is for one device; " + processes.launcher +
+            " started " + processCount(processes.size);
     return false;
   }
   int64_t devices = MeshShape{a.meshNames_, a.meshSizes_}.numDevices();
   if (processes.size > 0 && processes.size != devices) {
     error = path + ": the artifact's mesh " +
             meshString(a.meshNames_, a.meshSizes_) + " has " +
-            std::to_string(devices) + " devices; mpirun started " +
-            processCount(processes.size);
+            std::to_string(devices) + " devices; " + processes.launcher +
+            " started " + processCount(processes.size);
     return false;
   }
-  if (processes.size > 1 && isCudaTarget(a.target_)) {
-    error = path + ": a CUDA artifact's mesh runs in one process that drives "
-                   "every GPU; mpirun started " +
-            processCount(processes.size) +
-            " (several processes are for CPU devices only, not yet for GPUs)";
+  if (processes.size > 1 && processes.launcher != "mpirun" &&
+      !isCudaTarget(a.target_)) {
+    error = path + ": a CPU mesh of several processes runs under mpirun "
+                   "(Open MPI); " +
+            processes.launcher +
+            "'s environment is for CUDA meshes (NCCL), or run the CPU mesh "
+            "in one process";
     return false;
   }
-  if (processes.size > 1)
+  if (processes.size > 1) {
     a.processDevice_ = processes.rank;
+    a.launch_ = processes;
+  }
   // Each device holds its own parts of the split weights, cut once here
   // (in a job of several processes, only this process's device).
   MeshShape shape{a.meshNames_, a.meshSizes_};
@@ -967,8 +971,8 @@ Artifact::loadDynamic(const std::string &path, const void *executable,
   if (!knownTarget(path, target, error))
     return nullptr;
   if (processes.size > 1) {
-    error = path + ": this artifact is for one device; mpirun started " +
-            processCount(processes.size);
+    error = path + ": this artifact is for one device; " + processes.launcher +
+            " started " + processCount(processes.size);
     return nullptr;
   }
   bool ok = !exe->mesh() && !exe->shared_object() && !exe->cuda() &&
@@ -1376,7 +1380,9 @@ bool Artifact::loadExecutable(const std::string &path, const void *executable,
             perDevice.back()[i] = {own.data(), own.size()};
         }
       }
-      a.cudaMesh_ = CudaMesh::create(program, mesh, perDevice, error);
+      a.cudaMesh_ = CudaMesh::create(
+          program, mesh, perDevice, error,
+          a.processDevice_ >= 0 ? &a.launch_ : nullptr);
       if (!a.cudaMesh_) {
         error = path + ": " + error;
         return false;
@@ -2271,42 +2277,44 @@ bool Artifact::runCudaMesh(const std::vector<TensorView> &inputs,
                            const std::vector<TensorView> &outputs,
                            std::string &error) const {
   MeshShape mesh{meshNames_, meshSizes_};
-  int64_t devices = mesh.numDevices();
+  // The devices this process drives: every one of the mesh, or in a job of
+  // several processes its own.
+  int64_t devices = cudaMesh_->numDevices();
   // Per device: its parts of the split inputs and outputs, in buffers of
   // its own; whole tensors are the caller's (whole outputs, identical on
-  // every device, land in the caller's buffer from device 0 only).
+  // every device, land in the caller's buffer from the first device only).
   std::vector<std::vector<HostBytes>> in(devices);
   std::vector<std::vector<void *>> out(devices);
   std::vector<std::vector<std::vector<char>>> parts(devices);
-  for (int64_t rank = 0; rank < devices; ++rank) {
-    std::vector<int64_t> coords = mesh.coordinates(rank);
-    std::vector<std::vector<char>> &own = parts[rank];
+  for (int64_t i = 0; i < devices; ++i) {
+    std::vector<int64_t> coords = mesh.coordinates(cudaMesh_->rankOf(i));
+    std::vector<std::vector<char>> &own = parts[i];
     own.reserve(inputs.size() + outputs.size());
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      const TensorSpec &spec = inputs_[i];
+    for (size_t k = 0; k < inputs.size(); ++k) {
+      const TensorSpec &spec = inputs_[k];
       if (!isSplit(spec.shardAxes)) {
-        in[rank].push_back({inputs[i].data, inputs[i].bytes});
+        in[i].push_back({inputs[k].data, inputs[k].bytes});
         continue;
       }
       own.emplace_back(numElements(shardShape(spec.shape, spec.shardAxes,
                                               meshSizes_)) *
                        dtypeSize(spec.dtype));
-      copyShard(inputs[i].data, spec.shape, dtypeSize(spec.dtype),
+      copyShard(inputs[k].data, spec.shape, dtypeSize(spec.dtype),
                 spec.shardAxes, meshSizes_, coords, own.back().data());
-      in[rank].push_back({own.back().data(), own.back().size()});
+      in[i].push_back({own.back().data(), own.back().size()});
     }
-    for (size_t i = 0; i < outputs.size(); ++i) {
-      const TensorSpec &spec = outputs_[i];
-      if (!isSplit(spec.shardAxes) && rank == 0) {
-        out[rank].push_back(outputs[i].data);
+    for (size_t k = 0; k < outputs.size(); ++k) {
+      const TensorSpec &spec = outputs_[k];
+      if (!isSplit(spec.shardAxes) && i == 0) {
+        out[i].push_back(outputs[k].data);
         continue;
       }
       own.emplace_back(isSplit(spec.shardAxes)
                            ? numElements(shardShape(spec.shape, spec.shardAxes,
                                                     meshSizes_)) *
                                  dtypeSize(spec.dtype)
-                           : outputs[i].bytes);
-      out[rank].push_back(own.back().data());
+                           : outputs[k].bytes);
+      out[i].push_back(own.back().data());
     }
   }
   cudaMesh_->setTimeout(collectiveTimeout_);
@@ -2314,14 +2322,33 @@ bool Artifact::runCudaMesh(const std::vector<TensorView> &inputs,
     error = path_ + ": " + error;
     return false;
   }
-  for (int64_t rank = 0; rank < devices; ++rank)
-    for (size_t i = 0; i < outputs.size(); ++i) {
-      const TensorSpec &spec = outputs_[i];
-      if (isSplit(spec.shardAxes))
-        placeShard(out[rank][i], spec.shape, dtypeSize(spec.dtype),
-                   spec.shardAxes, meshSizes_, mesh.coordinates(rank),
-                   outputs[i].data);
+  for (size_t k = 0; k < outputs.size(); ++k) {
+    const TensorSpec &spec = outputs_[k];
+    if (!isSplit(spec.shardAxes))
+      continue;
+    if (processDevice_ < 0) {
+      for (int64_t i = 0; i < devices; ++i)
+        placeShard(out[i][k], spec.shape, dtypeSize(spec.dtype),
+                   spec.shardAxes, meshSizes_,
+                   mesh.coordinates(cudaMesh_->rankOf(i)), outputs[k].data);
+      continue;
     }
+    // A job of several processes: rank 0 gathers every device's part.
+    size_t bytes = numElements(shardShape(spec.shape, spec.shardAxes,
+                                          meshSizes_)) *
+                   dtypeSize(spec.dtype);
+    int64_t n = mesh.numDevices();
+    std::vector<char> all(processDevice_ == 0 ? bytes * n : 0);
+    if (!cudaMesh_->gatherAtRoot(out[0][k], bytes, all.data(), error)) {
+      error = path_ + ": output '" + spec.name + "': " + error;
+      return false;
+    }
+    if (processDevice_ == 0)
+      for (int64_t r = 0; r < n; ++r)
+        placeShard(all.data() + r * bytes, spec.shape, dtypeSize(spec.dtype),
+                   spec.shardAxes, meshSizes_, mesh.coordinates(r),
+                   outputs[k].data);
+  }
   return true;
 }
 

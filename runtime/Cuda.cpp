@@ -68,7 +68,7 @@ struct CudaMesh::Impl {};
 std::unique_ptr<CudaMesh>
 CudaMesh::create(const CudaProgram &, const MeshShape &,
                  const std::vector<std::vector<HostBytes>> &,
-                 std::string &error) {
+                 std::string &error, const ProcessLaunch *) {
   error = "no CUDA device: this llmc was built without the CUDA toolkit's "
           "headers";
   return nullptr;
@@ -82,6 +82,11 @@ bool CudaMesh::run(const std::vector<std::vector<HostBytes>> &,
 }
 int64_t CudaMesh::numDevices() const { return 0; }
 CudaExecutable &CudaMesh::device(int64_t) { std::abort(); }
+int64_t CudaMesh::rankOf(int64_t i) const { return i; }
+bool CudaMesh::gatherAtRoot(const void *, size_t, void *, std::string &error) {
+  error = "no CUDA device";
+  return false;
+}
 
 #else
 
@@ -225,6 +230,12 @@ struct Nccl {
   X(ncclReduceScatter) X(ncclSend) X(ncclRecv) X(ncclGroupStart)               \
   X(ncclGroupEnd)
   LLMC_NCCL_FNS(LLMC_DECLARE)
+  // For a mesh of several processes (NCCL 2.18 and newer): resolved when
+  // present, required only there.
+#define LLMC_NCCL_PROCESS_FNS(X)                                               \
+  X(ncclGetUniqueId) X(ncclCommInitRankConfig) X(ncclCommSplit)                \
+  X(ncclCommGetAsyncError)
+  LLMC_NCCL_PROCESS_FNS(LLMC_DECLARE)
   int version = 0;
 
   /// Opens NCCL 2: LLMC_NCCL if set, else libnccl.so.2 from the library
@@ -236,6 +247,10 @@ struct Nccl {
     if (!library)
       return false;
     LLMC_NCCL_FNS(LLMC_RESOLVE)
+#define LLMC_RESOLVE_OPTIONAL(name)                                            \
+  name = reinterpret_cast<decltype(name)>(dlsym(library, LLMC_STR(name)));
+    LLMC_NCCL_PROCESS_FNS(LLMC_RESOLVE_OPTIONAL)
+#undef LLMC_RESOLVE_OPTIONAL
     if (ncclGetVersion(&version) != ncclSuccess || version < 20700) {
       error = "NCCL " + std::to_string(version) +
               " is older than 2.7, which llmc needs (grouped send/receive)";
@@ -1396,9 +1411,17 @@ bool CudaExecutable::profile(const std::vector<HostBytes> &inputs,
 struct CudaMesh::Impl {
   MeshShape mesh;
   Nccl nccl;
-  std::vector<int> ordinals; // per rank
+  std::vector<int> ordinals; // per device of this process
+  std::vector<int64_t> ranks; // per device of this process: its mesh rank
   std::vector<std::unique_ptr<CudaExecutable>> devices;
   std::vector<ncclComm_t> comms; // every communicator, for teardown
+  /// A job of several processes: how it was launched, whether the
+  /// communicators are made yet, and the one over every process (for
+  /// gathering outputs).
+  bool processes = false;
+  ProcessLaunch launch;
+  bool connected = false;
+  ncclComm_t everyone = nullptr;
   std::atomic<bool> aborted{false};
   bool poisoned = false;
   std::string poison;
@@ -1420,54 +1443,84 @@ struct CudaMesh::Impl {
 };
 
 /// The CUDA devices the ranks run on: LLMC_CUDA_DEVICES ("2,3"), else
-/// 0..n-1. False with `error` when there are too few or one repeats.
+/// 0..n-1. False with `error` when there are too few or one repeats. In a
+/// job of several processes (`process`), this process's one: the
+/// LOCAL_RANK-th of the list, else LOCAL_RANK.
 static bool meshOrdinals(int64_t n, std::vector<int> &ordinals,
-                         std::string &error) {
+                         std::string &error,
+                         const ProcessLaunch *process = nullptr) {
   ordinals.clear();
-  if (const char *env = std::getenv("LLMC_CUDA_DEVICES"); env && *env) {
-    std::string list = env;
-    size_t at = 0;
-    while (at <= list.size()) {
-      size_t comma = list.find(',', at);
-      std::string item = list.substr(at, comma == std::string::npos
-                                              ? std::string::npos
-                                              : comma - at);
-      char *end = nullptr;
-      long v = std::strtol(item.c_str(), &end, 10);
-      if (item.empty() || *end || v < 0 || v > 4096) {
-        error = "--devices (LLMC_CUDA_DEVICES) '" + list +
-                "' is not a list of CUDA device numbers, e.g. 0,1";
-        return false;
-      }
-      ordinals.push_back(static_cast<int>(v));
-      if (comma == std::string::npos)
-        break;
-      at = comma + 1;
-    }
-    std::set<int> seen(ordinals.begin(), ordinals.end());
-    if (seen.size() != ordinals.size()) {
-      error = "--devices (LLMC_CUDA_DEVICES) '" + list +
-              "' names a device twice: NCCL needs a device per rank";
-      return false;
-    }
-    if (static_cast<int64_t>(ordinals.size()) < n) {
-      error = "--devices (LLMC_CUDA_DEVICES) '" + list + "' names " +
-              std::to_string(ordinals.size()) + " devices; the mesh needs " +
-              std::to_string(n);
-      return false;
-    }
-    ordinals.resize(n);
+  const char *env = std::getenv("LLMC_CUDA_DEVICES");
+  if (!env || !*env) {
+    if (process)
+      ordinals.push_back(static_cast<int>(process->localRank));
+    else
+      for (int64_t i = 0; i < n; ++i)
+        ordinals.push_back(static_cast<int>(i));
     return true;
   }
-  for (int64_t i = 0; i < n; ++i)
-    ordinals.push_back(static_cast<int>(i));
+  std::string list = env;
+  size_t at = 0;
+  while (at <= list.size()) {
+    size_t comma = list.find(',', at);
+    std::string item = list.substr(
+        at, comma == std::string::npos ? std::string::npos : comma - at);
+    char *end = nullptr;
+    long v = std::strtol(item.c_str(), &end, 10);
+    if (item.empty() || *end || v < 0 || v > 4096) {
+      error = "--devices (LLMC_CUDA_DEVICES) '" + list +
+              "' is not a list of CUDA device numbers, e.g. 0,1";
+      return false;
+    }
+    ordinals.push_back(static_cast<int>(v));
+    if (comma == std::string::npos)
+      break;
+    at = comma + 1;
+  }
+  std::set<int> seen(ordinals.begin(), ordinals.end());
+  if (seen.size() != ordinals.size()) {
+    error = "--devices (LLMC_CUDA_DEVICES) '" + list +
+            "' names a device twice: NCCL needs a device per rank";
+    return false;
+  }
+  int64_t need = process ? process->localRank + 1 : n;
+  if (static_cast<int64_t>(ordinals.size()) < need) {
+    error = "--devices (LLMC_CUDA_DEVICES) '" + list + "' names " +
+            std::to_string(ordinals.size()) + " devices; " +
+            (process ? "this process is local rank " +
+                           std::to_string(process->localRank) + " on its host"
+                     : "the mesh needs " + std::to_string(n));
+    return false;
+  }
+  if (process)
+    ordinals = {ordinals[process->localRank]};
+  else
+    ordinals.resize(n);
   return true;
+}
+
+/// The groups of mesh axis `a`: the ranks whose other coordinates agree,
+/// in order of their coordinate on the axis (a group's index is its color
+/// in ncclCommSplit).
+static std::vector<std::vector<int64_t>> axisGroups(const MeshShape &mesh,
+                                                    size_t a) {
+  std::vector<std::vector<int64_t>> groups;
+  std::map<std::vector<int64_t>, size_t> groupOf;
+  for (int64_t rank = 0; rank < mesh.numDevices(); ++rank) {
+    std::vector<int64_t> key = mesh.coordinates(rank);
+    key[a] = 0;
+    auto it = groupOf.emplace(key, groups.size()).first;
+    if (it->second == groups.size())
+      groups.emplace_back();
+    groups[it->second].push_back(rank);
+  }
+  return groups;
 }
 
 std::unique_ptr<CudaMesh>
 CudaMesh::create(const CudaProgram &program, const MeshShape &mesh,
                  const std::vector<std::vector<HostBytes>> &weights,
-                 std::string &error) {
+                 std::string &error, const ProcessLaunch *process) {
   std::unique_ptr<CudaMesh> m(new CudaMesh());
   m->impl_ = std::make_unique<Impl>();
   Impl &x = *m->impl_;
@@ -1483,7 +1536,21 @@ CudaMesh::create(const CudaProgram &program, const MeshShape &mesh,
             std::to_string(n);
     return nullptr;
   }
-  if (!meshOrdinals(n, x.ordinals, error))
+  if (process) {
+    if (process->size != n || process->rank < 0 || process->rank >= n) {
+      error = "the artifact's mesh " + meshText + " has " + std::to_string(n) +
+              " devices; " + process->launcher + " started " +
+              std::to_string(process->size) + " processes";
+      return nullptr;
+    }
+    x.processes = true;
+    x.launch = *process;
+    x.ranks = {process->rank};
+  } else {
+    for (int64_t rank = 0; rank < n; ++rank)
+      x.ranks.push_back(rank);
+  }
+  if (!meshOrdinals(n, x.ordinals, error, process))
     return nullptr;
   // How many devices there are, before anything is set up on them.
   {
@@ -1499,24 +1566,42 @@ CudaMesh::create(const CudaProgram &program, const MeshShape &mesh,
     }
     int highest = *std::max_element(x.ordinals.begin(), x.ordinals.end());
     if (highest >= count) {
-      error = "the artifact's mesh " + meshText + " needs " +
-              std::to_string(n) + " CUDA devices" +
-              (std::getenv("LLMC_CUDA_DEVICES")
-                   ? " (CUDA device " + std::to_string(highest) + " among them)"
-                   : std::string()) +
-              "; there " + (count == 1 ? "is 1" : "are " + std::to_string(count));
+      std::string there =
+          "; there " + (count == 1 ? std::string("is 1")
+                                   : "are " + std::to_string(count));
+      if (process)
+        error = "process " + std::to_string(process->rank) + " (local rank " +
+                std::to_string(process->localRank) + ") of the mesh " +
+                meshText + " needs CUDA device " + std::to_string(highest) +
+                there;
+      else
+        error = "the artifact's mesh " + meshText + " needs " +
+                std::to_string(n) + " CUDA devices" +
+                (std::getenv("LLMC_CUDA_DEVICES")
+                     ? " (CUDA device " + std::to_string(highest) +
+                           " among them)"
+                     : std::string()) +
+                there;
       return nullptr;
     }
   }
   if (!x.nccl.open(error))
     return nullptr;
-  for (int64_t rank = 0; rank < n; ++rank) {
+  if (process && (!x.nccl.ncclGetUniqueId || !x.nccl.ncclCommInitRankConfig ||
+                  !x.nccl.ncclCommSplit || !x.nccl.ncclCommGetAsyncError)) {
+    error = "NCCL " + std::to_string(x.nccl.version) +
+            " lacks ncclCommSplit: a mesh of several processes needs NCCL "
+            "2.18 or newer";
+    return nullptr;
+  }
+  for (size_t i = 0; i < x.ranks.size(); ++i) {
+    int64_t rank = x.ranks[i];
     std::string why;
     auto exe = CudaExecutable::create(program, weights[rank], why, nullptr,
-                                      x.ordinals[rank]);
+                                      x.ordinals[i]);
     if (!exe) {
       error = "device " + std::to_string(rank) + " (CUDA device " +
-              std::to_string(x.ordinals[rank]) + "): " + why;
+              std::to_string(x.ordinals[i]) + "): " + why;
       return nullptr;
     }
     CudaExecutable::State &s = *exe->state_;
@@ -1526,20 +1611,11 @@ CudaMesh::create(const CudaProgram &program, const MeshShape &mesh,
     s.comms.assign(mesh.axisSizes.size(), nullptr);
     x.devices.push_back(std::move(exe));
   }
-  // One communicator per group of each axis: the devices whose other
-  // coordinates agree, ranked by their coordinate on the axis.
+  if (process)
+    return m; // the communicators are made by the first run (connect)
+  // One communicator per group of each axis.
   for (size_t a = 0; a < mesh.axisSizes.size(); ++a) {
-    std::vector<std::vector<int64_t>> groups;
-    std::map<std::vector<int64_t>, size_t> groupOf;
-    for (int64_t rank = 0; rank < n; ++rank) {
-      std::vector<int64_t> key = mesh.coordinates(rank);
-      key[a] = 0;
-      auto it = groupOf.emplace(key, groups.size()).first;
-      if (it->second == groups.size())
-        groups.emplace_back();
-      groups[it->second].push_back(rank); // in order of the axis coordinate
-    }
-    for (const std::vector<int64_t> &members : groups) {
+    for (const std::vector<int64_t> &members : axisGroups(mesh, a)) {
       std::vector<int> devs;
       for (int64_t rank : members)
         devs.push_back(x.ordinals[rank]);
@@ -1558,6 +1634,205 @@ CudaMesh::create(const CudaProgram &program, const MeshShape &mesh,
     }
   }
   return m;
+}
+
+bool CudaMesh::connect(std::string &error) {
+  Impl &x = *impl_;
+  if (!x.processes || x.connected)
+    return true;
+  if (x.poisoned) {
+    error = "an earlier failure left this mesh of devices unusable: " +
+            x.poison;
+    return false;
+  }
+  auto failed = [&](const std::string &why) {
+    error = why;
+    x.abortAll();
+    x.poisoned = true;
+    x.poison = why;
+    return false;
+  };
+  CudaExecutable::State &s = *x.devices[0]->state_;
+  int64_t n = x.mesh.numDevices(), rank = x.ranks[0];
+  // The unique id: rank 0's, shared by MPI; or the same from NCCL_COMM_ID
+  // in every process (NCCL's bootstrap root, started by rank 0).
+  ncclUniqueId id{};
+  if (x.launch.launcher == "mpirun") {
+    if (rank == 0 && x.nccl.ncclGetUniqueId(&id) != ncclSuccess)
+      error = "ncclGetUniqueId failed";
+    std::string why;
+    if (!shareFromRoot(&id, sizeof(id), why))
+      error = why;
+    if (!error.empty())
+      return failed("starting NCCL over the processes: " + error);
+  } else {
+    if (!std::getenv("NCCL_COMM_ID")) {
+      const char *host = std::getenv("MASTER_ADDR");
+      const char *port = std::getenv("MASTER_PORT");
+      char *end = nullptr;
+      long p = port ? std::strtol(port, &end, 10) : 0;
+      if (!host || !*host || !port || *end || p <= 0 || p >= 65535)
+        return failed("torchrun's environment lacks MASTER_ADDR and "
+                      "MASTER_PORT (or set NCCL_COMM_ID=HOST:PORT), which "
+                      "NCCL's bootstrap needs");
+      // torchrun's own store listens on MASTER_PORT: NCCL's root takes the
+      // next port.
+      std::string at = std::string(host) + ":" + std::to_string(p + 1);
+      setenv("NCCL_COMM_ID", at.c_str(), 0);
+    }
+    if (ncclResult_t r = x.nccl.ncclGetUniqueId(&id))
+      return failed("ncclGetUniqueId failed: " + x.nccl.describe(r));
+  }
+  s.cu.cuCtxSetCurrent(s.ctx);
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point deadline =
+      Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                         std::chrono::duration<double>(timeout_));
+  // Waits for a non-blocking call on `comm` to finish.
+  auto settle = [&](ncclComm_t comm, ncclResult_t r) {
+    while (r == ncclInProgress) {
+      if (Clock::now() > deadline)
+        return ncclInProgress;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      ncclResult_t state = ncclSuccess;
+      if (x.nccl.ncclCommGetAsyncError(comm, &state) != ncclSuccess)
+        return ncclSystemError;
+      r = state;
+    }
+    return r;
+  };
+  char seconds[32];
+  std::snprintf(seconds, sizeof(seconds), "%g", timeout_);
+  std::string late = std::string(" within ") + seconds +
+                     " s (--collective-timeout): a process failed, was not "
+                     "started, or cannot reach rank 0";
+  // The world: non-blocking, so that a process that never comes is waited
+  // for only the timeout.
+  ncclConfig_t lazy = NCCL_CONFIG_INITIALIZER;
+  lazy.blocking = 0;
+  ncclComm_t world = nullptr;
+  ncclResult_t r = x.nccl.ncclCommInitRankConfig(&world, static_cast<int>(n),
+                                                 id, static_cast<int>(rank),
+                                                 &lazy);
+  if (world)
+    x.comms.push_back(world);
+  if (r == ncclInProgress && world)
+    r = settle(world, r);
+  if (r == ncclInProgress)
+    return failed("process " + std::to_string(rank) + ": the " +
+                  std::to_string(n) + " processes of the mesh did not all "
+                  "join NCCL" + late);
+  if (r != ncclSuccess)
+    return failed("process " + std::to_string(rank) +
+                  ": joining the mesh's NCCL communicator: " +
+                  x.nccl.describe(r));
+  // Split into one communicator per group of each axis (the group's index
+  // is its color, the coordinate on the axis its rank), and one over all.
+  ncclConfig_t blocking = NCCL_CONFIG_INITIALIZER;
+  blocking.blocking = 1;
+  auto split = [&](int color, int key, ncclComm_t &out,
+                   const std::string &what) {
+    ncclResult_t q = x.nccl.ncclCommSplit(world, color, key, &out, &blocking);
+    if (out)
+      x.comms.push_back(out);
+    if (q == ncclInProgress && out)
+      q = settle(out, q);
+    if (q == ncclSuccess)
+      return true;
+    failed("process " + std::to_string(rank) + ": making the NCCL "
+           "communicator " + what +
+           (q == ncclInProgress ? " did not complete" + late
+                                : ": " + x.nccl.describe(q)));
+    return false;
+  };
+  std::vector<int64_t> coords = x.mesh.coordinates(rank);
+  for (size_t a = 0; a < x.mesh.axisSizes.size(); ++a) {
+    std::vector<std::vector<int64_t>> groups = axisGroups(x.mesh, a);
+    int color = 0;
+    for (size_t g = 0; g < groups.size(); ++g)
+      if (std::find(groups[g].begin(), groups[g].end(), rank) !=
+          groups[g].end())
+        color = static_cast<int>(g);
+    if (!split(color, static_cast<int>(coords[a]), s.comms[a],
+               "of mesh axis '" + x.mesh.axisNames[a] + "'"))
+      return false;
+  }
+  if (!split(0, static_cast<int>(rank), x.everyone, "over every process"))
+    return false;
+  x.connected = true;
+  return true;
+}
+
+bool CudaMesh::gatherAtRoot(const void *part, size_t bytes, void *all,
+                            std::string &error) {
+  Impl &x = *impl_;
+  std::lock_guard<std::mutex> lock(x.mutex);
+  if (!x.processes) {
+    error = "gathering across processes: this mesh runs in one process";
+    return false;
+  }
+  if (!connect(error))
+    return false;
+  if (bytes == 0)
+    return true;
+  CudaExecutable::State &s = *x.devices[0]->state_;
+  int64_t n = x.mesh.numDevices(), rank = x.ranks[0];
+  s.cu.cuCtxSetCurrent(s.ctx);
+  CUdeviceptr buffer = 0;
+  CUresult r = s.cu.cuMemAlloc(&buffer, bytes * n);
+  if (r != CUDA_SUCCESS)
+    return s.fail(r, "allocating the gathered output", error);
+  auto release = [&]() { s.cu.cuMemFree(buffer); };
+  CUdeviceptr mine = buffer + bytes * rank;
+  if ((r = s.cu.cuMemcpyHtoDAsync(mine, part, bytes, s.stream)) !=
+      CUDA_SUCCESS) {
+    release();
+    return s.fail(r, "uploading an output part", error);
+  }
+  ncclResult_t q = x.nccl.ncclAllGather(
+      reinterpret_cast<void *>(mine), reinterpret_cast<void *>(buffer), bytes,
+      ncclUint8, x.everyone, s.stream);
+  if (q != ncclSuccess) {
+    release();
+    error = "gathering the outputs at rank 0: ncclAllGather failed: " +
+            x.nccl.describe(q);
+    return false;
+  }
+  // Bounded by the timeout, as a run's collectives are.
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point start = Clock::now();
+  for (;;) {
+    r = s.cu.cuStreamQuery(s.stream);
+    if (r == CUDA_SUCCESS)
+      break;
+    if (r != CUDA_ERROR_NOT_READY) {
+      release();
+      return s.fail(r, "gathering the outputs at rank 0", error);
+    }
+    if (std::chrono::duration<double>(Clock::now() - start).count() >
+        timeout_) {
+      char seconds[32];
+      std::snprintf(seconds, sizeof(seconds), "%g", timeout_);
+      error = "gathering the outputs at rank 0 did not complete within " +
+              std::string(seconds) +
+              " s (--collective-timeout): a peer did not take part";
+      s.stuck = true;
+      x.abortAll();
+      x.poisoned = true;
+      x.poison = error;
+      return false; // the buffer stays: the stream may still write it
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  if (rank == 0 &&
+      ((r = s.cu.cuMemcpyDtoHAsync(all, buffer, bytes * n, s.stream)) !=
+           CUDA_SUCCESS ||
+       (r = s.cu.cuStreamSynchronize(s.stream)) != CUDA_SUCCESS)) {
+    release();
+    return s.fail(r, "downloading the gathered output", error);
+  }
+  release();
+  return true;
 }
 
 CudaMesh::~CudaMesh() {
@@ -1593,7 +1868,9 @@ int64_t CudaMesh::numDevices() const {
   return static_cast<int64_t>(impl_->devices.size());
 }
 
-CudaExecutable &CudaMesh::device(int64_t rank) { return *impl_->devices[rank]; }
+CudaExecutable &CudaMesh::device(int64_t i) { return *impl_->devices[i]; }
+
+int64_t CudaMesh::rankOf(int64_t i) const { return impl_->ranks[i]; }
 
 bool CudaMesh::run(const std::vector<std::vector<HostBytes>> &inputs,
                    const std::vector<std::vector<void *>> &outputs,
@@ -1610,6 +1887,8 @@ bool CudaMesh::run(const std::vector<std::vector<HostBytes>> &inputs,
     error = "the mesh runs " + std::to_string(n) + " devices";
     return false;
   }
+  if (!connect(error))
+    return false;
   // Progress: steps enqueued and collectives completed, per device.
   std::vector<std::atomic<int64_t>> progress(n);
   std::vector<std::atomic<bool>> finished(n);
@@ -1711,7 +1990,7 @@ bool CudaMesh::run(const std::vector<std::vector<HostBytes>> &inputs,
   // own error.
   for (size_t r = 0; r < n && !timedOut; ++r)
     if (!errors[r].empty() && !abandoned[r]) {
-      error = "device " + std::to_string(r) + " (CUDA device " +
+      error = "device " + std::to_string(x.ranks[r]) + " (CUDA device " +
               std::to_string(x.ordinals[r]) + "): " + errors[r];
       x.poisoned = true;
       x.poison = error;
@@ -1749,7 +2028,8 @@ bool CudaMesh::run(const std::vector<std::vector<HostBytes>> &inputs,
     char seconds[32];
     std::snprintf(seconds, sizeof(seconds), "%g", timeout_);
     error = what + " did not complete within " + seconds +
-            " s (--collective-timeout) on device " + std::to_string(slowest) +
+            " s (--collective-timeout) on device " +
+            std::to_string(x.ranks[slowest]) +
             " (CUDA device " + std::to_string(x.ordinals[slowest]) +
             "): a peer did not take part, or the device hung";
   } else {

@@ -27,6 +27,7 @@
 #include <memory>
 #include <mutex>
 #include <type_traits>
+#include <tuple>
 #include <utility>
 
 using namespace llmc::runtime;
@@ -300,12 +301,19 @@ ProcessLaunch llmc::runtime::processLaunch() {
     return true;
   };
   ProcessLaunch launch;
-  for (auto [size, rank] :
-       {std::pair{"OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK"},
-        std::pair{"PMI_SIZE", "PMI_RANK"}})
+  for (auto [size, rank, local] :
+       {std::tuple{"OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK",
+                   "OMPI_COMM_WORLD_LOCAL_RANK"},
+        std::tuple{"PMI_SIZE", "PMI_RANK", "MPI_LOCALRANKID"},
+        std::tuple{"WORLD_SIZE", "RANK", "LOCAL_RANK"}})
     if (number(size, launch.size) && launch.size > 0 &&
-        number(rank, launch.rank) && launch.rank < launch.size)
+        number(rank, launch.rank) && launch.rank < launch.size) {
+      if (!number(local, launch.localRank) || launch.localRank > launch.rank)
+        launch.localRank = launch.rank;
+      launch.launcher =
+          std::string(size) == "WORLD_SIZE" ? "torchrun" : "mpirun";
       return launch;
+    }
   return {};
 }
 
@@ -351,6 +359,25 @@ llmc::runtime::runOnMpiMesh(const MeshShape &mesh,
     severity = error.empty() ? 0 : result.abandoned ? 1 : 2;
   }
   return agree(mpi, severity, error);
+}
+
+bool llmc::runtime::shareFromRoot(void *data, int64_t bytes,
+                                  std::string &error) {
+  if (!theMpi) {
+    error = "sharing across processes needs MPI, which is not started";
+    return false;
+  }
+  Mpi &mpi = *theMpi;
+  if (bytes <= 0 || bytes > kChunk)
+    return bytes == 0;
+  std::vector<char> all(static_cast<size_t>(bytes) * mpi.size);
+  error = mpi.check(mpi.allgather(data, int(bytes), mpi.byte, all.data(),
+                                  int(bytes), mpi.byte, mpi.world),
+                    "MPI_Allgather");
+  if (!error.empty())
+    return false;
+  std::memcpy(data, all.data(), static_cast<size_t>(bytes));
+  return true;
 }
 
 bool llmc::runtime::gatherAtRoot(const void *data, int64_t bytes, void *all,

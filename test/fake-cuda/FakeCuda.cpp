@@ -6,7 +6,8 @@
 // ($FAKE_CUDA_DEVICES for more), each an sm_90 with an H100's limits and a
 // primary context of its own; device memory is host memory (256-byte
 // aligned, as cuMemAlloc's is), so copies and memsets are memcpy and
-// memset; kernels do nothing. Every entry point appends one line to
+// memset (new memory is a pattern of its device with $FAKE_CUDA_FILL);
+// kernels do nothing. Every entry point appends one line to
 // $FAKE_CUDA_TRACE.
 //
 // It is strict where the real driver is: calls that need a current
@@ -465,6 +466,13 @@ CUresult CUDAAPI cuMemAlloc(CUdeviceptr *pointer, size_t bytes) {
   void *p = std::aligned_alloc(256, (bytes + 255) / 256 * 256);
   if (!p)
     return CUDA_ERROR_OUT_OF_MEMORY;
+  // $FAKE_CUDA_FILL: new memory holds a pattern of its device (byte i of
+  // device d is 64 d + 7 i + 1), so that what the kernels (which compute
+  // nothing) leave in a device's outputs tells the devices apart.
+  if (std::getenv("FAKE_CUDA_FILL"))
+    for (size_t i = 0; i < bytes; ++i)
+      static_cast<unsigned char *>(p)[i] =
+          static_cast<unsigned char>(current->device * 64 + i * 7 + 1);
   std::lock_guard<std::mutex> lock(memoryMutex);
   allocations[reinterpret_cast<uintptr_t>(p)] = bytes;
   *pointer = reinterpret_cast<CUdeviceptr>(p);

@@ -10,7 +10,11 @@
 //
 // Under `mpirun -np N` each process is one device of the artifact's mesh;
 // they agree on every error, which rank 0 alone prints, and rank 0 alone
-// writes the outputs.
+// writes the outputs. A CUDA mesh also runs under torchrun's environment
+// (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT), one process per
+// GPU with NCCL's bootstrap. Where the processes cannot agree (torchrun,
+// or a CUDA mesh's run), each prints its own error, prefixed with its rank
+// after rank 0.
 //
 //===----------------------------------------------------------------------===//
 
@@ -32,10 +36,13 @@ namespace {
 /// rank 0: every process meets the same errors (they agree on those of a
 /// run), so only rank 0 prints them.
 bool quietRank = false;
+/// "rank R: " for a process after rank 0 whose errors are its own.
+std::string rankPrefix;
 
 int fail(const std::string &message) {
   if (!quietRank)
-    std::fprintf(stderr, "error: %s\n", oneLine(message).c_str());
+    std::fprintf(stderr, "error: %s%s\n", rankPrefix.c_str(),
+                 oneLine(message).c_str());
   return 1;
 }
 
@@ -51,14 +58,21 @@ const char *kUsage =
     "for its peers. Started by\n"
     "`mpirun -np N` (Open MPI 4), each process is one device of a mesh of N\n"
     "and the collectives go through MPI (no timeout: mpirun ends the job\n"
-    "when a process dies); rank 0 writes the outputs.\n";
+    "when a process dies); rank 0 writes the outputs. A CUDA mesh also runs\n"
+    "one process per GPU under mpirun or torchrun (torchrun --no-python\n"
+    "--nproc-per-node N llmc-run ...): NCCL's bootstrap, CUDA device\n"
+    "LOCAL_RANK (or the LOCAL_RANK-th of --devices), and NCCL_COMM_ID, else\n"
+    "MASTER_ADDR:MASTER_PORT+1, for NCCL's root.\n";
 
 } // namespace
 
 int main(int argc, char **argv) {
   ProcessLaunch launch = processLaunch();
-  quietRank = launch.rank != 0;
   bool several = launch.size > 1;
+  bool mpi = several && launch.launcher == "mpirun";
+  quietRank = mpi && launch.rank != 0;
+  if (several && !mpi && launch.rank != 0)
+    rankPrefix = "rank " + std::to_string(launch.rank) + ": ";
   std::string artifactPath, outputDir = ".";
   std::vector<std::string> inputArgs;
   bool describe = false, graph = false, profile = false;
@@ -122,12 +136,12 @@ int main(int argc, char **argv) {
     std::string text;
     if (!describeArtifact(artifactPath, text, error))
       return fail(error);
-    if (!quietRank)
+    if (launch.rank == 0)
       std::fputs(text.c_str(), stdout);
     return 0;
   }
   // Several processes: MPI first, so that they can agree on what follows.
-  if (several && !startMpi(error))
+  if (mpi && !startMpi(error))
     return fail(error);
   std::unique_ptr<Artifact> artifact;
   std::vector<HostTensor> inputs;
@@ -155,10 +169,17 @@ int main(int argc, char **argv) {
     return "";
   };
   error = prepare();
-  if (several)
+  if (mpi)
     error = agreeAcrossProcesses(error);
   if (!error.empty())
     return fail(error);
+  // A CUDA mesh's processes do not agree on the errors of a run (NCCL
+  // would wait for a process that already left): each prints its own.
+  if (several && artifact->cudaMesh()) {
+    quietRank = false;
+    if (launch.rank != 0)
+      rankPrefix = "rank " + std::to_string(launch.rank) + ": ";
+  }
 
   std::vector<HostTensor> outputs;
   std::vector<double> ms;
@@ -170,7 +191,7 @@ int main(int argc, char **argv) {
                      std::chrono::steady_clock::now() - start)
                      .count());
   }
-  if (runs > 1 && !quietRank) {
+  if (runs > 1 && launch.rank == 0) {
     std::sort(ms.begin(), ms.end());
     std::printf("%s: %ld runs: median %.3f ms  min %.3f ms  max %.3f ms\n",
                 artifactPath.c_str(), runs, ms[ms.size() / 2], ms.front(),

@@ -18,8 +18,14 @@
 
 #include "gtest/gtest.h"
 
+#include <csignal>
 #include <cstring>
+#include <functional>
 #include <numeric>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
 
 using namespace llmc::runtime;
 using namespace llmc::testing;
@@ -280,4 +286,192 @@ TEST(CudaMesh, CollectivesAreCapturedInGraphs) {
   EXPECT_EQ(count(text, "-> 1 ("), 0u) << text;
   // The eager run's result: each row [a a b b].
   EXPECT_EQ(x, (std::vector<float>{1, 1, 2, 2, 1, 1, 2, 2}));
+}
+
+namespace {
+/// Runs `body(rank)` in `n` child processes at once (each one process of
+/// a job, as torchrun starts them) and returns their exit statuses; a
+/// child that does not finish within 60 s is killed (status -1).
+std::vector<int> inProcesses(int n, const std::function<int(int)> &body) {
+  std::vector<pid_t> children;
+  for (int rank = 0; rank < n; ++rank) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      int status = 1;
+      try {
+        status = body(rank);
+      } catch (...) {
+      }
+      std::fflush(nullptr);
+      _exit(status);
+    }
+    children.push_back(pid);
+  }
+  std::vector<int> statuses;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (pid_t pid : children) {
+    int status = 0;
+    pid_t done = 0;
+    while ((done = waitpid(pid, &status, WNOHANG)) == 0 &&
+           std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (done != pid) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      statuses.push_back(-1);
+      continue;
+    }
+    statuses.push_back(WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+  }
+  return statuses;
+}
+
+/// A fresh folder for the fake NCCL's files, and an NCCL_COMM_ID of this
+/// test's own: the processes find each other through both.
+/// (The fake NCCL, like NCCL, ties one job to an NCCL_COMM_ID.)
+void freshBootstrap(const char *name) {
+  std::string dir = ::testing::TempDir() + "llmc-fake-nccl-" + name + "-" +
+                    std::to_string(getpid());
+  std::string rm = "rm -rf '" + dir + "'";
+  ASSERT_EQ(std::system(rm.c_str()), 0);
+  ASSERT_EQ(mkdir(dir.c_str(), 0777), 0);
+  setenv("FAKE_NCCL_DIR", dir.c_str(), 1);
+  setenv("NCCL_COMM_ID", ("127.0.0.1:" + std::to_string(getpid())).c_str(), 1);
+}
+} // namespace
+
+// One process per GPU (torchrun's way): on dp=2,tp=2, four processes join
+// one world communicator through NCCL_COMM_ID, split it into the axes'
+// groups, and each runs its device's collective; the results equal the
+// CPU devices', and rank 0 gathers every device's output.
+TEST(CudaMesh, ProcessesJoinThroughNcclsBootstrap) {
+  if (std::string why = prepare(4); !why.empty())
+    GTEST_SKIP() << why;
+  std::string trace = freshTrace("mesh-processes");
+  MeshShape mesh{{"dp", "tp"}, {2, 2}};
+  using K = CollectiveKind;
+  for (CollectiveParams params :
+       {make(K::AllReduce, 1, 0), make(K::AllGather, 0, 1)}) {
+    // A job of its own: the fake's files of the last one would be read.
+    freshBootstrap(collectiveName(params.kind));
+    params.groupSize = mesh.axisSizes[params.axis];
+    std::vector<int64_t> inShape = {3, 4};
+    std::vector<int64_t> outShape =
+        params.kind == K::AllGather ? std::vector<int64_t>{3, 8} : inShape;
+    CudaProgram program =
+        collectiveProgram(params, DType::F32, inShape, outShape);
+    int64_t inCount = numElements(inShape), outCount = numElements(outShape);
+    // What every device should hold: the CPU devices' result.
+    std::vector<std::vector<float>> in(4), want(4);
+    for (int64_t r = 0; r < 4; ++r) {
+      in[r] = inputOf(r, inCount);
+      want[r].assign(outCount, 0.0f);
+    }
+    ASSERT_EQ(runOnCpuMesh(mesh, 10, [&](int64_t r) {
+                collective(params, DType::F32, in[r].data(), inShape,
+                           want[r].data(), outShape);
+              }),
+              "");
+    std::vector<int> statuses = inProcesses(4, [&](int rank) {
+      ProcessLaunch launch{4, rank, rank, "torchrun"};
+      std::string error;
+      auto gpu = CudaMesh::create(
+          program, mesh, std::vector<std::vector<HostBytes>>(4), error, &launch);
+      if (!gpu || gpu->numDevices() != 1 || gpu->rankOf(0) != rank) {
+        std::fprintf(stderr, "rank %d: %s\n", rank, error.c_str());
+        return 2;
+      }
+      std::vector<float> got(outCount, -1.0f);
+      if (!gpu->run({{{in[rank].data(), in[rank].size() * 4}}}, {{got.data()}},
+                    error)) {
+        std::fprintf(stderr, "rank %d: %s\n", rank, error.c_str());
+        return 3;
+      }
+      if (got != want[rank])
+        return 4;
+      std::vector<float> all(rank == 0 ? outCount * 4 : 0);
+      if (!gpu->gatherAtRoot(got.data(), outCount * 4, all.data(), error)) {
+        std::fprintf(stderr, "rank %d: %s\n", rank, error.c_str());
+        return 5;
+      }
+      for (int64_t r = 0; rank == 0 && r < 4; ++r)
+        if (!std::equal(want[r].begin(), want[r].end(),
+                        all.begin() + r * outCount))
+          return 6;
+      return 0;
+    });
+    EXPECT_EQ(statuses, (std::vector<int>{0, 0, 0, 0}))
+        << collectiveName(params.kind)
+        << " (2: create, 3: run, 4: wrong result, 5: gather, 6: wrong "
+           "gathered parts)";
+  }
+  std::string text = readFile(trace);
+  // Each process: one world of 4 on its own device, split per axis (the
+  // color is the group, the key the coordinate on the axis) and once over
+  // all.
+  EXPECT_EQ(count(text, "ncclCommInitRank rank=3/4 device=3 nonblocking"), 2u)
+      << text;
+  EXPECT_EQ(count(text, "ncclCommSplit rank=3/4 color=1 key=1 -> rank=1/2"),
+            4u);
+  EXPECT_EQ(count(text, "ncclCommSplit rank=2/4 color=0 key=1 -> rank=1/2"),
+            2u); // dp's groups are the tp columns: rank 2 is (1, 0)
+  EXPECT_EQ(count(text, "ncclCommSplit rank=2/4 color=0 key=2 -> rank=2/4"),
+            2u);
+  EXPECT_EQ(count(text, "MISMATCH"), 0u);
+}
+
+// A process whose peers never start: the first run waits for them at
+// most the timeout, then fails in one line, and the mesh stays unusable.
+TEST(CudaMesh, ProcessesThatNeverComeTimeOut) {
+  if (std::string why = prepare(2); !why.empty())
+    GTEST_SKIP() << why;
+  freshTrace("mesh-processes-absent");
+  freshBootstrap("absent");
+  MeshShape tp2{{"tp"}, {2}};
+  CollectiveParams params = make(CollectiveKind::AllReduce, 0, 0);
+  params.groupSize = 2;
+  CudaProgram program = collectiveProgram(params, DType::F32, {4}, {4});
+  ProcessLaunch launch{2, 1, 1, "torchrun"};
+  std::string error;
+  auto gpu = CudaMesh::create(program, tp2, {{}, {}}, error, &launch);
+  ASSERT_TRUE(gpu) << error;
+  gpu->setTimeout(0.3);
+  std::vector<float> a(4, 1.0f), y(4);
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(gpu->run({{{a.data(), 16}}}, {{y.data()}}, error));
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                          start)
+                .count(),
+            5.0);
+  EXPECT_EQ(error, "process 1: the 2 processes of the mesh did not all join "
+                   "NCCL within 0.3 s (--collective-timeout): a process "
+                   "failed, was not started, or cannot reach rank 0");
+  EXPECT_FALSE(gpu->run({{{a.data(), 16}}}, {{y.data()}}, error));
+  EXPECT_EQ(error.rfind("an earlier failure left this mesh", 0), 0u) << error;
+
+  // torchrun's environment without MASTER_ADDR / MASTER_PORT or
+  // NCCL_COMM_ID cannot bootstrap; a job of the wrong size, or a local
+  // rank past --devices, is refused when the mesh is made.
+  unsetenv("NCCL_COMM_ID");
+  unsetenv("MASTER_ADDR");
+  unsetenv("MASTER_PORT");
+  gpu = CudaMesh::create(program, tp2, {{}, {}}, error, &launch);
+  ASSERT_TRUE(gpu) << error;
+  EXPECT_FALSE(gpu->run({{{a.data(), 16}}}, {{y.data()}}, error));
+  EXPECT_EQ(error, "torchrun's environment lacks MASTER_ADDR and MASTER_PORT "
+                   "(or set NCCL_COMM_ID=HOST:PORT), which NCCL's bootstrap "
+                   "needs");
+  ProcessLaunch three{3, 1, 1, "torchrun"};
+  EXPECT_FALSE(CudaMesh::create(program, tp2, {{}, {}}, error, &three));
+  EXPECT_EQ(error, "the artifact's mesh tp=2 has 2 devices; torchrun started "
+                   "3 processes");
+  setenv("LLMC_CUDA_DEVICES", "1", 1);
+  EXPECT_FALSE(CudaMesh::create(program, tp2, {{}, {}}, error, &launch));
+  EXPECT_EQ(error, "--devices (LLMC_CUDA_DEVICES) '1' names 1 devices; this "
+                   "process is local rank 1 on its host");
+  setenv("LLMC_CUDA_DEVICES", "0,5", 1);
+  EXPECT_FALSE(CudaMesh::create(program, tp2, {{}, {}}, error, &launch));
+  EXPECT_EQ(error, "process 1 (local rank 1) of the mesh tp=2 needs CUDA "
+                   "device 5; there are 2");
+  unsetenv("LLMC_CUDA_DEVICES");
 }

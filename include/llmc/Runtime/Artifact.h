@@ -329,6 +329,8 @@ private:
   std::vector<std::vector<std::vector<char>>> deviceWeights_;
   /// In a job of several processes, the device this process is; else -1.
   int64_t processDevice_ = -1;
+  /// How this process's job was started (when it is one of several).
+  ProcessLaunch launch_;
   double collectiveTimeout_ = 60;
 };
 

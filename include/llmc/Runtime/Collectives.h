@@ -168,12 +168,18 @@ const KernelSymbol *getCollectiveKernelSymbols();
 // (or $LLMC_MPI) at run time and uses its predefined handles as symbols.
 // MPI has no timeouts: a peer that dies makes mpirun abort the job.
 
-/// This process's place in a job an MPI launcher started: from Open MPI's
-/// OMPI_COMM_WORLD_SIZE and OMPI_COMM_WORLD_RANK, else PMI_SIZE and
-/// PMI_RANK. size 0 when the process was not started by a launcher.
+/// This process's place in a job a launcher started: from Open MPI's
+/// OMPI_COMM_WORLD_SIZE, OMPI_COMM_WORLD_RANK and
+/// OMPI_COMM_WORLD_LOCAL_RANK, else PMI_SIZE and PMI_RANK (launcher
+/// "mpirun"); else torchrun's WORLD_SIZE, RANK and LOCAL_RANK (launcher
+/// "torchrun", for CUDA meshes: NCCL's bootstrap, no MPI). size 0 when the
+/// process was not started by a launcher.
 struct ProcessLaunch {
   int64_t size = 0;
   int64_t rank = 0;
+  /// The rank among the job's processes on this host: which GPU it takes.
+  int64_t localRank = 0;
+  std::string launcher = "mpirun";
 };
 ProcessLaunch processLaunch();
 
@@ -193,6 +199,10 @@ std::string agreeAcrossProcesses(const std::string &error);
 /// another's failure).
 std::string runOnMpiMesh(const MeshShape &mesh,
                          const std::function<void(int64_t rank)> &perDevice);
+
+/// Copies rank 0's `bytes` at `data` to every process's `data` (through
+/// MPI, which must be started). False with a one-line `error`.
+bool shareFromRoot(void *data, int64_t bytes, std::string &error);
 
 /// Gathers `bytes` bytes from every process into `all` on rank 0 (rank r's
 /// at r * bytes; `all` is not touched elsewhere). False with a one-line

@@ -91,6 +91,16 @@ private:
 /// with useGraph). Devices are ranks of the mesh in row-major order, on CUDA
 /// devices 0..N-1 or those LLMC_CUDA_DEVICES lists ("2,3").
 ///
+/// In a job of several processes (mpirun, or torchrun's environment), each
+/// process drives one GPU, the device of mesh rank = process rank, on CUDA
+/// device LOCAL_RANK (or the LOCAL_RANK-th of LLMC_CUDA_DEVICES). The
+/// communicators come from NCCL's own bootstrap: a world communicator
+/// (ncclCommInitRankConfig) whose unique id rank 0 makes and MPI shares
+/// (mpirun) or that NCCL_COMM_ID names (torchrun: MASTER_ADDR and
+/// MASTER_PORT + 1 unless NCCL_COMM_ID is set), then ncclCommSplit into the
+/// axes' groups. They are made by the first run, which waits for every
+/// process at most the timeout.
+///
 /// A collective that does not complete never hangs a run: when no device
 /// makes progress for the timeout (a peer failed, or never arrived), every
 /// communicator is aborted and the run fails with one line naming the
@@ -98,11 +108,12 @@ private:
 class CudaMesh {
 public:
   /// `weights[rank]`: device `rank`'s weights (its parts of the split
-  /// ones). Null with a one-line `error` (too few devices, no NCCL...).
+  /// ones; with `process`, only that process's rank is read). Null with a
+  /// one-line `error` (too few devices, no NCCL...).
   static std::unique_ptr<CudaMesh>
   create(const CudaProgram &program, const MeshShape &mesh,
          const std::vector<std::vector<HostBytes>> &weights,
-         std::string &error);
+         std::string &error, const ProcessLaunch *process = nullptr);
   ~CudaMesh();
 
   void useGraph(bool on);
@@ -112,13 +123,25 @@ public:
   /// `outputs[rank]`, as CudaExecutable::run takes them).
   bool run(const std::vector<std::vector<HostBytes>> &inputs,
            const std::vector<std::vector<void *>> &outputs, std::string &error);
+  /// The devices this process drives (all of the mesh's, or its one).
   int64_t numDevices() const;
-  CudaExecutable &device(int64_t rank);
+  CudaExecutable &device(int64_t i);
+  /// The mesh rank of this process's device `i`.
+  int64_t rankOf(int64_t i) const;
+  /// In a job of several processes: every process passes `bytes` bytes at
+  /// `part`; rank 0 receives them all at `all`, rank r's at r * bytes (NCCL
+  /// over the world communicator, bounded by the timeout). False with a
+  /// one-line `error`.
+  bool gatherAtRoot(const void *part, size_t bytes, void *all,
+                    std::string &error);
 
   struct Impl;
 
 private:
   CudaMesh() = default;
+  /// In a job of several processes: makes the communicators once (every
+  /// process must come within the timeout). True at once otherwise.
+  bool connect(std::string &error);
   std::unique_ptr<Impl> impl_;
   double timeout_ = 60;
 };
