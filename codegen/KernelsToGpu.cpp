@@ -32,6 +32,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "FlashAttention.h"
 #include "llmc/Codegen/Passes.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
@@ -44,6 +45,7 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Transforms/RegionUtils.h"
 #include "llvm/ADT/StringSet.h"
+#include "llvm/Support/Format.h"
 
 namespace mlir::llmc {
 #define GEN_PASS_DEF_KERNELSTOGPUPASS
@@ -427,6 +429,132 @@ public:
     SetVector<Value> captures;
     for (Operation *op : ops)
       collectCaptures(op, captures);
+    launchCaptures(name, ops, captures, before, grid, block, emit);
+  }
+
+  /// A call of the runtime's CPU attention kernel (f32 graph.attention,
+  /// bufferized: llmc_attention_f32 or llmc_attention_nobias_f32 on casts
+  /// of static buffers, params = [scale]) as the flash-attention kernel of
+  /// FlashAttention.cpp. An operand with a strided layout is copied into a
+  /// contiguous buffer first (and the output back).
+  LogicalResult lowerAttention(StringRef name, func::CallOp call) {
+    bool hasBias = call.getCallee() == "llmc_attention_f32";
+    Location loc = call.getLoc();
+    SmallVector<Value> operands;
+    for (Value a : call.getOperands()) {
+      auto c = a.getDefiningOp<memref::CastOp>();
+      operands.push_back(c ? c.getSource() : a);
+    }
+    if (operands.size() != (hasBias ? 6u : 5u))
+      return call.emitOpError("is not a call of the attention kernel");
+    Value params = operands[hasBias ? 4 : 3];
+    memref::StoreOp scaleStore;
+    for (Operation *u : params.getUsers())
+      if (auto st = dyn_cast<memref::StoreOp>(u))
+        scaleStore = st;
+    FloatAttr scale;
+    if (!scaleStore ||
+        !matchPattern(scaleStore.getValueToStore(), m_Constant(&scale)))
+      return call.emitOpError("has no constant scale: not lowered to a "
+                              "CUDA kernel");
+    OpBuilder host(call);
+    // Each buffer contiguous: a strided view is copied in (and out).
+    auto contiguous = [&](Value &buffer, bool isOutput) -> LogicalResult {
+      auto type = dyn_cast<MemRefType>(buffer.getType());
+      if (!type || !type.hasStaticShape() || !type.getElementType().isF32())
+        return call.emitOpError("has an operand that is not a static f32 "
+                                "buffer: not lowered to a CUDA kernel");
+      if (type.getLayout().isIdentity())
+        return success();
+      Value copy = memref::AllocOp::create(
+          host, loc, MemRefType::get(type.getShape(), type.getElementType()));
+      if (isOutput) {
+        OpBuilder after(call->getBlock(), ++Block::iterator(call));
+        memref::CopyOp::create(after, loc, copy, buffer);
+      } else {
+        memref::CopyOp::create(host, loc, buffer, copy);
+      }
+      buffer = copy;
+      return success();
+    };
+    Value q = operands[0], k = operands[1], v = operands[2],
+          bias = hasBias ? operands[3] : Value(), out = operands.back();
+    for (Value *buffer : {&q, &k, &v, &out})
+      if (failed(contiguous(*buffer, buffer == &out)))
+        return failure();
+    if (bias && failed(contiguous(bias, false)))
+      return failure();
+    ArrayRef<int64_t> qs = cast<MemRefType>(q.getType()).getShape(),
+                      ks = cast<MemRefType>(k.getType()).getShape(),
+                      vs = cast<MemRefType>(v.getType()).getShape();
+    FlashAttentionShape shape;
+    shape.B = qs[0];
+    shape.KVH = qs[1];
+    shape.G = qs[2];
+    shape.L = qs[3];
+    shape.D = qs[4];
+    shape.S = ks[2];
+    shape.E = vs[3];
+    shape.scale = scale.getValueAsDouble();
+    shape.hasBias = static_cast<bool>(bias);
+    if (bias) {
+      ArrayRef<int64_t> bs = cast<MemRefType>(bias.getType()).getShape();
+      int64_t full[5] = {shape.B, shape.KVH, shape.G, shape.L, shape.S};
+      for (int d = 0; d < 5; ++d)
+        shape.biasFull[d] = bs[d] != 1 || full[d] == 1;
+    }
+    if (shape.D > kFlashAttentionMaxHeadDim ||
+        shape.E > kFlashAttentionMaxHeadDim || shape.S == 0 || shape.L == 0)
+      return call.emitOpError("has head dims above ")
+             << kFlashAttentionMaxHeadDim
+             << " or no keys: not lowered to a CUDA kernel";
+    FlashAttentionPlan plan = planFlashAttention(shape);
+    SetVector<Value> captures;
+    for (Value buffer : {q, k, v, bias, out})
+      if (buffer)
+        captures.insert(buffer);
+    // Layers of one model have the same attention: one kernel for each
+    // distinct problem (the operands' types, the scale).
+    std::string key;
+    llvm::raw_string_ostream os(key);
+    for (Value buffer : captures)
+      os << buffer.getType() << ";";
+    os << llvm::format("%.17g", shape.scale);
+    if (gpu::GPUFuncOp same = attentionKernels.lookup(key);
+        same && captures.size() == 5 - !bias) {
+      OpBuilder host(call);
+      Value g = cst(host, loc, plan.grid), t = cst(host, loc, plan.block()),
+            one = cst(host, loc, 1);
+      gpu::LaunchFuncOp::create(host, loc, same, gpu::KernelDim3{g, one, one},
+                                gpu::KernelDim3{t, one, one}, Value(),
+                                captures.getArrayRef());
+    } else {
+      attentionKernels[key] = launchCaptures(
+          name, {call.getOperation()}, captures, call, plan.grid, plan.block(),
+          [&](OpBuilder &b, IRMapping &map) {
+            emitFlashAttention(b, loc, shape, plan, map.lookup(q),
+                               map.lookup(k), map.lookup(v),
+                               bias ? map.lookup(bias) : Value(),
+                               map.lookup(out));
+          });
+    }
+    SmallVector<Value> args(call.getOperands());
+    call.erase();
+    for (Value a : args)
+      if (auto c = a.getDefiningOp<memref::CastOp>(); c && c->use_empty())
+        c.erase();
+    scaleStore.erase();
+    if (Operation *alloca = params.getDefiningOp(); alloca && alloca->use_empty())
+      alloca->erase();
+    return success();
+  }
+
+  /// One kernel computing `ops`' (for its locations) from `captures`:
+  /// buffers and scalars become its arguments, constants are cloned in.
+  gpu::GPUFuncOp launchCaptures(StringRef name, ArrayRef<Operation *> ops,
+                      const SetVector<Value> &captures, Operation *before,
+                      int64_t grid, int64_t block,
+                      function_ref<void(OpBuilder &, IRMapping &)> emit) {
     SmallVector<Value> args;
     SmallVector<Operation *> cloned;
     for (Value v : captures) {
@@ -466,6 +594,7 @@ public:
           one = cst(host, loc, 1);
     gpu::LaunchFuncOp::create(host, launchLoc, func, gpu::KernelDim3{g, one, one},
                               gpu::KernelDim3{t, one, one}, Value(), args);
+    return func;
   }
 
   /// Ops as one grid-stride loop over their parallel iteration space
@@ -646,6 +775,8 @@ public:
 private:
   gpu::GPUModuleOp gpuModule;
   SymbolTable symbols;
+  /// The attention kernels made so far, by problem.
+  llvm::StringMap<gpu::GPUFuncOp> attentionKernels;
 };
 
 /// One op of a row kernel: its iteration dims split into the row part
@@ -1233,8 +1364,6 @@ struct KernelsToGpuPass final
     : ::mlir::llmc::impl::KernelsToGpuPassBase<KernelsToGpuPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    if (failed(normalize(module)))
-      return signalPassFailure();
     module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
                     UnitAttr::get(&getContext()));
     OpBuilder b(module.getBodyRegion());
@@ -1242,6 +1371,32 @@ struct KernelsToGpuPass final
     auto gpuModule =
         gpu::GPUModuleOp::create(b, module.getLoc(), "llmc_kernels");
     KernelBuilder kernels(gpuModule);
+
+    // Attention: the runtime's CPU kernel call becomes the flash-attention
+    // kernel (its copies of strided operands, made here, are normalized
+    // below with the others).
+    SmallVector<func::CallOp> attention;
+    module.walk([&](func::CallOp call) {
+      if (call.getCallee() == "llmc_attention_f32" ||
+          call.getCallee() == "llmc_attention_nobias_f32")
+        attention.push_back(call);
+    });
+    for (auto [i, call] : llvm::enumerate(attention)) {
+      auto parent = call->getParentOfType<func::FuncOp>();
+      if (call->getParentOp() != parent) {
+        call.emitOpError("inside a loop is not lowered to a CUDA kernel");
+        return signalPassFailure();
+      }
+      if (failed(kernels.lowerAttention(
+              (parent.getSymName() + "_attention" + Twine(i)).str(), call)))
+        return signalPassFailure();
+    }
+    for (StringRef callee : {"llmc_attention_f32", "llmc_attention_nobias_f32"})
+      if (auto decl = module.lookupSymbol<func::FuncOp>(callee);
+          decl && SymbolTable::symbolKnownUseEmpty(decl, module))
+        decl.erase();
+    if (failed(normalize(module)))
+      return signalPassFailure();
 
     // A kernel function that is a GEMM's bias and activation stays as it
     // is: the CUDA program makes it the GEMM's cuBLASLt epilogue. So does

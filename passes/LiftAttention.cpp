@@ -130,8 +130,15 @@ Value softmaxInput(Value p, SmallVectorImpl<Operation *> &readers) {
   return sub.getLhs();
 }
 
+/// The largest head dim (D and E) the CUDA kernel takes
+/// (KernelsToGpu.cpp's flash attention).
+constexpr int64_t kMaxCudaHeadDim = 128;
+
 struct LiftAttention : OpRewritePattern<MatMulOp> {
-  using OpRewritePattern::OpRewritePattern;
+  LiftAttention(MLIRContext *ctx, int64_t maxHeadDim)
+      : OpRewritePattern(ctx), maxHeadDim(maxHeadDim) {}
+  /// 0: any.
+  int64_t maxHeadDim;
 
   LogicalResult matchAndRewrite(MatMulOp pv,
                                 PatternRewriter &rewriter) const override {
@@ -241,6 +248,12 @@ struct LiftAttention : OpRewritePattern<MatMulOp> {
         group = rk->group;
       }
     }
+    // The CUDA kernel keeps a query row and a key tile's rows of D and E
+    // floats on chip: up to kMaxCudaHeadDim.
+    if (maxHeadDim > 0 &&
+        (cast<RankedTensorType>(q.getType()).getShape().back() > maxHeadDim ||
+         cast<RankedTensorType>(v.getType()).getShape().back() > maxHeadDim))
+      return rewriter.notifyMatchFailure(pv, "head dims beyond the kernel's");
     // Every mask must broadcast to the scores: checked before any op is made.
     {
       SmallVector<int64_t> scores(outType.getShape().drop_back());
@@ -349,10 +362,9 @@ struct LiftAttentionPass final
                                  << target << "' (expected cpu or cuda)";
       return signalPassFailure();
     }
-    if (target != "cpu")
-      return;
     RewritePatternSet patterns(&getContext());
-    patterns.add<LiftAttention>(&getContext());
+    patterns.add<LiftAttention>(&getContext(),
+                                target == "cuda" ? kMaxCudaHeadDim : 0);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
   }

@@ -1,8 +1,8 @@
 // llmc-lift-attention: scaled dot-product attention, however it is written,
-// becomes one graph.attention (CPU, f32).
-// RUN: llmc-opt %s -split-input-file -pass-pipeline='builtin.module(func.func(llmc-lift-attention))' | FileCheck %s
-// RUN: llmc-opt %s -split-input-file -pass-pipeline='builtin.module(func.func(llmc-lift-attention{target=cuda}))' | FileCheck %s --check-prefix=CUDA
-// CUDA-NOT: graph.attention
+// becomes one graph.attention (f32; on CUDA with head dims up to 128, the
+// flash-attention kernel's limit).
+// RUN: llmc-opt %s -split-input-file -pass-pipeline='builtin.module(func.func(llmc-lift-attention))' | FileCheck %s --check-prefixes=CHECK,CPU
+// RUN: llmc-opt %s -split-input-file -pass-pipeline='builtin.module(func.func(llmc-lift-attention{target=cuda}))' | FileCheck %s --check-prefixes=CHECK,CUDA
 
 // GPT-2: a scale, a causal mask put in by where(-inf), graph.softmax.
 // CHECK-LABEL: func.func @gpt2(
@@ -113,4 +113,20 @@ func.func @not_lifted(%q: tensor<1x1x4x8xf32>, %kt: tensor<1x1x8x4xf32>, %v: ten
   %v64 = graph.cast %v : tensor<1x1x4x8xf32> -> tensor<1x1x4x8xf64>
   %o4 = graph.matmul %p4, %v64 : tensor<1x1x4x4xf64>, tensor<1x1x4x8xf64> -> tensor<1x1x4x8xf64>
   return %o, %p, %o2, %o3, %o4 : tensor<1x1x4x8xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf64>
+}
+
+// -----
+
+// Head dims of 256: the CPU kernel takes them, the CUDA kernel does not
+// (its key tile of 32 rows in shared memory): the chain stays for CUDA.
+// CHECK-LABEL: func.func @wide_heads(
+// CPU: graph.attention
+// CUDA-NOT: graph.attention
+// CUDA: graph.softmax
+func.func @wide_heads(%q: tensor<1x2x4x256xf32>, %k: tensor<1x2x8x256xf32>, %v: tensor<1x2x8x256xf32>) -> tensor<1x2x4x256xf32> {
+  %kt = graph.transpose %k {perm = array<i64: 0, 1, 3, 2>} : tensor<1x2x8x256xf32> -> tensor<1x2x256x8xf32>
+  %s = graph.matmul %q, %kt : tensor<1x2x4x256xf32>, tensor<1x2x256x8xf32> -> tensor<1x2x4x8xf32>
+  %p = graph.softmax %s {axis = 3 : i64} : tensor<1x2x4x8xf32>
+  %o = graph.matmul %p, %v : tensor<1x2x4x8xf32>, tensor<1x2x8x256xf32> -> tensor<1x2x4x256xf32>
+  return %o : tensor<1x2x4x256xf32>
 }

@@ -228,11 +228,20 @@ def KernelsToGpuPass : Pass<"llmc-kernels-to-gpu", "ModuleOp"> {
     numbered `main_kernel3_0`... when a group needs several) or `main_op<N>`
     for an op outside any group. Host code that is not straight-line
     (loops, conditionals) is refused.
+
+    f32 attention (the bufferized graph.attention's call of the runtime's
+    `llmc_attention_f32`) becomes one flash-attention kernel
+    (`<function>_attention<N>`, codegen/FlashAttention.cpp): key tiles of
+    32 with an online softmax in registers, 8 query rows per block sharing
+    each tile through shared memory, or, for fewer rows per KV head
+    (decode), a block per row whose 4 warps split the keys. Operands with
+    strided layouts are copied into contiguous buffers first.
   }];
   let dependentDialects = [
     "::mlir::gpu::GPUDialect", "::mlir::affine::AffineDialect",
     "::mlir::scf::SCFDialect", "::mlir::memref::MemRefDialect",
-    "::mlir::vector::VectorDialect"
+    "::mlir::vector::VectorDialect", "::mlir::math::MathDialect",
+    "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect"
   ];
 }
 
