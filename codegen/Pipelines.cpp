@@ -38,7 +38,7 @@ static std::string libdeviceOption() {
 /// The start of the linalg phase on every target: fusion groups become
 /// kernel functions whose loops are fused within each.
 static constexpr const char *kLinalgKernels =
-    "llmc-outline-fusion-groups,llmc-convert-graph-to-linalg{library-attention},"
+    "llmc-outline-fusion-groups,llmc-convert-graph-to-linalg{library-attention check-indices},"
     "func.func(llmc-fuse-kernel-loops),";
 
 /// The start of the bufferized phase on every target: results become

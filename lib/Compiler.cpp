@@ -416,6 +416,13 @@ mlir::llmc::runWithJit(ModuleOp module, const ModelSignature &sig,
       errors[rank] = "execution failed: " + llvm::toString(std::move(err));
       return;
     }
+    // An index the code computed out of its dim fails the run.
+    if (std::string why = rt::takeIndexError(); !why.empty()) {
+      errors[rank] = sig.partitioned()
+                         ? "device " + std::to_string(rank) + ": " + why
+                         : why;
+      return;
+    }
     // Every device holds whole copies of the unsplit outputs; device 0's
     // are taken.
     for (auto [i, t] : llvm::enumerate(outputs)) {

@@ -210,9 +210,9 @@ LogicalResult mlir::llmc::compileDynamic(MLIRContext &context,
   if (failed(iface))
     return failure();
   DynamicCompiler c{context, buffer, path, options, *iface, {}};
-  if (!options.mesh.empty())
-    return c.error() << "--dynamic with --mesh is not supported yet: compile "
-                        "a sharded artifact per size",
+  if (!options.mesh.empty() && !options.cudaChip.empty())
+    return c.error() << "--dynamic with --mesh runs on CPU devices for now: "
+                        "compile a sharded CUDA artifact per size",
            failure();
   if (!options.donate.empty())
     return c.error() << "--dynamic with --donate is not supported yet",
@@ -492,6 +492,12 @@ LogicalResult mlir::llmc::compileDynamic(MLIRContext &context,
       }
       inputs = std::move(contents.inputs);
       outputs = std::move(contents.outputs);
+      // On a mesh each variant splits its own tensors (a dim an axis does
+      // not divide at one size stays whole there): the signature does not.
+      for (rt::TensorSpec &t : inputs)
+        t.shardAxes.clear();
+      for (rt::TensorSpec &t : outputs)
+        t.shardAxes.clear();
     }
     char line[256];
     std::snprintf(line, sizeof(line), "  %-24s %10.3f ms  peak %.2f MiB\n",

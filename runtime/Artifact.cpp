@@ -797,21 +797,31 @@ bool Artifact::readMesh(const std::string &path, const void *executable,
   MeshShape shape{a.meshNames_, a.meshSizes_};
   a.deviceWeights_.assign(devices, {});
   for (int64_t rank = 0; rank < devices; ++rank) {
+    static const WeightPart none = std::make_shared<std::vector<char>>();
     if (a.processDevice_ >= 0 && rank != a.processDevice_) {
-      a.deviceWeights_[rank].resize(a.weights_.size());
+      a.deviceWeights_[rank].assign(a.weights_.size(), none);
       continue;
     }
     std::vector<int64_t> coords = shape.coordinates(rank);
     for (const WeightView &w : a.weights_) {
-      std::vector<char> part;
-      if (std::any_of(w.shardAxes.begin(), w.shardAxes.end(),
-                      [](int x) { return x >= 0; })) {
-        part.resize(numElements(shardShape(w.shape, w.shardAxes,
-                                           a.meshSizes_)) *
-                    dtypeSize(w.dtype));
-        copyShard(w.data, w.shape, dtypeSize(w.dtype), w.shardAxes,
-                  a.meshSizes_, coords, part.data());
+      if (!std::any_of(w.shardAxes.begin(), w.shardAxes.end(),
+                       [](int x) { return x >= 0; })) {
+        a.deviceWeights_[rank].push_back(none);
+        continue;
       }
+      PartKey key{w.data, w.shardAxes, a.meshSizes_, rank};
+      if (a.partCache_)
+        if (auto it = a.partCache_->find(key); it != a.partCache_->end()) {
+          a.deviceWeights_[rank].push_back(it->second);
+          continue;
+        }
+      auto part = std::make_shared<std::vector<char>>(
+          numElements(shardShape(w.shape, w.shardAxes, a.meshSizes_)) *
+          dtypeSize(w.dtype));
+      copyShard(w.data, w.shape, dtypeSize(w.dtype), w.shardAxes,
+                a.meshSizes_, coords, part->data());
+      if (a.partCache_)
+        (*a.partCache_)[key] = part;
       a.deviceWeights_[rank].push_back(std::move(part));
     }
   }
@@ -999,8 +1009,7 @@ Artifact::loadDynamic(const std::string &path, const void *executable,
       return false;
     for (size_t i = 0; i < sig.size(); ++i) {
       if (sig[i].name != v[i].name || sig[i].dtype != v[i].dtype ||
-          sig[i].shape.size() != v[i].shape.size() || v[i].aliasOf != -1 ||
-          !v[i].shardAxes.empty())
+          sig[i].shape.size() != v[i].shape.size() || v[i].aliasOf != -1)
         return false;
       for (size_t d = 0; d < sig[i].shape.size(); ++d)
         if (sig[i].shape[d] != -1 && sig[i].shape[d] != v[i].shape[d])
@@ -1011,7 +1020,8 @@ Artifact::loadDynamic(const std::string &path, const void *executable,
   for (const fb::Executable *v : *exe->variants()) {
     std::vector<const void *> own;
     bool good = !v->variants() && !v->weights() && !v->dynamic() &&
-                !v->mesh() && v->target() && v->target()->str() == target;
+                (!v->mesh() || !isCudaTarget(target)) && v->target() &&
+                v->target()->str() == target;
     if (good && v->weight_refs())
       for (uint32_t r : *v->weight_refs()) {
         good &= r < weights.size();
@@ -1025,6 +1035,10 @@ Artifact::loadDynamic(const std::string &path, const void *executable,
     }
     std::unique_ptr<Artifact> variant(new Artifact());
     variant->path_ = path;
+    // On a mesh, variants that split a weight alike share its parts.
+    if (!a->partCache_)
+      a->partCache_ = std::make_shared<std::map<PartKey, WeightPart>>();
+    variant->partCache_ = a->partCache_;
     // The variants' CUDA executables share the device copies of the
     // weights (each is uploaded once); the last variants die first.
     if (!loadExecutable(path, v, own, processes, *variant, error,
@@ -1375,7 +1389,7 @@ bool Artifact::loadExecutable(const std::string &path, const void *executable,
       for (int64_t rank = 0; rank < mesh.numDevices(); ++rank) {
         perDevice.push_back(weights);
         for (size_t i = 0; i < weights.size(); ++i) {
-          const std::vector<char> &own = a.deviceWeights_[rank][i];
+          const std::vector<char> &own = *a.deviceWeights_[rank][i];
           if (isSplitAxes(a.weights_[i].shardAxes))
             perDevice.back()[i] = {own.data(), own.size()};
         }
@@ -1461,17 +1475,21 @@ bool llmc::runtime::writeDynamicArtifact(
     const fb::Executable *exe = mapVerified(variantPaths[i], maps[i], error);
     if (!exe)
       return false;
-    if (exe->variants() || exe->mesh() || !exe->target()) {
-      error = variantPaths[i] + ": not a static artifact for one device";
+    if (exe->variants() || !exe->target() ||
+        (exe->mesh() && isCudaTarget(exe->target()->str()))) {
+      error = variantPaths[i] + ": not a static artifact for one device or "
+                                "a mesh of CPU devices";
       return false;
     }
     exes.push_back(exe);
   }
-  // Every variant's weights, each distinct one stored once.
+  // Every variant's weights, each distinct one stored once (a weight that
+  // variants on a mesh split differently is stored per split).
   std::vector<flatbuffers::Offset<fb::Weight>> weights;
-  std::map<std::tuple<int32_t, std::vector<int64_t>, uint64_t, size_t>,
+  std::map<std::tuple<int32_t, std::vector<int64_t>, uint64_t, size_t,
+                      std::vector<int32_t>>,
            std::vector<uint32_t>>
-      seen; // (dtype, shape, hash, size) -> stored weights
+      seen; // (dtype, shape, hash, size, split) -> stored weights
   std::vector<const fb::Weight *> stored;
   std::vector<std::vector<uint32_t>> refs(exes.size());
   for (size_t v = 0; v < exes.size(); ++v) {
@@ -1483,7 +1501,11 @@ bool llmc::runtime::writeDynamicArtifact(
         shape.assign(w->shape()->begin(), w->shape()->end());
       const uint8_t *data = w->data() ? w->data()->data() : nullptr;
       size_t size = w->data() ? w->data()->size() : 0;
-      auto key = std::make_tuple(w->dtype(), shape, fnv1a(data, size), size);
+      std::vector<int32_t> split;
+      if (w->shard_axes())
+        split.assign(w->shard_axes()->begin(), w->shard_axes()->end());
+      auto key =
+          std::make_tuple(w->dtype(), shape, fnv1a(data, size), size, split);
       uint32_t index = UINT32_MAX;
       for (uint32_t candidate : seen[key])
         if (size == 0 ||
@@ -1495,8 +1517,9 @@ bool llmc::runtime::writeDynamicArtifact(
         stored.push_back(w);
         b.ForceVectorAlignment(size, 1, 64);
         auto bytes = b.CreateVector(data, size);
-        weights.push_back(fb::CreateWeight(b, w->dtype(), b.CreateVector(shape),
-                                           bytes));
+        weights.push_back(fb::CreateWeight(
+            b, w->dtype(), b.CreateVector(shape), bytes,
+            split.empty() ? 0 : b.CreateVector(split)));
       }
       refs[v].push_back(index);
     }
@@ -1518,9 +1541,13 @@ bool llmc::runtime::writeDynamicArtifact(
         std::vector<int64_t> shape;
         if (t->shape())
           shape.assign(t->shape()->begin(), t->shape()->end());
+        std::vector<int32_t> split;
+        if (t->shard_axes())
+          split.assign(t->shard_axes()->begin(), t->shard_axes()->end());
         out.push_back(fb::CreateTensorInfo(
             b, b.CreateString(t->name() ? t->name()->str() : ""), t->dtype(),
-            b.CreateVector(shape), 0, -1, 0, t->index_min(), t->index_max(),
+            b.CreateVector(shape), split.empty() ? 0 : b.CreateVector(split),
+            -1, 0, t->index_min(), t->index_max(),
             t->index_node() ? b.CreateString(t->index_node()->str()) : 0));
       }
     return b.CreateVector(out);
@@ -1545,9 +1572,23 @@ bool llmc::runtime::writeDynamicArtifact(
     }
     auto in = copySpecs(e->inputs()), out = copySpecs(e->outputs());
     auto refVec = b.CreateVector(refs[v]);
+    flatbuffers::Offset<fb::Mesh> mesh = 0;
+    if (const fb::Mesh *m = e->mesh()) {
+      std::vector<flatbuffers::Offset<flatbuffers::String>> names;
+      if (m->axis_names())
+        for (const flatbuffers::String *n : *m->axis_names())
+          names.push_back(b.CreateString(n->str()));
+      std::vector<int64_t> sizes;
+      if (m->axis_sizes())
+        sizes.assign(m->axis_sizes()->begin(), m->axis_sizes()->end());
+      mesh = fb::CreateMesh(b, b.CreateVector(names), b.CreateVector(sizes));
+    }
+    // Strings first: nothing may be created while a table is being built.
+    auto target = b.CreateString(e->target()->str());
+    auto entry = b.CreateString(e->entry() ? e->entry()->str() : "");
     fb::ExecutableBuilder eb(b);
-    eb.add_target(b.CreateString(e->target()->str()));
-    eb.add_entry(b.CreateString(e->entry() ? e->entry()->str() : ""));
+    eb.add_target(target);
+    eb.add_entry(entry);
     eb.add_inputs(in);
     eb.add_outputs(out);
     if (!so.IsNull())
@@ -1555,6 +1596,8 @@ bool llmc::runtime::writeDynamicArtifact(
     if (!cuda.IsNull())
       eb.add_cuda(cuda);
     eb.add_weight_refs(refVec);
+    if (!mesh.IsNull())
+      eb.add_mesh(mesh);
     variants.push_back(eb.Finish());
   }
   std::vector<flatbuffers::Offset<fb::DynamicDim>> dims;
@@ -1574,12 +1617,14 @@ bool llmc::runtime::writeDynamicArtifact(
   auto in = specs(inputs), out = specs(outputs);
   auto variantsVec = b.CreateVector(variants);
   auto dimsVec = b.CreateVector(dims);
+  auto target = b.CreateString(exes.empty() ? "" : exes[0]->target()->str());
+  auto reportText = b.CreateString(report);
   fb::ExecutableBuilder root(b);
-  root.add_target(b.CreateString(exes.empty() ? "" : exes[0]->target()->str()));
+  root.add_target(target);
   root.add_inputs(in);
   root.add_outputs(out);
   root.add_weights(weightsVec);
-  root.add_report(b.CreateString(report));
+  root.add_report(reportText);
   root.add_variants(variantsVec);
   root.add_dynamic(dimsVec);
   b.Finish(root.Finish(), fb::ExecutableIdentifier());
@@ -1679,6 +1724,33 @@ static bool describeDynamic(const std::string &path, const fb::Executable *exe,
     text += "  " + std::to_string(v) + ":";
     for (size_t k = 0; k < dims.size(); ++k)
       text += (k ? "," : " ") + dims[k].name + "=" + std::to_string(sizes[k]);
+    if (const fb::Mesh *m = e->mesh();
+        m && m->axis_names() && m->axis_sizes()) {
+      // The mesh, and the inputs and outputs this size splits.
+      std::vector<std::string> names;
+      for (const flatbuffers::String *n : *m->axis_names())
+        names.push_back(n->str());
+      std::vector<int64_t> axisSizes(m->axis_sizes()->begin(),
+                                     m->axis_sizes()->end());
+      text += "  mesh " + meshString(names, axisSizes);
+      std::vector<TensorSpec> out = readSpecs(e->outputs(), good);
+      std::string split;
+      for (const std::vector<TensorSpec> *list : {&in, &out})
+        for (const TensorSpec &t : *list)
+          if (std::any_of(t.shardAxes.begin(), t.shardAxes.end(),
+                          [](int x) { return x >= 0; })) {
+            split += (split.empty() ? "" : ",") + t.name + "[";
+            for (size_t d = 0; d < t.shardAxes.size(); ++d)
+              split += (d ? "," : "") +
+                       (t.shardAxes[d] >= 0 &&
+                                static_cast<size_t>(t.shardAxes[d]) <
+                                    names.size()
+                            ? names[t.shardAxes[d]]
+                            : std::string("-"));
+            split += "]";
+          }
+      text += split.empty() ? " (inputs and outputs whole)" : " split " + split;
+    }
     if (e->shared_object() && e->shared_object()->size())
       text += "  code " + std::to_string(e->shared_object()->size()) + " bytes";
     CudaProgram p;
@@ -2152,8 +2224,11 @@ bool Artifact::runRaw(const std::vector<TensorView> &inputs,
     args.push_back(d.data());
   entry_(args.data());
   // A collective in a program run without a mesh fails (it cannot return
-  // an error to the code that called it): report it here.
+  // an error to the code that called it), and so does an index the code
+  // computed out of its dim: report them here.
   std::string why = takeCollectiveError();
+  if (why.empty())
+    why = takeIndexError();
   if (!why.empty()) {
     error = path_ + ": " + why;
     return false;
@@ -2175,6 +2250,8 @@ bool Artifact::runMesh(const std::vector<TensorView> &inputs,
   // In a job of several processes: this device's parts of the split
   // outputs, which rank 0 gathers afterwards.
   std::vector<std::vector<char>> ownOutputParts;
+  // Per device: an index its code computed out of its dim.
+  std::vector<std::string> indexErrors(mesh.numDevices());
   auto device = [&](int64_t rank) {
     std::vector<int64_t> coords = mesh.coordinates(rank);
     std::vector<std::vector<char>> parts;
@@ -2198,7 +2275,7 @@ bool Artifact::runMesh(const std::vector<TensorView> &inputs,
     }
     for (size_t i = 0; i < weights_.size(); ++i) {
       const WeightView &w = weights_[i];
-      const std::vector<char> &own = deviceWeights_[rank][i];
+      const std::vector<char> &own = *deviceWeights_[rank][i];
       if (isSplit(w.shardAxes))
         descriptors.push_back(descriptor(
             const_cast<char *>(own.data()),
@@ -2225,6 +2302,7 @@ bool Artifact::runMesh(const std::vector<TensorView> &inputs,
     for (auto &d : descriptors)
       args.push_back(d.data());
     entry_(args.data());
+    indexErrors[rank] = takeIndexError();
     size_t next = firstPart;
     for (size_t i = 0; i < outputs.size(); ++i) {
       const TensorSpec &spec = outputs_[i];
@@ -2237,8 +2315,17 @@ bool Artifact::runMesh(const std::vector<TensorView> &inputs,
                    spec.shardAxes, meshSizes_, coords, outputs[i].data);
     }
   };
+  // The first device's index error, in device order.
+  auto indexError = [&]() {
+    for (size_t r = 0; r < indexErrors.size(); ++r)
+      if (!indexErrors[r].empty())
+        return "device " + std::to_string(r) + ": " + indexErrors[r];
+    return std::string();
+  };
   if (processDevice_ < 0) {
     std::string why = runOnCpuMeshShared(mesh, collectiveTimeout_, device);
+    if (why.empty())
+      why = indexError();
     if (!why.empty()) {
       error = path_ + ": " + why;
       return false;
@@ -2248,6 +2335,8 @@ bool Artifact::runMesh(const std::vector<TensorView> &inputs,
   // One device of a job of several processes: every process gets the same
   // verdict, then rank 0 gathers the parts of the split outputs.
   std::string why = runOnMpiMesh(mesh, device);
+  if (why.empty())
+    why = agreeAcrossProcesses(indexError());
   if (!why.empty()) {
     error = path_ + ": " + why;
     return false;

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 #include <dlfcn.h>
 #include <malloc.h>
 #include <vector>
@@ -319,6 +320,55 @@ extern "C" void _mlir_ciface_llmc_attention_nobias_f32(void *q, void *k,
                                                        void *v, void *params,
                                                        void *out);
 
+namespace {
+/// The first index error reported on this thread.
+thread_local std::string indexError;
+} // namespace
+
+/// This copy of the runtime's slot for the calling thread's index error.
+extern "C" __attribute__((visibility("default"))) std::string *
+llmc_index_error_slot() {
+  return &indexError;
+}
+
+/// The slot every copy of the runtime in the process uses: the first one
+/// visible to dlsym. An artifact's code binds its report to the kernels the
+/// process exports (in Python, the RTLD_GLOBAL libllmc_kernels.so, not the
+/// extension's own copy), and whoever takes the error must read that one.
+static std::string &indexErrorSlot() {
+  static std::string *(*const slot)() = [] {
+    void *global = dlsym(RTLD_DEFAULT, "llmc_index_error_slot");
+    return global ? reinterpret_cast<std::string *(*)()>(global)
+                  : &llmc_index_error_slot;
+  }();
+  return *slot();
+}
+
+extern "C" void _mlir_ciface_llmc_index_error(int64_t index, int64_t size,
+                                              void *site) {
+  std::string &indexError = indexErrorSlot();
+  if (!indexError.empty())
+    return;
+  // {allocated, aligned, offset, size, stride} of an i8 memref.
+  struct Text {
+    int8_t *allocated, *aligned;
+    int64_t offset, size, stride;
+  };
+  const auto *text = static_cast<const Text *>(site);
+  std::string where = "a gather or scatter";
+  if (text && text->aligned && text->size > 0 && text->size < 4096 &&
+      text->stride == 1)
+    where.assign(reinterpret_cast<const char *>(text->aligned + text->offset),
+                 static_cast<size_t>(text->size));
+  indexError = where + " computed index " + std::to_string(index) +
+               " for a dim of " + std::to_string(size) + " (valid: " +
+               std::to_string(-size) + " to " + std::to_string(size - 1) + ")";
+}
+
+std::string llmc::runtime::takeIndexError() {
+  return std::exchange(indexErrorSlot(), std::string());
+}
+
 const llmc::runtime::KernelSymbol *llmc::runtime::getCpuKernelSymbols() {
   initialize();
   // One table for the JIT: these kernels, then the collectives.
@@ -335,6 +385,8 @@ const llmc::runtime::KernelSymbol *llmc::runtime::getCpuKernelSymbols() {
          reinterpret_cast<void *>(&_mlir_ciface_llmc_attention_f32)},
         {"_mlir_ciface_llmc_attention_nobias_f32",
          reinterpret_cast<void *>(&_mlir_ciface_llmc_attention_nobias_f32)},
+        {"_mlir_ciface_llmc_index_error",
+         reinterpret_cast<void *>(&_mlir_ciface_llmc_index_error)},
     };
     for (const KernelSymbol *s = getCollectiveKernelSymbols(); s->name; ++s)
       all.push_back(*s);

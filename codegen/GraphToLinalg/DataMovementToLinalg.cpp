@@ -4,7 +4,9 @@
 // linalg.transpose. Everything that computes where to read (slices with any
 // step, reflect/edge pads, tiles, gathers, one_hot, resize, trilu) becomes an
 // index-computing generic: each result element reads input[f(indices)].
-// Every data-dependent index is clamped into its dim. Scatters are loop nests
+// Every data-dependent index is clamped into its dim; with check-indices a
+// gather's or scatter's index out of its dim is also reported to the
+// runtime (checkedIndex), which fails the run. Scatters are loop nests
 // updating the result tensor in place after bufferization.
 //
 //===----------------------------------------------------------------------===//
@@ -148,7 +150,7 @@ struct GatherLowering : IndexedPattern<graph::GatherOp> {
     Value index = tensor::ExtractOp::create(b, l, a.getIndices(),
                                             ivs.slice(axis, q));
     SmallVector<Value> in(ivs.take_front(axis));
-    in.push_back(clampedIndex(b, l, index, dataType.getDimSize(axis)));
+    in.push_back(checkedIndex(b, l, op, index, dataType.getDimSize(axis)));
     llvm::append_range(in, ivs.drop_front(axis + q));
     return tensor::ExtractOp::create(b, l, a.getData(), in);
   }
@@ -162,7 +164,7 @@ struct GatherElementsLowering : IndexedPattern<graph::GatherElementsOp> {
     auto dataType = cast<RankedTensorType>(a.getData().getType());
     Value index = tensor::ExtractOp::create(b, l, a.getIndices(), ivs);
     SmallVector<Value> in(ivs);
-    in[axis] = clampedIndex(b, l, index, dataType.getDimSize(axis));
+    in[axis] = checkedIndex(b, l, op, index, dataType.getDimSize(axis));
     // Dims other than axis may be larger in data than in indices: fine.
     return tensor::ExtractOp::create(b, l, a.getData(), in);
   }
@@ -182,7 +184,8 @@ struct GatherNDLowering : IndexedPattern<graph::GatherNDOp> {
     for (int64_t t = 0; t < depth; ++t) {
       tuple.back() = idx(b, l, t);
       Value index = tensor::ExtractOp::create(b, l, a.getIndices(), tuple);
-      in.push_back(clampedIndex(b, l, index, dataType.getDimSize(batch + t)));
+      in.push_back(
+          checkedIndex(b, l, op, index, dataType.getDimSize(batch + t)));
     }
     llvm::append_range(in, ivs.drop_front(q - 1));
     return tensor::ExtractOp::create(b, l, a.getData(), in);
@@ -457,7 +460,7 @@ struct ScatterElementsLowering : ScatterLowering<graph::ScatterElementsOp> {
     int64_t axis = op.getAxis();
     SmallVector<Value> at(ivs);
     Value index = tensor::ExtractOp::create(b, l, a.getIndices(), ivs);
-    at[axis] = clampedIndex(b, l, index, dataType.getDimSize(axis));
+    at[axis] = checkedIndex(b, l, op, index, dataType.getDimSize(axis));
     return at;
   }
 };
@@ -474,7 +477,7 @@ struct ScatterNDLowering : ScatterLowering<graph::ScatterNDOp> {
     for (int64_t t = 0; t < depth; ++t) {
       tuple.back() = idx(b, l, t);
       Value index = tensor::ExtractOp::create(b, l, a.getIndices(), tuple);
-      at.push_back(clampedIndex(b, l, index, dataType.getDimSize(t)));
+      at.push_back(checkedIndex(b, l, op, index, dataType.getDimSize(t)));
     }
     llvm::append_range(at, ivs.drop_front(q - 1));
     return at;

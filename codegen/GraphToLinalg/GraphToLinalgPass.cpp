@@ -114,6 +114,88 @@ Value lowering::clampedIndex(OpBuilder &b, Location loc, Value index,
   return arith::IndexCastOp::create(b, loc, b.getIndexType(), clamped);
 }
 
+Value lowering::checkedIndex(OpBuilder &b, Location loc, Operation *op,
+                             Value index, int64_t size) {
+  auto site = op->getAttrOfType<FlatSymbolRefAttr>(kIndexCheckAttr);
+  if (!site)
+    return clampedIndex(b, loc, index, size);
+  Type i64 = b.getI64Type();
+  Value wide = index;
+  if (isa<FloatType>(wide.getType()))
+    wide = arith::FPToSIOp::create(b, loc, i64, wide);
+  else if (wide.getType() != i64)
+    wide = arith::ExtSIOp::create(b, loc, i64, wide);
+  Value low = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(-size));
+  Value high = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(size));
+  Value bad = arith::OrIOp::create(
+      b, loc,
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, wide, low),
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, wide, high));
+  auto check = scf::IfOp::create(b, loc, bad, /*withElseRegion=*/false);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(check.thenBlock()->getTerminator());
+    auto module = op->getParentOfType<ModuleOp>();
+    auto global = module.lookupSymbol<memref::GlobalOp>(site.getAttr());
+    Value text = memref::GetGlobalOp::create(b, loc, global.getType(),
+                                             site.getValue());
+    auto any = MemRefType::get({ShapedType::kDynamic}, b.getI8Type());
+    text = memref::CastOp::create(b, loc, any, text);
+    func::CallOp::create(b, loc, kIndexErrorFn, TypeRange{},
+                         ValueRange{wide, high, text});
+  }
+  return clampedIndex(b, loc, index, size);
+}
+
+/// The ONNX node `loc` names first, or "".
+static std::string firstNodeName(Location loc) {
+  std::string name;
+  loc->walk([&](Location l) {
+    if (auto n = dyn_cast<NameLoc>(l)) {
+      name = n.getName().str();
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  return name;
+}
+
+/// check-indices: each gather and scatter gets a constant string naming
+/// it (a memref.global that the runtime reads when an index is out of its
+/// dim), and the module the runtime's llmc_index_error.
+static void markIndexChecks(ModuleOp module) {
+  MLIRContext *ctx = module.getContext();
+  OpBuilder top = OpBuilder::atBlockEnd(module.getBody());
+  Type i8 = IntegerType::get(ctx, 8);
+  int sites = 0;
+  module.walk([&](Operation *op) {
+    if (!isa<graph::GatherOp, graph::GatherElementsOp, graph::GatherNDOp,
+             graph::ScatterElementsOp, graph::ScatterNDOp>(op))
+      return;
+    std::string node = firstNodeName(op->getLoc());
+    std::string kind = op->getName().stripDialect().str();
+    std::string text = node.empty() ? "a " + kind + " node"
+                                    : "node '" + node + "' (" + kind + ")";
+    std::vector<int8_t> bytes(text.begin(), text.end());
+    auto type = MemRefType::get({static_cast<int64_t>(bytes.size())}, i8);
+    auto value = DenseElementsAttr::get(
+        RankedTensorType::get(type.getShape(), i8), llvm::ArrayRef(bytes));
+    std::string name = "llmc_index_site_" + std::to_string(sites++);
+    memref::GlobalOp::create(top, op->getLoc(), name,
+                             top.getStringAttr("private"), type, value,
+                             /*constant=*/true, /*alignment=*/nullptr);
+    op->setAttr(lowering::kIndexCheckAttr, FlatSymbolRefAttr::get(ctx, name));
+  });
+  if (sites == 0 || module.lookupSymbol(lowering::kIndexErrorFn))
+    return;
+  auto any = MemRefType::get({ShapedType::kDynamic}, i8);
+  Type i64 = IntegerType::get(ctx, 64);
+  auto fn = func::FuncOp::create(top, module.getLoc(), lowering::kIndexErrorFn,
+                                 top.getFunctionType({i64, i64, any}, {}));
+  fn.setPrivate();
+  fn->setAttr("llvm.emit_c_interface", top.getUnitAttr());
+}
+
 Value lowering::scalarConstant(OpBuilder &b, Location loc, Type type,
                                double value) {
   if (isa<FloatType>(type))
@@ -275,6 +357,8 @@ struct ConvertGraphToLinalgPass final
   using Base::Base;
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
+    if (checkIndices)
+      markIndexChecks(getOperation());
     GraphTypeConverter converter;
     ConversionTarget target(*ctx);
     target.addIllegalDialect<graph::GraphDialect>();
@@ -283,6 +367,8 @@ struct ConvertGraphToLinalgPass final
                         shard::AllSliceOp>();
     // The grid stays until the collectives that refer to it are calls.
     target.addLegalOp<ModuleOp, UnrealizedConversionCastOp, shard::GridOp>();
+    // check-indices: the node's name and the runtime's report.
+    target.addLegalOp<memref::GlobalOp, memref::GetGlobalOp, memref::CastOp>();
     target.addLegalDialect<linalg::LinalgDialect, tensor::TensorDialect,
                            arith::ArithDialect, math::MathDialect,
                            scf::SCFDialect>();

@@ -38,6 +38,16 @@ Value buildIndexedGeneric(OpBuilder &b, Location loc, RankedTensorType type,
 Value clampedIndex(OpBuilder &b, Location loc, Value index, int64_t size,
                    bool wrapNegative = true);
 
+/// clampedIndex for the index a gather or scatter `op` reads from its
+/// indices. When `op` carries kIndexCheckAttr (llmc-convert-graph-to-linalg's
+/// check-indices: the symbol of a string naming the node), an index outside
+/// [-size, size) also calls the runtime's llmc_index_error, which fails
+/// the run.
+Value checkedIndex(OpBuilder &b, Location loc, Operation *op, Value index,
+                   int64_t size);
+constexpr const char *kIndexCheckAttr = "llmc.index_check";
+constexpr const char *kIndexErrorFn = "llmc_index_error";
+
 /// arith.constant of a scalar of `type`.
 Value scalarConstant(OpBuilder &b, Location loc, Type type, double value);
 

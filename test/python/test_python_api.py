@@ -534,3 +534,30 @@ def test_load_verifies_signed_artifacts(tmp_path):
         llmc.load(tmp_path / "altered.llmcx", verify_key=key.read_bytes())
     with pytest.raises(llmc.LoadError, match="at least 16 bytes"):
         llmc.load(signed, verify_key=b"short")
+
+
+def test_computed_index_out_of_its_dim_fails_the_run():
+    # Gather(data, i + 2) and ScatterND(data, s - 3, u): an index the model
+    # computes out of its dim fails the run (naming the node), instead of
+    # being clamped into a silent wrong answer; in-range ones match numpy.
+    here = os.path.dirname(os.path.abspath(__file__))
+    model = os.path.join(here, "..", "llmc", "Inputs", "computed_index.onnxtxt")
+    exe = llmc.compile(model)
+    data = np.arange(12, dtype=np.float32).reshape(4, 3)
+    u = -np.ones((2, 3), np.float32)
+    y, z = exe(data, np.array([1, -6]), np.array([[4], [1]]), u)
+    want = data.copy()
+    want[[1, -2]] = -1
+    np.testing.assert_array_equal(y, data[[3, -4]])
+    np.testing.assert_array_equal(z, want)
+    with pytest.raises(llmc.InputError,
+                       match=r"node 'Gather_1' \(gather\) computed index 4 for a "
+                             r"dim of 4 \(valid: -4 to 3\)$"):
+        exe(data, np.array([0, 2]), np.array([[4], [1]]), u)
+    with pytest.raises(llmc.InputError,
+                       match=r"node 'ScatterND_3' \(scatter_nd\) computed index "
+                             r"-5 for a dim of 4"):
+        exe(data, np.array([1, 0]), np.array([[-2], [1]]), u)
+    # The next run starts clean.
+    y, _ = exe(data, np.array([1, -6]), np.array([[4], [1]]), u)
+    np.testing.assert_array_equal(y, data[[3, -4]])

@@ -53,7 +53,12 @@ def ConvertGraphToLinalgPass
            "matmul, softmax, matmul chain">,
     Option<"halfGemms", "half-gemms", "bool", /*default=*/"false",
            "Also make f16/bf16 matmuls library calls (cuBLASLt on CUDA): "
-           "f32 accumulation into an f32 result, then a cast">
+           "f32 accumulation into an f32 result, then a cast">,
+    Option<"checkIndices", "check-indices", "bool", /*default=*/"false",
+           "Report an index that a gather or scatter computes outside its "
+           "dim (ONNX makes it an error) through the runtime's "
+           "llmc_index_error, which fails the run naming the node (the CPU "
+           "pipeline's); the access itself stays clamped in bounds">
   ];
 }
 

@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <map>
+#include <tuple>
 #include <memory>
 #include <string>
 #include <vector>
@@ -210,7 +211,11 @@ public:
   const std::vector<std::string> &meshAxisNames() const { return meshNames_; }
   const std::vector<int64_t> &meshAxisSizes() const { return meshSizes_; }
   /// How long a collective waits for its peers (default 60 s).
-  void setCollectiveTimeout(double seconds) { collectiveTimeout_ = seconds; }
+  void setCollectiveTimeout(double seconds) {
+    collectiveTimeout_ = seconds;
+    for (const std::unique_ptr<Artifact> &v : variants_)
+      v->setCollectiveTimeout(seconds);
+  }
   /// The CUDA executable of a CUDA artifact for one device; null for the
   /// CPU and for a mesh (see cudaMesh).
   CudaExecutable *cuda() const { return cuda_.get(); }
@@ -326,7 +331,14 @@ private:
   /// Per device, its parts of the split weights (loaded once), in the order
   /// of weights_ (empty for a weight every device holds whole; in a job of
   /// several processes, for every device but this process's).
-  std::vector<std::vector<std::vector<char>>> deviceWeights_;
+  using WeightPart = std::shared_ptr<const std::vector<char>>;
+  std::vector<std::vector<WeightPart>> deviceWeights_;
+  /// The parts cut so far by the variants of one dynamic artifact, by
+  /// (weight, split, mesh, device): variants that split a weight alike
+  /// share its parts.
+  using PartKey = std::tuple<const void *, std::vector<int>,
+                             std::vector<int64_t>, int64_t>;
+  std::shared_ptr<std::map<PartKey, WeightPart>> partCache_;
   /// In a job of several processes, the device this process is; else -1.
   int64_t processDevice_ = -1;
   /// How this process's job was started (when it is one of several).

@@ -38,6 +38,12 @@ void _mlir_ciface_llmc_matmul_f64(void *a, void *b, void *params, void *c);
 /// Y[N, M, OH, OW] += conv(X[N, C, H, W] already padded, W[M, C/G, KH, KW])
 /// with params = [strideH, strideW, dilationH, dilationW, groups] (i64).
 void _mlir_ciface_llmc_conv2d_f32(void *x, void *w, void *params, void *y);
+
+/// Generated code calls this when a gather or scatter computed an index
+/// outside its dim of `size` (valid: -size to size - 1); `site` is a 1-D
+/// i8 memref naming the node. The first report of a run on this thread is
+/// kept for takeIndexError (the code goes on with the index clamped).
+void _mlir_ciface_llmc_index_error(int64_t index, int64_t size, void *site);
 }
 
 namespace llmc::runtime {
@@ -56,6 +62,12 @@ bool cpuBlasAvailable(std::string &error);
 /// The kernel symbols, the collectives' included (Collectives.h), ending
 /// with {nullptr, nullptr}.
 const KernelSymbol *getCpuKernelSymbols();
+/// The first index error that generated code running on this thread
+/// reported since the last call ("" if none), as one line: "node 'G'
+/// (gather) computed index 7 for a dim of 4 (valid: -4 to 3)". Generated
+/// loops run on the thread that runs the model (a mesh's device threads
+/// each check their own).
+std::string takeIndexError();
 } // namespace llmc::runtime
 
 #endif // LLMC_RUNTIME_CPUKERNELS_H

@@ -9,6 +9,10 @@ test/python/test_sharding.py):
     mesh_models.py check DIR OUTDIR  compares OUTDIR/y.npy with a float64
                                      numpy reference (rtol 1e-5, atol 1e-6)
                                      and prints `y [4, 8, 64] float32 ok`
+    mesh_models.py make DIR B,S ...  with sizes: DIR/mlp.onnx has symbolic
+                                     dims [batch, seq, 64] (for --dynamic),
+                                     and DIR/B_S/x.npy an input of each size
+    mesh_models.py check DIR/B_S OUTDIR   as check, for that input
 
 Weights and input are seeded (numpy default_rng), so the files are the same
 on every run. Needs numpy (and onnx for `make`).
@@ -31,11 +35,12 @@ def weights():
     return w1, b1, w2
 
 
-def make(d):
+def make(d, sizes=()):
     import onnx
     from onnx import TensorProto, helper, numpy_helper
     os.makedirs(d, exist_ok=True)
     w1, b1, w2 = weights()
+    shape = ["batch", "seq", SHAPE_X[-1]] if sizes else list(SHAPE_X)
     nodes = [helper.make_node("MatMul", ["x", "w1"], ["h"]),
              helper.make_node("Add", ["h", "b1"], ["hb"]),
              helper.make_node("Relu", ["hb"], ["r"]),
@@ -43,8 +48,8 @@ def make(d):
              helper.make_node("Add", ["o", "x"], ["y"])]
     graph = helper.make_graph(
         nodes, "mesh_mlp",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(SHAPE_X))],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, list(SHAPE_X))],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)],
         [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(b1, "b1"),
          numpy_helper.from_array(w2, "w2")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
@@ -53,6 +58,12 @@ def make(d):
     onnx.save(model, os.path.join(d, "mlp.onnx"))
     x = np.random.default_rng(3).standard_normal(SHAPE_X).astype(np.float32)
     np.save(os.path.join(d, "x.npy"), x)
+    for size in sizes:
+        b, t = map(int, size.split(","))
+        os.makedirs(os.path.join(d, f"{b}_{t}"), exist_ok=True)
+        x = np.random.default_rng(b * 100 + t).standard_normal(
+            (b, t, SHAPE_X[-1])).astype(np.float32)
+        np.save(os.path.join(d, f"{b}_{t}", "x.npy"), x)
 
 
 def reference(d):
@@ -74,8 +85,8 @@ def check(d, out):
 
 
 def main(argv):
-    if len(argv) == 2 and argv[0] == "make":
-        make(argv[1])
+    if len(argv) >= 2 and argv[0] == "make":
+        make(argv[1], argv[2:])
     elif len(argv) == 3 and argv[0] == "check":
         check(argv[1], argv[2])
     else:
