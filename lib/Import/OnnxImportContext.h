@@ -136,6 +136,7 @@ void registerTensorOps(OpImporterRegistry &registry);
 void registerReductionOps(OpImporterRegistry &registry);
 void registerLlmOps(OpImporterRegistry &registry);
 void registerQuantOps(OpImporterRegistry &registry);
+void registerRnnOps(OpImporterRegistry &registry);
 
 /// Helper for single-result importers.
 inline FailureOr<SmallVector<Value>> single(Value v) {

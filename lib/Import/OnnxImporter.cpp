@@ -101,6 +101,7 @@ static const OpImporterRegistry &getRegistry() {
     registerReductionOps(r);
     registerLlmOps(r);
     registerQuantOps(r);
+    registerRnnOps(r);
     return r;
   }();
   return registry;
