@@ -468,6 +468,128 @@ Results importQLinearConv(NodeContext &c) {
   return c.expandBody(b.finish());
 }
 
+//===----------------------------------------------------------------------===//
+// MatMulNBits (com.microsoft): weights block-quantized to 2, 4 or 8 bits
+//===----------------------------------------------------------------------===//
+
+/// `out` [rows, bytes * 8 / bits]: the codes packed low-first in each byte
+/// of `packed` [rows, bytes] (uint8), as uint8.
+void unpackCodes(Body &b, const std::string &out, const std::string &packed,
+                 int64_t bits) {
+  int64_t per = 8 / bits;
+  b(out + "_mask", "Constant <value = uint8 {" + std::to_string((1 << bits) - 1) +
+                       "}> ()");
+  b(out + "_ax", intsConst({-1}));
+  std::vector<std::string> parts;
+  for (int64_t j = 0; j < per; ++j) {
+    std::string shifted = packed;
+    if (j > 0) {
+      b(out + "_s" + std::to_string(j),
+        "Constant <value = uint8 {" + std::to_string(j * bits) + "}> ()");
+      shifted = out + "_sh" + std::to_string(j);
+      b(shifted, "BitShift <direction = \"RIGHT\"> (" + packed + ", " + out +
+                     "_s" + std::to_string(j) + ")");
+    }
+    std::string code = out + "_c" + std::to_string(j);
+    b(code, "BitwiseAnd (" + shifted + ", " + out + "_mask)");
+    parts.push_back(out + "_u" + std::to_string(j));
+    b(parts.back(), "Unsqueeze (" + code + ", " + out + "_ax)");
+  }
+  b(out + "_cat", "Concat <axis = -1> (" + llvm::join(parts, ", ") + ")");
+  b(out + "_flat_shape", intsConst({0, 0, -1}));
+  b(out, "Reshape (" + out + "_cat, " + out + "_flat_shape)");
+}
+
+/// Y = A @ dequant(B)^T (+ bias), dequant(B)[n, k] = (code - zero point) *
+/// scale of k's block in row n; codes packed low-first, `bits` each, along
+/// K; the zero points uint8 packed alike (default 2^(bits - 1)) or of the
+/// scales' type. Runs dequantized: the float weight [K, N] is what the
+/// GEMM reads (folded at compile time when B is an initializer).
+Results importMatMulNBits(NodeContext &c) {
+  RankedTensorType a = c.inputType(0), bq = c.inputType(1),
+                   scales = c.inputType(2);
+  int64_t K = c.getInt("K", -1), N = c.getInt("N", -1),
+          bits = c.getInt("bits", 4), block = c.getInt("block_size", -1);
+  if (!isFloat(a.getElementType()) || !isFloat(scales.getElementType()))
+    return c.emitError("A and scales must be floating-point"), failure();
+  if (bits != 2 && bits != 4 && bits != 8)
+    return c.emitError("bits ") << bits << " is not supported (2, 4 or 8)",
+           failure();
+  if (K <= 0 || N <= 0 || block < 16 || (block & (block - 1)) != 0)
+    return c.emitError("K, N and block_size (a power of two, at least 16) "
+                       "must be given"),
+           failure();
+  int64_t blocks = (K + block - 1) / block, blob = block * bits / 8;
+  if (!bq.getElementType().isUnsignedInteger(8) &&
+      !bq.getElementType().isSignlessInteger(8))
+    return c.emitError("B must be uint8"), failure();
+  if (bq.getRank() != 3 || bq.getDimSize(0) != N ||
+      bq.getDimSize(1) != blocks || bq.getDimSize(2) != blob)
+    return c.emitError("B is ")
+           << ints(bq.getShape()) << "; K " << K << ", N " << N
+           << ", bits " << bits << " and block_size " << block
+           << " make it [" << N << ", " << blocks << ", " << blob << "]",
+           failure();
+  if (!a.hasStaticShape() || a.getRank() < 1 || a.getShape().back() != K)
+    return c.emitError("A's last dim must be K = ") << K, failure();
+  if (scales.getNumElements() != N * blocks)
+    return c.emitError("scales has ")
+           << scales.getNumElements() << " elements; it needs N * blocks = "
+           << N * blocks,
+           failure();
+  if (c.hasInput(4))
+    return c.emitError("g_idx (act-order block indices) is not supported"),
+           failure();
+  bool floatZp = c.hasInput(3) && isFloat(c.inputType(3).getElementType());
+  if (c.hasInput(3)) {
+    RankedTensorType zp = c.inputType(3);
+    int64_t want = floatZp ? N * blocks : N * ((blocks * bits + 7) / 8);
+    if (zp.getNumElements() != want)
+      return c.emitError("zero_points has ")
+             << zp.getNumElements() << " elements; it needs " << want,
+             failure();
+  }
+  Body b("MatMulNBits", formals(c, {"A", "B", "scales", "zp", "g_idx", "bias"}),
+         {"Y"});
+  unpackCodes(b, "codes", "B", bits); // [N, blocks, block]
+  b("q", "CastLike (codes, scales)");
+  b("blk", intsConst({N, blocks, 1}));
+  b("s3", "Reshape (scales, blk)");
+  if (!c.hasInput(3)) {
+    b("zp32", "Constant <value_float = " + real(1 << (bits - 1)) + "> ()");
+    b("z3", "CastLike (zp32, scales)");
+  } else if (floatZp) {
+    b("z3", "Reshape (zp, blk)");
+  } else {
+    b("zrows", intsConst({N, 1, -1}));
+    b("zpr", "Reshape (zp, zrows)");
+    unpackCodes(b, "zcodes", "zpr", bits); // [N, 1, per-row codes]
+    b("z_st", intsConst({0}));
+    b("z_en", intsConst({blocks}));
+    b("z_ax", intsConst({2}));
+    b("zsl", "Slice (zcodes, z_st, z_en, z_ax)");
+    b("zt", "Transpose <perm = [0, 2, 1]> (zsl)");
+    b("z3", "CastLike (zt, scales)");
+  }
+  b("centered", "Sub (q, z3)");
+  b("deq", "Mul (centered, s3)");
+  b("nk", intsConst({N, blocks * block}));
+  b("flat", "Reshape (deq, nk)");
+  b("k_st", intsConst({0}));
+  b("k_en", intsConst({K}));
+  b("k_ax", intsConst({1}));
+  b("wnk", "Slice (flat, k_st, k_en, k_ax)");
+  b("wkn", "Transpose (wnk)");
+  b("w", "CastLike (wkn, A)");
+  if (c.hasInput(5)) {
+    b("prod", "MatMul (A, w)");
+    b("Y", "Add (prod, bias)");
+  } else {
+    b("Y", "MatMul (A, w)");
+  }
+  return c.expandBody(b.finish());
+}
+
 } // namespace
 
 void mlir::llmc::onnximport::registerQuantOps(OpImporterRegistry &r) {
@@ -479,4 +601,6 @@ void mlir::llmc::onnximport::registerQuantOps(OpImporterRegistry &r) {
   r.add("QLinearMatMul", 10, max, needs(8, importQLinearMatMul));
   r.add("ConvInteger", 10, max, needs(2, importConvInteger));
   r.add("QLinearConv", 10, max, needs(8, importQLinearConv));
+  // ONNX Runtime's int4 (and 2-, 8-bit) weight-only quantizer's.
+  r.add("com.microsoft.MatMulNBits", 1, 1, needs(3, importMatMulNBits));
 }
