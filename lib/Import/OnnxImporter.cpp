@@ -163,6 +163,16 @@ private:
   LogicalResult importNode(const onnx::NodeProto &node, StringRef scope);
   LogicalResult expandFunction(const onnx::NodeProto &node, Location loc,
                                StringRef nodeName);
+  /// Control flow, its subgraphs imported inline ("Control flow" below).
+  LogicalResult importIf(const onnx::NodeProto &node, Location loc,
+                         StringRef nodeName);
+  LogicalResult importLoop(const onnx::NodeProto &node, Location loc,
+                           StringRef nodeName);
+  LogicalResult inlineGraph(const onnx::GraphProto &g, ArrayRef<Value> actuals,
+                            StringRef scope, Location loc,
+                            SmallVector<Value> &results);
+  /// The value of boolean `v` when known at compile time.
+  std::optional<bool> knownBool(Value v);
   LogicalResult checkType(Value v, const onnx::TypeProto &declared,
                           Location loc, StringRef what);
   LogicalResult checkSize(RankedTensorType type, Location loc, StringRef what);
@@ -754,6 +764,10 @@ LogicalResult ModelImporter::importNode(const onnx::NodeProto &node,
                                     << formals[i].GetName() << ") is missing";
   }
 
+  if (node.op_type() == "If")
+    return importIf(node, loc, name);
+  if (node.op_type() == "Loop")
+    return importLoop(node, loc, name);
   if (const OpImporter *importer =
           getRegistry().lookup(node.op_type(), opset)) {
     NodeContext ctx(*this, node, builder, loc, opset);
@@ -1698,4 +1712,312 @@ mlir::llmc::importOnnxModel(MLIRContext &context, StringRef path,
   }
   return importOnnxModelFromBuffer(context, (*file)->getBuffer(), path,
                                    options);
+}
+
+//===----------------------------------------------------------------------===//
+// Control flow: If and Loop, their subgraphs imported inline
+//===----------------------------------------------------------------------===//
+//
+// An If whose condition is known at compile time imports the branch it
+// takes; otherwise both branches are imported and each output is
+// where(cond, then, else), which needs the branches' outputs to agree in
+// type. A Loop is unrolled: its trip count (and its condition, each
+// iteration) must be known at compile time; each iteration imports the body
+// with the iteration number, the condition and the carried values bound,
+// and the scan outputs are stacked along a new first axis.
+
+namespace {
+using Rename = std::unordered_map<std::string, std::string>;
+
+void renameGraph(onnx::GraphProto &g, const Rename &rename);
+
+/// `n`'s references to renamed names, in its subgraphs too.
+void renameNode(onnx::NodeProto &n, const Rename &rename) {
+  for (std::string &in : *n.mutable_input())
+    if (auto it = rename.find(in); it != rename.end())
+      in = it->second;
+  for (std::string &out : *n.mutable_output())
+    if (auto it = rename.find(out); it != rename.end())
+      out = it->second;
+  for (onnx::AttributeProto &a : *n.mutable_attribute()) {
+    if (a.has_g())
+      renameGraph(*a.mutable_g(), rename);
+    for (onnx::GraphProto &g : *a.mutable_graphs())
+      renameGraph(g, rename);
+  }
+}
+
+/// A nested subgraph's references to the enclosing graph's renamed names
+/// (ONNX forbids shadowing them).
+void renameGraph(onnx::GraphProto &g, const Rename &rename) {
+  for (onnx::NodeProto &n : *g.mutable_node())
+    renameNode(n, rename);
+  for (onnx::ValueInfoProto &out : *g.mutable_output())
+    if (auto it = rename.find(out.name()); it != rename.end())
+      out.set_name(it->second);
+}
+
+/// The most iterations of a Loop that are unrolled.
+constexpr int64_t kMaxUnrolledIterations = 4096;
+} // namespace
+
+std::optional<bool> ModelImporter::knownBool(Value v) {
+  auto dense = dyn_cast_or_null<DenseElementsAttr>(
+      foldToConstant(v, [&](Value a) { return runtimeData(a); }));
+  if (!dense)
+    dense = runtimeData(v);
+  if (!dense || dense.getNumElements() != 1 ||
+      !isa<IntegerType>(dense.getElementType()))
+    return std::nullopt;
+  return !(*dense.getValues<APInt>().begin()).isZero();
+}
+
+LogicalResult ModelImporter::inlineGraph(const onnx::GraphProto &g,
+                                         ArrayRef<Value> actuals,
+                                         StringRef scope, Location loc,
+                                         SmallVector<Value> &results) {
+  if (g.input_size() != static_cast<int>(actuals.size()))
+    return mlir::emitError(loc) << "its subgraph '" << printable(g.name())
+                                << "' takes " << g.input_size()
+                                << " inputs, not " << actuals.size(),
+           failure();
+  std::string prefix = "llmc_sub" + std::to_string(expansionCounter++) + "_";
+  Rename rename;
+  for (const onnx::ValueInfoProto &in : g.input())
+    rename[in.name()] = prefix + in.name();
+  for (const onnx::TensorProto &init : g.initializer())
+    rename[init.name()] = prefix + init.name();
+  for (const onnx::NodeProto &n : g.node())
+    for (const std::string &out : n.output())
+      if (!out.empty())
+        rename[out] = prefix + out;
+  for (int i = 0; i < g.input_size(); ++i)
+    values[prefix + g.input(i).name()] = actuals[i];
+  for (const onnx::TensorProto &init : g.initializer()) {
+    onnx::TensorProto copy = init;
+    FailureOr<ElementsAttr> attr =
+        tensorToAttr(copy, "initializer '" + init.name() + "'");
+    if (failed(attr))
+      return failure();
+    values[prefix + init.name()] =
+        graph::ConstantOp::create(builder, loc, attr->getType(), *attr);
+  }
+  onnx::GraphProto body;
+  for (const onnx::NodeProto &n : g.node()) {
+    onnx::NodeProto *copy = body.add_node();
+    *copy = n;
+    renameNode(*copy, rename);
+  }
+  if (failed(importNodes(body.node(), scope)))
+    return failure();
+  results.clear();
+  for (const onnx::ValueInfoProto &out : g.output()) {
+    auto it = rename.find(out.name());
+    Value v = lookup(it != rename.end() ? it->second : out.name());
+    if (!v)
+      return mlir::emitError(loc) << "its subgraph's output '"
+                                  << printable(out.name())
+                                  << "' is not defined",
+             failure();
+    results.push_back(v);
+  }
+  return success();
+}
+
+LogicalResult ModelImporter::importIf(const onnx::NodeProto &node,
+                                      Location loc, StringRef nodeName) {
+  const onnx::GraphProto *thenG = nullptr, *elseG = nullptr;
+  for (const onnx::AttributeProto &a : node.attribute()) {
+    if (a.name() == "then_branch" && a.has_g())
+      thenG = &a.g();
+    if (a.name() == "else_branch" && a.has_g())
+      elseG = &a.g();
+  }
+  if (!thenG || !elseG || node.input_size() != 1)
+    return mlir::emitError(loc) << "If needs a condition, then_branch and "
+                                   "else_branch",
+           failure();
+  Value cond = lookup(node.input(0));
+  auto condType = cast<RankedTensorType>(cond.getType());
+  if (!condType.getElementType().isInteger(1) ||
+      condType.getNumElements() != 1)
+    return mlir::emitError(loc) << "If's condition must be one boolean",
+           failure();
+  SmallVector<Value> taken, other;
+  if (std::optional<bool> known = knownBool(cond)) {
+    if (failed(inlineGraph(*known ? *thenG : *elseG, {}, nodeName, loc, taken)))
+      return failure();
+  } else {
+    // Both branches, then a select per output.
+    if (failed(inlineGraph(*thenG, {}, nodeName, loc, taken)) ||
+        failed(inlineGraph(*elseG, {}, nodeName, loc, other)))
+      return failure();
+    if (taken.size() != other.size())
+      return mlir::emitError(loc) << "If's branches give " << taken.size()
+                                  << " and " << other.size() << " outputs",
+             failure();
+    Value scalar = cond;
+    if (condType.getRank() != 0)
+      scalar = graph::ReshapeOp::create(
+          builder, loc, RankedTensorType::get({}, builder.getI1Type()), cond);
+    for (size_t i = 0; i < taken.size(); ++i) {
+      if (taken[i].getType() != other[i].getType())
+        return mlir::emitError(loc)
+                   << "If's branches give output " << i << " as "
+                   << taken[i].getType() << " and " << other[i].getType()
+                   << ": only a condition known at compile time may choose "
+                      "between different types or shapes",
+               failure();
+      taken[i] = graph::WhereOp::create(builder, loc, taken[i].getType(),
+                                        scalar, taken[i], other[i]);
+    }
+  }
+  if (static_cast<int>(taken.size()) < node.output_size())
+    return mlir::emitError(loc) << "If has " << node.output_size()
+                                << " outputs; its branch gives "
+                                << taken.size(),
+           failure();
+  for (int i = 0; i < node.output_size(); ++i)
+    if (!node.output(i).empty())
+      values[node.output(i)] = taken[i];
+  return success();
+}
+
+LogicalResult ModelImporter::importLoop(const onnx::NodeProto &node,
+                                        Location loc, StringRef nodeName) {
+  const onnx::GraphProto *body = nullptr;
+  for (const onnx::AttributeProto &a : node.attribute())
+    if (a.name() == "body" && a.has_g())
+      body = &a.g();
+  if (!body || node.input_size() < 2)
+    return mlir::emitError(loc) << "Loop needs its trip count and condition "
+                                   "inputs (either may be empty) and a body",
+           failure();
+  int64_t trips = -1;
+  if (!node.input(0).empty()) {
+    Value m = lookup(node.input(0));
+    auto dense = dyn_cast_or_null<DenseElementsAttr>(
+        foldToConstant(m, [&](Value a) { return runtimeData(a); }));
+    if (!dense)
+      dense = runtimeData(m);
+    if (!dense || dense.getNumElements() != 1 ||
+        !isa<IntegerType>(dense.getElementType()))
+      return mlir::emitError(loc)
+                 << "Loop's trip count must be known at compile time (it is "
+                    "unrolled): give the input's data, or fix it in the model",
+             failure();
+    trips = std::max<int64_t>(0, (*dense.getValues<APInt>().begin()).getSExtValue());
+  }
+  bool condGiven = !node.input(1).empty();
+  bool running = true;
+  if (condGiven) {
+    std::optional<bool> known = knownBool(lookup(node.input(1)));
+    if (!known)
+      return mlir::emitError(loc) << "Loop's condition must be known at "
+                                     "compile time (it is unrolled)",
+             failure();
+    running = *known;
+  }
+  if (trips < 0 && !condGiven)
+    return mlir::emitError(loc) << "Loop has neither a trip count nor a "
+                                   "condition: it would never end",
+           failure();
+  if (trips > kMaxUnrolledIterations)
+    return mlir::emitError(loc) << "Loop runs " << trips
+                                << " iterations; at most "
+                                << kMaxUnrolledIterations << " are unrolled",
+           failure();
+  size_t carried = node.input_size() - 2;
+  if (body->input_size() != static_cast<int>(carried + 2) ||
+      body->output_size() < static_cast<int>(carried + 1))
+    return mlir::emitError(loc) << "Loop's body takes " << body->input_size()
+                                << " inputs and gives " << body->output_size()
+                                << " outputs; with " << carried
+                                << " carried values it must take "
+                                << carried + 2 << " and give at least "
+                                << carried + 1,
+           failure();
+  size_t scans = body->output_size() - 1 - carried;
+  SmallVector<Value> state;
+  for (size_t i = 0; i < carried; ++i)
+    state.push_back(lookup(node.input(2 + i)));
+  std::vector<SmallVector<Value>> scanned(scans);
+  auto i64 = RankedTensorType::get({}, builder.getI64Type());
+  auto i1 = RankedTensorType::get({}, builder.getI1Type());
+  int64_t iteration = 0;
+  for (; running && (trips < 0 || iteration < trips); ++iteration) {
+    if (iteration >= kMaxUnrolledIterations)
+      return mlir::emitError(loc) << "Loop runs more than "
+                                  << kMaxUnrolledIterations
+                                  << " iterations (at most that many are "
+                                     "unrolled)",
+             failure();
+    SmallVector<Value> actuals;
+    actuals.push_back(graph::ConstantOp::create(
+        builder, loc, i64,
+        DenseElementsAttr::get(i64, builder.getI64IntegerAttr(iteration)
+                                        .getValue())));
+    actuals.push_back(graph::ConstantOp::create(
+        builder, loc, i1, DenseElementsAttr::get(i1, true)));
+    actuals.append(state.begin(), state.end());
+    SmallVector<Value> outs;
+    if (failed(inlineGraph(*body, actuals,
+                           (nodeName + "/" + Twine(iteration)).str(), loc,
+                           outs)))
+      return failure();
+    for (size_t i = 0; i < carried; ++i) {
+      if (outs[1 + i].getType() != state[i].getType())
+        return mlir::emitError(loc)
+                   << "Loop's carried value " << i << " changes type from "
+                   << state[i].getType() << " to " << outs[1 + i].getType()
+                   << " in iteration " << iteration,
+               failure();
+      state[i] = outs[1 + i];
+    }
+    for (size_t j = 0; j < scans; ++j)
+      scanned[j].push_back(outs[1 + carried + j]);
+    if (condGiven || trips < 0) {
+      std::optional<bool> next = knownBool(outs[0]);
+      if (!next)
+        return mlir::emitError(loc)
+                   << "Loop's condition depends on the data in iteration "
+                   << iteration << ": only loops whose condition is known "
+                                   "at compile time are unrolled",
+               failure();
+      running = *next;
+    }
+  }
+  for (size_t i = 0; i < carried; ++i)
+    if (static_cast<int>(i) < node.output_size() && !node.output(i).empty())
+      values[node.output(i)] = state[i];
+  for (size_t j = 0; j < scans; ++j) {
+    int out = static_cast<int>(carried + j);
+    if (out >= node.output_size() || node.output(out).empty())
+      continue;
+    if (scanned[j].empty())
+      return mlir::emitError(loc) << "Loop runs no iteration: its scan "
+                                     "output '"
+                                  << printable(node.output(out))
+                                  << "' would have no shape",
+             failure();
+    SmallVector<Value> rows;
+    for (Value v : scanned[j]) {
+      auto t = cast<RankedTensorType>(v.getType());
+      if (t != cast<RankedTensorType>(scanned[j][0].getType()))
+        return mlir::emitError(loc) << "Loop's scan output " << j
+                                    << " changes shape between iterations",
+               failure();
+      SmallVector<int64_t> shape{1};
+      llvm::append_range(shape, t.getShape());
+      rows.push_back(graph::ReshapeOp::create(
+          builder, loc, RankedTensorType::get(shape, t.getElementType()), v));
+    }
+    values[node.output(out)] =
+        rows.size() == 1
+            ? rows[0]
+            : graph::ConcatOp::create(builder, loc, rows,
+                                      builder.getI64IntegerAttr(0))
+                  .getResult();
+  }
+  return success();
 }
