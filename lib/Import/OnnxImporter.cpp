@@ -168,6 +168,8 @@ private:
                          StringRef nodeName);
   LogicalResult importLoop(const onnx::NodeProto &node, Location loc,
                            StringRef nodeName);
+  LogicalResult importScan(const onnx::NodeProto &node, Location loc,
+                           StringRef nodeName);
   LogicalResult inlineGraph(const onnx::GraphProto &g, ArrayRef<Value> actuals,
                             StringRef scope, Location loc,
                             SmallVector<Value> &results);
@@ -768,6 +770,8 @@ LogicalResult ModelImporter::importNode(const onnx::NodeProto &node,
     return importIf(node, loc, name);
   if (node.op_type() == "Loop")
     return importLoop(node, loc, name);
+  if (node.op_type() == "Scan")
+    return importScan(node, loc, name);
   if (const OpImporter *importer =
           getRegistry().lookup(node.op_type(), opset)) {
     NodeContext ctx(*this, node, builder, loc, opset);
@@ -2018,6 +2022,192 @@ LogicalResult ModelImporter::importLoop(const onnx::NodeProto &node,
             : graph::ConcatOp::create(builder, loc, rows,
                                       builder.getI64IntegerAttr(0))
                   .getResult();
+  }
+  return success();
+}
+
+/// Scan (opset 9 and later; opset 8's batched form without sequence_lens),
+/// unrolled over the scan length: each step binds the states and the step's
+/// slice of every scan input (along its axis, forward or reversed), and each
+/// scan output's slices are stacked along its axis (reversed if asked).
+LogicalResult ModelImporter::importScan(const onnx::NodeProto &node,
+                                        Location loc, StringRef nodeName) {
+  const onnx::GraphProto *body = nullptr;
+  int64_t numScan = -1;
+  std::vector<int64_t> inAxes, inDirs, outAxes, outDirs;
+  for (const onnx::AttributeProto &a : node.attribute()) {
+    if (a.name() == "body" && a.has_g())
+      body = &a.g();
+    else if (a.name() == "num_scan_inputs")
+      numScan = a.i();
+    else if (a.name() == "scan_input_axes")
+      inAxes.assign(a.ints().begin(), a.ints().end());
+    else if (a.name() == "scan_input_directions" || a.name() == "directions")
+      inDirs.assign(a.ints().begin(), a.ints().end());
+    else if (a.name() == "scan_output_axes")
+      outAxes.assign(a.ints().begin(), a.ints().end());
+    else if (a.name() == "scan_output_directions")
+      outDirs.assign(a.ints().begin(), a.ints().end());
+  }
+  // Opset 8: a first input (sequence_lens) and a batch axis in front of
+  // every state and scan input.
+  bool batched = opset < 9;
+  int first = batched ? 1 : 0;
+  if (!body || numScan < 1 || node.input_size() - first < numScan)
+    return mlir::emitError(loc) << "Scan needs a body and num_scan_inputs "
+                                   "of its inputs",
+           failure();
+  if (batched && !node.input(0).empty())
+    return mlir::emitError(loc) << "Scan's sequence_lens (opset 8) is not "
+                                   "supported",
+           failure();
+  int64_t numState = node.input_size() - first - numScan;
+  int64_t numOut = body->output_size() - numState;
+  if (body->input_size() != numState + numScan || numOut < 0)
+    return mlir::emitError(loc) << "Scan's body takes " << body->input_size()
+                                << " inputs and gives " << body->output_size()
+                                << "; with " << numState << " states and "
+                                << numScan << " scan inputs it must take "
+                                << numState + numScan,
+           failure();
+  SmallVector<Value> inputs;
+  for (int i = first; i < node.input_size(); ++i)
+    inputs.push_back(lookup(node.input(i)));
+  auto axisOf = [](const std::vector<int64_t> &list, int64_t i, int64_t rank,
+                   int64_t &axis) {
+    axis = i < static_cast<int64_t>(list.size()) ? list[i] : 0;
+    if (axis < 0)
+      axis += rank;
+    return axis >= 0 && axis < rank;
+  };
+  auto i64 = RankedTensorType::get({}, builder.getI64Type());
+  auto index = [&](int64_t v) -> Value {
+    return graph::ConstantOp::create(
+        builder, loc, i64,
+        DenseElementsAttr::get(i64, builder.getI64IntegerAttr(v).getValue()));
+  };
+  auto take = [&](Value v, int64_t axis, int64_t at) -> Value {
+    return graph::GatherOp::create(builder, loc, v, index(at),
+                                   builder.getI64IntegerAttr(axis));
+  };
+  // Stacks `parts` along `axis` (each gets that axis, of size 1).
+  auto stack = [&](ArrayRef<Value> parts, int64_t axis) -> Value {
+    SmallVector<Value> rows;
+    for (Value v : parts) {
+      auto t = cast<RankedTensorType>(v.getType());
+      SmallVector<int64_t> shape(t.getShape());
+      shape.insert(shape.begin() + axis, 1);
+      rows.push_back(graph::ReshapeOp::create(
+          builder, loc, RankedTensorType::get(shape, t.getElementType()), v));
+    }
+    return rows.size() == 1 ? rows[0]
+                            : graph::ConcatOp::create(
+                                  builder, loc, rows,
+                                  builder.getI64IntegerAttr(axis))
+                                  .getResult();
+  };
+  // One scan over `states` and `scans` (unbatched): the final states and
+  // the scan outputs.
+  auto scanOnce = [&](SmallVector<Value> states, ArrayRef<Value> scans,
+                      SmallVector<Value> &finalStates,
+                      SmallVector<Value> &outputs,
+                      const std::string &scope) -> LogicalResult {
+    int64_t length = -1;
+    SmallVector<int64_t> axes;
+    for (int64_t j = 0; j < numScan; ++j) {
+      auto t = cast<RankedTensorType>(scans[j].getType());
+      int64_t axis;
+      if (!axisOf(inAxes, j, t.getRank(), axis))
+        return mlir::emitError(loc) << "Scan's scan_input_axes[" << j
+                                    << "] is outside its input's rank",
+               failure();
+      if (length >= 0 && t.getDimSize(axis) != length)
+        return mlir::emitError(loc) << "Scan's inputs disagree on the scan "
+                                       "length",
+               failure();
+      length = t.getDimSize(axis);
+      axes.push_back(axis);
+    }
+    if (length < 1 || length > kMaxUnrolledIterations)
+      return mlir::emitError(loc) << "Scan runs " << length
+                                  << " steps; 1 to " << kMaxUnrolledIterations
+                                  << " are unrolled",
+             failure();
+    std::vector<SmallVector<Value>> produced(numOut);
+    for (int64_t t = 0; t < length; ++t) {
+      SmallVector<Value> actuals(states);
+      for (int64_t j = 0; j < numScan; ++j) {
+        bool reverse = j < static_cast<int64_t>(inDirs.size()) && inDirs[j];
+        actuals.push_back(take(scans[j], axes[j], reverse ? length - 1 - t : t));
+      }
+      SmallVector<Value> outs;
+      if (failed(inlineGraph(*body, actuals,
+                             (scope + "/" + Twine(t)).str(), loc, outs)))
+        return failure();
+      for (int64_t i = 0; i < numState; ++i) {
+        if (outs[i].getType() != states[i].getType())
+          return mlir::emitError(loc) << "Scan's state " << i
+                                      << " changes type in step " << t,
+                 failure();
+        states[i] = outs[i];
+      }
+      for (int64_t k = 0; k < numOut; ++k)
+        produced[k].push_back(outs[numState + k]);
+    }
+    finalStates = states;
+    outputs.clear();
+    for (int64_t k = 0; k < numOut; ++k) {
+      if (k < static_cast<int64_t>(outDirs.size()) && outDirs[k])
+        std::reverse(produced[k].begin(), produced[k].end());
+      auto t = cast<RankedTensorType>(produced[k][0].getType());
+      int64_t axis;
+      if (!axisOf(outAxes, k, t.getRank() + 1, axis))
+        return mlir::emitError(loc) << "Scan's scan_output_axes[" << k
+                                    << "] is outside its output's rank",
+               failure();
+      outputs.push_back(stack(produced[k], axis));
+    }
+    return success();
+  };
+  SmallVector<Value> finalStates, outputs;
+  if (!batched) {
+    SmallVector<Value> states(inputs.begin(), inputs.begin() + numState);
+    if (failed(scanOnce(states, ArrayRef<Value>(inputs).drop_front(numState),
+                        finalStates, outputs, nodeName.str())))
+      return failure();
+  } else {
+    // Opset 8: each batch entry scanned on its own along (its) axis 0,
+    // the results stacked back along the batch axis.
+    auto t0 = cast<RankedTensorType>(inputs[0].getType());
+    int64_t batch = t0.getRank() ? t0.getDimSize(0) : -1;
+    if (batch < 1 || batch > kMaxUnrolledIterations)
+      return mlir::emitError(loc) << "Scan's batch must be known and at most "
+                                  << kMaxUnrolledIterations,
+             failure();
+    std::vector<SmallVector<Value>> states(numState), outs(numOut);
+    for (int64_t b = 0; b < batch; ++b) {
+      SmallVector<Value> s, scans, fs, os;
+      for (int64_t i = 0; i < numState; ++i)
+        s.push_back(take(inputs[i], 0, b));
+      for (int64_t j = 0; j < numScan; ++j)
+        scans.push_back(take(inputs[numState + j], 0, b));
+      if (failed(scanOnce(s, scans, fs, os,
+                          (nodeName + "/batch" + Twine(b)).str())))
+        return failure();
+      for (int64_t i = 0; i < numState; ++i)
+        states[i].push_back(fs[i]);
+      for (int64_t k = 0; k < numOut; ++k)
+        outs[k].push_back(os[k]);
+    }
+    for (int64_t i = 0; i < numState; ++i)
+      finalStates.push_back(stack(states[i], 0));
+    for (int64_t k = 0; k < numOut; ++k)
+      outputs.push_back(stack(outs[k], 0));
+  }
+  for (int64_t i = 0; i < numState + numOut; ++i) {
+    if (i >= node.output_size() || node.output(i).empty())
+      continue;
+    values[node.output(i)] = i < numState ? finalStates[i] : outputs[i - numState];
   }
   return success();
 }

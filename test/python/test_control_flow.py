@@ -1,10 +1,10 @@
-"""If and Loop (lib/Import/OnnxImporter.cpp, "Control flow": subgraphs
-imported inline, loops unrolled) against ONNX Runtime: an If on a
+"""If, Loop and Scan (lib/Import/OnnxImporter.cpp, "Control flow":
+subgraphs imported inline, loops and scans unrolled) against ONNX Runtime: an If on a
 condition computed from the data (both branches, then a select), one on a
 constant (only the branch taken, which may change the shape), a Loop with
 carried values, scan outputs and a value from the enclosing graph, a Loop
 ended by its condition, an If nested in a Loop's body reading the carried
-value, and the refusals."""
+value, Scan's states, axes and directions, and the refusals."""
 
 import numpy as np
 import pytest
@@ -149,3 +149,31 @@ def test_refusals_name_the_node():
     with pytest.raises(llmc.CompileError,
                        match="only a condition known at compile time may choose"):
         llmc.compile(m)
+
+
+def scan_model(reverse_in=0, reverse_out=0, in_axis=0, out_axis=0):
+    # body(state, x_t) -> (state + x_t, state * x_t): a running sum and the
+    # products, over a [4, 3] input scanned along in_axis.
+    body = helper.make_graph(
+        [helper.make_node("Add", ["s", "xt"], ["s2"]),
+         helper.make_node("Mul", ["s", "xt"], ["p"])],
+        "body", [vi("s", [3]), vi("xt", [3])], [vi("s2", [3]), vi("p", [3])])
+    x_shape = [4, 3] if in_axis == 0 else [3, 4]
+    node = helper.make_node("Scan", ["s0", "x"], ["s", "ps"], body=body,
+                            num_scan_inputs=1, scan_input_axes=[in_axis],
+                            scan_input_directions=[reverse_in],
+                            scan_output_axes=[out_axis],
+                            scan_output_directions=[reverse_out])
+    out_shape = [4, 3] if out_axis == 0 else [3, 4]
+    return finish([node], [vi("s0", [3]), vi("x", x_shape)],
+                  [vi("s", [3]), vi("ps", out_shape)])
+
+
+@pytest.mark.parametrize("reverse_in,reverse_out,in_axis,out_axis",
+                         [(0, 0, 0, 0), (1, 0, 0, 1), (0, 1, 1, 0), (1, 1, 1, 1)])
+def test_scan_states_axes_and_directions(reverse_in, reverse_out, in_axis, out_axis):
+    m = scan_model(reverse_in, reverse_out, in_axis, out_axis)
+    rng = np.random.default_rng(7)
+    x_shape = (4, 3) if in_axis == 0 else (3, 4)
+    compare(m, {"s0": rng.standard_normal(3).astype(np.float32),
+                "x": rng.standard_normal(x_shape).astype(np.float32)})

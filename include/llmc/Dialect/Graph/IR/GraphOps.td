@@ -663,7 +663,10 @@ def Graph_GatherOp : Graph_StructuredOp<"gather", [
   let summary = "Takes slices of data along axis at the given indices.";
   let description = [{
     Negative indices count from the end; indices outside the axis are
-    clamped into it, so no index ever reads out of bounds.
+    clamped into it, so no index ever reads out of bounds. ONNX makes such
+    an index an error: the CPU pipeline also reports it and fails the run
+    (llmc-convert-graph-to-linalg's check-indices), and index inputs are
+    checked before a run.
   }];
   let arguments = (ins Graph_Tensor:$data, Graph_IndexTensor:$indices, I64Attr:$axis);
   let results = (outs Graph_Tensor:$output);
