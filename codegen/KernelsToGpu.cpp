@@ -58,6 +58,10 @@ using namespace mlir::llmc;
 namespace {
 
 constexpr int64_t kLoopThreads = 256;
+/// The runtime's index error report on the CPU, and its CUDA counterpart
+/// (see rewriteIndexChecks).
+constexpr const char *kIndexErrorFunction = "llmc_index_error";
+constexpr const char *kIndexStatusGlobal = "llmc_index_status";
 constexpr int64_t kMaxBlocks = 1 << 20;
 
 int64_t product(ArrayRef<int64_t> v) {
@@ -394,6 +398,8 @@ public:
     loop->walk<WalkOrder::PreOrder>([&](Operation *op) {
       Dialect *d = op->getDialect();
       if (isa<memref::LoadOp, memref::StoreOp>(op) ||
+          (isa<memref::GetGlobalOp>(op) &&
+           cast<memref::GetGlobalOp>(op).getName() == kIndexStatusGlobal) ||
           isa_and_nonnull<scf::SCFDialect, arith::ArithDialect,
                           math::MathDialect, affine::AffineDialect>(d))
         return WalkResult::advance();
@@ -1360,6 +1366,91 @@ LogicalResult normalize(ModuleOp module) {
   return success();
 }
 
+/// The index checks of llmc-convert-graph-to-linalg{check-indices}: a call
+/// of the runtime's llmc_index_error (index, size, the node's name) in the
+/// body of a gather or scatter becomes stores of (site + 1, index, size)
+/// into the device global `llmc_index_status` (i64 x 3), which the runtime
+/// zeroes before each run and reads after it. The sites' names become the
+/// module's `llmc.index_sites` (the CUDA program carries them), and the
+/// host's name strings and declaration go.
+void rewriteIndexChecks(ModuleOp module, gpu::GPUModuleOp gpuModule) {
+  SmallVector<func::CallOp> calls;
+  module.walk([&](func::CallOp call) {
+    if (call.getCallee() == kIndexErrorFunction)
+      calls.push_back(call);
+  });
+  if (calls.empty())
+    return;
+  MLIRContext *ctx = module.getContext();
+  // The sites' names, by number (llmc_index_site_<N>).
+  SmallVector<Attribute> sites;
+  SmallVector<memref::GlobalOp> hostGlobals;
+  for (memref::GlobalOp g : module.getOps<memref::GlobalOp>()) {
+    StringRef name = g.getSymName();
+    unsigned n = 0;
+    if (!name.consume_front("llmc_index_site_") || name.getAsInteger(10, n))
+      continue;
+    hostGlobals.push_back(g);
+    std::string text;
+    if (auto init = dyn_cast_or_null<DenseElementsAttr>(g.getInitialValueAttr()))
+      for (const APInt &c : init.getValues<APInt>())
+        text.push_back(static_cast<char>(c.getZExtValue()));
+    if (sites.size() <= n)
+      sites.resize(n + 1, StringAttr::get(ctx, ""));
+    sites[n] = StringAttr::get(ctx, text);
+  }
+  module->setAttr("llmc.index_sites", ArrayAttr::get(ctx, sites));
+  auto statusType = MemRefType::get({3}, IntegerType::get(ctx, 64));
+  OpBuilder top(gpuModule.getBodyRegion());
+  top.setInsertionPointToStart(gpuModule.getBody());
+  memref::GlobalOp::create(
+      top, module.getLoc(), kIndexStatusGlobal, top.getStringAttr("public"),
+      statusType,
+      DenseElementsAttr::get(RankedTensorType::get({3}, top.getI64Type()),
+                             top.getI64IntegerAttr(0).getValue()),
+      /*constant=*/false, /*alignment=*/top.getI64IntegerAttr(8));
+  for (func::CallOp call : calls) {
+    OpBuilder b(call);
+    Location loc = call.getLoc();
+    // The site: the number of the name string the call passes.
+    int64_t site = 0;
+    Value text = call.getOperand(2);
+    if (auto cast = text.getDefiningOp<memref::CastOp>())
+      text = cast.getSource();
+    if (auto get = text.getDefiningOp<memref::GetGlobalOp>()) {
+      StringRef name = get.getName();
+      if (name.consume_front("llmc_index_site_"))
+        name.getAsInteger(10, site);
+    }
+    Value status =
+        memref::GetGlobalOp::create(b, loc, statusType, kIndexStatusGlobal);
+    auto i64 = [&](int64_t v) -> Value {
+      return arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(v));
+    };
+    memref::StoreOp::create(b, loc, call.getOperand(0), status, cst(b, loc, 1));
+    memref::StoreOp::create(b, loc, call.getOperand(1), status, cst(b, loc, 2));
+    memref::StoreOp::create(b, loc, i64(site + 1), status, cst(b, loc, 0));
+    Value textValue = call.getOperand(2);
+    call.erase();
+    // The name string's view and get_global, now unused.
+    while (Operation *def = textValue.getDefiningOp()) {
+      if (!def->use_empty())
+        break;
+      Value next = def->getNumOperands() ? def->getOperand(0) : Value();
+      def->erase();
+      if (!next)
+        break;
+      textValue = next;
+    }
+  }
+  for (memref::GlobalOp g : hostGlobals)
+    if (SymbolTable::symbolKnownUseEmpty(g, module))
+      g.erase();
+  if (auto decl = module.lookupSymbol<func::FuncOp>(kIndexErrorFunction);
+      decl && SymbolTable::symbolKnownUseEmpty(decl, module))
+    decl.erase();
+}
+
 struct KernelsToGpuPass final
     : ::mlir::llmc::impl::KernelsToGpuPassBase<KernelsToGpuPass> {
   void runOnOperation() override {
@@ -1371,6 +1462,7 @@ struct KernelsToGpuPass final
     auto gpuModule =
         gpu::GPUModuleOp::create(b, module.getLoc(), "llmc_kernels");
     KernelBuilder kernels(gpuModule);
+    rewriteIndexChecks(module, gpuModule);
 
     // Attention: the runtime's CPU kernel call becomes the flash-attention
     // kernel (its copies of strided operands, made here, are normalized

@@ -61,7 +61,7 @@ static std::string cudaPhasePipeline(Phase phase,
     // Kernel functions stay functions: each becomes one or more gpu.funcs.
     // cuBLASLt also runs f16/bf16 GEMMs.
     return "llmc-outline-fusion-groups,"
-           "llmc-convert-graph-to-linalg{half-gemms library-attention},"
+           "llmc-convert-graph-to-linalg{half-gemms library-attention check-indices},"
            "func.func(llmc-fuse-kernel-loops),canonicalize,cse";
   case Phase::Bufferized:
     // No deallocation: the runtime plans one device arena for the run.

@@ -931,6 +931,10 @@ mlir::llmc::buildCudaProgram(ModuleOp module, const ModelSignature &sig,
   x.program.chip = chip.str();
   x.tf32 = options.tf32;
   x.program.ptx = std::move(*ptx);
+  if (auto sites = module->getAttrOfType<ArrayAttr>("llmc.index_sites"))
+    for (Attribute site : sites)
+      x.program.indexSites.push_back(
+          cast<StringAttr>(site).getValue().str());
   size_t nIn = sig.inputs.size(), nWeights = sig.weights.size(),
          nOut = sig.outputs.size();
   if (main.getNumArguments() != nIn + nWeights + nOut)

@@ -118,13 +118,17 @@ writeCudaProgram(flatbuffers::FlatBufferBuilder &b, const CudaProgram &p) {
         x.bytes, conv, collective));
   }
   auto chip = b.CreateString(p.chip), ptx = b.CreateString(p.ptx);
+  std::vector<flatbuffers::Offset<flatbuffers::String>> sites;
+  for (const std::string &site : p.indexSites)
+    sites.push_back(b.CreateString(site));
+  auto sitesVec = p.indexSites.empty() ? 0 : b.CreateVector(sites);
   b.ForceVectorAlignment(p.cubin.size(), 1, 64);
   auto cubin = b.CreateVector(
       reinterpret_cast<const uint8_t *>(p.cubin.data()), p.cubin.size());
   return fb::CreateCudaProgram(b, chip, ptx, cubin, p.arenaBytes,
                                b.CreateVector(buffers),
                                b.CreateVector(constants),
-                               b.CreateVector(steps));
+                               b.CreateVector(steps), sitesVec);
 }
 
 /// Reads and checks a CUDA program: every buffer reference in range, every
@@ -134,6 +138,9 @@ static bool readCudaProgram(const fb::CudaProgram *f, CudaProgram &p) {
     return false;
   p.chip = f->chip()->str();
   p.ptx = f->ptx()->str();
+  if (f->index_sites())
+    for (const flatbuffers::String *site : *f->index_sites())
+      p.indexSites.push_back(site ? site->str() : std::string());
   if (f->cubin())
     p.cubin.assign(reinterpret_cast<const char *>(f->cubin()->data()),
                    f->cubin()->size());
@@ -1882,6 +1889,12 @@ static bool describeRaw(const std::string &path,
   text += "arena: " + std::to_string(p.arenaBytes) + " bytes for " +
           std::to_string(temporaries) + " temporaries of " +
           std::to_string(temporaryBytes) + " bytes\n";
+  if (!p.indexSites.empty()) {
+    text += "index checks: " + std::to_string(p.indexSites.size()) + " (";
+    for (size_t i = 0; i < p.indexSites.size(); ++i)
+      text += (i ? ", " : "") + p.indexSites[i];
+    text += ")\n";
+  }
   text += "steps: " + std::to_string(p.steps.size()) + " (" +
           std::to_string(launches) + " kernel launches, " +
           std::to_string(gemms) + " cuBLASLt GEMMs, " +

@@ -104,6 +104,7 @@ struct Driver {
   X(cuInit) X(cuDeviceGetCount) X(cuDeviceGet) X(cuDeviceGetAttribute)         \
   X(cuDeviceGetName) X(cuDevicePrimaryCtxRetain) X(cuDevicePrimaryCtxRelease)  \
   X(cuCtxSetCurrent) X(cuModuleLoadDataEx) X(cuModuleGetFunction)              \
+  X(cuModuleGetGlobal)                                                         \
   X(cuModuleUnload) X(cuMemAlloc) X(cuMemFree) X(cuMemcpyHtoDAsync)            \
   X(cuMemcpyDtoHAsync) X(cuStreamCreate) X(cuStreamDestroy)                    \
   X(cuStreamSynchronize) X(cuLaunchKernel) X(cuGetErrorName)                   \
@@ -319,6 +320,10 @@ struct CudaExecutable::State {
   std::vector<CUfunction> functions; // per step (null for GEMMs)
   std::vector<CUdeviceptr> allocations;
   CUdeviceptr arena = 0, workspace = 0, convWorkspace = 0;
+  /// The module's `llmc_index_status` (i64 x 3) when the program checks
+  /// computed indices (program.indexSites): zeroed before each run, read
+  /// after it.
+  CUdeviceptr indexStatus = 0;
   std::vector<CUdeviceptr> inputs, weights, outputs, constants;
   std::vector<CUdeviceptr> buffers; // per program buffer
   cublasLtHandle_t ltHandle = nullptr;
@@ -934,6 +939,11 @@ bool CudaExecutable::State::enqueue(size_t i, std::string &error) {
 }
 
 bool CudaExecutable::State::enqueueAll(std::string &error) {
+  if (indexStatus) {
+    CUresult r = cu.cuMemsetD8Async(indexStatus, 0, 3 * sizeof(int64_t), stream);
+    if (r != CUDA_SUCCESS)
+      return fail(r, "clearing the index checks' status", error);
+  }
   for (size_t i = 0; i < program.steps.size(); ++i)
     if (!enqueue(i, error))
       return false;
@@ -1046,6 +1056,15 @@ CudaExecutable::create(CudaProgram program,
                                       p.steps[i].kernel.c_str())) !=
         CUDA_SUCCESS) {
       s.fail(r, "finding " + s.stepName(i) + " in the module", error);
+      return nullptr;
+    }
+  }
+  if (!p.indexSites.empty()) {
+    size_t bytes = 0;
+    if ((r = s.cu.cuModuleGetGlobal(&s.indexStatus, &bytes, s.module,
+                                    "llmc_index_status")) != CUDA_SUCCESS ||
+        bytes < 3 * sizeof(int64_t)) {
+      error = "the module lacks its index checks' status (llmc_index_status)";
       return nullptr;
     }
   }
@@ -1310,6 +1329,27 @@ bool runWith(CudaExecutable::State &s, const std::vector<HostBytes> &inputs,
     }
   if (!wait())
     return poison();
+  // A gather's or scatter's computed index outside its dim (ONNX makes it
+  // an error; the kernel clamped it): the run fails, naming the node. The
+  // executable stays usable.
+  if (s.indexStatus) {
+    int64_t status[3] = {0, 0, 0};
+    if ((r = s.cu.cuMemcpyDtoHAsync(status, s.indexStatus, sizeof(status),
+                                    s.stream)) != CUDA_SUCCESS ||
+        (r = s.cu.cuStreamSynchronize(s.stream)) != CUDA_SUCCESS)
+      return s.fail(r, "reading the index checks' status", error), poison();
+    if (status[0] != 0) {
+      size_t site = static_cast<size_t>(status[0] - 1);
+      std::string where = site < s.program.indexSites.size()
+                              ? s.program.indexSites[site]
+                              : "a gather or scatter";
+      error = where + " computed index " + std::to_string(status[1]) +
+              " for a dim of " + std::to_string(status[2]) + " (valid: " +
+              std::to_string(-status[2]) + " to " +
+              std::to_string(status[2] - 1) + ")";
+      return false;
+    }
+  }
   return true;
 }
 

@@ -885,3 +885,40 @@ func.func @host_loop_result(%x: memref<4xf32>, %y: memref<1xf32>) {
   memref.store %sum, %y[%c0] : memref<1xf32>
   return
 }
+
+// -----
+
+// Index checks (llmc-convert-graph-to-linalg{check-indices}): the call of
+// the runtime's llmc_index_error becomes stores of (site + 1, index, size)
+// into the device global llmc_index_status; the sites' names become the
+// module's llmc.index_sites and the host's strings go.
+// CHECK-LABEL: module attributes
+// CHECK-SAME: llmc.index_sites = ["node 'g'"]
+// CHECK-NOT: memref.global "private" constant @llmc_index_site_0
+// CHECK-NOT: func.func private @llmc_index_error
+// CHECK: gpu.module @llmc_kernels
+// CHECK: memref.global "public" @llmc_index_status : memref<3xi64> = dense<0> {alignment = 8 : i64}
+// CHECK: gpu.func @main_op0
+// CHECK: scf.if
+// CHECK: %[[S:.*]] = memref.get_global @llmc_index_status : memref<3xi64>
+// CHECK: memref.store %{{.*}}, %[[S]][%c1] : memref<3xi64>
+// CHECK: memref.store %{{.*}}, %[[S]][%c2] : memref<3xi64>
+// CHECK: memref.store %{{.*}}, %[[S]][%c0] : memref<3xi64>
+#map = affine_map<(d0) -> (d0)>
+memref.global "private" constant @llmc_index_site_0 : memref<8xi8> = dense<[110, 111, 100, 101, 32, 39, 103, 39]>
+func.func private @llmc_index_error(i64, i64, memref<?xi8>) attributes {llvm.emit_c_interface}
+func.func @main(%i: memref<4xi64>, %y: memref<4xi64>) {
+  linalg.generic {indexing_maps = [#map, #map], iterator_types = ["parallel"]}
+      ins(%i : memref<4xi64>) outs(%y : memref<4xi64>) {
+  ^bb0(%in: i64, %out: i64):
+    %c4 = arith.constant 4 : i64
+    %bad = arith.cmpi sge, %in, %c4 : i64
+    scf.if %bad {
+      %g = memref.get_global @llmc_index_site_0 : memref<8xi8>
+      %c = memref.cast %g : memref<8xi8> to memref<?xi8>
+      func.call @llmc_index_error(%in, %c4, %c) : (i64, i64, memref<?xi8>) -> ()
+    }
+    linalg.yield %in : i64
+  }
+  return
+}

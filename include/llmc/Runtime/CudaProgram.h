@@ -151,6 +151,9 @@ struct CudaProgram {
   std::vector<CudaBuffer> buffers;
   std::vector<CudaConstant> constants;
   std::vector<CudaStep> steps;
+  /// The nodes whose computed indices the kernels check (Artifact.fbs'
+  /// index_sites); empty: no check, no `llmc_index_status` global.
+  std::vector<std::string> indexSites;
 };
 
 /// True when `conv`'s sizes are consistent (the output size follows from
