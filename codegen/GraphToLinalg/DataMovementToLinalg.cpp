@@ -247,6 +247,13 @@ struct ResizeLowering : IndexedPattern<graph::ResizeOp> {
         b, l, arith::AddFOp::create(b, l, x, c(0.5)), c(scale));
     if (mode == "tf_half_pixel_for_nn")
       return shifted;
+    if (mode == "half_pixel_symmetric") {
+      // Centred: offset = in / 2 * (1 - out_int / out).
+      int64_t outLen = op.getOutput().getType().getDimSize(d);
+      double offset = inLen / 2.0 * (1.0 - static_cast<double>(outLen) / resized);
+      return arith::SubFOp::create(
+          b, l, arith::AddFOp::create(b, l, shifted, c(offset)), c(0.5));
+    }
     if (mode == "pytorch_half_pixel" && resized <= 1)
       return c(0);
     return arith::SubFOp::create(b, l, shifted, c(0.5));
@@ -286,31 +293,75 @@ struct ResizeLowering : IndexedPattern<graph::ResizeOp> {
       }
       return tensor::ExtractOp::create(b, l, a.getInput(), in);
     }
-    // Multilinear: a weighted sum over the 2^k corners of the resized dims.
+    // Multilinear (2 taps per resized dim) or multicubic (4): a weighted
+    // sum over every combination of the resized dims' taps.
     Type t = inType.getElementType();
+    bool cubic = op.getMode() == "cubic";
+    unsigned width = cubic ? 4 : 2;
     SmallVector<int64_t> resized;
-    SmallVector<std::array<Value, 2>> taps(rank);
-    SmallVector<std::array<Value, 2>> weights(rank);
+    SmallVector<SmallVector<Value, 4>> taps(rank), weights(rank);
+    auto c = [&](double v) { return scalarConstant(b, l, b.getF64Type(), v); };
+    auto add = [&](Value x, Value y) { return arith::AddFOp::create(b, l, x, y); };
+    auto sub = [&](Value x, Value y) { return arith::SubFOp::create(b, l, x, y); };
+    auto mul = [&](Value x, Value y) { return arith::MulFOp::create(b, l, x, y); };
     for (int64_t d = 0; d < rank; ++d) {
       if (inType.getDimSize(d) == op.getOutput().getType().getDimSize(d) &&
           op.getScales()[d] == 1.0)
         continue;
       resized.push_back(d);
+      int64_t n = inType.getDimSize(d);
       Value x = sourceCoordinate(op, b, l, ivs[d], d);
       Value x0 = math::FloorOp::create(b, l, x);
-      Value ratio = arith::SubFOp::create(b, l, x, x0);
-      Value one = scalarConstant(b, l, x.getType(), 1);
-      taps[d] = {toIndex(b, l, x0, inType.getDimSize(d)),
-                 toIndex(b, l, arith::AddFOp::create(b, l, x0, one),
-                         inType.getDimSize(d))};
-      weights[d] = {arith::SubFOp::create(b, l, one, ratio), ratio};
+      Value ratio = sub(x, x0);
+      if (!cubic) {
+        taps[d] = {toIndex(b, l, x0, n), toIndex(b, l, add(x0, c(1)), n)};
+        weights[d] = {sub(c(1), ratio), ratio};
+        continue;
+      }
+      // Keys' cubic convolution kernel with coefficient A at the distances
+      // 1 + r, r, 1 - r, 2 - r of the taps x0 - 1 .. x0 + 2.
+      double A = op.getCubicCoeffA().convertToDouble();
+      auto far = [&](Value s) { // 1 < |s| < 2
+        return sub(mul(add(mul(sub(mul(c(A), s), c(5 * A)), s), c(8 * A)), s),
+                   c(4 * A));
+      };
+      auto near = [&](Value s) { // |s| <= 1
+        return add(mul(mul(sub(mul(c(A + 2), s), c(A + 3)), s), s), c(1));
+      };
+      Value r1 = sub(c(1), ratio);
+      weights[d] = {far(add(ratio, c(1))), near(ratio), near(r1),
+                    far(add(r1, c(1)))};
+      for (int k = 0; k < 4; ++k) {
+        Value at = add(x0, c(k - 1));
+        taps[d].push_back(toIndex(b, l, at, n));
+        if (!op.getExcludeOutside())
+          continue;
+        // Outside the input: no weight (renormalized below).
+        Value inside = arith::AndIOp::create(
+            b, l,
+            arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGE, at, c(0)),
+            arith::CmpFOp::create(b, l, arith::CmpFPredicate::OLE, at,
+                                  c(n - 1)));
+        weights[d][k] = arith::SelectOp::create(b, l, inside, weights[d][k], c(0));
+      }
+      if (op.getExcludeOutside()) {
+        Value total = add(add(weights[d][0], weights[d][1]),
+                          add(weights[d][2], weights[d][3]));
+        for (Value &w : weights[d])
+          w = arith::DivFOp::create(b, l, w, total);
+      }
     }
     Value sum = scalarConstant(b, l, b.getF64Type(), 0);
-    for (unsigned corner = 0; corner < (1u << resized.size()); ++corner) {
+    unsigned corners = 1;
+    for (size_t i = 0; i < resized.size(); ++i)
+      corners *= width;
+    for (unsigned corner = 0; corner < corners; ++corner) {
       SmallVector<Value> in(ivs);
       Value w = scalarConstant(b, l, b.getF64Type(), 1);
-      for (auto [bit, d] : llvm::enumerate(resized)) {
-        unsigned side = (corner >> bit) & 1;
+      unsigned rest = corner;
+      for (int64_t d : resized) {
+        unsigned side = rest % width;
+        rest /= width;
         in[d] = taps[d][side];
         w = arith::MulFOp::create(b, l, w, weights[d][side]);
       }

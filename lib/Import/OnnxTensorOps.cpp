@@ -1110,14 +1110,16 @@ ImportResult importOneHot(NodeContext &c) {
 /// The resampling settings of graph.resize.
 struct ResizeModes {
   std::string mode, coordinates, nearest;
+  double cubicA = -0.75;
+  bool excludeOutside = false;
+  std::string policy = "stretch";
 };
 
 FailureOr<ResizeModes> resizeModes(NodeContext &c, bool legacy) {
   ResizeModes m;
   m.mode = c.getString("mode", "nearest");
-  if (m.mode == "cubic")
-    return c.emitError("unsupported Resize mode 'cubic'");
-  if (m.mode != "nearest" && m.mode != "linear")
+  if (m.mode != "nearest" && m.mode != "linear" &&
+      (m.mode != "cubic" || legacy))
     return c.emitError("unsupported ")
            << opName(c) << " mode '" << m.mode << "'";
   // Upsample and Resize-10 predate these attributes: they sample at
@@ -1130,7 +1132,7 @@ FailureOr<ResizeModes> resizeModes(NodeContext &c, bool legacy) {
   m.coordinates = c.getString("coordinate_transformation_mode", "half_pixel");
   static const char *const coordinateModes[] = {
       "half_pixel", "asymmetric", "pytorch_half_pixel", "align_corners",
-      "tf_half_pixel_for_nn"};
+      "tf_half_pixel_for_nn", "half_pixel_symmetric"};
   if (!llvm::is_contained(coordinateModes, m.coordinates))
     return c.emitError("unsupported Resize coordinate_transformation_mode '")
            << m.coordinates << "'";
@@ -1139,14 +1141,15 @@ FailureOr<ResizeModes> resizeModes(NodeContext &c, bool legacy) {
       "round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
   if (!llvm::is_contained(nearestModes, m.nearest))
     return c.emitError("unsupported Resize nearest_mode '") << m.nearest << "'";
-  if (c.getInt("exclude_outside", 0) != 0)
-    return c.emitError("unsupported Resize exclude_outside = 1");
+  m.cubicA = c.getFloat("cubic_coeff_a", -0.75);
+  m.excludeOutside = c.getInt("exclude_outside", 0) != 0;
   if (c.getInt("antialias", 0) != 0)
     return c.emitError("unsupported Resize antialias = 1");
-  std::string policy = c.getString("keep_aspect_ratio_policy", "stretch");
-  if (policy != "stretch")
+  m.policy = c.getString("keep_aspect_ratio_policy", "stretch");
+  if (m.policy != "stretch" && m.policy != "not_larger" &&
+      m.policy != "not_smaller")
     return c.emitError("unsupported Resize keep_aspect_ratio_policy '")
-           << policy << "'";
+           << m.policy << "'";
   return m;
 }
 
@@ -1222,6 +1225,21 @@ ImportResult importResize(NodeContext &c) {
 
   SmallVector<double> scales(rank, 1.0);
   SmallVector<int64_t> shape(type.getShape());
+  // keep_aspect_ratio_policy with sizes: one scale for every given axis,
+  // the smallest (not_larger) or largest (not_smaller) of out / in, and
+  // the sizes rounded from it.
+  std::optional<double> common;
+  if (given->sizes && modes->policy != "stretch")
+    for (auto [i, axis] : llvm::enumerate(axes)) {
+      int64_t in = type.getDimSize(axis), out = (*given->sizes)[i];
+      if (out <= 0 || in == 0)
+        return c.emitError("Resize cannot resize dim ")
+               << axis << " from " << in << " to " << out;
+      double r = static_cast<double>(out) / static_cast<double>(in);
+      common = !common ? r
+               : modes->policy == "not_larger" ? std::min(*common, r)
+                                               : std::max(*common, r);
+    }
   for (auto [i, axis] : llvm::enumerate(axes)) {
     int64_t in = type.getDimSize(axis);
     if (given->scales) {
@@ -1239,6 +1257,12 @@ ImportResult importResize(NodeContext &c) {
       if (out <= 0 || in == 0)
         return c.emitError("Resize cannot resize dim ")
                << axis << " from " << in << " to " << out;
+      if (common) {
+        scales[axis] = *common;
+        shape[axis] = static_cast<int64_t>(
+            std::round(*common * static_cast<double>(in)));
+        continue;
+      }
       scales[axis] = static_cast<double>(out) / static_cast<double>(in);
       shape[axis] = out;
     }
@@ -1248,7 +1272,8 @@ ImportResult importResize(NodeContext &c) {
   return single(g::ResizeOp::create(
       c.b, c.loc, type.clone(shape), c.input(0), c.b.getStringAttr(modes->mode),
       c.b.getStringAttr(modes->coordinates), c.b.getStringAttr(modes->nearest),
-      c.b.getDenseF64ArrayAttr(scales)));
+      c.b.getDenseF64ArrayAttr(scales), c.b.getF64FloatAttr(modes->cubicA),
+      c.b.getBoolAttr(modes->excludeOutside)));
 }
 } // namespace
 

@@ -844,11 +844,12 @@ LogicalResult ResizeOp::verify() {
   if (in.getRank() != out.getRank() ||
       static_cast<int64_t>(getScales().size()) != in.getRank())
     return emitOpError("input, result and scales must share a rank");
-  if (getMode() != "nearest" && getMode() != "linear")
-    return emitOpError("mode must be nearest or linear");
+  if (getMode() != "nearest" && getMode() != "linear" && getMode() != "cubic")
+    return emitOpError("mode must be nearest, linear or cubic");
   static const char *const modes[] = {"half_pixel", "asymmetric",
                                       "pytorch_half_pixel", "align_corners",
-                                      "tf_half_pixel_for_nn"};
+                                      "tf_half_pixel_for_nn",
+                                      "half_pixel_symmetric"};
   if (!llvm::is_contained(modes, getCoordinateTransformationMode()))
     return emitOpError("unsupported coordinate_transformation_mode \"")
            << getCoordinateTransformationMode() << "\"";

@@ -262,8 +262,8 @@ func.func @one_hot_values(%i: tensor<3xi64>, %v: tensor<3xf32>) -> tensor<3x4xf3
 // -----
 
 func.func @resize_mode(%x: tensor<4xf32>) -> tensor<8xf32> {
-  // expected-error @+1 {{mode must be nearest or linear}}
-  %0 = graph.resize %x {mode = "cubic", coordinate_transformation_mode = "half_pixel", nearest_mode = "floor", scales = array<f64: 2.0>} : tensor<4xf32> -> tensor<8xf32>
+  // expected-error @+1 {{mode must be nearest, linear or cubic}}
+  %0 = graph.resize %x {mode = "bicubic", coordinate_transformation_mode = "half_pixel", nearest_mode = "floor", scales = array<f64: 2.0>} : tensor<4xf32> -> tensor<8xf32>
   return %0 : tensor<8xf32>
 }
 

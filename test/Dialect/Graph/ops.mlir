@@ -135,6 +135,8 @@ func.func @data_movement(%x: tensor<2x3x4xf32>, %i: tensor<5xi64>, %j: tensor<2x
   %12 = graph.one_hot %i, %c {axis = 1 : i64} : tensor<5xi64>, tensor<2xf32> -> tensor<5x3xf32>
   // CHECK: graph.resize %{{.*}} {coordinate_transformation_mode = "half_pixel"
   %13 = graph.resize %x {mode = "linear", coordinate_transformation_mode = "half_pixel", nearest_mode = "floor", scales = array<f64: 1.0, 1.0, 2.0>} : tensor<2x3x4xf32> -> tensor<2x3x8xf32>
+  // CHECK: graph.resize %{{.*}} {coordinate_transformation_mode = "half_pixel_symmetric", cubic_coeff_a = -5.000000e-01 : f64, exclude_outside = true, mode = "cubic"
+  %cubic = graph.resize %x {mode = "cubic", coordinate_transformation_mode = "half_pixel_symmetric", nearest_mode = "floor", scales = array<f64: 1.0, 1.0, 2.0>, cubic_coeff_a = -0.5 : f64, exclude_outside = true} : tensor<2x3x4xf32> -> tensor<2x3x8xf32>
   return %7 : tensor<2x3x5xf32>
 }
 

@@ -727,15 +727,21 @@ def Graph_OneHotOp : Graph_StructuredOp<"one_hot", [Graph_PositionDependent]> {
 }
 
 def Graph_ResizeOp : Graph_StructuredOp<"resize", [Graph_PositionDependent]> {
-  let summary = "Nearest or (multi)linear resampling to the result shape.";
+  let summary = "Nearest, (multi)linear or (multi)cubic resampling to the "
+                "result shape.";
   let description = [{
     `scales` (one per dim) map output to input coordinates with the
-    `coordinate_transformation_mode` of ONNX Resize; `mode` is `nearest` or
-    `linear`.
+    `coordinate_transformation_mode` of ONNX Resize; `mode` is `nearest`,
+    `linear` or `cubic` (4 taps per resized dim, the cubic convolution
+    kernel with coefficient `cubic_coeff_a`; taps outside the input read
+    its edge, or with `exclude_outside` weigh nothing, the others
+    renormalized).
   }];
   let arguments = (ins Graph_NumericTensor:$input, StrAttr:$mode,
                        StrAttr:$coordinate_transformation_mode,
-                       StrAttr:$nearest_mode, DenseF64ArrayAttr:$scales);
+                       StrAttr:$nearest_mode, DenseF64ArrayAttr:$scales,
+                       DefaultValuedAttr<F64Attr, "-0.75">:$cubic_coeff_a,
+                       DefaultValuedAttr<BoolAttr, "false">:$exclude_outside);
   let results = (outs Graph_NumericTensor:$output);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($output)";
   let hasVerifier = 1;
