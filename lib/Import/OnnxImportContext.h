@@ -137,6 +137,7 @@ void registerReductionOps(OpImporterRegistry &registry);
 void registerLlmOps(OpImporterRegistry &registry);
 void registerQuantOps(OpImporterRegistry &registry);
 void registerRnnOps(OpImporterRegistry &registry);
+void registerGridSample(OpImporterRegistry &registry);
 
 /// Helper for single-result importers.
 inline FailureOr<SmallVector<Value>> single(Value v) {
