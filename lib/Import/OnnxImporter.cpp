@@ -880,6 +880,39 @@ ModelImporter::checkLocalFunctions(const onnx::ModelProto &model) {
   return success();
 }
 
+namespace {
+/// Names a function's expansion, or an inlined subgraph, renames.
+using Rename = std::unordered_map<std::string, std::string>;
+
+void renameGraph(onnx::GraphProto &g, const Rename &rename);
+
+/// `n`'s references to renamed names, in its subgraphs too.
+void renameNode(onnx::NodeProto &n, const Rename &rename) {
+  for (std::string &in : *n.mutable_input())
+    if (auto it = rename.find(in); it != rename.end())
+      in = it->second;
+  for (std::string &out : *n.mutable_output())
+    if (auto it = rename.find(out); it != rename.end())
+      out = it->second;
+  for (onnx::AttributeProto &a : *n.mutable_attribute()) {
+    if (a.has_g())
+      renameGraph(*a.mutable_g(), rename);
+    for (onnx::GraphProto &g : *a.mutable_graphs())
+      renameGraph(g, rename);
+  }
+}
+
+/// A nested subgraph's references to the enclosing graph's renamed names
+/// (ONNX forbids shadowing them).
+void renameGraph(onnx::GraphProto &g, const Rename &rename) {
+  for (onnx::NodeProto &n : *g.mutable_node())
+    renameNode(n, rename);
+  for (onnx::ValueInfoProto &out : *g.mutable_output())
+    if (auto it = rename.find(out.name()); it != rename.end())
+      out.set_name(it->second);
+}
+} // namespace
+
 LogicalResult
 ModelImporter::expandLocalFunction(const onnx::NodeProto &node,
                                    const onnx::FunctionProto &f, Location loc,
@@ -911,23 +944,6 @@ ModelImporter::expandLocalFunction(const onnx::NodeProto &node,
     for (const std::string &out : n.output())
       if (!out.empty() && !rename.count(out))
         rename[out] = prefix + out;
-  std::function<void(onnx::NodeProto &)> renameNode =
-      [&](onnx::NodeProto &n) {
-        for (std::string &in : *n.mutable_input())
-          if (auto it = rename.find(in); it != rename.end())
-            in = it->second;
-        for (std::string &out : *n.mutable_output())
-          if (auto it = rename.find(out); it != rename.end())
-            out = it->second;
-        for (onnx::AttributeProto &a : *n.mutable_attribute()) {
-          if (a.has_g())
-            for (onnx::NodeProto &inner : *a.mutable_g()->mutable_node())
-              renameNode(inner);
-          for (onnx::GraphProto &g : *a.mutable_graphs())
-            for (onnx::NodeProto &inner : *g.mutable_node())
-              renameNode(inner);
-        }
-      };
   google::protobuf::RepeatedPtrField<onnx::NodeProto> body;
   for (const onnx::NodeProto &n : f.node()) {
     onnx::NodeProto *copy = body.Add();
@@ -949,7 +965,7 @@ ModelImporter::expandLocalFunction(const onnx::NodeProto &node,
       *attrs->Mutable(i) = *given;
       attrs->Mutable(i)->set_name(attrName);
     }
-    renameNode(*copy);
+    renameNode(*copy, rename);
   }
   // checkLocalFunctions bounded the nesting (no recursion) and the size.
   return importNodes(body, nodeName);
@@ -1732,36 +1748,6 @@ mlir::llmc::importOnnxModel(MLIRContext &context, StringRef path,
 // and the scan outputs are stacked along a new first axis.
 
 namespace {
-using Rename = std::unordered_map<std::string, std::string>;
-
-void renameGraph(onnx::GraphProto &g, const Rename &rename);
-
-/// `n`'s references to renamed names, in its subgraphs too.
-void renameNode(onnx::NodeProto &n, const Rename &rename) {
-  for (std::string &in : *n.mutable_input())
-    if (auto it = rename.find(in); it != rename.end())
-      in = it->second;
-  for (std::string &out : *n.mutable_output())
-    if (auto it = rename.find(out); it != rename.end())
-      out = it->second;
-  for (onnx::AttributeProto &a : *n.mutable_attribute()) {
-    if (a.has_g())
-      renameGraph(*a.mutable_g(), rename);
-    for (onnx::GraphProto &g : *a.mutable_graphs())
-      renameGraph(g, rename);
-  }
-}
-
-/// A nested subgraph's references to the enclosing graph's renamed names
-/// (ONNX forbids shadowing them).
-void renameGraph(onnx::GraphProto &g, const Rename &rename) {
-  for (onnx::NodeProto &n : *g.mutable_node())
-    renameNode(n, rename);
-  for (onnx::ValueInfoProto &out : *g.mutable_output())
-    if (auto it = rename.find(out.name()); it != rename.end())
-      out.set_name(it->second);
-}
-
 /// The most iterations of a Loop that are unrolled.
 constexpr int64_t kMaxUnrolledIterations = 4096;
 } // namespace
