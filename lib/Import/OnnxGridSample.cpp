@@ -1,4 +1,4 @@
-//===- OnnxGridSample.cpp - GridSample as gathers of its taps -------------===//
+//===- OnnxGridSample.cpp - GridSample and AffineGrid ---------------------===//
 //
 // GridSample (opsets 16 and 20) on 4-D inputs, written as an ONNX body
 // (OnnxBody.h) the way the ONNX reference computes it
@@ -11,7 +11,8 @@
 // outside reads 0; border: clamped; reflection: reflected, then
 // truncated). The taps are GatherND reads of the input laid out [N, H, W,
 // C] at (y, x), so every channel comes with one index pair; the indices
-// are always in range.
+// are always in range. AffineGrid (opset 20) makes the grids GridSample
+// reads: theta applied to the homogeneous grid of linspaces.
 //
 //===----------------------------------------------------------------------===//
 
@@ -276,6 +277,84 @@ private:
   int constants = 0;
 };
 
+/// AffineGrid (opset 20): theta [N, 2, 3] (or [N, 3, 4]) applied to the
+/// homogeneous grid of the constant `size`'s spatial dims, each a linspace
+/// over [-1, 1] (pixel corners with align_corners, else centres), in the
+/// order (x, y[, z], 1) as the ONNX reference builds it.
+Results importAffineGrid(NodeContext &c) {
+  RankedTensorType theta = c.inputType(0);
+  std::optional<SmallVector<int64_t>> size = c.knownInts(1);
+  if (!isFloat(theta.getElementType()))
+    return c.emitError("theta must be floating-point"), failure();
+  if (!size || (size->size() != 4 && size->size() != 5))
+    return c.emitError("AffineGrid's size must be known at compile time: "
+                       "[N, C, H, W] or [N, C, D, H, W]"),
+           failure();
+  int64_t N = (*size)[0];
+  SmallVector<int64_t> dims(size->begin() + 2, size->end()); // [D,] H, W
+  int64_t spatial = static_cast<int64_t>(dims.size());
+  if (theta.getRank() != 3 || !theta.hasStaticShape() ||
+      theta.getDimSize(0) != N || theta.getDimSize(1) != spatial ||
+      theta.getDimSize(2) != spatial + 1)
+    return c.emitError("theta must be [")
+           << N << ", " << spatial << ", " << spatial + 1 << "] for size "
+           << ints(*size),
+           failure();
+  for (int64_t d : dims)
+    if (d < 1)
+      return c.emitError("AffineGrid's size must be positive"), failure();
+  bool align = c.getInt("align_corners", 0) != 0;
+  Body b("AffineGrid", {"theta", "size"}, {"grid"});
+  b("r0", "Constant <value = float {0.0}> ()");
+  b("r1", "Constant <value = float {1.0}> ()");
+  b("full", intsConst(dims));
+  int64_t points = 1;
+  for (int64_t d : dims)
+    points *= d;
+  // Per dim, its linspace shaped to broadcast along that dim only.
+  std::vector<std::string> coords; // in the order x, y[, z]
+  for (int64_t i = spatial - 1; i >= 0; --i) {
+    std::string p = "a" + std::to_string(i);
+    int64_t len = dims[i];
+    double step = align ? (len > 1 ? 2.0 / (len - 1) : 0.0) : 2.0 / len;
+    double start = align ? -1.0 : -1.0 + 1.0 / len;
+    b(p + "_n", "Constant <value = float {" + real(len) + "}> ()");
+    b(p + "_i", "Range (r0, " + p + "_n, r1)");
+    b(p + "_s", "Constant <value = float {" + real(step) + "}> ()");
+    b(p + "_o", "Constant <value = float {" + real(start) + "}> ()");
+    b(p + "_m", "Mul (" + p + "_i, " + p + "_s)");
+    b(p + "_v", "Add (" + p + "_m, " + p + "_o)");
+    SmallVector<int64_t> shape(spatial, 1);
+    shape[i] = len;
+    b(p + "_shape", intsConst(shape));
+    b(p + "_r", "Reshape (" + p + "_v, " + p + "_shape)");
+    b(p + "_e", "Expand (" + p + "_r, full)");
+    coords.push_back(p + "_e");
+  }
+  b("ones", "Expand (r1, full)");
+  coords.push_back("ones");
+  b("last", intsConst({-1}));
+  std::vector<std::string> parts;
+  for (const std::string &x : coords) {
+    parts.push_back(x + "_u");
+    b(parts.back(), "Unsqueeze (" + x + ", last)");
+  }
+  b("homo", "Concat <axis = -1> (" + llvm::join(parts, ", ") + ")");
+  b("flat_shape", intsConst({points, spatial + 1}));
+  b("flat", "Reshape (homo, flat_shape)");
+  b("base", "Transpose (flat)");      // [spatial + 1, points]
+  b("th", "Cast <to = 1> (theta)");
+  b("moved", "MatMul (th, base)");    // [N, spatial, points]
+  b("pts", "Transpose <perm = [0, 2, 1]> (moved)");
+  SmallVector<int64_t> out{N};
+  out.append(dims.begin(), dims.end());
+  out.push_back(spatial);
+  b("out_shape", intsConst(out));
+  b("g32", "Reshape (pts, out_shape)");
+  b("grid", "CastLike (g32, theta)");
+  return c.expandBody(b.finish());
+}
+
 Results importGridSample(NodeContext &c) {
   Body b("GridSample", {"X", "grid"}, {"Y"});
   b("zero", "Constant <value = double {0.0}> ()");
@@ -286,4 +365,6 @@ Results importGridSample(NodeContext &c) {
 void mlir::llmc::onnximport::registerGridSample(OpImporterRegistry &r) {
   r.add("GridSample", 16, OpImporterRegistry::kMaxOpset,
         needs(2, importGridSample));
+  r.add("AffineGrid", 20, OpImporterRegistry::kMaxOpset,
+        needs(2, importAffineGrid));
 }
