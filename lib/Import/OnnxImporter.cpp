@@ -174,8 +174,14 @@ private:
   LogicalResult inlineGraph(const onnx::GraphProto &g, ArrayRef<Value> actuals,
                             StringRef scope, Location loc,
                             SmallVector<Value> &results);
-  /// The value of boolean `v` when known at compile time.
+  /// The value of one-element integer (or boolean) `v` when known at
+  /// compile time.
+  std::optional<APInt> knownScalarInt(Value v);
   std::optional<bool> knownBool(Value v);
+  /// A rank-0 i64 constant.
+  Value i64Scalar(Location loc, int64_t v);
+  /// `parts` (of one type) stacked along a new dim `axis`.
+  Value stackAlong(ArrayRef<Value> parts, int64_t axis, Location loc);
   LogicalResult checkType(Value v, const onnx::TypeProto &declared,
                           Location loc, StringRef what);
   LogicalResult checkSize(RankedTensorType type, Location loc, StringRef what);
@@ -1752,7 +1758,7 @@ namespace {
 constexpr int64_t kMaxUnrolledIterations = 4096;
 } // namespace
 
-std::optional<bool> ModelImporter::knownBool(Value v) {
+std::optional<APInt> ModelImporter::knownScalarInt(Value v) {
   auto dense = dyn_cast_or_null<DenseElementsAttr>(
       foldToConstant(v, [&](Value a) { return runtimeData(a); }));
   if (!dense)
@@ -1760,7 +1766,35 @@ std::optional<bool> ModelImporter::knownBool(Value v) {
   if (!dense || dense.getNumElements() != 1 ||
       !isa<IntegerType>(dense.getElementType()))
     return std::nullopt;
-  return !(*dense.getValues<APInt>().begin()).isZero();
+  return *dense.getValues<APInt>().begin();
+}
+
+std::optional<bool> ModelImporter::knownBool(Value v) {
+  std::optional<APInt> x = knownScalarInt(v);
+  return x ? std::optional<bool>(!x->isZero()) : std::nullopt;
+}
+
+Value ModelImporter::i64Scalar(Location loc, int64_t v) {
+  auto type = RankedTensorType::get({}, builder.getI64Type());
+  return graph::ConstantOp::create(
+      builder, loc, type,
+      DenseElementsAttr::get(type, builder.getI64IntegerAttr(v).getValue()));
+}
+
+Value ModelImporter::stackAlong(ArrayRef<Value> parts, int64_t axis,
+                                Location loc) {
+  SmallVector<Value> rows;
+  for (Value v : parts) {
+    auto t = cast<RankedTensorType>(v.getType());
+    SmallVector<int64_t> shape(t.getShape());
+    shape.insert(shape.begin() + axis, 1);
+    rows.push_back(graph::ReshapeOp::create(
+        builder, loc, RankedTensorType::get(shape, t.getElementType()), v));
+  }
+  if (rows.size() == 1)
+    return rows[0];
+  return graph::ConcatOp::create(builder, loc, rows,
+                                 builder.getI64IntegerAttr(axis));
 }
 
 LogicalResult ModelImporter::inlineGraph(const onnx::GraphProto &g,
@@ -1886,18 +1920,13 @@ LogicalResult ModelImporter::importLoop(const onnx::NodeProto &node,
            failure();
   int64_t trips = -1;
   if (!node.input(0).empty()) {
-    Value m = lookup(node.input(0));
-    auto dense = dyn_cast_or_null<DenseElementsAttr>(
-        foldToConstant(m, [&](Value a) { return runtimeData(a); }));
-    if (!dense)
-      dense = runtimeData(m);
-    if (!dense || dense.getNumElements() != 1 ||
-        !isa<IntegerType>(dense.getElementType()))
+    std::optional<APInt> m = knownScalarInt(lookup(node.input(0)));
+    if (!m)
       return mlir::emitError(loc)
                  << "Loop's trip count must be known at compile time (it is "
                     "unrolled): give the input's data, or fix it in the model",
              failure();
-    trips = std::max<int64_t>(0, (*dense.getValues<APInt>().begin()).getSExtValue());
+    trips = std::max<int64_t>(0, m->getSExtValue());
   }
   bool condGiven = !node.input(1).empty();
   bool running = true;
@@ -1933,7 +1962,6 @@ LogicalResult ModelImporter::importLoop(const onnx::NodeProto &node,
   for (size_t i = 0; i < carried; ++i)
     state.push_back(lookup(node.input(2 + i)));
   std::vector<SmallVector<Value>> scanned(scans);
-  auto i64 = RankedTensorType::get({}, builder.getI64Type());
   auto i1 = RankedTensorType::get({}, builder.getI1Type());
   int64_t iteration = 0;
   for (; running && (trips < 0 || iteration < trips); ++iteration) {
@@ -1944,10 +1972,7 @@ LogicalResult ModelImporter::importLoop(const onnx::NodeProto &node,
                                      "unrolled)",
              failure();
     SmallVector<Value> actuals;
-    actuals.push_back(graph::ConstantOp::create(
-        builder, loc, i64,
-        DenseElementsAttr::get(i64, builder.getI64IntegerAttr(iteration)
-                                        .getValue())));
+    actuals.push_back(i64Scalar(loc, iteration));
     actuals.push_back(graph::ConstantOp::create(
         builder, loc, i1, DenseElementsAttr::get(i1, true)));
     actuals.append(state.begin(), state.end());
@@ -1991,24 +2016,12 @@ LogicalResult ModelImporter::importLoop(const onnx::NodeProto &node,
                                   << printable(node.output(out))
                                   << "' would have no shape",
              failure();
-    SmallVector<Value> rows;
-    for (Value v : scanned[j]) {
-      auto t = cast<RankedTensorType>(v.getType());
-      if (t != cast<RankedTensorType>(scanned[j][0].getType()))
+    for (Value v : scanned[j])
+      if (v.getType() != scanned[j][0].getType())
         return mlir::emitError(loc) << "Loop's scan output " << j
                                     << " changes shape between iterations",
                failure();
-      SmallVector<int64_t> shape{1};
-      llvm::append_range(shape, t.getShape());
-      rows.push_back(graph::ReshapeOp::create(
-          builder, loc, RankedTensorType::get(shape, t.getElementType()), v));
-    }
-    values[node.output(out)] =
-        rows.size() == 1
-            ? rows[0]
-            : graph::ConcatOp::create(builder, loc, rows,
-                                      builder.getI64IntegerAttr(0))
-                  .getResult();
+    values[node.output(out)] = stackAlong(scanned[j], 0, loc);
   }
   return success();
 }
@@ -2067,31 +2080,12 @@ LogicalResult ModelImporter::importScan(const onnx::NodeProto &node,
       axis += rank;
     return axis >= 0 && axis < rank;
   };
-  auto i64 = RankedTensorType::get({}, builder.getI64Type());
-  auto index = [&](int64_t v) -> Value {
-    return graph::ConstantOp::create(
-        builder, loc, i64,
-        DenseElementsAttr::get(i64, builder.getI64IntegerAttr(v).getValue()));
-  };
   auto take = [&](Value v, int64_t axis, int64_t at) -> Value {
-    return graph::GatherOp::create(builder, loc, v, index(at),
+    return graph::GatherOp::create(builder, loc, v, i64Scalar(loc, at),
                                    builder.getI64IntegerAttr(axis));
   };
-  // Stacks `parts` along `axis` (each gets that axis, of size 1).
-  auto stack = [&](ArrayRef<Value> parts, int64_t axis) -> Value {
-    SmallVector<Value> rows;
-    for (Value v : parts) {
-      auto t = cast<RankedTensorType>(v.getType());
-      SmallVector<int64_t> shape(t.getShape());
-      shape.insert(shape.begin() + axis, 1);
-      rows.push_back(graph::ReshapeOp::create(
-          builder, loc, RankedTensorType::get(shape, t.getElementType()), v));
-    }
-    return rows.size() == 1 ? rows[0]
-                            : graph::ConcatOp::create(
-                                  builder, loc, rows,
-                                  builder.getI64IntegerAttr(axis))
-                                  .getResult();
+  auto stack = [&](ArrayRef<Value> parts, int64_t axis) {
+    return stackAlong(parts, axis, loc);
   };
   // One scan over `states` and `scans` (unbatched): the final states and
   // the scan outputs.
