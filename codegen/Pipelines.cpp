@@ -89,10 +89,20 @@ static std::string cudaPhasePipeline(Phase phase,
 static std::string shardingPipeline(const PipelineOptions &options) {
   if (options.mesh.empty())
     return "";
-  std::string pins;
-  for (const std::string &pin : options.shards)
+  std::string pins, pinned;
+  for (const std::string &pin : options.shards) {
     pins += (pins.empty() ? "" : ",") + ("'" + pin + "'");
-  return ",llmc-propagate-sharding{mesh='" + options.mesh + "' strategy=" +
+    pinned += (pinned.empty() ? "" : ",") +
+              ("'" + pin.substr(0, pin.find('=')) + "'");
+  }
+  // Fused projections (GPT-2's QKV) are cut per slice where tensor
+  // parallelism may split their columns, so that their heads split.
+  std::string split;
+  if (options.strategy == "megatron" || options.strategy == "megatron-sp" ||
+      options.strategy == "auto")
+    split = ",llmc-split-fused-projections" +
+            (pinned.empty() ? std::string() : "{keep={" + pinned + "}}");
+  return split + ",llmc-propagate-sharding{mesh='" + options.mesh + "' strategy=" +
          options.strategy + (pins.empty() ? "" : " shard={" + pins + "}") +
          " link-bandwidth=" + std::to_string(options.linkBandwidth) +
          "},llmc-partition,canonicalize";

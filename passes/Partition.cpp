@@ -13,6 +13,7 @@
 
 #include "mlir/Dialect/Shard/IR/ShardOps.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include <map>
 
 namespace mlir::llmc {
@@ -44,6 +45,56 @@ shard::ReductionKind reductionOf(sharding::ReductionKind kind) {
   default:
     return shard::ReductionKind::Sum;
   }
+}
+
+/// `v`, a whole constant that a user needs split as `to` (no partial
+/// sums), as each device's part: a smaller splat, or a new weight argument
+/// of @main that each device cuts from the constant's bytes when it loads
+/// its weights. Null where `v` is no such constant (a constant of bools or
+/// sub-byte integers stays an all_slice).
+Value cutAtLoad(func::FuncOp main, const sharding::Mesh &mesh, Value v,
+                const sharding::TensorSharding &from,
+                const sharding::TensorSharding &to, OpBuilder &b) {
+  auto constant = v.getDefiningOp<graph::ConstantOp>();
+  if (!constant || !from.isReplicated() || !from.partialAxes.empty() ||
+      !to.partialAxes.empty())
+    return {};
+  auto type = cast<RankedTensorType>(v.getType());
+  Type element = type.getElementType();
+  if (!element.isIntOrFloat() || element.getIntOrFloatBitWidth() % 8)
+    return {};
+  RankedTensorType local = localType(type, mesh, to);
+  ElementsAttr value = constant.getValue();
+  if (auto dense = dyn_cast<DenseElementsAttr>(value)) {
+    if (dense.isSplat()) {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointAfter(constant);
+      return graph::ConstantOp::create(b, constant.getLoc(), local,
+                                       dense.resizeSplat(local));
+    }
+    // A literal becomes a resource: weights are resources.
+    ArrayRef<char> bytes = dense.getRawData();
+    auto name = dyn_cast<NameLoc>(constant.getLoc());
+    value = DenseResourceElementsAttr::get(
+        type, name ? name.getName().strref() : StringRef("constant"),
+        HeapAsmResourceBlob::allocateAndCopyWithAlign(
+            bytes, alignof(std::max_align_t)));
+  }
+  auto resource = dyn_cast<DenseResourceElementsAttr>(value);
+  if (!resource || !resource.getRawHandle().getBlob())
+    return {};
+  MLIRContext *ctx = main.getContext();
+  unsigned index = main.getNumArguments();
+  NamedAttribute attrs[] = {
+      {StringAttr::get(ctx, "llmc.weight"), resource},
+      {StringAttr::get(ctx, kShardingAttr),
+       StringAttr::get(ctx, to.str(mesh))},
+      {StringAttr::get(ctx, kShardingReasonAttr),
+       StringAttr::get(ctx, "a constant, cut when a device loads it")}};
+  if (failed(main.insertArgument(index, local, DictionaryAttr::get(ctx, attrs),
+                                 constant.getLoc())))
+    return {};
+  return main.getArgument(index);
 }
 
 struct PartitionPass final
@@ -148,6 +199,13 @@ struct PartitionPass final
         return found->second;
       int id = desc.tensorIds.lookup(v);
       b.setInsertionPoint(user);
+      // A constant cut for its users is cut once, at compile time (a
+      // splat) or when a device loads its weights, not on every run.
+      if (Value cutConstant = cutAtLoad(main, *mesh, v, from, to, b)) {
+        actual[cutConstant] = to;
+        copies[{v.getAsOpaquePointer(), key}] = cutConstant;
+        return cutConstant;
+      }
       Value cur = v;
       sharding::TensorSharding now = from;
       auto full = cast<RankedTensorType>(v.getType());

@@ -50,7 +50,12 @@ std::string planSummary(const sharding::Problem &p,
                                          {"reason", d.reason},
                                          {"bytes", tensor.bytes()}});
   }
-  for (const sharding::Collective &c : plan.collectives)
+  for (const sharding::Collective &c : plan.collectives) {
+    // A constant's split is no run-time step: llmc-partition cuts it when
+    // the devices load their weights.
+    if (c.kind == sharding::CollectiveKind::Split &&
+        p.tensors[c.tensor].kind == sharding::TensorKind::Constant)
+      continue;
     collectives.push_back(llvm::json::Object{
         {"kind", sharding::collectiveName(c.kind)},
         {"tensor", p.tensors[c.tensor].name},
@@ -59,6 +64,7 @@ std::string planSummary(const sharding::Problem &p,
         {"dim", c.dim},
         {"bytes", c.bytes},
         {"seconds", c.seconds}});
+  }
   for (const std::string &r : plan.remarks)
     remarks.push_back(r);
   llvm::json::Object o{{"mesh", p.mesh.str()},

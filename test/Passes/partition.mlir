@@ -58,14 +58,15 @@ func.func @main(%x: tensor<8x16xf32> {llmc.name = "x"},
 
 // -----
 
-// A constant bias that a column-parallel layer needs split: the constant
-// stays whole and an all_slice (no communication) cuts each device's part.
-// The output stays split; the runtime reassembles it.
+// A constant bias that a column-parallel layer needs split is cut once,
+// not on every run: a splat becomes the device's smaller splat (no
+// all_slice). The output stays split; the runtime reassembles it.
 // CHECK-LABEL: func.func @main(
 // CHECK-SAME:    -> (tensor<8x16xf32> {llmc.sharding = "[-, tp]"}) {
 // CHECK-NEXT:    %[[H:.*]] = graph.matmul %{{.*}}, %{{.*}} : tensor<8x16xf32>, tensor<16x16xf32> -> tensor<8x16xf32>
-// CHECK-NEXT:    %[[B:.*]] = graph.constant dense<5.000000e-01> : tensor<32xf32>
-// CHECK-NEXT:    %[[BS:.*]] = shard.all_slice %[[B]] on @mesh grid_axes = [0] slice_axis = 0 {llmc.step = 0 : i64} : tensor<32xf32> -> tensor<16xf32>
+// CHECK-NEXT:    graph.constant dense<5.000000e-01> : tensor<32xf32>
+// CHECK-NEXT:    %[[BS:.*]] = graph.constant dense<5.000000e-01> : tensor<16xf32>
+// CHECK-NOT:     shard.all_slice
 // CHECK-NEXT:    %[[HB:.*]] = graph.add %[[H]], %[[BS]] : tensor<8x16xf32>, tensor<16xf32> -> tensor<8x16xf32>
 // CHECK-NEXT:    %[[G:.*]] = graph.relu %[[HB]] : tensor<8x16xf32>
 // CHECK-NEXT:    return %[[G]] : tensor<8x16xf32>
@@ -76,6 +77,25 @@ func.func @main(%x: tensor<8x16xf32> {llmc.name = "x"},
   %hb = graph.add %h, %b : tensor<8x32xf32>, tensor<32xf32> -> tensor<8x32xf32> loc("bias")
   %g = graph.relu %hb : tensor<8x32xf32> loc("act")
   return %g : tensor<8x32xf32>
+}
+
+// -----
+
+// A bias of distinct values becomes a weight of @main (a resource named
+// after the constant), split like the layer's columns: each device cuts
+// its part when it loads its weights.
+// CHECK-LABEL: func.func @main(
+// CHECK-SAME:    %[[B:[^:]*]]: tensor<2xf32> {llmc.sharding = "[tp]", llmc.sharding_reason = "a constant, cut when a device loads it", llmc.weight = dense_resource<b1> : tensor<4xf32>}
+// CHECK-NOT:     shard.all_slice
+// CHECK:         graph.add %{{.*}}, %[[B]] : tensor<8x2xf32>, tensor<2xf32> -> tensor<8x2xf32>
+// CHECK:         b1: "0x{{[0-9A-F]+}}0000803F000000400000404000008040"
+func.func @main(%x: tensor<8x4xf32> {llmc.name = "x"},
+                %w1: tensor<4x4xf32> {llmc.name = "w1", llmc.weight = dense<1.0> : tensor<4x4xf32>}) -> tensor<8x4xf32> {
+  %h = graph.matmul %x, %w1 : tensor<8x4xf32>, tensor<4x4xf32> -> tensor<8x4xf32> loc("fc1")
+  %b = graph.constant dense<[1.0, 2.0, 3.0, 4.0]> : tensor<4xf32> loc("b1")
+  %hb = graph.add %h, %b : tensor<8x4xf32>, tensor<4xf32> -> tensor<8x4xf32> loc("bias")
+  %g = graph.relu %hb : tensor<8x4xf32> loc("act")
+  return %g : tensor<8x4xf32>
 }
 
 // -----

@@ -250,9 +250,10 @@ def test_partitioned_artifact(name, mesh, get_model, tmp_path):
 # llmc explain --format json on megatron plans.
 # ---------------------------------------------------------------------------
 
-def _explain(path, mesh, strategy="megatron"):
+def _explain(path, mesh, strategy="megatron", extra=()):
     res = llmc_runner.call_llmc(["explain", path, "--mesh", mesh, "--strategy",
-                                 strategy, "--format", "json"], timeout=TIMEOUT_S)
+                                 strategy, "--format", "json", *extra],
+                                timeout=TIMEOUT_S)
     assert res.returncode == 0, res.stderr[-2000:]
     s = json.loads(res.stdout)["sharding"]
     assert s["mesh"] == mesh and s["strategy"] == strategy
@@ -284,12 +285,19 @@ def test_megatron_two_all_reduces_per_layer(name, mesh):
         seen.add((int(match.group(1)), match.group(2)))
         assert c["axis"] == "tp" and c["bytes"] > 0
     assert len(seen) == 2 * layers
-    if name == "llama_mini":
-        # Nothing but the all-reduces moves data: 2 KV heads split over 2
-        # devices, and on tp=4, where they do not split, the K/V projections
-        # stay whole (each device cuts the heads it needs, locally).
-        moved = [c for c in s["collectives"] if c["bytes"] > 0]
-        assert moved == reduced, [(c["kind"], c["tensor"]) for c in moved]
+    # Nothing but the all-reduces moves data. llama_mini: 2 KV heads split
+    # over 2 devices, and on tp=4, where they do not split, the K/V
+    # projections stay whole (each device cuts the heads it needs, locally).
+    # gpt2_mini: its fused QKV projection (c_attn, then Split) is cut into
+    # q, k and v projections (llmc-split-fused-projections), whose heads
+    # split; before, its output was all-gathered before the Split.
+    moved = [c for c in s["collectives"] if c["bytes"] > 0]
+    assert moved == reduced, [(c["kind"], c["tensor"]) for c in moved]
+    # A constant bias is cut when the devices load it, not split per run
+    # (llama_mini on tp=4 still cuts its whole KV heads locally).
+    split_biases = [c["tensor"] for c in s["collectives"]
+                    if c["kind"] == "split" and c["tensor"].endswith(".bias")]
+    assert not split_biases, split_biases
     assert s["comm_seconds"] == pytest.approx(
         sum(c["seconds"] for c in s["collectives"]), rel=1e-9)
 
@@ -341,6 +349,193 @@ def test_megatron_weight_bytes_llama():
     print(f"llama_mini megatron weight bytes per device / total: {ratios}")
     assert 0.45 <= ratios["tp=2"] <= 0.65, ratios
     assert ratios["tp=4"] < ratios["tp=2"] - 0.1, ratios
+
+
+# ---------------------------------------------------------------------------
+# A fused QKV projection as Hugging Face's GPT-2 exports it (Conv1D: a 2-D
+# Gemm between reshapes, then Split), here with grouped-query attention's
+# unequal parts (4 query heads, 2 KV heads).
+# ---------------------------------------------------------------------------
+
+def _fused_qkv_model(path, transb):
+    """x [2, 8, 32] -> Reshape [16, 32] -> Gemm(Wqkv, bqkv) [16, 64] ->
+    Reshape [2, 8, 64] -> Split [32, 16, 16] -> q (4 heads of 8), k, v (2
+    heads, repeated for the 4 query heads by reshape/expand/reshape) ->
+    softmax(q k^T / sqrt(8)) v -> [2, 8, 32] -> MatMul Wo -> + x. Returns
+    the inputs and the float64 numpy reference."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    B, S, E, H, KV, D = 2, 8, 32, 4, 2, 8
+    N = (H + 2 * KV) * D
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((B, S, E)).astype(np.float32)
+    w = (rng.standard_normal((E, N)) / np.sqrt(E)).astype(np.float32)
+    b = (rng.standard_normal(N) * 0.1).astype(np.float32)
+    wo = (rng.standard_normal((E, E)) / np.sqrt(E)).astype(np.float32)
+    shape = lambda name, v: numpy_helper.from_array(np.array(v, np.int64), name)
+    inits = [numpy_helper.from_array(w.T.copy() if transb else w, "Wqkv"),
+             numpy_helper.from_array(b, "bqkv"), numpy_helper.from_array(wo, "Wo"),
+             shape("s2d", [B * S, E]), shape("s3d", [B, S, N]),
+             shape("split", [H * D, KV * D, KV * D]),
+             shape("qh", [B, S, H, D]), shape("kvh", [B, S, KV, D]),
+             shape("kv5", [B, KV, 1, S, D]), shape("kve", [B, KV, H // KV, S, D]),
+             shape("kv4", [B, H, S, D]), shape("o3", [B, S, E]),
+             numpy_helper.from_array(np.array(1 / np.sqrt(D), np.float32), "scale")]
+    nodes = [
+        helper.make_node("Reshape", ["x", "s2d"], ["x2"]),
+        helper.make_node("Gemm", ["x2", "Wqkv", "bqkv"], ["qkv2"], transB=int(transb)),
+        helper.make_node("Reshape", ["qkv2", "s3d"], ["qkv"]),
+        helper.make_node("Split", ["qkv", "split"], ["q0", "k0", "v0"], axis=2),
+        helper.make_node("Reshape", ["q0", "qh"], ["q1"]),
+        helper.make_node("Transpose", ["q1"], ["q"], perm=[0, 2, 1, 3]),
+    ]
+    for t in ("k", "v"):
+        nodes += [
+            helper.make_node("Reshape", [f"{t}0", "kvh"], [f"{t}1"]),
+            helper.make_node("Transpose", [f"{t}1"], [f"{t}2"], perm=[0, 2, 1, 3]),
+            helper.make_node("Reshape", [f"{t}2", "kv5"], [f"{t}3"]),
+            helper.make_node("Expand", [f"{t}3", "kve"], [f"{t}4"]),
+            helper.make_node("Reshape", [f"{t}4", "kv4"], [t]),
+        ]
+    nodes += [
+        helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]),
+        helper.make_node("MatMul", ["q", "kt"], ["s0"]),
+        helper.make_node("Mul", ["s0", "scale"], ["s1"]),
+        helper.make_node("Softmax", ["s1"], ["p"], axis=-1),
+        helper.make_node("MatMul", ["p", "v"], ["a0"]),
+        helper.make_node("Transpose", ["a0"], ["a1"], perm=[0, 2, 1, 3]),
+        helper.make_node("Reshape", ["a1", "o3"], ["a2"]),
+        helper.make_node("MatMul", ["a2", "Wo"], ["o"]),
+        helper.make_node("Add", ["o", "x"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "fused_qkv",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [B, S, E])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [B, S, E])], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+              path)
+    # The float64 reference.
+    x64 = x.astype(np.float64)
+    qkv = x64.reshape(B * S, E) @ w.astype(np.float64) + b
+    qkv = qkv.reshape(B, S, N)
+    q = qkv[..., :H * D].reshape(B, S, H, D).transpose(0, 2, 1, 3)
+    heads = lambda t: np.repeat(t.reshape(B, S, KV, D).transpose(0, 2, 1, 3),
+                                H // KV, axis=1)
+    k, v = heads(qkv[..., H * D:(H + KV) * D]), heads(qkv[..., (H + KV) * D:])
+    sc = q @ k.transpose(0, 1, 3, 2) / np.sqrt(D)
+    p = np.exp(sc - sc.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    a = (p @ v).transpose(0, 2, 1, 3).reshape(B, S, E)
+    return {"x": x}, a @ wo.astype(np.float64) + x64
+
+
+def _packed_qkv_model(path, select):
+    """timm's attention: x [2, 8, 32] -> MatMul Wqkv [32, 96] + bqkv ->
+    Reshape [2, 8, 3, 4, 8] -> Transpose (2, 0, 3, 1, 4) -> q, k, v by
+    Gather of index 0, 1, 2 (qkv[0]...) or by Split into three and Squeeze
+    (qkv.unbind(0)) -> softmax(q k^T / sqrt(8)) v -> MatMul Wo. Returns the
+    inputs and the float64 numpy reference."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    B, S, E, H, D = 2, 8, 32, 4, 8
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((B, S, E)).astype(np.float32)
+    w = (rng.standard_normal((E, 3 * E)) / np.sqrt(E)).astype(np.float32)
+    b = (rng.standard_normal(3 * E) * 0.1).astype(np.float32)
+    wo = (rng.standard_normal((E, E)) / np.sqrt(E)).astype(np.float32)
+    i64 = lambda name, v: numpy_helper.from_array(np.array(v, np.int64), name)
+    inits = [numpy_helper.from_array(w, "Wqkv"), numpy_helper.from_array(b, "bqkv"),
+             numpy_helper.from_array(wo, "Wo"), i64("s5", [B, S, 3, H, D]),
+             i64("o3", [B, S, E]), i64("ones", [1, 1, 1]), i64("axis0", [0]),
+             i64("i0", 0), i64("i1", 1), i64("i2", 2),
+             numpy_helper.from_array(np.array(1 / np.sqrt(D), np.float32), "scale")]
+    nodes = [helper.make_node("MatMul", ["x", "Wqkv"], ["p"]),
+             helper.make_node("Add", ["p", "bqkv"], ["pb"]),
+             helper.make_node("Reshape", ["pb", "s5"], ["r"]),
+             helper.make_node("Transpose", ["r"], ["t"], perm=[2, 0, 3, 1, 4])]
+    if select == "gather":
+        nodes += [helper.make_node("Gather", ["t", f"i{i}"], [n], axis=0)
+                  for i, n in enumerate("qkv")]
+    else:
+        nodes += [helper.make_node("Split", ["t", "ones"], ["q1", "k1", "v1"], axis=0)]
+        nodes += [helper.make_node("Squeeze", [f"{n}1", "axis0"], [n]) for n in "qkv"]
+    nodes += [
+        helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]),
+        helper.make_node("MatMul", ["q", "kt"], ["s0"]),
+        helper.make_node("Mul", ["s0", "scale"], ["s1"]),
+        helper.make_node("Softmax", ["s1"], ["pr"], axis=-1),
+        helper.make_node("MatMul", ["pr", "v"], ["a0"]),
+        helper.make_node("Transpose", ["a0"], ["a1"], perm=[0, 2, 1, 3]),
+        helper.make_node("Reshape", ["a1", "o3"], ["a2"]),
+        helper.make_node("MatMul", ["a2", "Wo"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "packed_qkv",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [B, S, E])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [B, S, E])], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+              path)
+    t = (x.astype(np.float64) @ w + b).reshape(B, S, 3, H, D).transpose(2, 0, 3, 1, 4)
+    q, k, v = t[0], t[1], t[2]
+    sc = q @ k.transpose(0, 1, 3, 2) / np.sqrt(D)
+    pr = np.exp(sc - sc.max(-1, keepdims=True))
+    pr /= pr.sum(-1, keepdims=True)
+    return {"x": x}, (pr @ v).transpose(0, 2, 1, 3).reshape(B, S, E) @ wo
+
+
+@pytest.mark.parametrize("select", ["gather", "unbind"])
+def test_packed_qkv_splits_heads(select, tmp_path):
+    """Megatron on timm's packed QKV (reshape to [.., 3, heads, d], then
+    qkv[i] or unbind): cut into q, k and v projections, the heads split and
+    one all-reduce moves data. Before, the reshape's size-3 dim blocked the
+    split and attention ran whole on every device. Outputs match float64
+    numpy (rel L2 1e-5)."""
+    path = str(tmp_path / "packed_qkv.onnx")
+    inputs, ref = _packed_qkv_model(path, select)
+    args = llmc_runner.write_inputs(inputs, str(tmp_path / "in"))
+    for mesh in ("tp=2", "tp=4"):
+        res = llmc_runner.run_llmc(path, args, str(tmp_path / mesh), ["y"],
+                                   timeout=TIMEOUT_S,
+                                   extra_args=["--mesh", mesh, "--strategy", "megatron"])
+        assert res.returncode == 0, res.stderr[-2000:]
+        err = models.rel_l2(res.outputs["y"], ref)
+        assert err <= SAME_AS_ONE_DEVICE, f"{mesh}: rel L2 {err:.3e} vs float64 numpy"
+        s = _explain(path, mesh)
+        moved = [(c["kind"], c["tensor"]) for c in s["collectives"] if c["bytes"] > 0]
+        assert [kind for kind, _ in moved] == ["all_reduce"], (mesh, moved)
+        weights = {t["name"]: t["sharding"] for t in s["tensors"]
+                   if t["kind"] == "weight"}
+        assert weights.get("Wqkv[:, 64:96]") == "[-, tp]", weights
+
+
+@pytest.mark.parametrize("transb", [False, True], ids=["w", "w-transposed"])
+@pytest.mark.parametrize("mesh", ["tp=2", "dp=2,tp=2"])
+def test_fused_qkv_gemm_splits_heads(transb, mesh, tmp_path):
+    """Megatron on a fused QKV Gemm: the projection is cut into q, k and v
+    (llmc-split-fused-projections), so the heads split and the only data
+    moved is one all-reduce after the output projection; the bias is cut
+    when the devices load it. Outputs match float64 numpy (rel L2 1e-5)."""
+    path = str(tmp_path / "fused_qkv.onnx")
+    inputs, ref = _fused_qkv_model(path, transb)
+    args = llmc_runner.write_inputs(inputs, str(tmp_path / "in"))
+    res = llmc_runner.run_llmc(path, args, str(tmp_path / "out"), ["y"],
+                               timeout=TIMEOUT_S,
+                               extra_args=["--mesh", mesh, "--strategy", "megatron"])
+    assert res.returncode == 0, res.stderr[-2000:]
+    err = models.rel_l2(res.outputs["y"], ref)
+    assert err <= SAME_AS_ONE_DEVICE, f"rel L2 {err:.3e} vs float64 numpy"
+    s = _explain(path, mesh)
+    moved = [(c["kind"], c["tensor"]) for c in s["collectives"] if c["bytes"] > 0]
+    assert [kind for kind, _ in moved] == ["all_reduce"], moved
+    assert not [c for c in s["collectives"] if c["kind"] == "split"], s["collectives"]
+    weights = {t["name"]: t["sharding"] for t in s["tensors"] if t["kind"] == "weight"}
+    cut = "[0:32, :]" if transb else "[:, 0:32]"
+    assert weights.get("Wqkv" + cut) == ("[tp, -]" if transb else "[-, tp]"), weights
+    assert "Wqkv" not in weights, weights
+    # Pinned, the fused weight stays as it is (and the heads stay whole).
+    s = _explain(path, mesh, extra=["--shard", "Wqkv=-,-"])
+    weights = {t["name"] for t in s["tensors"] if t["kind"] == "weight"}
+    assert "Wqkv" in weights, weights
 
 
 # ---------------------------------------------------------------------------

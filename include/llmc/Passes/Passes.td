@@ -174,6 +174,55 @@ def FusePass : Pass<"llmc-fuse", "func::FuncOp"> {
   let dependentDialects = ["::mlir::llmc::graph::GraphDialect"];
 }
 
+def SplitFusedProjectionsPass : Pass<"llmc-split-fused-projections", "ModuleOp"> {
+  let summary = "One projection per slice of a fused projection's output.";
+  let description = [{
+    A fused projection — GPT-2's QKV `c_attn` followed by a Split into q, k
+    and v, Phi-3's fused gate/up projection — is a matmul by a weight whose
+    output columns are sliced apart. Megatron splits a column-parallel
+    layer's columns contiguously over the devices, which on the fused
+    layer would cut across q, k and v: the fused output had to be gathered
+    whole before the slices, and the attention heads stayed whole. This
+    pass, run before sharding propagation, gives each slice its own
+    projection: the weight's columns (and the bias's) are cut at compile
+    time into new weights named after the source and the range
+    (`W[:, 0:128]`), so each part is a column-parallel layer of its own and
+    its heads split.
+
+    Matched: a `graph.matmul` whose rhs is a 2-D weight argument (an
+    argument with `llmc.weight`, of @main in a compiled model), or its
+    transpose (`Gemm`'s `transB`), read by nothing else; then a chain of
+    single-use ops that keep the last dim: `graph.add`, `sub`, `mul` or
+    `div` with a compile-time operand that varies at most along the last
+    dim (bias, scale), and reshapes; then two or more parts, every user of
+    the chain's end being one:
+    * `graph.slice`s of a contiguous range of the last dim alone (a Split);
+    * or, after a reshape of the last dim N into [P, ...] (timm's
+      `qkv.reshape(B, N, 3, H, D)`) and maybe a transpose, gathers of a
+      constant index or slices of size 1 of the P dim (`qkv[0]`,
+      `qkv.unbind(0)`); part i is columns [i N/P, (i+1) N/P), reshaped and
+      transposed without the P dim.
+    Each part becomes the same chain over its own columns; a weight no op
+    reads any more is removed. A weight named in `keep` (a
+    user's pin) is left as it is. Exact: each output element is the same dot
+    product and the same elementwise op.
+
+    ```mlir
+    %p = graph.matmul %x, %w : tensor<8x16xf32>, tensor<16x48xf32> -> tensor<8x48xf32>
+    %q = graph.slice %p {starts = array<i64: 0, 0>, sizes = array<i64: 8, 16>, ...}
+    %k = graph.slice %p {starts = array<i64: 0, 16>, sizes = array<i64: 8, 16>, ...}
+    %v = graph.slice %p {starts = array<i64: 0, 32>, sizes = array<i64: 8, 16>, ...}
+    ```
+    becomes three `graph.matmul %x, %w_i : ... -> tensor<8x16xf32>` with
+    weights `w[:, 0:16]`, `w[:, 16:32]` and `w[:, 32:48]`.
+  }];
+  let options = [
+    ListOption<"keep", "keep", "std::string",
+               "Weights left as they are (pinned by the user)">,
+  ];
+  let dependentDialects = ["::mlir::llmc::graph::GraphDialect"];
+}
+
 def PropagateShardingPass : Pass<"llmc-propagate-sharding", "ModuleOp"> {
   let summary = "Decides the sharding of every tensor of @main over a device mesh.";
   let description = [{
