@@ -177,6 +177,17 @@ static void describeByIterationSpace(IterationSpaceOpInterface iface,
   }
 }
 
+/// The one loop whose absolute position a position-dependent op reads,
+/// where it is one: a cumulative sum's axis (its other loops are
+/// independent rows), a one-hot's new axis (compared with the index).
+static std::optional<int64_t> positionLoop(Operation *op) {
+  if (auto cumsum = dyn_cast<CumSumOp>(op))
+    return cumsum.getAxis();
+  if (auto oneHot = dyn_cast<OneHotOp>(op))
+    return oneHot.getAxis();
+  return std::nullopt;
+}
+
 /// A reshape keeps row-major order: its dims fall into groups of equal
 /// product on both sides. Splitting the group's leading dim on both sides
 /// into N contiguous chunks is the same split of the elements, so each
@@ -273,11 +284,15 @@ mlir::llmc::describeForSharding(func::FuncOp main, const sharding::Mesh &mesh) {
     // A constant is one value for every device: it is split, where a user
     // needs it split, by a local slice after it. An op that reads the
     // absolute position of its loops runs whole.
-    if (isa<ConstantOp>(operation) || operation.hasTrait<PositionDependent>())
-      for (sharding::Factor &f : op.factors) {
+    if (isa<ConstantOp>(operation) || operation.hasTrait<PositionDependent>()) {
+      std::optional<int64_t> only = positionLoop(&operation);
+      for (auto [i, f] : llvm::enumerate(op.factors)) {
+        if (only && static_cast<int64_t>(i) != *only)
+          continue;
         f.prefixConsistent |= !f.blocked && operation.hasTrait<PrefixConsistent>();
         f.blocked = true;
       }
+    }
     double elements = 0;
     for (Type t : operation.getResultTypes())
       elements += cast<RankedTensorType>(t).getNumElements();

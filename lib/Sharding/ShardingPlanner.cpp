@@ -409,6 +409,10 @@ public:
       for (int r : p.ops[o].results)
         producer[r] = static_cast<int>(o);
     }
+    users.resize(p.tensors.size());
+    for (size_t o = 0; o < p.ops.size(); ++o)
+      for (size_t k = 0; k < p.ops[o].operands.size(); ++k)
+        users[p.ops[o].operands[k]].push_back({static_cast<int>(o), k});
   }
 
   /// Sets dim `d` of tensor `t` to `axis` (-1: whole) if `priority` is
@@ -485,8 +489,39 @@ public:
     std::vector<int> &fp = factorPriority[o];
     fa.assign(op.factors.size(), -1);
     fp.assign(op.factors.size(), kUndecided);
+    // With costly conflicts, an axis that proposals put on different
+    // factors (none pinned) goes to the factor whose choice moves the
+    // fewest bytes here.
+    std::vector<int> preferred(p.mesh.axisSizes.size(), -1);
+    if (costConflicts)
+      for (size_t a = 0; a < preferred.size(); ++a) {
+        std::vector<int> factors;
+        bool pinned = false;
+        for (const Proposal &pr : proposals)
+          if (pr.axis == static_cast<int>(a)) {
+            pinned |= pr.priority == kPinned;
+            if (std::find(factors.begin(), factors.end(), pr.factor) ==
+                factors.end())
+              factors.push_back(pr.factor);
+          }
+        if (pinned || factors.size() < 2)
+          continue;
+        double best = 0;
+        for (int f : factors) {
+          std::string why;
+          if (!canSplit(p.mesh, op, f, static_cast<int>(a), why))
+            continue;
+          double cost = movedBytes(op, f, static_cast<int>(a));
+          if (preferred[a] < 0 || cost < best) {
+            preferred[a] = f;
+            best = cost;
+          }
+        }
+      }
     for (const Proposal &pr : proposals) {
       if (fa[pr.factor] >= 0 || std::count(fa.begin(), fa.end(), pr.axis))
+        continue;
+      if (preferred[pr.axis] >= 0 && preferred[pr.axis] != pr.factor)
         continue;
       std::string why;
       if (!canSplit(p.mesh, op, pr.factor, pr.axis, why)) {
@@ -502,6 +537,78 @@ public:
       fa[pr.factor] = pr.axis;
       fp[pr.factor] = pr.priority;
     }
+  }
+
+  /// Bytes one device sends if `op` splits factor `f` over `axis`: each of
+  /// its tensors split over `axis` otherwise moves,
+  /// by an all-to-all where the tensor has a dim of `f` (its 1/n part, of
+  /// which (n-1)/n leaves), else by an all-gather (operands) or a
+  /// reduce-scatter (results) of (n-1)/n of the whole.
+  double movedBytes(const Op &op, int f, int axis) const {
+    double n = static_cast<double>(p.mesh.axisSizes[axis]);
+    double moved = 0;
+    // The dim of tensor `t` that `o` splits over `axis` as its operand
+    // (`operand`) or result `i`, -1 for none.
+    auto splitDim = [&](int o, bool operand, size_t i) {
+      const Op &by = p.ops[o];
+      const std::vector<int> &dims =
+          operand ? by.operandDims[i] : by.resultDims[i];
+      for (size_t d = 0; d < dims.size(); ++d)
+        if (dims[d] >= 0 && factorAxes[o][dims[d]] == axis)
+          return static_cast<int>(d);
+      return -1;
+    };
+    // Operands: as their producers make them now (inputs and weights as
+    // their states say). An operand split on another dim than `f`'s moves
+    // by an all-to-all, one without `f`'s dim by an all-gather; a whole one
+    // is cut locally.
+    for (size_t i = 0; i < op.operands.size(); ++i) {
+      int t = op.operands[i];
+      int have = -1, o = producer[t];
+      if (o >= 0) {
+        const Op &from = p.ops[o];
+        size_t r = std::find(from.results.begin(), from.results.end(), t) -
+                   from.results.begin();
+        have = splitDim(o, false, r);
+      } else {
+        for (size_t d = 0; d < state[t].size(); ++d)
+          if (state[t][d].axis == axis)
+            have = static_cast<int>(d);
+      }
+      const std::vector<int> &dims = op.operandDims[i];
+      int want = -1;
+      for (size_t d = 0; d < dims.size(); ++d)
+        if (dims[d] == f)
+          want = static_cast<int>(d);
+      double bytes = static_cast<double>(p.tensors[t].bytes());
+      if (have >= 0 && have != want)
+        moved += want >= 0 ? bytes / n * (n - 1) / n : bytes * (n - 1) / n;
+    }
+    // Results: as their users take them now. A split result taken split
+    // on another dim moves by an all-to-all, taken whole by an all-gather;
+    // a partial sum (f a reduction the result lacks) by a reduce-scatter or
+    // an all-reduce.
+    for (size_t i = 0; i < op.results.size(); ++i) {
+      int t = op.results[i];
+      const std::vector<int> &dims = op.resultDims[i];
+      int made = -1;
+      for (size_t d = 0; d < dims.size(); ++d)
+        if (dims[d] == f)
+          made = static_cast<int>(d);
+      bool partial = made < 0 && op.factors[f].reduction;
+      double bytes = static_cast<double>(p.tensors[t].bytes());
+      // A model output is taken as it is made, a partial sum all-reduced.
+      if (partial && p.tensors[t].isOutput)
+        moved += 2 * bytes * (n - 1) / n;
+      for (auto [u, k] : users[t]) {
+        int take = splitDim(u, true, k);
+        if (partial)
+          moved += take >= 0 ? bytes * (n - 1) / n : 2 * bytes * (n - 1) / n;
+        else if (made >= 0 && take != made)
+          moved += take >= 0 ? bytes / n * (n - 1) / n : bytes * (n - 1) / n;
+      }
+    }
+    return moved;
   }
 
   /// Writes op `o`'s assignment onto its tensors; true if any changed.
@@ -543,9 +650,14 @@ public:
   }
 
   const Problem &p;
+  /// Resolve an axis wanted by two factors of an op by the bytes each
+  /// choice moves (movedBytes) instead of by priority alone.
+  bool costConflicts = false;
   std::vector<std::vector<DimState>> state;
   std::vector<std::vector<int>> factorAxes, factorPriority;
   std::vector<int> producer;
+  /// Per tensor, the ops that read it and as which operand.
+  std::vector<std::vector<std::pair<int, size_t>>> users;
   /// Splits refused because the axis does not divide a loop (remarks).
   std::set<std::string> notDivisible;
 };
@@ -761,6 +873,15 @@ int seedExperts(Propagation &prop, int axis) {
   return seeded;
 }
 
+/// Experts' tokens: every input's leading (batch) dim on `axis`, weakly.
+void seedTokens(Propagation &prop, int axis) {
+  for (size_t t = 0; t < prop.p.tensors.size(); ++t) {
+    const Tensor &tensor = prop.p.tensors[t];
+    if (tensor.kind == TensorKind::Input && !tensor.shape.empty())
+      prop.set(t, 0, axis, kWeakSeed, "strategy experts: tokens");
+  }
+}
+
 /// Everything the plan holds once propagation is done.
 void finish(const Problem &p, Propagation &prop, Plan &plan) {
   plan.factorAxes = prop.factorAxes;
@@ -910,11 +1031,23 @@ bool runStrategy(const Problem &p, Strategy strategy, Plan &plan,
       seeded = seedSequence(prop, modelAxis);
     seeded += seedMegatron(prop, modelAxis, plan.remarks);
     break;
-  case Strategy::Experts:
+  case Strategy::Experts: {
+    int expertAxis = strategyAxis(p.mesh, "ep", true);
     if (twoAxes)
       seedData(prop, dataAxis, plan.remarks);
-    seeded = seedExperts(prop, strategyAxis(p.mesh, "ep", true));
+    seeded = seedExperts(prop, expertAxis);
+    // On the expert axis alone, each device also routes its own tokens
+    // (GShard): the batch splits there too, weaker than the experts, and
+    // where an op wants the axis for both, the bytes each choice moves
+    // decide. Token-wise work (router, dispatch, combine) stays local; the
+    // dispatched tokens meet their experts by an all-to-all and come back
+    // by another, instead of every device routing every token.
+    if (seeded && !twoAxes) {
+      seedTokens(prop, expertAxis);
+      prop.costConflicts = true;
+    }
     break;
+  }
   }
   if (!seeded && p.pins.empty()) {
     error = std::string("--strategy ") + strategyName(strategy) +
@@ -947,7 +1080,8 @@ bool llmc::sharding::plan(const Problem &problem, Plan &result,
   // model (communication on the link plus compute per device, then weight
   // memory per device) picks the cheapest.
   const Strategy candidates[] = {Strategy::Megatron, Strategy::MegatronSP,
-                                 Strategy::DataParallel, Strategy::None};
+                                 Strategy::DataParallel, Strategy::Experts,
+                                 Strategy::None};
   bool have = false;
   Plan best;
   std::string summary, firstError;

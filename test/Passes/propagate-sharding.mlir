@@ -297,19 +297,48 @@ func.func @main(%x: tensor<8x16xf32> {llmc.name = "x"},
 
 //--- position.mlir
 
-// A PositionDependent op (cumsum, trilu, one_hot, resize) gets no factor on
-// any of its loops, not only the scanned one: the pinned split input is
-// gathered before it (in the plan), and what follows is whole.
-// CHECK:       module attributes {llmc.mesh = "tp=2", llmc.sharding_plan = "{\22collectives\22:[{\22axis\22:\22tp\22,\22bytes\22:128,\22dim\22:1,\22kind\22:\22all_gather\22,{{.*}}\22tensor\22:\22y\22,\22user\22:\22prefix\22}]
+// A PositionDependent op gets no factor on a loop whose absolute position
+// it reads: a cumsum's scanned axis (here dim 0), a one_hot's new axis;
+// trilu and resize, whose position loops are not singled out, none on any
+// loop. A cumsum's other loops are independent rows: the pinned split of
+// dim 1 goes through it.
+// CHECK:       module attributes {llmc.mesh = "tp=2", llmc.sharding_plan = "{\22collectives\22:[],
 // CHECK-LABEL: func.func @main(
 // CHECK-SAME:    %[[Y:[^:]*]]: tensor<8x8xf32> {llmc.name = "y", llmc.sharding = "[-, tp]", llmc.sharding_reason = "pinned"}
-// CHECK-NEXT:    %[[C:.*]] = graph.cumsum %[[Y]] {axis = 0 : i64, exclusive = false, reverse = false} : tensor<8x8xf32>
-// CHECK-NEXT:    %[[R:.*]] = graph.relu %[[C]] : tensor<8x8xf32>
+// CHECK-NEXT:    %[[C:.*]] = graph.cumsum %[[Y]] {axis = 0 : i64, exclusive = false, llmc.factor_axes = array<i64: -1, 0, -1>, llmc.sharding = ["[-, tp]"], reverse = false} : tensor<8x8xf32>
+// CHECK-NEXT:    %[[R:.*]] = graph.relu %[[C]] {llmc.factor_axes = array<i64: -1, 0>, llmc.sharding = ["[-, tp]"]} : tensor<8x8xf32>
 // CHECK-NEXT:    return %[[R]]
 func.func @main(%y: tensor<8x8xf32> {llmc.name = "y"}) -> tensor<8x8xf32> {
   %c = graph.cumsum %y {axis = 0 : i64, exclusive = false, reverse = false} : tensor<8x8xf32> loc("prefix")
   %r = graph.relu %c : tensor<8x8xf32> loc("act")
   return %r : tensor<8x8xf32>
+}
+
+// -----
+
+// Split along the scanned axis, the input is gathered before the cumsum
+// (in the plan), and what follows is whole.
+// CHECK:       module attributes {llmc.mesh = "tp=2", llmc.sharding_plan = "{\22collectives\22:[{\22axis\22:\22tp\22,\22bytes\22:128,\22dim\22:1,\22kind\22:\22all_gather\22,{{.*}}\22tensor\22:\22y\22,\22user\22:\22prefix\22}]
+// CHECK-LABEL: func.func @main(
+// CHECK-SAME:    %[[Y:[^:]*]]: tensor<8x8xf32> {llmc.name = "y", llmc.sharding = "[-, tp]", llmc.sharding_reason = "pinned"}
+// CHECK-NEXT:    %[[C:.*]] = graph.cumsum %[[Y]] {axis = 1 : i64, exclusive = false, reverse = false} : tensor<8x8xf32>
+// CHECK-NEXT:    %[[R:.*]] = graph.relu %[[C]] : tensor<8x8xf32>
+// CHECK-NEXT:    return %[[R]]
+func.func @main(%y: tensor<8x8xf32> {llmc.name = "y"}) -> tensor<8x8xf32> {
+  %c = graph.cumsum %y {axis = 1 : i64, exclusive = false, reverse = false} : tensor<8x8xf32> loc("prefix")
+  %r = graph.relu %c : tensor<8x8xf32> loc("act")
+  return %r : tensor<8x8xf32>
+}
+
+// -----
+
+// A one_hot keeps its new axis whole; the index's dims split.
+// CHECK-LABEL: func.func @main(
+// CHECK:         graph.one_hot %{{.*}}, %{{.*}} {axis = 1 : i64, llmc.factor_axes = array<i64: -1, -1, 0>, llmc.sharding = ["[-, -, tp]"]} : tensor<8x8xi64>, tensor<2xi64> -> tensor<8x4x8xi64>
+func.func @main(%y: tensor<8x8xi64> {llmc.name = "y"}) -> tensor<8x4x8xi64> {
+  %v = graph.constant dense<[0, 1]> : tensor<2xi64>
+  %h = graph.one_hot %y, %v {axis = 1 : i64} : tensor<8x8xi64>, tensor<2xi64> -> tensor<8x4x8xi64> loc("hot")
+  return %h : tensor<8x4x8xi64>
 }
 
 // -----

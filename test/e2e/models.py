@@ -43,6 +43,13 @@ Models (MODELS lists them; DESCRIPTIONS says what each is):
                       weights w1 [4,64,128], w2 [4,128,64], einsum, GELU
                       between) runs on every token; outputs weighted by the
                       router probabilities, summed over experts, plus x
+  moe_topk            GShard-style top-2 MoE with static shapes: x float32
+                      4x16x64 (4 groups of 16 tokens) -> router Linear(64,4)
+                      -> softmax -> top-2 -> each choice's slot in its
+                      expert's buffer (cumsum of one-hots, capacity 10,
+                      overflow dropped) -> dispatch einsum -> experts (w1
+                      [4,64,128], GELU, w2 [4,128,64]) -> combine einsum
+                      weighted by the normalized gates, plus x
 
 Cache: exported files land in CACHE_ROOT/<key>/ where CACHE_ROOT defaults to
 build/e2e-models (override with $LLMC_E2E_CACHE or the cache_dir argument) and
@@ -476,6 +483,61 @@ def build_moe_mini():
     return model, collections.OrderedDict(x=x), ["y"]
 
 
+TOPK_GROUPS, TOPK_TOKENS, TOPK_D, TOPK_HIDDEN, TOPK_EXPERTS, TOPK_K = 4, 16, 64, 128, 4, 2
+# Each expert's buffer holds 1.25x its fair share of a group's token choices;
+# tokens beyond it are dropped (their expert output is zero), as in GShard.
+TOPK_CAPACITY = int(math.ceil(TOPK_K * TOPK_TOKENS / TOPK_EXPERTS * 1.25))
+
+
+def build_moe_topk():
+    torch = _torch()
+    nn = torch.nn
+    F = torch.nn.functional
+    G, S, E, K, C = TOPK_GROUPS, TOPK_TOKENS, TOPK_EXPERTS, TOPK_K, TOPK_CAPACITY
+
+    class TopKMoE(nn.Module):
+        """GShard's top-k MoE layer with static shapes: per group (batch
+        row), each token picks its top-k experts; a token's slot in an
+        expert's buffer is its rank among the group's choices of that expert
+        (first choices first), and choices beyond the capacity are dropped.
+        Dispatch and combine are one-hot einsums."""
+
+        def __init__(self, d, hidden, experts):
+            super().__init__()
+            self.router = nn.Linear(d, experts)
+            self.w1 = nn.Parameter(torch.randn(experts, d, hidden) / math.sqrt(d))
+            self.w2 = nn.Parameter(torch.randn(experts, hidden, d) / math.sqrt(hidden))
+
+        def forward(self, x):
+            probs = F.softmax(self.router(x), dim=-1)             # [G, S, E]
+            gate, index = probs.topk(K, dim=-1)                    # [G, S, K]
+            gate = gate / gate.sum(-1, keepdim=True)
+            chosen = F.one_hot(index, E).to(x.dtype)               # [G, S, K, E]
+            order = chosen.permute(0, 2, 1, 3).reshape(G, K * S, E)
+            slot = torch.cumsum(order, dim=1) - 1                  # rank per expert
+            kept = (slot < C).to(x.dtype) * order
+            slot = slot.reshape(G, K, S, E).permute(0, 2, 1, 3)
+            kept = kept.reshape(G, K, S, E).permute(0, 2, 1, 3)
+            combine = 0
+            for j in range(K):
+                pos = (slot[:, :, j, :] * kept[:, :, j, :]).sum(-1).long()
+                combine = combine + (gate[:, :, j, None, None] *
+                                     kept[:, :, j, :, None] *
+                                     F.one_hot(pos, C).to(x.dtype)[:, :, None, :])
+            dispatch = (combine > 0).to(x.dtype)                   # [G, S, E, C]
+            xe = torch.einsum("gsec,gsm->egcm", dispatch, x)
+            h = F.gelu(torch.einsum("egcm,emh->egch", xe, self.w1))
+            ye = torch.einsum("egch,ehm->egcm", h, self.w2)
+            return x + torch.einsum("gsec,egcm->gsm", combine, ye)
+
+    torch.manual_seed(SEED)
+    model = TopKMoE(TOPK_D, TOPK_HIDDEN, TOPK_EXPERTS)
+    model.eval()
+    g = torch.Generator().manual_seed(SEED + 4)
+    x = torch.randn(TOPK_GROUPS, TOPK_TOKENS, TOPK_D, generator=g, dtype=torch.float32)
+    return model, collections.OrderedDict(x=x), ["y"]
+
+
 BUILDERS = collections.OrderedDict([
     ("resnet50", build_resnet50),
     ("mobilenet_v3_small", build_mobilenet_v3_small),
@@ -484,6 +546,7 @@ BUILDERS = collections.OrderedDict([
     ("bert_mini", build_bert_mini),
     ("llama_mini", build_llama_mini),
     ("moe_mini", build_moe_mini),
+    ("moe_topk", build_moe_topk),
 ])
 MODELS = list(BUILDERS)
 
@@ -495,6 +558,7 @@ DESCRIPTIONS = {
     "bert_mini": "BERT-style encoder (vocab 1000, 4 layers, 4 heads, d 128, post-LN, attention mask, erf-GELU, pooler), ids 2x32",
     "llama_mini": "Llama-style decoder (vocab 1000, 2 layers, d 128, 4 heads / 2 KV heads GQA, RMSNorm, RoPE, causal, SwiGLU 256, untied head), ids 2x32",
     "moe_mini": "dense mixture of 4 experts (router Linear(64,4) + softmax, stacked w1 [4,64,128] / w2 [4,128,64] by einsum, GELU, residual), x 2x16x64",
+    "moe_topk": "GShard top-2 MoE (router Linear(64,4), top-2 of 4 experts, capacity 10 per group, one-hot dispatch/combine einsums, w1 [4,64,128] / w2 [4,128,64], GELU, residual), x 4x16x64",
 }
 
 # Slow models (for pytest marks and for callers that want a quick subset).
@@ -721,6 +785,10 @@ def llama_mini(cache_root=None):
 
 def moe_mini(cache_root=None):
     return get("moe_mini", cache_root)
+
+
+def moe_topk(cache_root=None):
+    return get("moe_topk", cache_root)
 
 
 # ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Partitioned execution (`llmc run --mesh`) of the end-to-end models.
 
 For models of test/e2e/models.py (gpt2_mini, bert_mini, vit_mini, llama_mini,
-moe_mini) this runs
+moe_mini, moe_topk) this runs
 
     llmc run MODEL.onnx --input ... --output-dir DIR --mesh MESH --strategy S
 
@@ -13,7 +13,7 @@ on a mesh of CPU devices (one thread each) and compares every output with
     test_e2e_models.py).
 
 Coverage: every strategy (dp, megatron, megatron-sp, auto; experts on
-moe_mini) on tp=2; a subset on tp=4 and dp=2,tp=2 (SUBSET), the whole
+moe_mini and moe_topk) on tp=2; a subset on tp=4 and dp=2,tp=2 (SUBSET), the whole
 matrix with LLMC_SHARDING_FULL=1. A combination is skipped only when llmc
 rejects it with "nothing in the model can be split" and the model's shapes
 really do not divide (dp needs the batch divisible by the data axis: batch 2
@@ -49,7 +49,8 @@ REL_L2_TOL = 1e-4          # vs the float64 PyTorch reference
 SAME_AS_ONE_DEVICE = 1e-5  # vs llmc's own one-device result
 TIMEOUT_S = 300            # one llmc call (each takes ~0.2-3 s)
 
-MODELS = ["gpt2_mini", "bert_mini", "vit_mini", "llama_mini", "moe_mini"]
+MODELS = ["gpt2_mini", "bert_mini", "vit_mini", "llama_mini", "moe_mini",
+          "moe_topk"]
 MESHES = ["tp=2", "tp=4", "dp=2,tp=2"]
 STRATEGIES = ["dp", "megatron", "megatron-sp", "auto"]
 FULL = os.environ.get("LLMC_SHARDING_FULL", "0") not in ("", "0")
@@ -60,15 +61,20 @@ SUBSET = {("tp=4", "dp"), ("tp=4", "megatron"), ("tp=4", "megatron-sp"),
           ("dp=2,tp=2", "auto"), ("dp=2,tp=2", "experts")}
 
 # Strategies that do not apply to a model by design, with the message llmc
-# gives. (None today: moe_mini's expert einsums decompose into GEMMs over
-# its reshaped 3-D weights, which megatron splits like dense layers;
-# megatron-sp splits the sequence dim of x.)
-KNOWN_REJECTIONS = {}
+# gives. moe_mini's expert einsums decompose into GEMMs over its reshaped
+# 3-D weights, which megatron splits like dense layers; megatron-sp splits
+# the sequence dim of x. moe_topk has no dense layer megatron could split:
+# its only 2-D weight is the router's (4 experts), whose columns top-k needs
+# whole.
+KNOWN_REJECTIONS = {
+    ("moe_topk", "megatron"): "--strategy megatron: nothing in the model can "
+                              "be split over mesh",
+}
 
 
 def _combos():
     for name in MODELS:
-        strategies = STRATEGIES + (["experts"] if name == "moe_mini" else [])
+        strategies = STRATEGIES + (["experts"] if name.startswith("moe_") else [])
         for mesh in MESHES:
             for strategy in strategies:
                 if not (FULL or mesh == "tp=2" or (mesh, strategy) in SUBSET):
@@ -300,6 +306,26 @@ def test_megatron_two_all_reduces_per_layer(name, mesh):
     assert not split_biases, split_biases
     assert s["comm_seconds"] == pytest.approx(
         sum(c["seconds"] for c in s["collectives"]), rel=1e-9)
+
+
+@pytest.mark.parametrize("mesh", ["tp=2", "tp=4"])
+def test_experts_dispatch_tokens_by_all_to_all(mesh):
+    """Experts on moe_topk (GShard's top-2 layer), one mesh axis: each
+    device routes its own group of tokens (router, top-k, slots, dispatch
+    and combine masks all local), the dispatched tokens reach their experts
+    by one all-to-all and come back by another, and each device holds 1/n
+    of the expert weights. Nothing else moves data: no all-reduce of the
+    output, as a dense mixture needs."""
+    s = _explain(models.get("moe_topk").onnx_path, mesh, strategy="experts")
+    moved = [(c["kind"], c["tensor"]) for c in s["collectives"] if c["bytes"] > 0]
+    assert [kind for kind, _ in moved] == ["all_to_all", "all_to_all"], moved
+    n = _axes(mesh)["tp"]
+    weights = {t["name"]: t for t in s["tensors"] if t["kind"] == "weight"}
+    for w in ("w1", "w2"):
+        assert weights[w]["sharding"] == "[tp, -, -]", weights[w]
+    assert s["weight_bytes_per_device"] < s["weight_bytes_total"] / n + 2048, s
+    inputs = {t["name"]: t for t in s["tensors"] if t["kind"] == "input"}
+    assert inputs["x"]["sharding"] == "[tp, -, -]", inputs["x"]
 
 
 def _per_device_from_tensors(s, mesh):

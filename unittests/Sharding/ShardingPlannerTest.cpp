@@ -122,6 +122,47 @@ struct GraphBuilder {
     return r;
   }
 
+  /// An einsum: `letters` names each operand's dims, `out` the result's;
+  /// `reduced` letters are summed. Sizes come from the operands.
+  int einsum(const std::string &name, std::vector<int> operands,
+             std::vector<std::string> letters, const std::string &out,
+             const std::string &reduced) {
+    std::string all;
+    std::vector<int64_t> sizes;
+    for (size_t i = 0; i < operands.size(); ++i)
+      for (size_t d = 0; d < letters[i].size(); ++d)
+        if (all.find(letters[i][d]) == std::string::npos) {
+          all += letters[i][d];
+          sizes.push_back(p.tensors[operands[i]].shape[d]);
+        }
+    Op op;
+    op.name = name;
+    op.kind = "graph.einsum";
+    for (size_t f = 0; f < all.size(); ++f) {
+      bool red = reduced.find(all[f]) != std::string::npos;
+      op.factors.push_back(
+          {sizes[f], red, red ? ReductionKind::Sum : ReductionKind::None, false});
+    }
+    auto dims = [&](const std::string &l) {
+      std::vector<int> d;
+      for (char c : l)
+        d.push_back(static_cast<int>(all.find(c)));
+      return d;
+    };
+    std::vector<int64_t> shape;
+    for (char c : out)
+      shape.push_back(sizes[all.find(c)]);
+    int r = tensor(name + ".out", shape);
+    op.operands = operands;
+    for (const std::string &l : letters)
+      op.operandDims.push_back(dims(l));
+    op.results = {r};
+    op.resultDims = {dims(out)};
+    op.flops = 1;
+    p.ops.push_back(op);
+    return r;
+  }
+
   Plan plan() {
     Plan result;
     std::string error;
@@ -472,6 +513,53 @@ TEST(ShardingPlanner, ReshardPicksTheCollectives) {
   EXPECT_EQ(kinds(make({0, -1}, {}), make({-1, 0}, {})), "all_to_all(1)");
   EXPECT_EQ(kinds(make({-1, -1}, {}), make({-1, 0}, {})), "split(1)");
   EXPECT_EQ(kinds(make({-1, 0}, {}), make({-1, 0}, {})), "");
+}
+
+/// GShard's MoE layer: tokens x [groups, tokens, d] and the dispatch mask
+/// [groups, tokens, experts, capacity] (inputs here), dispatch einsum,
+/// one expert einsum per device's experts, combine einsum. Under experts on
+/// one axis the tokens split by group, the experts by expert: dispatch and
+/// combine run on each device's own groups, and the expert buffers move by
+/// two all-to-alls (the cheaper choice at the expert einsum, whose weight
+/// is larger than the buffer) and nothing else.
+TEST(ShardingPlanner, ExpertsDispatchTokensByAllToAll) {
+  GraphBuilder g("ep=4");
+  int x = g.tensor("x", {4, 8, 16}, TensorKind::Input);
+  int mask = g.tensor("mask", {4, 8, 4, 4}, TensorKind::Input);
+  int w = g.tensor("w", {4, 16, 64}, TensorKind::Weight);
+  int xe = g.einsum("dispatch", {mask, x}, {"gsec", "gsm"}, "egcm", "s");
+  int h = g.einsum("expert", {xe, w}, {"egcm", "emh"}, "egch", "m");
+  int y = g.einsum("combine", {mask, h}, {"gsec", "egch"}, "gsh", "ec");
+  g.p.tensors[y].isOutput = true;
+  g.p.strategy = Strategy::Experts;
+  Plan plan = g.plan();
+  EXPECT_EQ(g.sharding(plan, w), "[ep, -, -]");
+  EXPECT_EQ(g.sharding(plan, x), "[ep, -, -]");
+  EXPECT_EQ(g.sharding(plan, xe), "[-, ep, -, -]"); // made per group
+  EXPECT_EQ(g.sharding(plan, h), "[ep, -, -, -]");  // made per expert
+  EXPECT_EQ(g.sharding(plan, y), "[ep, -, -]");
+  EXPECT_EQ(count(plan, CollectiveKind::AllToAll), 2);
+  EXPECT_EQ(plan.collectives.size(), 2u);
+}
+
+/// The same layer on a mesh of a data and an expert axis: the tokens go on
+/// dp, the experts on ep, and each ep group's partial outputs are summed
+/// (the dense mixture's all-reduce); no cost-based choice is made.
+TEST(ShardingPlanner, ExpertsOnTwoAxesAllReduceTheExperts) {
+  GraphBuilder g("dp=2,ep=2");
+  int x = g.tensor("x", {4, 8, 16}, TensorKind::Input);
+  int mask = g.tensor("mask", {4, 8, 4, 4}, TensorKind::Input);
+  int w = g.tensor("w", {4, 16, 64}, TensorKind::Weight);
+  int xe = g.einsum("dispatch", {mask, x}, {"gsec", "gsm"}, "egcm", "s");
+  int h = g.einsum("expert", {xe, w}, {"egcm", "emh"}, "egch", "m");
+  int y = g.einsum("combine", {mask, h}, {"gsec", "egch"}, "gsh", "ec");
+  g.p.tensors[y].isOutput = true;
+  g.p.strategy = Strategy::Experts;
+  Plan plan = g.plan();
+  EXPECT_EQ(g.sharding(plan, w), "[ep, -, -]");
+  EXPECT_EQ(g.sharding(plan, x), "[dp, -, -]");
+  EXPECT_EQ(count(plan, CollectiveKind::AllToAll), 0);
+  EXPECT_EQ(count(plan, CollectiveKind::AllReduce), 1);
 }
 
 } // namespace

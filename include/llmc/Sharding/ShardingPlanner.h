@@ -13,7 +13,11 @@
 //     op's tensors proposes "factor f on axis a"; per factor the strongest
 //     proposal wins (lower priority number, then the larger tensor, which
 //     costs more to move), an axis splits at most one factor per op, and a
-//     factor that cannot be split (see FactorRule) refuses;
+//     factor that cannot be split (see FactorRule) refuses; under `experts`
+//     on one axis (tokens and experts on the same axis, GShard's layout),
+//     an axis proposed for two factors of an op goes to the one whose
+//     choice moves the fewest bytes (an all-to-all of the dispatched
+//     tokens rather than an all-gather of the expert weights);
 //   * the op's decision is projected onto its tensors' undecided dims (or
 //     dims decided more weakly), remembering which op propagated it;
 //   * sweeps repeat until nothing changes (each dim only ever gets stronger,
