@@ -784,6 +784,43 @@ std::string refusingUser(const Problem &p, const Propagation &prop,
   return "";
 }
 
+/// What another reader of the weight behind `w` (seen through transposes,
+/// reshapes and casts) says when it needs that weight whole on the dim
+/// `axis` now splits, or "" if every reader takes the split.
+std::string wholeReader(const Problem &p, const Propagation &prop,
+                        const std::vector<std::vector<int>> &users, int w,
+                        int axis) {
+  int t = w;
+  while (prop.producer[t] >= 0) {
+    const Op &from = p.ops[prop.producer[t]];
+    if (from.kind != "graph.transpose" && from.kind != "graph.reshape" &&
+        from.kind != "graph.cast")
+      return "";
+    t = from.operands[0];
+  }
+  if (p.tensors[t].kind != TensorKind::Weight)
+    return "";
+  int dim = -1;
+  for (size_t d = 0; d < prop.state[t].size(); ++d)
+    if (prop.state[t][d].axis == axis)
+      dim = static_cast<int>(d);
+  if (dim < 0)
+    return "";
+  for (int u : users[t]) {
+    const Op &reader = p.ops[u];
+    for (size_t k = 0; k < reader.operands.size(); ++k) {
+      if (reader.operands[k] != t)
+        continue;
+      int f = reader.operandDims[k][dim];
+      if (f < 0 || prop.factorAxes[u][f] != axis)
+        return "its weight '" + p.tensors[t].name + "' is also read whole by '" +
+               reader.name + "' (" + reader.kind + "), which would gather it " +
+               "on every run";
+    }
+  }
+  return "";
+}
+
 /// Megatron: in program order, a dense layer that propagation has not
 /// already decided becomes row-parallel (the weight's rows, its
 /// contraction dim, on `axis`) when it writes into a residual stream, and
@@ -835,6 +872,17 @@ int seedMegatron(Propagation &prop, int axis,
                           "' cannot take a split of its columns "
                           "over '" +
                           p.mesh.axisNames[axis] + "'");
+        break;
+      }
+      // A weight that another op reads whole (a tied embedding table,
+      // gathered by token) would be all-gathered on every run: the layer
+      // stays whole instead.
+      std::string reader = wholeReader(p, prop, users, w, axis);
+      if (!reader.empty()) {
+        std::tie(prop.state, prop.factorAxes, prop.factorPriority) = saved;
+        split = false;
+        remarks.push_back("megatron: '" + op.name + "' stays whole: " +
+                          reader);
         break;
       }
     }

@@ -562,4 +562,51 @@ TEST(ShardingPlanner, ExpertsOnTwoAxesAllReduceTheExperts) {
   EXPECT_EQ(count(plan, CollectiveKind::AllReduce), 1);
 }
 
+/// A tied embedding: the LM head reads the token table through a
+/// transpose, and a gather reads it by token (its vocab dim data-dependent,
+/// so whole). Splitting the head's vocab columns would all-gather the table
+/// on every run: Megatron leaves the head whole and says why; the MLP in
+/// between still splits.
+TEST(ShardingPlanner, MegatronKeepsATiedEmbeddingHeadWhole) {
+  GraphBuilder g("tp=2");
+  int ids = g.tensor("ids", {8}, TensorKind::Input);
+  int table = g.tensor("table", {64, 16}, TensorKind::Weight);
+  int w1 = g.tensor("w1", {16, 32}, TensorKind::Weight);
+  int w2 = g.tensor("w2", {32, 16}, TensorKind::Weight);
+  int x = g.tensor("emb.out", {8, 16});
+  {
+    Op op;
+    op.name = "emb";
+    op.kind = "graph.gather";
+    op.factors = {{8, false, ReductionKind::None, false},
+                  {16, false, ReductionKind::None, false}};
+    op.operands = {table, ids};
+    op.operandDims = {{-1, 1}, {0}};
+    op.results = {x};
+    op.resultDims = {{0, 1}};
+    g.p.ops.push_back(op);
+  }
+  int h = g.matmul("fc1", x, w1);
+  int a = g.elementwise("gelu", {h});
+  int y = g.matmul("fc2", a, w2);
+  int r = g.elementwise("residual", {y, x});
+  int t = g.einsum("t", {table}, {"vd"}, "dv", "");
+  g.p.ops.back().kind = "graph.transpose";
+  int logits = g.matmul("head", r, t);
+  g.p.ops.back().isWeightContraction = true;
+  g.p.tensors[logits].isOutput = true;
+  g.p.strategy = Strategy::Megatron;
+  Plan plan = g.plan();
+  EXPECT_EQ(g.sharding(plan, table), "[-, -]");
+  EXPECT_EQ(g.sharding(plan, w1), "[-, tp]");
+  EXPECT_EQ(g.sharding(plan, w2), "[tp, -]");
+  EXPECT_EQ(count(plan, CollectiveKind::AllGather), 0);
+  EXPECT_EQ(count(plan, CollectiveKind::AllReduce), 1);
+  bool said = false;
+  for (const std::string &remark : plan.remarks)
+    said |= remark.find("'head' stays whole: its weight 'table' is also read "
+                        "whole by 'emb' (graph.gather)") != std::string::npos;
+  EXPECT_TRUE(said);
+}
+
 } // namespace
