@@ -155,18 +155,37 @@ struct Part {
   int64_t start, size;
 };
 
-/// How a fused projection's parts are read: slices of its last dim
-/// (`reshape` null); or a reshape that splits the last dim N into
-/// [P, ...] (dim `partsDim`), maybe a transpose, then one index of the
-/// parts dim each (a gather of a constant index, or a slice of size 1):
-/// timm's `qkv.reshape(B, N, 3, H, D).permute(2, 0, 3, 1, 4)`, then
-/// `qkv[0]`, `qkv[1]`, `qkv[2]`.
+/// How a fused projection's parts are read: slices of its last dim (no
+/// carriers); or a reshape that splits the last dim N into [P, ...] (the
+/// parts dim P, leading unit dims aside), then transposes and reshapes that
+/// only move the parts dim or add or drop unit dims ("carriers"), then one
+/// index of the parts dim each (a gather of a constant index, or a slice of
+/// size 1): timm's `qkv.reshape(B, N, 3, H, D).permute(2, 0, 3, 1, 4)`,
+/// then `qkv[0]`, `qkv[1]`, `qkv[2]`; nn.MultiheadAttention's
+/// `unflatten(-1, (3, E)).unsqueeze(0).transpose(0, -2).squeeze(-2)`.
 struct Parts {
   SmallVector<Part> parts;
-  ReshapeOp reshape;
-  TransposeOp transpose;
-  int64_t partsDim = -1;
+  SmallVector<Operation *> carriers;
+  /// The parts dim in each carrier's result.
+  SmallVector<int64_t> partsDims;
 };
+
+/// The dims of `shape` that are not 1.
+SmallVector<int64_t> nonUnit(ArrayRef<int64_t> shape) {
+  SmallVector<int64_t> dims;
+  for (int64_t d : shape)
+    if (d != 1)
+      dims.push_back(d);
+  return dims;
+}
+
+/// The index of the `n`-th non-unit dim of `shape`.
+int64_t nthNonUnit(ArrayRef<int64_t> shape, int64_t n) {
+  for (auto [d, size] : llvm::enumerate(shape))
+    if (size != 1 && n-- == 0)
+      return d;
+  return -1;
+}
 
 /// Whether `slice` takes all of `type` but dim `dim`, with steps of 1.
 bool slicesOnly(SliceOp slice, RankedTensorType type, int64_t dim) {
@@ -203,44 +222,63 @@ std::optional<int64_t> gatheredIndex(GatherOp gather, int64_t dim,
 /// two at least, in column order; none where any user reads more.
 std::optional<Parts> findParts(Value end, int64_t columns) {
   auto endType = cast<RankedTensorType>(end.getType());
-  int64_t rank = endType.getRank();
   Parts parts;
+  Value read = end;
+  int64_t dim = endType.getRank() - 1; // the dim the parts are taken along
   if (end.hasOneUse())
     if (auto reshape = dyn_cast<ReshapeOp>(*end.getUsers().begin())) {
-      // [..., N] -> [..., P, rest...] with P * prod(rest) = N.
+      // [..., N] -> [..., P, rest...] with P * prod(rest) = N, the leading
+      // dims the same but for unit dims.
       auto type = cast<RankedTensorType>(reshape.getType());
-      int64_t k = rank - 1;
-      if (!type.hasStaticShape() || type.getRank() < rank + 1 ||
-          type.getShape().take_front(k) != endType.getShape().take_front(k) ||
-          type.getDimSize(k) < 2)
+      if (!type.hasStaticShape())
         return std::nullopt;
-      parts.reshape = reshape;
-      parts.partsDim = k;
+      int64_t k = type.getRank(), product = 1;
+      while (k > 0 && product < columns)
+        product *= type.getDimSize(--k);
+      if (product != columns || type.getDimSize(k) < 2 ||
+          type.getDimSize(k) == columns ||
+          nonUnit(type.getShape().take_front(k)) !=
+              nonUnit(endType.getShape().drop_back()))
+        return std::nullopt;
+      parts.carriers.push_back(reshape);
+      parts.partsDims.push_back(k);
+      read = reshape.getResult();
+      dim = k;
     }
-  Value read = end;
-  int64_t dim = rank - 1; // the dim the parts are taken along
-  if (parts.reshape) {
-    read = parts.reshape.getResult();
-    dim = parts.partsDim;
-    if (read.hasOneUse())
-      if (auto transpose = dyn_cast<TransposeOp>(*read.getUsers().begin())) {
-        parts.transpose = transpose;
-        read = transpose.getResult();
-        dim = llvm::find(transpose.getPerm(), parts.partsDim) -
-              transpose.getPerm().begin();
-      }
+  // Transposes and unit-dim reshapes carry the parts dim along.
+  while (!parts.carriers.empty() && read.hasOneUse()) {
+    Operation *user = *read.getUsers().begin();
+    auto in = cast<RankedTensorType>(read.getType());
+    if (auto transpose = dyn_cast<TransposeOp>(user)) {
+      dim = llvm::find(transpose.getPerm(), dim) - transpose.getPerm().begin();
+    } else if (auto reshape = dyn_cast<ReshapeOp>(user)) {
+      auto out = cast<RankedTensorType>(reshape.getType());
+      if (!out.hasStaticShape() ||
+          nonUnit(out.getShape()) != nonUnit(in.getShape()))
+        break;
+      int64_t n = 0;
+      for (int64_t d = 0; d < dim; ++d)
+        n += in.getDimSize(d) != 1;
+      dim = nthNonUnit(out.getShape(), n);
+    } else {
+      break;
+    }
+    parts.carriers.push_back(user);
+    parts.partsDims.push_back(dim);
+    read = user->getResult(0);
   }
   auto readType = cast<RankedTensorType>(read.getType());
-  int64_t count = parts.reshape ? readType.getDimSize(dim) : 0;
+  bool split = !parts.carriers.empty();
+  int64_t count = split ? readType.getDimSize(dim) : 0;
   for (Operation *user : read.getUsers()) {
     auto slice = dyn_cast<SliceOp>(user);
     if (slice && slice.getInput() == read && slicesOnly(slice, readType, dim)) {
       int64_t start = slice.getStarts()[dim], size = slice.getSizes()[dim];
-      if (!parts.reshape && size < columns) {
+      if (!split && size < columns) {
         parts.parts.push_back({user, start, size});
         continue;
       }
-      if (parts.reshape && size == 1) {
+      if (split && size == 1) {
         parts.parts.push_back(
             {user, start * (columns / count), columns / count});
         continue;
@@ -249,7 +287,7 @@ std::optional<Parts> findParts(Value end, int64_t columns) {
     }
     auto gather = dyn_cast<GatherOp>(user);
     std::optional<int64_t> index;
-    if (parts.reshape && gather && gather.getData() == read)
+    if (split && gather && gather.getData() == read)
       index = gatheredIndex(gather, dim, count);
     if (!index)
       return std::nullopt;
@@ -265,31 +303,34 @@ std::optional<Parts> findParts(Value end, int64_t columns) {
   return parts;
 }
 
-/// `cur`, one part's columns [..., size], as its selector's result: the
-/// parts' reshape without the parts dim, their transpose without it, and a
-/// unit dim where a slice kept one.
-Value finishPart(Parts &parts, const Part &part, Value cur,
-                 OpBuilder &b, function_ref<Location(Location)> partLoc) {
-  if (!parts.reshape)
-    return cur;
-  auto type = cast<RankedTensorType>(parts.reshape.getType());
-  SmallVector<int64_t> shape(type.getShape());
-  shape.erase(shape.begin() + parts.partsDim);
-  cur = ReshapeOp::create(b, partLoc(parts.reshape.getLoc()),
-                          RankedTensorType::get(shape, type.getElementType()),
-                          cur);
-  if (parts.transpose) {
-    SmallVector<int64_t> perm, permuted;
-    for (int64_t p : parts.transpose.getPerm()) {
-      if (p == parts.partsDim)
-        continue;
-      perm.push_back(p > parts.partsDim ? p - 1 : p);
-      permuted.push_back(shape[perm.back()]);
+/// `shape` without dim `dim`.
+SmallVector<int64_t> without(ArrayRef<int64_t> shape, int64_t dim) {
+  SmallVector<int64_t> out(shape);
+  out.erase(out.begin() + dim);
+  return out;
+}
+
+/// `cur`, one part's columns [..., size], as its selector's result: each
+/// carrier replayed without the parts dim, and a unit dim where a slice
+/// kept one.
+Value finishPart(Parts &parts, const Part &part, Value cur, OpBuilder &b,
+                 function_ref<Location(Location)> partLoc) {
+  Type element = cast<RankedTensorType>(cur.getType()).getElementType();
+  for (auto [op, dim] : llvm::zip(parts.carriers, parts.partsDims)) {
+    auto out = cast<RankedTensorType>(op->getResult(0).getType());
+    auto type = RankedTensorType::get(without(out.getShape(), dim), element);
+    if (auto transpose = dyn_cast<TransposeOp>(op)) {
+      // The input's parts dim is where this perm takes it from.
+      int64_t from = transpose.getPerm()[dim];
+      SmallVector<int64_t> perm;
+      for (int64_t p : transpose.getPerm())
+        if (p != from)
+          perm.push_back(p > from ? p - 1 : p);
+      cur = TransposeOp::create(b, partLoc(op->getLoc()), type, cur,
+                                b.getDenseI64ArrayAttr(perm));
+    } else {
+      cur = ReshapeOp::create(b, partLoc(op->getLoc()), type, cur);
     }
-    cur = TransposeOp::create(
-        b, partLoc(parts.transpose.getLoc()),
-        RankedTensorType::get(permuted, type.getElementType()), cur,
-        b.getDenseI64ArrayAttr(perm));
   }
   Type result = part.selector->getResult(0).getType();
   if (cur.getType() != result)
@@ -472,10 +513,8 @@ struct SplitFusedProjectionsPass final
       part.selector->getResult(0).replaceAllUsesWith(cur);
       part.selector->erase();
     }
-    if (parts->transpose)
-      parts->transpose.erase();
-    if (parts->reshape)
-      parts->reshape.erase();
+    for (Operation *carrier : llvm::reverse(parts->carriers))
+      carrier->erase();
     for (const ChainStep &step : llvm::reverse(chain)) {
       Operation *known =
           step.known >= 0 ? step.op->getOperand(step.known).getDefiningOp()

@@ -148,6 +148,34 @@ func.func @unbound(%x: tensor<2x4xf32>,
   %v = graph.slice %r {starts = array<i64: 0, 2, 0, 0>, sizes = array<i64: 2, 1, 2, 2>, steps = array<i64: 1, 1, 1, 1>} : tensor<2x3x2x2xf32> -> tensor<2x1x2x2xf32>
   return %q, %v : tensor<2x1x2x2xf32>, tensor<2x1x2x2xf32>
 }
+// nn.MultiheadAttention as torch's Dynamo exporter writes it: the parts
+// dim comes with unit dims (unflatten(-1, (3, E)).unsqueeze(0)), is moved
+// to the front by a transpose and a unit dim dropped by a reshape before
+// each part is gathered. Each part replays that chain without the parts dim.
+// CHECK-LABEL: func.func @carried(
+// CHECK:         %[[P:.*]] = graph.matmul %{{.*}}, %{{.*}} : tensor<5x1x4xf32>, tensor<4x4xf32> -> tensor<5x1x4xf32>
+// CHECK-NEXT:    %[[R:.*]] = graph.reshape %[[P]] : tensor<5x1x4xf32> -> tensor<1x5x1x4xf32>
+// CHECK-NEXT:    %[[T:.*]] = graph.transpose %[[R]] {perm = array<i64: 1, 2, 0, 3>} : tensor<1x5x1x4xf32> -> tensor<5x1x1x4xf32>
+// CHECK-NEXT:    %[[Q:.*]] = graph.reshape %[[T]] : tensor<5x1x1x4xf32> -> tensor<5x1x4xf32>
+// CHECK:         graph.matmul
+// CHECK:         graph.matmul
+// CHECK-NOT:     graph.gather
+// CHECK:         return %[[Q]],
+func.func @carried(%x: tensor<5x1x4xf32>,
+                   %w: tensor<4x12xf32> {llmc.weight = dense_resource<w12> : tensor<4x12xf32>})
+    -> (tensor<5x1x4xf32>, tensor<5x1x4xf32>, tensor<5x1x4xf32>) {
+  %p = graph.matmul %x, %w : tensor<5x1x4xf32>, tensor<4x12xf32> -> tensor<5x1x12xf32>
+  %r = graph.reshape %p : tensor<5x1x12xf32> -> tensor<1x5x1x3x4xf32>
+  %t = graph.transpose %r {perm = array<i64: 3, 1, 2, 0, 4>} : tensor<1x5x1x3x4xf32> -> tensor<3x5x1x1x4xf32>
+  %s = graph.reshape %t : tensor<3x5x1x1x4xf32> -> tensor<3x5x1x4xf32>
+  %i0 = graph.constant dense<0> : tensor<i64>
+  %i1 = graph.constant dense<1> : tensor<i64>
+  %i2 = graph.constant dense<2> : tensor<i64>
+  %q = graph.gather %s, %i0 {axis = 0 : i64} : tensor<3x5x1x4xf32>, tensor<i64> -> tensor<5x1x4xf32>
+  %k = graph.gather %s, %i1 {axis = 0 : i64} : tensor<3x5x1x4xf32>, tensor<i64> -> tensor<5x1x4xf32>
+  %v = graph.gather %s, %i2 {axis = 0 : i64} : tensor<3x5x1x4xf32>, tensor<i64> -> tensor<5x1x4xf32>
+  return %q, %k, %v : tensor<5x1x4xf32>, tensor<5x1x4xf32>, tensor<5x1x4xf32>
+}
 // Left as they are: a gather of an index computed at run time; a reshape
 // that also regroups the leading dims.
 // CHECK-LABEL: func.func @runtime_index(

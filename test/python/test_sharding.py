@@ -330,23 +330,26 @@ def test_experts_dispatch_tokens_by_all_to_all(mesh):
 
 @pytest.fixture(scope="module")
 def dynamo_exports(tmp_path_factory):
-    """gpt2_mini and llama_mini exported by torch 2.x's default (Dynamo)
-    exporter, opset 18, with a float64 reference from the same module:
-    different ONNX than the TorchScript exports above (`linear` and
+    """gpt2_mini, llama_mini and vit_mini exported by torch 2.x's default
+    (Dynamo) exporter, opset 18, with a float64 reference from the same
+    module: different ONNX than the TorchScript exports above (`linear` and
     `embedding` functions inlined, the LM head reading the tied embedding
-    table through a Transpose)."""
+    table through a Transpose, nn.MultiheadAttention's packed in-projection
+    unflattened to [.., 3, E] and moved by unsqueeze, transpose and squeeze
+    before q, k and v are gathered)."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("onnxscript")
     d = str(tmp_path_factory.mktemp("dynamo"))
     out = {}
-    for name in ("gpt2_mini", "llama_mini"):
+    for name in ("gpt2_mini", "llama_mini", "vit_mini"):
         model, inputs, outputs = models.build_torch_model(name)
         path = os.path.join(d, name + ".onnx")
         torch.onnx.export(model, tuple(inputs.values()), path,
                           input_names=list(inputs), output_names=outputs,
                           dynamo=True, opset_version=18, verbose=False)
         with torch.no_grad():
-            ref = model.double()(*inputs.values())
+            ref = model.double()(*[v.double() if v.is_floating_point() else v
+                                   for v in inputs.values()])
         ref = ref[0] if isinstance(ref, (tuple, list)) else ref
         args = llmc_runner.write_inputs({k: v.numpy() for k, v in inputs.items()},
                                         os.path.join(d, name + "-in"))
@@ -354,16 +357,21 @@ def dynamo_exports(tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize("name", ["gpt2_mini", "llama_mini"])
+@pytest.mark.parametrize("name", ["gpt2_mini", "llama_mini", "vit_mini"])
 def test_dynamo_export_megatron(name, dynamo_exports, tmp_path):
     """A model as torch.onnx.export(dynamo=True) writes it: every strategy
     on tp=2 (and megatron on dp=2,tp=2) matches float64 within 1e-5, and
-    Megatron's only data movement is two all-reduces per layer. GPT-2's LM
+    Megatron's only data movement is two all-reduces per layer (ViT's
+    packed in-projection is cut into q, k and v). GPT-2's LM
     head reads the tied embedding table, which the token gather needs
     whole: the head stays whole (a remark says why) instead of the table
     being all-gathered on every run."""
     path, args, output, ref = dynamo_exports[name]
-    runs = [("tp=2", s) for s in STRATEGIES] + [("dp=2,tp=2", "megatron")]
+    # (vit_mini's batch of 1 does not split: no dp there.)
+    runs = [("tp=2", s) for s in STRATEGIES
+            if not (s == "dp" and name == "vit_mini")]
+    if name != "vit_mini":
+        runs.append(("dp=2,tp=2", "megatron"))
     for mesh, strategy in runs:
         res = llmc_runner.run_llmc(path, args, str(tmp_path / f"{mesh}-{strategy}"),
                                    [output], timeout=TIMEOUT_S,
@@ -371,7 +379,8 @@ def test_dynamo_export_megatron(name, dynamo_exports, tmp_path):
         assert res.returncode == 0, (mesh, strategy, res.stderr[-2000:])
         err = models.rel_l2(res.outputs[output], ref)
         assert err <= SAME_AS_ONE_DEVICE, f"{mesh} {strategy}: rel L2 {err:.3e}"
-    layers = models.LAYERS if name == "gpt2_mini" else models.LLAMA_LAYERS
+    layers = {"gpt2_mini": models.LAYERS, "llama_mini": models.LLAMA_LAYERS,
+              "vit_mini": 4}[name]
     s = _explain(path, "tp=2")
     moved = [(c["kind"], c["tensor"]) for c in s["collectives"] if c["bytes"] > 0]
     assert [k for k, _ in moved] == ["all_reduce"] * (2 * layers), moved

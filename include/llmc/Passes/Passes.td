@@ -198,10 +198,13 @@ def SplitFusedProjectionsPass : Pass<"llmc-split-fused-projections", "ModuleOp">
     the chain's end being one:
     * `graph.slice`s of a contiguous range of the last dim alone (a Split);
     * or, after a reshape of the last dim N into [P, ...] (timm's
-      `qkv.reshape(B, N, 3, H, D)`) and maybe a transpose, gathers of a
-      constant index or slices of size 1 of the P dim (`qkv[0]`,
-      `qkv.unbind(0)`); part i is columns [i N/P, (i+1) N/P), reshaped and
-      transposed without the P dim.
+      `qkv.reshape(B, N, 3, H, D)`; unit dims may come and go), then
+      transposes and reshapes that only move the P dim or add or drop unit
+      dims (nn.MultiheadAttention's `unflatten(-1, (3, E)).unsqueeze(0)
+      .transpose(0, -2).squeeze(-2)`), gathers of a constant index or
+      slices of size 1 of the P dim (`qkv[0]`, `qkv.unbind(0)`); part i is
+      columns [i N/P, (i+1) N/P), through the same reshapes and transposes
+      without the P dim.
     Each part becomes the same chain over its own columns; a weight no op
     reads any more is removed. A weight named in `keep` (a
     user's pin) is left as it is. Exact: each output element is the same dot
