@@ -180,6 +180,18 @@ void mlir::llmc::onnximport::registerMathOps(OpImporterRegistry &r) {
   r.add("Sigmoid", unary<g::SigmoidOp>());
   r.add("Erf", unary<g::ErfOp>());
   r.add("Softplus", unary<g::SoftplusOp>());
+  // Mish: x * tanh(softplus(x)).
+  r.add("Mish", [](NodeContext &c) -> FailureOr<SmallVector<Value>> {
+    Value x = c.input(0);
+    Type t = x.getType();
+    if (!isa<FloatType>(getElementTypeOrSelf(t))) {
+      c.emitError("Mish needs a float input, got ") << t;
+      return failure();
+    }
+    Value s = g::SoftplusOp::create(c.b, c.loc, t, x);
+    return single(g::MulOp::create(c.b, c.loc, x,
+                                   g::TanhOp::create(c.b, c.loc, t, s)));
+  });
   r.add("Softsign", unary<g::SoftsignOp>());
   r.add("HardSwish", unary<g::HardSwishOp>());
   r.add("Not", unary<g::NotOp>());

@@ -321,6 +321,54 @@ Results importAveragePool(NodeContext &c) {
       w->kernel, w->strides, w->pads, countPads));
 }
 
+/// LpPool: (sum over each window of |x|^p)^(1/p). The sum is a depthwise
+/// convolution with a window of ones, whose zero padding adds nothing; it
+/// takes the pool's strides, pads (ceil_mode's extra end padding included)
+/// and dilations.
+Results importLpPool(NodeContext &c) {
+  ArrayRef<int64_t> in;
+  FailureOr<Window> w = readPoolWindow(c, in);
+  if (failed(w))
+    return failure();
+  auto xt = c.inputType(0);
+  if (!isa<FloatType>(xt.getElementType())) {
+    c.emitError("LpPool needs a float input, got ") << xt;
+    return failure();
+  }
+  int64_t p = c.getInt("p", 2);
+  if (p < 1) {
+    c.emitError("LpPool p must be a positive integer, got ") << p;
+    return failure();
+  }
+  FailureOr<SmallVector<int64_t>> sizes =
+      forwardSizes(c, in, *w, c.getInt("ceil_mode", 0) != 0);
+  if (failed(sizes))
+    return failure();
+  Type et = xt.getElementType();
+  int64_t channels = xt.getDimSize(1);
+  Value x = c.input(0);
+  Value powered = g::AbsOp::create(c.b, c.loc, xt, x);
+  if (p == 2)
+    powered = g::MulOp::create(c.b, c.loc, powered, powered);
+  else if (p > 2)
+    powered = g::PowOp::create(c.b, c.loc, powered, c.scalarConstant(et, p));
+  SmallVector<int64_t> kernelShape{channels, 1};
+  llvm::append_range(kernelShape, w->kernel);
+  auto kernelType = RankedTensorType::get(kernelShape, et);
+  Value ones = g::ConstantOp::create(
+      c.b, c.loc, kernelType,
+      DenseElementsAttr::get(kernelType, c.b.getFloatAttr(et, 1.0)));
+  Value sum = g::ConvOp::create(
+      c.b, c.loc, windowResultType(xt, channels, *sizes), powered, ones,
+      Value(), w->strides, w->pads, w->dilations, channels);
+  if (p == 1)
+    return single(sum);
+  if (p == 2)
+    return single(g::SqrtOp::create(c.b, c.loc, sum.getType(), sum));
+  return single(g::PowOp::create(c.b, c.loc, sum,
+                                 c.scalarConstant(et, 1.0 / p)));
+}
+
 /// GlobalAveragePool and GlobalMaxPool: a reduction over the spatial dims.
 OpImporter globalPool(StringRef kind) {
   return [kind = kind.str()](NodeContext &c) -> Results {
@@ -440,6 +488,69 @@ Results importLayerNorm(NodeContext &c) {
   results.push_back(
       g::ReciprocalOp::create(c.b, c.loc, root.getType(), root));
   return results;
+}
+
+/// GroupNormalization: the channels in `num_groups` groups, each group of
+/// each sample normalized over its channels and spatial positions (a layer
+/// norm of X viewed as [N, G, C/G * spatial]), then scaled and shifted per
+/// channel (opset 21: scale and bias of C) or per group (opset 18: of G).
+Results importGroupNorm(NodeContext &c) {
+  auto xt = c.inputType(0);
+  if (xt.getRank() < 2 || !xt.hasStaticShape() ||
+      !isa<FloatType>(xt.getElementType())) {
+    c.emitError("X must be a static float N x C x ... tensor, got ") << xt;
+    return failure();
+  }
+  if (failed(checkElementTypes(c, {1, 2})))
+    return failure();
+  int64_t groups = c.getInt("num_groups", 0);
+  int64_t n = xt.getDimSize(0), channels = xt.getDimSize(1);
+  if (groups < 1 || channels % groups) {
+    c.emitError("num_groups ") << groups << " must divide the " << channels
+                               << " channels";
+    return failure();
+  }
+  // Per channel, or per group (repeated over the group's channels).
+  SmallVector<Value> affine;
+  for (unsigned i : {1u, 2u}) {
+    auto t = c.inputType(i);
+    int64_t size = t.getRank() == 1 ? t.getDimSize(0) : -1;
+    if (size != channels && size != groups) {
+      c.emitError("input ") << i << " of type " << t << " must hold "
+                            << channels << " channels or " << groups
+                            << " groups";
+      return failure();
+    }
+    Value v = c.input(i);
+    Type et = t.getElementType();
+    if (size != channels) {
+      v = g::ReshapeOp::create(c.b, c.loc,
+                               RankedTensorType::get({groups, 1}, et), v);
+      v = g::BroadcastToOp::create(
+          c.b, c.loc,
+          RankedTensorType::get({groups, channels / groups}, et), v);
+    }
+    SmallVector<int64_t> shape(xt.getRank() - 1, 1);
+    shape[0] = channels;
+    affine.push_back(
+        g::ReshapeOp::create(c.b, c.loc, RankedTensorType::get(shape, et), v));
+  }
+  int64_t inner = xt.getNumElements() / std::max<int64_t>(n, 1) / groups;
+  auto grouped =
+      RankedTensorType::get({n, groups, inner}, xt.getElementType());
+  Value y = g::ReshapeOp::create(c.b, c.loc, grouped, c.input(0));
+  // The affine part comes per channel after: a unit scale here.
+  auto unitType = RankedTensorType::get({inner}, xt.getElementType());
+  Value unit = g::ConstantOp::create(
+      c.b, c.loc, unitType,
+      DenseElementsAttr::get(unitType,
+                             c.b.getFloatAttr(xt.getElementType(), 1.0)));
+  y = g::LayerNormOp::create(c.b, c.loc, grouped, y, unit, Value(),
+                             c.b.getI64IntegerAttr(2),
+                             c.b.getF64FloatAttr(c.getFloat("epsilon", 1e-5)));
+  y = g::ReshapeOp::create(c.b, c.loc, xt, y);
+  y = g::MulOp::create(c.b, c.loc, y, affine[0]);
+  return single(g::AddOp::create(c.b, c.loc, y, affine[1]));
 }
 
 /// x / ||x||_p along `axis` (p is 1 or 2).
@@ -790,6 +901,9 @@ void mlir::llmc::onnximport::registerNNOps(OpImporterRegistry &r) {
   r.add("LayerNormalization", 17, OpImporterRegistry::kMaxOpset,
         needs(2, importLayerNorm));
   r.add("LpNormalization", needs(1, importLpNorm));
+  r.add("LpPool", needs(1, importLpPool));
+  r.add("GroupNormalization", 18, OpImporterRegistry::kMaxOpset,
+        needs(3, importGroupNorm));
   r.add("Softmax", needs(1, importSoftmaxLike<g::SoftmaxOp>));
   r.add("LogSoftmax", needs(1, importSoftmaxLike<g::LogSoftmaxOp>));
   r.add("Hardmax", needs(1, importSoftmaxLike<g::HardmaxOp>));
