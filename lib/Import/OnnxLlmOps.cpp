@@ -969,6 +969,220 @@ Results importMultiHeadAttention(NodeContext &c) {
   return c.expandBody(b.finish());
 }
 
+/// com.microsoft.Attention, as ONNX Runtime's transformer optimizer fuses
+/// BERT's and GPT-2's self-attention: input [batch, seq, in] times the
+/// packed weights [in, q + k + v] (plus bias), split into q, k and v of
+/// `num_heads` heads (`qkv_hidden_sizes`, equal thirds by default); a
+/// mask_index of key lengths [batch] (right padding) or a key mask [batch,
+/// seq] (0: masked), an additive attention_bias, `unidirectional` (causal);
+/// masked scores get `mask_filter_value` added (-10000 by default), as ONNX
+/// Runtime does. The present output (k and v stacked, [2, batch, heads,
+/// seq, head]) when asked. No past state, rotary or other mask layouts.
+Results importOrtAttention(NodeContext &c) {
+  RankedTensorType x = c.inputType(0), w = c.inputType(1);
+  Type elt = x.getElementType();
+  int64_t heads = c.getInt("num_heads", 0);
+  if (!isFloat(elt) || x.getRank() != 3 || w.getRank() != 2 ||
+      w.getDimSize(0) != x.getDimSize(2) || w.getElementType() != elt ||
+      heads <= 0)
+    return c.emitError("input must be [batch, seq, hidden] and weights "
+                       "[hidden, q + k + v] of one float type, with num_heads"),
+           failure();
+  if (c.hasInput(4) || c.hasInput(6) || c.getInt("do_rotary", 0) != 0)
+    return c.emitError("past state, past_sequence_length and do_rotary are "
+                       "not supported"),
+           failure();
+  int64_t batch = x.getDimSize(0), seq = x.getDimSize(1), n = w.getDimSize(1);
+  SmallVector<int64_t> sizes = c.getInts("qkv_hidden_sizes");
+  if (sizes.empty() && n % 3 == 0)
+    sizes = {n / 3, n / 3, n / 3};
+  if (sizes.size() != 3 || sizes[0] != sizes[1] ||
+      sizes[0] + sizes[1] + sizes[2] != n || sizes[0] % heads ||
+      sizes[2] % heads)
+    return c.emitError("weights of ")
+               << n << " columns do not split into q, k and v of " << heads
+               << " heads (qkv_hidden_sizes)",
+           failure();
+  int64_t head = sizes[0] / heads, headV = sizes[2] / heads;
+  bool bias = c.hasInput(2), mask = c.hasInput(3), attnBias = c.hasInput(5);
+  if (bias && c.inputType(2).getShape() != ArrayRef<int64_t>{n})
+    return c.emitError("bias must be [") << n << "]", failure();
+  bool lengths = false;
+  if (mask) {
+    RankedTensorType m = c.inputType(3);
+    lengths = m.getShape() == ArrayRef<int64_t>{batch};
+    if (!m.getElementType().isInteger(32) ||
+        (!lengths && m.getShape() != ArrayRef<int64_t>{batch, seq}))
+      return c.emitError("only an int32 mask_index of key lengths [")
+                 << batch << "] or a key mask [" << batch << ", " << seq
+                 << "] is supported",
+             failure();
+  }
+  if (attnBias && (c.inputType(5).getRank() != 4 ||
+                   c.inputType(5).getElementType() != elt))
+    return c.emitError("attention_bias must be 4-D of the input's type"),
+           failure();
+  bool causal = c.getInt("unidirectional", 0) != 0;
+  double fill = c.getFloat("mask_filter_value", -10000.0);
+  double scale = c.getFloat("scale", 0.0);
+  if (scale == 0.0)
+    scale = 1.0 / std::sqrt(double(head));
+
+  SmallVector<std::string> formals = {"X", "W"};
+  if (bias)
+    formals.push_back("B");
+  if (mask)
+    formals.push_back("MASK");
+  if (attnBias)
+    formals.push_back("AB");
+  Body b("Attention", formals, {"Y", "PRESENT"});
+  b("xw", "MatMul (X, W)");
+  b("qkv", bias ? "Add (xw, B)" : "Identity (xw)");
+  b("split", intsConst(sizes));
+  b("qq, kk, vv", "Split <axis = 2> (qkv, split)");
+  b.headsFirst("q4", "qq", {batch, seq, heads, head});
+  b.headsFirst("k4", "kk", {batch, seq, heads, head});
+  b.headsFirst("v4", "vv", {batch, seq, heads, headV});
+  b("a0", intsConst({0}));
+  b("ku", "Unsqueeze (k4, a0)");
+  b("vu", "Unsqueeze (v4, a0)");
+  b("PRESENT", head == headV ? "Concat <axis = 0> (ku, vu)" : "Identity (ku)");
+  b.repeatHeads("k4", "v4", batch, heads, 1, seq, head, headV);
+  b.scaledScores("q4", scale);
+  std::string s = "scores";
+  if (mask || causal)
+    b.maskValues("qk", fill);
+  if (attnBias) {
+    b("ab", "Add (" + s + ", AB)");
+    s = "ab";
+  }
+  // A masked key's score gets `fill` added; a future key (causality) is
+  // left out of the softmax altogether, as ONNX Runtime computes it.
+  if (mask) {
+    if (lengths) { // key j is masked from the sample's length on
+      b("i0", "Constant <value_int = 0> ()");
+      b("i1", "Constant <value_int = 1> ()");
+      b("in", "Constant <value_int = " + std::to_string(seq) + "> ()");
+      b("keys64", "Range (i0, in, i1)");
+      b("keys", "Cast <to = 6> (keys64)");
+      b("ls", intsConst({batch, 1}));
+      b("len2", "Reshape (MASK, ls)");
+      b("masked", "GreaterOrEqual (keys, len2)");
+    } else {
+      b("m0", "Constant <value_int = 0> ()");
+      b("m032", "Cast <to = 6> (m0)");
+      b("masked", "Equal (MASK, m032)");
+    }
+    b("mb", "Where (masked, fill, zero)");
+    b("ms", intsConst({batch, 1, 1, seq}));
+    b("mb4", "Reshape (mb, ms)");
+    b("padded", "Add (" + s + ", mb4)");
+    s = "padded";
+  }
+  if (causal) {
+    b.causalBias("cb", seq, seq, 0); // defines cb_seen [seq, seq]
+    b("minus1c", "Constant <value_float = -1.0> ()");
+    b("zero32c", "Constant <value_float = 0.0> ()");
+    b("ninf32", "Div (minus1c, zero32c)");
+    b("ninf", "CastLike (ninf32, qk)");
+    b("futureb", "Where (cb_seen, zero, ninf)");
+    b("causal", "Add (" + s + ", futureb)");
+    s = "causal";
+  }
+  b("probs", "Softmax <axis = -1> (" + s + ")");
+  b("y4", "MatMul (probs, vh)");
+  b.headsLast("Y", "y4", {batch, seq, heads * headV});
+  if (c.hasOutput(1) && head != headV)
+    return c.emitError("the present output needs k and v of one head size"),
+           failure();
+  return c.expandBody(b.finish());
+}
+
+/// com.microsoft.SkipLayerNormalization: LayerNormalization over the last
+/// dim of input + skip (+ bias), scaled by gamma and shifted by beta; the
+/// sum itself as the fourth output.
+Results importSkipLayerNorm(NodeContext &c) {
+  RankedTensorType x = c.inputType(0);
+  int64_t hidden = x.getRank() ? x.getDimSize(x.getRank() - 1) : 0;
+  auto vec = [&](unsigned i) {
+    return c.inputType(i).getShape() == ArrayRef<int64_t>{hidden} &&
+           c.inputType(i).getElementType() == x.getElementType();
+  };
+  if (!isFloat(x.getElementType()) || x.getRank() < 2 ||
+      c.inputType(1).getElementType() != x.getElementType() || !vec(2) ||
+      (c.hasInput(3) && !vec(3)) || (c.hasInput(4) && !vec(4)))
+    return c.emitError("input and skip must share one float type, gamma, "
+                       "beta and bias be [hidden]"),
+           failure();
+  if (c.hasOutput(1) || c.hasOutput(2))
+    return c.emitError("the mean and inv_std_var outputs are not supported"),
+           failure();
+  bool beta = c.hasInput(3), bias = c.hasInput(4);
+  SmallVector<std::string> formals = {"X", "SK", "G"};
+  if (beta)
+    formals.push_back("BETA");
+  if (bias)
+    formals.push_back("BIAS");
+  Body b("SkipLayerNormalization", formals, {"Y", "MEAN", "INV", "SUM"});
+  b("xs", "Add (X, SK)");
+  b("SUM", bias ? "Add (xs, BIAS)" : "Identity (xs)");
+  b("MEAN", "Identity (SUM)"); // never asked for (refused above)
+  b("INV", "Identity (SUM)");
+  b("Y", "LayerNormalization <axis = -1, epsilon = " +
+             real(c.getFloat("epsilon", 1e-12)) + "> (SUM, G" +
+             (beta ? ", BETA)" : ")"));
+  return c.expandBody(b.finish());
+}
+
+/// ONNX Runtime's GELUs: Gelu (erf), BiasGelu (erf of A + B), FastGelu
+/// (tanh approximation, of X + bias), QuickGelu (x * sigmoid(alpha x)).
+Results importOrtGelu(NodeContext &c, StringRef kind) {
+  RankedTensorType x = c.inputType(0);
+  if (!isFloat(x.getElementType()) ||
+      (c.hasInput(1) && c.inputType(1).getElementType() != x.getElementType()))
+    return c.emitError("inputs must share one float type"), failure();
+  bool biased = c.hasInput(1);
+  SmallVector<std::string> formals = {"X"};
+  if (biased)
+    formals.push_back("BIAS");
+  Body b(kind, formals, {"Y"});
+  b("v", biased ? "Add (X, BIAS)" : "Identity (X)");
+  if (kind == "QuickGelu") {
+    b("a32", "Constant <value_float = " + real(c.getFloat("alpha", 1.702)) +
+                 "> ()");
+    b("a", "CastLike (a32, v)");
+    b("av", "Mul (v, a)");
+    b("sg", "Sigmoid (av)");
+    b("Y", "Mul (v, sg)");
+    return c.expandBody(b.finish());
+  }
+  b("half32", "Constant <value_float = 0.5> ()");
+  b("half", "CastLike (half32, v)");
+  b("one32", "Constant <value_float = 1.0> ()");
+  b("one", "CastLike (one32, v)");
+  if (kind == "FastGelu") {
+    b("c32", "Constant <value_float = 0.7978845608028654> ()");
+    b("k32", "Constant <value_float = 0.044715> ()");
+    b("cc", "CastLike (c32, v)");
+    b("kk", "CastLike (k32, v)");
+    b("v2", "Mul (v, v)");
+    b("v3", "Mul (v2, v)");
+    b("kv3", "Mul (v3, kk)");
+    b("inner", "Add (v, kv3)");
+    b("arg", "Mul (inner, cc)");
+    b("t", "Tanh (arg)");
+  } else {
+    b("r32", "Constant <value_float = 0.7071067811865476> ()");
+    b("r", "CastLike (r32, v)");
+    b("arg", "Mul (v, r)");
+    b("t", "Erf (arg)");
+  }
+  b("t1", "Add (t, one)");
+  b("hv", "Mul (v, half)");
+  b("Y", "Mul (hv, t1)");
+  return c.expandBody(b.finish());
+}
+
 //===----------------------------------------------------------------------===//
 // CenterCropPad (18): crops or pads each listed axis around its centre.
 //===----------------------------------------------------------------------===//
@@ -1036,4 +1250,14 @@ void mlir::llmc::onnximport::registerLlmOps(OpImporterRegistry &r) {
         needs(1, importGroupQueryAttention));
   r.add("com.microsoft.MultiHeadAttention", 1, 1,
         needs(1, importMultiHeadAttention));
+  // As ONNX Runtime's transformer optimizer fuses BERT, GPT-2 and ViT.
+  r.add("com.microsoft.Attention", 1, 1, needs(2, importOrtAttention));
+  r.add("com.microsoft.SkipLayerNormalization", 1, 1,
+        needs(3, importSkipLayerNorm));
+  for (const char *gelu : {"Gelu", "BiasGelu", "FastGelu", "QuickGelu"})
+    r.add(std::string("com.microsoft.") + gelu, 1, 1,
+          needs(std::string(gelu) == "BiasGelu" ? 2 : 1,
+                [kind = std::string(gelu)](NodeContext &c) {
+                  return importOrtGelu(c, kind);
+                }));
 }

@@ -898,7 +898,10 @@ void mlir::llmc::onnximport::registerNNOps(OpImporterRegistry &r) {
   r.add("GlobalMaxPool", needs(1, globalPool("max")));
   r.add("BatchNormalization", needs(5, importBatchNorm));
   r.add("InstanceNormalization", needs(3, importInstanceNorm));
-  r.add("LayerNormalization", 17, OpImporterRegistry::kMaxOpset,
+  // Standard from opset 17; ONNX Runtime's contrib op of the same name and
+  // meaning in the default domain before (its transformer optimizer writes
+  // it into opset 11-16 models).
+  r.add("LayerNormalization", 1, OpImporterRegistry::kMaxOpset,
         needs(2, importLayerNorm));
   r.add("LpNormalization", needs(1, importLpNorm));
   r.add("LpPool", needs(1, importLpPool));

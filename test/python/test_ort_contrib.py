@@ -15,7 +15,15 @@ seeded inputs, within 1e-4:
   softcap; the present caches too, where ONNX Runtime defines them;
 - com.microsoft MultiHeadAttention: cross-attention, and self-attention
   after cached positions with the q/k/v bias, a key padding mask, an
-  additive bias and causality.
+  additive bias and causality;
+- what ONNX Runtime's transformer optimizer fuses BERT, GPT-2 and ViT into:
+  com.microsoft Attention (packed QKV weights and bias, key lengths or a
+  key mask, attention_bias, unidirectional, unequal v size, the present
+  output), SkipLayerNormalization (with and without beta and bias, the sum
+  output), Gelu, BiasGelu, FastGelu and QuickGelu, and LayerNormalization
+  in an opset-14 model (ONNX Runtime's own op of that name); and the
+  optimizer's output for the end-to-end bert_mini, gpt2_mini and vit_mini,
+  against ONNX Runtime and PyTorch's float64 reference.
 """
 
 import numpy as np
@@ -212,3 +220,160 @@ def test_multi_head_attention(extras):
     want, got = both(m, feeds)
     for g, w, what in zip(got, want, ["y", "present_key", "present_value"]):
         close(g, w, what)
+
+
+@pytest.mark.parametrize("mask,causal,bias,sizes", [
+    (None, False, True, None),
+    ("lengths", False, True, None),
+    ("keys", False, True, None),
+    (None, True, True, None),
+    (None, False, True, [16, 16, 8]),
+    ("keys", True, True, [16, 16, 8]),
+])
+def test_attention(mask, causal, bias, sizes):
+    """Packed-QKV self-attention: 2 heads over 5 tokens; key lengths
+    (right padding) or a key mask, an additive attention bias with the
+    lengths, causality, unequal v (qkv_hidden_sizes) and the present
+    output where k and v share a head size."""
+    B, S, E, H = 2, 5, 12, 2
+    n = sum(sizes) if sizes else 48
+    feeds = {"x": randn(B, S, E), "w": randn(E, n)}
+    inputs = ["x", "w", "b" if bias else ""]
+    if bias:
+        feeds["b"] = randn(n)
+    if mask == "lengths":
+        feeds["m"] = np.array([5, 3], np.int32)
+    elif mask == "keys":
+        feeds["m"] = np.array([[1, 1, 1, 1, 1], [0, 1, 1, 0, 1]], np.int32)
+    inputs.append("m" if mask else "")
+    if mask == "lengths" and not causal:
+        inputs += ["", "ab"]
+        feeds["ab"] = randn(1, H, S, S)
+    attrs = {"num_heads": H}
+    if causal:
+        attrs["unidirectional"] = 1
+    if sizes:
+        attrs["qkv_hidden_sizes"] = sizes
+    present = sizes is None
+    outputs = ["y", "present"] if present else ["y"]
+    while inputs and inputs[-1] == "":
+        inputs.pop()
+    node = h.make_node("Attention", inputs, outputs, domain="com.microsoft", **attrs)
+    m = model([node], [(k, T.INT32 if k == "m" else F32) for k in feeds],
+              [(o, F32) for o in outputs])
+    want, got = both(m, feeds)
+    for g, w, what in zip(got, want, outputs):
+        close(g, w, what)
+
+
+def test_attention_refusals():
+    """Past state and other mask layouts are refused by name."""
+    B, S, E, H = 1, 3, 8, 2
+    base = {"x": randn(B, S, E), "w": randn(E, 3 * E)}
+    cases = [
+        (["x", "w", "", "", "past"], {"past": randn(2, B, H, 2, E // H)},
+         "past state"),
+        (["x", "w", "", "m"], {"m": np.ones((B, S, S), np.int32)},
+         "only an int32 mask_index of key lengths"),
+    ]
+    for inputs, extra, message in cases:
+        feeds = dict(base, **extra)
+        node = h.make_node("Attention", inputs, ["y"], domain="com.microsoft",
+                           num_heads=H)
+        m = model([node], [(k, T.INT32 if k == "m" else F32) for k in feeds],
+                  [("y", F32)])
+        with pytest.raises(llmc.CompileError, match=message):
+            llmc.compile(m, example_inputs=feeds)
+
+
+@pytest.mark.parametrize("beta,bias", [(False, False), (True, True)])
+def test_skip_layer_norm(beta, bias):
+    x, skip, g = randn(2, 4, 16), randn(2, 4, 16), randn(16)
+    feeds = {"x": x, "s": skip, "g": g}
+    inputs = ["x", "s", "g"]
+    if beta:
+        feeds["be"] = randn(16)
+        inputs.append("be")
+    if bias:
+        feeds["bi"] = randn(16)
+        inputs.append("bi")
+    node = h.make_node("SkipLayerNormalization", inputs, ["y", "", "", "sum"],
+                       domain="com.microsoft", epsilon=1e-5)
+    m = model([node], [(k, F32) for k in feeds], [("y", F32), ("sum", F32)])
+    want, got = both(m, feeds)
+    close(got[0], want[0], "y")
+    close(got[1], want[1], "input_skip_bias_sum")
+
+
+@pytest.mark.parametrize("op,bias", [("Gelu", False), ("BiasGelu", True),
+                                     ("FastGelu", False), ("FastGelu", True),
+                                     ("QuickGelu", False)])
+def test_gelus(op, bias):
+    feeds = {"x": randn(3, 7, 16) * 3}
+    if bias:
+        feeds["b"] = randn(16)
+    node = h.make_node(op, list(feeds), ["y"], domain="com.microsoft")
+    m = model([node], [(k, F32) for k in feeds], [("y", F32)])
+    want, got = both(m, feeds)
+    close(got[0], want[0], op)
+
+
+def test_layer_norm_before_opset_17():
+    """ONNX Runtime's optimizer writes LayerNormalization into opset 11-16
+    models: its own default-domain op of the same meaning."""
+    feeds = {"x": randn(2, 3, 8), "g": randn(8), "b": randn(8)}
+    g = h.make_graph([h.make_node("LayerNormalization", ["x", "g", "b"], ["y"],
+                                  epsilon=1e-5)], "ln",
+                     [h.make_tensor_value_info(k, F32, None) for k in feeds],
+                     [h.make_tensor_value_info("y", F32, None)])
+    m = h.make_model(g, opset_imports=[h.make_opsetid("", 14)])
+    m.ir_version = 8
+    want, got = both(m, feeds)
+    close(got[0], want[0], "y")
+
+
+@pytest.fixture(scope="module")
+def optimized(tmp_path_factory):
+    """bert_mini, gpt2_mini and vit_mini through ONNX Runtime's transformer
+    optimizer (opt_level 0: its graph fusions, no constant folding)."""
+    import os
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))), "e2e"))
+    import models
+    from onnxruntime.transformers import optimizer
+    d = tmp_path_factory.mktemp("ort_optimized")
+    out = {}
+    for name, kind in (("bert_mini", "bert"), ("gpt2_mini", "gpt2"),
+                       ("vit_mini", "vit")):
+        case = models.get(name)
+        opt = optimizer.optimize_model(case.onnx_path, model_type=kind,
+                                       num_heads=4, hidden_size=128, opt_level=0)
+        path = str(d / (name + ".onnx"))
+        opt.save_model_to_file(path)
+        out[name] = (path, case, models)
+    return out
+
+
+@pytest.mark.parametrize("name,fused", [
+    ("bert_mini", {"Attention", "SkipLayerNormalization", "BiasGelu"}),
+    ("gpt2_mini", {"SkipLayerNormalization", "FastGelu"}),
+    ("vit_mini", {"SkipLayerNormalization", "BiasGelu"}),
+])
+def test_ort_optimized_models(name, fused, optimized):
+    """The optimizer's fused ops are there, and llmc's outputs match ONNX
+    Runtime's and PyTorch's float64 reference (rel L2 1e-5 and 1e-4)."""
+    path, case, models = optimized[name]
+    m = onnx.load(path)
+    ops = {n.op_type for n in m.graph.node if n.domain == "com.microsoft"}
+    assert fused <= ops, ops
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    feeds = {i.name: case.inputs[i.name] for i in sess.get_inputs()}
+    want = sess.run(None, feeds)
+    exe = llmc.compile(path)
+    got = exe(**feeds)
+    got = list(got) if isinstance(got, (list, tuple)) else [got]
+    for o, g, w in zip(sess.get_outputs(), got, want):
+        assert models.rel_l2(g, w) <= 1e-5, (o.name, models.rel_l2(g, w))
+        assert models.rel_l2(g, case.ref_fp64[o.name]) <= 1e-4, o.name
+
