@@ -418,6 +418,11 @@ public:
   /// Sets dim `d` of tensor `t` to `axis` (-1: whole) if `priority` is
   /// stronger than what it has and the axis is free in the tensor.
   bool set(int t, int d, int axis, int priority, const std::string &reason) {
+    // A constant is cut for each user on its own (at compile time or when
+    // the devices load it): it carries no split from one user to another
+    // (CSE merges equal constants, a zero bias with a norm's zero shift).
+    if (p.tensors[t].kind == TensorKind::Constant)
+      return false;
     DimState &s = state[t][d];
     if (priority >= s.priority)
       return false;
@@ -735,9 +740,17 @@ bool writesResidual(const Problem &p, const std::vector<int> &producer,
       const Op &user = p.ops[u];
       if (user.kind != "graph.add")
         continue;
-      for (int operand : user.operands)
-        if (operand != t && ancestor[operand])
+      // The stream is an activation of the result's size, not a constant
+      // that also fed the input (a bias of zeros that CSE merged with a
+      // norm's zero shift).
+      for (int operand : user.operands) {
+        const Tensor &other = p.tensors[operand];
+        if (operand != t && ancestor[operand] &&
+            other.kind != TensorKind::Constant &&
+            other.kind != TensorKind::Weight &&
+            other.bytes() == p.tensors[t].bytes())
           return true;
+      }
     }
     // Follow a single elementwise user (a bias add, an activation).
     if (users[t].size() != 1)

@@ -328,6 +328,58 @@ def test_experts_dispatch_tokens_by_all_to_all(mesh):
     assert inputs["x"]["sharding"] == "[tp, -, -]", inputs["x"]
 
 
+def _sdpa_mini(torch):
+    """A decoder as Hugging Face writes it: F.scaled_dot_product_attention
+    (causal, grouped-query: 4 query heads, 2 KV heads, repeated by
+    expand/reshape), zero biases as HF initializes them (equal to the
+    LayerNorm's zero shift: CSE merges them into one constant), 2 layers,
+    d=64, vocab 200, input_ids 2x16."""
+    nn, F = torch.nn, torch.nn.functional
+    D, H, KV, V, S = 64, 4, 2, 200, 16
+
+    class Layer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln1, self.ln2 = nn.LayerNorm(D), nn.LayerNorm(D)
+            self.q = nn.Linear(D, D)
+            self.k = nn.Linear(D, D // H * KV)
+            self.v = nn.Linear(D, D // H * KV)
+            self.o = nn.Linear(D, D)
+            self.up, self.down = nn.Linear(D, 2 * D), nn.Linear(2 * D, D)
+            for m in (self.q, self.k, self.v, self.o, self.up, self.down):
+                nn.init.zeros_(m.bias)
+
+        def forward(self, x):
+            b, s, _ = x.shape
+            h = self.ln1(x)
+            q = self.q(h).view(b, s, H, D // H).transpose(1, 2)
+            k = self.k(h).view(b, s, KV, D // H).transpose(1, 2)
+            v = self.v(h).view(b, s, KV, D // H).transpose(1, 2)
+            k = k[:, :, None].expand(b, KV, H // KV, s, D // H).reshape(b, H, s, D // H)
+            v = v[:, :, None].expand(b, KV, H // KV, s, D // H).reshape(b, H, s, D // H)
+            a = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            x = x + self.o(a.transpose(1, 2).reshape(b, s, D))
+            return x + self.down(F.gelu(self.up(self.ln2(x))))
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(V, D)
+            self.layers = nn.ModuleList([Layer(), Layer()])
+            self.head = nn.Linear(D, V, bias=False)
+
+        def forward(self, ids):
+            x = self.emb(ids)
+            for layer in self.layers:
+                x = layer(x)
+            return self.head(x)
+
+    torch.manual_seed(0)
+    model = Model().eval()
+    ids = torch.randint(0, V, (2, S), generator=torch.Generator().manual_seed(1))
+    return model, {"input_ids": ids}, ["logits"]
+
+
 @pytest.fixture(scope="module")
 def dynamo_exports(tmp_path_factory):
     """gpt2_mini, llama_mini and vit_mini exported by torch 2.x's default
@@ -341,8 +393,11 @@ def dynamo_exports(tmp_path_factory):
     pytest.importorskip("onnxscript")
     d = str(tmp_path_factory.mktemp("dynamo"))
     out = {}
-    for name in ("gpt2_mini", "llama_mini", "vit_mini"):
-        model, inputs, outputs = models.build_torch_model(name)
+    for name in ("gpt2_mini", "llama_mini", "vit_mini", "sdpa_mini"):
+        if name == "sdpa_mini":
+            model, inputs, outputs = _sdpa_mini(torch)
+        else:
+            model, inputs, outputs = models.build_torch_model(name)
         path = os.path.join(d, name + ".onnx")
         torch.onnx.export(model, tuple(inputs.values()), path,
                           input_names=list(inputs), output_names=outputs,
@@ -357,12 +412,16 @@ def dynamo_exports(tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize("name", ["gpt2_mini", "llama_mini", "vit_mini"])
+@pytest.mark.parametrize("name", ["gpt2_mini", "llama_mini", "vit_mini",
+                                  "sdpa_mini"])
 def test_dynamo_export_megatron(name, dynamo_exports, tmp_path):
     """A model as torch.onnx.export(dynamo=True) writes it: every strategy
     on tp=2 (and megatron on dp=2,tp=2) matches float64 within 1e-5, and
     Megatron's only data movement is two all-reduces per layer (ViT's
-    packed in-projection is cut into q, k and v). GPT-2's LM
+    packed in-projection is cut into q, k and v; sdpa_mini's attention
+    transposes its keys through [batch * heads, ...] reshapes, which
+    canonicalization folds, and its zero biases are one constant with the
+    norms' shift, which carries no split between them). GPT-2's LM
     head reads the tied embedding table, which the token gather needs
     whole: the head stays whole (a remark says why) instead of the table
     being all-gathered on every run."""
@@ -380,7 +439,7 @@ def test_dynamo_export_megatron(name, dynamo_exports, tmp_path):
         err = models.rel_l2(res.outputs[output], ref)
         assert err <= SAME_AS_ONE_DEVICE, f"{mesh} {strategy}: rel L2 {err:.3e}"
     layers = {"gpt2_mini": models.LAYERS, "llama_mini": models.LLAMA_LAYERS,
-              "vit_mini": 4}[name]
+              "vit_mini": 4, "sdpa_mini": 2}[name]
     s = _explain(path, "tp=2")
     moved = [(c["kind"], c["tensor"]) for c in s["collectives"] if c["bytes"] > 0]
     assert [k for k, _ in moved] == ["all_reduce"] * (2 * layers), moved

@@ -609,4 +609,30 @@ TEST(ShardingPlanner, MegatronKeepsATiedEmbeddingHeadWhole) {
   EXPECT_TRUE(said);
 }
 
+/// One constant read by a norm's shift and a layer's bias (CSE merges the
+/// zeros of both): it carries no split from one user to the other, so the
+/// layer's column split does not reach back into its own input through the
+/// shift (which would make it look row-parallel and gather around it).
+TEST(ShardingPlanner, ASharedConstantCarriesNoSplit) {
+  GraphBuilder g("tp=2");
+  int x = g.tensor("x", {8, 16}, TensorKind::Input);
+  int zeros = g.tensor("zeros", {8, 16}, TensorKind::Constant);
+  int w1 = g.tensor("w1", {16, 16}, TensorKind::Weight);
+  int w2 = g.tensor("w2", {16, 16}, TensorKind::Weight);
+  int shifted = g.elementwise("shift", {x, zeros});
+  int h = g.matmul("fc1", shifted, w1);
+  int biased = g.elementwise("bias", {h, zeros});
+  int a = g.elementwise("gelu", {biased});
+  int y = g.matmul("fc2", a, w2);
+  int out = g.elementwise("residual", {y, shifted});
+  g.p.tensors[out].isOutput = true;
+  g.p.strategy = Strategy::Megatron;
+  Plan plan = g.plan();
+  EXPECT_EQ(g.sharding(plan, w1), "[-, tp]");
+  EXPECT_EQ(g.sharding(plan, w2), "[tp, -]");
+  EXPECT_EQ(g.sharding(plan, shifted), "[-, -]");
+  EXPECT_EQ(count(plan, CollectiveKind::AllReduce), 1);
+  EXPECT_EQ(count(plan, CollectiveKind::AllGather), 0);
+}
+
 } // namespace

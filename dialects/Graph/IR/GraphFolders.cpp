@@ -296,6 +296,52 @@ struct FoldReshapeChain : OpRewritePattern<ReshapeOp> {
   }
 };
 
+/// reshape(transpose(reshape(x))) where both reshapes only regroup the
+/// leading dims and the transpose only permutes the trailing dims the
+/// reshapes leave alone -> reshape(transpose(x)): the transpose moves to
+/// x's own dims. Exporters write a 4-D tensor's last-two-dims transpose
+/// this way (torch's SDPA decomposition: [b, h, s, d] -> [b*h, s, d], then
+/// back), which would otherwise merge the batch and heads in between (no
+/// split of the heads alone survives that merge).
+struct TransposeThroughLeadingReshapes : OpRewritePattern<ReshapeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ReshapeOp op,
+                                PatternRewriter &rewriter) const override {
+    auto transpose = op.getInput().getDefiningOp<TransposeOp>();
+    auto inner = transpose ? transpose.getInput().getDefiningOp<ReshapeOp>()
+                           : ReshapeOp();
+    if (!inner || !transpose->hasOneUse())
+      return rewriter.notifyMatchFailure(op, "no reshape-transpose-reshape");
+    auto x = cast<RankedTensorType>(inner.getInput().getType());
+    auto mid = cast<RankedTensorType>(inner.getType());
+    auto out = cast<RankedTensorType>(op.getType());
+    ArrayRef<int64_t> perm = transpose.getPerm();
+    int64_t r = perm.size(), k = 0;
+    while (k < r && perm[k] == k)
+      ++k;
+    int64_t trailing = r - k;
+    if (k == 0 || k == r || !x.hasStaticShape() || !mid.hasStaticShape() ||
+        !out.hasStaticShape() || x.getRank() < trailing ||
+        out.getRank() < trailing ||
+        x.getShape().take_back(trailing) != mid.getShape().take_back(trailing))
+      return rewriter.notifyMatchFailure(op, "the reshapes touch the permuted dims");
+    auto permuted = cast<RankedTensorType>(transpose.getType());
+    if (out.getShape().take_back(trailing) !=
+        permuted.getShape().take_back(trailing))
+      return rewriter.notifyMatchFailure(op, "the outer reshape touches them");
+    int64_t lead = x.getRank() - trailing;
+    SmallVector<int64_t> newPerm;
+    for (int64_t i = 0; i < lead; ++i)
+      newPerm.push_back(i);
+    for (int64_t i = k; i < r; ++i)
+      newPerm.push_back(perm[i] - k + lead);
+    Value moved = TransposeOp::create(rewriter, transpose.getLoc(),
+                                      inner.getInput(), newPerm);
+    rewriter.replaceOpWithNewOp<ReshapeOp>(op, out, moved);
+    return success();
+  }
+};
+
 /// transpose(transpose(x)) -> transpose(x) with the composed permutation.
 struct FoldTransposeChain : OpRewritePattern<TransposeOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -315,7 +361,7 @@ struct FoldTransposeChain : OpRewritePattern<TransposeOp> {
 
 void ReshapeOp::getCanonicalizationPatterns(RewritePatternSet &results,
                                             MLIRContext *context) {
-  results.add<FoldReshapeChain>(context);
+  results.add<FoldReshapeChain, TransposeThroughLeadingReshapes>(context);
 }
 
 void TransposeOp::getCanonicalizationPatterns(RewritePatternSet &results,

@@ -175,3 +175,41 @@ func.func @no_fold_cast_nan() -> tensor<2xi32> {
   %i = graph.cast %a : tensor<2xf32> -> tensor<2xi32>
   return %i : tensor<2xi32>
 }
+
+// -----
+
+// A transpose of the trailing dims between two reshapes that only regroup
+// the leading dims (torch's SDPA decomposition: [b, h, s, d] -> [b*h, s, d],
+// transpose, back) moves onto the original dims, so that no merge of the
+// batch and heads remains in between.
+// CHECK-LABEL: func.func @transpose_through_leading_reshapes(
+// CHECK-SAME:    %[[X:.*]]: tensor<2x2x2x16x8xf32>
+// CHECK-NEXT:    %[[T:.*]] = graph.transpose %[[X]] {perm = array<i64: 0, 1, 2, 4, 3>} : tensor<2x2x2x16x8xf32> -> tensor<2x2x2x8x16xf32>
+// CHECK-NEXT:    %[[R:.*]] = graph.reshape %[[T]] : tensor<2x2x2x8x16xf32> -> tensor<2x4x8x16xf32>
+// CHECK-NEXT:    return %[[R]]
+func.func @transpose_through_leading_reshapes(%x: tensor<2x2x2x16x8xf32>) -> tensor<2x4x8x16xf32> {
+  %0 = graph.reshape %x : tensor<2x2x2x16x8xf32> -> tensor<8x16x8xf32>
+  %1 = graph.transpose %0 {perm = array<i64: 0, 2, 1>} : tensor<8x16x8xf32> -> tensor<8x8x16xf32>
+  %2 = graph.reshape %1 : tensor<8x8x16xf32> -> tensor<2x4x8x16xf32>
+  return %2 : tensor<2x4x8x16xf32>
+}
+
+// Left as they are: a transpose of every dim between reshapes that
+// regroup the permuted dims; a transpose used twice.
+// CHECK-LABEL: func.func @transpose_between_other_reshapes(
+// CHECK:         graph.reshape %{{.*}} : tensor<2x4x16x8xf32> -> tensor<8x128xf32>
+// CHECK:         graph.transpose %{{.*}} {perm = array<i64: 1, 0>}
+// CHECK:         graph.reshape %{{.*}} : tensor<128x8xf32> -> tensor<16x8x8xf32>
+// CHECK:         graph.reshape %{{.*}} : tensor<2x4x16x8xf32> -> tensor<8x16x8xf32>
+// CHECK:         graph.transpose %{{.*}} {perm = array<i64: 0, 2, 1>}
+// CHECK:         graph.reshape %{{.*}} : tensor<8x8x16xf32> -> tensor<2x4x8x16xf32>
+func.func @transpose_between_other_reshapes(%x: tensor<2x4x16x8xf32>)
+    -> (tensor<16x8x8xf32>, tensor<2x4x8x16xf32>, tensor<8x8x16xf32>) {
+  %0 = graph.reshape %x : tensor<2x4x16x8xf32> -> tensor<8x128xf32>
+  %1 = graph.transpose %0 {perm = array<i64: 1, 0>} : tensor<8x128xf32> -> tensor<128x8xf32>
+  %2 = graph.reshape %1 : tensor<128x8xf32> -> tensor<16x8x8xf32>
+  %4 = graph.reshape %x : tensor<2x4x16x8xf32> -> tensor<8x16x8xf32>
+  %5 = graph.transpose %4 {perm = array<i64: 0, 2, 1>} : tensor<8x16x8xf32> -> tensor<8x8x16xf32>
+  %6 = graph.reshape %5 : tensor<8x8x16xf32> -> tensor<2x4x8x16xf32>
+  return %2, %6, %5 : tensor<16x8x8xf32>, tensor<2x4x8x16xf32>, tensor<8x8x16xf32>
+}
