@@ -134,6 +134,19 @@ public:
     (*this)("capped", "Mul (st, cap)");
     return "capped";
   }
+  /// `masked` [batch, keys]: true where the int32 key mask `mask` is 0.
+  Body &zeroKeys(StringRef mask) {
+    (*this)("m0", "Constant <value_int = 0> ()");
+    (*this)("m032", "Cast <to = 6> (m0)");
+    return (*this)("masked", "Equal (" + mask + ", m032)");
+  }
+  /// `padded` = `scores` + `fill` at the keys `masked` [batch, keys] hides.
+  Body &hideKeys(StringRef scores, int64_t batch, int64_t keys) {
+    (*this)("mb", "Where (masked, fill, zero)");
+    (*this)("ms", intsConst({batch, 1, 1, keys}));
+    (*this)("mb4", "Reshape (mb, ms)");
+    return (*this)("padded", "Add (" + scores + ", mb4)");
+  }
   /// The additive causal bias [rows, cols]: query i (after `past` cached
   /// positions) sees key j when j <= past + i; `fill` elsewhere.
   Body &causalBias(const std::string &out, int64_t rows, int64_t cols,

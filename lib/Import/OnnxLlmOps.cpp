@@ -949,13 +949,7 @@ Results importMultiHeadAttention(NodeContext &c) {
     s = "ab";
   }
   if (mask) {
-    b("m0", "Constant <value_int = 0> ()");
-    b("m032", "Cast <to = 6> (m0)");
-    b("masked", "Equal (MASK, m032)");
-    b("mb", "Where (masked, fill, zero)");
-    b("ms", intsConst({batch, 1, 1, total}));
-    b("mb4", "Reshape (mb, ms)");
-    b("padded", "Add (" + s + ", mb4)");
+    b.zeroKeys("MASK").hideKeys(s, batch, total);
     s = "padded";
   }
   if (causal) {
@@ -1069,14 +1063,9 @@ Results importOrtAttention(NodeContext &c) {
       b("len2", "Reshape (MASK, ls)");
       b("masked", "GreaterOrEqual (keys, len2)");
     } else {
-      b("m0", "Constant <value_int = 0> ()");
-      b("m032", "Cast <to = 6> (m0)");
-      b("masked", "Equal (MASK, m032)");
+      b.zeroKeys("MASK");
     }
-    b("mb", "Where (masked, fill, zero)");
-    b("ms", intsConst({batch, 1, 1, seq}));
-    b("mb4", "Reshape (mb, ms)");
-    b("padded", "Add (" + s + ", mb4)");
+    b.hideKeys(s, batch, seq);
     s = "padded";
   }
   if (causal) {

@@ -515,6 +515,21 @@ TEST(ShardingPlanner, ReshardPicksTheCollectives) {
   EXPECT_EQ(kinds(make({-1, 0}, {}), make({-1, 0}, {})), "");
 }
 
+/// GShard's MoE layer (see the tests below) under `experts`.
+struct MoeLayer : GraphBuilder {
+  int x, mask, w, xe, h, y;
+  explicit MoeLayer(const std::string &mesh) : GraphBuilder(mesh) {
+    x = tensor("x", {4, 8, 16}, TensorKind::Input);
+    mask = tensor("mask", {4, 8, 4, 4}, TensorKind::Input);
+    w = tensor("w", {4, 16, 64}, TensorKind::Weight);
+    xe = einsum("dispatch", {mask, x}, {"gsec", "gsm"}, "egcm", "s");
+    h = einsum("expert", {xe, w}, {"egcm", "emh"}, "egch", "m");
+    y = einsum("combine", {mask, h}, {"gsec", "egch"}, "gsh", "ec");
+    p.tensors[y].isOutput = true;
+    p.strategy = Strategy::Experts;
+  }
+};
+
 /// GShard's MoE layer: tokens x [groups, tokens, d] and the dispatch mask
 /// [groups, tokens, experts, capacity] (inputs here), dispatch einsum,
 /// one expert einsum per device's experts, combine einsum. Under experts on
@@ -523,21 +538,13 @@ TEST(ShardingPlanner, ReshardPicksTheCollectives) {
 /// two all-to-alls (the cheaper choice at the expert einsum, whose weight
 /// is larger than the buffer) and nothing else.
 TEST(ShardingPlanner, ExpertsDispatchTokensByAllToAll) {
-  GraphBuilder g("ep=4");
-  int x = g.tensor("x", {4, 8, 16}, TensorKind::Input);
-  int mask = g.tensor("mask", {4, 8, 4, 4}, TensorKind::Input);
-  int w = g.tensor("w", {4, 16, 64}, TensorKind::Weight);
-  int xe = g.einsum("dispatch", {mask, x}, {"gsec", "gsm"}, "egcm", "s");
-  int h = g.einsum("expert", {xe, w}, {"egcm", "emh"}, "egch", "m");
-  int y = g.einsum("combine", {mask, h}, {"gsec", "egch"}, "gsh", "ec");
-  g.p.tensors[y].isOutput = true;
-  g.p.strategy = Strategy::Experts;
+  MoeLayer g("ep=4");
   Plan plan = g.plan();
-  EXPECT_EQ(g.sharding(plan, w), "[ep, -, -]");
-  EXPECT_EQ(g.sharding(plan, x), "[ep, -, -]");
-  EXPECT_EQ(g.sharding(plan, xe), "[-, ep, -, -]"); // made per group
-  EXPECT_EQ(g.sharding(plan, h), "[ep, -, -, -]");  // made per expert
-  EXPECT_EQ(g.sharding(plan, y), "[ep, -, -]");
+  EXPECT_EQ(g.sharding(plan, g.w), "[ep, -, -]");
+  EXPECT_EQ(g.sharding(plan, g.x), "[ep, -, -]");
+  EXPECT_EQ(g.sharding(plan, g.xe), "[-, ep, -, -]"); // made per group
+  EXPECT_EQ(g.sharding(plan, g.h), "[ep, -, -, -]");  // made per expert
+  EXPECT_EQ(g.sharding(plan, g.y), "[ep, -, -]");
   EXPECT_EQ(count(plan, CollectiveKind::AllToAll), 2);
   EXPECT_EQ(plan.collectives.size(), 2u);
 }
@@ -546,18 +553,10 @@ TEST(ShardingPlanner, ExpertsDispatchTokensByAllToAll) {
 /// dp, the experts on ep, and each ep group's partial outputs are summed
 /// (the dense mixture's all-reduce); no cost-based choice is made.
 TEST(ShardingPlanner, ExpertsOnTwoAxesAllReduceTheExperts) {
-  GraphBuilder g("dp=2,ep=2");
-  int x = g.tensor("x", {4, 8, 16}, TensorKind::Input);
-  int mask = g.tensor("mask", {4, 8, 4, 4}, TensorKind::Input);
-  int w = g.tensor("w", {4, 16, 64}, TensorKind::Weight);
-  int xe = g.einsum("dispatch", {mask, x}, {"gsec", "gsm"}, "egcm", "s");
-  int h = g.einsum("expert", {xe, w}, {"egcm", "emh"}, "egch", "m");
-  int y = g.einsum("combine", {mask, h}, {"gsec", "egch"}, "gsh", "ec");
-  g.p.tensors[y].isOutput = true;
-  g.p.strategy = Strategy::Experts;
+  MoeLayer g("dp=2,ep=2");
   Plan plan = g.plan();
-  EXPECT_EQ(g.sharding(plan, w), "[ep, -, -]");
-  EXPECT_EQ(g.sharding(plan, x), "[dp, -, -]");
+  EXPECT_EQ(g.sharding(plan, g.w), "[ep, -, -]");
+  EXPECT_EQ(g.sharding(plan, g.x), "[dp, -, -]");
   EXPECT_EQ(count(plan, CollectiveKind::AllToAll), 0);
   EXPECT_EQ(count(plan, CollectiveKind::AllReduce), 1);
 }
