@@ -88,11 +88,17 @@ public:
     (*this)("zero", "CastLike (zero32, " + like + ")");
     if (fill) {
       (*this)("fill32", "Constant <value_float = " + real(*fill) + "> ()");
-    } else { // -1 / 0: the text syntax has no literal infinity
-      (*this)("minus1", "Constant <value_float = -1.0> ()");
-      (*this)("fill32", "Div (minus1, zero32)");
+    } else {
+      minusInfinity("fill32");
     }
     return (*this)("fill", "CastLike (fill32, " + like + ")");
+  }
+  /// `out` = -inf as a float (-1 / 0: the text syntax has no literal
+  /// infinity).
+  Body &minusInfinity(const std::string &out) {
+    (*this)(out + "_m1", "Constant <value_float = -1.0> ()");
+    (*this)(out + "_0", "Constant <value_float = 0.0> ()");
+    return (*this)(out, "Div (" + out + "_m1, " + out + "_0)");
   }
   /// `kh`/`vh`: the KV heads repeated for their `group` query heads each
   /// (query head h reads kv head h / group, as HF's repeat_kv), from `k`

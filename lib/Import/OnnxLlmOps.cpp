@@ -1070,9 +1070,7 @@ Results importOrtAttention(NodeContext &c) {
   }
   if (causal) {
     b.causalBias("cb", seq, seq, 0); // defines cb_seen [seq, seq]
-    b("minus1c", "Constant <value_float = -1.0> ()");
-    b("zero32c", "Constant <value_float = 0.0> ()");
-    b("ninf32", "Div (minus1c, zero32c)");
+    b.minusInfinity("ninf32");
     b("ninf", "CastLike (ninf32, qk)");
     b("futureb", "Where (cb_seen, zero, ninf)");
     b("causal", "Add (" + s + ", futureb)");
