@@ -85,10 +85,6 @@ LogicalResult mlir::llmc::markDonatedInputs(ModuleOp module,
   auto main = module.lookupSymbol<func::FuncOp>("main");
   if (!main)
     return module.emitError("the module has no @main function"), failure();
-  if (!options.cudaChip.empty())
-    return module.emitError("donated inputs are for the CPU target: CUDA "
-                            "programs keep their inputs (not supported yet)"),
-           failure();
   if (!options.mesh.empty())
     return module.emitError("donated inputs do not combine with a mesh (not "
                             "supported yet)"),

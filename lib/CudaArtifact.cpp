@@ -935,8 +935,16 @@ mlir::llmc::buildCudaProgram(ModuleOp module, const ModelSignature &sig,
     for (Attribute site : sites)
       x.program.indexSites.push_back(
           cast<StringAttr>(site).getValue().str());
-  size_t nIn = sig.inputs.size(), nWeights = sig.weights.size(),
-         nOut = sig.outputs.size();
+  size_t nIn = sig.inputs.size(), nWeights = sig.weights.size();
+  // A donated input's output is that input's buffer, updated in place: it
+  // has no out-parameter (and no Output buffer); the others keep their
+  // signature index.
+  x.program.outputAliases = outputAliases(module, sig);
+  std::vector<uint32_t> outIndex;
+  for (auto [i, a] : llvm::enumerate(x.program.outputAliases))
+    if (a < 0)
+      outIndex.push_back(static_cast<uint32_t>(i));
+  size_t nOut = outIndex.size();
   if (main.getNumArguments() != nIn + nWeights + nOut)
     return main.emitOpError("does not take inputs, weights and outputs as the "
                             "signature says"),
@@ -949,7 +957,9 @@ mlir::llmc::buildCudaProgram(ModuleOp module, const ModelSignature &sig,
     rt::BufferKind kind = i < nIn              ? rt::BufferKind::Input
                           : i < nIn + nWeights ? rt::BufferKind::Weight
                                                : rt::BufferKind::Output;
-    uint32_t index = i < nIn ? i : i < nIn + nWeights ? i - nIn : i - nIn - nWeights;
+    uint32_t index = i < nIn              ? i
+                     : i < nIn + nWeights ? i - nIn
+                                          : outIndex[i - nIn - nWeights];
     x.buffers[arg] = x.addBuffer(kind, index, bytesOf(type));
   }
   if (failed(x.walk(main, 0)))

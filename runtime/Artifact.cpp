@@ -1365,9 +1365,8 @@ bool Artifact::loadExecutable(const std::string &path, const void *executable,
     return false;
   bool aliases = std::any_of(a.outputs_.begin(), a.outputs_.end(),
                              [](const TensorSpec &o) { return o.aliasOf >= 0; });
-  if (ok && aliases && (isCudaTarget(target) || !a.meshSizes_.empty())) {
-    error = path + ": malformed artifact: donated inputs in a CUDA or mesh "
-                   "program";
+  if (ok && aliases && !a.meshSizes_.empty()) {
+    error = path + ": malformed artifact: donated inputs in a mesh program";
     return false;
   }
   if (exe->report())
@@ -1379,6 +1378,30 @@ bool Artifact::loadExecutable(const std::string &path, const void *executable,
       error = path + ": malformed CUDA program in the artifact";
       return false;
     }
+    // The inputs' and outputs' buffers are the signature's tensors (a
+    // device's parts of them on a mesh): runs copy exactly that many bytes.
+    // A donated input's output has no buffer: it is read from the input's.
+    auto bytesOf = [&](const TensorSpec &t) {
+      return static_cast<uint64_t>(
+                 numElements(shardShape(t.shape, t.shardAxes, a.meshSizes_))) *
+             dtypeSize(t.dtype);
+    };
+    for (const CudaBuffer &b : program.buffers) {
+      bool input = b.kind == BufferKind::Input,
+           output = b.kind == BufferKind::Output;
+      if (!input && !output)
+        continue;
+      const std::vector<TensorSpec> &specs = input ? a.inputs_ : a.outputs_;
+      if (b.index >= specs.size() || bytesOf(specs[b.index]) != b.bytes ||
+          (output && specs[b.index].aliasOf >= 0)) {
+        error = path + ": malformed CUDA program in the artifact: " +
+                (input ? "input " : "output ") + std::to_string(b.index) +
+                "'s buffer does not match the signature";
+        return false;
+      }
+    }
+    for (const TensorSpec &o : a.outputs_)
+      program.outputAliases.push_back(o.aliasOf);
     if (!collectivesFitMesh(program, a.meshSizes_)) {
       error = path + ": malformed CUDA program in the artifact: a collective "
                      "over an axis the mesh does not have";
@@ -2161,9 +2184,9 @@ bool llmc::runtime::checkIndexValues(const std::string &path,
 }
 
 bool Artifact::run(const std::vector<TensorView> &inputs,
-                   const std::vector<TensorView> &outputs,
-                   std::string &error) const {
-  bool ok = runRaw(inputs, outputs, error);
+                   const std::vector<TensorView> &outputs, std::string &error,
+                   uint64_t producer) const {
+  bool ok = runRaw(inputs, outputs, error, producer);
   if (!ok)
     error = oneLine(error);
   return ok;
@@ -2171,27 +2194,71 @@ bool Artifact::run(const std::vector<TensorView> &inputs,
 
 bool Artifact::runRaw(const std::vector<TensorView> &inputs,
                       const std::vector<TensorView> &outputs,
-                      std::string &error) const {
+                      std::string &error, uint64_t producer) const {
+  // Device memory: for a CUDA artifact of one device, static shapes.
+  for (const std::vector<TensorView> *views : {&inputs, &outputs})
+    for (size_t i = 0; i < views->size(); ++i) {
+      if (!(*views)[i].device || (cuda_ && variants_.empty()))
+        continue;
+      const std::vector<TensorSpec> &specs =
+          views == &inputs ? inputs_ : outputs_;
+      error = path_ + ": " + (views == &inputs ? "input '" : "output '") +
+              (i < specs.size() ? specs[i].name : std::to_string(i)) +
+              "' is CUDA device memory, which only a CUDA artifact for one "
+              "device and static shapes takes; this one " +
+              (!variants_.empty()     ? "has dynamic dims"
+               : cudaMesh_            ? "runs on a mesh of GPUs"
+                                      : "runs on the CPU");
+      return false;
+    }
   if (!variants_.empty())
     return runDynamic(inputs, outputs, error);
   if (!checkViews(inputs, inputs_, "input", error) ||
       !checkViews(outputs, outputs_, "output", error))
     return false;
-  // Indices out of their dim: refused here, before the code would clamp.
-  for (size_t i = 0; i < inputs.size(); ++i)
-    if (!checkIndexValues(path_, inputs_[i], inputs[i].data, inputs[i].bytes,
-                          error))
+  // Indices out of their dim: refused here, before the code would clamp
+  // (device inputs are read back for it: token ids are small).
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const void *data = inputs[i].data;
+    std::vector<char> host;
+    if (inputs[i].device && inputs_[i].indexMax >= inputs_[i].indexMin) {
+      host.resize(inputs[i].bytes);
+      if (!cuda_->checkDevicePointer(reinterpret_cast<uint64_t>(data),
+                                     inputs[i].bytes, error) ||
+          !cuda_->copyToHost(host.data(), reinterpret_cast<uint64_t>(data),
+                             host.size(), error)) {
+        error = path_ + ": input '" + inputs_[i].name + "' " + error;
+        return false;
+      }
+      data = host.data();
+    } else if (inputs[i].device) {
+      continue;
+    }
+    if (!checkIndexValues(path_, inputs_[i], data, inputs[i].bytes, error))
       return false;
+  }
   if (cudaMesh_)
     return runCudaMesh(inputs, outputs, error);
   if (cuda_) {
-    std::vector<HostBytes> in;
-    std::vector<void *> out;
+    if (!checkDonated(inputs, outputs, error))
+      return false;
+    for (const std::vector<TensorView> *views : {&inputs, &outputs})
+      for (size_t i = 0; i < views->size(); ++i) {
+        const TensorView &v = (*views)[i];
+        if (v.device && !cuda_->checkDevicePointer(
+                            reinterpret_cast<uint64_t>(v.data), v.bytes, error)) {
+          error = path_ + ": " + (views == &inputs ? "input '" : "output '") +
+                  (views == &inputs ? inputs_ : outputs_)[i].name + "' " +
+                  error;
+          return false;
+        }
+      }
+    std::vector<CudaArg> in, out;
     for (const TensorView &t : inputs)
-      in.push_back({t.data, t.bytes});
+      in.push_back({t.data, t.bytes, t.device});
     for (const TensorView &t : outputs)
-      out.push_back(t.data);
-    if (!cuda_->run(in, out, error)) {
+      out.push_back({t.data, t.bytes, t.device});
+    if (!cuda_->run(in, out, error, producer)) {
       error = path_ + ": " + error;
       return false;
     }
@@ -2204,34 +2271,13 @@ bool Artifact::runRaw(const std::vector<TensorView> &inputs,
     descriptors.push_back(descriptor(t.data, t.shape));
   for (const WeightView &w : weights_)
     descriptors.push_back(descriptor(w.data, w.shape));
-  for (size_t i = 0; i < outputs.size(); ++i) {
-    // A donated input's output is that input's buffer, updated in place:
-    // it has no parameter of its own.
-    int a = outputs_[i].aliasOf;
-    if (a < 0) {
+  if (!checkDonated(inputs, outputs, error))
+    return false;
+  // A donated input's output is that input's buffer, updated in place: it
+  // has no parameter of its own.
+  for (size_t i = 0; i < outputs.size(); ++i)
+    if (outputs_[i].aliasOf < 0)
       descriptors.push_back(descriptor(outputs[i].data, outputs[i].shape));
-      continue;
-    }
-    if (outputs[i].data != inputs[a].data) {
-      error = path_ + ": output '" + outputs_[i].name + "' is input '" +
-              inputs_[a].name +
-              "' updated in place (donated): give both the same buffer";
-      return false;
-    }
-    // The code writes that buffer while it reads the other inputs: none of
-    // them may share its memory.
-    const char *lo = static_cast<const char *>(inputs[a].data);
-    for (size_t j = 0; j < inputs.size(); ++j) {
-      const char *other = static_cast<const char *>(inputs[j].data);
-      if (j != static_cast<size_t>(a) && inputs[j].bytes && inputs[a].bytes &&
-          other < lo + inputs[a].bytes && lo < other + inputs[j].bytes) {
-        error = path_ + ": input '" + inputs_[a].name +
-                "' is donated (updated in place) but shares its memory with "
-                "input '" + inputs_[j].name + "': give it a buffer of its own";
-        return false;
-      }
-    }
-  }
   std::vector<void *> args;
   for (auto &d : descriptors)
     args.push_back(d.data());
@@ -2245,6 +2291,38 @@ bool Artifact::runRaw(const std::vector<TensorView> &inputs,
   if (!why.empty()) {
     error = path_ + ": " + why;
     return false;
+  }
+  return true;
+}
+
+bool Artifact::checkDonated(const std::vector<TensorView> &inputs,
+                            const std::vector<TensorView> &outputs,
+                            std::string &error) const {
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    int a = outputs_[i].aliasOf;
+    if (a < 0)
+      continue;
+    if (outputs[i].data != inputs[a].data ||
+        outputs[i].device != inputs[a].device) {
+      error = path_ + ": output '" + outputs_[i].name + "' is input '" +
+              inputs_[a].name +
+              "' updated in place (donated): give both the same buffer";
+      return false;
+    }
+    // The code writes that buffer while it reads the other inputs: none of
+    // them may share its memory.
+    const char *lo = static_cast<const char *>(inputs[a].data);
+    for (size_t j = 0; j < inputs.size(); ++j) {
+      const char *other = static_cast<const char *>(inputs[j].data);
+      if (j != static_cast<size_t>(a) && inputs[j].bytes && inputs[a].bytes &&
+          inputs[j].device == inputs[a].device &&
+          other < lo + inputs[a].bytes && lo < other + inputs[j].bytes) {
+        error = path_ + ": input '" + inputs_[a].name +
+                "' is donated (updated in place) but shares its memory with "
+                "input '" + inputs_[j].name + "': give it a buffer of its own";
+        return false;
+      }
+    }
   }
   return true;
 }

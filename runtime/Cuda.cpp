@@ -59,6 +59,30 @@ bool CudaExecutable::profile(const std::vector<HostBytes> &,
   error = "no CUDA device";
   return false;
 }
+bool CudaExecutable::run(const std::vector<CudaArg> &,
+                         const std::vector<CudaArg> &, std::string &error,
+                         uint64_t) {
+  error = "no CUDA device";
+  return false;
+}
+bool CudaExecutable::allocate(size_t, uint64_t &, std::string &error) {
+  error = "no CUDA device";
+  return false;
+}
+void CudaExecutable::release(uint64_t) {}
+bool CudaExecutable::copyToDevice(uint64_t, const void *, size_t,
+                                  std::string &error) {
+  error = "no CUDA device";
+  return false;
+}
+bool CudaExecutable::copyToHost(void *, uint64_t, size_t, std::string &error) {
+  error = "no CUDA device";
+  return false;
+}
+bool CudaExecutable::checkDevicePointer(uint64_t, size_t, std::string &error) {
+  error = "no CUDA device";
+  return false;
+}
 const CudaProgram &CudaExecutable::program() const { return state_->program; }
 const std::string &CudaExecutable::deviceName() const {
   return state_->device;
@@ -112,7 +136,8 @@ struct Driver {
   X(cuEventSynchronize) X(cuStreamBeginCapture) X(cuStreamEndCapture)          \
   X(cuGraphInstantiateWithFlags) X(cuGraphLaunch) X(cuGraphExecDestroy)        \
   X(cuGraphDestroy) X(cuMemsetD8Async) X(cuMemcpy2DAsync) X(cuStreamQuery)   \
-  X(cuEventQuery) X(cuEventRecordWithFlags)
+  X(cuEventQuery) X(cuEventRecordWithFlags) X(cuStreamWaitEvent)              \
+  X(cuPointerGetAttribute) X(cuMemGetAddressRange)
 #define LLMC_DECLARE(name) decltype(&::name) name = nullptr;
   LLMC_DRIVER_FNS(LLMC_DECLARE)
   decltype(&::cuEventElapsedTime) cuEventElapsedTime = nullptr;
@@ -325,7 +350,13 @@ struct CudaExecutable::State {
   /// after it.
   CUdeviceptr indexStatus = 0;
   std::vector<CUdeviceptr> inputs, weights, outputs, constants;
-  std::vector<CUdeviceptr> buffers; // per program buffer
+  std::vector<CUdeviceptr> buffers; // per program buffer, as this run binds
+  /// Per program buffer, the executable's own memory (`buffers` without
+  /// the device arguments a run binds), and the addresses the CUDA graph
+  /// was captured with.
+  std::vector<CUdeviceptr> own, captured;
+  /// Marks the work on the stream that produced a run's device inputs.
+  CUevent inputsReady = nullptr;
   cublasLtHandle_t ltHandle = nullptr;
   std::vector<GemmPlan> gemms; // per step
   cudnnHandle_t dnnHandle = nullptr;
@@ -397,6 +428,9 @@ struct CudaExecutable::State {
     return std::string("collective ") + collectiveName(q.kind) + " (step " +
            std::to_string(q.stepId) + ") over mesh axis '" + axis + "'";
   }
+  /// True when [p, p + bytes) lies in one allocation on this device;
+  /// otherwise false with why (after "input 3: ").
+  bool checkDevicePointer(CUdeviceptr p, size_t bytes, std::string &error);
   bool enqueueCollective(size_t i, std::string &error);
   bool planGemm(size_t i, std::string &error);
   bool planConv(size_t i, std::string &error);
@@ -1115,6 +1149,13 @@ CudaExecutable::create(CudaProgram program,
       error = "malformed CUDA program: buffer index out of range";
       return nullptr;
     }
+    // Inputs and outputs get memory of their own when a run first gives
+    // them in host memory: one given on the device (a KV cache) never
+    // takes room twice.
+    if (b.kind == BufferKind::Input || b.kind == BufferKind::Output) {
+      s.buffers.push_back(0);
+      continue;
+    }
     CUdeviceptr &slot = (*list)[b.index];
     if (!slot) {
       const void *host = nullptr;
@@ -1208,6 +1249,7 @@ CudaExecutable::create(CudaProgram program,
     }
   if ((r = s.cu.cuStreamSynchronize(s.stream)) != CUDA_SUCCESS)
     return s.fail(r, "uploading the weights", error), nullptr;
+  s.own = s.buffers;
   return exe;
 }
 
@@ -1226,6 +1268,8 @@ CudaExecutable::~CudaExecutable() {
   for (CUevent e : s.collectiveEvents)
     if (e)
       s.cu.cuEventDestroy(e);
+  if (s.inputsReady)
+    s.cu.cuEventDestroy(s.inputsReady);
   if (s.graphExec)
     s.cu.cuGraphExecDestroy(s.graphExec);
   if (s.graph)
@@ -1286,12 +1330,72 @@ bool synchronize(CudaExecutable::State &s, std::string &error) {
   return true;
 }
 
-/// Uploads inputs, runs `body`, downloads outputs, then waits (`wait`); a
-/// failure anywhere poisons the executable.
+/// `bytes` host bytes at each of `data`, as run arguments.
+std::vector<CudaArg> hostArgs(const std::vector<HostBytes> &data) {
+  std::vector<CudaArg> out;
+  for (const HostBytes &h : data)
+    out.push_back({const_cast<void *>(h.data), h.bytes, false});
+  return out;
+}
+std::vector<CudaArg> hostArgs(const std::vector<void *> &data) {
+  std::vector<CudaArg> out;
+  for (void *p : data)
+    out.push_back({p, 0, false});
+  return out;
+}
+
+/// Binds this run's arguments: a device argument replaces the executable's
+/// own buffer for it (a donated input's output is that input's memory).
+/// False with `error` when an argument is too small, or its output and
+/// donated input are not one device buffer. The host arguments are only
+/// checked here (uploaded and downloaded by runWith).
+bool bindArguments(CudaExecutable::State &s, const std::vector<CudaArg> &in,
+                   const std::vector<CudaArg> &out, std::string &error) {
+  const std::vector<int> &aliases = s.program.outputAliases;
+  for (size_t j = 0; j < out.size(); ++j) {
+    int a = j < aliases.size() ? aliases[j] : -1;
+    if (a < 0 || static_cast<size_t>(a) >= in.size())
+      continue;
+    if (out[j].device != in[a].device ||
+        (out[j].device && out[j].data != in[a].data)) {
+      error = "output " + std::to_string(j) + " is input " +
+              std::to_string(a) +
+              " updated in place (donated): give both the same " +
+              (in[a].device ? "device buffer" : "memory side");
+      return false;
+    }
+  }
+  s.buffers = s.own;
+  for (size_t k = 0; k < s.program.buffers.size(); ++k) {
+    const CudaBuffer &b = s.program.buffers[k];
+    const std::vector<CudaArg> *args =
+        b.kind == BufferKind::Input    ? &in
+        : b.kind == BufferKind::Output ? &out
+                                       : nullptr;
+    if (!args || b.index >= args->size())
+      continue;
+    const CudaArg &arg = (*args)[b.index];
+    // Output host pointers come without a size (the program's is used).
+    if ((arg.device || args == &in) && arg.bytes < b.bytes) {
+      error = std::string(args == &in ? "input " : "output ") +
+              std::to_string(b.index) + " holds " + std::to_string(arg.bytes) +
+              " bytes; the program's buffer has " + std::to_string(b.bytes);
+      return false;
+    }
+    if (arg.device)
+      s.buffers[k] = reinterpret_cast<CUdeviceptr>(arg.data);
+  }
+  return true;
+}
+
+/// Uploads the host inputs, runs `body`, downloads the host outputs, then
+/// waits (`wait`); a failure anywhere poisons the executable. Device
+/// arguments are bound where they are (after the stream that produced
+/// them, `producer`, reaches this point).
 template <typename Body, typename Wait>
-bool runWith(CudaExecutable::State &s, const std::vector<HostBytes> &inputs,
-             const std::vector<void *> &outputs, std::string &error,
-             Body body, Wait wait) {
+bool runWith(CudaExecutable::State &s, const std::vector<CudaArg> &inputs,
+             const std::vector<CudaArg> &outputs, std::string &error,
+             Body body, Wait wait, uint64_t producer = 0) {
   std::lock_guard<std::mutex> lock(s.mutex);
   if (!s.poisoned.empty()) {
     error = "an earlier CUDA error left this executable unusable: " +
@@ -1302,31 +1406,95 @@ bool runWith(CudaExecutable::State &s, const std::vector<HostBytes> &inputs,
     s.poisoned = error;
     return false;
   };
-  if (inputs.size() != s.inputs.size() || outputs.size() != s.outputs.size()) {
+  size_t nOut = std::max(s.outputs.size(), s.program.outputAliases.size());
+  if (inputs.size() != s.inputs.size() || outputs.size() != nOut) {
     error = "the CUDA program takes " + std::to_string(s.inputs.size()) +
-            " inputs and " + std::to_string(s.outputs.size()) + " outputs";
+            " inputs and " + std::to_string(nOut) + " outputs";
     return false;
   }
   s.cu.cuCtxSetCurrent(s.ctx);
+  bool anyDevice = false;
+  for (const std::vector<CudaArg> *args : {&inputs, &outputs})
+    for (size_t i = 0; i < args->size(); ++i) {
+      const CudaArg &a = (*args)[i];
+      if (!a.device)
+        continue;
+      anyDevice = true;
+      std::string why;
+      if (!s.checkDevicePointer(reinterpret_cast<CUdeviceptr>(a.data), a.bytes,
+                                why)) {
+        error = std::string(args == &inputs ? "input " : "output ") +
+                std::to_string(i) + ": " + why;
+        return false;
+      }
+    }
   CUresult r;
-  for (const CudaBuffer &b : s.program.buffers)
-    if (b.kind == BufferKind::Input && b.bytes &&
-        (r = s.cu.cuMemcpyHtoDAsync(s.inputs[b.index], inputs[b.index].data,
+  // The inputs and outputs given in host memory go through the
+  // executable's own buffers, made when first needed.
+  for (size_t k = 0; k < s.program.buffers.size(); ++k) {
+    const CudaBuffer &b = s.program.buffers[k];
+    bool input = b.kind == BufferKind::Input;
+    if ((!input && b.kind != BufferKind::Output) || s.own[k] || !b.bytes ||
+        (input ? inputs : outputs)[b.index].device)
+      continue;
+    CUdeviceptr &slot = (input ? s.inputs : s.outputs)[b.index];
+    if (!slot && !(slot = s.alloc(b.bytes, r)))
+      return s.fail(r, "allocating " + std::to_string(b.bytes) + " bytes for " +
+                           (input ? "input " : "output ") +
+                           std::to_string(b.index),
+                    error);
+    s.own[k] = slot;
+  }
+  if (!bindArguments(s, inputs, outputs, error))
+    return false;
+  if (anyDevice && producer) {
+    if (!s.inputsReady &&
+        (r = s.cu.cuEventCreate(&s.inputsReady, CU_EVENT_DISABLE_TIMING)) !=
+            CUDA_SUCCESS)
+      return s.fail(r, "creating a CUDA event", error);
+    if ((r = s.cu.cuEventRecord(s.inputsReady,
+                                reinterpret_cast<CUstream>(producer))) !=
+            CUDA_SUCCESS ||
+        (r = s.cu.cuStreamWaitEvent(s.stream, s.inputsReady, 0)) !=
+            CUDA_SUCCESS)
+      return s.fail(r, "waiting for the stream that wrote the inputs", error);
+  }
+  std::vector<bool> uploaded(inputs.size(), false);
+  for (size_t k = 0; k < s.program.buffers.size(); ++k) {
+    const CudaBuffer &b = s.program.buffers[k];
+    if (b.kind != BufferKind::Input || !b.bytes || inputs[b.index].device ||
+        uploaded[b.index])
+      continue;
+    uploaded[b.index] = true;
+    if ((r = s.cu.cuMemcpyHtoDAsync(s.buffers[k], inputs[b.index].data,
                                     b.bytes, s.stream)) != CUDA_SUCCESS)
       return s.fail(r, "uploading input " + std::to_string(b.index), error),
              poison();
+  }
   if (!body())
     return poison();
-  std::vector<bool> done(s.outputs.size(), false);
-  for (const CudaBuffer &b : s.program.buffers)
-    if (b.kind == BufferKind::Output && b.bytes && !done[b.index]) {
-      done[b.index] = true;
-      if ((r = s.cu.cuMemcpyDtoHAsync(outputs[b.index], s.outputs[b.index],
-                                      b.bytes, s.stream)) != CUDA_SUCCESS)
-        return s.fail(r, "downloading output " + std::to_string(b.index),
-                      error),
+  // Host outputs come down: from their buffers, a donated input's from
+  // that input's (where this run bound it).
+  std::vector<bool> done(nOut, false);
+  for (size_t k = 0; k < s.program.buffers.size(); ++k) {
+    const CudaBuffer &b = s.program.buffers[k];
+    std::vector<size_t> targets;
+    if (b.kind == BufferKind::Output)
+      targets.push_back(b.index);
+    if (b.kind == BufferKind::Input)
+      for (size_t j = 0; j < s.program.outputAliases.size(); ++j)
+        if (s.program.outputAliases[j] == static_cast<int>(b.index))
+          targets.push_back(j);
+    for (size_t j : targets) {
+      if (!b.bytes || done[j] || outputs[j].device)
+        continue;
+      done[j] = true;
+      if ((r = s.cu.cuMemcpyDtoHAsync(outputs[j].data, s.buffers[k], b.bytes,
+                                      s.stream)) != CUDA_SUCCESS)
+        return s.fail(r, "downloading output " + std::to_string(j), error),
                poison();
     }
+  }
   if (!wait())
     return poison();
   // A gather's or scatter's computed index outside its dim (ONNX makes it
@@ -1365,7 +1533,17 @@ bool enqueueRun(CudaExecutable::State &s, bool graph, std::string &error) {
     s.ranEagerly = true;
     return s.enqueueAll(error);
   }
+  // The graph holds the addresses it was captured with: a run that binds
+  // other device arguments captures it again (a decode loop's donated
+  // caches keep theirs, and replay).
+  if (s.graphExec && s.captured != s.buffers) {
+    s.cu.cuGraphExecDestroy(s.graphExec);
+    s.cu.cuGraphDestroy(s.graph);
+    s.graphExec = nullptr;
+    s.graph = nullptr;
+  }
   if (!s.graphExec) {
+    s.captured = s.buffers;
     // Capture once: every buffer is at a fixed address, so the graph
     // replays as is.
     if ((r = s.cu.cuStreamBeginCapture(
@@ -1395,11 +1573,102 @@ bool enqueueRun(CudaExecutable::State &s, bool graph, std::string &error) {
 bool CudaExecutable::run(const std::vector<HostBytes> &inputs,
                          const std::vector<void *> &outputs,
                          std::string &error) {
+  return run(hostArgs(inputs), hostArgs(outputs), error);
+}
+
+bool CudaExecutable::run(const std::vector<CudaArg> &inputs,
+                         const std::vector<CudaArg> &outputs,
+                         std::string &error, uint64_t producer) {
   State &s = *state_;
   return runWith(
       s, inputs, outputs, error,
       [&]() { return enqueueRun(s, graph_, error); },
-      [&]() { return synchronize(s, error); });
+      [&]() { return synchronize(s, error); }, producer);
+}
+
+bool CudaExecutable::allocate(size_t bytes, uint64_t &pointer,
+                              std::string &error) {
+  State &s = *state_;
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.cu.cuCtxSetCurrent(s.ctx);
+  CUdeviceptr p = 0;
+  CUresult r = s.cu.cuMemAlloc(&p, std::max<size_t>(bytes, 1));
+  if (r != CUDA_SUCCESS)
+    return s.fail(r, "allocating " + std::to_string(bytes) + " bytes on " +
+                         s.device,
+                  error);
+  pointer = static_cast<uint64_t>(p);
+  return true;
+}
+
+void CudaExecutable::release(uint64_t pointer) {
+  State &s = *state_;
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.cu.cuCtxSetCurrent(s.ctx);
+  s.cu.cuMemFree(static_cast<CUdeviceptr>(pointer));
+}
+
+bool CudaExecutable::copyToDevice(uint64_t to, const void *from, size_t bytes,
+                                  std::string &error) {
+  State &s = *state_;
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.cu.cuCtxSetCurrent(s.ctx);
+  CUresult r;
+  if (bytes && ((r = s.cu.cuMemcpyHtoDAsync(static_cast<CUdeviceptr>(to), from,
+                                            bytes, s.stream)) != CUDA_SUCCESS ||
+                (r = s.cu.cuStreamSynchronize(s.stream)) != CUDA_SUCCESS))
+    return s.fail(r, "copying " + std::to_string(bytes) + " bytes to " +
+                         s.device,
+                  error);
+  return true;
+}
+
+bool CudaExecutable::copyToHost(void *to, uint64_t from, size_t bytes,
+                                std::string &error) {
+  State &s = *state_;
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.cu.cuCtxSetCurrent(s.ctx);
+  CUresult r;
+  if (bytes && ((r = s.cu.cuMemcpyDtoHAsync(to, static_cast<CUdeviceptr>(from),
+                                            bytes, s.stream)) != CUDA_SUCCESS ||
+                (r = s.cu.cuStreamSynchronize(s.stream)) != CUDA_SUCCESS))
+    return s.fail(r, "copying " + std::to_string(bytes) + " bytes from " +
+                         s.device,
+                  error);
+  return true;
+}
+
+bool CudaExecutable::State::checkDevicePointer(CUdeviceptr p, size_t bytes,
+                                               std::string &error) {
+  int ordinal = -1;
+  CUdeviceptr base = 0;
+  size_t size = 0;
+  if (cu.cuPointerGetAttribute(&ordinal, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL,
+                               p) != CUDA_SUCCESS ||
+      cu.cuMemGetAddressRange(&base, &size, p) != CUDA_SUCCESS) {
+    error = "is not CUDA device memory";
+    return false;
+  }
+  if (ordinal != static_cast<int>(dev)) {
+    error = "is on CUDA device " + std::to_string(ordinal) +
+            "; this executable runs on " + device;
+    return false;
+  }
+  if (p + bytes > base + size) {
+    error = "runs past the end of its device allocation (" +
+            std::to_string(bytes) + " bytes from offset " +
+            std::to_string(p - base) + " of " + std::to_string(size) + ")";
+    return false;
+  }
+  return true;
+}
+
+bool CudaExecutable::checkDevicePointer(uint64_t pointer, size_t bytes,
+                                        std::string &error) {
+  State &s = *state_;
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.cu.cuCtxSetCurrent(s.ctx);
+  return s.checkDevicePointer(static_cast<CUdeviceptr>(pointer), bytes, error);
 }
 
 bool CudaExecutable::profile(const std::vector<HostBytes> &inputs,
@@ -1421,7 +1690,7 @@ bool CudaExecutable::profile(const std::vector<HostBytes> &inputs,
       destroy();
       return s.fail(r, "creating CUDA events", error);
     }
-  bool ok = runWith(s, inputs, outputs, error, [&]() {
+  bool ok = runWith(s, hostArgs(inputs), hostArgs(outputs), error, [&]() {
     for (size_t i = 0; i < n; ++i) {
       if ((r = s.cu.cuEventRecord(events[i], s.stream)) != CUDA_SUCCESS)
         return s.fail(r, "recording a CUDA event", error);
@@ -1952,7 +2221,7 @@ bool CudaMesh::run(const std::vector<std::vector<HostBytes>> &inputs,
       return true;
     };
     bool ok = runWith(
-        s, inputs[rank], outputs[rank], why,
+        s, hostArgs(inputs[rank]), hostArgs(outputs[rank]), why,
         [&]() {
           s.collectivesIssued = 0;
           if (!enqueueRun(s, x.devices[rank]->graph_, why))

@@ -25,11 +25,15 @@ from .report import Kernel, Report
 from .errors import (CaptureError, CompileError, InputError, LlmcError,
                      LoadError, PipelineError, UnsupportedError)
 
-__all__ = ["compile", "load", "Executable", "TensorInfo", "Report", "Kernel",
+__all__ = ["compile", "load", "Executable", "DeviceArray", "TensorInfo",
+           "Report", "Kernel",
            "passes", "errors",
            "register_torch_backend", "LlmcError", "CompileError",
            "UnsupportedError", "CaptureError", "LoadError", "InputError",
            "PipelineError"]
+
+#: An array on the GPU a CUDA executable runs on (Executable.to_device).
+DeviceArray = _llmc.DeviceArray
 
 TensorInfo = namedtuple("TensorInfo", "name shape dtype")
 TensorInfo.__doc__ = "Name, shape (tuple) and dtype (numpy name) of a tensor."
@@ -101,6 +105,21 @@ class Executable:
                         for o, i in enumerate(self._artifact.aliases) if i >= 0}
 
     @property
+    def target(self):
+        """"cpu-x86_64" or "cuda-sm_XX"."""
+        return self._artifact.target
+
+    def to_device(self, array):
+        """A copy of `array` in the memory of the GPU this CUDA executable
+        runs on (an llmc.DeviceArray). Given as an input, it is read where
+        it is; given as a donated input (compile(..., donate=[...])), it is
+        updated in place and returned: a decode loop's KV caches stay on the
+        GPU between steps. `.numpy()` copies it back; torch and CuPy see it
+        through __cuda_array_interface__ (torch CUDA tensors are taken as
+        inputs the same way)."""
+        return self._artifact.to_device(np.ascontiguousarray(array))
+
+    @property
     def input_names(self):
         return [t.name for t in self.inputs]
 
@@ -126,10 +145,20 @@ class Executable:
             raise InputError(f"missing input '{missing[0]}'")
         as_torch = any(_is_torch_tensor(v) for v in given.values())
         donated = set(self.donated.values())
-        arrays = [_to_numpy(given[n], n in donated) for n in names]
+        # A CUDA executable reads CUDA arrays (torch, CuPy, DeviceArray)
+        # where they are; other executables get host copies.
+        on_gpu = self.target.startswith("cuda")
+        arrays = [given[n] if on_gpu and hasattr(given[n], "__cuda_array_interface__")
+                  else _to_numpy(given[n], n in donated) for n in names]
         outs = self._artifact.run(arrays)
         if as_torch:
-            outs = [_to_torch(o, t.dtype) for o, t in zip(outs, self.outputs)]
+            device = next((v.device for v in given.values()
+                           if _is_torch_tensor(v) and v.device.type == "cuda"
+                           and on_gpu), None)
+            outs = [o if _is_torch_tensor(o) else
+                    _to_torch(o, t.dtype) if device is None else
+                    _to_torch(o, t.dtype).to(device)
+                    for o, t in zip(outs, self.outputs)]
         if self._returns_tuple or (self._returns_tuple is None and len(outs) != 1):
             return tuple(outs)
         return outs[0]

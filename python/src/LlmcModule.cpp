@@ -9,6 +9,7 @@
 
 #include "llmc/Api.h"
 #include "llmc/Runtime/Artifact.h"
+#include "llmc/Runtime/Cuda.h"
 #include "llmc/Runtime/Tensor.h"
 
 #include <pybind11/numpy.h>
@@ -108,6 +109,114 @@ void exportKernelSymbols() {
     throw std::runtime_error("cannot load " + path + ": " + dlerror());
 }
 
+/// An array in the memory of the CUDA device an artifact runs on, made by
+/// Executable.to_device: a run's device input (a donated one is updated in
+/// place and returned), read back with numpy(), and seen by torch and CuPy
+/// through __cuda_array_interface__. It keeps its artifact (whose
+/// executable owns the device context) alive, and frees its memory when it
+/// goes.
+class DeviceArray {
+public:
+  DeviceArray(py::object owner, llmc::runtime::CudaExecutable *exe,
+              const py::array &host)
+      : owner_(std::move(owner)), exe_(exe) {
+    py::array c = py::array::ensure(host, py::array::c_style);
+    if (!c)
+      raise("InputError", "to_device needs an array");
+    dtype_ = py::str(c.dtype().attr("name"));
+    dtypeFromName(dtype_); // a dtype llmc knows
+    shape_.assign(c.shape(), c.shape() + c.ndim());
+    bytes_ = static_cast<size_t>(c.nbytes());
+    std::string error;
+    if (!exe_->allocate(bytes_, pointer_, error))
+      raise("InputError", error);
+    if (!exe_->copyToDevice(pointer_, c.data(), bytes_, error)) {
+      exe_->release(pointer_);
+      pointer_ = 0;
+      raise("InputError", error);
+    }
+  }
+  ~DeviceArray() {
+    if (pointer_)
+      exe_->release(pointer_);
+  }
+  DeviceArray(const DeviceArray &) = delete;
+  DeviceArray &operator=(const DeviceArray &) = delete;
+
+  py::array numpy() const {
+    py::array out(py::dtype(dtype_),
+                  std::vector<py::ssize_t>(shape_.begin(), shape_.end()));
+    std::string error;
+    bool ok;
+    {
+      py::gil_scoped_release release;
+      ok = exe_->copyToHost(out.mutable_data(), pointer_, bytes_, error);
+    }
+    if (!ok)
+      raise("InputError", error);
+    return out;
+  }
+  py::dict interface() const {
+    py::dict d;
+    d["shape"] = py::tuple(py::cast(shape_));
+    d["typestr"] = py::str(py::dtype(dtype_).attr("str"));
+    d["data"] = py::make_tuple(pointer_, false);
+    d["strides"] = py::none();
+    d["version"] = 3;
+    d["stream"] = py::none(); // every copy and run is synchronous
+    return d;
+  }
+  py::tuple shape() const { return py::tuple(py::cast(shape_)); }
+  const std::string &dtype() const { return dtype_; }
+  size_t nbytes() const { return bytes_; }
+  uint64_t pointer() const { return pointer_; }
+
+private:
+  py::object owner_;
+  llmc::runtime::CudaExecutable *exe_;
+  std::string dtype_;
+  std::vector<int64_t> shape_;
+  size_t bytes_ = 0;
+  uint64_t pointer_ = 0;
+};
+
+/// A device view of `object` when it has __cuda_array_interface__ (torch
+/// and CuPy CUDA arrays, DeviceArray): C-contiguous, of a dtype llmc knows.
+/// `stream` is set to the stream it names (0: none).
+bool deviceView(const py::handle &object, const std::string &name,
+                llmc::runtime::TensorView &view, uint64_t &stream) {
+  if (!py::hasattr(object, "__cuda_array_interface__"))
+    return false;
+  py::dict d = object.attr("__cuda_array_interface__");
+  py::tuple shape = d["shape"];
+  std::string dtype = py::str(py::dtype(py::str(d["typestr"])).attr("name"));
+  view.dtype = dtypeFromName(dtype);
+  view.shape.clear();
+  for (py::handle n : shape)
+    view.shape.push_back(n.cast<int64_t>());
+  size_t element = llmc::runtime::dtypeSize(view.dtype);
+  if (d.contains("strides") && !d["strides"].is_none()) {
+    // C order, or refused (a transposed view).
+    int64_t expect = static_cast<int64_t>(element);
+    py::tuple strides = d["strides"];
+    for (size_t i = view.shape.size(); i-- > 0;) {
+      if (view.shape[i] != 1 && strides[i].cast<int64_t>() != expect)
+        raise("InputError", "input '" + name +
+                                "' is a strided CUDA array: give a contiguous "
+                                "one (.contiguous())");
+      expect *= view.shape[i];
+    }
+  }
+  py::tuple data = d["data"];
+  view.data = reinterpret_cast<void *>(data[0].cast<uintptr_t>());
+  view.bytes = static_cast<size_t>(llmc::runtime::numElements(view.shape)) *
+               element;
+  view.device = true;
+  if (d.contains("stream") && !d["stream"].is_none() && !stream)
+    stream = d["stream"].cast<uint64_t>();
+  return true;
+}
+
 class PyArtifact {
 public:
   /// `displayName` replaces the path in messages (a compiled model's
@@ -156,8 +265,20 @@ public:
                               " inputs, " + std::to_string(arrays.size()) +
                               " given");
     std::vector<py::array> keep;
+    std::vector<py::object> devices(in.size());
     std::vector<llmc::runtime::TensorView> inputs, outputs;
+    uint64_t producer = 0;
     for (size_t i = 0; i < in.size(); ++i) {
+      llmc::runtime::TensorView view;
+      if (deviceView(arrays[i], in[i].name, view, producer)) {
+        if (in[i].dtype == DType::BF16 &&
+            (view.dtype == DType::U16 || view.dtype == DType::I16))
+          view.dtype = DType::BF16;
+        inputs.push_back(std::move(view));
+        devices[i] = arrays[i].cast<py::object>();
+        keep.emplace_back();
+        continue;
+      }
       py::array c =
           py::array::ensure(arrays[i].cast<py::object>(), py::array::c_style);
       if (!c)
@@ -183,6 +304,13 @@ public:
     for (const llmc::runtime::TensorSpec &s : specs) {
       // A donated input is updated in place and is this output: the
       // caller's array when it is writable and C-contiguous, else a copy.
+      if (s.aliasOf >= 0 && static_cast<size_t>(s.aliasOf) < keep.size() &&
+          devices[s.aliasOf]) {
+        // On the device: updated where it is, and returned.
+        outputs.push_back(inputs[s.aliasOf]);
+        result.append(devices[s.aliasOf]);
+        continue;
+      }
       if (s.aliasOf >= 0 && static_cast<size_t>(s.aliasOf) < keep.size()) {
         py::array &donated = keep[s.aliasOf];
         // Another input sharing its memory (the same array given twice,
@@ -191,7 +319,8 @@ public:
         bool shared = false;
         for (size_t j = 0; j < inputs.size(); ++j) {
           const char *other = static_cast<const char *>(inputs[j].data);
-          shared |= j != static_cast<size_t>(s.aliasOf) && inputs[j].bytes &&
+          shared |= j != static_cast<size_t>(s.aliasOf) && !inputs[j].device &&
+                    inputs[j].bytes &&
                     other < lo + inputs[s.aliasOf].bytes &&
                     lo < other + inputs[j].bytes;
         }
@@ -219,12 +348,25 @@ public:
     bool ok;
     {
       py::gil_scoped_release release;
-      ok = artifact->run(inputs, outputs, error);
+      ok = artifact->run(inputs, outputs, error, producer);
     }
     if (!ok)
       raise("InputError", error);
     return result;
   }
+  /// The CUDA executable device arrays live on: a CUDA artifact's for one
+  /// device and static shapes.
+  llmc::runtime::CudaExecutable *cudaExecutable() const {
+    if (!artifact->cuda())
+      raise("InputError",
+            "to_device needs a CUDA executable for one device and static "
+            "shapes; this one " +
+                std::string(!artifact->dynamicDims().empty() ? "has dynamic dims"
+                            : artifact->cudaMesh() ? "runs on a mesh of GPUs"
+                                                   : "runs on the CPU"));
+    return artifact->cuda();
+  }
+  const std::string &target() const { return artifact->target(); }
 
 private:
   std::unique_ptr<llmc::runtime::Artifact> artifact;
@@ -295,7 +437,30 @@ PYBIND11_MODULE(_llmc, m) {
       .def_property_readonly("aliases", &PyArtifact::aliases)
       .def_property_readonly("report", &PyArtifact::report)
       .def_property_readonly("dynamic", &PyArtifact::dynamic)
-      .def("run", &PyArtifact::run, py::arg("arrays"));
+      .def_property_readonly("target", &PyArtifact::target)
+      .def("run", &PyArtifact::run, py::arg("arrays"))
+      .def(
+          "to_device",
+          [](py::object self, const py::array &array) {
+            auto *exe = self.cast<PyArtifact &>().cudaExecutable();
+            return std::make_unique<DeviceArray>(self, exe, array);
+          },
+          py::arg("array"));
+
+  py::class_<DeviceArray>(m, "DeviceArray")
+      .def_property_readonly("shape", &DeviceArray::shape)
+      .def_property_readonly("dtype", &DeviceArray::dtype)
+      .def_property_readonly("nbytes", &DeviceArray::nbytes)
+      .def_property_readonly("ptr", &DeviceArray::pointer)
+      .def_property_readonly("__cuda_array_interface__",
+                             &DeviceArray::interface)
+      .def("numpy", &DeviceArray::numpy)
+      .def("__repr__", [](const DeviceArray &a) {
+        std::string shape;
+        for (py::handle n : a.shape())
+          shape += (shape.empty() ? "" : ", ") + std::string(py::str(n));
+        return "<llmc.DeviceArray " + a.dtype() + "[" + shape + "] on the GPU>";
+      });
 
   py::class_<llmc::api::GraphBuilder>(m, "GraphBuilder")
       .def(py::init<const std::string &>(), py::arg("name"))

@@ -53,6 +53,8 @@ struct CUmod_st {
 struct CUfunc_st {
   std::string name;
   CUmod_st *module = nullptr;
+  /// The kernel's parameters, counted in its PTX (-1 from a cubin).
+  int params = -1;
 };
 struct CUstream_st {
   std::atomic<bool> capturing{false}, invalidated{false};
@@ -77,6 +79,7 @@ namespace {
 std::mutex traceMutex;
 std::mutex memoryMutex;
 std::map<uintptr_t, size_t> allocations; // base -> bytes
+std::map<uintptr_t, int> allocationDevices; // base -> device
 std::atomic<bool> initialized{false};
 constexpr int kMaxDevices = 16;
 CUctx_st primaryContexts[kMaxDevices];
@@ -445,7 +448,18 @@ CUresult CUDAAPI cuModuleGetFunction(CUfunction *function, CUmodule module,
   fakeCudaTrace("cuModuleGetFunction %s -> %d", name, found ? 0 : 500);
   if (!found)
     return CUDA_ERROR_NOT_FOUND;
-  *function = new CUfunc_st{name, module};
+  auto *f = new CUfunc_st{name, module};
+  if (!module->cubin) {
+    size_t at = module->image.find(".entry " + std::string(name));
+    size_t open = module->image.find('(', at), close = module->image.find(')', open);
+    if (open != std::string::npos && close != std::string::npos) {
+      f->params = 0;
+      for (size_t p = module->image.find(".param", open); p < close;
+           p = module->image.find(".param", p + 1))
+        ++f->params;
+    }
+  }
+  *function = f;
   return CUDA_SUCCESS;
 }
 
@@ -524,6 +538,7 @@ CUresult CUDAAPI cuMemAlloc(CUdeviceptr *pointer, size_t bytes) {
           static_cast<unsigned char>(current->device * 64 + i * 7 + 1);
   std::lock_guard<std::mutex> lock(memoryMutex);
   allocations[reinterpret_cast<uintptr_t>(p)] = bytes;
+  allocationDevices[reinterpret_cast<uintptr_t>(p)] = current->device;
   *pointer = reinterpret_cast<CUdeviceptr>(p);
   return CUDA_SUCCESS;
 }
@@ -536,8 +551,46 @@ CUresult CUDAAPI cuMemFree(CUdeviceptr pointer) {
     fakeCudaTrace("cuMemFree -> 1 (not an allocation)");
     return CUDA_ERROR_INVALID_VALUE;
   }
+  allocationDevices.erase(pointer);
   std::free(reinterpret_cast<void *>(pointer));
   fakeCudaTrace("cuMemFree");
+  return CUDA_SUCCESS;
+}
+
+/// The device of the allocation holding `pointer` (CU_POINTER_ATTRIBUTE_
+/// DEVICE_ORDINAL only); CUDA_ERROR_INVALID_VALUE for other memory.
+CUresult CUDAAPI cuPointerGetAttribute(void *data,
+                                       CUpointer_attribute attribute,
+                                       CUdeviceptr pointer) {
+  if (!initialized)
+    return CUDA_ERROR_NOT_INITIALIZED;
+  if (attribute != CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL || !data)
+    return CUDA_ERROR_INVALID_VALUE;
+  std::lock_guard<std::mutex> lock(memoryMutex);
+  auto it = allocations.upper_bound(pointer);
+  if (it == allocations.begin() || pointer >= std::prev(it)->first +
+                                                  std::prev(it)->second) {
+    fakeCudaTrace("cuPointerGetAttribute -> 1 (not device memory)");
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  *static_cast<int *>(data) = allocationDevices[std::prev(it)->first];
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemGetAddressRange(CUdeviceptr *base, size_t *bytes,
+                                      CUdeviceptr pointer) {
+  if (CUresult r = needContext("cuMemGetAddressRange"))
+    return r;
+  std::lock_guard<std::mutex> lock(memoryMutex);
+  auto it = allocations.upper_bound(pointer);
+  if (it == allocations.begin() || pointer >= std::prev(it)->first +
+                                                  std::prev(it)->second)
+    return CUDA_ERROR_NOT_FOUND;
+  --it;
+  if (base)
+    *base = it->first;
+  if (bytes)
+    *bytes = it->second;
   return CUDA_SUCCESS;
 }
 
@@ -691,9 +744,23 @@ CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned int gridX,
     return CUDA_ERROR_INVALID_VALUE;
   }
   const char *how = fakeCudaDeviceWork(stream, "cuLaunchKernel");
-  fakeCudaTrace("cuLaunchKernel %s grid=%ux%ux%u block=%ux%ux%u shared=%u %s",
+  // $FAKE_CUDA_TRACE_ARGS: a kernel loaded from PTX also shows its
+  // arguments (every llmc kernel takes 64-bit pointers).
+  std::string args;
+  if (std::getenv("FAKE_CUDA_TRACE_ARGS") && f->params >= 0 && params) {
+    args = " args=";
+    for (int i = 0; i < f->params; ++i) {
+      char one[32];
+      uint64_t v = 0;
+      std::memcpy(&v, params[i], sizeof(v));
+      std::snprintf(one, sizeof(one), "%s0x%lx", i ? "," : "",
+                    static_cast<unsigned long>(v));
+      args += one;
+    }
+  }
+  fakeCudaTrace("cuLaunchKernel %s grid=%ux%ux%u block=%ux%ux%u shared=%u %s%s",
                 f->name.c_str(), gridX, gridY, gridZ, blockX, blockY, blockZ,
-                sharedBytes, how);
+                sharedBytes, how, args.c_str());
   // $FAKE_CUDA_INDEX_STATUS=SITE,INDEX,SIZE: every kernel run acts as one
   // that found an index out of its dim (the kernels compute nothing else).
   if (const char *status = std::getenv("FAKE_CUDA_INDEX_STATUS");
@@ -728,9 +795,14 @@ CUresult CUDAAPI cuEventRecord(CUevent event, CUstream stream) {
     return r;
   if (!event)
     return CUDA_ERROR_INVALID_HANDLE;
-  fakeCudaTrace("cuEventRecord");
+  // CU_STREAM_LEGACY and CU_STREAM_PER_THREAD are handles, not streams.
+  bool special = stream == CU_STREAM_LEGACY || stream == CU_STREAM_PER_THREAD;
+  fakeCudaTrace("cuEventRecord%s", stream == CU_STREAM_LEGACY ? " legacy"
+                                   : stream == CU_STREAM_PER_THREAD
+                                       ? " per-thread"
+                                       : "");
   event->recorded = true;
-  event->behind = stream && stream->stalled ? stream : nullptr;
+  event->behind = !special && stream && stream->stalled ? stream : nullptr;
   return CUDA_SUCCESS;
 }
 
@@ -753,6 +825,22 @@ CUresult CUDAAPI cuEventRecordWithFlags(CUevent event, CUstream stream,
     ++stream->nodes;
   event->recorded = true;
   event->behind = stream && stream->stalled ? stream : nullptr;
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuStreamWaitEvent(CUstream stream, CUevent event,
+                                   unsigned int flags) {
+  if (CUresult r = needContext("cuStreamWaitEvent"))
+    return r;
+  if (!event || flags != 0)
+    return CUDA_ERROR_INVALID_VALUE;
+  if (!event->recorded) {
+    fakeCudaTrace("cuStreamWaitEvent -> 400 (an event never recorded)");
+    return CUDA_ERROR_INVALID_HANDLE;
+  }
+  fakeCudaTrace("cuStreamWaitEvent");
+  if (stream && stream->capturing)
+    ++stream->nodes;
   return CUDA_SUCCESS;
 }
 

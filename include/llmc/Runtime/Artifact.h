@@ -80,6 +80,9 @@ struct TensorView {
   std::vector<int64_t> shape;
   void *data = nullptr;
   size_t bytes = 0;
+  /// `data` is memory on the CUDA device a CUDA artifact for one device
+  /// runs on (see CudaArg): used there, never copied. Refused elsewhere.
+  bool device = false;
 };
 
 /// A dim that varies between runs of a dynamic artifact (`--dynamic`): its
@@ -235,8 +238,12 @@ public:
   /// and size) before the code runs. An output that aliases a donated input
   /// (TensorSpec::aliasOf) must be given that input's buffer: the code
   /// updates it in place.
+  /// Device views (TensorView::device): see CudaExecutable::run; the run
+  /// first waits for the work on `producer` (the stream that wrote them; 0:
+  /// none).
   bool run(const std::vector<TensorView> &inputs,
-           const std::vector<TensorView> &outputs, std::string &error) const;
+           const std::vector<TensorView> &outputs, std::string &error,
+           uint64_t producer = 0) const;
   /// CUDA artifacts: runs once on `inputs` timing every step of the
   /// program with CUDA events (`stepMs[i]`: step i, in milliseconds; see
   /// formatProfile). False with a one-line `error` on failure.
@@ -251,7 +258,13 @@ private:
           const std::string &displayName, const ProcessLaunch &processes,
           const std::string &verifyKey);
   bool runRaw(const std::vector<TensorView> &inputs,
-              const std::vector<TensorView> &outputs, std::string &error) const;
+              const std::vector<TensorView> &outputs, std::string &error,
+              uint64_t producer) const;
+  /// True when every output that is a donated input is given that input's
+  /// buffer, which no other input overlaps; else false with `error`.
+  bool checkDonated(const std::vector<TensorView> &inputs,
+                    const std::vector<TensorView> &outputs,
+                    std::string &error) const;
   /// True when `given` matches `specs` (count, dtype, shape, bytes);
   /// otherwise false with a one-line `error` naming the `what` that differs.
   bool checkViews(const std::vector<TensorView> &given,

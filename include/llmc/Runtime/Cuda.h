@@ -40,6 +40,18 @@ struct HostBytes {
   size_t bytes = 0;
 };
 
+/// One input or output of a run: `bytes` at `data`, in host memory (copied
+/// to or from the device) or, with `device`, memory on the executable's
+/// device (a CUdeviceptr), used where it is: read in place, written in
+/// place when it is an output, updated in place when it is a donated input
+/// (whose output is then the same device buffer). Device arguments let a
+/// decode loop keep its KV caches on the GPU between steps.
+struct CudaArg {
+  void *data = nullptr;
+  size_t bytes = 0;
+  bool device = false;
+};
+
 class CudaExecutable {
 public:
   /// Opens the driver, picks the device (LLMC_CUDA_DEVICE, default 0),
@@ -63,6 +75,31 @@ public:
   /// the byte sizes the program's buffers have.
   bool run(const std::vector<HostBytes> &inputs,
            const std::vector<void *> &outputs, std::string &error);
+  /// Runs on host or device arguments (see CudaArg), in signature order;
+  /// an output that is a donated input (CudaProgram::outputAliases) is
+  /// given as that input is: the same device buffer, or host memory it is
+  /// copied back to. Each device argument is checked to lie in one
+  /// allocation on this executable's device. `producer`, when not 0, is
+  /// the stream (a CUstream; 1: the legacy default stream, 2: the
+  /// per-thread one, as __cuda_array_interface__ says) whose work so far
+  /// the run waits for before reading device inputs. A CUDA graph is
+  /// captured again when the device arguments' addresses change.
+  bool run(const std::vector<CudaArg> &inputs,
+           const std::vector<CudaArg> &outputs, std::string &error,
+           uint64_t producer = 0);
+
+  /// Device memory on this executable's device, for arguments that stay
+  /// there between runs; freed by `release` before the executable goes.
+  /// The copies are synchronous.
+  bool allocate(size_t bytes, uint64_t &pointer, std::string &error);
+  void release(uint64_t pointer);
+  bool copyToDevice(uint64_t to, const void *from, size_t bytes,
+                    std::string &error);
+  bool copyToHost(void *to, uint64_t from, size_t bytes, std::string &error);
+  /// True when [pointer, pointer + bytes) lies in one allocation on this
+  /// executable's device; otherwise false with why ("is not CUDA device
+  /// memory", "is on CUDA device 1; ...").
+  bool checkDevicePointer(uint64_t pointer, size_t bytes, std::string &error);
 
   /// Runs once timing every step with CUDA events: `stepMs[i]` is step i's
   /// time in milliseconds.

@@ -154,6 +154,10 @@ struct CudaProgram {
   /// The nodes whose computed indices the kernels check (Artifact.fbs'
   /// index_sites); empty: no check, no `llmc_index_status` global.
   std::vector<std::string> indexSites;
+  /// Per output of the signature, the donated input it is (updated in
+  /// place; it has no Output buffer), or -1. Not stored in the program: the
+  /// artifact's signature says it (TensorSpec::aliasOf).
+  std::vector<int> outputAliases;
 };
 
 /// True when `conv`'s sizes are consistent (the output size follows from
