@@ -21,6 +21,10 @@ config.environment["FILECHECK_OPTS"] = "-enable-var-scope --allow-unused-prefixe
 llvm_config.use_default_substitutions()
 config.substitutions.append(("%PYTHON", "/usr/bin/python3"))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
+# The llmc Python package as built (tests that import llmc under the fake
+# CUDA driver, which must be on LD_LIBRARY_PATH from the process start).
+config.substitutions.append(
+    ("%llmc_python", os.path.join(config.llmc_obj_root, "python_packages")))
 
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 tools = ["llmc", "llmc-opt", "llmc-run", "llmc-unittests"]

@@ -148,7 +148,9 @@ class Executable:
         # A CUDA executable reads CUDA arrays (torch, CuPy, DeviceArray)
         # where they are; other executables get host copies.
         on_gpu = self.target.startswith("cuda")
-        arrays = [given[n] if on_gpu and hasattr(given[n], "__cuda_array_interface__")
+        # (A CPU executable copies torch's to the host and refuses others.)
+        arrays = [given[n] if hasattr(given[n], "__cuda_array_interface__")
+                  and (on_gpu or not _is_torch_tensor(given[n]))
                   else _to_numpy(given[n], n in donated) for n in names]
         outs = self._artifact.run(arrays)
         if as_torch:
