@@ -1,7 +1,7 @@
 //===- llmc-run.cpp - Run an artifact with the runtime alone --------------===//
 //
 //   llmc-run OUT.llmcx [NAME=]FILE.npy ... [--output-dir DIR] [--runs N]
-//            [--cuda-graph] [--profile]
+//            [--cuda-graph] [--profile] [--donated-on-device]
 //   llmc-run OUT.llmcx --describe
 //
 // Built from runtime/ only: no LLVM, MLIR, protobuf or ONNX. This is how an
@@ -49,8 +49,12 @@ int fail(const std::string &message) {
 const char *kUsage =
     "usage: llmc-run OUT.llmcx [NAME=]FILE.npy ... [--output-dir DIR] "
     "[--runs N] [--cuda-graph] [--profile] [--collective-timeout S]\n"
-    "       [--devices 0,1,...] [--verify KEYFILE]\n"
+    "       [--devices 0,1,...] [--verify KEYFILE] [--donated-on-device]\n"
     "       llmc-run OUT.llmcx --describe\n"
+    "--donated-on-device: a CUDA artifact's donated inputs (llmc compile\n"
+    "--donate) are uploaded once and stay on the GPU; each of the --runs\n"
+    "updates them in place (a decode loop's KV caches) and they come back\n"
+    "once, after the last run.\n"
     "An artifact compiled with a device mesh (llmc compile --mesh) runs on\n"
     "that many CPU devices, one thread each, or for --target cuda on that\n"
     "many GPUs (CUDA devices 0..N-1, or those --devices lists) with NCCL;\n"
@@ -64,6 +68,85 @@ const char *kUsage =
     "LOCAL_RANK (or the LOCAL_RANK-th of --devices), and NCCL_COMM_ID, else\n"
     "MASTER_ADDR:MASTER_PORT+1, for NCCL's root.\n";
 
+/// --donated-on-device: views of the inputs and outputs in which every
+/// donated input (and the output it is) lives in device memory, uploaded
+/// once; the rest are the host tensors.
+struct DonatedOnDevice {
+  CudaExecutable *exe = nullptr;
+  std::vector<TensorView> in, out;
+  std::vector<uint64_t> memory; // per input: its device copy, or 0
+
+  bool start(const Artifact &artifact, const std::string &path,
+             std::vector<HostTensor> &inputs, std::vector<HostTensor> &outputs,
+             std::string &error) {
+    exe = artifact.cuda();
+    if (!exe || !artifact.dynamicDims().empty()) {
+      error = path + ": --donated-on-device needs a CUDA artifact for one "
+                     "device and static shapes; this one is for " +
+              artifact.target() +
+              (artifact.cudaMesh()                 ? " on a mesh of GPUs"
+               : !artifact.dynamicDims().empty() ? " with dynamic dims"
+                                                 : "");
+      return false;
+    }
+    const std::vector<TensorSpec> &specs = artifact.outputs();
+    if (std::none_of(specs.begin(), specs.end(),
+                     [](const TensorSpec &s) { return s.aliasOf >= 0; })) {
+      error = path + ": --donated-on-device: the artifact has no donated "
+                     "inputs (llmc compile --donate NAME)";
+      return false;
+    }
+    memory.assign(inputs.size(), 0);
+    for (const TensorSpec &s : specs)
+      if (s.aliasOf >= 0 && static_cast<size_t>(s.aliasOf) < inputs.size())
+        memory[s.aliasOf] = 1;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      HostTensor &t = inputs[i];
+      in.push_back({t.dtype, t.shape, t.data.data(), t.data.size()});
+      if (!memory[i])
+        continue;
+      memory[i] = 0;
+      if (!exe->allocate(t.data.size(), memory[i], error) ||
+          !exe->copyToDevice(memory[i], t.data.data(), t.data.size(), error)) {
+        error = path + ": input '" + t.name + "': " + error;
+        return false;
+      }
+      in.back().data = reinterpret_cast<void *>(memory[i]);
+      in.back().device = true;
+    }
+    outputs.clear();
+    for (const TensorSpec &s : specs) {
+      HostTensor t;
+      t.name = s.name;
+      t.dtype = s.dtype;
+      t.shape = s.shape;
+      t.data.assign(t.numElements() * dtypeSize(t.dtype), 0);
+      outputs.push_back(std::move(t));
+      out.push_back(s.aliasOf >= 0 ? in[s.aliasOf]
+                                   : TensorView{outputs.back().dtype,
+                                                outputs.back().shape,
+                                                outputs.back().data.data(),
+                                                outputs.back().data.size()});
+    }
+    return true;
+  }
+  /// The donated outputs, read back into `outputs`.
+  bool finish(std::vector<HostTensor> &outputs, std::string &error) {
+    for (size_t j = 0; j < outputs.size(); ++j)
+      if (out[j].device &&
+          !exe->copyToHost(outputs[j].data.data(),
+                           reinterpret_cast<uint64_t>(out[j].data),
+                           outputs[j].data.size(), error))
+        return false;
+    return true;
+  }
+  ~DonatedOnDevice() {
+    for (uint64_t p : memory)
+      if (p)
+        exe->release(p);
+  }
+};
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -75,7 +158,7 @@ int main(int argc, char **argv) {
     rankPrefix = "rank " + std::to_string(launch.rank) + ": ";
   std::string artifactPath, outputDir = ".";
   std::vector<std::string> inputArgs;
-  bool describe = false, graph = false, profile = false;
+  bool describe = false, graph = false, profile = false, onDevice = false;
   long runs = 1;
   double collectiveTimeout = 60;
   // --verify: the key the artifact must be signed with (llmc compile --sign).
@@ -98,6 +181,8 @@ int main(int argc, char **argv) {
       graph = true;
     } else if (a == "--profile") {
       profile = true;
+    } else if (a == "--donated-on-device") {
+      onDevice = true;
     } else if (a == "--output-dir") {
       outputDir = value("--output-dir");
     } else if (a == "--runs") {
@@ -183,14 +268,21 @@ int main(int argc, char **argv) {
 
   std::vector<HostTensor> outputs;
   std::vector<double> ms;
+  DonatedOnDevice resident;
+  if (onDevice && !resident.start(*artifact, artifactPath, inputs, outputs,
+                                  error))
+    return fail(error);
   for (long r = 0; r < runs; ++r) {
     auto start = std::chrono::steady_clock::now();
-    if (!artifact->run(inputs, outputs, error))
+    if (onDevice ? !artifact->run(resident.in, resident.out, error)
+                 : !artifact->run(inputs, outputs, error))
       return fail(error);
     ms.push_back(std::chrono::duration<double, std::milli>(
                      std::chrono::steady_clock::now() - start)
                      .count());
   }
+  if (onDevice && !resident.finish(outputs, error))
+    return fail(error);
   if (runs > 1 && launch.rank == 0) {
     std::sort(ms.begin(), ms.end());
     std::printf("%s: %ld runs: median %.3f ms  min %.3f ms  max %.3f ms\n",
