@@ -87,7 +87,11 @@ def main():
         strided.__cuda_array_interface__, data=(dc.ptr, False),
         strides=(4, 8 * 4 * 2, 2 * 4))
     print(error_of(lambda: exe(strided, idx, k, w)))
-    y, present = exe(dc, idx, k, w)
+    # Indices on the device are read back and checked like host ones.
+    bad = idx.copy()
+    bad[0, 0, 0] = 9
+    print(error_of(lambda: exe(dc, exe.to_device(bad), k, w)))
+    y, present = exe(dc, exe.to_device(idx), k, w)
     check(present is dc, "still usable")
 
 
