@@ -2118,14 +2118,8 @@ void Artifact::viewsOf(const std::vector<HostTensor> &inputs,
     in.push_back({t.dtype, t.shape, const_cast<char *>(t.data.data()),
                   t.data.size()});
   outputs.clear();
-  for (const TensorSpec &s : specs ? *specs : outputs_) {
-    HostTensor t;
-    t.name = s.name;
-    t.dtype = s.dtype;
-    t.shape = s.shape;
-    t.data.assign(t.numElements() * dtypeSize(t.dtype), 0);
-    outputs.push_back(std::move(t));
-  }
+  for (const TensorSpec &s : specs ? *specs : outputs_)
+    outputs.push_back(zeroTensor(s));
   for (HostTensor &t : outputs)
     out.push_back({t.dtype, t.shape, t.data.data(), t.data.size()});
   // A donated input is updated in place: in a copy, which is the output
@@ -2139,6 +2133,15 @@ void Artifact::viewsOf(const std::vector<HostTensor> &inputs,
                 outputs[i].data.size());
     in[a].data = outputs[i].data.data();
   }
+}
+
+HostTensor llmc::runtime::zeroTensor(const TensorSpec &s) {
+  HostTensor t;
+  t.name = s.name;
+  t.dtype = s.dtype;
+  t.shape = s.shape;
+  t.data.assign(t.numElements() * dtypeSize(t.dtype), 0);
+  return t;
 }
 
 bool llmc::runtime::checkIndexValues(const std::string &path,

@@ -116,12 +116,7 @@ struct DonatedOnDevice {
     }
     outputs.clear();
     for (const TensorSpec &s : specs) {
-      HostTensor t;
-      t.name = s.name;
-      t.dtype = s.dtype;
-      t.shape = s.shape;
-      t.data.assign(t.numElements() * dtypeSize(t.dtype), 0);
-      outputs.push_back(std::move(t));
+      outputs.push_back(zeroTensor(s));
       out.push_back(s.aliasOf >= 0 ? in[s.aliasOf]
                                    : TensorView{outputs.back().dtype,
                                                 outputs.back().shape,

@@ -73,6 +73,9 @@ struct TensorSpec {
 bool checkIndexValues(const std::string &path, const TensorSpec &s,
                       const void *data, size_t bytes, std::string &error);
 
+/// A host tensor of `s`'s name, dtype and shape, zeroed.
+HostTensor zeroTensor(const TensorSpec &s);
+
 /// A dense C-order tensor owned by the caller: what run() reads and writes
 /// in place. The compiled code assumes only the element type's alignment.
 struct TensorView {
