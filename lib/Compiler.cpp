@@ -234,6 +234,13 @@ Type mlir::llmc::elementTypeOf(MLIRContext &ctx, DType dtype) {
   case DType::F64: return Float64Type::get(&ctx);
   case DType::F16: return Float16Type::get(&ctx);
   case DType::BF16: return BFloat16Type::get(&ctx);
+  case DType::F8E4M3FN: return Float8E4M3FNType::get(&ctx);
+  case DType::F8E4M3FNUZ: return Float8E4M3FNUZType::get(&ctx);
+  case DType::F8E5M2: return Float8E5M2Type::get(&ctx);
+  case DType::F8E5M2FNUZ: return Float8E5M2FNUZType::get(&ctx);
+  case DType::U4: return IntegerType::get(&ctx, 4, IntegerType::Unsigned);
+  case DType::I4: return IntegerType::get(&ctx, 4);
+  case DType::F4E2M1: return Float4E2M1FNType::get(&ctx);
   case DType::Bool: return IntegerType::get(&ctx, 1);
   case DType::I8: return IntegerType::get(&ctx, 8);
   case DType::I16: return IntegerType::get(&ctx, 16);
@@ -248,7 +255,8 @@ Type mlir::llmc::elementTypeOf(MLIRContext &ctx, DType dtype) {
 }
 
 FailureOr<DType> mlir::llmc::dtypeOf(Type t) {
-  for (int32_t code : {1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 16}) {
+  for (int32_t code : {1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 16, 17, 18, 19,
+                       20, 21, 22, 23}) {
     DType d = static_cast<DType>(code);
     if (elementTypeOf(*t.getContext(), d) == t)
       return d;

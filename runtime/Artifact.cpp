@@ -2091,7 +2091,8 @@ bool Artifact::checkViews(const std::vector<TensorView> &given,
   }
   for (size_t i = 0; i < given.size(); ++i) {
     const TensorSpec &s = specs[i];
-    if (given[i].dtype != s.dtype || given[i].shape != s.shape) {
+    if ((given[i].dtype != s.dtype && !holdsBitsOf(given[i].dtype, s.dtype)) ||
+        given[i].shape != s.shape) {
       error = path_ + ": " + what + " '" + s.name + "' must be " +
               dtypeName(s.dtype) + " " + shapeString(s.shape) + ", got " +
               dtypeName(given[i].dtype) + " " +

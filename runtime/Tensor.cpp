@@ -22,6 +22,9 @@ using namespace llmc::runtime;
 size_t llmc::runtime::dtypeSize(DType t) {
   switch (t) {
   case DType::Bool: case DType::U8: case DType::I8: return 1;
+  case DType::F8E4M3FN: case DType::F8E4M3FNUZ: case DType::F8E5M2:
+  case DType::F8E5M2FNUZ: case DType::U4: case DType::I4: case DType::F4E2M1:
+    return 1;
   case DType::U16: case DType::I16: case DType::F16: case DType::BF16: return 2;
   case DType::F32: case DType::I32: case DType::U32: return 4;
   case DType::F64: case DType::I64: case DType::U64: return 8;
@@ -44,14 +47,32 @@ const char *llmc::runtime::dtypeName(DType t) {
   case DType::U32: return "UINT32";
   case DType::U64: return "UINT64";
   case DType::BF16: return "BFLOAT16";
+  case DType::F8E4M3FN: return "FLOAT8E4M3FN";
+  case DType::F8E4M3FNUZ: return "FLOAT8E4M3FNUZ";
+  case DType::F8E5M2: return "FLOAT8E5M2";
+  case DType::F8E5M2FNUZ: return "FLOAT8E5M2FNUZ";
+  case DType::U4: return "UINT4";
+  case DType::I4: return "INT4";
+  case DType::F4E2M1: return "FLOAT4E2M1";
   }
   return "?";
+}
+
+bool llmc::runtime::holdsBitsOf(DType given, DType want) {
+  if (want == DType::BF16)
+    return given == DType::U16 || given == DType::I16;
+  if (want == DType::F8E4M3FN || want == DType::F8E4M3FNUZ ||
+      want == DType::F8E5M2 || want == DType::F8E5M2FNUZ ||
+      want == DType::U4 || want == DType::I4 || want == DType::F4E2M1)
+    return given == DType::U8 || given == DType::I8;
+  return false;
 }
 
 bool llmc::runtime::dtypeFromOnnx(int32_t onnx, DType &out) {
   switch (onnx) {
   case 1: case 2: case 3: case 4: case 5: case 6: case 7: case 9: case 10:
-  case 11: case 12: case 13: case 16:
+  case 11: case 12: case 13: case 16: case 17: case 18: case 19: case 20:
+  case 21: case 22: case 23:
     out = static_cast<DType>(onnx);
     return true;
   default:
@@ -76,13 +97,15 @@ struct Descr {
   DType dtype;
 };
 // numpy has no bfloat16: llmc writes its bits as uint16 ('<u2', the ONNX
-// test data's convention) and also reads raw 2-byte void ('|V2').
+// test data's convention) and also reads raw 2-byte void ('|V2'). Likewise
+// the 8-bit floats are written as uint8 bits, and one-byte arrays that
+// ml_dtypes saves ('|V1', and '<f1' for float8_e5m2) are read as uint8.
 const Descr kDescrs[] = {
     {"<f4", DType::F32}, {"<f8", DType::F64}, {"<f2", DType::F16},
     {"|b1", DType::Bool}, {"|i1", DType::I8}, {"|u1", DType::U8},
     {"<i2", DType::I16}, {"<u2", DType::U16}, {"<i4", DType::I32},
     {"<u4", DType::U32}, {"<i8", DType::I64}, {"<u8", DType::U64},
-    {"|V2", DType::BF16},
+    {"|V2", DType::BF16}, {"|V1", DType::U8}, {"<f1", DType::U8},
 };
 
 /// Value of `key` in the header dict, as the raw text after "'key':".
@@ -285,10 +308,16 @@ bool llmc::runtime::readNpy(const std::string &path, HostTensor &out,
 
 bool llmc::runtime::writeNpy(const std::string &path, const HostTensor &t,
                              std::string &error) {
-  const char *descr = t.dtype == DType::BF16 ? "<u2" : "<f4";
+  const char *descr = holdsBitsOf(DType::U16, t.dtype)  ? "<u2"
+                      : holdsBitsOf(DType::U8, t.dtype) ? "|u1"
+                                                        : "<f4";
+  // The first spelling of a dtype is the one written (the later ones are
+  // read only).
   for (const Descr &entry : kDescrs)
-    if (entry.dtype == t.dtype && t.dtype != DType::BF16)
+    if (entry.dtype == t.dtype && t.dtype != DType::BF16) {
       descr = entry.npy;
+      break;
+    }
   std::string shape = "(";
   for (int64_t d : t.shape)
     shape += std::to_string(d) + ", ";

@@ -20,6 +20,15 @@
 
 namespace mlir::llmc::onnximport {
 
+/// ONNX element types newer than Debian's libonnx 1.12 (onnx.proto's
+/// numbers).
+constexpr int32_t kOnnxFloat8E4M3FN = 17, kOnnxFloat8E4M3FNUZ = 18,
+                  kOnnxFloat8E5M2 = 19, kOnnxFloat8E5M2FNUZ = 20,
+                  kOnnxUInt4 = 21, kOnnxInt4 = 22, kOnnxFloat4E2M1 = 23;
+
+/// ONNX's name of element type `t` ("FLOAT8E8M0"), or "type N".
+std::string onnxTypeName(int32_t t);
+
 class ModelImporter;
 
 /// The view of one ONNX node that an op importer works with.

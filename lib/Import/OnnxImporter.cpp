@@ -235,12 +235,32 @@ Type ModelImporter::elementType(int32_t t) const {
     return IntegerType::get(ctx, 32, IntegerType::Unsigned);
   case onnx::TensorProto::UINT64:
     return IntegerType::get(ctx, 64, IntegerType::Unsigned);
+  case kOnnxFloat8E4M3FN:
+    return Float8E4M3FNType::get(ctx);
+  case kOnnxFloat8E4M3FNUZ:
+    return Float8E4M3FNUZType::get(ctx);
+  case kOnnxFloat8E5M2:
+    return Float8E5M2Type::get(ctx);
+  case kOnnxFloat8E5M2FNUZ:
+    return Float8E5M2FNUZType::get(ctx);
+  case kOnnxUInt4:
+    return IntegerType::get(ctx, 4, IntegerType::Unsigned);
+  case kOnnxInt4:
+    return IntegerType::get(ctx, 4);
+  case kOnnxFloat4E2M1:
+    return Float4E2M1FNType::get(ctx);
   default:
     return nullptr;
   }
 }
 
-static std::string onnxTypeName(int32_t t) {
+std::string mlir::llmc::onnximport::onnxTypeName(int32_t t) {
+  // Names libonnx 1.12 does not know (onnx.proto's, in order from 17).
+  static const char *const kNewer[] = {
+      "FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ",
+      "UINT4",        "INT4",           "FLOAT4E2M1", "FLOAT8E8M0"};
+  if (t >= 17 && t < 17 + static_cast<int32_t>(std::size(kNewer)))
+    return kNewer[t - 17];
   if (onnx::TensorProto_DataType_IsValid(t))
     return onnx::TensorProto_DataType_Name(
         static_cast<onnx::TensorProto_DataType>(t));
@@ -495,17 +515,37 @@ FailureOr<ElementsAttr> ModelImporter::tensorToAttr(onnx::TensorProto &tensor,
       break;
     case onnx::TensorProto::UINT8:
     case onnx::TensorProto::BOOL:
+    case kOnnxFloat8E4M3FN:
+    case kOnnxFloat8E4M3FNUZ:
+    case kOnnxFloat8E5M2:
+    case kOnnxFloat8E5M2FNUZ:
+    case kOnnxUInt4: case kOnnxInt4: case kOnnxFloat4E2M1: // packed pairs
       raw = packField<uint8_t>(tensor.int32_data());
       break;
     default:
       break;
     }
   }
-  if (raw.size() != static_cast<size_t>(count) * elementBytes)
+  // 4-bit types are packed two to a byte, the first in the low nibble.
+  size_t needed = bits == 4 ? (static_cast<size_t>(count) + 1) / 2
+                            : static_cast<size_t>(count) * elementBytes;
+  if (raw.size() != needed)
     return fileError(Twine(what) + " holds " + Twine(raw.size()) +
                      " bytes of data but its shape " + shapeString(shape) +
-                     " needs " + Twine(count * elementBytes)),
+                     " needs " + Twine(needed)),
            failure();
+  if (bits == 4) {
+    SmallVector<APInt> nibbles;
+    for (int64_t i = 0; i < count; ++i)
+      nibbles.push_back(APInt(4, (static_cast<uint8_t>(raw[i / 2]) >> (4 * (i % 2))) & 0xF));
+    if (auto f = dyn_cast<FloatType>(element)) {
+      SmallVector<APFloat> values;
+      for (const APInt &n : nibbles)
+        values.push_back(APFloat(f.getFloatSemantics(), n));
+      return ElementsAttr(DenseElementsAttr::get(type, values));
+    }
+    return ElementsAttr(DenseElementsAttr::get(type, nibbles));
+  }
   if (bits == 1) {
     SmallVector<bool> bools;
     for (char c : raw)
@@ -1258,7 +1298,14 @@ ModelImporter::run(onnx::ModelProto &model) {
       // numpy has no bfloat16: its bits come as uint16.
       bool bitsOfBF16 = element.isBF16() && given->elementType &&
                         given->elementType.isUnsignedInteger(16);
-      if (given->elementType && given->elementType != element && !bitsOfBF16)
+      // Nor 8- and 4-bit floats, or 4-bit integers: their bits come one to
+      // a byte, as uint8 (or int8).
+      bool bitsOfF8 = (isa<FloatType>(element) ||
+                       element.getIntOrFloatBitWidth() == 4) &&
+                      element.getIntOrFloatBitWidth() <= 8 &&
+                      given->elementType && given->elementType.isInteger(8);
+      if (given->elementType && given->elementType != element && !bitsOfBF16 &&
+          !bitsOfF8)
         return fileError("input '" + in.name() + "' must be " +
                          onnxTypeName(elem) + " but was given other data"),
                failure();

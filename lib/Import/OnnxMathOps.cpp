@@ -122,10 +122,24 @@ FailureOr<SmallVector<Value>> importCast(NodeContext &c) {
       to = c.elementType(static_cast<int32_t>(c.getInt("to", 0)));
     }
   if (!to) {
-    c.emitError("unsupported target type ") << c.getInt("to", 0);
+    c.emitError("unsupported target type ")
+        << onnxTypeName(static_cast<int32_t>(c.getInt("to", 0)));
     return failure();
   }
   auto type = cast<RankedTensorType>(x.getType());
+  // To an 8-bit float, Cast saturates by default (opset 19's `saturate`):
+  // finite values beyond the largest, and infinities, become the largest;
+  // NaN stays NaN. Otherwise they become infinity or NaN (graph.cast).
+  if (to.getIntOrFloatBitWidth() == 8 && isa<FloatType>(to) &&
+      c.getInt("saturate", 1) != 0) {
+    auto from = dyn_cast<FloatType>(type.getElementType());
+    if (from && from.getWidth() > 8) {
+      double max = APFloat::getLargest(cast<FloatType>(to).getFloatSemantics())
+                       .convertToDouble();
+      x = g::ClipOp::create(c.b, c.loc, type, x, c.b.getF64FloatAttr(-max),
+                            c.b.getF64FloatAttr(max));
+    }
+  }
   return single(
       g::CastOp::create(c.b, c.loc, type.clone(to), x));
 }

@@ -30,9 +30,21 @@ int onnxNumber(Type t) {
     return 16;
   if (t.isF64())
     return 11;
+  if (isa<Float8E4M3FNType>(t))
+    return kOnnxFloat8E4M3FN;
+  if (isa<Float8E4M3FNUZType>(t))
+    return kOnnxFloat8E4M3FNUZ;
+  if (isa<Float8E5M2Type>(t))
+    return kOnnxFloat8E5M2;
+  if (isa<Float8E5M2FNUZType>(t))
+    return kOnnxFloat8E5M2FNUZ;
+  if (isa<Float4E2M1FNType>(t))
+    return kOnnxFloat4E2M1;
   if (auto i = dyn_cast<IntegerType>(t)) {
     bool u = i.isUnsigned();
     switch (i.getWidth()) {
+    case 4:
+      return u ? kOnnxUInt4 : kOnnxInt4;
     case 8:
       return u ? 2 : 3;
     case 16:
@@ -49,7 +61,7 @@ int onnxNumber(Type t) {
 /// The range of a quantized integer type (int8, uint8, int16, uint16).
 std::optional<std::pair<double, double>> quantRange(Type t) {
   auto i = dyn_cast<IntegerType>(t);
-  if (!i || (i.getWidth() != 8 && i.getWidth() != 16))
+  if (!i || (i.getWidth() != 4 && i.getWidth() != 8 && i.getWidth() != 16))
     return std::nullopt;
   double n = std::ldexp(1.0, i.getWidth());
   return i.isUnsigned() ? std::make_pair(0.0, n - 1)
@@ -166,10 +178,11 @@ Results importDequantizeLinear(NodeContext &c) {
   RankedTensorType xt = c.inputType(0);
   Type x = xt.getElementType(), scale = c.inputType(1).getElementType();
   auto xi = dyn_cast<IntegerType>(x);
-  if (!xi || xi.getWidth() > 32)
+  bool float8 = isa<FloatType>(x) && x.getIntOrFloatBitWidth() <= 8;
+  if ((!xi || xi.getWidth() > 32) && !float8)
     return c.emitError("DequantizeLinear of " + typeName(x) +
-                       " is not supported (int8, uint8, int16, uint16, "
-                       "int32)"),
+                       " is not supported (int4, uint4, int8, uint8, int16, "
+                       "uint16, int32, the float8 types, float4e2m1)"),
            failure();
   if (!isFloat(scale))
     return c.emitError("x_scale must be floating-point"), failure();
@@ -224,10 +237,12 @@ Results importQuantizeLinear(NodeContext &c) {
     out = c.elementType(static_cast<int32_t>(t));
   std::optional<std::pair<double, double>> range =
       out ? quantRange(out) : std::nullopt;
-  if (!range)
+  bool float8 = out && isa<FloatType>(out) && out.getIntOrFloatBitWidth() <= 8;
+  if (!range && !float8)
     return c.emitError("QuantizeLinear to " +
                        (out ? typeName(out) : std::string("this type")) +
-                       " is not supported (int8, uint8, int16, uint16)"),
+                       " is not supported (int4, uint4, int8, uint8, int16, "
+                       "uint16, the float8 types, float4e2m1)"),
            failure();
   int64_t block = c.getInt("block_size", 0);
   FailureOr<int64_t> axis = quantAxis(c, xt, block);
@@ -247,6 +262,22 @@ Results importQuantizeLinear(NodeContext &c) {
   shapeParam(b, "sb", "sx", c.inputType(1).getShape(), xt.getShape(), *axis,
              block);
   b("q", "Div (" + xs + ", sb)");
+  if (float8) {
+    // To a float8: x / scale (+ zero point) cast as Cast does, saturating
+    // unless `saturate` is 0; no rounding to integers.
+    std::string v8 = "q";
+    if (c.hasInput(2)) {
+      b("zq", "CastLike (z, q)");
+      shapeParam(b, "zb", "zq", c.inputType(2).getShape(), xt.getShape(),
+                 *axis, block);
+      b("qz", "Add (q, zb)");
+      v8 = "qz";
+    }
+    b("y", "Cast <to = " + std::to_string(onnxNumber(out)) +
+               ", saturate = " + std::to_string(c.getInt("saturate", 1)) +
+               "> (" + v8 + ")");
+    return c.expandBody(b.finish());
+  }
   b("r", "Round (q)");
   b("r64", "Cast <to = 11> (r)");
   std::string v = "r64";

@@ -51,9 +51,30 @@ const char *numpyName(DType d) {
   for (const DTypeName &e : kDTypes)
     if (e.dtype == d)
       return e.numpy;
-  if (d == DType::BF16)
+  if (llmc::runtime::holdsBitsOf(DType::U16, d))
     return "uint16";
+  if (llmc::runtime::holdsBitsOf(DType::U8, d))
+    return "uint8";
   return nullptr;
+}
+
+/// The name a signature shows for `d`: numpy's, or ml_dtypes' for the
+/// types numpy lacks (whose arrays travel as their bits).
+std::string typeName(DType d) {
+  switch (d) {
+  case DType::BF16: return "bfloat16";
+  case DType::F8E4M3FN: return "float8_e4m3fn";
+  case DType::F8E4M3FNUZ: return "float8_e4m3fnuz";
+  case DType::F8E5M2: return "float8_e5m2";
+  case DType::F8E5M2FNUZ: return "float8_e5m2fnuz";
+  case DType::U4: return "uint4";
+  case DType::I4: return "int4";
+  case DType::F4E2M1: return "float4_e2m1fn";
+  default: {
+    const char *n = numpyName(d);
+    return n ? n : "unknown";
+  }
+  }
 }
 
 DType dtypeFromName(const std::string &name) {
@@ -85,11 +106,7 @@ HostTensor toHost(const std::string &name, const py::array &array) {
 py::list specs(const std::vector<llmc::runtime::TensorSpec> &list) {
   py::list out;
   for (const auto &s : list) {
-    const char *n = numpyName(s.dtype);
-    out.append(py::make_tuple(s.name, n ? std::string(s.dtype == DType::BF16
-                                                          ? "bfloat16"
-                                                          : n)
-                                         : std::string("unknown"),
+    out.append(py::make_tuple(s.name, typeName(s.dtype),
                               py::tuple(py::cast(s.shape))));
   }
   return out;
@@ -271,9 +288,8 @@ public:
     for (size_t i = 0; i < in.size(); ++i) {
       llmc::runtime::TensorView view;
       if (deviceView(arrays[i], in[i].name, view, producer)) {
-        if (in[i].dtype == DType::BF16 &&
-            (view.dtype == DType::U16 || view.dtype == DType::I16))
-          view.dtype = DType::BF16;
+        if (llmc::runtime::holdsBitsOf(view.dtype, in[i].dtype))
+          view.dtype = in[i].dtype;
         inputs.push_back(std::move(view));
         devices[i] = arrays[i].cast<py::object>();
         keep.emplace_back();
@@ -284,8 +300,8 @@ public:
       if (!c)
         raise("InputError", "input '" + in[i].name + "' is not an array");
       DType d = dtypeFromName(py::str(c.dtype().attr("name")));
-      if (in[i].dtype == DType::BF16 && (d == DType::U16 || d == DType::I16))
-        d = DType::BF16;
+      if (llmc::runtime::holdsBitsOf(d, in[i].dtype))
+        d = in[i].dtype;
       std::vector<int64_t> shape(c.shape(), c.shape() + c.ndim());
       inputs.push_back({d, std::move(shape), const_cast<void *>(c.data()),
                         static_cast<size_t>(c.nbytes())});
@@ -519,7 +535,7 @@ PYBIND11_MODULE(_llmc, m) {
             DType d;
             if (!b.dtype(value, d))
               raise("CompileError", "no value numbered " + std::to_string(value));
-            return std::string(d == DType::BF16 ? "bfloat16" : numpyName(d));
+            return typeName(d);
           },
           py::arg("value"))
       .def("mlir", &llmc::api::GraphBuilder::mlir)

@@ -155,7 +155,7 @@ def to_npy_array(a):
                 for v in a.ravel()]
         return np.array(vals, dtype=np.str_).reshape(a.shape)
     # np.ascontiguousarray would turn a 0-d array into a 1-d one.
-    return np.array(a, order="C", copy=True)
+    return np.array(as_bits(a), order="C", copy=True)
 
 
 def _as_str_list(a):
@@ -163,8 +163,25 @@ def _as_str_list(a):
             for v in a.ravel()]
 
 
+# Types numpy lacks, which the onnx wheel's test data holds as ml_dtypes
+# arrays: llmc exchanges them as their bits (uint16 for bfloat16, uint8
+# for the 8-bit floats and the 4-bit types, one to a byte), compared
+# exactly.
+BITS_TYPES = {"bfloat16": np.uint16, "float8_e4m3fn": np.uint8,
+              "float8_e4m3fnuz": np.uint8, "float8_e5m2": np.uint8,
+              "float8_e5m2fnuz": np.uint8, "int4": np.uint8, "uint4": np.uint8,
+              "float4_e2m1fn": np.uint8}
+
+
+def as_bits(a):
+    """`a` as its bits when its dtype is one numpy lacks, else `a`."""
+    bits = BITS_TYPES.get(a.dtype.name)
+    return a.view(bits) if bits is not None else a
+
+
 def compare(name, expected, actual):
     """Return None when `actual` matches `expected`, else a reason string."""
+    expected = as_bits(expected)
     if expected.dtype == object or expected.dtype.kind in "US":
         if actual.dtype.kind not in "USO":
             return f"output '{name}': dtype {actual.dtype}, expected string"

@@ -152,6 +152,13 @@ OpFoldResult CastOp::fold(FoldAdaptor adaptor) {
   if (!in)
     return {};
   Type from = in.getElementType(), to = getOutput().getType().getElementType();
+  // 8-bit floats convert at run time only (their rounding, NaNs and
+  // overflow are the lowering's, in one place).
+  auto small = [](Type t) {
+    return isa<FloatType>(t) && t.getIntOrFloatBitWidth() <= 8;
+  };
+  if (small(from) || small(to))
+    return {};
   auto fromInt = dyn_cast<IntegerType>(from);
   auto toInt = dyn_cast<IntegerType>(to);
   // Integer <-> integer and integer -> float casts of small constants: the

@@ -19,6 +19,7 @@
 #include "mlir/IR/Builders.h"
 
 #include <cmath>
+#include <optional>
 
 using namespace mlir;
 using namespace mlir::llmc::graph;
@@ -131,11 +132,167 @@ Value safeIntDivRem(OpBuilder &b, Location loc, Value x, Value y,
 }
 } // namespace
 
+namespace {
+/// An 8-bit float format (ONNX's FLOAT8*): its fields, and how it spells
+/// what it cannot hold. FN formats have no infinity and one NaN per sign
+/// (all ones); FNUZ formats have neither infinity nor negative zero, and
+/// 0x80 is their NaN; E5M2 is IEEE-like.
+/// FLOAT4E2M1 (4 bits) has neither infinity nor NaN: ml_dtypes and the
+/// ONNX reference saturate to it and turn NaN into the zero of the other
+/// sign.
+struct SmallFloat {
+  unsigned bits = 8;
+  unsigned mantissa = 0;
+  int bias = 0;
+  unsigned maxCode = 0;   // the largest finite magnitude's code
+  bool fnuz = false;
+  bool hasInf = false;
+  bool hasNaN = true;
+};
+
+std::optional<SmallFloat> smallFloat(Type t) {
+  if (isa<Float8E4M3FNType>(t))
+    return SmallFloat{8, 3, 7, 0x7E, false, false, true};
+  if (isa<Float8E4M3FNUZType>(t))
+    return SmallFloat{8, 3, 8, 0x7F, true, false, true};
+  if (isa<Float8E5M2Type>(t))
+    return SmallFloat{8, 2, 15, 0x7B, false, true, true};
+  if (isa<Float8E5M2FNUZType>(t))
+    return SmallFloat{8, 2, 16, 0x7F, true, false, true};
+  if (isa<Float4E2M1FNType>(t))
+    return SmallFloat{4, 1, 1, 0x7, false, false, false};
+  return std::nullopt;
+}
+
+/// Integer arithmetic on i32 scalars, for the 8-bit float conversions.
+struct Bits {
+  OpBuilder &b;
+  Location loc;
+  Value c(int64_t v) {
+    return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
+  }
+  Value shr(Value x, int64_t n) { return arith::ShRUIOp::create(b, loc, x, c(n)); }
+  Value shl(Value x, int64_t n) { return arith::ShLIOp::create(b, loc, x, c(n)); }
+  Value band(Value x, int64_t m) { return arith::AndIOp::create(b, loc, x, c(m)); }
+  Value bor(Value x, Value y) { return arith::OrIOp::create(b, loc, x, y); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
+  Value cmp(arith::CmpIPredicate p, Value x, int64_t v) {
+    return arith::CmpIOp::create(b, loc, p, x, c(v));
+  }
+  Value eq(Value x, int64_t v) { return cmp(arith::CmpIPredicate::eq, x, v); }
+  Value select(Value cond, Value x, Value y) {
+    return arith::SelectOp::create(b, loc, cond, x, y);
+  }
+};
+
+/// The f32 value of 8-bit float `x` (exact: every 8-bit float is an f32).
+Value decodeSmallFloat(OpBuilder &b, Location loc, Value x, SmallFloat f) {
+  Bits i{b, loc};
+  Type f32 = b.getF32Type();
+  Value bits = arith::ExtUIOp::create(
+      b, loc, b.getI32Type(),
+      arith::BitcastOp::create(b, loc, b.getIntegerType(f.bits), x));
+  unsigned m = f.mantissa, e = f.bits - 1 - m;
+  Value sign = i.shl(i.shr(bits, f.bits - 1), 31);
+  Value exponent = i.band(i.shr(bits, m), (1 << e) - 1);
+  Value mantissa = i.band(bits, (1 << m) - 1);
+  // Normal: rebias the exponent and widen the mantissa into f32's fields.
+  Value normal = i.bor(i.shl(i.add(exponent, i.c(127 - f.bias)), 23),
+                       i.shl(mantissa, 23 - m));
+  // Subnormal (exponent 0): mantissa * 2^(1 - bias - m), exact in f32.
+  Value sub = arith::BitcastOp::create(
+      b, loc, b.getI32Type(),
+      arith::MulFOp::create(
+          b, loc, arith::UIToFPOp::create(b, loc, f32, mantissa),
+          arith::ConstantOp::create(
+              b, loc, b.getF32FloatAttr(std::ldexp(1.0f, 1 - f.bias - int(m))))));
+  Value magnitude = i.select(i.eq(exponent, 0), sub, normal);
+  Value value = i.bor(sign, magnitude);
+  Value nan = i.c(0x7FC00000);
+  if (f.fnuz) {
+    value = i.select(i.eq(bits, 0x80), i.bor(sign, nan), value); // -NaN
+  } else if (f.hasInf) {
+    // All-ones exponent: infinity (mantissa 0) or NaN.
+    Value top = i.eq(exponent, (1 << e) - 1);
+    Value inf = i.bor(sign, i.c(0x7F800000));
+    value = i.select(top, i.select(i.eq(mantissa, 0), inf, i.bor(sign, nan)),
+                     value);
+  } else if (f.hasNaN) {
+    value = i.select(i.eq(i.band(bits, 0x7F), 0x7F), i.bor(sign, nan), value);
+  }
+  return arith::BitcastOp::create(b, loc, f32, value);
+}
+
+/// `x` (f32) rounded to the nearest 8-bit float of format `f` (ties to
+/// even), as ml_dtypes and the ONNX reference do: beyond the largest
+/// finite value it is infinity where the format has one, else NaN; NaN
+/// keeps its sign where the format has signed NaNs. (ONNX's saturating
+/// Cast clips before this.)
+Value encodeSmallFloat(OpBuilder &b, Location loc, Value x, SmallFloat f,
+                       Type to) {
+  Bits i{b, loc};
+  unsigned m = f.mantissa;
+  Value bits = arith::BitcastOp::create(b, loc, b.getI32Type(), x);
+  Value sign = i.shr(bits, 31);
+  Value a = i.band(bits, 0x7FFFFFFF);
+  // Normal in the target: round f32's mantissa to m bits, ties to even
+  // (a carry into the exponent is the next binade), and rebias.
+  Value lsb = i.band(i.shr(a, 23 - m), 1);
+  Value rounded = i.add(i.add(a, i.c((1 << (22 - m)) - 1)), lsb);
+  Value normal = i.sub(i.shr(rounded, 23 - m), i.c((127 - f.bias) << m));
+  // Below the smallest normal: |x| in units of the smallest subnormal,
+  // rounded to even (2^m, the smallest normal, is that normal's code).
+  Value scaled = arith::MulFOp::create(
+      b, loc, math::AbsFOp::create(b, loc, x),
+      arith::ConstantOp::create(
+          b, loc, b.getF32FloatAttr(std::ldexp(1.0f, f.bias - 1 + int(m)))));
+  Value sub = arith::FPToUIOp::create(
+      b, loc, b.getI32Type(), math::RoundEvenOp::create(b, loc, scaled));
+  Value isSub = i.cmp(arith::CmpIPredicate::ult, a, (128 - f.bias) << 23);
+  Value code = i.select(isSub, sub, normal);
+  Value over = i.cmp(arith::CmpIPredicate::ugt, code, f.maxCode);
+  Value isNaN = i.cmp(arith::CmpIPredicate::ugt, a, 0x7F800000);
+  Value signBit = i.shl(sign, f.bits - 1);
+  Value result;
+  if (!f.hasNaN) {
+    // Saturating; NaN is the zero of the other sign (ml_dtypes').
+    Value finite = i.bor(signBit, i.select(over, i.c(f.maxCode), code));
+    Value nanZero =
+        arith::XOrIOp::create(b, loc, signBit, i.c(1 << (f.bits - 1)));
+    result = i.select(isNaN, nanZero, finite);
+  } else if (f.fnuz) {
+    // No negative zero; NaN and overflow are 0x80.
+    Value signedCode = i.select(i.eq(code, 0), code, i.bor(signBit, code));
+    result = i.select(arith::OrIOp::create(b, loc, over, isNaN), i.c(0x80),
+                      signedCode);
+  } else {
+    Value overflow = i.bor(signBit, i.c(f.hasInf ? 0x7C : 0x7F));
+    Value nan = i.bor(signBit, i.c(f.hasInf ? 0x7E : 0x7F));
+    result = i.select(isNaN, nan,
+                      i.select(over, overflow, i.bor(signBit, code)));
+  }
+  return arith::BitcastOp::create(
+      b, loc, to,
+      arith::TruncIOp::create(b, loc, b.getIntegerType(f.bits), result));
+}
+} // namespace
+
 /// Converts a scalar between storage types with ONNX Cast semantics.
 static Value convertScalar(OpBuilder &b, Location loc, Value x, Type from,
                            bool fromUnsigned, Type to, bool toUnsigned) {
   if (from == to)
     return x;
+  // 8-bit floats go through f32, which holds each of them exactly.
+  if (std::optional<SmallFloat> f = smallFloat(from)) {
+    Value wide = decodeSmallFloat(b, loc, x, *f);
+    return convertScalar(b, loc, wide, b.getF32Type(), false, to, toUnsigned);
+  }
+  if (std::optional<SmallFloat> f = smallFloat(to)) {
+    Value wide =
+        convertScalar(b, loc, x, from, fromUnsigned, b.getF32Type(), false);
+    return encodeSmallFloat(b, loc, wide, *f, to);
+  }
   auto fromFloat = dyn_cast<FloatType>(from);
   auto toFloat = dyn_cast<FloatType>(to);
   if (to.isInteger(1)) {
@@ -162,6 +319,11 @@ static Value convertScalar(OpBuilder &b, Location loc, Value x, Type from,
     return arith::SIToFPOp::create(b, loc, to, x);
   }
   if (fromFloat) {
+    // To INT4/UINT4: toward zero, then wrapped to 4 bits (ml_dtypes').
+    if (to.getIntOrFloatBitWidth() < 8) {
+      Value wide = arith::FPToSIOp::create(b, loc, b.getI32Type(), x);
+      return arith::TruncIOp::create(b, loc, to, wide);
+    }
     if (toUnsigned)
       return arith::FPToUIOp::create(b, loc, to, x);
     return arith::FPToSIOp::create(b, loc, to, x);

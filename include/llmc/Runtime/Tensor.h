@@ -17,7 +17,18 @@ namespace llmc::runtime {
 enum class DType : int32_t {
   F32 = 1, U8 = 2, I8 = 3, U16 = 4, I16 = 5, I32 = 6, I64 = 7, Bool = 9,
   F16 = 10, F64 = 11, U32 = 12, U64 = 13, BF16 = 16,
+  // The 8-bit floats, one byte each; numpy has none of them, so they travel
+  // as their bits (uint8), as BF16 travels as uint16.
+  F8E4M3FN = 17, F8E4M3FNUZ = 18, F8E5M2 = 19, F8E5M2FNUZ = 20,
+  // The 4-bit types, one to a byte in the low nibble (ml_dtypes' layout;
+  // ONNX packs two to a byte only inside its files).
+  U4 = 21, I4 = 22, F4E2M1 = 23,
 };
+
+/// True when `given` holds `want`'s bits: uint16 (or int16) for BF16,
+/// uint8 (or int8) for the 8-bit floats and the 4-bit types (numpy has
+/// none of them).
+bool holdsBitsOf(DType given, DType want);
 
 /// Bytes per element (1 for bool).
 size_t dtypeSize(DType t);

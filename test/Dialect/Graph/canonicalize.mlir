@@ -213,3 +213,21 @@ func.func @transpose_between_other_reshapes(%x: tensor<2x4x16x8xf32>)
   %6 = graph.reshape %5 : tensor<8x8x16xf32> -> tensor<2x4x8x16xf32>
   return %2, %6, %5 : tensor<16x8x8xf32>, tensor<2x4x8x16xf32>, tensor<8x8x16xf32>
 }
+
+// -----
+
+// Casts to and from the 8- and 4-bit floats are left to run time (their
+// rounding, NaNs and overflow live in one place, the lowering); integer
+// casts to int4 fold, wrapping.
+// CHECK-LABEL: func.func @small_float_casts_do_not_fold
+// CHECK-DAG: graph.cast %{{.*}} : tensor<2xf32> -> tensor<2xf8E4M3FN>
+// CHECK-DAG: graph.cast %{{.*}} : tensor<2xf32> -> tensor<2xf4E2M1FN>
+// CHECK-DAG: graph.constant dense<[-8, 1]> : tensor<2xi4>
+func.func @small_float_casts_do_not_fold() -> (tensor<2xf8E4M3FN>, tensor<2xf4E2M1FN>, tensor<2xi4>) {
+  %c = graph.constant dense<[1.5, 500.0]> : tensor<2xf32>
+  %0 = graph.cast %c : tensor<2xf32> -> tensor<2xf8E4M3FN>
+  %1 = graph.cast %c : tensor<2xf32> -> tensor<2xf4E2M1FN>
+  %i = graph.constant dense<[8, 17]> : tensor<2xi32>
+  %2 = graph.cast %i : tensor<2xi32> -> tensor<2xi4>
+  return %0, %1, %2 : tensor<2xf8E4M3FN>, tensor<2xf4E2M1FN>, tensor<2xi4>
+}

@@ -421,3 +421,20 @@ func.func @attention_bias(%q: tensor<1x1x1x4x8xf32>, %k: tensor<1x1x4x8xf32>, %b
   %0 = graph.attention %q, %k, %k, %b {scale = 1.0 : f64} : tensor<1x1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x1x3x4xf32> -> tensor<1x1x1x4x8xf32>
   return %0 : tensor<1x1x1x4x8xf32>
 }
+
+// -----
+
+// The 8-bit floats are storage types: arithmetic takes them through a cast.
+func.func @float8_arithmetic(%x: tensor<4xf8E4M3FN>) -> tensor<4xf8E4M3FN> {
+  // expected-error @+1 {{'graph.add' op operand #0 must be ranked tensor of}}
+  %0 = graph.add %x, %x : tensor<4xf8E4M3FN>, tensor<4xf8E4M3FN> -> tensor<4xf8E4M3FN>
+  return %0 : tensor<4xf8E4M3FN>
+}
+
+// -----
+
+func.func @int4_arithmetic(%x: tensor<4xi4>) -> tensor<4xi4> {
+  // expected-error @+1 {{'graph.neg' op operand #0 must be ranked tensor of}}
+  %0 = graph.neg %x : tensor<4xi4>
+  return %0 : tensor<4xi4>
+}

@@ -169,3 +169,21 @@ func.func @attention(%q: tensor<2x2x3x4x8xf32>, %k: tensor<2x2x16x8xf32>, %v: te
   %1 = graph.attention %q2, %k2, %k2 {scale = 1.0 : f64} : tensor<1x4x1x4x8xf32>, tensor<1x4x4x8xf32>, tensor<1x4x4x8xf32> -> tensor<1x4x1x4x8xf32>
   return %0, %1 : tensor<2x2x3x4x6xf32>, tensor<1x4x1x4x8xf32>
 }
+
+// The 8- and 4-bit storage types: data movement and casts take them.
+// CHECK-LABEL: func.func @small_types(
+// CHECK: graph.cast %{{.*}} : tensor<4xf32> -> tensor<4xf8E4M3FN>
+// CHECK: graph.cast %{{.*}} : tensor<4xf8E5M2FNUZ> -> tensor<4xf16>
+// CHECK: graph.cast %{{.*}} : tensor<4xi4> -> tensor<4xf32>
+// CHECK: graph.cast %{{.*}} : tensor<4xf32> -> tensor<4xui4>
+// CHECK: graph.reshape %{{.*}} : tensor<4xf4E2M1FN> -> tensor<2x2xf4E2M1FN>
+func.func @small_types(%x: tensor<4xf32>, %e: tensor<4xf8E5M2FNUZ>, %i: tensor<4xi4>,
+                       %f4: tensor<4xf4E2M1FN>)
+    -> (tensor<4xf8E4M3FN>, tensor<4xf16>, tensor<4xf32>, tensor<4xui4>, tensor<2x2xf4E2M1FN>) {
+  %0 = graph.cast %x : tensor<4xf32> -> tensor<4xf8E4M3FN>
+  %1 = graph.cast %e : tensor<4xf8E5M2FNUZ> -> tensor<4xf16>
+  %2 = graph.cast %i : tensor<4xi4> -> tensor<4xf32>
+  %3 = graph.cast %x : tensor<4xf32> -> tensor<4xui4>
+  %4 = graph.reshape %f4 : tensor<4xf4E2M1FN> -> tensor<2x2xf4E2M1FN>
+  return %0, %1, %2, %3, %4 : tensor<4xf8E4M3FN>, tensor<4xf16>, tensor<4xf32>, tensor<4xui4>, tensor<2x2xf4E2M1FN>
+}

@@ -23,8 +23,13 @@ def Graph_Dialect : Dialect {
 // Element types a graph tensor may hold.
 def Graph_Element : AnyTypeOf<[F16, BF16, F32, F64, I1, I8, I16, I32, I64,
                                UI8, UI16, UI32, UI64]>;
+// The 8-bit floats (ONNX's FLOAT8E4M3FN, FLOAT8E4M3FNUZ, FLOAT8E5M2 and
+// FLOAT8E5M2FNUZ) and the 4-bit types (INT4, UINT4, FLOAT4E2M1; one byte
+// per element in memory) are storage types: data movement and graph.cast
+// take them; arithmetic takes them only through a cast.
 def Graph_Tensor : RankedTensorOf<[F16, BF16, F32, F64, I1, I8, I16, I32, I64,
-                                   UI8, UI16, UI32, UI64]>;
+                                   UI8, UI16, UI32, UI64, F8E4M3FN, F8E4M3FNUZ,
+                                   F8E5M2, F8E5M2FNUZ, I<4>, UI<4>, F4E2M1FN]>;
 def Graph_FloatTensor : RankedTensorOf<[F16, BF16, F32, F64]>;
 def Graph_NumericTensor : RankedTensorOf<[F16, BF16, F32, F64, I8, I16, I32,
                                           I64, UI8, UI16, UI32, UI64]>;
