@@ -302,10 +302,6 @@ Results importAveragePool(NodeContext &c) {
   FailureOr<Window> w = readPoolWindow(c, in);
   if (failed(w))
     return failure();
-  if (llvm::any_of(w->dilations, [](int64_t d) { return d != 1; })) {
-    c.emitError("unsupported: AveragePool with dilations");
-    return failure();
-  }
   // The divisor counts the explicit pads (count_include_pad) but never the
   // extra end padding of ceil mode, so take them before it is added.
   SmallVector<int64_t> countPads(w->pads.size(), 0);
@@ -316,6 +312,60 @@ Results importAveragePool(NodeContext &c) {
   if (failed(sizes))
     return failure();
   auto xt = c.inputType(0);
+  if (llvm::any_of(w->dilations, [](int64_t d) { return d != 1; })) {
+    // Dilated: the window sums are a depthwise convolution with a dilated
+    // window of ones (zero padding adds nothing), divided by each window's
+    // count of taps inside the input (and the explicit pads, with
+    // count_include_pad), known at compile time.
+    auto et = dyn_cast<FloatType>(xt.getElementType());
+    if (!et) {
+      c.emitError("AveragePool needs a float input, got ") << xt;
+      return failure();
+    }
+    int64_t channels = xt.getDimSize(1), n = w->rank();
+    SmallVector<int64_t> kernelShape{channels, 1};
+    llvm::append_range(kernelShape, w->kernel);
+    auto kernelType = RankedTensorType::get(kernelShape, et);
+    Value ones = g::ConstantOp::create(
+        c.b, c.loc, kernelType,
+        DenseElementsAttr::get(kernelType, c.b.getFloatAttr(et, 1.0)));
+    auto sumType = windowResultType(xt, channels, *sizes);
+    Value sum = g::ConvOp::create(c.b, c.loc, sumType, c.input(0), ones,
+                                  Value(), w->strides, w->pads, w->dilations,
+                                  channels);
+    // Per spatial dim, each output position's count of counted taps; the
+    // window's count is their product.
+    SmallVector<SmallVector<int64_t>> perDim(n);
+    for (int64_t d = 0; d < n; ++d)
+      for (int64_t o = 0; o < (*sizes)[d]; ++o) {
+        int64_t count = 0;
+        for (int64_t k = 0; k < w->kernel[d]; ++k) {
+          int64_t at = o * w->strides[d] - w->pads[d] + k * w->dilations[d];
+          count += at >= -countPads[d] && at < in[d] + countPads[d + n];
+        }
+        perDim[d].push_back(std::max<int64_t>(count, 1));
+      }
+    SmallVector<int64_t> countShape{1, 1};
+    llvm::append_range(countShape, *sizes);
+    auto countType = RankedTensorType::get(countShape, et);
+    SmallVector<APFloat> counts;
+    int64_t total = countType.getNumElements();
+    for (int64_t flat = 0; flat < total; ++flat) {
+      int64_t rest = flat;
+      double product = 1;
+      for (int64_t d = n - 1; d >= 0; --d) {
+        product *= static_cast<double>(perDim[d][rest % (*sizes)[d]]);
+        rest /= (*sizes)[d];
+      }
+      APFloat v(product);
+      bool lost;
+      v.convert(et.getFloatSemantics(), APFloat::rmNearestTiesToEven, &lost);
+      counts.push_back(v);
+    }
+    Value divisor = g::ConstantOp::create(
+        c.b, c.loc, countType, DenseElementsAttr::get(countType, counts));
+    return single(g::DivOp::create(c.b, c.loc, sum, divisor));
+  }
   return single(g::AvgPoolOp::create(
       c.b, c.loc, windowResultType(xt, xt.getDimSize(1), *sizes), c.input(0),
       w->kernel, w->strides, w->pads, countPads));

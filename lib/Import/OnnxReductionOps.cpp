@@ -82,6 +82,17 @@ OpImporter reduce(StringRef kind, int64_t axesInputSince) {
       axes.assign({0});
       keepdims = false;
     }
+    // Booleans (ReduceMax/ReduceMin from opset 20: any / all) reduce as
+    // uint8, cast back.
+    auto xt = cast<RankedTensorType>(x.getType());
+    if (xt.getElementType().isInteger(1) && (kind == "max" || kind == "min")) {
+      Type u8 = IntegerType::get(c.b.getContext(), 8, IntegerType::Unsigned);
+      Value wide = g::CastOp::create(c.b, c.loc, xt.clone(u8), x);
+      Value r = g::ReduceOp::create(c.b, c.loc, wide, kind, axes, keepdims);
+      return single(g::CastOp::create(
+          c.b, c.loc,
+          cast<RankedTensorType>(r.getType()).clone(xt.getElementType()), r));
+    }
     return single(g::ReduceOp::create(c.b, c.loc, x, kind, axes, keepdims));
   };
 }
