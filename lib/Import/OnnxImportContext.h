@@ -147,6 +147,7 @@ void registerLlmOps(OpImporterRegistry &registry);
 void registerQuantOps(OpImporterRegistry &registry);
 void registerRnnOps(OpImporterRegistry &registry);
 void registerGridSample(OpImporterRegistry &registry);
+void registerSignalOps(OpImporterRegistry &registry);
 
 /// Helper for single-result importers.
 inline FailureOr<SmallVector<Value>> single(Value v) {

@@ -102,6 +102,7 @@ static const OpImporterRegistry &getRegistry() {
     registerLlmOps(r);
     registerQuantOps(r);
     registerRnnOps(r);
+    registerSignalOps(r);
     registerGridSample(r);
     return r;
   }();
