@@ -24,6 +24,10 @@ using namespace mlir;
 using namespace mlir::llmc;
 
 namespace {
+/// The largest body (in ops) a consumer may have after a shared producer is
+/// recomputed in it; single-use producers fuse whatever the size.
+constexpr size_t kMaxRecomputingBody = 64;
+
 struct OutlineFusionGroupsPass final
     : ::mlir::llmc::impl::OutlineFusionGroupsPassBase<OutlineFusionGroupsPass> {
   void runOnOperation() override {
@@ -76,9 +80,24 @@ struct FuseKernelLoopsPass final
     linalg::populateLinalgNamedOpsGeneralizationPatterns(patterns);
     // Fuse a producer into its consumer only when the producer's result is
     // an intermediate of this kernel: the consumer recomputes it inline.
+    // A producer that other ops read too is recomputed in each of them, so
+    // it is fused only while the consumer's body stays small: chains of
+    // values read several times (an LU factorization's rows, each from the
+    // previous through a gather, a slice and a subtraction) would otherwise
+    // grow the body, and the compile time, exponentially.
     auto control = [](OpOperand *fusedOperand) {
       Operation *producer = fusedOperand->get().getDefiningOp();
-      return producer && !producer->hasAttr("library_call");
+      if (!producer || producer->hasAttr("library_call"))
+        return false;
+      if (fusedOperand->get().hasOneUse())
+        return true;
+      auto consumer = dyn_cast<linalg::GenericOp>(fusedOperand->getOwner());
+      auto shared = dyn_cast<linalg::GenericOp>(producer);
+      if (!consumer || !shared)
+        return true;
+      return consumer.getBody()->getOperations().size() +
+                 shared.getBody()->getOperations().size() <=
+             kMaxRecomputingBody;
     };
     linalg::populateElementwiseOpsFusionPatterns(patterns, control);
     // Reshapes between the kernel's loops fold into them: the loops take

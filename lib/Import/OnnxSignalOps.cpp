@@ -1,7 +1,8 @@
-//===- OnnxSignalOps.cpp - DFT, STFT, Col2Im, ReverseSequence -------------===//
+//===- OnnxSignalOps.cpp - DFT, STFT, Col2Im, MaxUnpool, Det... -----------===//
 //
-// Ops of signal and image processing, written with graph ops the compiler
-// already has (so fusion, the CPU and CUDA take them as they are):
+// Ops of signal and image processing and of linear algebra, written with
+// graph ops the compiler already has (so fusion, the CPU and CUDA take them
+// as they are):
 //
 //  * DFT (opsets 17 and 20): along its axis, the signal (zero padded or cut
 //    to dft_length) times the cos and sin matrices of the transform, made
@@ -17,10 +18,19 @@
 //  * ReverseSequence (opset 10): a GatherElements along the time axis with
 //    indices computed from sequence_lens at run time (lens - 1 - t below
 //    the length, t above).
+//  * MaxUnpool (opsets 9-22): a ScatterElements of the values into zeros at
+//    their flat indices (MaxPool's Indices), reshaped to the inferred
+//    output and zero padded at the end to a larger output_shape.
+//  * Det (opsets 11-22): LU factorization with partial pivoting, unrolled
+//    over the static matrix size: per column the pivot (the largest
+//    magnitude at or below the diagonal, ArgMax), a row swap (GatherElements
+//    with computed indices; each swap flips the sign), the pivot into the
+//    product, and the rows below eliminated. A zero pivot makes the
+//    determinant 0 (it divides by 1 instead, so nothing becomes NaN).
 //
 //===----------------------------------------------------------------------===//
 
-#include "OnnxImportContext.h"
+#include "OnnxBody.h"
 
 #include "llmc/Dialect/Graph/IR/GraphOps.h"
 
@@ -394,9 +404,149 @@ Results importReverseSequence(NodeContext &c) {
   return single(g::GatherElementsOp::create(c.b, c.loc, xt, c.input(0), full,
                                             c.b.getI64IntegerAttr(*timeAxis)));
 }
+Results importMaxUnpool(NodeContext &c) {
+  auto xt = c.inputType(0), it = c.inputType(1);
+  int64_t rank = xt.getRank(), n = rank - 2;
+  if (rank < 3 || it.getShape() != xt.getShape() ||
+      !it.getElementType().isInteger(64)) {
+    c.emitError("X must be N x C x spatial... and I int64 of X's shape, got ")
+        << xt << " and " << it;
+    return failure();
+  }
+  SmallVector<int64_t> kernel = c.getInts("kernel_shape");
+  SmallVector<int64_t> strides = c.getInts("strides", SmallVector<int64_t>(n, 1));
+  SmallVector<int64_t> pads = c.getInts("pads", SmallVector<int64_t>(2 * n, 0));
+  if (static_cast<int64_t>(kernel.size()) != n ||
+      static_cast<int64_t>(strides.size()) != n ||
+      static_cast<int64_t>(pads.size()) != 2 * n) {
+    c.emitError("kernel_shape, strides and pads must have one value per "
+                "spatial dim (pads two)");
+    return failure();
+  }
+  // The indices are into the inferred output; a larger output_shape pads
+  // it with zeros at the end of each dim (the reference's).
+  SmallVector<int64_t> outShape{xt.getDimSize(0), xt.getDimSize(1)};
+  for (int64_t d = 0; d < n; ++d)
+    outShape.push_back((xt.getDimSize(d + 2) - 1) * strides[d] + kernel[d] -
+                       pads[d] - pads[d + n]);
+  SmallVector<int64_t> given(outShape);
+  if (c.hasInput(2)) {
+    FailureOr<SmallVector<int64_t>> shape = c.constantInts(2, "output_shape");
+    if (failed(shape))
+      return failure();
+    if (static_cast<int64_t>(shape->size()) != rank) {
+      c.emitError("output_shape must have ") << rank << " values";
+      return failure();
+    }
+    given = *shape;
+  }
+  int64_t total = 1;
+  for (auto [d, size] : llvm::enumerate(outShape)) {
+    if (size < 1 || given[d] < size) {
+      c.emitError("output_shape ")
+          << ints(given) << " must hold the unpooled " << ints(outShape);
+      return failure();
+    }
+    total *= size;
+  }
+  int64_t count = xt.getNumElements();
+  auto zerosType = RankedTensorType::get({total}, xt.getElementType());
+  Value zeros = g::ConstantOp::create(
+      c.b, c.loc, zerosType,
+      DenseElementsAttr::get(zerosType,
+                             c.b.getZeroAttr(xt.getElementType())));
+  Value flat = g::ScatterElementsOp::create(
+      c.b, c.loc, zerosType, zeros, reshape(c, c.input(1), {count}),
+      reshape(c, c.input(0), {count}), c.b.getI64IntegerAttr(0),
+      c.b.getStringAttr("none"));
+  Value y = reshape(c, flat, outShape);
+  if (given == outShape)
+    return single(y);
+  SmallVector<int64_t> padding(2 * rank, 0);
+  for (int64_t d = 0; d < rank; ++d)
+    padding[d + rank] = given[d] - outShape[d];
+  return single(g::PadOp::create(c.b, c.loc, y,
+                                 c.b.getDenseI64ArrayAttr(padding),
+                                 c.b.getStringAttr("constant"),
+                                 c.b.getF64FloatAttr(0.0)));
+}
+
+Results importDet(NodeContext &c) {
+  auto xt = c.inputType(0);
+  int64_t rank = xt.getRank();
+  auto et = dyn_cast<FloatType>(xt.getElementType());
+  if (!et || rank < 2 || xt.getDimSize(rank - 1) != xt.getDimSize(rank - 2)) {
+    c.emitError("Det needs float [..., M, M], got ") << xt;
+    return failure();
+  }
+  int64_t n = xt.getDimSize(rank - 1);
+  if (n > 64) {
+    c.emitError("Det of ") << n << " x " << n
+                           << " matrices is not supported (at most 64 x 64)";
+    return failure();
+  }
+  SmallVector<int64_t> batch(xt.getShape().drop_back(2));
+  SmallVector<int64_t> one(batch);
+  one.append({1, 1});
+  auto rowType = RankedTensorType::get({n, 1}, c.b.getI64Type());
+  SmallVector<int64_t> rows(n);
+  std::iota(rows.begin(), rows.end(), 0);
+  Value rowIdx = g::ConstantOp::create(
+      c.b, c.loc, rowType,
+      DenseElementsAttr::get(rowType, ArrayRef<int64_t>(rows)));
+  auto f = [&](double v) { return c.scalarConstant(et, v); };
+  auto i64 = [&](int64_t v) { return c.scalarConstant(c.b.getI64Type(), v); };
+  auto where = [&](Value cond, Value x, Value y) {
+    return g::WhereOp::create(c.b, c.loc, cond, x, y).getResult();
+  };
+  Value a = c.input(0);
+  Value det = g::BroadcastToOp::create(c.b, c.loc, RankedTensorType::get(one, et),
+                                       f(1.0));
+  Value sign = det;
+  for (int64_t k = 0; k < n; ++k) {
+    Value col = slice(c, a, rank - 1, k, 1); // [..., n, 1]
+    Value magnitude = g::AbsOp::create(c.b, c.loc, col.getType(), col);
+    Value candidate = g::GreaterEqualOp::create(c.b, c.loc, rowIdx, i64(k));
+    Value masked = where(candidate, magnitude, f(-1.0));
+    Value p = g::ArgReduceOp::create(
+        c.b, c.loc, masked, c.b.getStringAttr("max"),
+        c.b.getI64IntegerAttr(rank - 2), c.b.getBoolAttr(true),
+        c.b.getBoolAttr(false)); // [..., 1, 1]
+    // Rows k and p swap places.
+    Value isK = g::EqualOp::create(c.b, c.loc, rowIdx, i64(k));
+    Value isP = g::EqualOp::create(c.b, c.loc, rowIdx, p);
+    Value idx = where(isK, p, where(isP, i64(k), rowIdx)); // [..., n, 1]
+    Value full = g::BroadcastToOp::create(
+        c.b, c.loc, RankedTensorType::get(xt.getShape(), c.b.getI64Type()),
+        idx);
+    a = g::GatherElementsOp::create(c.b, c.loc, xt, a, full,
+                                    c.b.getI64IntegerAttr(rank - 2));
+    Value moved = g::NotOp::create(
+        c.b, c.loc, g::EqualOp::create(c.b, c.loc, p, i64(k)));
+    sign = where(moved, g::NegOp::create(c.b, c.loc, sign.getType(), sign),
+                 sign);
+    Value pivot = slice(c, slice(c, a, rank - 2, k, 1), rank - 1, k, 1);
+    det = g::MulOp::create(c.b, c.loc, det, pivot);
+    if (k + 1 == n)
+      break;
+    Value zero = g::EqualOp::create(c.b, c.loc, pivot, f(0.0));
+    Value safe = where(zero, f(1.0), pivot);
+    Value colK = slice(c, a, rank - 1, k, 1);
+    Value below = g::GreaterOp::create(c.b, c.loc, rowIdx, i64(k));
+    Value factors =
+        where(below, g::DivOp::create(c.b, c.loc, colK, safe), f(0.0));
+    Value rowK = slice(c, a, rank - 2, k, 1); // [..., 1, n]
+    a = g::SubOp::create(c.b, c.loc, a,
+                         g::MulOp::create(c.b, c.loc, factors, rowK));
+  }
+  Value result = g::MulOp::create(c.b, c.loc, det, sign);
+  return single(reshape(c, result, batch));
+}
 } // namespace
 
 void mlir::llmc::onnximport::registerSignalOps(OpImporterRegistry &r) {
+  r.add("MaxUnpool", 9, OpImporterRegistry::kMaxOpset, importMaxUnpool);
+  r.add("Det", 11, OpImporterRegistry::kMaxOpset, importDet);
   r.add("DFT", 17, OpImporterRegistry::kMaxOpset, importDft);
   r.add("STFT", 17, OpImporterRegistry::kMaxOpset, importStft);
   r.add("Col2Im", 18, OpImporterRegistry::kMaxOpset, importCol2Im);
