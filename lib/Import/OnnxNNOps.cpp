@@ -297,6 +297,26 @@ Results importMaxPool(NodeContext &c) {
       w->kernel, w->strides, w->pads, w->dilations));
 }
 
+/// The sum over each window of `x` (float N x C x spatial...): a depthwise
+/// convolution with a window of ones, whose zero padding adds nothing, with
+/// the window's strides, pads (ceil mode's extra end padding included) and
+/// dilations.
+Value windowSums(NodeContext &c, Value x, const Window &w,
+                 ArrayRef<int64_t> sizes) {
+  auto xt = cast<RankedTensorType>(x.getType());
+  Type et = xt.getElementType();
+  int64_t channels = xt.getDimSize(1);
+  SmallVector<int64_t> kernelShape{channels, 1};
+  llvm::append_range(kernelShape, w.kernel);
+  auto kernelType = RankedTensorType::get(kernelShape, et);
+  Value ones = g::ConstantOp::create(
+      c.b, c.loc, kernelType,
+      DenseElementsAttr::get(kernelType, c.b.getFloatAttr(et, 1.0)));
+  return g::ConvOp::create(c.b, c.loc, windowResultType(xt, channels, sizes),
+                           x, ones, Value(), w.strides, w.pads, w.dilations,
+                           channels);
+}
+
 Results importAveragePool(NodeContext &c) {
   ArrayRef<int64_t> in;
   FailureOr<Window> w = readPoolWindow(c, in);
@@ -322,17 +342,8 @@ Results importAveragePool(NodeContext &c) {
       c.emitError("AveragePool needs a float input, got ") << xt;
       return failure();
     }
-    int64_t channels = xt.getDimSize(1), n = w->rank();
-    SmallVector<int64_t> kernelShape{channels, 1};
-    llvm::append_range(kernelShape, w->kernel);
-    auto kernelType = RankedTensorType::get(kernelShape, et);
-    Value ones = g::ConstantOp::create(
-        c.b, c.loc, kernelType,
-        DenseElementsAttr::get(kernelType, c.b.getFloatAttr(et, 1.0)));
-    auto sumType = windowResultType(xt, channels, *sizes);
-    Value sum = g::ConvOp::create(c.b, c.loc, sumType, c.input(0), ones,
-                                  Value(), w->strides, w->pads, w->dilations,
-                                  channels);
+    int64_t n = w->rank();
+    Value sum = windowSums(c, c.input(0), *w, *sizes);
     // Per spatial dim, each output position's count of counted taps; the
     // window's count is their product.
     SmallVector<SmallVector<int64_t>> perDim(n);
@@ -371,10 +382,7 @@ Results importAveragePool(NodeContext &c) {
       w->kernel, w->strides, w->pads, countPads));
 }
 
-/// LpPool: (sum over each window of |x|^p)^(1/p). The sum is a depthwise
-/// convolution with a window of ones, whose zero padding adds nothing; it
-/// takes the pool's strides, pads (ceil_mode's extra end padding included)
-/// and dilations.
+/// LpPool: (sum over each window of |x|^p)^(1/p), the sums by windowSums.
 Results importLpPool(NodeContext &c) {
   ArrayRef<int64_t> in;
   FailureOr<Window> w = readPoolWindow(c, in);
@@ -395,22 +403,13 @@ Results importLpPool(NodeContext &c) {
   if (failed(sizes))
     return failure();
   Type et = xt.getElementType();
-  int64_t channels = xt.getDimSize(1);
   Value x = c.input(0);
   Value powered = g::AbsOp::create(c.b, c.loc, xt, x);
   if (p == 2)
     powered = g::MulOp::create(c.b, c.loc, powered, powered);
   else if (p > 2)
     powered = g::PowOp::create(c.b, c.loc, powered, c.scalarConstant(et, p));
-  SmallVector<int64_t> kernelShape{channels, 1};
-  llvm::append_range(kernelShape, w->kernel);
-  auto kernelType = RankedTensorType::get(kernelShape, et);
-  Value ones = g::ConstantOp::create(
-      c.b, c.loc, kernelType,
-      DenseElementsAttr::get(kernelType, c.b.getFloatAttr(et, 1.0)));
-  Value sum = g::ConvOp::create(
-      c.b, c.loc, windowResultType(xt, channels, *sizes), powered, ones,
-      Value(), w->strides, w->pads, w->dilations, channels);
+  Value sum = windowSums(c, powered, *w, *sizes);
   if (p == 1)
     return single(sum);
   if (p == 2)
