@@ -1400,8 +1400,12 @@ bool Artifact::loadExecutable(const std::string &path, const void *executable,
         return false;
       }
     }
-    for (const TensorSpec &o : a.outputs_)
+    for (const TensorSpec &o : a.outputs_) {
       program.outputAliases.push_back(o.aliasOf);
+      program.outputNames.push_back(o.name);
+    }
+    for (const TensorSpec &i : a.inputs_)
+      program.inputNames.push_back(i.name);
     if (!collectivesFitMesh(program, a.meshSizes_)) {
       error = path + ": malformed CUDA program in the artifact: a collective "
                      "over an axis the mesh does not have";
@@ -2244,19 +2248,9 @@ bool Artifact::runRaw(const std::vector<TensorView> &inputs,
   if (cudaMesh_)
     return runCudaMesh(inputs, outputs, error);
   if (cuda_) {
+    // (The executable checks each device argument, naming it.)
     if (!checkDonated(inputs, outputs, error))
       return false;
-    for (const std::vector<TensorView> *views : {&inputs, &outputs})
-      for (size_t i = 0; i < views->size(); ++i) {
-        const TensorView &v = (*views)[i];
-        if (v.device && !cuda_->checkDevicePointer(
-                            reinterpret_cast<uint64_t>(v.data), v.bytes, error)) {
-          error = path_ + ": " + (views == &inputs ? "input '" : "output '") +
-                  (views == &inputs ? inputs_ : outputs_)[i].name + "' " +
-                  error;
-          return false;
-        }
-      }
     std::vector<CudaArg> in, out;
     for (const TensorView &t : inputs)
       in.push_back({t.data, t.bytes, t.device});

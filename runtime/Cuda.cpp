@@ -1423,8 +1423,12 @@ bool runWith(CudaExecutable::State &s, const std::vector<CudaArg> &inputs,
       std::string why;
       if (!s.checkDevicePointer(reinterpret_cast<CUdeviceptr>(a.data), a.bytes,
                                 why)) {
+        const std::vector<std::string> &names =
+            args == &inputs ? s.program.inputNames : s.program.outputNames;
         error = std::string(args == &inputs ? "input " : "output ") +
-                std::to_string(i) + ": " + why;
+                (i < names.size() ? "'" + names[i] + "' "
+                                  : std::to_string(i) + ": ") +
+                why;
         return false;
       }
     }

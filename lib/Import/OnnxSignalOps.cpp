@@ -45,8 +45,6 @@ namespace g = mlir::llmc::graph;
 namespace {
 using Results = FailureOr<SmallVector<Value>>;
 
-Results single(Value v) { return SmallVector<Value>{v}; }
-
 RankedTensorType typeOf(Value v) { return cast<RankedTensorType>(v.getType()); }
 
 Value reshape(NodeContext &c, Value x, ArrayRef<int64_t> shape) {

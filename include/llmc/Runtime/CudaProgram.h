@@ -158,6 +158,9 @@ struct CudaProgram {
   /// place; it has no Output buffer), or -1. Not stored in the program: the
   /// artifact's signature says it (TensorSpec::aliasOf).
   std::vector<int> outputAliases;
+  /// The signature's input and output names, for messages (empty: they are
+  /// numbered). Not stored in the program either.
+  std::vector<std::string> inputNames, outputNames;
 };
 
 /// True when `conv`'s sizes are consistent (the output size follows from
